@@ -1,0 +1,34 @@
+# MetaRec: `make demo` runs the main job, `make test` the tests. Both install what is missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := demo
+
+# Real datasets (MovieLens, Census) are read from here; they never enter the repository.
+METAREC_DATA ?= $(abspath ../shared/data)
+export METAREC_DATA
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+RELEASE_BIN := .build/release/metarec
+
+.PHONY: deps build demo test bench clean
+
+## deps: install OpenBLAS (Debian/Ubuntu libopenblas-dev) and pkg-config when missing.
+deps:
+	@if ! pkg-config --exists openblas 2>/dev/null; then \
+		echo "installing libopenblas-dev (apt-get)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libopenblas-dev pkg-config >/dev/null; \
+	fi
+
+## build: release build of the `metarec` command.
+build: deps
+	swift build -c release --product metarec
+
+## demo: the main job (until `metarec demo` lands: the GEMM benchmark).
+demo: build
+	OPENBLAS_NUM_THREADS=1 $(RELEASE_BIN) bench gemm
+
+## test: the whole test suite (one BLAS thread: parallel tests would oversubscribe the cores).
+test: deps
+	OPENBLAS_NUM_THREADS=1 swift test
+
+clean:
+	rm -rf .build

@@ -1,0 +1,39 @@
+// swift-tools-version: 6.1
+// MetaRec: multi-task (MMoE) recommendation models with MAML-meta-learned towers,
+// served fine-tuned per user per request. Module graph: see README.md and STYLE in docs.
+import PackageDescription
+
+let package = Package(
+    name: "MetaRec",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "metarec", targets: ["MetaRecCLI"]),
+        .library(name: "TensorCore", targets: ["TensorCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // OpenBLAS through pkg-config ("openblas"); only TensorCore/BLAS.swift imports it.
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        // Hand-written small-shape GEMM kernels (AVX2/FMA chosen at run time, portable fallback).
+        .target(name: "CKernels"),
+        .target(name: "TensorCore", dependencies: ["CBLAS", "CKernels"]),
+        .executableTarget(
+            name: "MetaRecCLI",
+            dependencies: [
+                "TensorCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Test-only helpers: tolerance checks, finite differences, reference kernels, seeded data.
+        .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `metarec`: train, evaluate, serve and benchmark MMoE models with meta-learned towers.
+@main
+struct MetaRec: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "metarec",
+        abstract: "Multi-task recommendation with MAML-meta-learned towers, fine-tuned per user at serving time.",
+        subcommands: [Bench.self]
+    )
+}

@@ -1,0 +1,136 @@
+import CKernels
+
+/// General matrix multiply on row-major Float32 matrices:
+///
+/// ```
+/// C = alpha · op(A) · op(B) + beta · C        op(X) = X or Xᵀ
+/// op(A): (m, k)   op(B): (k, n)   C: (m, n)
+/// ```
+///
+/// Every forward and backward pass in MetaRec goes through here:
+/// `Y = X·W` (forward), `dX += dY·Wᵀ`, `dW += Xᵀ·dY` (backward, with `beta = 1`).
+public enum GEMM {
+    /// Which implementation runs a multiply.
+    public enum Backend: Sendable, Equatable, CaseIterable {
+        /// Pick by shape: the hand kernel for small and skinny shapes, OpenBLAS otherwise.
+        case automatic
+        /// OpenBLAS `cblas_sgemm`.
+        case openBLAS
+        /// The hand-written register-blocked kernel (AVX2/FMA, or portable fallback).
+        case microKernel
+        /// Naive triple loop in Double; the correctness reference.
+        case reference
+    }
+
+    /// The backend ``Backend/automatic`` resolves to for an `(m, n, k)` problem.
+    public static func resolvedBackend(m: Int, n: Int, k: Int) -> Backend {
+        // Serving shapes (skinny: few output columns, short reduction) go to the hand kernel,
+        // whose cost has no per-call packing; everything else to OpenBLAS.
+        if n <= 128 && k <= 256 && m <= 1024 { return .microKernel }
+        return .openBLAS
+    }
+
+    /// Pointer-level GEMM. Strides are row strides of the *stored* matrices.
+    ///
+    /// - Parameters:
+    ///   - a: `(m, k)` with row stride `lda`, or `(k, m)` when `transposeA`.
+    ///   - b: `(k, n)` with row stride `ldb`, or `(n, k)` when `transposeB`.
+    ///   - c: `(m, n)` with row stride `ldc`; with `beta == 0` its old contents are ignored.
+    /// - Complexity: `2·m·n·k` flops.
+    public static func compute(
+        m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
+        b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        alpha: Float = 1, beta: Float = 0,
+        backend: Backend = .automatic
+    ) {
+        precondition(m >= 0 && n >= 0 && k >= 0, "GEMM: negative size m=\(m) n=\(n) k=\(k)")
+        if m == 0 || n == 0 { return }
+        var chosen = backend
+        if chosen == .automatic { chosen = resolvedBackend(m: m, n: n, k: k) }
+        switch chosen {
+        case .openBLAS, .automatic:
+            BLAS.sgemm(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        case .microKernel:
+            mr_sgemm(
+                transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k,
+                alpha, a, lda, b, ldb, beta, c, ldc)
+        case .reference:
+            referenceGEMM(
+                m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA,
+                b: b, ldb: ldb, transposeB: transposeB, c: c, ldc: ldc, alpha: alpha, beta: beta)
+        }
+    }
+
+    /// Naive GEMM accumulating in Double: the reference the fast kernels are tested against.
+    public static func referenceGEMM(
+        m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
+        b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        alpha: Float, beta: Float
+    ) {
+        for i in 0..<m {
+            for j in 0..<n {
+                var s = 0.0
+                for p in 0..<k {
+                    let aip = transposeA ? a[p * lda + i] : a[i * lda + p]
+                    let bpj = transposeB ? b[j * ldb + p] : b[p * ldb + j]
+                    s += Double(aip) * Double(bpj)
+                }
+                let old = beta == 0 ? 0 : Double(beta) * Double(c[i * ldc + j])
+                c[i * ldc + j] = Float(Double(alpha) * s + old)
+            }
+        }
+    }
+
+    /// Tensor-level GEMM on rank-2 tensors: `c = alpha · op(a) · op(b) + beta · c`.
+    /// `c` must already have shape `(m, n)`.
+    public static func multiply(
+        _ a: Tensor, transposed transposeA: Bool = false,
+        _ b: Tensor, transposed transposeB: Bool = false,
+        into c: inout Tensor, alpha: Float = 1, beta: Float = 0,
+        backend: Backend = .automatic
+    ) {
+        let m = transposeA ? a.columns : a.rows
+        let k = transposeA ? a.rows : a.columns
+        let kb = transposeB ? b.columns : b.rows
+        let n = transposeB ? b.rows : b.columns
+        precondition(k == kb, "GEMM: inner dimensions differ: op(A) is (\(m), \(k)), op(B) is (\(kb), \(n))")
+        precondition(c.shape == [m, n], "GEMM: C has shape \(c.shape), expected [\(m), \(n)]")
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            if beta == 0 { c.fill(0) } else { c.scale(by: beta) }
+            return
+        }
+        let lda = a.columns, ldb = b.columns
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    compute(
+                        m: m, n: n, k: k,
+                        a: pa.baseAddress!, lda: lda, transposeA: transposeA,
+                        b: pb.baseAddress!, ldb: ldb, transposeB: transposeB,
+                        c: pc.baseAddress!, ldc: n, alpha: alpha, beta: beta, backend: backend)
+                }
+            }
+        }
+    }
+}
+
+extension Tensor {
+    /// `op(self) · op(other)` as a new rank-2 tensor.
+    public func matmul(
+        _ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false,
+        backend: GEMM.Backend = .automatic
+    ) -> Tensor {
+        let m = transposeSelf ? columns : rows
+        let n = transposeOther ? other.rows : other.columns
+        var c = Tensor(shape: [m, n])
+        GEMM.multiply(self, transposed: transposeSelf, other, transposed: transposeOther, into: &c, backend: backend)
+        return c
+    }
+}
