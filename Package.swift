@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // OpenBLAS through pkg-config ("openblas"); only TensorCore/BLAS.swift imports it.
@@ -23,10 +24,11 @@ let package = Package(
         // Hand-written small-shape GEMM kernels (AVX2/FMA chosen at run time, portable fallback).
         .target(name: "CKernels"),
         .target(name: "TensorCore", dependencies: ["CBLAS", "CKernels"]),
+        .target(name: "Models", dependencies: ["TensorCore", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "MetaRecCLI",
             dependencies: [
-                "TensorCore",
+                "TensorCore", "Models",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

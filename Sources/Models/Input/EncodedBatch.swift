@@ -1,0 +1,161 @@
+/// A batch of `B` encoded rows: the input every model, trainer and predictor consumes.
+///
+/// Rows arrive here from CSV logs (training, evaluation) or JSON requests (serving) through
+/// ``FeatureEncoder``; nothing downstream sees raw strings. Categorical values are already
+/// hashed to 64-bit keys (see ``FeatureKey``), numeric values already normalised.
+///
+/// Layout (all row-major, `B = count`):
+/// ```
+/// categorical       (B, Fc)  key of categorical feature f of row b at [b * Fc + f]
+/// multiCategorical  Fm columns, each with offsets (B + 1) into its keys
+/// numeric           (B, Fn)  normalised values
+/// labels            (B, K)   one column per label/task in config order; NaN = missing
+/// taskKeys          (B)      hashed value of the task-key column (user, crowd, scene, …)
+/// timestamps        (B)      seconds; 0 when the config has no time column
+/// ```
+public struct EncodedBatch: Sendable, Equatable {
+    /// Number of rows `B`.
+    public private(set) var count: Int
+    /// Categorical feature count `Fc`.
+    public let categoricalWidth: Int
+    /// Numeric feature count `Fn`.
+    public let numericWidth: Int
+    /// Label (task) count `K`.
+    public let labelWidth: Int
+
+    public var categorical: [UInt64]                 // (B, Fc)
+    public var multiCategorical: [MultiCategoricalColumn]  // Fm columns
+    public var numeric: [Float]                      // (B, Fn)
+    public var labels: [Float]                       // (B, K), NaN = missing
+    public var taskKeys: [UInt64]                    // (B)
+    public var timestamps: [Int64]                   // (B)
+
+    /// An empty batch with the given widths.
+    public init(categoricalWidth: Int, multiCategoricalWidth: Int, numericWidth: Int, labelWidth: Int) {
+        self.count = 0
+        self.categoricalWidth = categoricalWidth
+        self.numericWidth = numericWidth
+        self.labelWidth = labelWidth
+        self.categorical = []
+        self.multiCategorical = Array(repeating: MultiCategoricalColumn(), count: multiCategoricalWidth)
+        self.numeric = []
+        self.labels = []
+        self.taskKeys = []
+        self.timestamps = []
+    }
+
+    /// Multi-categorical feature count `Fm`.
+    public var multiCategoricalWidth: Int { multiCategorical.count }
+
+    /// Appends one row. Array arguments must have the batch's widths.
+    public mutating func append(
+        categorical rowCategorical: some Collection<UInt64>,
+        multiCategorical rowMulti: [[UInt64]],
+        numeric rowNumeric: some Collection<Float>,
+        labels rowLabels: some Collection<Float>,
+        taskKey: UInt64, timestamp: Int64
+    ) {
+        precondition(rowCategorical.count == categoricalWidth, "append: \(rowCategorical.count) categorical values, width \(categoricalWidth)")
+        precondition(rowMulti.count == multiCategoricalWidth, "append: \(rowMulti.count) multi-categorical lists, width \(multiCategoricalWidth)")
+        precondition(rowNumeric.count == numericWidth, "append: \(rowNumeric.count) numeric values, width \(numericWidth)")
+        precondition(rowLabels.count == labelWidth, "append: \(rowLabels.count) labels, width \(labelWidth)")
+        categorical.append(contentsOf: rowCategorical)
+        for (f, keys) in rowMulti.enumerated() { multiCategorical[f].append(keys) }
+        numeric.append(contentsOf: rowNumeric)
+        labels.append(contentsOf: rowLabels)
+        taskKeys.append(taskKey)
+        timestamps.append(timestamp)
+        count += 1
+    }
+
+    /// The rows at `indices`, in that order (grouping by task, shuffling, splitting).
+    public func selecting(rows indices: some Collection<Int>) -> EncodedBatch {
+        var out = EncodedBatch(
+            categoricalWidth: categoricalWidth, multiCategoricalWidth: multiCategoricalWidth,
+            numericWidth: numericWidth, labelWidth: labelWidth)
+        out.reserveCapacity(indices.count)
+        for i in indices {
+            precondition(i >= 0 && i < count, "selecting: row \(i) out of \(count)")
+            out.categorical.append(contentsOf: categorical[(i * categoricalWidth)..<((i + 1) * categoricalWidth)])
+            for f in 0..<multiCategoricalWidth { out.multiCategorical[f].append(multiCategorical[f].keys(ofRow: i)) }
+            out.numeric.append(contentsOf: numeric[(i * numericWidth)..<((i + 1) * numericWidth)])
+            out.labels.append(contentsOf: labels[(i * labelWidth)..<((i + 1) * labelWidth)])
+            out.taskKeys.append(taskKeys[i])
+            out.timestamps.append(timestamps[i])
+            out.count += 1
+        }
+        return out
+    }
+
+    /// Appends every row of `other` (same widths).
+    public mutating func append(contentsOf other: EncodedBatch) {
+        self.append(rowsOf: other, indices: 0..<other.count)
+    }
+
+    private mutating func append(rowsOf other: EncodedBatch, indices: Range<Int>) {
+        precondition(
+            other.categoricalWidth == categoricalWidth && other.numericWidth == numericWidth
+                && other.labelWidth == labelWidth && other.multiCategoricalWidth == multiCategoricalWidth,
+            "append(contentsOf:): batch widths differ")
+        let picked = other.selecting(rows: indices)
+        categorical += picked.categorical
+        for f in 0..<multiCategoricalWidth {
+            for r in 0..<picked.count { multiCategorical[f].append(picked.multiCategorical[f].keys(ofRow: r)) }
+        }
+        numeric += picked.numeric
+        labels += picked.labels
+        taskKeys += picked.taskKeys
+        timestamps += picked.timestamps
+        count += picked.count
+    }
+
+    /// Removes every row, keeping capacity (workspace reuse).
+    public mutating func removeAll() {
+        count = 0
+        categorical.removeAll(keepingCapacity: true)
+        for f in 0..<multiCategoricalWidth { multiCategorical[f].removeAll() }
+        numeric.removeAll(keepingCapacity: true)
+        labels.removeAll(keepingCapacity: true)
+        taskKeys.removeAll(keepingCapacity: true)
+        timestamps.removeAll(keepingCapacity: true)
+    }
+
+    /// Reserves room for `rows` rows.
+    public mutating func reserveCapacity(_ rows: Int) {
+        categorical.reserveCapacity(rows * categoricalWidth)
+        numeric.reserveCapacity(rows * numericWidth)
+        labels.reserveCapacity(rows * labelWidth)
+        taskKeys.reserveCapacity(rows)
+        timestamps.reserveCapacity(rows)
+    }
+
+    /// Label `k` of row `b` (NaN when missing).
+    public func label(row b: Int, task k: Int) -> Float { labels[b * labelWidth + k] }
+}
+
+/// One multi-categorical feature over a batch: row `b`'s keys are `keys[offsets[b]..<offsets[b+1]]`.
+public struct MultiCategoricalColumn: Sendable, Equatable {
+    /// `B + 1` offsets into ``keys``; `offsets[0] == 0`.
+    public private(set) var offsets: [Int32] = [0]
+    /// All rows' keys, concatenated.
+    public private(set) var keys: [UInt64] = []
+
+    public init() {}
+
+    /// Appends one row's keys (possibly none).
+    public mutating func append(_ rowKeys: some Collection<UInt64>) {
+        keys.append(contentsOf: rowKeys)
+        offsets.append(Int32(keys.count))
+    }
+
+    /// Keys of row `b`.
+    public func keys(ofRow b: Int) -> ArraySlice<UInt64> {
+        keys[Int(offsets[b])..<Int(offsets[b + 1])]
+    }
+
+    public mutating func removeAll() {
+        offsets.removeAll(keepingCapacity: true)
+        offsets.append(0)
+        keys.removeAll(keepingCapacity: true)
+    }
+}
