@@ -1,0 +1,142 @@
+import TensorCore
+
+/// A stack of dense layers with an activation after each hidden layer (and after the last one
+/// when `activatesLast`). Experts and the shared bottom activate every layer; towers leave
+/// the last (the logit) linear.
+public struct MLPParameters: Sendable, Equatable {
+    public var layers: [DenseLayer]
+
+    public init(layers: [DenseLayer]) {
+        for l in 1..<max(layers.count, 1) where layers.count > 1 {
+            precondition(layers[l].inputs == layers[l - 1].outputs,
+                         "MLP: layer \(l) takes \(layers[l].inputs) inputs, previous gives \(layers[l - 1].outputs)")
+        }
+        self.layers = layers
+    }
+
+    /// Layers of widths `widths[0] → widths[1] → … → widths.last`.
+    public init(widths: [Int], activatesLast: Bool, using rng: inout SeededRandom) {
+        precondition(widths.count >= 2, "MLP: need an input and at least one output width, got \(widths)")
+        var layers: [DenseLayer] = []
+        for l in 0..<(widths.count - 1) {
+            let isLast = l == widths.count - 2
+            layers.append(DenseLayer(
+                inputs: widths[l], outputs: widths[l + 1],
+                initialization: isLast && !activatesLast ? .xavier : .he, using: &rng))
+        }
+        self.init(layers: layers)
+    }
+
+    public var inputWidth: Int { layers[0].inputs }
+    public var outputWidth: Int { layers[layers.count - 1].outputs }
+
+    /// Zero parameters of the same shapes.
+    public func zeros() -> MLPParameters { MLPParameters(layers: layers.map { $0.zeros() }) }
+
+    /// Number of scalars.
+    public var parameterCount: Int { layers.reduce(0) { $0 + $1.weight.count + $1.bias.count } }
+}
+
+/// What the forward pass of an ``MLP`` keeps for backward, plus backward scratch.
+/// Preallocated and reused across batches of the same row count.
+public struct MLPActivations: Sendable {
+    /// `outputs[l]`: output of layer `l` after its activation (if any), `(B, width_{l+1})`.
+    public var outputs: [Tensor] = []
+    /// `deltas[l]`: scratch for ∂L/∂(pre-activation of layer l), `(B, width_{l+1})`.
+    var deltas: [Tensor] = []
+    /// Scratch for the gradient flowing into layer `l`'s output, `(B, width_{l+1})`.
+    var upstream: [Tensor] = []
+
+    public init() {}
+
+    /// Sizes the buffers for `rows` rows of `parameters`.
+    mutating func prepare(rows: Int, for parameters: MLPParameters) {
+        let count = parameters.layers.count
+        if outputs.count != count {
+            outputs = parameters.layers.map { Tensor(shape: [rows, $0.outputs]) }
+            deltas = outputs
+            upstream = outputs
+            return
+        }
+        for l in 0..<count {
+            let shape = [rows, parameters.layers[l].outputs]
+            if outputs[l].shape != shape {
+                outputs[l].resize(to: shape)
+                deltas[l].resize(to: shape)
+                upstream[l].resize(to: shape)
+            }
+        }
+    }
+
+    /// The network's output, `(B, outputWidth)`.
+    public var result: Tensor { outputs[outputs.count - 1] }
+}
+
+/// Forward and backward of ``MLPParameters``.
+public enum MLP {
+    /// ```
+    /// a_0 = x;  a_{l+1} = act(a_l · W_l + b_l)     (no act on the last layer unless activatesLast)
+    /// ```
+    /// - Parameters: input `(B, in)`; the result is `cache.result`, `(B, out)`.
+    public static func forward(
+        _ parameters: MLPParameters, input: Tensor, activation: Activation, activatesLast: Bool,
+        cache: inout MLPActivations
+    ) {
+        cache.prepare(rows: input.shape[0], for: parameters)
+        let count = parameters.layers.count
+        for l in 0..<count {
+            let layer = parameters.layers[l]
+            if l == 0 {
+                Linear.forward(input: input, weight: layer.weight, bias: layer.bias, output: &cache.outputs[0])
+            } else {
+                Linear.forward(input: cache.outputs[l - 1], weight: layer.weight, bias: layer.bias, output: &cache.outputs[l])
+            }
+            if l < count - 1 || activatesLast { activation.apply(&cache.outputs[l]) }
+        }
+    }
+
+    /// Backward of ``forward(_:input:activation:activatesLast:cache:)``: accumulates
+    /// parameter gradients into `gradients` and, when `dInput` is given, `∂L/∂x` into it.
+    ///
+    /// ```
+    /// δ_l = ∂L/∂a_{l+1} ⊙ act'(a_{l+1})      dW_l += a_lᵀ δ_l    db_l += Σ_rows δ_l
+    /// ∂L/∂a_l = δ_l W_lᵀ
+    /// ```
+    public static func backward(
+        _ parameters: MLPParameters, input: Tensor, activation: Activation, activatesLast: Bool,
+        cache: inout MLPActivations, dOutput: Tensor,
+        gradients: inout MLPParameters, dInput: inout Tensor?
+    ) {
+        let count = parameters.layers.count
+        precondition(dOutput.shape == cache.outputs[count - 1].shape,
+                     "MLP.backward: dOutput \(dOutput.shape) vs output \(cache.outputs[count - 1].shape)")
+        for l in stride(from: count - 1, through: 0, by: -1) {
+            let upstreamGradient = l == count - 1 ? dOutput : cache.upstream[l]
+            if l < count - 1 || activatesLast {
+                cache.deltas[l].fill(0)
+                activation.backward(output: cache.outputs[l], dOutput: upstreamGradient, dInput: &cache.deltas[l])
+            } else {
+                cache.deltas[l] = upstreamGradient
+            }
+            let layerInput = l == 0 ? input : cache.outputs[l - 1]
+            if l > 0 {
+                cache.upstream[l - 1].fill(0)
+                gradients.layers[l].withTensors { dWeight, dBias in
+                    Linear.backward(
+                        input: layerInput, weight: parameters.layers[l].weight, dOutput: cache.deltas[l],
+                        dInput: &cache.upstream[l - 1], dWeight: &dWeight, dBias: &dBias)
+                }
+            } else if dInput != nil {
+                gradients.layers[0].withTensors { dWeight, dBias in
+                    Linear.backward(
+                        input: layerInput, weight: parameters.layers[0].weight, dOutput: cache.deltas[0],
+                        dInput: &dInput!, dWeight: &dWeight, dBias: &dBias)
+                }
+            } else {
+                gradients.layers[0].withTensors { dWeight, dBias in
+                    Linear.backwardParameters(input: layerInput, dOutput: cache.deltas[0], dWeight: &dWeight, dBias: &dBias)
+                }
+            }
+        }
+    }
+}

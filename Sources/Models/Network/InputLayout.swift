@@ -1,0 +1,144 @@
+import TensorCore
+
+/// How an ``EncodedBatch`` becomes the network input `x`:
+///
+/// ```
+/// x = [ e(cat_1) | … | e(cat_Fc) | pool(multi_1) | … | pool(multi_Fm) | numeric ]   (B, D)
+/// D = (Fc + Fm) · d + Fn
+/// ```
+/// Every categorical and multi-categorical value indexes one embedding table of width `d`
+/// (keys are hashes of *(feature, value)*, so features never collide).
+public struct InputLayout: Sendable, Equatable {
+    /// `Fc`.
+    public var categoricalCount: Int
+    /// Pooling of each multi-categorical feature (`Fm` entries).
+    public var multiCategoricalPooling: [EmbeddingBag.Pooling]
+    /// `Fn`.
+    public var numericCount: Int
+    /// `d`.
+    public var embeddingDimension: Int
+
+    public init(categoricalCount: Int, multiCategoricalPooling: [EmbeddingBag.Pooling], numericCount: Int, embeddingDimension: Int) {
+        precondition(categoricalCount >= 0 && numericCount >= 0 && embeddingDimension > 0,
+                     "InputLayout: Fc \(categoricalCount), Fn \(numericCount), d \(embeddingDimension)")
+        self.categoricalCount = categoricalCount
+        self.multiCategoricalPooling = multiCategoricalPooling
+        self.numericCount = numericCount
+        self.embeddingDimension = embeddingDimension
+    }
+
+    /// `D`.
+    public var width: Int { (categoricalCount + multiCategoricalPooling.count) * embeddingDimension + numericCount }
+    /// First column of the numeric block.
+    public var numericColumn: Int { (categoricalCount + multiCategoricalPooling.count) * embeddingDimension }
+}
+
+/// The batch's embedding rows, pulled once per batch: `U` unique keys, their `(U, d)` rows,
+/// and per feature the local row indices each batch row reads.
+public struct InputWorkspace: Sendable {
+    /// The batch's unique keys, in first-seen order; row `u` of ``rows`` belongs to `keys[u]`.
+    public var keys: [UInt64] = []
+    /// `(U, d)` embedding rows of ``keys``.
+    public var rows = Tensor(shape: [0, 1])
+    /// `(U, d)` gradient of ``rows`` after backward.
+    public var dRows = Tensor(shape: [0, 1])
+    var slot: [UInt64: Int32] = [:]
+    /// Per categorical feature: local ids `(B)`; bags have one id per row.
+    var categoricalIDs: [[Int32]] = []
+    var unitOffsets: [Int32] = []
+    /// Per multi-categorical feature: local ids of all the batch's values.
+    var multiIDs: [[Int32]] = []
+    var bag = Tensor(shape: [0, 1])
+    var dBag = Tensor(shape: [0, 1])
+
+    public init() {}
+}
+
+/// Forward and backward of the input layer.
+public enum InputLayer {
+    /// Pulls the batch's embedding rows and writes `x` `(B, D)`.
+    ///
+    /// - Parameter create: training creates rows for unseen keys; inference reads them as zeros.
+    public static func forward(
+        batch: EncodedBatch, layout: InputLayout, table: any EmbeddingTable, create: Bool,
+        workspace ws: inout InputWorkspace, output x: inout Tensor
+    ) {
+        let b = batch.count, d = layout.embeddingDimension
+        precondition(batch.categoricalWidth == layout.categoricalCount
+                     && batch.multiCategoricalWidth == layout.multiCategoricalPooling.count
+                     && batch.numericWidth == layout.numericCount,
+                     "InputLayer: batch widths (\(batch.categoricalWidth), \(batch.multiCategoricalWidth), \(batch.numericWidth)) do not match layout")
+        precondition(table.dimension == d, "InputLayer: table dimension \(table.dimension) != layout d \(d)")
+        x.resize(to: [b, layout.width])
+        collectKeys(batch: batch, layout: layout, workspace: &ws)
+
+        ws.rows.resize(to: [ws.keys.count, d])
+        ws.keys.withUnsafeBufferPointer { keys in
+            ws.rows.withUnsafeMutableBufferPointer { rows in
+                table.pull(keys: keys, into: rows, create: create)
+            }
+        }
+        ws.bag.resize(to: [b, d])
+        if ws.unitOffsets.count != b + 1 { ws.unitOffsets = (0...b).map { Int32($0) } }
+        for f in 0..<layout.categoricalCount {
+            EmbeddingBag.forward(table: ws.rows, offsets: ws.unitOffsets, ids: ws.categoricalIDs[f], pooling: .sum, output: &ws.bag)
+            ColumnBlock.copy(ws.bag, into: &x, atColumn: f * d)
+        }
+        for (m, pooling) in layout.multiCategoricalPooling.enumerated() {
+            EmbeddingBag.forward(table: ws.rows, offsets: batch.multiCategorical[m].offsets, ids: ws.multiIDs[m], pooling: pooling, output: &ws.bag)
+            ColumnBlock.copy(ws.bag, into: &x, atColumn: (layout.categoricalCount + m) * d)
+        }
+        let fn = layout.numericCount, column = layout.numericColumn, width = layout.width
+        if fn > 0 {
+            batch.numeric.withUnsafeBufferPointer { src in
+                x.withUnsafeMutableBufferPointer { dst in
+                    for r in 0..<b {
+                        for j in 0..<fn { dst[r * width + column + j] = src[r * fn + j] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Turns `∂L/∂x` into `∂L/∂rows` (`ws.dRows`, `(U, d)`, overwritten) for ``InputWorkspace/keys``.
+    public static func backward(batch: EncodedBatch, layout: InputLayout, dInput: Tensor, workspace ws: inout InputWorkspace) {
+        let b = batch.count, d = layout.embeddingDimension
+        ws.dRows.resize(to: [ws.keys.count, d], zeroed: true)
+        ws.dBag.resize(to: [b, d])
+        for f in 0..<layout.categoricalCount {
+            ws.dBag.fill(0)
+            ColumnBlock.accumulate(from: dInput, atColumn: f * d, into: &ws.dBag)
+            EmbeddingBag.backward(offsets: ws.unitOffsets, ids: ws.categoricalIDs[f], pooling: .sum, dOutput: ws.dBag, dTable: &ws.dRows)
+        }
+        for (m, pooling) in layout.multiCategoricalPooling.enumerated() {
+            ws.dBag.fill(0)
+            ColumnBlock.accumulate(from: dInput, atColumn: (layout.categoricalCount + m) * d, into: &ws.dBag)
+            EmbeddingBag.backward(offsets: batch.multiCategorical[m].offsets, ids: ws.multiIDs[m], pooling: pooling, dOutput: ws.dBag, dTable: &ws.dRows)
+        }
+    }
+
+    /// Deduplicates the batch's keys into ``InputWorkspace/keys`` and maps each value to its slot.
+    private static func collectKeys(batch: EncodedBatch, layout: InputLayout, workspace ws: inout InputWorkspace) {
+        ws.keys.removeAll(keepingCapacity: true)
+        ws.slot.removeAll(keepingCapacity: true)
+        func slot(of key: UInt64) -> Int32 {
+            if let s = ws.slot[key] { return s }
+            let s = Int32(ws.keys.count)
+            ws.slot[key] = s
+            ws.keys.append(key)
+            return s
+        }
+        let fc = layout.categoricalCount, b = batch.count
+        if ws.categoricalIDs.count != fc { ws.categoricalIDs = Array(repeating: [], count: fc) }
+        for f in 0..<fc {
+            ws.categoricalIDs[f].removeAll(keepingCapacity: true)
+            for r in 0..<b { ws.categoricalIDs[f].append(slot(of: batch.categorical[r * fc + f])) }
+        }
+        let fm = layout.multiCategoricalPooling.count
+        if ws.multiIDs.count != fm { ws.multiIDs = Array(repeating: [], count: fm) }
+        for m in 0..<fm {
+            ws.multiIDs[m].removeAll(keepingCapacity: true)
+            for key in batch.multiCategorical[m].keys { ws.multiIDs[m].append(slot(of: key)) }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import TensorCore
+
+/// Every dense parameter of a multi-task network (embeddings live in an ``EmbeddingTable``).
+///
+/// The same type holds gradients: `ModelParameters.zeros(like:)` is a gradient accumulator,
+/// and optimisers and checkpoints walk ``forEachTensor(_:)``.
+///
+/// - `experts`: E expert MLPs `D → … → H` (Shared-Bottom: the one bottom MLP);
+/// - `gates`: K gate layers `(D, E)` (Shared-Bottom: none);
+/// - `towers`: K tower MLPs `H → … → 1` — the parameters MAML adapts (θ).
+public struct ModelParameters: Sendable, Equatable {
+    public var experts: [MLPParameters]
+    public var gates: [DenseLayer]
+    public var towers: [MLPParameters]
+
+    public init(experts: [MLPParameters], gates: [DenseLayer], towers: [MLPParameters]) {
+        self.experts = experts
+        self.gates = gates
+        self.towers = towers
+    }
+
+    /// Freshly initialised parameters for `spec` (He for ReLU layers, Xavier for gates and logits).
+    public init(spec: NetworkSpec, seed: UInt64) {
+        var rng = SeededRandom(seed: seed)
+        let bottom = [spec.inputWidth] + spec.bottomWidths
+        experts = (0..<spec.expertCount).map { _ in MLPParameters(widths: bottom, activatesLast: true, using: &rng) }
+        gates = spec.hasGates
+            ? (0..<spec.taskCount).map { _ in
+                DenseLayer(inputs: spec.inputWidth, outputs: spec.expertCount, initialization: .xavier, using: &rng)
+            }
+            : []
+        let tower = [spec.metaWidth] + spec.towerWidths + [1]
+        towers = (0..<spec.taskCount).map { _ in MLPParameters(widths: tower, activatesLast: false, using: &rng) }
+    }
+
+    /// Zero parameters of the same shapes as `other`.
+    public static func zeros(like other: ModelParameters) -> ModelParameters {
+        ModelParameters(
+            experts: other.experts.map { $0.zeros() }, gates: other.gates.map { $0.zeros() },
+            towers: other.towers.map { $0.zeros() })
+    }
+
+    /// Number of scalars.
+    public var parameterCount: Int {
+        var n = 0
+        forEachTensor { _, t in n += t.count }
+        return n
+    }
+
+    /// Visits every tensor with its checkpoint name, e.g. `experts.0.layers.1.weight`,
+    /// `gates.1.bias`, `towers.0.layers.0.weight`. The order is stable.
+    public func forEachTensor(_ body: (String, Tensor) throws -> Void) rethrows {
+        for (e, mlp) in experts.enumerated() { try Self.visit(mlp, prefix: "experts.\(e)", body) }
+        for (k, gate) in gates.enumerated() {
+            try body("gates.\(k).weight", gate.weight)
+            try body("gates.\(k).bias", gate.bias)
+        }
+        for (k, mlp) in towers.enumerated() { try Self.visit(mlp, prefix: "towers.\(k)", body) }
+    }
+
+    private static func visit(_ mlp: MLPParameters, prefix: String, _ body: (String, Tensor) throws -> Void) rethrows {
+        for (l, layer) in mlp.layers.enumerated() {
+            try body("\(prefix).layers.\(l).weight", layer.weight)
+            try body("\(prefix).layers.\(l).bias", layer.bias)
+        }
+    }
+
+    /// Mutable visit of every tensor, in the order of ``forEachTensor(_:)``.
+    public mutating func updateEachTensor(_ body: (String, inout Tensor) throws -> Void) rethrows {
+        for e in experts.indices { try Self.update(&experts[e], prefix: "experts.\(e)", body) }
+        for k in gates.indices {
+            try body("gates.\(k).weight", &gates[k].weight)
+            try body("gates.\(k).bias", &gates[k].bias)
+        }
+        for k in towers.indices { try Self.update(&towers[k], prefix: "towers.\(k)", body) }
+    }
+
+    private static func update(_ mlp: inout MLPParameters, prefix: String, _ body: (String, inout Tensor) throws -> Void) rethrows {
+        for l in mlp.layers.indices {
+            try body("\(prefix).layers.\(l).weight", &mlp.layers[l].weight)
+            try body("\(prefix).layers.\(l).bias", &mlp.layers[l].bias)
+        }
+    }
+
+    /// `self += alpha · other`, tensor by tensor (gradient averaging, SGD steps).
+    public mutating func addScaled(_ other: ModelParameters, by alpha: Float) {
+        var tensors: [Tensor] = []
+        other.forEachTensor { _, t in tensors.append(t) }
+        var i = 0
+        updateEachTensor { _, t in
+            t.addScaled(tensors[i], by: alpha)
+            i += 1
+        }
+    }
+
+    /// Sets every tensor to zero, keeping storage.
+    public mutating func zero() {
+        updateEachTensor { _, t in t.fill(0) }
+    }
+}

@@ -1,0 +1,151 @@
+import TensorCore
+
+/// Forward and backward of the whole multi-task network (DESIGN §1):
+///
+/// ```
+/// x    = InputLayer(batch)                                   (B, D)
+/// h_e  = Expert_e(x)                                         (B, H)
+/// g_k  = softmax(x · W_k + b_k)                              (B, E)      (MMoE only)
+/// f_k  = Σ_e g_k[:, e] ⊙ h_e        (Shared-Bottom: f_k = h_0)  (B, H)
+/// z_k  = Tower_k(f_k)                                        (B, 1)
+/// L    = Σ_k w_k · (1/n_k) Σ_b loss_k(z_k[b], y_k[b])        n_k = labelled rows of task k
+/// ```
+public enum MultiTaskNetwork {
+    /// Runs the bottom (input layer, experts, gates) and fills `ws.meta` (`f_k`).
+    public static func forwardBottom(
+        _ parameters: ModelParameters, spec: NetworkSpec, layout: InputLayout,
+        batch: EncodedBatch, table: any EmbeddingTable, createEmbeddings: Bool,
+        workspace ws: inout NetworkWorkspace
+    ) {
+        precondition(layout.width == spec.inputWidth, "MultiTaskNetwork: layout width \(layout.width) != spec D \(spec.inputWidth)")
+        let b = batch.count
+        ws.prepare(rows: b, spec: spec)
+        InputLayer.forward(batch: batch, layout: layout, table: table, create: createEmbeddings, workspace: &ws.input, output: &ws.x)
+        for e in 0..<spec.expertCount {
+            MLP.forward(parameters.experts[e], input: ws.x, activation: spec.activation, activatesLast: true, cache: &ws.experts[e])
+        }
+        if spec.hasGates {
+            let h = spec.metaWidth
+            for e in 0..<spec.expertCount {
+                copy(ws.experts[e].result, intoSlice: e, of: &ws.expertStack, sliceCount: b * h)
+            }
+            for k in 0..<spec.taskCount {
+                let gate = parameters.gates[k]
+                Linear.forward(input: ws.x, weight: gate.weight, bias: gate.bias, output: &ws.gates[k])
+                let logits = ws.gates[k]
+                Softmax.forward(logits, into: &ws.gates[k])
+                GateMixture.forward(gate: ws.gates[k], experts: ws.expertStack, output: &ws.meta[k])
+            }
+        } else {
+            for k in 0..<spec.taskCount { ws.meta[k] = ws.experts[0].result }
+        }
+    }
+
+    /// Runs tower `k` on `ws.meta[k]`; the logit is `ws.logits(task: k)`.
+    public static func forwardTower(_ parameters: ModelParameters, spec: NetworkSpec, task k: Int, workspace ws: inout NetworkWorkspace) {
+        MLP.forward(parameters.towers[k], input: ws.meta[k], activation: spec.activation, activatesLast: false, cache: &ws.towers[k])
+    }
+
+    /// Full forward pass: bottom then every tower.
+    public static func forward(
+        _ parameters: ModelParameters, spec: NetworkSpec, layout: InputLayout,
+        batch: EncodedBatch, table: any EmbeddingTable, createEmbeddings: Bool,
+        workspace ws: inout NetworkWorkspace
+    ) {
+        forwardBottom(parameters, spec: spec, layout: layout, batch: batch, table: table, createEmbeddings: createEmbeddings, workspace: &ws)
+        for k in 0..<spec.taskCount { forwardTower(parameters, spec: spec, task: k, workspace: &ws) }
+    }
+
+    /// The base loss of the last forward pass and `∂L/∂logit_k` in `ws.dLogits`.
+    /// Returns the per-task mean losses (NaN for a task with no labelled rows) and the total.
+    @discardableResult
+    public static func loss(batch: EncodedBatch, tasks: [TaskSpec], workspace ws: inout NetworkWorkspace) -> (perTask: [Double], total: Double) {
+        var perTask: [Double] = []
+        var total = 0.0
+        for (k, task) in tasks.enumerated() {
+            TaskLoss.labels(of: batch, task: k, into: &ws.labels[k])
+            let n = TaskLoss.labelledCount(ws.labels[k])
+            ws.dLogits[k].fill(0)
+            guard n > 0 else { perTask.append(.nan); continue }
+            let sum = TaskLoss.loss(kind: task.kind, logits: ws.towers[k].result, labels: ws.labels[k])
+            TaskLoss.backward(kind: task.kind, logits: ws.towers[k].result, labels: ws.labels[k],
+                              scale: task.weight / Float(n), dLogits: &ws.dLogits[k])
+            perTask.append(sum / Double(n))
+            total += Double(task.weight) * sum / Double(n)
+        }
+        return (perTask, total)
+    }
+
+    /// Backward of the whole network from `ws.dLogits`: accumulates dense gradients into
+    /// `gradients` and leaves embedding-row gradients in `ws.input.dRows` for `ws.input.keys`.
+    public static func backward(
+        _ parameters: ModelParameters, spec: NetworkSpec, layout: InputLayout,
+        batch: EncodedBatch, gradients: inout ModelParameters, workspace ws: inout NetworkWorkspace
+    ) {
+        for k in 0..<spec.taskCount { ws.dMeta[k].fill(0) }
+        for k in 0..<spec.taskCount {
+            var dMeta: Tensor? = ws.dMeta[k]
+            MLP.backward(parameters.towers[k], input: ws.meta[k], activation: spec.activation, activatesLast: false,
+                         cache: &ws.towers[k], dOutput: ws.dLogits[k], gradients: &gradients.towers[k], dInput: &dMeta)
+            ws.dMeta[k] = dMeta!
+        }
+        backwardBottom(parameters, spec: spec, layout: layout, batch: batch, gradients: &gradients, workspace: &ws)
+    }
+
+    /// Backward of the bottom from `ws.dMeta` (`∂L/∂f_k`, one per task).
+    public static func backwardBottom(
+        _ parameters: ModelParameters, spec: NetworkSpec, layout: InputLayout,
+        batch: EncodedBatch, gradients: inout ModelParameters, workspace ws: inout NetworkWorkspace
+    ) {
+        let b = batch.count, h = spec.metaWidth, e = spec.expertCount
+        ws.dx.resize(to: [b, spec.inputWidth], zeroed: true)
+        var dx: Tensor? = ws.dx
+        if spec.hasGates {
+            ws.dExpertStack.resize(to: [e, b, h], zeroed: true)
+            ws.dGate.resize(to: [b, e])
+            ws.dGateLogits.resize(to: [b, e])
+            for k in 0..<spec.taskCount {
+                ws.dGate.fill(0)
+                GateMixture.backward(gate: ws.gates[k], experts: ws.expertStack, dOutput: ws.dMeta[k],
+                                     dGate: &ws.dGate, dExperts: &ws.dExpertStack)
+                ws.dGateLogits.fill(0)
+                Softmax.backward(output: ws.gates[k], dOutput: ws.dGate, dInput: &ws.dGateLogits)
+                gradients.gates[k].withTensors { dWeight, dBias in
+                    Linear.backward(input: ws.x, weight: parameters.gates[k].weight, dOutput: ws.dGateLogits,
+                                    dInput: &dx!, dWeight: &dWeight, dBias: &dBias)
+                }
+            }
+            ws.dExpert.resize(to: [b, h])
+            for j in 0..<e {
+                copy(slice: j, of: ws.dExpertStack, sliceCount: b * h, into: &ws.dExpert)
+                MLP.backward(parameters.experts[j], input: ws.x, activation: spec.activation, activatesLast: true,
+                             cache: &ws.experts[j], dOutput: ws.dExpert, gradients: &gradients.experts[j], dInput: &dx)
+            }
+        } else {
+            ws.dExpert.resize(to: [b, h], zeroed: true)
+            for k in 0..<spec.taskCount { ws.dExpert.add(ws.dMeta[k]) }
+            MLP.backward(parameters.experts[0], input: ws.x, activation: spec.activation, activatesLast: true,
+                         cache: &ws.experts[0], dOutput: ws.dExpert, gradients: &gradients.experts[0], dInput: &dx)
+        }
+        ws.dx = dx!
+        InputLayer.backward(batch: batch, layout: layout, dInput: ws.dx, workspace: &ws.input)
+    }
+
+    private static func copy(_ source: Tensor, intoSlice index: Int, of stack: inout Tensor, sliceCount: Int) {
+        precondition(source.count == sliceCount, "copy: slice of \(sliceCount) from \(source.shape)")
+        source.withUnsafeBufferPointer { src in
+            stack.withUnsafeMutableBufferPointer { dst in
+                (dst.baseAddress! + index * sliceCount).update(from: src.baseAddress!, count: sliceCount)
+            }
+        }
+    }
+
+    private static func copy(slice index: Int, of stack: Tensor, sliceCount: Int, into destination: inout Tensor) {
+        precondition(destination.count == sliceCount, "copy: slice of \(sliceCount) into \(destination.shape)")
+        stack.withUnsafeBufferPointer { src in
+            destination.withUnsafeMutableBufferPointer { dst in
+                dst.baseAddress!.update(from: src.baseAddress! + index * sliceCount, count: sliceCount)
+            }
+        }
+    }
+}

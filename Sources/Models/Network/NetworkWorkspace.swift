@@ -1,0 +1,53 @@
+import TensorCore
+
+/// Buffers of one forward/backward pass over a batch of `B` rows, reused across batches.
+/// One workspace per thread; nothing in it is shared.
+public struct NetworkWorkspace: Sendable {
+    public var input = InputWorkspace()
+    /// `(B, D)` network input.
+    public var x = Tensor(shape: [0, 1])
+    /// Per expert: its MLP activations; `experts[e].result` is `h_e`, `(B, H)`.
+    var experts: [MLPActivations] = []
+    /// `(E, B, H)` the experts' outputs stacked for the gate mixture.
+    var expertStack = Tensor(shape: [1, 0, 1])
+    /// Per task: `(B, E)` gate probabilities `g_k`.
+    var gates: [Tensor] = []
+    /// Per task: `(B, H)` meta-layer inputs `f_k`.
+    public var meta: [Tensor] = []
+    /// Per task: tower activations; `towers[k].result` is the logit, `(B, 1)`.
+    var towers: [MLPActivations] = []
+
+    // Backward scratch.
+    var dLogits: [Tensor] = []        // K × (B, 1)
+    var dMeta: [Tensor] = []          // K × (B, H)
+    var dExpertStack = Tensor(shape: [1, 0, 1])  // (E, B, H)
+    var dGate = Tensor(shape: [0, 1])         // (B, E)
+    var dGateLogits = Tensor(shape: [0, 1])   // (B, E)
+    var dExpert = Tensor(shape: [0, 1])       // (B, H)
+    public var dx = Tensor(shape: [0, 1])     // (B, D)
+    var labels: [Tensor] = []                 // K × (B)
+
+    public init() {}
+
+    /// Logit of task `k`, `(B, 1)`.
+    public func logits(task k: Int) -> Tensor { towers[k].result }
+
+    mutating func prepare(rows b: Int, spec: NetworkSpec) {
+        let e = spec.expertCount, h = spec.metaWidth, k = spec.taskCount
+        if experts.count != e { experts = Array(repeating: MLPActivations(), count: e) }
+        if towers.count != k { towers = Array(repeating: MLPActivations(), count: k) }
+        expertStack.resize(to: [e, b, h])
+        if gates.count != k { gates = Array(repeating: Tensor(shape: [b, e]), count: k) }
+        if meta.count != k { meta = Array(repeating: Tensor(shape: [b, h]), count: k) }
+        if dMeta.count != k { dMeta = Array(repeating: Tensor(shape: [b, h]), count: k) }
+        if dLogits.count != k { dLogits = Array(repeating: Tensor(shape: [b, 1]), count: k) }
+        if labels.count != k { labels = Array(repeating: Tensor(shape: [b]), count: k) }
+        for t in 0..<k {
+            gates[t].resize(to: [b, e])
+            meta[t].resize(to: [b, h])
+            dMeta[t].resize(to: [b, h])
+            dLogits[t].resize(to: [b, 1])
+            labels[t].resize(to: [b])
+        }
+    }
+}
