@@ -12,9 +12,7 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
     func apply(_ x: inout Tensor) {
         switch self {
         case .relu: ReLU.forwardInPlace(&x)
-        case .tanh:
-            let input = x
-            Tanh.forward(input, into: &x)
+        case .tanh: Tanh.forwardInPlace(&x)
         }
     }
 

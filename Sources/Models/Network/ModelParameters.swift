@@ -82,15 +82,33 @@ public struct ModelParameters: Sendable, Equatable {
         }
     }
 
-    /// `self += alpha · other`, tensor by tensor (gradient averaging, SGD steps).
-    public mutating func addScaled(_ other: ModelParameters, by alpha: Float) {
-        var tensors: [Tensor] = []
-        other.forEachTensor { _, t in tensors.append(t) }
-        var i = 0
-        updateEachTensor { _, t in
-            t.addScaled(tensors[i], by: alpha)
-            i += 1
+    /// Every tensor's checkpoint name and key path, in the order of ``forEachTensor(_:)``.
+    /// Lets optimisers walk parameters, gradients and moments of the same shape in lockstep:
+    /// `params[keyPath: p]`, `grads[keyPath: p]`.
+    public var tensorPaths: [(name: String, path: WritableKeyPath<ModelParameters, Tensor>)] {
+        var out: [(name: String, path: WritableKeyPath<ModelParameters, Tensor>)] = []
+        for e in experts.indices {
+            for l in experts[e].layers.indices {
+                out.append(("experts.\(e).layers.\(l).weight", \.experts[e].layers[l].weight))
+                out.append(("experts.\(e).layers.\(l).bias", \.experts[e].layers[l].bias))
+            }
         }
+        for k in gates.indices {
+            out.append(("gates.\(k).weight", \.gates[k].weight))
+            out.append(("gates.\(k).bias", \.gates[k].bias))
+        }
+        for k in towers.indices {
+            for l in towers[k].layers.indices {
+                out.append(("towers.\(k).layers.\(l).weight", \.towers[k].layers[l].weight))
+                out.append(("towers.\(k).layers.\(l).bias", \.towers[k].layers[l].bias))
+            }
+        }
+        return out
+    }
+
+    /// `self += alpha · other`, tensor by tensor (gradient sums, SGD steps).
+    public mutating func addScaled(_ other: ModelParameters, by alpha: Float) {
+        for (_, path) in tensorPaths { self[keyPath: path].addScaled(other[keyPath: path], by: alpha) }
     }
 
     /// Sets every tensor to zero, keeping storage.

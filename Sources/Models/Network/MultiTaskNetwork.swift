@@ -58,13 +58,19 @@ public enum MultiTaskNetwork {
 
     /// The base loss of the last forward pass and `∂L/∂logit_k` in `ws.dLogits`.
     /// Returns the per-task mean losses (NaN for a task with no labelled rows) and the total.
+    ///
+    /// - Parameter labelCounts: the normaliser `n_k` of each task; defaults to this batch's
+    ///   labelled rows. Data-parallel workers pass the whole batch's counts so that the sum of
+    ///   their gradients equals the gradient of the whole batch.
     @discardableResult
-    public static func loss(batch: EncodedBatch, tasks: [TaskSpec], workspace ws: inout NetworkWorkspace) -> (perTask: [Double], total: Double) {
+    public static func loss(
+        batch: EncodedBatch, tasks: [TaskSpec], labelCounts: [Int]? = nil, workspace ws: inout NetworkWorkspace
+    ) -> (perTask: [Double], total: Double) {
         var perTask: [Double] = []
         var total = 0.0
         for (k, task) in tasks.enumerated() {
             TaskLoss.labels(of: batch, task: k, into: &ws.labels[k])
-            let n = TaskLoss.labelledCount(ws.labels[k])
+            let n = labelCounts?[k] ?? TaskLoss.labelledCount(ws.labels[k])
             ws.dLogits[k].fill(0)
             guard n > 0 else { perTask.append(.nan); continue }
             let sum = TaskLoss.loss(kind: task.kind, logits: ws.towers[k].result, labels: ws.labels[k])

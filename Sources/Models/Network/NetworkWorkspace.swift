@@ -29,6 +29,9 @@ public struct NetworkWorkspace: Sendable {
 
     public init() {}
 
+    /// Labels of task `k` from the last ``MultiTaskNetwork/loss(batch:tasks:labelCounts:workspace:)``, `(B)`.
+    public func taskLabels(_ k: Int) -> Tensor { labels[k] }
+
     /// Logit of task `k`, `(B, 1)`.
     public func logits(task k: Int) -> Tensor { towers[k].result }
 

@@ -1,0 +1,64 @@
+import Models
+import TensorCore
+
+/// A pass over training or evaluation data as a sequence of encoded batches.
+/// Errors (a malformed row) are thrown from ``next()``.
+public protocol BatchStream {
+    /// The next batch, or nil at the end of the pass.
+    mutating func next() throws -> EncodedBatch?
+}
+
+/// Re-batches a stream through a shuffle buffer: fill up to `bufferRows` rows, permute them
+/// with a seeded RNG, emit mini-batches of `batchSize`, repeat. A "block shuffle": rows only
+/// move within a buffer's worth, so memory stays bounded for any file size.
+public struct ShuffledBatches<Source: BatchStream>: BatchStream {
+    private var source: Source
+    private let batchSize: Int
+    private let bufferRows: Int
+    private var rng: SeededRandom
+    private var buffer: EncodedBatch?
+    private var order: [Int] = []
+    private var cursor = 0
+    private var exhausted = false
+
+    /// - Parameter bufferRows: 0 disables shuffling (batches keep file order).
+    public init(_ source: Source, batchSize: Int, bufferRows: Int, seed: UInt64) {
+        precondition(batchSize >= 1, "ShuffledBatches: batch size \(batchSize)")
+        self.source = source
+        self.batchSize = batchSize
+        self.bufferRows = max(bufferRows, batchSize)
+        self.rng = SeededRandom(seed: seed)
+        self.shuffles = bufferRows > 0
+    }
+
+    private let shuffles: Bool
+
+    public mutating func next() throws -> EncodedBatch? {
+        if cursor >= order.count {
+            try refill()
+            if order.isEmpty { return nil }
+        }
+        let end = min(cursor + batchSize, order.count)
+        let batch = buffer!.selecting(rows: order[cursor..<end])
+        cursor = end
+        return batch
+    }
+
+    private mutating func refill() throws {
+        order = []
+        cursor = 0
+        guard !exhausted else { return }
+        var filled: EncodedBatch? = nil
+        while (filled?.count ?? 0) < bufferRows, let chunk = try source.next() {
+            if filled == nil { filled = chunk } else { filled!.append(contentsOf: chunk) }
+        }
+        guard let rows = filled, rows.count > 0 else {
+            exhausted = true
+            return
+        }
+        if rows.count < bufferRows { exhausted = true }
+        buffer = rows
+        order = Array(0..<rows.count)
+        if shuffles { order.shuffle(using: &rng) }
+    }
+}

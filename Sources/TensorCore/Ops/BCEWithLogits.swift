@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Binary cross-entropy on logits, in the stable form that never evaluates `log σ(z)` directly:
+///
+/// ```
+/// ℓ(z, y) = −y·log σ(z) − (1 − y)·log(1 − σ(z))
+///         = max(z, 0) − z·y + log(1 + e^{−|z|})
+/// ∂ℓ/∂z   = σ(z) − y
+/// logits z: (B) or (B, 1)   labels y: (B) or (B, 1), y ∈ [0, 1] or NaN (missing)
+/// ```
+///
+/// Rows whose label is NaN (the task is unlabelled for that row) contribute nothing to the loss
+/// or the gradient. The loss is a *sum*; divide by your own normaliser
+/// (e.g. ``Tensor/countNonNaN()`` of the labels, or a support count).
+public enum BCEWithLogits {
+    /// `Σ_b ℓ(z_b, y_b)` over rows with a label, accumulated in Double.
+    public static func loss(logits: Tensor, labels: Tensor) -> Double {
+        checkShapes(logits: logits, labels: labels, "BCEWithLogits.loss")
+        return logits.withUnsafeBufferPointer { z in
+            labels.withUnsafeBufferPointer { y in
+                var total = 0.0
+                for i in 0..<z.count where !y[i].isNaN {
+                    let zi = Double(z[i]), yi = Double(y[i])
+                    total += max(zi, 0) - zi * yi + log1p(exp(-abs(zi)))
+                }
+                return total
+            }
+        }
+    }
+
+    /// Accumulates the logit gradient:
+    ///
+    /// ```
+    /// dLogits[b] += scale · (σ(z_b) − y_b)        (0 where y_b is NaN)
+    /// ```
+    ///
+    /// - Parameter scale: the loss weight over its normaliser, e.g. `w_k / rowCount`.
+    public static func backward(logits: Tensor, labels: Tensor, scale: Float, dLogits: inout Tensor) {
+        checkShapes(logits: logits, labels: labels, "BCEWithLogits.backward")
+        precondition(
+            dLogits.shape == logits.shape,
+            "BCEWithLogits.backward: logits \(logits.shape) vs dLogits \(dLogits.shape)")
+        logits.withUnsafeBufferPointer { z in
+            labels.withUnsafeBufferPointer { y in
+                dLogits.withUnsafeMutableBufferPointer { dz in
+                    for i in 0..<dz.count where !y[i].isNaN {
+                        dz[i] += scale * (Sigmoid.value(z[i]) - y[i])
+                    }
+                }
+            }
+        }
+    }
+
+    private static func checkShapes(logits: Tensor, labels: Tensor, _ op: StaticString) {
+        let b = logits.requireColumnVector(op, "logits")
+        let n = labels.requireColumnVector(op, "labels")
+        precondition(b == n, "\(op): logits \(logits.shape) vs labels \(labels.shape): row counts differ")
+    }
+}

@@ -1,0 +1,88 @@
+/// The MMoE gate mixture (Ma et al. KDD 2018): each row's task input is the gate-weighted sum
+/// of that row's expert outputs.
+///
+/// ```
+/// f[b, :] = Σ_e gate[b, e] · experts[e, b, :]
+/// gate: (B, E)   experts: (E, B, H)   f: (B, H)
+/// ```
+///
+/// Experts are stored expert-major `(E, B, H)` so each expert's forward writes one contiguous
+/// `(B, H)` slab, `experts[e]`, straight from its last Linear/ReLU.
+public enum GateMixture {
+    /// `output = Σ_e gate[:, e] ⊙ experts[e]`, overwriting `output`.
+    ///
+    /// - Parameters:
+    ///   - gate: `(B, E)`, usually softmax probabilities.
+    ///   - experts: `(E, B, H)`.
+    ///   - output: `(B, H)`, already allocated; its old contents are ignored.
+    /// - Complexity: `2·E·B·H` flops.
+    public static func forward(gate: Tensor, experts: Tensor, output: inout Tensor) {
+        let (e, b, h) = checkShapes(gate: gate, experts: experts, "GateMixture.forward")
+        precondition(
+            output.shape == [b, h],
+            "GateMixture.forward: gate \(gate.shape), experts \(experts.shape) need output [\(b), \(h)], got \(output.shape)")
+        gate.withUnsafeBufferPointer { g in
+            experts.withUnsafeBufferPointer { x in
+                output.withUnsafeMutableBufferPointer { f in
+                    for row in 0..<b {
+                        let out = row * h
+                        for j in 0..<h { f[out + j] = 0 }
+                        for expert in 0..<e {
+                            let weight = g[row * e + expert]
+                            let slab = (expert * b + row) * h
+                            for j in 0..<h { f[out + j] += weight * x[slab + j] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Accumulates the gradients of the gate and of every expert output:
+    ///
+    /// ```
+    /// dGate[b, e]       += ⟨dF[b, :], experts[e, b, :]⟩
+    /// dExperts[e, b, :] += gate[b, e] · dF[b, :]
+    /// ```
+    public static func backward(
+        gate: Tensor, experts: Tensor, dOutput: Tensor,
+        dGate: inout Tensor, dExperts: inout Tensor
+    ) {
+        let (e, b, h) = checkShapes(gate: gate, experts: experts, "GateMixture.backward")
+        precondition(
+            dOutput.shape == [b, h] && dGate.shape == gate.shape && dExperts.shape == experts.shape,
+            "GateMixture.backward: gate \(gate.shape), experts \(experts.shape) need dOutput [\(b), \(h)], dGate \(gate.shape), dExperts \(experts.shape); got dOutput \(dOutput.shape), dGate \(dGate.shape), dExperts \(dExperts.shape)")
+        gate.withUnsafeBufferPointer { g in
+            experts.withUnsafeBufferPointer { x in
+                dOutput.withUnsafeBufferPointer { df in
+                    dGate.withUnsafeMutableBufferPointer { dg in
+                        dExperts.withUnsafeMutableBufferPointer { dx in
+                            for row in 0..<b {
+                                let out = row * h
+                                for expert in 0..<e {
+                                    let weight = g[row * e + expert]
+                                    let slab = (expert * b + row) * h
+                                    var dot: Float = 0
+                                    for j in 0..<h {
+                                        dot += df[out + j] * x[slab + j]
+                                        dx[slab + j] += weight * df[out + j]
+                                    }
+                                    dg[row * e + expert] += dot
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks `gate (B, E)` against `experts (E, B, H)`; returns `(E, B, H)`.
+    private static func checkShapes(gate: Tensor, experts: Tensor, _ op: StaticString) -> (Int, Int, Int) {
+        precondition(
+            gate.rank == 2 && experts.rank == 3
+                && experts.shape[0] == gate.shape[1] && experts.shape[1] == gate.shape[0],
+            "\(op): gate \(gate.shape) must be (B, E) and experts \(experts.shape) must be (E, B, H)")
+        return (experts.shape[0], experts.shape[1], experts.shape[2])
+    }
+}

@@ -1,0 +1,77 @@
+import Testing
+import TensorCore
+import TestSupport
+
+extension OpsTests {
+    @Suite struct GateMixtureTests {
+        struct Shape: Sendable, CustomTestStringConvertible {
+            var batch: Int, experts: Int, hidden: Int
+            var testDescription: String { "B=\(batch) E=\(experts) H=\(hidden)" }
+        }
+
+        static let shapes: [Shape] = [
+            Shape(batch: 1, experts: 1, hidden: 1),
+            Shape(batch: 1, experts: 3, hidden: 7),
+            Shape(batch: 7, experts: 4, hidden: 13),
+            Shape(batch: 13, experts: 2, hidden: 5),
+        ]
+
+        static func apply(_ gate: Tensor, _ experts: Tensor) -> Tensor {
+            var f = OpsFixtures.garbage([gate.rows, experts.shape[2]])
+            GateMixture.forward(gate: gate, experts: experts, output: &f)
+            return f
+        }
+
+        @Test(arguments: shapes, OpsFixtures.seeds)
+        func `gate mixture forward matches a naive reference`(shape: Shape, seed: UInt64) {
+            let gate = randomTensor([shape.batch, shape.experts], seed: seed)
+            let experts = randomTensor([shape.experts, shape.batch, shape.hidden], seed: seed + 100)
+            var expected = Tensor(shape: [shape.batch, shape.hidden])
+            for b in 0..<shape.batch {
+                for h in 0..<shape.hidden {
+                    var s = 0.0
+                    for e in 0..<shape.experts { s += Double(gate[b, e]) * Double(experts[e, b, h]) }
+                    expected[b, h] = Float(s)
+                }
+            }
+            expectClose(Self.apply(gate, experts), expected, rtol: 1e-5, atol: 1e-6)
+        }
+
+        @Test(arguments: shapes, OpsFixtures.seeds)
+        func `gate mixture backward matches finite differences for gate and experts`(shape: Shape, seed: UInt64) {
+            let gate = randomTensor([shape.batch, shape.experts], seed: seed)
+            let experts = randomTensor([shape.experts, shape.batch, shape.hidden], seed: seed + 100)
+            let upstream = randomTensor([shape.batch, shape.hidden], seed: seed + 200)
+            var dGate = Tensor(shape: gate.shape), dExperts = Tensor(shape: experts.shape)
+            GateMixture.backward(gate: gate, experts: experts, dOutput: upstream, dGate: &dGate, dExperts: &dExperts)
+            gradientCheck(dGate, of: { weightedSum(Self.apply($0, experts), upstream) }, at: gate, "dGate")
+            gradientCheck(dExperts, of: { weightedSum(Self.apply(gate, $0), upstream) }, at: experts, "dExperts")
+
+            let (onceGate, onceExperts) = (dGate, dExperts)
+            GateMixture.backward(gate: gate, experts: experts, dOutput: upstream, dGate: &dGate, dExperts: &dExperts)
+            expectClose(dGate, 2 * onceGate, rtol: 1e-6, atol: 0, "dGate accumulates")
+            expectClose(dExperts, 2 * onceExperts, rtol: 1e-6, atol: 0, "dExperts accumulates")
+        }
+
+        @Test func `gate mixture traps when gate and experts disagree`() async {
+            // experts must be (E, B, H) = (3, 2, H); (2, 3, H) is the transposed layout.
+            await #expect(processExitsWith: .failure) {
+                var f = Tensor.zeros(2, 4)
+                GateMixture.forward(gate: .zeros(2, 3), experts: .zeros(2, 3, 4), output: &f)
+            }
+        }
+
+        @Test func `gate mixture traps on a wrongly shaped output or gradient`() async {
+            await #expect(processExitsWith: .failure) {
+                var f = Tensor.zeros(2, 5)
+                GateMixture.forward(gate: .zeros(2, 3), experts: .zeros(3, 2, 4), output: &f)
+            }
+            await #expect(processExitsWith: .failure) {
+                var dGate = Tensor.zeros(3, 2), dExperts = Tensor.zeros(3, 2, 4)
+                GateMixture.backward(
+                    gate: .zeros(2, 3), experts: .zeros(3, 2, 4), dOutput: .zeros(2, 4),
+                    dGate: &dGate, dExperts: &dExperts)
+            }
+        }
+    }
+}
