@@ -10,12 +10,17 @@ RELEASE_BIN := .build/release/metarec
 
 .PHONY: deps build demo test bench clean
 
-## deps: install OpenBLAS (Debian/Ubuntu libopenblas-dev) and pkg-config when missing.
+## deps: install OpenBLAS and zlib (Debian/Ubuntu libopenblas-dev, zlib1g-dev) and pkg-config when missing.
 deps:
 	@if ! pkg-config --exists openblas 2>/dev/null; then \
 		echo "installing libopenblas-dev (apt-get)"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libopenblas-dev pkg-config >/dev/null; \
+	fi
+	@if ! pkg-config --exists zlib 2>/dev/null; then \
+		echo "installing zlib1g-dev (apt-get)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq zlib1g-dev pkg-config >/dev/null; \
 	fi
 
 ## build: release build of the `metarec` command.

@@ -21,21 +21,32 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // zlib through pkg-config ("zlib"); only MetaTrain/Data/GzipByteSource.swift imports it.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         // Hand-written small-shape GEMM kernels (AVX2/FMA chosen at run time, portable fallback).
         .target(name: "CKernels"),
         .target(name: "TensorCore", dependencies: ["CBLAS", "CKernels"]),
-        .target(name: "Models", dependencies: ["TensorCore", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Models", dependencies: ["TensorCore", "ParamServer", .product(name: "Yams", package: "Yams")]),
+        .target(name: "ParamServer"),
+        .target(name: "MetaTrain", dependencies: ["Models", "ParamServer", "CZlib"]),
         .executableTarget(
             name: "MetaRecCLI",
             dependencies: [
-                "TensorCore", "Models",
+                "TensorCore", "Models", "ParamServer", "MetaTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // Test-only helpers: tolerance checks, finite differences, reference kernels, seeded data.
-        .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["TensorCore", "Models"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
+        .testTarget(name: "ParamServerTests", dependencies: ["ParamServer"]),
+        .testTarget(name: "MetaTrainTests", dependencies: ["MetaTrain", "Models", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

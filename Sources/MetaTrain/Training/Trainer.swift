@@ -87,6 +87,15 @@ public final class Trainer {
         }
         state = restored
         bestParameters = parameters
+        if state.bestEpoch != nil {
+            // The best weights; the live embedding rows are reloaded from the generation above.
+            var best = parameters
+            let liveEmbeddings = checkpoint.directory + "/resume-live.snapshot"
+            try checkpoint.saveEmbeddings(liveEmbeddings)
+            if try checkpoint.restoreBest(parameters: &best) { bestParameters = best }
+            try checkpoint.loadEmbeddings(liveEmbeddings)
+            try? FileManager.default.removeItem(atPath: liveEmbeddings)
+        }
     }
 
     /// Runs the remaining epochs.
@@ -143,6 +152,7 @@ public final class Trainer {
                     state.epochsWithoutImprovement = 0
                     bestParameters = parameters
                     lastMetrics = metrics
+                    try checkpoint?.saveBest(parameters: parameters)
                 } else {
                     state.epochsWithoutImprovement += 1
                     if case .patience(let patience) = config.training.earlyStopping, state.epochsWithoutImprovement >= patience {
@@ -160,6 +170,11 @@ public final class Trainer {
             }
         }
         state.finished = true
+        // Early stopping returns the best epoch: its weights and its embedding rows.
+        if let best = state.bestEpoch, best != state.epoch - 1, let checkpoint {
+            var restored = parameters
+            if try checkpoint.restoreBest(parameters: &restored) { bestParameters = restored }
+        }
         let seconds = Date().timeIntervalSince(start)
         return TrainingReport(epochsCompleted: state.epoch, rowsTrained: state.rowsTrained,
                               stoppedEarly: state.epoch < epochs, validationMetrics: lastMetrics,

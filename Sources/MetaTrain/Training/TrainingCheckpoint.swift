@@ -48,11 +48,11 @@ public struct TrainingCheckpoint {
         var tensors = parameters.namedTensors
         tensors += optimizer.m.namedTensors.map { (name: "optimizer.m." + $0.name, tensor: $0.tensor) }
         tensors += optimizer.v.namedTensors.map { (name: "optimizer.v." + $0.name, tensor: $0.tensor) }
-        try AtomicFile.write(SafeTensors.encode(tensors, metadata: ["optimizer_step": String(optimizer.step)]),
+        try Models.AtomicFile.write(SafeTensors.encode(tensors, metadata: ["optimizer_step": String(optimizer.step)]),
                              to: path + "/weights.safetensors")
         try saveEmbeddings(path + "/embeddings.snapshot")
         try ModelDirectory(path: path).writeJSON(state, to: path + "/state.json")
-        try AtomicFile.write("\(n)\n", to: latestPath)
+        try Models.AtomicFile.write("\(n)\n", to: latestPath)
         // Older generations are no longer needed once LATEST names this one.
         for old in 1..<n { try? FileManager.default.removeItem(atPath: generationPath(old)) }
     }
@@ -79,6 +79,37 @@ public struct TrainingCheckpoint {
         optimizer.step = Int(metadata["optimizer_step"] ?? "") ?? 0
         try loadEmbeddings(path + "/embeddings.snapshot")
         return try ModelDirectory(path: path).readJSON(TrainingState.self, from: path + "/state.json")
+    }
+
+    private var bestPath: String { directory + "/best" }
+
+    /// Keeps the best validation epoch's weights and embedding rows in `checkpoint/best/`
+    /// (written to `best.tmp/` first, then renamed), so early stopping can return them.
+    public func saveBest(parameters: ModelParameters) throws {
+        let staging = directory + "/best.tmp"
+        try? FileManager.default.removeItem(atPath: staging)
+        do {
+            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        } catch {
+            throw CheckpointError.io(path: staging, reason: "cannot create directory: \(error.localizedDescription)")
+        }
+        try Models.AtomicFile.write(SafeTensors.encode(parameters.namedTensors), to: staging + "/weights.safetensors")
+        try saveEmbeddings(staging + "/embeddings.snapshot")
+        try? FileManager.default.removeItem(atPath: bestPath)
+        guard rename(staging, bestPath) == 0 else {
+            throw CheckpointError.io(path: bestPath, reason: "cannot rename \(staging)")
+        }
+    }
+
+    /// Loads the best epoch's weights (into `parameters`) and embedding rows, when saved.
+    /// - Returns: whether a best checkpoint existed.
+    public func restoreBest(parameters: inout ModelParameters) throws -> Bool {
+        let weightsPath = bestPath + "/weights.safetensors"
+        guard FileManager.default.fileExists(atPath: weightsPath) else { return false }
+        let (tensors, _) = try SafeTensors.decode(try ModelDirectory.read(weightsPath), path: weightsPath)
+        try parameters.load(from: tensors, path: weightsPath)
+        try loadEmbeddings(bestPath + "/embeddings.snapshot")
+        return true
     }
 
     /// Removes all checkpoints (after the final model is written).

@@ -1,0 +1,261 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import ParamServer
+
+/// `metarec bench store`: parameter-server throughput, sweep cost and memory per entry.
+///
+/// ```
+/// ns/op  = wall time of a sample / ops done by one thread     median, p10–p90 over samples
+/// ops/s  = ops done by all threads / wall time                 (median sample)
+/// ```
+///
+/// Every workload is checked against the values it must return before it is timed. Sweep cost
+/// is reported with the entries it visited: it must follow the expired count, not the live one.
+struct BenchStore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store",
+        abstract: "Parameter-server pull/push/append ops/s (1 and 2 threads), sweep cost, bytes per entry.")
+
+    @Option(help: "Output format.") var format: OutputFormat = .table
+    @Option(help: "Timed samples per workload (median and p10–p90 are reported).") var samples: Int = 11
+    @Option(help: "Embedding rows in the table under test.") var embeddingRows: Int = 1_000_000
+
+    func run() async throws {
+        guard samples >= 1, embeddingRows >= 10_000 else { throw ValidationError("--samples must be ≥ 1, --embedding-rows ≥ 10000") }
+        var report = StoreBenchReport()
+        try benchSupport(&report)
+        try benchEmbedding(&report)
+        try benchSweep(&report)
+        try benchMemory(&report)
+        switch format {
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        case .table: print(report.table())
+        }
+    }
+
+    /// Times `body(thread, call)` run `calls` times on each of `threads` threads, `samples` times.
+    func measure(_ name: String, threads: Int, calls: Int, opsPerCall: Int, _ body: @Sendable (Int, Int) -> Void) -> ThroughputRow {
+        for t in 0..<threads { for c in 0..<min(calls, 64) { body(t, c) } }   // warm-up
+        var perOp: [Double] = [], rates: [Double] = []
+        for _ in 0..<samples {
+            let start = DispatchTime.now().uptimeNanoseconds
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                for c in 0..<calls { body(t, c) }
+            }
+            let ns = Double(DispatchTime.now().uptimeNanoseconds - start)
+            perOp.append(ns / Double(calls * opsPerCall))
+            rates.append(Double(threads * calls * opsPerCall) / ns * 1e9)
+        }
+        return ThroughputRow(workload: name, threads: threads, nsPerOp: Quantiles(perOp), opsPerSecond: Quantiles(rates).median)
+    }
+
+    func benchSupport(_ report: inout StoreBenchReport) throws {
+        // The serving case: K = 2 tasks × H = 64 → W = 128 floats, L = 2 labels, S_max = 64.
+        let w = 128, l = 2, s = 64, tasks = 4_096
+        let store = try SupportStore(config: .init(rowWidth: w, labelWidth: l, capacity: s))
+        var features = [Float](repeating: 0, count: w), labels: [Float] = [0, 0]
+        for t in 0..<tasks {
+            for r in 0..<s {
+                features[0] = Float(t); features[w - 1] = Float(r); labels[0] = Float(r)
+                features.withUnsafeBufferPointer { f in labels.withUnsafeBufferPointer { store.append(task: UInt64(t), features: f, labels: $0, timestamp: .zero) } }
+            }
+        }
+        // Validate: task 7 comes back as 64 rows oldest first.
+        var fOut = [Float](repeating: 0, count: s * w), lOut = [Float](repeating: 0, count: s * l)
+        let n = fOut.withUnsafeMutableBufferPointer { fb in lOut.withUnsafeMutableBufferPointer { store.pull(task: 7, features: fb, labels: $0) } }
+        guard n == s, fOut[0] == 7, fOut[(s - 1) * w + w - 1] == Float(s - 1), lOut[(s - 1) * l] == Float(s - 1) else {
+            throw ValidationError("support pull returned wrong rows (S = \(n))")
+        }
+        let buffers = ScratchBuffers(threads: 2, floats: s * w, labels: s * l)
+        let order = (0..<tasks).map { UInt64(($0 &* 2_654_435_761) % tasks) }
+        for threads in [1, 2] {
+            report.throughput.append(measure("support pull, 64 rows × 128 f, hot task", threads: threads, calls: 20_000, opsPerCall: 1) { t, _ in
+                _ = buffers.pull(store, task: UInt64(t), thread: t)
+            })
+            report.throughput.append(measure("support pull, 64 rows × 128 f, 4096 tasks", threads: threads, calls: 20_000, opsPerCall: 1) { t, c in
+                _ = buffers.pull(store, task: order[(c &* 2 &+ t) % tasks], thread: t)
+            })
+            let row = [Float](repeating: 1, count: w)
+            report.throughput.append(measure("support append, 128 f + 2 labels", threads: threads, calls: 50_000, opsPerCall: 1) { t, c in
+                row.withUnsafeBufferPointer { f in
+                    row.withUnsafeBufferPointer { store.append(task: UInt64((c &* 2 &+ t) % tasks), features: f, labels: UnsafeBufferPointer(rebasing: $0[0..<l]), timestamp: .zero) }
+                }
+            })
+        }
+    }
+
+    func benchEmbedding(_ report: inout StoreBenchReport) throws {
+        let d = 16, batch = 1_024, n = embeddingRows
+        let table = try EmbeddingStore(config: .init(dimension: d, initializer: .uniform(bound: 0.01, seed: 1),
+                                                     expiry: .timeToLive(.seconds(86_400)), optimizer: .adagrad(learningRate: 0.05, initialAccumulator: 0.1, epsilon: 1e-8)))
+        let keys = (0..<n).map { UInt64($0) &* 0x9E37_79B9_7F4A_7C15 }
+        keys.withUnsafeBufferPointer { k in
+            var rows = [Float](repeating: 0, count: n * d)
+            rows.withUnsafeMutableBufferPointer { table.pull(keys: k, into: $0, create: true) }
+        }
+        guard table.rowCount == n else { throw ValidationError("embedding table holds \(table.rowCount) rows, expected \(n)") }
+        // Batches of unique random keys: all rows (cold, memory-bound) and a 16 K hot set.
+        var state: UInt64 = 42
+        func batchOf(_ range: Int) -> [UInt64] {
+            var seen = Set<Int>(), out: [UInt64] = []
+            while out.count < batch {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                let i = Int((state >> 33) % UInt64(range))
+                if seen.insert(i).inserted { out.append(keys[i]) }
+            }
+            return out
+        }
+        let cold = (0..<64).map { _ in batchOf(n) }, hot = (0..<64).map { _ in batchOf(16_384) }
+        let reference = try EmbeddingStore(config: .init(dimension: d, initializer: .uniform(bound: 0.01, seed: 1)))
+        let a = pullBatch(table, cold[0], create: false), b = pullBatch(reference, cold[0], create: true)
+        guard a == b else { throw ValidationError("embedding pull does not match the deterministic initialiser") }
+        let scratch = ScratchBuffers(threads: 2, floats: batch * d, labels: 0)
+        let gradient = [Float](repeating: 1e-4, count: batch * d)
+        for threads in [1, 2] {
+            for (label, batches) in [("1 M rows, random", cold), ("16 K hot rows", hot)] {
+                report.throughput.append(measure("embedding pull d=16, \(label)", threads: threads, calls: 400, opsPerCall: batch) { t, c in
+                    scratch.pullEmbedding(table, keys: batches[(c &* 2 &+ t) % batches.count], thread: t)
+                })
+                report.throughput.append(measure("embedding push d=16 adagrad, \(label)", threads: threads, calls: 400, opsPerCall: batch) { t, c in
+                    batches[(c &* 2 &+ t) % batches.count].withUnsafeBufferPointer { k in gradient.withUnsafeBufferPointer { table.push(keys: k, gradients: $0) } }
+                })
+            }
+        }
+    }
+
+    func pullBatch(_ table: EmbeddingStore, _ keys: [UInt64], create: Bool) -> [Float] {
+        var rows = [Float](repeating: 0, count: keys.count * table.dimension)
+        keys.withUnsafeBufferPointer { k in rows.withUnsafeMutableBufferPointer { table.pull(keys: k, into: $0, create: create) } }
+        return rows
+    }
+
+    func benchSweep(_ report: inout StoreBenchReport) throws {
+        for (live, expired) in [(0, 100_000), (embeddingRows, 100_000), (0, 10_000), (embeddingRows, 10_000)] {
+            let clock = ManualClock(start: .seconds(1_700_000_000))
+            let table = try EmbeddingStore(config: .init(dimension: 16, expiry: .timeToLive(.seconds(100))), clock: clock)
+            _ = pullBatch(table, (0..<expired).map { UInt64($0) | 1 << 40 }, create: true)
+            clock.advance(by: .seconds(60))
+            _ = pullBatch(table, (0..<live).map { UInt64($0) }, create: true)
+            clock.advance(by: .seconds(60))
+            let start = DispatchTime.now().uptimeNanoseconds
+            let sweep = table.sweep()
+            let ns = Double(DispatchTime.now().uptimeNanoseconds - start)
+            guard sweep.entriesReclaimed == expired, table.rowCount == live else {
+                throw ValidationError("sweep reclaimed \(sweep.entriesReclaimed) of \(expired) expired rows")
+            }
+            report.sweeps.append(SweepRow(store: "embedding d=16", live: live, expired: expired, milliseconds: ns / 1e6,
+                                          entriesVisited: sweep.entriesVisited, nsPerExpired: ns / Double(expired)))
+        }
+        for (live, expired) in [(0, 20_000), (200_000, 20_000)] {
+            let clock = ManualClock(start: .seconds(1_700_000_000))
+            let store = try SupportStore(config: .init(rowWidth: 16, labelWidth: 1, capacity: 4, expiry: .timeToLive(.seconds(100))), clock: clock)
+            let f = [Float](repeating: 1, count: 16), l: [Float] = [1]
+            func fill(_ range: Range<Int>) {
+                f.withUnsafeBufferPointer { fb in l.withUnsafeBufferPointer { lb in for t in range { store.append(task: UInt64(t), features: fb, labels: lb, timestamp: .zero) } } }
+            }
+            fill(0..<expired)
+            clock.advance(by: .seconds(60))
+            fill(1_000_000..<(1_000_000 + live))
+            clock.advance(by: .seconds(60))
+            let start = DispatchTime.now().uptimeNanoseconds
+            let sweep = store.sweep()
+            let ns = Double(DispatchTime.now().uptimeNanoseconds - start)
+            guard sweep.entriesReclaimed == expired, store.count == live else { throw ValidationError("support sweep reclaimed \(sweep.entriesReclaimed) of \(expired)") }
+            report.sweeps.append(SweepRow(store: "support W=16 S=4", live: live, expired: expired, milliseconds: ns / 1e6,
+                                          entriesVisited: sweep.entriesVisited, nsPerExpired: ns / Double(expired)))
+        }
+    }
+
+    func benchMemory(_ report: inout StoreBenchReport) throws {
+        let n = embeddingRows
+        let keys = (0..<n).map { UInt64($0) &* 0x9E37_79B9_7F4A_7C15 }
+        let variants: [(String, Expiry, RowOptimizer)] = [
+            ("sgd, no expiry", .none, .sgd(learningRate: 0.1)),
+            ("sgd, TTL", .timeToLive(.seconds(86_400)), .sgd(learningRate: 0.1)),
+            ("adagrad, TTL", .timeToLive(.seconds(86_400)), .adagrad(learningRate: 0.1, initialAccumulator: 0.1, epsilon: 1e-8)),
+            ("adam, TTL", .timeToLive(.seconds(86_400)), .adam(learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8)),
+        ]
+        for (label, expiry, optimizer) in variants {
+            let table = try EmbeddingStore(config: .init(dimension: 16, expiry: expiry, optimizer: optimizer))
+            for chunk in stride(from: 0, to: n, by: 65_536) {
+                _ = pullBatch(table, Array(keys[chunk..<min(n, chunk + 65_536)]), create: true)
+            }
+            let s = table.statistics
+            report.memory.append(MemoryRow(
+                table: "\(n) rows d=16, \(label)", rows: s.rows, rawBytesPerRow: Double(s.rowBytes) / Double(s.rows),
+                overheadBytesPerRow: Double(s.overheadBytes) / Double(s.rows), overheadPercent: s.overheadRatio * 100,
+                optimizerStateBytesPerRow: Double(s.optimizerStateBytes) / Double(s.rows)))
+        }
+    }
+}
+
+/// Per-thread output buffers, allocated once so timed calls allocate nothing.
+final class ScratchBuffers: @unchecked Sendable {
+    let floats: [UnsafeMutableBufferPointer<Float>], labels: [UnsafeMutableBufferPointer<Float>]
+
+    init(threads: Int, floats f: Int, labels l: Int) {
+        floats = (0..<threads).map { _ in .allocate(capacity: max(f, 1)) }
+        labels = (0..<threads).map { _ in .allocate(capacity: max(l, 1)) }
+    }
+
+    deinit { for b in floats + labels { b.deallocate() } }
+
+    func pull(_ store: SupportStore, task: UInt64, thread: Int) -> Int {
+        store.pull(task: task, features: floats[thread], labels: labels[thread])
+    }
+
+    func pullEmbedding(_ table: EmbeddingStore, keys: [UInt64], thread: Int) {
+        keys.withUnsafeBufferPointer { table.pull(keys: $0, into: floats[thread], create: true) }
+    }
+}
+
+struct Quantiles: Codable {
+    var median: Double, p10: Double, p90: Double
+
+    init(_ values: [Double]) {
+        let s = values.sorted()
+        func q(_ p: Double) -> Double {
+            let x = p * Double(s.count - 1), lo = Int(x), hi = min(lo + 1, s.count - 1)
+            return s[lo] + (s[hi] - s[lo]) * (x - Double(lo))
+        }
+        median = q(0.5); p10 = q(0.1); p90 = q(0.9)
+    }
+}
+
+struct ThroughputRow: Codable { var workload: String, threads: Int, nsPerOp: Quantiles, opsPerSecond: Double }
+struct SweepRow: Codable { var store: String, live: Int, expired: Int, milliseconds: Double, entriesVisited: Int, nsPerExpired: Double }
+struct MemoryRow: Codable {
+    var table: String, rows: Int, rawBytesPerRow: Double, overheadBytesPerRow: Double, overheadPercent: Double, optimizerStateBytesPerRow: Double
+}
+
+struct StoreBenchReport: Codable {
+    var throughput: [ThroughputRow] = [], sweeps: [SweepRow] = [], memory: [MemoryRow] = []
+
+    func table() -> String {
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+        func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
+        var out = "throughput (ns/op per thread: median [p10–p90]; ops/s all threads, median sample)\n"
+        out += pad("workload", 50) + pad("thr", 5) + pad("ns/op", 28) + "ops/s\n"
+        for r in throughput {
+            out += pad(r.workload, 50) + pad("\(r.threads)", 5)
+                + pad("\(f(r.nsPerOp.median)) [\(f(r.nsPerOp.p10))–\(f(r.nsPerOp.p90))]", 28) + String(format: "%.3g", r.opsPerSecond) + "\n"
+        }
+        out += "\nsweep cost (one sweep; entries visited must follow the expired count, not the live one)\n"
+        out += pad("store", 20) + pad("live", 10) + pad("expired", 10) + pad("ms", 10) + pad("visited", 10) + "ns/expired\n"
+        for r in sweeps {
+            out += pad(r.store, 20) + pad("\(r.live)", 10) + pad("\(r.expired)", 10) + pad(f(r.milliseconds, 2), 10)
+                + pad("\(r.entriesVisited)", 10) + f(r.nsPerExpired) + "\n"
+        }
+        out += "\nmemory (bytes per row; raw floats = 64 for d = 16; optimiser state reported apart)\n"
+        out += pad("table", 40) + pad("raw", 8) + pad("overhead", 10) + pad("overhead %", 12) + "optimiser state\n"
+        for r in memory {
+            out += pad(r.table, 40) + pad(f(r.rawBytesPerRow), 8) + pad(f(r.overheadBytesPerRow), 10) + pad(f(r.overheadPercent) + "%", 12)
+                + f(r.optimizerStateBytesPerRow) + "\n"
+        }
+        return out
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Models
+import ParamServer
+
+/// `metarec train`: everything from a config and CSV logs to a complete model directory.
+///
+/// Order matters for crash safety and for "bad input leaves an existing model untouched":
+/// 1. the config and *every* input file are parsed in full (fitting normalisation statistics
+///    and the data fingerprint) before anything is written;
+/// 2. training writes only under `MODEL/checkpoint/`;
+/// 3. the final files are written atomically, `manifest.json` last; then checkpoints go.
+public struct TrainingJob {
+    public var configPath: String
+    public var trainingPath: String
+    public var validationPath: String?
+    public var outputDirectory: String
+    /// Continue from `MODEL/checkpoint/` after a crash.
+    public var resume = false
+    /// Warm start from another model directory's weights and embeddings.
+    public var initialModel: String?
+    /// Overrides `training.max_bad_rows`.
+    public var maxBadRows: Int?
+    /// Overrides `training.threads`.
+    public var threads: Int?
+    /// Overrides `training.epochs`.
+    public var epochs: Int?
+    /// Seconds between mid-epoch checkpoints.
+    public var checkpointInterval: Double = 60
+
+    public init(configPath: String, trainingPath: String, validationPath: String?, outputDirectory: String) {
+        self.configPath = configPath
+        self.trainingPath = trainingPath
+        self.validationPath = validationPath
+        self.outputDirectory = outputDirectory
+    }
+
+    /// Trains and writes the model directory.
+    @discardableResult
+    public func run(progress: ProgressReporter) throws -> (report: TrainingReport, manifest: ModelManifest) {
+        var config = try ModelConfig.load(yamlFile: configPath)
+        if let maxBadRows { config.training.maxBadRows = maxBadRows }
+        if let threads { config.training.threads = threads }
+        if let epochs { config.training.epochs = epochs }
+        let options = CSVReadOptions(maxBadRows: config.training.maxBadRows)
+
+        progress.line("reading \(trainingPath)")
+        let profile = try DataProfile.fit(path: trainingPath, config: config, options: options)
+        if profile.badRows > 0 { progress.line("skipped \(profile.badRows) bad rows in \(trainingPath)") }
+        let encoder = try FeatureEncoder(config: config, statistics: profile.statistics)
+        if let validationPath {
+            let validationProfile = try DataProfile.fit(path: validationPath, config: config, options: options)
+            progress.line("validation: \(validationProfile.rows) rows")
+        }
+        progress.line("training: \(profile.rows) rows, fingerprint \(profile.fingerprint)")
+
+        let store = try EmbeddingStore(config: EmbeddingStoreConfig(model: config))
+        var initialParameters: ModelParameters? = nil
+        if let initialModel {
+            let directory = ModelDirectory(path: initialModel)
+            initialParameters = try directory.readParameters(like: ModelParameters(spec: config.networkSpec, seed: config.model.seed)).0
+            try store.restore(from: directory.embeddingsPath)
+            progress.line("warm start from \(initialModel)")
+        }
+        let checkpoint = TrainingCheckpoint(
+            modelDirectory: outputDirectory,
+            saveEmbeddings: { path in try store.snapshot(to: path) },
+            loadEmbeddings: { path in try store.restore(from: path) })
+        let trainer = Trainer(config: config, table: store, initialParameters: initialParameters, checkpoint: checkpoint)
+        trainer.checkpointInterval = checkpointInterval
+        try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
+        if resume {
+            try trainer.resume(expectingFingerprint: profile.fingerprint.description)
+            progress.line("resuming at epoch \(trainer.state.epoch + 1), batch \(trainer.state.batchesDone)")
+        }
+        let chunk = 4096
+        let data = TrainingData(
+            trainingPass: { try CSVBatchStream(path: trainingPath, encoder: encoder, options: options, chunkRows: chunk) },
+            validationPass: validationPath.map { path in { try CSVBatchStream(path: path, encoder: encoder, options: options, chunkRows: chunk) } },
+            trainingRows: profile.rows, fingerprint: profile.fingerprint.description)
+        let report = try trainer.train(data: data, progress: progress)
+
+        let directory = ModelDirectory(path: outputDirectory)
+        let version = ModelDirectory.newModelVersion()
+        try Models.AtomicFile.write(config.yamlString(), to: directory.configPath)
+        try directory.writeJSON(profile.statistics, to: directory.preprocessingPath)
+        try store.snapshot(to: directory.embeddingsPath)
+        try directory.writeParameters(trainer.bestParameters, modelVersion: version)
+        var metrics: [String: [String: Double]] = [:]
+        for (task, m) in zip(config.labels, report.validationMetrics) { metrics[task.name] = m.values }
+        let manifest = ModelManifest(
+            modelVersion: version, dataFingerprint: profile.fingerprint.description,
+            architecture: config.model.architecture.rawValue, parameterCount: trainer.bestParameters.parameterCount,
+            embeddingRows: store.rowCount, metrics: metrics, rowsTrained: report.rowsTrained,
+            epochsCompleted: report.epochsCompleted)
+        try directory.writeJSON(manifest, to: directory.manifestPath)
+        checkpoint.removeAll()
+        progress.line("wrote \(outputDirectory) (model version \(version), \(report.rowsTrained) rows trained, \(Int(report.rowsPerSecond)) rows/s)")
+        return (report, manifest)
+    }
+}
+
+extension TaskMetrics {
+    /// The metrics present, by name (`auc`, `logloss`, `rmse`, `mae`).
+    public var values: [String: Double] {
+        var out: [String: Double] = [:]
+        if let auc { out["auc"] = auc }
+        if let logLoss { out["logloss"] = logLoss }
+        if let rmse { out["rmse"] = rmse }
+        if let mae { out["mae"] = mae }
+        return out
+    }
+}

@@ -1,0 +1,81 @@
+extension EmbeddingStore {
+    /// Writes every row (key, last touch, row, optimiser state) to `path` atomically
+    /// (temporary file, fsync, rename). Each shard is consistent; the table as a whole is not
+    /// frozen, so snapshot a table while it is quiet (end of training) for a global point in time.
+    ///
+    /// - Throws: ``ParamServerError/io(path:operation:code:)``; an existing file at `path` is
+    ///   left untouched on failure.
+    /// - Complexity: O(rows · d); holds one shard lock at a time while encoding that shard.
+    public func snapshot(to path: String) throws(ParamServerError) {
+        let d = layout.dimension, s = layout.stateWidth
+        let writer = try SnapshotWriter(path: path, kind: .embedding, fields: [
+            UInt64(d), UInt64(s), UInt64(config.optimizer.tag), UInt64(resolutionNanoseconds), 0,
+        ])
+        for shard in shards {
+            shard.withLock { shard in
+                for slot in 0..<shard.count {
+                    let touched: Int64 = layout.hasTouch ? timestamp(ofTick: shard.touch(slot)).nanosecondsSinceEpoch : .min
+                    writer.record { e in
+                        e.append(shard.key(slot))
+                        e.append(touched)
+                        e.append(floats: shard.row(slot), count: d + s)
+                    }
+                }
+            }
+            try writer.flush()
+        }
+        try writer.commit()
+    }
+
+    /// Replaces the table's contents with the snapshot at `path`.
+    ///
+    /// The whole file is read and validated first (header, every frame checksum, record
+    /// layout, shapes); on any error the table is unchanged. Restored rows keep their last-touch
+    /// time, so rows that expired while the process was down are reclaimed by the next sweep.
+    /// The admission sketch is not part of a snapshot.
+    ///
+    /// - Throws: ``ParamServerError`` `.io`, `.truncatedSnapshot`, `.corruptSnapshot`,
+    ///   `.unsupportedSnapshotVersion`, or `.snapshotMismatch` when the dimension or optimiser
+    ///   differs from this table's.
+    /// - Complexity: O(rows · d) time; the file is held in memory while restoring.
+    public func restore(from path: String) throws(ParamServerError) {
+        let contents = try SnapshotContents(path: path)
+        let d = layout.dimension, s = layout.stateWidth
+        guard contents.kind == .embedding else {
+            throw .snapshotMismatch(path: path, reason: "it is \(contents.kind.name) snapshot, not an embedding-table one")
+        }
+        let f = contents.fields
+        guard f[0] == UInt64(d) else { throw .snapshotMismatch(path: path, reason: "rows have dimension \(f[0]); this table has \(d)") }
+        guard f[2] == UInt64(config.optimizer.tag), f[1] == UInt64(s) else {
+            throw .snapshotMismatch(path: path, reason: "optimiser state is \(f[1]) floats a row (optimiser #\(f[2])); this table's \(config.optimizer) keeps \(s)")
+        }
+        let fresh = shards.map { _ in
+            EmbeddingShard(layout: layout, sketchWidth: policy.admissionThreshold > 1 ? config.admissionSketchWidth : nil)
+        }
+        let ticks = self.ticks
+        let mask = shards.count - 1
+        try contents.forEachFrame { (decoder, records) throws(ParamServerError) in
+            for _ in 0..<records {
+                let at = decoder.base + decoder.position
+                let key = try decoder.read(UInt64.self)
+                let touched = try decoder.read(Int64.self)
+                let hash = mixKey(key)
+                let shard = fresh[shardOf(hash: hash, mask: mask)]
+                if shard.find(key, hash: hash) != nil {
+                    throw .corruptSnapshot(path: path, offset: at, reason: "key \(key) appears twice")
+                }
+                try decoder.need(4 * (d + s))
+                let slot = shard.appendSlot(key: key, hash: hash)
+                try decoder.readFloats(into: shard.row(slot), count: d + s)
+                if layout.hasTouch {
+                    let t = tick(Timestamp(nanosecondsSinceEpoch: touched))
+                    shard.setTouch(slot, t)
+                    shard.wheel.add(slot, generation: ticks.generation(of: t))
+                }
+            }
+        }
+        for (lock, shard) in zip(shards, fresh) {
+            lock.withLock { $0 = shard }
+        }
+    }
+}

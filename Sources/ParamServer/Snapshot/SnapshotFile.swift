@@ -1,0 +1,231 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// Snapshot container (README "Snapshot format"): a 64-byte header, checksummed frames of
+/// records, an end frame with the record total. Little-endian throughout.
+enum SnapshotFormat {
+    static let magic: UInt64 = 0x5041_4E53_5350_524D   // "MRPSSNAP" read little-endian
+    static let version: UInt32 = 1
+    static let headerBytes = 64
+    static let frameTarget = 1 << 20
+
+    enum Kind: UInt32 {
+        case embedding = 1, support = 2
+
+        var name: String { self == .embedding ? "an embedding-table" : "a support-store" }
+    }
+}
+
+/// Writes a snapshot to `path` atomically: everything goes to a temporary file in the same
+/// directory, which is fsynced and renamed over `path`, then the directory is fsynced. On any
+/// failure the temporary file is removed and an existing snapshot at `path` is untouched.
+final class SnapshotWriter {
+    let path: String
+    let temporaryPath: String
+    private var fd: Int32
+    private var frame = ByteEncoder()
+    private var frameRecords: UInt32 = 0
+    private var pending: [[UInt8]] = []
+    private var total: UInt64 = 0
+    private static let sequence = Atomic<Int>(0)
+
+    init(path: String, kind: SnapshotFormat.Kind, fields: [UInt64]) throws(ParamServerError) {
+        precondition(fields.count == 5, "snapshot headers carry 5 fields")
+        self.path = path
+        temporaryPath = "\(path).tmp-\(getpid())-\(Self.sequence.add(1, ordering: .relaxed).newValue)"
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 { throw .io(path: temporaryPath, operation: "open", code: errno) }
+        var header = ByteEncoder()
+        header.append(SnapshotFormat.magic)
+        header.append(SnapshotFormat.version)
+        header.append(kind.rawValue)
+        for f in fields { header.append(f) }
+        let sum = header.bytes.withUnsafeBytes { SnapshotChecksum.of($0) }
+        header.append(sum)
+        try write(header.bytes)
+    }
+
+    deinit {
+        if fd >= 0 {
+            close(fd)
+            unlink(temporaryPath)
+        }
+    }
+
+    /// Appends one record's bytes (`encode` writes into the current frame).
+    func record(_ encode: (inout ByteEncoder) -> Void) {
+        encode(&frame)
+        frameRecords += 1
+        total += 1
+        if frame.bytes.count >= SnapshotFormat.frameTarget { sealFrame() }
+    }
+
+    private func sealFrame() {
+        guard frameRecords > 0 else { return }
+        var out = ByteEncoder()
+        out.bytes.reserveCapacity(frame.bytes.count + 16)
+        out.append(UInt32(frame.bytes.count))
+        out.append(frameRecords)
+        out.bytes.append(contentsOf: frame.bytes)
+        let sum = out.bytes.withUnsafeBytes { SnapshotChecksum.of($0) }
+        out.append(sum)
+        pending.append(out.bytes)
+        frame.bytes.removeAll(keepingCapacity: true)
+        frameRecords = 0
+    }
+
+    /// Writes sealed frames to disk; call outside shard locks.
+    func flush() throws(ParamServerError) {
+        for bytes in pending { try write(bytes) }
+        pending.removeAll()
+    }
+
+    /// Seals, writes the end frame, fsyncs and renames into place.
+    func commit() throws(ParamServerError) {
+        sealFrame()
+        try flush()
+        var end = ByteEncoder()
+        end.append(UInt32(0))
+        end.append(UInt32(0))
+        end.append(total)
+        let sum = end.bytes.withUnsafeBytes { SnapshotChecksum.of($0) }
+        end.append(sum)
+        try write(end.bytes)
+        if fsync(fd) != 0 { throw .io(path: temporaryPath, operation: "fsync", code: errno) }
+        let closed = close(fd)
+        fd = -1
+        if closed != 0 { unlink(temporaryPath); throw .io(path: temporaryPath, operation: "close", code: errno) }
+        if rename(temporaryPath, path) != 0 {
+            let code = errno
+            unlink(temporaryPath)
+            throw .io(path: path, operation: "rename", code: code)
+        }
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let dfd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_CLOEXEC)
+        if dfd >= 0 {
+            defer { close(dfd) }
+            if fsync(dfd) != 0 { throw .io(path: directory, operation: "fsync", code: errno) }
+        }
+    }
+
+    private func write(_ bytes: [UInt8]) throws(ParamServerError) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: temporaryPath, operation: "write", code: errno)
+            }
+            offset += n
+        }
+    }
+}
+
+/// A snapshot read fully into memory and validated (header, every frame checksum, the end
+/// frame, no trailing bytes) before anything is applied, so a bad file changes nothing.
+final class SnapshotContents {
+    let path: String
+    /// The whole file.
+    let raw: UnsafeRawBufferPointer
+    let kind: SnapshotFormat.Kind
+    let fields: [UInt64]
+    /// (file offset of the payload, payload length, records) per frame.
+    let frames: [(offset: Int, length: Int, records: Int)]
+    let total: Int
+
+    deinit { raw.deallocate() }
+
+    init(path: String) throws(ParamServerError) {
+        self.path = path
+        let raw = try Self.readFile(path)
+        self.raw = raw
+        func truncated(_ offset: Int, _ needed: Int) -> ParamServerError {
+            .truncatedSnapshot(path: path, offset: offset, needed: needed)
+        }
+        func corrupt(_ offset: Int, _ reason: String) -> ParamServerError {
+            .corruptSnapshot(path: path, offset: offset, reason: reason)
+        }
+        func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+        func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+        func sum(_ range: Range<Int>) -> UInt64 { SnapshotChecksum.of(UnsafeRawBufferPointer(rebasing: raw[range])) }
+        let n = raw.count
+        if n < 8 { throw truncated(n, 8 - n) }
+        if u64(0) != SnapshotFormat.magic { throw corrupt(0, "not a MetaRec parameter-server snapshot (bad magic)") }
+        if n < SnapshotFormat.headerBytes { throw truncated(n, SnapshotFormat.headerBytes - n) }
+        if sum(0..<56) != u64(56) { throw corrupt(56, "header checksum mismatch") }
+        let version = u32(8)
+        guard version == SnapshotFormat.version else {
+            throw .unsupportedSnapshotVersion(path: path, found: version, supported: SnapshotFormat.version)
+        }
+        guard let kind = SnapshotFormat.Kind(rawValue: u32(12)) else { throw corrupt(12, "unknown snapshot kind \(u32(12))") }
+        self.kind = kind
+        fields = (0..<5).map { u64(16 + 8 * $0) }
+        var at = SnapshotFormat.headerBytes
+        var frames: [(offset: Int, length: Int, records: Int)] = []
+        var records = 0
+        while true {
+            if n - at < 8 { throw truncated(n, at + 8 - n) }
+            let length = Int(u32(at)), count = Int(u32(at + 4))
+            if length == 0 {
+                if count != 0 { throw corrupt(at + 4, "end frame carries \(count) records") }
+                if n - at < 24 { throw truncated(n, at + 24 - n) }
+                if sum(at..<(at + 16)) != u64(at + 16) { throw corrupt(at, "end frame checksum mismatch") }
+                if u64(at + 8) != UInt64(records) {
+                    throw corrupt(at + 8, "end frame counts \(u64(at + 8)) records, frames hold \(records)")
+                }
+                if at + 24 != n { throw corrupt(at + 24, "\(n - at - 24) unexpected bytes after the end frame") }
+                break
+            }
+            if n - at < 16 + length { throw truncated(n, at + 16 + length - n) }
+            if sum(at..<(at + 8 + length)) != u64(at + 8 + length) {
+                throw corrupt(at, "frame checksum mismatch (frame of \(length) bytes, \(count) records)")
+            }
+            frames.append((at + 8, length, count))
+            records += count
+            at += 16 + length
+        }
+        self.frames = frames
+        total = records
+    }
+
+    /// Calls `body` with a decoder over each frame's payload and its record count; checks the
+    /// frame is consumed exactly.
+    func forEachFrame(_ body: (inout ByteDecoder, Int) throws(ParamServerError) -> Void) throws(ParamServerError) {
+        for f in frames {
+            var decoder = ByteDecoder(bytes: UnsafeRawBufferPointer(rebasing: raw[f.offset..<(f.offset + f.length)]),
+                                      base: f.offset, path: path)
+            try body(&decoder, f.records)
+            if decoder.remaining != 0 {
+                throw .corruptSnapshot(path: path, offset: f.offset + decoder.position,
+                                       reason: "\(decoder.remaining) bytes left over after the frame's records")
+            }
+        }
+    }
+
+    private static func readFile(_ path: String) throws(ParamServerError) -> UnsafeRawBufferPointer {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw .io(path: path, operation: "open", code: errno) }
+        defer { close(fd) }
+        var info = stat()
+        if fstat(fd, &info) != 0 { throw .io(path: path, operation: "stat", code: errno) }
+        let size = Int(info.st_size)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 16)
+        var offset = 0
+        while offset < size {
+            let n = read(fd, buffer.baseAddress! + offset, size - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                buffer.deallocate()
+                throw .io(path: path, operation: "read", code: code)
+            }
+            if n == 0 { break }
+            offset += n
+        }
+        return UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<offset])
+    }
+}

@@ -1,0 +1,113 @@
+extension SupportStore {
+    /// Writes every task (key, last use, stored rows oldest-first with their features, labels,
+    /// event time, write time and version) to `path` atomically (temporary file, fsync, rename).
+    /// Each shard is consistent; snapshot a quiet store for a global point in time.
+    ///
+    /// - Throws: ``ParamServerError/io(path:operation:code:)``; an existing file at `path` is
+    ///   left untouched on failure.
+    /// - Complexity: O(rows · (W + L)); one shard lock at a time.
+    public func snapshot(to path: String) throws(ParamServerError) {
+        let w = layout.rowWidth, l = layout.labelWidth, cap = layout.capacity
+        let writer = try SnapshotWriter(path: path, kind: .support, fields: [
+            UInt64(w), UInt64(l), UInt64(cap), modelVersion, 0,
+        ])
+        for shard in shards {
+            shard.withLock { s in
+                // Least recently used first, so restoring in file order rebuilds the LRU list.
+                var e = Int(s.lruTail)
+                while e >= 0 {
+                    let entry = s.entries[e]
+                    writer.record { out in
+                        out.append(entry.key)
+                        out.append(entry.lastUse)
+                        out.append(UInt32(entry.count))
+                        out.append(UInt32(0))
+                        for i in 0..<Int(entry.count) {
+                            let slot = (Int(entry.head) + i) % cap
+                            out.append(floats: s.features(e) + slot * w, count: w)
+                            out.append(floats: s.labels(e) + slot * l, count: l)
+                            out.append(s.eventTime(e, slot))
+                            out.append(s.writeTime(e, slot))
+                            out.append(s.version(e, slot))
+                        }
+                    }
+                    e = Int(entry.prev)
+                }
+            }
+            try writer.flush()
+        }
+        try writer.commit()
+    }
+
+    /// Replaces the store's contents with the snapshot at `path`.
+    ///
+    /// The whole file is read and validated first; on any error the store is unchanged. Rows
+    /// keep their write times and versions, so rows that expired meanwhile, or were written by
+    /// another model version, are not served and are reclaimed by the next ``sweep()``. The
+    /// memory bound is applied after restoring.
+    ///
+    /// - Throws: ``ParamServerError`` `.io`, `.truncatedSnapshot`, `.corruptSnapshot`,
+    ///   `.unsupportedSnapshotVersion`, or `.snapshotMismatch` when W, L or S_max differ.
+    /// - Complexity: O(rows · (W + L)).
+    public func restore(from path: String) throws(ParamServerError) {
+        let contents = try SnapshotContents(path: path)
+        let w = layout.rowWidth, l = layout.labelWidth, cap = layout.capacity
+        guard contents.kind == .support else {
+            throw .snapshotMismatch(path: path, reason: "it is \(contents.kind.name) snapshot, not a support-store one")
+        }
+        let f = contents.fields
+        guard f[0] == UInt64(w), f[1] == UInt64(l), f[2] == UInt64(cap) else {
+            throw .snapshotMismatch(path: path, reason: "rows are W = \(f[0]), L = \(f[1]) with S_max = \(f[2]); this store has W = \(w), L = \(l), S_max = \(cap)")
+        }
+        let fresh = shards.map { _ in SupportShard(layout: layout, version: f[3]) }
+        let mask = shards.count - 1
+        var rows = 0, tasks = 0
+        try contents.forEachFrame { (decoder, records) throws(ParamServerError) in
+            for _ in 0..<records {
+                let at = decoder.base + decoder.position
+                let key = try decoder.read(UInt64.self)
+                let lastUse = try decoder.read(Int64.self)
+                let count = Int(try decoder.read(UInt32.self))
+                _ = try decoder.read(UInt32.self)
+                guard count >= 1 && count <= cap else {
+                    throw .corruptSnapshot(path: path, offset: at, reason: "task \(key) has \(count) rows; S_max is \(cap)")
+                }
+                try decoder.need(count * (4 * (w + l) + 24))
+                let hash = mixKey(key)
+                let shard = fresh[shardOf(hash: hash, mask: mask)]
+                if shard.find(key, hash: hash) != nil {
+                    throw .corruptSnapshot(path: path, offset: at, reason: "task \(key) appears twice")
+                }
+                let e = shard.allocateEntry(key: key, hash: hash, now: lastUse)
+                let b = shard.block(e)
+                var newest: Int64 = .min
+                for slot in 0..<count {
+                    try decoder.readFloats(into: shard.features(e) + slot * w, count: w)
+                    try decoder.readFloats(into: shard.labels(e) + slot * l, count: l)
+                    b.storeBytes(of: try decoder.read(Int64.self), toByteOffset: layout.eventOffset + slot * 8, as: Int64.self)
+                    newest = try decoder.read(Int64.self)
+                    b.storeBytes(of: newest, toByteOffset: layout.writeOffset + slot * 8, as: Int64.self)
+                    b.storeBytes(of: try decoder.read(UInt64.self), toByteOffset: layout.versionOffset + slot * 8, as: UInt64.self)
+                }
+                shard.entries[e].count = Int32(count)
+                shard.storedRows += count
+                if policy.ttl > 0 {
+                    // Oldest write's generation: the first sweep that can drop any of its rows.
+                    let oldest = b.loadUnaligned(fromByteOffset: layout.writeOffset, as: Int64.self)
+                    shard.wheel.add(e, generation: policy.generation(of: oldest))
+                    if policy.generation(of: newest) != policy.generation(of: oldest) {
+                        shard.wheel.add(e, generation: policy.generation(of: newest))
+                    }
+                }
+                rows += count
+                tasks += 1
+            }
+        }
+        for (lock, shard) in zip(shards, fresh) {
+            lock.withLock { $0 = shard }
+        }
+        rowsInUse.store(rows, ordering: .relaxed)
+        tasksInUse.store(tasks, ordering: .relaxed)
+        enforceMemoryBound()
+    }
+}

@@ -1,0 +1,210 @@
+import Synchronization
+
+/// The support store (DESIGN §2): task key → ring buffer of that task's most recent
+/// meta-layer inputs `f_1 … f_K` (`W = K·H` floats), labels (`L = K`), event timestamp and
+/// model version, capacity `S_max` rows.
+///
+/// Serving pulls a task's rows as contiguous `(S, W)` and `(S, L)` matrices for `adapt`; the
+/// feedback path and the end of training append. Invariants (README): a row written longer
+/// ago than the time to live is never served unless it is among the task's newest `keepFloor`;
+/// a row written under another model version is never served; a pull returns the newest
+/// servable suffix oldest-first; the memory bound evicts least-recently-used tasks.
+///
+/// Sharded by task-key hash, one `Mutex` per shard; no global lock (the memory bound is kept
+/// with atomics and may be exceeded by one task per concurrent appender).
+public final class SupportStore: Sendable {
+    /// The validated configuration (its `modelVersion` is the initial version).
+    public let config: SupportStoreConfig
+    let clock: any ParamServerClock
+    let layout: SupportLayout
+    let shards: [ShardLock<SupportShard>]
+    let policy: SupportPolicy
+    let currentVersion: Atomic<UInt64>
+    let rowsInUse = Atomic<Int>(0)
+    let tasksInUse = Atomic<Int>(0)
+    let evictions = Atomic<Int>(0)
+
+    /// Creates an empty store.
+    ///
+    /// - Throws: ``ParamServerError/invalidConfiguration(field:reason:)``.
+    public init(config: SupportStoreConfig, clock: any ParamServerClock = SystemClock()) throws(ParamServerError) {
+        try config.validate()
+        self.config = config
+        self.clock = clock
+        layout = SupportLayout(rowWidth: config.rowWidth, labelWidth: config.labelWidth, capacity: config.capacity)
+        var ttl: Int64 = 0
+        if case let .timeToLive(d) = config.expiry { ttl = max(1, d.saturatingNanoseconds) }
+        policy = SupportPolicy(ttl: ttl, keepFloor: config.keepFloor, generation: max(1, ttl / 8))
+        currentVersion = Atomic(config.modelVersion)
+        shards = (0..<config.shardCount).map { [layout, config] _ in
+            ShardLock(SupportShard(layout: layout, version: config.modelVersion))
+        }
+    }
+
+    /// Bytes of one task's block: `S_max · (W + L) · 4 + S_max · 24`, padded to 64.
+    public var blockBytes: Int { layout.blockBytes }
+
+    /// The version written with new rows; rows of other versions read as expired.
+    public var modelVersion: UInt64 { currentVersion.load(ordering: .acquiring) }
+
+    /// Switches the model version: from now on rows written under any other version are not
+    /// served, and the next ``sweep()`` reclaims them.
+    ///
+    /// - Complexity: O(1); the reclaim cost is paid by the next sweep.
+    public func setModelVersion(_ version: UInt64) {
+        currentVersion.store(version, ordering: .releasing)
+    }
+
+    /// Tasks stored.
+    public var count: Int { tasksInUse.load(ordering: .relaxed) }
+
+    /// Appends one row to `task`'s ring (overwriting its oldest row when it holds `S_max`).
+    ///
+    /// - Parameters:
+    ///   - features: `W` floats, `f_1 … f_K` concatenated.
+    ///   - labels: `L` floats.
+    ///   - timestamp: the event's time, returned by ``pull(task:features:labels:timestamps:)``;
+    ///     expiry uses the clock's time of the append instead, so history loaded at the end of
+    ///     training is not born expired.
+    /// - Complexity: O(W + L); one shard lock; plus O(shards) per task evicted by the bound.
+    public func append(task: UInt64, features: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Float>, timestamp: Timestamp) {
+        precondition(features.count == layout.rowWidth, "features has \(features.count) floats; rowWidth is \(layout.rowWidth)")
+        precondition(labels.count == layout.labelWidth, "labels has \(labels.count) floats; labelWidth is \(layout.labelWidth)")
+        guard let f = features.baseAddress else { return }
+        let hash = mixKey(task)
+        let now = clock.now().nanosecondsSinceEpoch, version = modelVersion
+        let added = shards[shardOf(hash: hash, mask: shards.count - 1)].withLock { s in
+            s.append(key: task, hash: hash, features: f, labels: labels.baseAddress, eventTime: timestamp.nanosecondsSinceEpoch,
+                     now: now, version: version, policy: policy)
+        }
+        account(added)
+        enforceMemoryBound()
+    }
+
+    /// Appends `tasks.count` rows: row `i` (`features[i·W ..< (i+1)·W]`, `labels[i·L ..< (i+1)·L]`)
+    /// goes to `tasks[i]`, in order. One lock per shard touched.
+    ///
+    /// - Complexity: O(n · (W + L) + shards).
+    public func append(
+        tasks: UnsafeBufferPointer<UInt64>, features: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Float>,
+        timestamps: UnsafeBufferPointer<Timestamp>
+    ) {
+        let n = tasks.count, w = layout.rowWidth, l = layout.labelWidth
+        precondition(features.count == n * w, "features has \(features.count) floats; \(n) rows × rowWidth \(w) needed")
+        precondition(labels.count == n * l, "labels has \(labels.count) floats; \(n) rows × labelWidth \(l) needed")
+        precondition(timestamps.count == n, "timestamps has \(timestamps.count) entries; \(n) needed")
+        guard n > 0, let keyBase = tasks.baseAddress, let f = features.baseAddress, let t = timestamps.baseAddress else { return }
+        let labelBase = labels.baseAddress
+        let now = clock.now().nanosecondsSinceEpoch, version = modelVersion
+        var added = (rows: 0, tasks: 0)
+        ShardRouting.withGrouping(keys: tasks, shardMask: shards.count - 1) { hashes, order, starts in
+            for s in 0..<shards.count where starts[s + 1] > starts[s] {
+                let delta = shards[s].withLock { shard in
+                    var delta = (rows: 0, tasks: 0)
+                    for i in starts[s]..<starts[s + 1] {
+                        let p = Int(order[i])
+                        let d = shard.append(key: keyBase[p], hash: hashes[p], features: f + p * w,
+                                             labels: labelBase.map { $0 + p * l }, eventTime: t[p].nanosecondsSinceEpoch,
+                                             now: now, version: version, policy: policy)
+                        delta.rows += d.rows
+                        delta.tasks += d.tasks
+                    }
+                    return delta
+                }
+                added.rows += delta.rows
+                added.tasks += delta.tasks
+            }
+        }
+        account(added)
+        enforceMemoryBound()
+    }
+
+    /// Copies `task`'s servable rows, oldest first, as `(S, W)` into `features` and `(S, L)` into
+    /// `labels` (and their event times into `timestamps` when given); returns S (0 for an
+    /// unknown task). Counts as a use for the LRU bound. Allocates nothing.
+    ///
+    /// - Parameters:
+    ///   - features: room for `S_max · W` floats.
+    ///   - labels: room for `S_max · L` floats.
+    /// - Complexity: O(S · (W + L)): at most two `memcpy`s per matrix, under one shard lock.
+    public func pull(
+        task: UInt64, features: UnsafeMutableBufferPointer<Float>, labels: UnsafeMutableBufferPointer<Float>,
+        timestamps: UnsafeMutableBufferPointer<Timestamp>? = nil
+    ) -> Int {
+        let s = layout.capacity
+        precondition(features.count >= s * layout.rowWidth, "features holds \(features.count) floats; S_max × W = \(s * layout.rowWidth) needed")
+        precondition(labels.count >= s * layout.labelWidth, "labels holds \(labels.count) floats; S_max × L = \(s * layout.labelWidth) needed")
+        precondition(timestamps.map { $0.count >= s } ?? true, "timestamps must hold S_max = \(s) entries")
+        guard let out = features.baseAddress else { return 0 }
+        let hash = mixKey(task)
+        let now = clock.now().nanosecondsSinceEpoch, version = modelVersion
+        let labelOut = labels.baseAddress, timeOut = timestamps?.baseAddress
+        return shards[shardOf(hash: hash, mask: shards.count - 1)].withLock { shard in
+            shard.pull(key: task, hash: hash, features: out, labels: labelOut, timestamps: timeOut,
+                       now: now, version: version, policy: policy)
+        }
+    }
+
+    /// Reclaims expired rows and tasks, then enforces the memory bound. Called by the owner
+    /// (the server's periodic task); the library runs no timers.
+    ///
+    /// - Complexity: O(expired references × S_max), independent of live tasks; after a
+    ///   ``setModelVersion(_:)`` the first sweep also makes one pass over all tasks.
+    @discardableResult
+    public func sweep() -> SweepReport {
+        let now = clock.now().nanosecondsSinceEpoch, version = modelVersion
+        var report = SweepReport()
+        for shard in shards {
+            let r = shard.withLock { $0.sweep(now: now, version: version, policy: policy) }
+            rowsInUse.subtract(r.rowsReclaimed, ordering: .relaxed)
+            tasksInUse.subtract(r.entriesReclaimed, ordering: .relaxed)
+            report += r
+        }
+        report.entriesEvicted = enforceMemoryBound()
+        return report
+    }
+
+    func account(_ added: (rows: Int, tasks: Int)) {
+        if added.rows != 0 { rowsInUse.add(added.rows, ordering: .relaxed) }
+        if added.tasks != 0 { tasksInUse.add(added.tasks, ordering: .relaxed) }
+    }
+
+    /// Counters and memory use (tasks, rows, bytes, evictions), summed over shards.
+    ///
+    /// - Complexity: O(shards), one lock each.
+    public var statistics: SupportStoreStatistics {
+        var total = SupportStoreStatistics()
+        for shard in shards {
+            shard.withLock { s in
+                total.tasks += s.liveEntries
+                total.rows += s.storedRows
+                total.bytes += s.bytes
+                total.rowsAppended += s.statistics.rowsAppended
+                total.pulls += s.statistics.pulls
+                total.tasksExpired += s.statistics.tasksExpired
+                total.rowsExpired += s.statistics.rowsExpired
+            }
+        }
+        total.tasksEvicted = evictions.load(ordering: .relaxed)
+        return total
+    }
+}
+
+/// Counters of a ``SupportStore`` (for `/metrics` and benchmarks).
+public struct SupportStoreStatistics: Sendable, Equatable {
+    /// Tasks stored.
+    public var tasks = 0
+    /// Rows stored, including rows that are expired but not yet swept.
+    public var rows = 0
+    /// Heap bytes held: slab pages, entry table, index, expiry queue.
+    public var bytes = 0
+    public var rowsAppended = 0
+    public var pulls = 0
+    /// Tasks and rows reclaimed by sweeps (time to live or model version).
+    public var tasksExpired = 0
+    public var rowsExpired = 0
+    /// Tasks evicted by the memory bound.
+    public var tasksEvicted = 0
+
+    public init() {}
+}

@@ -1,0 +1,64 @@
+/// A global cap on the support store; least-recently-used tasks are evicted first.
+public enum MemoryBound: Sendable, Equatable {
+    case none
+    /// Bytes of task blocks in use (`tasks × blockBytes`, see ``SupportStore/blockBytes``).
+    case bytes(Int)
+    /// Support rows stored, over all tasks.
+    case rows(Int)
+}
+
+/// Configuration of a ``SupportStore``; validated by the store's initialiser.
+public struct SupportStoreConfig: Sendable, Equatable {
+    /// Floats of meta-layer input per row, `W = K · H` (f_1 … f_K concatenated).
+    public var rowWidth: Int
+    /// Labels per row, `L = K`.
+    public var labelWidth: Int
+    /// Rows kept per task, `S_max` (the ring buffer's capacity).
+    public var capacity: Int
+    /// Rows written longer ago than the time to live are not served (beyond the keep floor).
+    public var expiry: Expiry
+    /// A task's newest `keepFloor` rows are exempt from time-to-live expiry (they are served and
+    /// survive sweeps), but not from model-version expiry or the memory bound.
+    public var keepFloor: Int
+    public var memoryBound: MemoryBound
+    /// Version tag written with every row; rows of any other version read as expired.
+    public var modelVersion: UInt64
+    /// Number of lock shards, a power of two.
+    public var shardCount: Int
+
+    public init(
+        rowWidth: Int, labelWidth: Int, capacity: Int, expiry: Expiry = .none, keepFloor: Int = 0,
+        memoryBound: MemoryBound = .none, modelVersion: UInt64 = 0, shardCount: Int = 64
+    ) {
+        self.rowWidth = rowWidth
+        self.labelWidth = labelWidth
+        self.capacity = capacity
+        self.expiry = expiry
+        self.keepFloor = keepFloor
+        self.memoryBound = memoryBound
+        self.modelVersion = modelVersion
+        self.shardCount = shardCount
+    }
+
+    func validate() throws(ParamServerError) {
+        func fail(_ field: String, _ reason: String) -> ParamServerError {
+            .invalidConfiguration(field: field, reason: reason)
+        }
+        guard rowWidth >= 1 && rowWidth <= 1 << 20 else { throw fail("rowWidth", "\(rowWidth) is not in 1...\(1 << 20)") }
+        guard labelWidth >= 0 && labelWidth <= 1 << 12 else { throw fail("labelWidth", "\(labelWidth) is not in 0...\(1 << 12)") }
+        guard capacity >= 1 && capacity <= 1 << 16 else { throw fail("capacity", "\(capacity) is not in 1...65536") }
+        guard rowWidth * capacity <= 1 << 26 else {
+            throw fail("capacity", "rowWidth × capacity = \(rowWidth * capacity) floats a task exceeds \(1 << 26)")
+        }
+        guard keepFloor >= 0 && keepFloor <= capacity else { throw fail("keepFloor", "\(keepFloor) is not in 0...capacity (\(capacity))") }
+        if case let .timeToLive(ttl) = expiry, ttl <= .zero { throw fail("expiry", "time to live must be positive") }
+        switch memoryBound {
+        case .none: break
+        case let .bytes(b): guard b > 0 else { throw fail("memoryBound", "bytes(\(b)) must be positive") }
+        case let .rows(r): guard r > 0 else { throw fail("memoryBound", "rows(\(r)) must be positive") }
+        }
+        guard shardCount >= 1 && shardCount <= 65_536 && shardCount & (shardCount - 1) == 0 else {
+            throw fail("shardCount", "\(shardCount) is not a power of two in 1...65536")
+        }
+    }
+}
