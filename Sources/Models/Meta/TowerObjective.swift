@@ -1,0 +1,57 @@
+import TensorCore
+
+/// One tower's loss on a set of rows, and its gradient: the inner-loop objective of MAML
+/// and, on query rows, the meta objective.
+///
+/// ```
+/// L(θ; f, y) = (1/n) Σ_{s: y_s labelled} loss(Tower(f_s; θ), y_s)      f: (S, H), y: (S)
+/// ```
+/// `n` is the normaliser: the set's own labelled count by default, which is what makes a
+/// request's adaptation independent of whatever it is batched with ("num" normalisation).
+public enum TowerObjective {
+    /// `L(θ; f, y)` in Double; 0 when no row is labelled.
+    public static func loss(
+        _ tower: MLPParameters, input f: Tensor, labels y: Tensor, kind: TaskKind, activation: Activation,
+        normalizer: Int? = nil, workspace ws: inout TowerWorkspace
+    ) -> Double {
+        let n = normalizer ?? TaskLoss.labelledCount(y)
+        guard n > 0 else { return 0 }
+        MLP.forward(tower, input: f, activation: activation, activatesLast: false, cache: &ws.activations)
+        return TaskLoss.loss(kind: kind, logits: ws.activations.result, labels: y) / Double(n)
+    }
+
+    /// `∇θ L` (into `ws.gradients`, overwritten) and, when `inputGradient`, `∇f L` (into
+    /// `ws.dInput`, overwritten). Returns the loss. With no labelled row both are zero.
+    @discardableResult
+    public static func gradient(
+        _ tower: MLPParameters, input f: Tensor, labels y: Tensor, kind: TaskKind, activation: Activation,
+        normalizer: Int? = nil, inputGradient: Bool, workspace ws: inout TowerWorkspace
+    ) -> Double {
+        ws.prepareGradients(like: tower)
+        let n = normalizer ?? TaskLoss.labelledCount(y)
+        if inputGradient {
+            if ws.dInput?.shape != f.shape { ws.dInput = Tensor(shape: f.shape) } else { ws.dInput!.fill(0) }
+        } else {
+            ws.dInput = nil
+        }
+        guard n > 0 else { return 0 }
+        MLP.forward(tower, input: f, activation: activation, activatesLast: false, cache: &ws.activations)
+        let logits = ws.activations.result
+        ws.dLogits.resize(to: logits.shape, zeroed: true)
+        TaskLoss.backward(kind: kind, logits: logits, labels: y, scale: 1 / Float(n), dLogits: &ws.dLogits)
+        MLP.backward(tower, input: f, activation: activation, activatesLast: false, cache: &ws.activations,
+                     dOutput: ws.dLogits, gradients: &ws.gradients!, dInput: &ws.dInput)
+        return TaskLoss.loss(kind: kind, logits: logits, labels: y) / Double(n)
+    }
+
+    /// The tower's outputs on `f`: `σ(z)` for binary tasks, `z` for regression, `(S)`.
+    public static func predictions(
+        _ tower: MLPParameters, input f: Tensor, kind: TaskKind, activation: Activation,
+        into out: inout [Float], workspace ws: inout TowerWorkspace
+    ) {
+        MLP.forward(tower, input: f, activation: activation, activatesLast: false, cache: &ws.activations)
+        let logits = ws.activations.result
+        out.removeAll(keepingCapacity: true)
+        for i in 0..<logits.count { out.append(TaskLoss.prediction(kind: kind, logit: logits.scalars[i])) }
+    }
+}

@@ -1,0 +1,35 @@
+import TensorCore
+
+/// Buffers for running one tower on a small set of rows (a task's support or query set, a
+/// request's candidates): activations, label scratch and gradients. Reused across calls;
+/// once sized for the largest set it allocates nothing.
+public struct TowerWorkspace: Sendable {
+    var activations = MLPActivations()
+    /// Gradient accumulator shaped like the tower.
+    var gradients: MLPParameters?
+    /// `(S, 1)` ∂L/∂logit.
+    var dLogits = Tensor(shape: [0, 1])
+    /// `(S, H)` ∂L/∂f when requested.
+    var dInput: Tensor? = nil
+
+    public init() {}
+
+    mutating func prepareGradients(like tower: MLPParameters) {
+        if gradients == nil || gradients!.layers.count != tower.layers.count
+            || zip(gradients!.layers, tower.layers).contains(where: { $0.weight.shape != $1.weight.shape }) {
+            gradients = tower.zeros()
+        } else {
+            for l in gradients!.layers.indices {
+                gradients!.layers[l].weight.fill(0)
+                gradients!.layers[l].bias.fill(0)
+            }
+        }
+    }
+}
+
+extension TowerWorkspace {
+    /// The gradient of the last ``TowerObjective/gradient`` call (tests).
+    public var gradientsForTesting: MLPParameters? { gradients }
+    /// The input gradient of the last ``TowerObjective/gradient`` call (tests).
+    public var inputGradientForTesting: Tensor? { dInput }
+}
