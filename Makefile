@@ -34,6 +34,7 @@ demo: build
 ## test: the whole test suite (one BLAS thread: parallel tests would oversubscribe the cores).
 test: deps
 	OPENBLAS_NUM_THREADS=1 swift test
+	OPENBLAS_NUM_THREADS=1 swift test --sanitize=thread --scratch-path .build-tsan --filter ParamServerTests
 
 clean:
 	rm -rf .build

@@ -15,7 +15,7 @@ struct CSVScratchDirectory {
     /// Writes `bytes` to `name` and returns the full path.
     func write(_ name: String, bytes: [UInt8]) -> String {
         let file = path + "/" + name
-        FileManager.default.createFile(atPath: file, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: file, contents: Data(bytes))
         return file
     }
 

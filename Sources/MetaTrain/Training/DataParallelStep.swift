@@ -2,78 +2,132 @@ import Dispatch
 import Models
 import TensorCore
 
-/// One training step's gradient, computed data-parallel over worker threads.
+/// One training step's gradient, computed data-parallel over worker threads:
 ///
-/// The batch is cut into `T` contiguous row ranges; each worker runs forward, loss and
-/// backward on its range with its own workspace and gradient accumulator, normalising every
-/// task by the *whole* batch's labelled-row count, so the sum of the workers' gradients is
-/// exactly the gradient of the batch. Embedding-row gradients are merged by key (a key
-/// touched by two workers gets the sum), then pushed once.
+/// ```
+/// L = L_base + λ · L_meta          (L_meta only when meta-learning is on)
+/// ```
 ///
-/// Threading: `compute` blocks its caller and uses `T` threads (the caller's one included);
-/// a `DataParallelStep` must not be shared between concurrent callers.
+/// The batch is cut into `T` shards; with meta-learning on, every in-batch task's rows stay in
+/// one shard (tasks are assigned to the least-loaded shard). Each worker runs forward, base
+/// loss, tower backward, the MAML meta-gradients of its tasks, and the bottom backward with its
+/// own workspace and gradient accumulator. Every normaliser is global (labelled rows per task
+/// over the whole batch, `U` tasks over the whole batch), so the sum of the workers' gradients
+/// is exactly the batch gradient, whatever `T`. Embedding-row gradients are merged by key.
+///
+/// Threading: `compute` blocks its caller and uses `T` threads; not for concurrent callers.
 public final class DataParallelStep: @unchecked Sendable {
     public let spec: NetworkSpec
     public let layout: InputLayout
     public let tasks: [TaskSpec]
     public let threads: Int
+    public let meta: MetaLearning?
     private var workers: [Worker]
 
-    /// The summed dense gradient of the last ``compute(parameters:batch:table:)``.
+    /// The summed dense gradient of the last ``compute(parameters:batch:table:splitSeed:)``.
     public private(set) var gradients: ModelParameters
     /// Unique embedding keys of the last batch and their summed `(U, d)` gradients.
     public private(set) var embeddingKeys: [UInt64] = []
     public private(set) var embeddingGradients: [Float] = []
 
+    /// Losses of one step: per-task base losses (NaN without labels), the meta loss
+    /// (NaN without meta tasks) and the number of meta tasks.
+    public struct Losses: Sendable {
+        public var base: [Double]
+        public var meta: Double
+        public var metaTasks: Int
+    }
+
     final class Worker: @unchecked Sendable {
         var workspace = NetworkWorkspace()
+        var tower = TowerWorkspace()
         var gradients: ModelParameters
-        var losses: [Double] = []
+        var baseLossSums: [Double] = []
+        var metaLossSum = 0.0
+        var support = Tensor(shape: [0, 1]), query = Tensor(shape: [0, 1])
+        var supportLabels = Tensor(shape: [0]), queryLabels = Tensor(shape: [0])
         init(gradients: ModelParameters) { self.gradients = gradients }
     }
 
-    public init(spec: NetworkSpec, layout: InputLayout, tasks: [TaskSpec], threads: Int, like parameters: ModelParameters) {
+    public init(spec: NetworkSpec, layout: InputLayout, tasks: [TaskSpec], threads: Int, meta: MetaLearning? = nil,
+                like parameters: ModelParameters) {
         precondition(threads >= 1, "DataParallelStep: threads must be >= 1, got \(threads)")
         self.spec = spec
         self.layout = layout
         self.tasks = tasks
         self.threads = threads
+        self.meta = meta
         self.workers = (0..<threads).map { _ in Worker(gradients: .zeros(like: parameters)) }
         self.gradients = .zeros(like: parameters)
     }
 
-    /// Computes the batch's base-loss gradient into ``gradients`` and the embedding gradients.
-    /// - Returns: per-task mean losses of the batch (NaN where a task has no labels).
+    /// Computes the batch's gradient into ``gradients`` and the embedding gradients.
+    ///
+    /// - Parameter splitSeed: seeds the support/query shuffle when there is no time column;
+    ///   the trainer derives it from (seed, epoch, batch) so a resumed run splits identically.
     @discardableResult
-    public func compute(parameters: ModelParameters, batch: EncodedBatch, table: any EmbeddingTable) -> [Double] {
+    public func compute(parameters: ModelParameters, batch: EncodedBatch, table: any EmbeddingTable, splitSeed: UInt64 = 1) -> Losses {
+        var rng = SeededRandom(seed: splitSeed)
         let labelCounts = (0..<tasks.count).map { k in
             (0..<batch.count).reduce(0) { $0 + (batch.label(row: $1, task: k).isNaN ? 0 : 1) }
         }
-        let parts = min(threads, max(batch.count, 1))
-        let shards: [EncodedBatch] = parts == 1 ? [batch] : (0..<parts).map { t in
-            batch.selecting(rows: (t * batch.count / parts)..<((t + 1) * batch.count / parts))
-        }
-        let (spec, layout, tasks, workers) = (spec, layout, tasks, workers)
+        let metaTasks = meta.map { $0.splitter.tasks(of: batch, rng: &rng) } ?? []
+        let plan = ShardPlan(batch: batch, parts: min(threads, max(batch.count, 1)), metaTasks: metaTasks,
+                             keepsTasksTogether: meta != nil)
+        let shards = plan.rows.count == 1 && plan.rows[0].count == batch.count && plan.isIdentity
+            ? [batch] : plan.rows.map { batch.selecting(rows: $0) }
+        let (spec, layout, tasks, workers, meta) = (spec, layout, tasks, workers, meta)
+        let taskCount = metaTasks.count
         let run: @Sendable (Int) -> Void = { t in
-            let worker = workers[t]
-            worker.gradients.zero()
+            let w = workers[t]
+            w.gradients.zero()
             MultiTaskNetwork.forward(parameters, spec: spec, layout: layout, batch: shards[t], table: table,
-                                     createEmbeddings: true, workspace: &worker.workspace)
-            let loss = MultiTaskNetwork.loss(batch: shards[t], tasks: tasks, labelCounts: labelCounts, workspace: &worker.workspace)
-            worker.losses = loss.perTask.enumerated().map { k, mean in
-                // Back from the worker's own mean to its share of the batch sum.
-                mean.isNaN ? 0 : mean * Double(TaskLoss.labelledCount(worker.workspace.taskLabels(k)))
+                                     createEmbeddings: true, workspace: &w.workspace)
+            let loss = MultiTaskNetwork.loss(batch: shards[t], tasks: tasks, labelCounts: labelCounts, workspace: &w.workspace)
+            // Each worker's loss is already divided by the batch-wide normaliser: shares add up.
+            w.baseLossSums = loss.perTask.map { $0.isNaN ? 0 : $0 }
+            MultiTaskNetwork.backwardTowers(parameters, spec: spec, gradients: &w.gradients, workspace: &w.workspace)
+            w.metaLossSum = 0
+            if let meta {
+                for task in plan.metaTasks[t] {
+                    Self.addMetaGradient(task: task, parameters: parameters, spec: spec, tasks: tasks, meta: meta,
+                                         taskCount: taskCount, worker: w)
+                }
             }
-            MultiTaskNetwork.backward(parameters, spec: spec, layout: layout, batch: shards[t],
-                                      gradients: &worker.gradients, workspace: &worker.workspace)
+            MultiTaskNetwork.backwardBottom(parameters, spec: spec, layout: layout, batch: shards[t],
+                                            gradients: &w.gradients, workspace: &w.workspace)
         }
-        if parts == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: run) }
+        if shards.count == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: shards.count, execute: run) }
 
         gradients.zero()
-        for t in 0..<parts { gradients.addScaled(workers[t].gradients, by: 1) }
-        mergeEmbeddingGradients(parts: parts)
-        return (0..<tasks.count).map { k in
-            labelCounts[k] == 0 ? .nan : (0..<parts).reduce(0.0) { $0 + workers[$1].losses[k] } / Double(labelCounts[k])
+        for t in 0..<shards.count { gradients.addScaled(workers[t].gradients, by: 1) }
+        mergeEmbeddingGradients(parts: shards.count)
+        let base = (0..<tasks.count).map { k in
+            labelCounts[k] == 0 ? .nan : (0..<shards.count).reduce(0.0) { $0 + workers[$1].baseLossSums[k] }
+        }
+        let metaLoss = taskCount == 0 ? .nan : (0..<shards.count).reduce(0.0) { $0 + workers[$1].metaLossSum } / Double(taskCount)
+        return Losses(base: base, meta: metaLoss, metaTasks: taskCount)
+    }
+
+    /// Adds `λ · (w_k / U) · ∂L_{Q,k}/∂(θ_k, f)` of one in-batch task, for every tower `k`.
+    private static func addMetaGradient(task: InBatchTask, parameters: ModelParameters, spec: NetworkSpec, tasks: [TaskSpec],
+                                        meta: MetaLearning, taskCount: Int, worker w: Worker) {
+        for (k, head) in tasks.enumerated() {
+            RowGather.gather(w.workspace.meta[k], rows: task.support, into: &w.support)
+            RowGather.gather(w.workspace.meta[k], rows: task.query, into: &w.query)
+            RowGather.gather(vector: w.workspace.taskLabels(k), rows: task.support, into: &w.supportLabels)
+            RowGather.gather(vector: w.workspace.taskLabels(k), rows: task.query, into: &w.queryLabels)
+            let g = MetaGradient.compute(
+                tower: parameters.towers[k], kind: head.kind, activation: spec.activation,
+                support: w.support, supportLabels: w.supportLabels, query: w.query, queryLabels: w.queryLabels,
+                adaptation: meta.adaptation, order: meta.order, workspace: &w.tower)
+            let scale = meta.weight * head.weight / Float(taskCount)
+            w.gradients.towers[k].addScaled(g.tower, by: scale)
+            RowGather.scatterAdd(g.query, scale: scale, rows: task.query, into: &w.workspace.dMeta[k])
+            if meta.order == .second {
+                RowGather.scatterAdd(g.support, scale: scale, rows: task.support, into: &w.workspace.dMeta[k])
+            }
+            w.metaLossSum += Double(head.weight) * g.queryLoss
         }
     }
 
@@ -108,5 +162,58 @@ public final class DataParallelStep: @unchecked Sendable {
         embeddingKeys.withUnsafeBufferPointer { keys in
             embeddingGradients.withUnsafeBufferPointer { grads in table.push(keys: keys, gradients: grads) }
         }
+    }
+}
+
+extension MLPParameters {
+    /// `self += alpha · other`, layer by layer.
+    mutating func addScaled(_ other: MLPParameters, by alpha: Float) {
+        for l in layers.indices {
+            layers[l].weight.addScaled(other.layers[l].weight, by: alpha)
+            layers[l].bias.addScaled(other.layers[l].bias, by: alpha)
+        }
+    }
+}
+
+/// How a batch is cut into worker shards: the batch rows of each shard and each shard's meta
+/// tasks with rows renumbered to shard-local indices.
+struct ShardPlan: Sendable {
+    var rows: [[Int]]
+    var metaTasks: [[InBatchTask]]
+    var isIdentity: Bool
+
+    init(batch: EncodedBatch, parts: Int, metaTasks: [InBatchTask], keepsTasksTogether: Bool) {
+        guard keepsTasksTogether, parts > 1 else {
+            rows = (0..<parts).map { t in Array((t * batch.count / parts)..<((t + 1) * batch.count / parts)) }
+            isIdentity = parts == 1
+            var tasks = Array(repeating: [InBatchTask](), count: parts)
+            if parts == 1 { tasks[0] = metaTasks }
+            self.metaTasks = tasks
+            return
+        }
+        // Every row of a task key goes to one shard: the least-loaded one, largest groups first.
+        var groups: [UInt64: [Int]] = [:]
+        for r in 0..<batch.count { groups[batch.taskKeys[r], default: []].append(r) }
+        let ordered = groups.sorted { ($0.value.count, $1.key) > ($1.value.count, $0.key) }
+        var shardOfKey: [UInt64: Int] = [:]
+        var shardRows = Array(repeating: [Int](), count: parts)
+        for (key, members) in ordered {
+            let t = shardRows.indices.min { shardRows[$0].count < shardRows[$1].count }!
+            shardOfKey[key] = t
+            shardRows[t] += members
+        }
+        var local = [Int](repeating: 0, count: batch.count)
+        for t in 0..<parts {
+            shardRows[t].sort()
+            for (i, r) in shardRows[t].enumerated() { local[r] = i }
+        }
+        var tasks = Array(repeating: [InBatchTask](), count: parts)
+        for task in metaTasks {
+            let t = shardOfKey[task.key]!
+            tasks[t].append(InBatchTask(key: task.key, support: task.support.map { local[$0] }, query: task.query.map { local[$0] }))
+        }
+        rows = shardRows
+        self.metaTasks = tasks
+        isIdentity = false
     }
 }

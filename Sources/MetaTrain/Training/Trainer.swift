@@ -72,7 +72,7 @@ public final class Trainer {
                                        beta1: Float(adam.beta1), beta2: Float(adam.beta2), epsilon: Float(adam.epsilon),
                                        weightDecay: Float(adam.weightDecay))
         self.step = DataParallelStep(spec: spec, layout: layout, tasks: tasks, threads: max(1, config.training.threads),
-                                     like: parameters)
+                                     meta: MetaLearning(config: config), like: parameters)
         self.checkpoint = checkpoint
     }
 
@@ -119,7 +119,8 @@ public final class Trainer {
             while let batch = try stream.next() {
                 defer { batchIndex += 1 }
                 if batchIndex < state.batchesDone { continue }  // already applied before a resume
-                let losses = step.compute(parameters: parameters, batch: batch, table: table)
+                let splitSeed = config.training.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(epoch) &* 1_000_003 &+ UInt64(batchIndex)
+                let losses = step.compute(parameters: parameters, batch: batch, table: table, splitSeed: splitSeed).base
                 optimizer.update(&parameters, gradients: step.gradients)
                 step.pushEmbeddingGradients(to: table)
                 for (k, l) in losses.enumerated() where !l.isNaN {

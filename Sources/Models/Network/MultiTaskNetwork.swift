@@ -88,14 +88,22 @@ public enum MultiTaskNetwork {
         _ parameters: ModelParameters, spec: NetworkSpec, layout: InputLayout,
         batch: EncodedBatch, gradients: inout ModelParameters, workspace ws: inout NetworkWorkspace
     ) {
-        for k in 0..<spec.taskCount { ws.dMeta[k].fill(0) }
+        backwardTowers(parameters, spec: spec, gradients: &gradients, workspace: &ws)
+        backwardBottom(parameters, spec: spec, layout: layout, batch: batch, gradients: &gradients, workspace: &ws)
+    }
+
+    /// Backward of every tower from `ws.dLogits`: tower gradients into `gradients`, and
+    /// `ws.dMeta[k]` (∂L/∂f_k) overwritten. Callers may add further terms to `ws.dMeta`
+    /// (the MAML meta-gradient) before ``backwardBottom(_:spec:layout:batch:gradients:workspace:)``.
+    public static func backwardTowers(_ parameters: ModelParameters, spec: NetworkSpec, gradients: inout ModelParameters,
+                                      workspace ws: inout NetworkWorkspace) {
         for k in 0..<spec.taskCount {
+            ws.dMeta[k].fill(0)
             var dMeta: Tensor? = ws.dMeta[k]
             MLP.backward(parameters.towers[k], input: ws.meta[k], activation: spec.activation, activatesLast: false,
                          cache: &ws.towers[k], dOutput: ws.dLogits[k], gradients: &gradients.towers[k], dInput: &dMeta)
             ws.dMeta[k] = dMeta!
         }
-        backwardBottom(parameters, spec: spec, layout: layout, batch: batch, gradients: &gradients, workspace: &ws)
     }
 
     /// Backward of the bottom from `ws.dMeta` (`∂L/∂f_k`, one per task).

@@ -19,7 +19,8 @@ public struct NetworkWorkspace: Sendable {
 
     // Backward scratch.
     var dLogits: [Tensor] = []        // K × (B, 1)
-    var dMeta: [Tensor] = []          // K × (B, H)
+    /// Per task: `(B, H)` ∂L/∂f_k, filled by backward of the towers.
+    public var dMeta: [Tensor] = []
     var dExpertStack = Tensor(shape: [1, 0, 1])  // (E, B, H)
     var dGate = Tensor(shape: [0, 1])         // (B, E)
     var dGateLogits = Tensor(shape: [0, 1])   // (B, E)

@@ -1,0 +1,130 @@
+import MetaTrain
+import Models
+import TensorCore
+import TestSupport
+import Testing
+
+/// The training step: data-parallel sums equal the single-thread gradient, and the full
+/// objective L_base + λ·L_meta is differentiated correctly end to end (bottom included).
+@Suite struct DataParallelStepTests {
+    static let layout = InputLayout(categoricalCount: 2, multiCategoricalPooling: [.sum], numericCount: 2, embeddingDimension: 3)
+    static let tasks = [TaskSpec(name: "click", kind: .binary, weight: 1), TaskSpec(name: "rating", kind: .regression, weight: 0.5)]
+    static let spec = NetworkSpec(architecture: .mmoe(experts: 2), inputWidth: layout.width, bottomWidths: [5, 4],
+                                  towerWidths: [3], taskCount: 2, activation: .tanh)
+
+    static func meta(_ order: MetaOrder, byTime: Bool) -> MetaLearning {
+        MetaLearning(splitter: TaskSplitter(minimumRows: 3, supportFraction: 0.5, splitsByTime: byTime),
+                     adaptation: TowerAdaptation(steps: 2, learningRate: 0.3), order: order, weight: 0.7)
+    }
+
+    static func total(_ losses: DataParallelStep.Losses, meta: MetaLearning?) -> Double {
+        var total = 0.0
+        for (k, task) in tasks.enumerated() where !losses.base[k].isNaN { total += Double(task.weight) * losses.base[k] }
+        if let meta, !losses.meta.isNaN { total += Double(meta.weight) * losses.meta }
+        return total
+    }
+
+    @Test(arguments: [nil, MetaOrder.first, .second])
+    func `two workers give the single-thread gradient`(order: MetaOrder?) {
+        let parameters = ModelParameters(spec: Self.spec, seed: 3)
+        let batch = randomBatch(rows: 24, layout: Self.layout, tasks: Self.tasks, taskKeys: 5, seed: 4)
+        let meta = order.map { Self.meta($0, byTime: true) }
+        let table = DictionaryEmbeddingTable(dimension: 3)
+        let one = DataParallelStep(spec: Self.spec, layout: Self.layout, tasks: Self.tasks, threads: 1, meta: meta, like: parameters)
+        let two = DataParallelStep(spec: Self.spec, layout: Self.layout, tasks: Self.tasks, threads: 2, meta: meta, like: parameters)
+        let l1 = one.compute(parameters: parameters, batch: batch, table: table)
+        let l2 = two.compute(parameters: parameters, batch: batch, table: table)
+        expectClose(Self.total(l1, meta: meta), Self.total(l2, meta: meta), rtol: 1e-6)
+        #expect(l1.metaTasks == l2.metaTasks)
+        if meta != nil { #expect(l1.metaTasks > 0) }
+        for ((name, a), (_, b)) in zip(one.gradients.namedTensors, two.gradients.namedTensors) {
+            expectClose(b, a, rtol: 1e-4, atol: 1e-6, name)
+        }
+        var byKey: [UInt64: [Float]] = [:]
+        for (u, key) in one.embeddingKeys.enumerated() { byKey[key] = Array(one.embeddingGradients[(u * 3)..<((u + 1) * 3)]) }
+        #expect(Set(two.embeddingKeys) == Set(byKey.keys))
+        for (u, key) in two.embeddingKeys.enumerated() {
+            expectClose(Tensor(shape: [3], scalars: Array(two.embeddingGradients[(u * 3)..<((u + 1) * 3)])),
+                        Tensor(shape: [3], scalars: byKey[key]!), rtol: 1e-4, atol: 1e-6, "embedding row")
+        }
+    }
+
+    /// Second order is the exact gradient of L; first order is checked against its own
+    /// definition in `TowerAdaptationTests`.
+    @Test func `the meta objective's gradient matches finite differences through the shared bottom`() {
+        let order = MetaOrder.second
+        let parameters = ModelParameters(spec: Self.spec, seed: 8)
+        let batch = randomBatch(rows: 16, layout: Self.layout, tasks: Self.tasks, taskKeys: 3, seed: 9)
+        let meta = Self.meta(order, byTime: false)
+        let table = DictionaryEmbeddingTable(dimension: 3)
+        let step = DataParallelStep(spec: Self.spec, layout: Self.layout, tasks: Self.tasks, threads: 1, meta: meta, like: parameters)
+        let losses = step.compute(parameters: parameters, batch: batch, table: table, splitSeed: 5)
+        #expect(losses.metaTasks == 3)
+        let analytic = step.gradients
+        func objective(_ p: ModelParameters) -> Double {
+            let probe = DataParallelStep(spec: Self.spec, layout: Self.layout, tasks: Self.tasks, threads: 1, meta: meta, like: p)
+            return Self.total(probe.compute(parameters: p, batch: batch, table: table, splitSeed: 5), meta: meta)
+        }
+        // An expert (φ, reached by the meta-gradient through f of query and support rows),
+        // a gate (φ) and a tower (θ).
+        for path in [\ModelParameters.experts[0].layers[0].weight, \ModelParameters.gates[1].weight, \ModelParameters.towers[0].layers[0].weight] {
+            let numeric = numericalGradient(of: { probe in
+                var p = parameters
+                p[keyPath: path] = probe
+                return objective(p)
+            }, at: parameters[keyPath: path])
+            let error = ((analytic[keyPath: path] - numeric).squaredNorm() / max(numeric.squaredNorm(), 1e-30)).squareRoot()
+            #expect(error < 2e-3, "\(path): relative error \(error)")
+        }
+    }
+}
+
+@Suite struct TaskSplitterTests {
+    static let layout = InputLayout(categoricalCount: 1, multiCategoricalPooling: [], numericCount: 1, embeddingDimension: 2)
+    static let tasks = [TaskSpec(name: "y", kind: .binary)]
+
+    @Test func `grouping does not depend on the order of rows in the batch`() {
+        let batch = randomBatch(rows: 40, layout: Self.layout, tasks: Self.tasks, taskKeys: 6, seed: 1)
+        let splitter = TaskSplitter(minimumRows: 4, supportFraction: 0.5, splitsByTime: true)
+        var rng = SeededRandom(seed: 1)
+        let tasks = splitter.tasks(of: batch, rng: &rng)
+        var order = Array(0..<batch.count)
+        var shuffler = SeededRandom(seed: 99)
+        order.shuffle(using: &shuffler)
+        let permuted = batch.selecting(rows: order)
+        let tasksPermuted = splitter.tasks(of: permuted, rng: &rng)
+        #expect(tasks.map(\.key) == tasksPermuted.map(\.key))
+        for (a, b) in zip(tasks, tasksPermuted) {
+            // Same rows (identified by timestamp, unique here), same split.
+            #expect(a.support.map { batch.timestamps[$0] } == b.support.map { permuted.timestamps[$0] })
+            #expect(a.query.map { batch.timestamps[$0] } == b.query.map { permuted.timestamps[$0] })
+        }
+    }
+
+    @Test func `time split puts earlier rows in support and never leaves a side empty`() {
+        let batch = randomBatch(rows: 30, layout: Self.layout, tasks: Self.tasks, taskKeys: 4, seed: 2)
+        for fraction in [0.01, 0.5, 0.99] {
+            var rng = SeededRandom(seed: 3)
+            for task in TaskSplitter(minimumRows: 2, supportFraction: fraction, splitsByTime: true).tasks(of: batch, rng: &rng) {
+                #expect(!task.support.isEmpty && !task.query.isEmpty)
+                #expect(task.support.map { batch.timestamps[$0] }.max()! <= task.query.map { batch.timestamps[$0] }.min()!)
+                #expect(Set(task.support).isDisjoint(with: task.query))
+            }
+        }
+    }
+
+    @Test func `edge cases: one task, only singletons, too-small tasks`() {
+        var rng = SeededRandom(seed: 4)
+        let one = randomBatch(rows: 5, layout: Self.layout, tasks: Self.tasks, taskKeys: 1, seed: 5)
+        let single = TaskSplitter(minimumRows: 2, supportFraction: 0.5, splitsByTime: false).tasks(of: one, rng: &rng)
+        #expect(single.count == 1 && single[0].support.count + single[0].query.count == 5)
+        var singletons = one
+        singletons.taskKeys = [1, 2, 3, 4, 5]
+        #expect(TaskSplitter(minimumRows: 2, supportFraction: 0.5, splitsByTime: false).tasks(of: singletons, rng: &rng).isEmpty)
+        // A task of two rows with minimum 1 is still split 1/1 (the minimum is raised to 2).
+        var pair = one.selecting(rows: [0, 1])
+        pair.taskKeys = [7, 7]
+        let split = TaskSplitter(minimumRows: 1, supportFraction: 0.9, splitsByTime: true).tasks(of: pair, rng: &rng)
+        #expect(split.count == 1 && split[0].support.count == 1 && split[0].query.count == 1)
+    }
+}
