@@ -2,6 +2,7 @@
 // both FMA pipes (latency 4-5 cycles x 2 pipes needs >= 10 independent chains; 12 are used).
 #include "CKernels.h"
 #include "gemm_avx2.h"
+#include <time.h>
 
 #define CHAINS 12
 
@@ -57,4 +58,10 @@ float mr_fma_peak_loop(long iterations) {
 long mr_fma_peak_flops_per_iteration(void) {
     // One FMA = 2 flops per lane; 8 lanes per ymm register.
     return mr_sgemm_uses_avx2() ? (long)CHAINS * 8 * 2 : (long)CHAINS * 2;
+}
+
+double mr_thread_cpu_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }

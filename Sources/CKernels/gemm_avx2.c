@@ -3,12 +3,13 @@
 //   for jc in N by NC:                      B block (KC x NC, packed, 256 KiB) lives in L2
 //     for pc in K by ~KC (balanced):        beta applies on the first K block only
 //       pack op(B)[pc.., jc..] into NR-wide panels
-//       for ic in M by MR:                  A sliver (MR x KC, read in place) lives in L1
-//         for jr in NC by NR:               micro-kernel: C[ic.., jc+jr..] (MR x NR)
+//       for ic in M by MR:                  A sliver (MR x KC) lives in L1
+//         for jr in NC by NR:               micro-kernel: C[ic.., jc+jr..] (MR x NR, or MR x 8)
 //
-// A is read in place (never packed): on serving shapes (K <= 256, N <= 128) each A element
-// is used only N/8 times, so packing it would cost 10-25% of the multiply. Rows past the
-// M edge alias the last valid row (their results are discarded), so no edge copy is needed.
+// Plain A is read in place: on serving shapes (K <= 256, N <= 128) each A element is used
+// only N/8 times, so packing it would cost 10-25% of the multiply. Rows past the M edge alias
+// the last valid row (their results are discarded), so no edge copy is needed. Transposed A
+// is packed MC rows at a time (sweep_a_transposed). Edge tiles use masked loads and stores.
 #include "gemm_avx2.h"
 
 #if MR_GEMM_HAS_X86

@@ -27,7 +27,7 @@ extension BenchGEMM {
                     var cells: [String] = []
                     for n in gridNs {
                         let c = GEMMBenchCase(label: "grid", m: m, n: n, k: k, transposeA: ta, transposeB: tb)
-                        let row = c.measure(samples: samples, minimumSeconds: sampleMilliseconds / 1000)
+                        let row = c.measure(samples: samples, minimumSeconds: sampleMilliseconds / 1000, timing: clock.timing)
                         let mark = GEMM.resolvedBackend(m: m, n: n, k: k, transposeA: ta, transposeB: tb) == .microKernel ? "*" : " "
                         cells.append(pad(String(format: "%.2f", row.handOverOpenBLAS) + mark, 7))
                     }

@@ -23,6 +23,8 @@ struct BenchGEMM: AsyncParsableCommand {
     var samples: Int = 15
     @Option(help: "Minimum duration of one sample, in milliseconds (small shapes repeat the call).")
     var sampleMilliseconds: Double = 2
+    @Option(help: "Clock for timings: cpu (thread CPU time; robust to other processes on a shared machine) or wall.")
+    var clock: BenchClock = .cpu
     @Flag(help: "Also time the transposed variants (TN, NT, TT) of the serving shapes.")
     var allTransposes = false
     @Flag(help: "Instead of the report, sweep a grid of shapes (hand/OpenBLAS ratio) to derive the dispatch rule.")
@@ -49,20 +51,26 @@ struct BenchGEMM: AsyncParsableCommand {
         for benchCase in cases {
             if let failure = benchCase.validate() { throw ValidationError(failure) }
         }
-        let peakSamples = MachinePeak.measureSingleCoreGFLOPSSamples()
+        let peakSamples = MachinePeak.measureSingleCoreGFLOPSSamples(timing: clock.timing)
         let peak = Stats(sorted: peakSamples)
         var rows: [GEMMBenchRow] = []
         for benchCase in cases {
-            rows.append(benchCase.measure(samples: samples, minimumSeconds: sampleMilliseconds / 1000))
+            rows.append(benchCase.measure(samples: samples, minimumSeconds: sampleMilliseconds / 1000, timing: clock.timing))
         }
         let report = GEMMBenchReport(
-            peakGFLOPS: peak, avx2FMA: MachinePeak.usesAVX2FMA, blasThreads: BLASRuntime.threadCount,
+            clock: clock.rawValue, peakGFLOPS: peak, avx2FMA: MachinePeak.usesAVX2FMA, blasThreads: BLASRuntime.threadCount,
             samplesPerShape: samples, rows: rows)
         switch format {
         case .json: print(try report.json())
         case .table: print(report.table())
         }
     }
+}
+
+/// Which clock `bench gemm` times with.
+enum BenchClock: String, ExpressibleByArgument, CaseIterable {
+    case cpu, wall
+    var timing: MachinePeak.Timing { self == .cpu ? .threadCPUTime : .wallClock }
 }
 
 /// Median and 10th/90th percentiles of a sample.
@@ -136,24 +144,22 @@ struct GEMMBenchCase {
         return nil
     }
 
-    func measure(samples: Int, minimumSeconds: Double) -> GEMMBenchRow {
+    func measure(samples: Int, minimumSeconds: Double, timing: MachinePeak.Timing) -> GEMMBenchRow {
         let (a, b) = operands()
         var c = Tensor(shape: [m, n])
         let lda = a.columns, ldb = b.columns
-        let clock = ContinuousClock()
         func time(_ backend: GEMM.Backend, calls: Int) -> Double {
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
                     c.withUnsafeMutableBufferPointer { pc in
-                        let start = clock.now
-                        for _ in 0..<calls {
-                            GEMM.compute(
-                                m: m, n: n, k: k, a: pa.baseAddress!, lda: lda, transposeA: transposeA,
-                                b: pb.baseAddress!, ldb: ldb, transposeB: transposeB,
-                                c: pc.baseAddress!, ldc: n, backend: backend)
+                        MachinePeak.seconds(timing) {
+                            for _ in 0..<calls {
+                                GEMM.compute(
+                                    m: m, n: n, k: k, a: pa.baseAddress!, lda: lda, transposeA: transposeA,
+                                    b: pb.baseAddress!, ldb: ldb, transposeB: transposeB,
+                                    c: pc.baseAddress!, ldc: n, backend: backend)
+                            }
                         }
-                        let (s, atto) = (clock.now - start).components
-                        return Double(s) + Double(atto) * 1e-18
                     }
                 }
             }
@@ -166,7 +172,7 @@ struct GEMMBenchCase {
         // burst of load from other processes lands on all three; ratios are taken per sample.
         var hand: [Double] = [], blas: [Double] = [], localPeak: [Double] = []
         for _ in 0..<samples {
-            localPeak.append(MachinePeak.measureSingleCoreGFLOPSSamples(runs: 1, iterations: 200_000)[0])
+            localPeak.append(MachinePeak.measureSingleCoreGFLOPSSamples(runs: 1, iterations: 200_000, timing: timing)[0])
             hand.append(flops * Double(calls) / time(.microKernel, calls: calls) / 1e9)
             blas.append(flops * Double(calls) / time(.openBLAS, calls: calls) / 1e9)
         }
@@ -197,6 +203,7 @@ struct GEMMBenchRow: Codable {
 
 /// The whole `bench gemm` result.
 struct GEMMBenchReport: Codable {
+    var clock: String
     var peakGFLOPS: Stats
     var avx2FMA: Bool
     var blasThreads: Int
@@ -213,6 +220,7 @@ struct GEMMBenchReport: Codable {
         func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
         func pad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: Swift.max(0, w - s.count)) + s }
         var lines = [
+            "clock: \(clock == "cpu" ? "thread CPU time (clock_gettime CLOCK_THREAD_CPUTIME_ID)" : "wall (ContinuousClock)")",
             "single-core peak (FMA loop): \(f(peakGFLOPS.median)) GFLOP/s median (p10–p90 \(f(peakGFLOPS.p10))–\(f(peakGFLOPS.p90)))"
                 + ", AVX2/FMA kernel: \(avx2FMA ? "yes" : "no"), BLAS threads: \(blasThreads), \(samplesPerShape) samples per shape",
             "GFLOP/s: medians, p10–p90 in brackets. %pk, hand/BLAS: medians of per-sample ratios (each sample:",

@@ -2,41 +2,83 @@ import ArgumentParser
 import Foundation
 import MetaTrain
 
-/// `metarec eval`: per-task metrics of a model on a CSV log.
+/// `metarec eval`: per-task metrics of a model on a CSV log, optionally fine-tuned per task.
 struct Eval: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Evaluate a model directory on a CSV log (AUC/logloss, RMSE/MAE per task).")
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a model directory on a CSV log (AUC/logloss, RMSE/MAE per task).",
+        discussion: """
+            With --finetune on, each task's towers are adapted on its support rows (the same \
+            inner loop as training and serving) and metrics are reported with and without \
+            fine-tuning, overall and per activity bucket (support rows 0, 1-5, 6-20, 21-100, >100).
+            """)
+
+    enum Switch: String, ExpressibleByArgument, CaseIterable { case on, off }
+    enum Support: String, ExpressibleByArgument, CaseIterable {
+        /// The model's support store (each task's most recent training rows).
+        case store
+        /// The earliest rows of each task in the evaluated file.
+        case file
+    }
 
     @Option(help: "Model directory.") var model: String
     @Option(help: "CSV log to evaluate.") var data: String
+    @Option(help: "Fine-tune each task's towers before scoring.") var finetune: Switch = .off
+    @Option(help: "Support rows for fine-tuning: the model's support store, or the earliest rows in the file.") var support: Support = .store
+    @Option(help: "With --support file: fraction of each task's rows used as support.") var supportFraction: Double = 0.5
+    @Option(help: "Inner steps (default: the model's meta.inner_steps).") var steps: Int?
+    @Option(help: "Inner learning rate (default: the model's meta.inner_learning_rate).") var learningRate: Double?
     @Option(help: "Skip and count up to N malformed rows.") var maxBadRows: Int = 0
     @Option(help: "Output format.") var format: OutputFormat = .table
+
+    func validate() throws {
+        guard supportFraction > 0 && supportFraction < 1 else { throw ValidationError("--support-fraction must be in (0, 1)") }
+        if let steps, steps < 0 { throw ValidationError("--steps must be >= 0") }
+    }
 
     func run() async throws {
         try reportingErrors {
             var job = EvaluationJob(modelPath: model, dataPath: data)
             job.maxBadRows = maxBadRows
-            let results = try job.run()
-            switch format {
-            case .table:
-                print("task        n        auc      logloss  rmse     mae")
-                for (task, m) in results {
-                    func f(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "-" }
-                    print(task.padding(toLength: 10, withPad: " ", startingAt: 0),
-                          String(m.count).padding(toLength: 8, withPad: " ", startingAt: 0),
-                          f(m.auc).padding(toLength: 8, withPad: " ", startingAt: 0),
-                          f(m.logLoss).padding(toLength: 8, withPad: " ", startingAt: 0),
-                          f(m.rmse).padding(toLength: 8, withPad: " ", startingAt: 0), f(m.mae))
-                }
-            case .json:
-                var object: [String: [String: Double]] = [:]
-                for (task, m) in results {
-                    var values = m.values
-                    values["count"] = Double(m.count)
-                    object[task] = values
-                }
-                let data = try JSONSerialization.data(withJSONObject: ["tasks": object], options: [.sortedKeys, .prettyPrinted])
-                print(String(decoding: data, as: UTF8.self))
+            if finetune == .off {
+                let results = try job.run()
+                print(render(rows: results.map { (group: "all", tasks: nil, variant: "base", task: $0.task, metrics: $0.metrics) }))
+                return
             }
+            let source: SupportSource = support == .store ? .supportStore : .evaluatedFile(fraction: supportFraction)
+            let (names, groups) = try job.runFineTuned(source: source, steps: steps, learningRate: learningRate)
+            var rows: [(group: String, tasks: Int?, variant: String, task: String, metrics: TaskMetrics)] = []
+            for g in groups {
+                for (k, name) in names.enumerated() {
+                    rows.append((g.name, g.tasks, "base", name, g.base[k]))
+                    rows.append((g.name, g.tasks, "finetuned", name, g.fineTuned[k]))
+                }
+            }
+            print(render(rows: rows))
+        }
+    }
+
+    private func render(rows: [(group: String, tasks: Int?, variant: String, task: String, metrics: TaskMetrics)]) -> String {
+        switch format {
+        case .json:
+            let objects: [[String: Any]] = rows.map { row in
+                var o: [String: Any] = ["group": row.group, "variant": row.variant, "task": row.task, "count": row.metrics.count]
+                if let tasks = row.tasks { o["tasks"] = tasks }
+                for (name, value) in row.metrics.values { o[name] = value }
+                return o
+            }
+            let data = try! JSONSerialization.data(withJSONObject: ["results": objects], options: [.sortedKeys, .prettyPrinted])
+            return String(decoding: data, as: UTF8.self)
+        case .table:
+            func f(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "-" }
+            func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
+            var lines = [pad("group", 8) + pad("tasks", 7) + pad("variant", 10) + pad("task", 12) + pad("rows", 8)
+                         + pad("auc", 8) + pad("logloss", 9) + pad("rmse", 8) + "mae"]
+            for row in rows {
+                let m = row.metrics
+                lines.append(pad(row.group, 8) + pad(row.tasks.map(String.init) ?? "-", 7) + pad(row.variant, 10) + pad(row.task, 12)
+                             + pad(String(m.count), 8) + pad(f(m.auc), 8) + pad(f(m.logLoss), 9) + pad(f(m.rmse), 8) + f(m.mae))
+            }
+            return lines.joined(separator: "\n")
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MetaTrain
+import TensorCore
 
 /// `metarec train`: train a model from CSV logs into a model directory.
 struct Train: AsyncParsableCommand {
@@ -39,7 +40,11 @@ struct Train: AsyncParsableCommand {
 }
 
 /// Runs `body`; an error becomes one line on standard error and exit code 1.
+/// Also applies the process-wide compute policy first: one OpenBLAS thread per call
+/// (parallelism comes from MetaRec's own worker threads) and a warmed-up BLAS.
 func reportingErrors(_ body: () throws -> Void) throws {
+    BLASRuntime.threadCount = 1
+    BLASRuntime.warmUp()
     do {
         try body()
     } catch let error as ExitCode {

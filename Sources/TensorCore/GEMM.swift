@@ -18,7 +18,7 @@ public enum GEMM {
         /// OpenBLAS `cblas_sgemm`.
         case openBLAS
         /// The hand-written register-blocked kernel (6×16 AVX2/FMA tile chosen at run time, or a
-        /// portable fallback). Correct for any shape; fastest for M ≥ 6, N ≤ 128, K ≤ 256.
+        /// portable fallback). Correct for any shape; built for M ≥ 6, N ≤ 128, K ≤ 256.
         /// Thread-safe; allocates one bounded packing buffer (≈ 350 KiB) per calling thread,
         /// on that thread's first call, and nothing after.
         case microKernel
@@ -35,26 +35,36 @@ public enum GEMM {
     /// The backend ``Backend/automatic`` resolves to for `C(m, n) = op(A)·op(B)`, inner size `k`.
     ///
     /// The rule is measured, not modelled: `metarec bench gemm --dispatch-grid --all-transposes`
-    /// prints hand/OpenBLAS throughput over a grid of shapes (single core, OpenBLAS warmed up),
-    /// and the hand kernel is picked only where it was not slower. On the 2-core AMD EPYC
-    /// (AVX2/FMA, measured peak ≈ 100 GFLOP/s per core) the hand kernel reached 88–95 GFLOP/s
-    /// on the serving shapes (M 64–1024 × K 128 × N 64, all four transposes), 1.1–1.35× OpenBLAS.
-    /// It loses where its 6×16 tile is mostly padding or its A packing is not amortised:
+    /// prints the hand/OpenBLAS throughput ratio over M ∈ {1, 4, 6, 16, 64, 256, 1024, 2048},
+    /// N ∈ {1, 4, 8, 16, 20, 32, 64, 128, 256}, K ∈ {8, 32, 128, 256, 512} (thread CPU time,
+    /// 1 BLAS thread, warmed up), and the hand kernel is picked only where it was not slower.
+    /// On the 2-core AMD EPYC (AVX2/FMA, measured single-core peak ≈ 102 GFLOP/s) the hand
+    /// kernel runs the serving shapes (M 256–1024 × K 128 × N 64) at ≈ 95 GFLOP/s (93% of peak),
+    /// 1.2–1.35× OpenBLAS in all four transposes. Where it loses (hand/OpenBLAS):
     ///
     /// ```
-    /// M < 6                     ≤ 0.9× (6-row tile mostly empty)
-    /// op(A) = Aᵀ, N < 64        0.55–1.0× (A packed per call; N = 1..20 worst)
-    /// op(A) = Aᵀ, K = 256       0.85–1.0× for M ≤ 256
-    /// op(B) = Bᵀ, N = 1         0.8–0.9×
-    /// K > 256 or N > 128        outside the serving range; left to OpenBLAS (square 1024: 0.95×)
+    /// M < 6                              0.3–1.0×  (the 6-row tile is mostly padding)
+    /// A, B plain,   N = 1, K ≤ 32        0.6–1.0×
+    /// B transposed, N ≤ 4                0.5–1.0×  (the 16-wide B panel is mostly padding)
+    /// A transposed, N < 64               0.5–1.0×  (per-call A packing not amortised)
+    /// A transposed, M 6–31, K 33–128     0.9×      (OpenBLAS's native layout; M = 16)
+    /// A transposed, K = 256, M < 1024    0.87–1.0×
+    /// N > 128 or K > 256                 1.0–1.1× by hand; left to OpenBLAS (outside the
+    ///                                    serving range; square 1024: 0.97×)
     /// ```
     public static func resolvedBackend(
         m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool
     ) -> Backend {
         guard m >= 6, m <= 2048, n <= 128, k <= 256 else { return .openBLAS }
-        if transposeA { return n >= 64 && (k <= 128 || m >= 1024) ? .microKernel : .openBLAS }
-        if transposeB { return n >= 8 ? .microKernel : .openBLAS }
-        return .microKernel
+        let hand: Bool
+        if transposeA {
+            hand = n >= 64 && (k <= 32 || (k <= 128 && m >= 32) || m >= 1024)
+        } else if transposeB {
+            hand = n >= 8
+        } else {
+            hand = n >= 4 || k >= 128
+        }
+        return hand ? .microKernel : .openBLAS
     }
 
     /// Pointer-level GEMM. Strides are row strides of the *stored* matrices.

@@ -38,6 +38,10 @@ float mr_fma_peak_loop(long iterations);
 /// Flops performed by one iteration of mr_fma_peak_loop on this CPU.
 long mr_fma_peak_flops_per_iteration(void);
 
+/// CPU time consumed so far by the calling thread, in seconds (clock_gettime with
+/// CLOCK_THREAD_CPUTIME_ID: monotonic for the thread, excludes time it was descheduled).
+double mr_thread_cpu_seconds(void);
+
 #ifdef __cplusplus
 }
 #endif

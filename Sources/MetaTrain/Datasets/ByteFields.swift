@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Splitting and decoding of raw lines handed out by ``LineReader`` (bytes, not `String`s,
 /// so that million-row files convert quickly even in debug builds).
 enum ByteFields {
@@ -11,11 +17,18 @@ enum ByteFields {
         precondition(!separator.isEmpty, "ByteFields.split: empty separator")
         ranges.removeAll(keepingCapacity: true)
         let first = separator[0]
+        let n = line.count
+        guard let base = line.baseAddress else {
+            ranges.append(0..<0)
+            return
+        }
         var start = 0
         var i = 0
-        let n = line.count
-        while i < n {
-            if line[i] == first && i + separator.count <= n && matches(line, at: i, separator) {
+        // memchr finds candidates quickly (debug builds included); the rest of a multi-byte
+        // separator is checked by hand.
+        while i < n, let hit = memchr(base + i, Int32(first), n - i) {
+            i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            if i + separator.count <= n && matches(line, at: i, separator) {
                 ranges.append(trim(line, start..<i, trimSpaces))
                 i += separator.count
                 start = i

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A buffered, atomic CSV writer (RFC 4180 quoting, UTF-8, LF line endings).
 ///
 /// Rows are built field by field (``writeField(_:)-(String)``, ``writeField(_:)-(Int)``,
@@ -65,10 +71,12 @@ public final class CSVWriter {
     /// Appends a field given as UTF-8 bytes, quoted when needed.
     public func writeField(bytes: UnsafeBufferPointer<UInt8>) {
         separate()
+        // Four memchr scans beat a byte loop by far in debug builds and are no slower in release.
         var needsQuotes = false
-        for byte in bytes where byte == delimiter || byte == 34 || byte == 10 || byte == 13 {
-            needsQuotes = true
-            break
+        if let base = bytes.baseAddress {
+            let n = bytes.count
+            needsQuotes = memchr(base, Int32(delimiter), n) != nil || memchr(base, 34, n) != nil
+                || memchr(base, 10, n) != nil || memchr(base, 13, n) != nil
         }
         guard needsQuotes else {
             buffer.append(contentsOf: bytes)

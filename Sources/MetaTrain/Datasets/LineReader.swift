@@ -1,42 +1,28 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 
 /// Reads a raw text file line by line as bytes: LF-terminated lines, a trailing CR dropped
 /// (so CRLF files read like LF ones), the last line with or without a final newline.
 ///
-/// Plain files are read with `read(2)` in 1 MiB chunks; `.gz` files are decompressed by the
-/// `gzip -dc` command-line tool through a pipe (streamed, never held whole in memory).
+/// The bytes come from the log reader's ``ByteSource`` (`Data/ByteSource.swift`): a plain
+/// file, or a gzip file (recognised by its magic bytes, whatever its name) inflated by zlib as
+/// it streams. Lines are handed out of a 1 MiB window; a file is never held whole in memory.
 /// Not thread-safe; each call owns its file.
 enum LineReader {
     /// Calls `body(line, lineNumber)` for every line of `path` (1-based line numbers).
     /// The buffer passed to `body` is only valid during the call.
-    /// - Parameters:
-    ///   - gzip: decompress with `gzip -dc` (default: when `path` ends in `.gz`).
-    /// - Throws: ``DatasetError/missingFile(path:)``, ``DatasetError/unreadable(file:reason:)``,
-    ///   or whatever `body` throws (reading stops there).
-    static func forEachLine(
-        in path: String, gzip: Bool? = nil,
-        _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void
-    ) throws {
+    /// - Throws: ``DatasetError/missingFile(path:)``, ``DatasetError/unreadable(file:reason:)``
+    ///   (including a corrupt or truncated gzip stream), or whatever `body` throws (reading
+    ///   stops there).
+    static func forEachLine(in path: String, _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
         guard FileManager.default.fileExists(atPath: path) else { throw DatasetError.missingFile(path: path) }
-        if gzip ?? path.hasSuffix(".gz") {
-            try forEachGzipLine(in: path, body)
-            return
-        }
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw DatasetError.unreadable(file: path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        try forEachLine(descriptor: fd, name: path, body)
+        let source: any ByteSource
+        do { source = try openByteSource(path: path) } catch { throw DatasetError(error, file: path) }
+        try forEachLine(source: source, name: path, body)
     }
 
-    /// Reads lines from an open descriptor until end of file.
+    /// Reads lines from `source` until its end.
     static func forEachLine(
-        descriptor fd: Int32, name: String,
-        _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void
+        source: any ByteSource, name: String, _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void
     ) throws {
         let chunk = 1 << 20
         var pending = [UInt8](repeating: 0, count: 2 * chunk)
@@ -44,10 +30,15 @@ enum LineReader {
         var lineNumber = 0
         while true {
             if pending.count - filled < chunk { pending.append(contentsOf: repeatElement(0, count: chunk)) }
-            let n = pending.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, chunk) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw DatasetError.unreadable(file: name, reason: String(cString: strerror(errno)))
+            let result: Result<Int, DataError> = pending.withUnsafeMutableBytes { raw in
+                Result { () throws(DataError) in
+                    try source.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[filled..<(filled + chunk)]))
+                }
+            }
+            let n: Int
+            switch result {
+            case .success(let count): n = count
+            case .failure(let error): throw DatasetError(error, file: name)
             }
             let atEnd = n == 0
             filled += n
@@ -85,35 +76,15 @@ enum LineReader {
         if end > start && all[end - 1] == 13 { end -= 1 }
         return UnsafeBufferPointer(rebasing: all[start..<end])
     }
+}
 
-    private static func forEachGzipLine(
-        in path: String, _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void
-    ) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["gzip", "-dc", "--", path]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch {
-            throw DatasetError.unreadable(file: path, reason: "cannot run gzip: \(error)")
-        }
-        var finished = false
-        defer {
-            if !finished {
-                process.terminate()
-                process.waitUntilExit()
-            }
-        }
-        try forEachLine(descriptor: output.fileHandleForReading.fileDescriptor, name: path, body)
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        finished = true
-        guard process.terminationStatus == 0 else {
-            let reason = message.split(separator: "\n").first.map(String.init) ?? "gzip exited with status \(process.terminationStatus)"
-            throw DatasetError.unreadable(file: path, reason: reason)
+extension DatasetError {
+    /// A byte-source error of the log reader, as a dataset error about `file`.
+    init(_ error: DataError, file: String) {
+        switch error {
+        case .unreadable(_, let reason): self = .unreadable(file: file, reason: reason)
+        case .corruptGzip(_, let reason): self = .unreadable(file: file, reason: "corrupt gzip: \(reason)")
+        default: self = .unreadable(file: file, reason: error.description)
         }
     }
 }

@@ -1,6 +1,7 @@
 import Models
 
-/// `metarec eval`: per-task metrics of a model directory on a CSV log.
+/// `metarec eval`: per-task metrics of a model directory on a CSV log, optionally with
+/// per-task fine-tuning (metrics with and without it, overall and per activity bucket).
 public struct EvaluationJob {
     public var modelPath: String
     public var dataPath: String
@@ -18,5 +19,17 @@ public struct EvaluationJob {
         var stream = try CSVBatchStream(path: dataPath, encoder: model.encoder, options: CSVReadOptions(maxBadRows: maxBadRows))
         let (metrics, _) = try evaluator.evaluate(model.parameters, stream: &stream, table: model.embeddings)
         return zip(model.config.labels.map(\.name), metrics).map { (task: $0, metrics: $1) }
+    }
+
+    /// Metrics with and without per-task fine-tuning.
+    /// - Parameters:
+    ///   - steps, learningRate: the inner loop; default to the model's `meta` settings.
+    public func runFineTuned(source: SupportSource, steps: Int?, learningRate: Double?) throws -> (tasks: [String], groups: [FineTuneComparison]) {
+        let model = try LoadedModel(path: modelPath)
+        let adaptation = TowerAdaptation(steps: steps ?? model.config.meta.innerSteps,
+                                         learningRate: Float(learningRate ?? model.config.meta.innerLearningRate))
+        var stream = try CSVBatchStream(path: dataPath, encoder: model.encoder, options: CSVReadOptions(maxBadRows: maxBadRows))
+        let groups = try FineTunedEvaluation(model: model, adaptation: adaptation, source: source).run(stream: &stream)
+        return (model.config.labels.map(\.name), groups)
     }
 }

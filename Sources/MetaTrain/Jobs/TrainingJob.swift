@@ -85,6 +85,16 @@ public struct TrainingJob {
         try directory.writeJSON(profile.statistics, to: directory.preprocessingPath)
         try store.snapshot(to: directory.embeddingsPath)
         try directory.writeParameters(trainer.bestParameters, modelVersion: version)
+        // Serving starts warm: each task's most recent training rows as meta-layer inputs of
+        // the final model, tagged with its version.
+        progress.line("building support sets (\(config.supportStore.capacity) most recent rows per task)")
+        var supportStream = try CSVBatchStream(path: trainingPath, encoder: encoder, options: options, chunkRows: chunk)
+        let supportSets = try SupportSetBuilder.build(
+            from: &supportStream, parameters: trainer.bestParameters, spec: config.networkSpec, layout: config.inputLayout,
+            table: store, capacity: config.supportStore.capacity)
+        let support = try SupportStore(config: SupportStoreConfig(model: config, modelVersion: UInt64(version, radix: 16) ?? 0))
+        supportSets.write(to: support)
+        try support.snapshot(to: directory.supportPath)
         var metrics: [String: [String: Double]] = [:]
         for (task, m) in zip(config.labels, report.validationMetrics) { metrics[task.name] = m.values }
         let manifest = ModelManifest(

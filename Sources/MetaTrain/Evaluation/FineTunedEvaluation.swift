@@ -1,0 +1,129 @@
+import Models
+import ParamServer
+import TensorCore
+
+/// Where a task's support set comes from when evaluating with per-task fine-tuning.
+public enum SupportSource: Sendable, Equatable {
+    /// The model's support store: the task's most recent training rows (as served).
+    case supportStore
+    /// The earliest `fraction` of the task's rows in the evaluated file (by time); only the
+    /// remaining rows are scored, with and without fine-tuning.
+    case evaluatedFile(fraction: Double)
+}
+
+/// Metrics with and without fine-tuning for one group of tasks.
+public struct FineTuneComparison: Sendable {
+    public var name: String
+    public var tasks: Int
+    public var base: [TaskMetrics]
+    public var fineTuned: [TaskMetrics]
+}
+
+/// Evaluation with per-task fine-tuning (DESIGN §1, §3): each task's towers are adapted on
+/// its support rows with ``MLPParameters/adapt(on:labels:kind:activation:adaptation:normalizer:workspace:)``
+/// — the function training's inner loop and serving use — then its rows are scored. Reports
+/// metrics with and without fine-tuning, overall and per activity bucket (support rows
+/// 0, 1–5, 6–20, 21–100, > 100).
+///
+/// Memory: the evaluated file's meta-layer inputs are held (`rows × K·H` floats).
+public struct FineTunedEvaluation {
+    public static let buckets: [(name: String, range: ClosedRange<Int>)] = [
+        ("0", 0...0), ("1-5", 1...5), ("6-20", 6...20), ("21-100", 21...100), (">100", 101...Int.max),
+    ]
+
+    public let model: LoadedModel
+    public var adaptation: TowerAdaptation
+    public var source: SupportSource
+
+    public init(model: LoadedModel, adaptation: TowerAdaptation, source: SupportSource) {
+        self.model = model
+        self.adaptation = adaptation
+        self.source = source
+    }
+
+    public func run(stream: inout some BatchStream) throws -> [FineTuneComparison] {
+        let spec = model.config.networkSpec, layout = model.config.inputLayout, heads = model.config.taskSpecs
+        let kk = spec.taskCount, h = spec.metaWidth
+        // 1. Meta-layer inputs of every evaluated row, grouped by task.
+        var builder = SupportSetBuilder(capacity: Int.max, taskCount: kk, metaWidth: h)
+        var ws = NetworkWorkspace()
+        while let batch = try stream.next() {
+            MultiTaskNetwork.forwardBottom(model.parameters, spec: spec, layout: layout, batch: batch, table: model.embeddings,
+                                           createEmbeddings: false, workspace: &ws)
+            builder.add(batch: batch, workspace: ws)
+        }
+        let rowsByTask = builder.sortedSets()
+
+        var overallBase = heads.map { TaskMetricsAccumulator(kind: $0.kind) }
+        var overallTuned = overallBase
+        var bucketBase = Array(repeating: overallBase, count: Self.buckets.count)
+        var bucketTuned = bucketBase
+        var bucketTasks = [Int](repeating: 0, count: Self.buckets.count)
+        var towerWS = TowerWorkspace()
+        var storeFeatures = [Float](repeating: 0, count: model.support.config.capacity * kk * h)
+        var storeLabels = [Float](repeating: 0, count: model.support.config.capacity * kk)
+        var scores: [Float] = []
+
+        for key in rowsByTask.keys.sorted() {
+            let rows = rowsByTask[key]!
+            // 2. The task's support (features (S, K·H), labels (S, K)) and the rows to score.
+            var supportFeatures: ArraySlice<Float>, supportLabels: ArraySlice<Float>
+            var scored: Range<Int>
+            switch source {
+            case .supportStore:
+                let s = storeFeatures.withUnsafeMutableBufferPointer { f in
+                    storeLabels.withUnsafeMutableBufferPointer { l in model.support.pull(task: key, features: f, labels: l) }
+                }
+                supportFeatures = storeFeatures[0..<(s * kk * h)]
+                supportLabels = storeLabels[0..<(s * kk)]
+                scored = 0..<rows.count
+            case .evaluatedFile(let fraction):
+                let s = min(Int((fraction * Double(rows.count)).rounded()), rows.count - 1)
+                supportFeatures = rows.features[0..<(s * kk * h)]
+                supportLabels = rows.labels[0..<(s * kk)]
+                scored = s..<rows.count
+            }
+            let supportCount = supportLabels.count / kk
+            let bucket = Self.buckets.firstIndex { $0.range.contains(supportCount) }!
+            bucketTasks[bucket] += 1
+            for (k, head) in heads.enumerated() {
+                let f = Self.column(block: k, width: h, of: supportFeatures, rows: supportCount, rowWidth: kk * h)
+                let y = Tensor(shape: [supportCount], scalars: (0..<supportCount).map { supportLabels[supportLabels.startIndex + $0 * kk + k] })
+                let tuned = model.parameters.towers[k].adapted(on: f, labels: y, kind: head.kind, activation: spec.activation,
+                                                               adaptation: adaptation, workspace: &towerWS)
+                let query = Self.column(block: k, width: h, of: rows.features[(scored.lowerBound * kk * h)..<(scored.upperBound * kk * h)],
+                                        rows: scored.count, rowWidth: kk * h)
+                for (tower, isTuned) in [(model.parameters.towers[k], false), (tuned, true)] {
+                    TowerObjective.predictions(tower, input: query, kind: head.kind, activation: spec.activation, into: &scores, workspace: &towerWS)
+                    for (i, r) in scored.enumerated() {
+                        let label = rows.labels[r * kk + k]
+                        if isTuned {
+                            overallTuned[k].add(prediction: scores[i], label: label)
+                            bucketTuned[bucket][k].add(prediction: scores[i], label: label)
+                        } else {
+                            overallBase[k].add(prediction: scores[i], label: label)
+                            bucketBase[bucket][k].add(prediction: scores[i], label: label)
+                        }
+                    }
+                }
+            }
+        }
+        var out = [FineTuneComparison(name: "all", tasks: rowsByTask.count, base: overallBase.map { $0.result() },
+                                      fineTuned: overallTuned.map { $0.result() })]
+        for (b, bucket) in Self.buckets.enumerated() where bucketTasks[b] > 0 {
+            out.append(FineTuneComparison(name: bucket.name, tasks: bucketTasks[b], base: bucketBase[b].map { $0.result() },
+                                          fineTuned: bucketTuned[b].map { $0.result() }))
+        }
+        return out
+    }
+
+    /// Columns `[block·width, (block+1)·width)` of a row-major `(rows, rowWidth)` slice, as `(rows, width)`.
+    static func column(block: Int, width: Int, of values: ArraySlice<Float>, rows: Int, rowWidth: Int) -> Tensor {
+        var out = Tensor(shape: [rows, width])
+        let base = values.startIndex
+        for r in 0..<rows {
+            for j in 0..<width { out.scalars[r * width + j] = values[base + r * rowWidth + block * width + j] }
+        }
+        return out
+    }
+}
