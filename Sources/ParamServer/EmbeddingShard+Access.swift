@@ -54,6 +54,9 @@ extension EmbeddingShard {
 
     /// Pull for the positions `order[0 ..< n]` of a batch (all in this shard).
     ///
+    /// Two passes: the first only resolves slots, a short loop of independent index probes the
+    /// CPU overlaps (several cache misses in flight); the second copies rows that are now cached.
+    ///
     /// - Complexity: O(n · d) plus expected O(1) index probes a key.
     func pull(
         order: UnsafePointer<Int32>, n: Int, keys: UnsafePointer<UInt64>, hashes: UnsafePointer<UInt64>,
@@ -61,27 +64,36 @@ extension EmbeddingShard {
     ) {
         let d = policy.dimension
         let bytes = d * 4
-        for i in 0..<n {
-            let p = Int(order[i])
-            let key = keys[p], hash = hashes[p]
-            let out = rows + p &* d
-            if let slot = find(key, hash: hash) {
-                if isExpired(slot, ticks) {
-                    statistics.expiredReads += 1
-                    guard create else { out.update(repeating: 0, count: d); continue }
-                    initialize(slot, key: key, policy: policy, ticks: ticks)
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: max(n, 1)) { slots in
+            for i in 0..<n {
+                let p = Int(order[i])
+                slots[i] = Int32(truncatingIfNeeded: find(keys[p], hash: hashes[p]) ?? -1)
+            }
+            for i in 0..<n {
+                let p = Int(order[i])
+                let out = rows + p &* d
+                let found = Int(slots[i])
+                if found >= 0 {
+                    if isExpired(found, ticks) {
+                        statistics.expiredReads += 1
+                        guard create else { out.update(repeating: 0, count: d); continue }
+                        initialize(found, key: keys[p], policy: policy, ticks: ticks)
+                        statistics.rowsCreated += 1
+                    } else {
+                        markTouched(found, ticks)
+                    }
+                    UnsafeMutableRawPointer(out).copyMemory(from: row(found), byteCount: bytes)
+                } else if create, find(keys[p], hash: hashes[p]) == nil, admit(hash: hashes[p], policy: policy) {
+                    // Re-checked: a duplicate key earlier in this batch may have just created it.
+                    let slot = appendSlot(key: keys[p], hash: hashes[p])
+                    initialize(slot, key: keys[p], policy: policy, ticks: ticks)
                     statistics.rowsCreated += 1
+                    UnsafeMutableRawPointer(out).copyMemory(from: row(slot), byteCount: bytes)
+                } else if create, let slot = find(keys[p], hash: hashes[p]) {
+                    UnsafeMutableRawPointer(out).copyMemory(from: row(slot), byteCount: bytes)
                 } else {
-                    markTouched(slot, ticks)
+                    out.update(repeating: 0, count: d)
                 }
-                UnsafeMutableRawPointer(out).copyMemory(from: row(slot), byteCount: bytes)
-            } else if create && admit(hash: hash, policy: policy) {
-                let slot = appendSlot(key: key, hash: hash)
-                initialize(slot, key: key, policy: policy, ticks: ticks)
-                statistics.rowsCreated += 1
-                UnsafeMutableRawPointer(out).copyMemory(from: row(slot), byteCount: bytes)
-            } else {
-                out.update(repeating: 0, count: d)
             }
         }
     }

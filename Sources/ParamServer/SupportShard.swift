@@ -7,7 +7,9 @@ struct SupportLayout {
     let rowWidth: Int, labelWidth: Int, capacity: Int
     let labelsOffset: Int, eventOffset: Int, writeOffset: Int, versionOffset: Int
     let blockBytes: Int
-    let blocksPerPage: Int
+    /// Blocks per slab page: a power of two (`1 << pageShift`), so locating a block is a shift.
+    let pageShift: Int
+    var blocksPerPage: Int { 1 << pageShift }
 
     init(rowWidth: Int, labelWidth: Int, capacity: Int) {
         self.rowWidth = rowWidth
@@ -18,7 +20,9 @@ struct SupportLayout {
         writeOffset = eventOffset + capacity * 8
         versionOffset = writeOffset + capacity * 8
         blockBytes = (versionOffset + capacity * 8 + 63) & ~63
-        blocksPerPage = max(1, (1 << 18) / blockBytes)
+        var shift = 0
+        while (2 << shift) * blockBytes <= 1 << 18 { shift += 1 }
+        pageShift = shift
     }
 }
 
@@ -81,7 +85,7 @@ final class SupportShard: @unchecked Sendable {
     }
 
     @inline(__always) func block(_ e: Int) -> UnsafeMutableRawPointer {
-        pages[e / layout.blocksPerPage] + (e % layout.blocksPerPage) * layout.blockBytes
+        pages[e &>> layout.pageShift] + (e & (layout.blocksPerPage - 1)) &* layout.blockBytes
     }
 
     @inline(__always) func features(_ e: Int) -> UnsafeMutablePointer<Float> {
@@ -116,7 +120,7 @@ final class SupportShard: @unchecked Sendable {
         } else {
             e = entries.count
             entries.append(SupportEntry())
-            if e / layout.blocksPerPage == pages.count {
+            if e &>> layout.pageShift == pages.count {
                 let bytes = layout.blocksPerPage * layout.blockBytes
                 let page = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
                 page.bindMemory(to: Float.self, capacity: bytes / 4)
@@ -151,11 +155,14 @@ final class SupportShard: @unchecked Sendable {
     func servedCount(_ e: Int, now: Int64, version current: UInt64, policy: SupportPolicy) -> Int {
         let entry = entries[e]
         let s = layout.capacity
+        let b = block(e)
+        let versions = b + layout.versionOffset, writes = b + layout.writeOffset
         var k = 0
         var slot = (Int(entry.head) + Int(entry.count) - 1) % s
         while k < Int(entry.count) {
-            if version(e, slot) != current { break }
-            if k >= policy.keepFloor && policy.isExpired(written: writeTime(e, slot), now: now) { break }
+            if versions.loadUnaligned(fromByteOffset: slot &* 8, as: UInt64.self) != current { break }
+            if k >= policy.keepFloor && policy.ttl > 0
+                && policy.isExpired(written: writes.loadUnaligned(fromByteOffset: slot &* 8, as: Int64.self), now: now) { break }
             k += 1
             slot = slot == 0 ? s - 1 : slot - 1
         }

@@ -8,9 +8,21 @@ public protocol BatchStream {
     mutating func next() throws -> EncodedBatch?
 }
 
+/// What the shuffle buffer permutes.
+public enum ShuffleUnit: Sendable, Equatable {
+    /// Individual rows: i.i.d.-like batches (plain training).
+    case rows
+    /// Whole tasks: the buffer's rows are grouped by task key, the groups are permuted and each
+    /// keeps its rows in file (time) order, so a batch holds a few tasks with many rows each —
+    /// what in-batch MAML task formation needs (with row shuffling, a batch of 512 over
+    /// thousands of users has almost no user with enough rows to split).
+    case tasks
+}
+
 /// Re-batches a stream through a shuffle buffer: fill up to `bufferRows` rows, permute them
-/// with a seeded RNG, emit mini-batches of `batchSize`, repeat. A "block shuffle": rows only
-/// move within a buffer's worth, so memory stays bounded for any file size.
+/// (rows or task groups) with a seeded RNG, emit mini-batches of `batchSize`, repeat. A
+/// "block shuffle": rows only move within a buffer's worth, so memory stays bounded for any
+/// file size.
 public struct ShuffledBatches<Source: BatchStream>: BatchStream {
     private var source: Source
     private let batchSize: Int
@@ -22,7 +34,8 @@ public struct ShuffledBatches<Source: BatchStream>: BatchStream {
     private var exhausted = false
 
     /// - Parameter bufferRows: 0 disables shuffling (batches keep file order).
-    public init(_ source: Source, batchSize: Int, bufferRows: Int, seed: UInt64) {
+    public init(_ source: Source, batchSize: Int, bufferRows: Int, seed: UInt64, unit: ShuffleUnit = .rows) {
+        self.unit = unit
         precondition(batchSize >= 1, "ShuffledBatches: batch size \(batchSize)")
         self.source = source
         self.batchSize = batchSize
@@ -32,6 +45,7 @@ public struct ShuffledBatches<Source: BatchStream>: BatchStream {
     }
 
     private let shuffles: Bool
+    private let unit: ShuffleUnit
 
     public mutating func next() throws -> EncodedBatch? {
         if cursor >= order.count {
@@ -59,6 +73,20 @@ public struct ShuffledBatches<Source: BatchStream>: BatchStream {
         if rows.count < bufferRows { exhausted = true }
         buffer = rows
         order = Array(0..<rows.count)
-        if shuffles { order.shuffle(using: &rng) }
+        guard shuffles else { return }
+        switch unit {
+        case .rows:
+            order.shuffle(using: &rng)
+        case .tasks:
+            var groups: [UInt64: [Int]] = [:]
+            var keys: [UInt64] = []
+            for r in 0..<rows.count {
+                let key = rows.taskKeys[r]
+                if groups[key] == nil { keys.append(key) }
+                groups[key, default: []].append(r)
+            }
+            keys.shuffle(using: &rng)
+            order = keys.flatMap { groups[$0]! }
+        }
     }
 }

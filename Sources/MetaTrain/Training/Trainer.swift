@@ -110,7 +110,8 @@ public final class Trainer {
             let epoch = state.epoch
             var stream = ShuffledBatches(AnyBatchStream(try data.trainingPass()), batchSize: config.training.batchSize,
                                          bufferRows: config.training.shuffle.bufferRows,
-                                         seed: config.training.seed &+ UInt64(epoch) &* 0x9E37_79B9)
+                                         seed: config.training.seed &+ UInt64(epoch) &* 0x9E37_79B9,
+                                         unit: config.meta.enabled ? .tasks : .rows)
             var batchIndex = 0
             var lossSums = [Double](repeating: 0, count: tasks.count)
             var lossBatches = [Int](repeating: 0, count: tasks.count)

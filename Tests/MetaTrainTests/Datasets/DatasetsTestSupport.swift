@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 @testable import MetaTrain
 
 /// Paths and helpers shared by the dataset tests.
@@ -21,13 +22,28 @@ enum DatasetsFixtures {
         return path
     }
 
-    /// A fresh empty directory under the system temporary directory.
+    /// A fresh empty directory under the system temporary directory, removed when the test
+    /// process exits (converted datasets are tens of megabytes).
     static func temporaryDirectory(_ label: String = "metarec-datasets") -> String {
         var template = Array("\(NSTemporaryDirectory())/\(label).XXXXXX".utf8CString)
         let path = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(path != nil, "mkdtemp failed")
-        return String(cString: path!)
+        let directory = String(cString: path!)
+        let first = created.withLock { list in
+            list.append(directory)
+            return list.count == 1
+        }
+        if first {
+            atexit {
+                for directory in DatasetsFixtures.created.withLock({ $0 }) {
+                    try? FileManager.default.removeItem(atPath: directory)
+                }
+            }
+        }
+        return directory
     }
+
+    private static let created = Mutex<[String]>([])
 
     /// Writes raw bytes (e.g. Latin-1 text) to `path`.
     static func writeBytes(_ bytes: [UInt8], to path: String) throws {
@@ -40,16 +56,20 @@ enum DatasetsFixtures {
     }
 
     /// A CSV file as a header and rows of fields (RFC 4180, one record per line).
-    static func readCSV(_ path: String) throws -> (header: [String], rows: [[String]]) {
+    static func readCSV(_ path: String, maxRows: Int = .max) throws -> (header: [String], rows: [[String]]) {
         var header: [String] = []
         var rows: [[String]] = []
         var reason = ""
+        struct Enough: Error {}
+        do {
         try LineReader.forEachLine(in: path) { line, number in
+            if rows.count >= maxRows { throw Enough() }
             guard let fields = ByteFields.quotedFields(line, reason: &reason) else {
                 throw DatasetError.malformedLine(file: path, line: number, reason: reason)
             }
             if number == 1 { header = fields } else { rows.append(fields) }
         }
+        } catch is Enough {}
         return (header, rows)
     }
 
