@@ -31,9 +31,22 @@ build: deps
 demo: build
 	OPENBLAS_NUM_THREADS=1 $(RELEASE_BIN) bench gemm
 
+## venv: Python for the interop tests only (safetensors + numpy from PyPI), in .build-venv/ (git-ignored).
+VENV := .build-venv
+METAREC_PYTHON := $(abspath $(VENV))/bin/python
+$(VENV)/.ready:
+	@python3 -c 'import venv, ensurepip' 2>/dev/null || { \
+		echo "installing python3-venv (apt-get)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv >/dev/null; }
+	python3 -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check --no-input safetensors numpy
+	@touch $@
+
 ## test: the whole test suite (one BLAS thread: parallel tests would oversubscribe the cores).
-test: deps
-	OPENBLAS_NUM_THREADS=1 swift test
+## METAREC_PYTHON: the interpreter the safetensors interop test runs.
+test: deps $(VENV)/.ready
+	METAREC_PYTHON=$(METAREC_PYTHON) OPENBLAS_NUM_THREADS=1 swift test
 	OPENBLAS_NUM_THREADS=1 swift test --sanitize=thread --scratch-path .build-tsan --filter ParamServerTests
 
 clean:

@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // OpenBLAS through pkg-config ("openblas"); only TensorCore/BLAS.swift imports it.
@@ -33,11 +35,17 @@ let package = Package(
         .target(name: "Models", dependencies: ["TensorCore", "ParamServer", .product(name: "Yams", package: "Yams")]),
         .target(name: "ParamServer"),
         .target(name: "MetaTrain", dependencies: ["Models", "ParamServer", "CZlib"]),
+        // Counting malloc replacement (glibc) for `metarec bench serving`; linked into the CLI only.
+        .target(name: "CMallocCounter"),
+        // Per-request fine-tuned scoring, auto-batching, feedback events, metrics (no HTTP here).
+        .target(name: "Serving", dependencies: ["Models", "ParamServer", "TensorCore"]),
         .executableTarget(
             name: "MetaRecCLI",
             dependencies: [
-                "TensorCore", "Models", "ParamServer", "MetaTrain",
+                "TensorCore", "Models", "ParamServer", "MetaTrain", "Serving", "CMallocCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
 
@@ -47,6 +55,9 @@ let package = Package(
         .testTarget(name: "ParamServerTests", dependencies: ["ParamServer"]),
         .testTarget(name: "MetaTrainTests", dependencies: ["MetaTrain", "Models", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
+        .testTarget(name: "ServingTests", dependencies: [
+            "Serving", "Models", "ParamServer", "MetaTrain", "TestSupport", "MetaRecCLI", "CMallocCounter",
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

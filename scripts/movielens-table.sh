@@ -37,23 +37,25 @@ for (group, variant), t in out.items():
 '
 }
 
-train() { # name, meta enabled, order
+train() { # name, meta enabled, order, inner steps
   local cfg="$OUT/$1.yaml"
-  sed -e "s/^meta: {enabled: true, order: first/meta: {enabled: $2, order: $3/" "$OUT/data/config.yaml" > "$cfg"
+  sed -e "s/^meta: {enabled: true, order: first, inner_steps: 1/meta: {enabled: $2, order: $3, inner_steps: $4/" \
+      "$OUT/data/config.yaml" > "$cfg"
   [ -f "$OUT/$1/manifest.json" ] || "$BIN" train --config "$cfg" --data "$OUT/data/train.csv" \
       --validation "$OUT/data/validation.csv" --out "$OUT/$1" --epochs "$EPOCHS" 2> "$OUT/$1.log"
 }
-train mmoe false first
-train maml1 true first
-train maml2 true second
+# Candidates: plain MMoE; MAML with 1 or 3 inner steps (α = 0.05) in training, each order.
+train mmoe false first 1
+for order in first second; do for k in 1 3; do train "maml-$order-k$k" true "$order" "$k"; done; done
 
-# choose STEPS x RATE on validation: loss = like logloss + rating rmse^2 (overall, fine-tuned)
+# Choose (model, evaluation steps, rate) on validation: lowest like-logloss + rating-RMSE²
+# of the fine-tuned predictions, over every candidate model given.
 choose() {
   local best="" bestLoss=1e9
-  for s in $STEPS; do for r in $RATES; do
-    loss=$(evaluate "$OUT/$1" validation "$s" "$r" | summarise | awk '$1=="all" && $2=="finetuned" {print $4 + $5*$5}')
-    if awk "BEGIN{exit !($loss < $bestLoss)}"; then best="$s $r"; bestLoss=$loss; fi
-  done; done
+  for m in "$@"; do for s in $STEPS; do for r in $RATES; do
+    loss=$(evaluate "$OUT/$m" validation "$s" "$r" | summarise | awk '$1=="all" && $2=="finetuned" {print $4 + $5*$5}')
+    if awk "BEGIN{exit !($loss < $bestLoss)}"; then best="$m $s $r"; bestLoss=$loss; fi
+  done; done; done
   echo "$best"
 }
 
@@ -72,7 +74,9 @@ row() { # label model variant steps rate
     "$(echo "$all" | awk '{print $3}')" "$(echo "$all" | awk '{print $5}')" \
     "$(echo "$low" | awk '{print $3}')" "$lowName" "$(echo "$low" | awk '{print $5}')"
 }
-read -r s r <<< "$(choose mmoe)";  row "(a) MMoE" mmoe base 1 0.01 "none"
+read -r m s r <<< "$(choose mmoe)";  row "(a) MMoE" mmoe base 1 0.01 "none"
 row "(b) MMoE + fine-tuning" mmoe finetuned "$s" "$r" "$s, $r"
-read -r s r <<< "$(choose maml1)"; row "(c) MAML 1st order" maml1 finetuned "$s" "$r" "$s, $r"
-read -r s r <<< "$(choose maml2)"; row "(d) MAML 2nd order" maml2 finetuned "$s" "$r" "$s, $r"
+read -r m s r <<< "$(choose maml-first-k1 maml-first-k3)"
+row "(c) MAML 1st order ($m)" "$m" finetuned "$s" "$r" "$s, $r"
+read -r m s r <<< "$(choose maml-second-k1 maml-second-k3)"
+row "(d) MAML 2nd order ($m)" "$m" finetuned "$s" "$r" "$s, $r"

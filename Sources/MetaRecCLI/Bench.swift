@@ -4,7 +4,7 @@ import ArgumentParser
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure performance (use a release build: swift build -c release).",
-        subcommands: [BenchGEMM.self, BenchCSV.self, BenchStore.self]
+        subcommands: [BenchGEMM.self, BenchCSV.self, BenchStore.self, BenchServing.self, BenchTraining.self]
     )
 }
 

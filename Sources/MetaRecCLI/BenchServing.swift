@@ -1,0 +1,69 @@
+import ArgumentParser
+import CMallocCounter
+import Foundation
+import Histogram
+import Models
+import Serving
+import TensorCore
+
+/// `metarec bench serving`: in-process latency of per-user fine-tuned scoring over a grid of
+/// support size S, inner steps k and candidates C (single requests), auto-batched throughput
+/// with 1 and 2 worker threads, FLOPs per request against the single-core peak measured in
+/// the same run, and heap allocations per request after warm-up.
+///
+/// Model: the reference shape (``ServingModel/SyntheticShape``: D = 50, 4 experts 50 → 64,
+/// towers 64 → 64 → 1, 2 tasks) with seeded random weights; each user's support rows come
+/// through the events path (``Predictor/record(events:)``), as in production.
+struct BenchServing: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serving",
+        abstract: "Per-request fine-tuned scoring: latency grid, auto-batched throughput, FLOP floor, allocations.")
+
+    @Option(help: "Output format: table or json.")
+    var format: OutputFormat = .table
+
+    @Option(help: "Timed single requests per grid cell (the reference cell gets 5×).")
+    var iterations = 300
+
+    @Option(help: "Requests per auto-batched throughput run.")
+    var batchedRequests = 3000
+
+    @Option(help: "Concurrent in-process clients of the auto-batcher.")
+    var clients = 16
+
+    @Flag(help: "Only the reference cell (S = 64, k = 3, C = 200) and its batched runs.")
+    var referenceOnly = false
+
+    @Option(help: "Write the reference model (support rows for users u0 … u99, S = 64) as a model directory and exit (for metarec serve + wrk).")
+    var writeModel: String?
+
+    func validate() throws {
+        guard iterations >= 10, batchedRequests >= 10, clients >= 1 else {
+            throw ValidationError("--iterations and --batched-requests must be >= 10, --clients >= 1")
+        }
+    }
+
+    func run() async throws {
+        if let writeModel {
+            let model = try ServingModel.synthetic()
+            model.warmEmbeddings(items: 10_000, users: 0)
+            let predictor = Predictor(model: model)
+            var traffic = SyntheticTraffic(items: 10_000, seed: 3)
+            for u in 0..<100 { try predictor.record(events: traffic.events(user: "u\(u)", count: 64, tasks: 2)) }
+            try model.write(to: writeModel)
+            print("wrote \(writeModel): model \(model.modelVersion), \(model.support.count) users with 64 support rows")
+            return
+        }
+        var report = try await BenchServingRun(iterations: iterations, batchedRequests: batchedRequests,
+                                               clients: clients, referenceOnly: referenceOnly).run()
+        report.command = "metarec bench serving" + CommandLine.arguments.dropFirst(3).map { " " + $0 }.joined()
+        switch format {
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        case .table:
+            print(report.table)
+        }
+    }
+}

@@ -1,0 +1,311 @@
+import ArgumentParser
+import Foundation
+import MetaTrain
+import Models
+import ParamServer
+import TensorCore
+
+/// `metarec bench training`: training throughput (rows/s) with 1 and 2 worker threads,
+/// plain MMoE (λ = 0) and first-order MAML with k = 1, on the census config.
+///
+/// Every run is the real training loop (`Trainer.train`: shuffle buffer, `DataParallelStep`,
+/// Adam, embedding-row updates) over the same fixed batches, from fresh weights and a fresh
+/// embedding table, so runs do the same work. The four configurations are interleaved run
+/// by run, so background load drifts over all of them alike; medians are reported, and the
+/// ratios are also given as medians of per-round ratios (paired, robust to drift).
+struct BenchTraining: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "training",
+        abstract: "Training rows/s with 1 and 2 threads, plain MMoE and first-order MAML (k = 1), median of several runs.",
+        discussion: """
+            Data: --data/--config when given; otherwise the census dataset generated from \
+            $METAREC_DATA/census-income-kdd/census-income.test.gz into a temporary directory; \
+            otherwise the synthetic generator. Batches are read into memory first (CSV parsing \
+            is not timed) unless --include-csv is given. Targets (issue 3): 2 threads ≥ 1.6× \
+            1 thread; first-order k = 1 meta-training ≤ 2× plain time per row.
+            """)
+
+    @Option(help: "Model config (YAML); needs --data.") var config: String?
+    @Option(help: "Training CSV log; needs --config.") var data: String?
+    @Option(help: "Mini-batches per timed run (of the config's batch size).") var batches = 40
+    @Option(help: "Timed runs per configuration (the median is reported), after one warm-up run.") var runs = 5
+    @Flag(help: "Time CSV parsing and encoding too (the trainer reads the file on its own thread).") var includeCSV = false
+    @Option(help: "Output format.") var format: OutputFormat = .table
+
+    func validate() throws {
+        guard batches > 0, runs > 0 else { throw ValidationError("--batches and --runs must be positive") }
+        guard (config == nil) == (data == nil) else { throw ValidationError("give both --config and --data, or neither") }
+    }
+
+    func run() async throws {
+        try reportingErrors {
+            let scratch = FileManager.default.temporaryDirectory
+                .appendingPathComponent("metarec-bench-training-\(ProcessInfo.processInfo.processIdentifier)").path
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            let source = try TrainingBenchSource.resolve(config: config, data: data, scratch: scratch)
+            let bench = try TrainingBench(source: source, batches: batches, includeCSV: includeCSV)
+            try bench.validate()
+            let results = try bench.measure(runs: runs)
+            print(format == .json ? bench.json(results) : bench.table(results))
+        }
+    }
+}
+
+/// Where the benchmark's rows and config come from.
+struct TrainingBenchSource {
+    var name: String
+    var config: String
+    var data: String
+
+    static func resolve(config: String?, data: String?, scratch: String) throws -> TrainingBenchSource {
+        if let config, let data { return TrainingBenchSource(name: data, config: config, data: data) }
+        let root = ProcessInfo.processInfo.environment["METAREC_DATA"] ?? ""
+        let census = root + "/census-income-kdd/census-income.test.gz"
+        if !root.isEmpty, FileManager.default.fileExists(atPath: census) {
+            printError("bench training: generating the census dataset from \(census)")
+            let summary = try CensusDataset.write(raw: census, to: scratch)
+            return TrainingBenchSource(name: "census (generated from $METAREC_DATA)", config: summary.configPath,
+                                       data: summary.file(.train).path)
+        }
+        printError("bench training: $METAREC_DATA has no census file; using the synthetic generator")
+        let summary = try SyntheticDataset.write(try SyntheticConfig(users: 2000, rows: 60_000), to: scratch)
+        return TrainingBenchSource(name: "synthetic (60000 rows, 2000 users)", config: summary.configPath,
+                                   data: summary.file(.train).path)
+    }
+}
+
+/// One measured configuration.
+struct TrainingBenchCase: Hashable {
+    var meta: Bool
+    var threads: Int
+    var label: String { meta ? "meta (first order, k = 1)" : "plain MMoE" }
+}
+
+/// The benchmark proper: fixed in-memory batches, the real trainer.
+struct TrainingBench {
+    let source: TrainingBenchSource
+    let baseConfig: ModelConfig
+    let encoder: FeatureEncoder
+    let batchList: [EncodedBatch]
+    let rowsPerRun: Int
+    let includeCSV: Bool
+    static let cases = [false, true].flatMap { meta in [1, 2].map { TrainingBenchCase(meta: meta, threads: $0) } }
+
+    init(source: TrainingBenchSource, batches: Int, includeCSV: Bool) throws {
+        self.source = source
+        self.includeCSV = includeCSV
+        let config = try ModelConfig.load(yamlFile: source.config)
+        baseConfig = config
+        let profile = try DataProfile.fit(path: source.data, config: config)
+        encoder = try FeatureEncoder(config: config, statistics: profile.statistics)
+        // The batches a training epoch would start with (same shuffle as epoch 0).
+        var stream = ShuffledBatches(try CSVBatchStream(path: source.data, encoder: encoder), batchSize: config.training.batchSize,
+                                     bufferRows: config.training.shuffle.rows, seed: config.training.seed)
+        var list: [EncodedBatch] = []
+        while list.count < batches, let batch = try stream.next(), batch.count == config.training.batchSize { list.append(batch) }
+        guard list.count == batches else {
+            throw ValidationError("bench training: \(source.data) has only \(list.count) full batches of \(config.training.batchSize); lower --batches")
+        }
+        batchList = list
+        rowsPerRun = batches * config.training.batchSize
+    }
+
+    /// The config of one case: the census model, `threads` workers, meta-learning on
+    /// (first order, one inner step) or off.
+    func config(_ c: TrainingBenchCase) -> ModelConfig {
+        var config = baseConfig
+        config.training.threads = c.threads
+        config.training.epochs = 1
+        config.meta.enabled = c.meta
+        config.meta.order = .first
+        config.meta.innerSteps = 1
+        return config
+    }
+
+    /// Before timing: 1 and 2 threads compute the same gradient (plain and meta), so the
+    /// parallel path being timed is the correct one.
+    func validate() throws {
+        for meta in [false, true] {
+            let config = config(TrainingBenchCase(meta: meta, threads: 1))
+            let parameters = ModelParameters(spec: config.networkSpec, seed: config.model.seed)
+            let table = try EmbeddingStore(config: EmbeddingStoreConfig(model: config))
+            var gradients: [[(name: String, tensor: Tensor)]] = []
+            var losses: [[Double]] = []
+            for threads in [1, 2] {
+                let step = DataParallelStep(spec: config.networkSpec, layout: config.inputLayout, tasks: config.taskSpecs,
+                                            threads: threads, meta: MetaLearning(config: config), like: parameters)
+                losses.append(step.compute(parameters: parameters, batch: batchList[0], table: table, splitSeed: 7).base)
+                gradients.append(step.gradients.namedTensors)
+            }
+            var scale: Float = 0, worst: Float = 0
+            for (a, b) in zip(gradients[0], gradients[1]) {
+                for (x, y) in zip(a.tensor.scalars, b.tensor.scalars) {
+                    scale = max(scale, abs(x))
+                    worst = max(worst, abs(x - y))
+                }
+            }
+            guard scale > 0, worst <= 1e-4 * scale, zip(losses[0], losses[1]).allSatisfy({ abs($0 - $1) <= 1e-5 * max(1, abs($0)) }) else {
+                throw ValidationError("bench training: 1- and 2-thread gradients differ (meta \(meta)): max |Δ| \(worst), scale \(scale)")
+            }
+        }
+    }
+
+    /// One training run of `case` over the fixed batches; returns seconds.
+    func timeOneRun(_ c: TrainingBenchCase) throws -> Double {
+        let config = config(c)
+        let store = try EmbeddingStore(config: EmbeddingStoreConfig(model: config))
+        let trainer = Trainer(config: config, table: store, checkpoint: nil)
+        let batches = batchList, path = source.data, encoder = encoder, rows = rowsPerRun
+        let pass: () throws -> any BatchStream = includeCSV
+            ? { RowLimit(base: try CSVBatchStream(path: path, encoder: encoder), remaining: rows) }
+            : { MemoryBatches(batches: batches) }
+        let data = TrainingData(trainingPass: pass, validationPass: nil, trainingRows: rowsPerRun, fingerprint: "bench")
+        let start = ContinuousClock.now
+        let report = try trainer.train(data: data, progress: ProgressReporter(quiet: true))
+        let d = ContinuousClock.now - start
+        guard report.rowsTrained == rowsPerRun else {
+            throw ValidationError("bench training: trained \(report.rowsTrained) rows, expected \(rowsPerRun)")
+        }
+        guard trainer.parameters.namedTensors.allSatisfy({ $0.tensor.isFinite }) else {
+            throw ValidationError("bench training: non-finite weights after training (\(c.label), \(c.threads) threads)")
+        }
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+
+    /// Seconds per run for every case, runs interleaved across cases (one warm-up round first).
+    func measure(runs: Int) throws -> TrainingBenchResults {
+        let loadBefore = Self.loadAverage()
+        for c in Self.cases { _ = try timeOneRun(c) }
+        var seconds: [TrainingBenchCase: [Double]] = [:]
+        for round in 0..<runs {
+            // Rotate the order each round so no case always runs first after another.
+            for i in 0..<Self.cases.count {
+                let c = Self.cases[(i + round) % Self.cases.count]
+                seconds[c, default: []].append(try timeOneRun(c))
+            }
+        }
+        return TrainingBenchResults(seconds: seconds, runs: runs, loadBefore: loadBefore, loadAfter: Self.loadAverage())
+    }
+
+    /// The 1-minute load average (other processes share the cores), when readable.
+    static func loadAverage() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return nil }
+        return text.split(separator: " ").first.flatMap { Double($0) }
+    }
+}
+
+/// Timings and derived figures.
+struct TrainingBenchResults {
+    /// Seconds per timed run, in run order, by case.
+    var seconds: [TrainingBenchCase: [Double]]
+    var runs: Int
+    var loadBefore: Double?
+    var loadAfter: Double?
+
+    func median(_ c: TrainingBenchCase) -> Double { Self.median(seconds[c]!) }
+
+    static func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    /// `(ratio of medians, median of per-round ratios)` of `numerator`'s time over `denominator`'s.
+    func timeRatio(_ numerator: TrainingBenchCase, _ denominator: TrainingBenchCase) -> (ofMedians: Double, paired: Double) {
+        let paired = zip(seconds[numerator]!, seconds[denominator]!).map { $0 / $1 }
+        return (median(numerator) / median(denominator), Self.median(paired))
+    }
+}
+
+extension TrainingBench {
+    private func c(_ meta: Bool, _ threads: Int) -> TrainingBenchCase { TrainingBenchCase(meta: meta, threads: threads) }
+
+    func table(_ r: TrainingBenchResults) -> String {
+        let b = baseConfig.training.batchSize
+        var out = "Training throughput: \(source.name)\n"
+        out += "  \(baseConfig.labels.count) tasks, \(baseConfig.features.count) features, D = \(baseConfig.networkSpec.inputWidth), "
+        out += "\(baseConfig.model.experts) experts \(baseConfig.model.expertLayers), towers \(baseConfig.model.towerLayers), B = \(b)\n"
+        out += "  \(batchList.count) batches (\(rowsPerRun) rows) per run, median of \(r.runs) runs, "
+        out += includeCSV ? "CSV parsing timed\n" : "batches in memory (CSV parsing not timed)\n"
+        out += "  load average \(r.loadBefore.map { String(format: "%.2f", $0) } ?? "?") before, "
+        out += "\(r.loadAfter.map { String(format: "%.2f", $0) } ?? "?") after (2 cores)\n"
+        out += "mode                        threads   rows/s (median)   [worst – best]       ms/batch\n"
+        for k in Self.cases {
+            let xs = r.seconds[k]!.sorted()
+            out += k.label.padding(toLength: 28, withPad: " ", startingAt: 0)
+            out += String(format: "%7d   %15.0f   [%7.0f – %7.0f]   %8.2f\n", k.threads, Double(rowsPerRun) / r.median(k),
+                          Double(rowsPerRun) / xs.last!, Double(rowsPerRun) / xs.first!, 1000 * r.median(k) / Double(batchList.count))
+        }
+        for meta in [false, true] {
+            let s = r.timeRatio(c(meta, 1), c(meta, 2))
+            out += String(format: "speed-up 2 threads / 1 thread, %@: %.2f× (paired median %.2f×; target ≥ 1.6×)%@\n",
+                          c(meta, 1).label, s.ofMedians, s.paired, s.ofMedians >= 1.6 ? "" : "  MISSED")
+        }
+        for threads in [1, 2] {
+            let t = r.timeRatio(c(true, threads), c(false, threads))
+            out += String(format: "meta / plain time per row, %d thread%@: %.2f× (paired median %.2f×; target ≤ 2×)%@\n",
+                          threads, threads == 1 ? "" : "s", t.ofMedians, t.paired, t.ofMedians <= 2 ? "" : "  MISSED")
+        }
+        return out
+    }
+
+    func json(_ r: TrainingBenchResults) -> String {
+        func number(_ x: Double) -> String { String(format: "%.4f", x) }
+        let cases = Self.cases.map { k in
+            "{\"mode\":\"\(k.meta ? "meta_first_order_k1" : "plain")\",\"threads\":\(k.threads),"
+                + "\"rows_per_s_median\":\(number(Double(rowsPerRun) / r.median(k))),"
+                + "\"seconds\":[\(r.seconds[k]!.map(number).joined(separator: ","))]}"
+        }
+        let speedups = [false, true].map { meta in
+            let s = r.timeRatio(c(meta, 1), c(meta, 2))
+            return "\"\(meta ? "meta" : "plain")\":{\"of_medians\":\(number(s.ofMedians)),\"paired\":\(number(s.paired))}"
+        }
+        let metaRatios = [1, 2].map { threads in
+            let t = r.timeRatio(c(true, threads), c(false, threads))
+            return "\"\(threads)\":{\"of_medians\":\(number(t.ofMedians)),\"paired\":\(number(t.paired))}"
+        }
+        let source = self.source.name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        return "{\"benchmark\":\"training\",\"source\":\"\(source)\",\"batch_size\":\(baseConfig.training.batchSize),"
+            + "\"batches\":\(batchList.count),\"rows_per_run\":\(rowsPerRun),\"runs\":\(r.runs),\"include_csv\":\(includeCSV),"
+            + "\"load_average_before\":\(r.loadBefore.map(number) ?? "null"),\"load_average_after\":\(r.loadAfter.map(number) ?? "null"),"
+            + "\"cases\":[\(cases.joined(separator: ","))],"
+            + "\"speedup_2_over_1_threads\":{\(speedups.joined(separator: ","))},"
+            + "\"meta_over_plain_time_per_row\":{\(metaRatios.joined(separator: ","))},"
+            + "\"targets\":{\"speedup_min\":1.6,\"meta_over_plain_max\":2.0}}"
+    }
+}
+
+/// Fixed batches replayed from memory.
+struct MemoryBatches: BatchStream {
+    var batches: [EncodedBatch]
+    var index = 0
+    mutating func next() throws -> EncodedBatch? {
+        guard index < batches.count else { return nil }
+        defer { index += 1 }
+        return batches[index]
+    }
+}
+
+/// The first `remaining` rows of a stream.
+struct RowLimit<Base: BatchStream>: BatchStream {
+    var base: Base
+    var remaining: Int
+    mutating func next() throws -> EncodedBatch? {
+        guard remaining > 0, let batch = try base.next() else { return nil }
+        if batch.count <= remaining {
+            remaining -= batch.count
+            return batch
+        }
+        defer { remaining = 0 }
+        return batch.selecting(rows: 0..<remaining)
+    }
+}
+
+extension ModelConfig.Shuffle {
+    /// Rows in the shuffle buffer (0 = file order).
+    fileprivate var rows: Int {
+        switch self {
+        case .none: 0
+        case .buffer(let rows): rows
+        }
+    }
+}

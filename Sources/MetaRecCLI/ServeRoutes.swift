@@ -1,0 +1,91 @@
+import Foundation
+import Hummingbird
+import Serving
+
+extension ScoringServer {
+    /// `POST /v1/score`, `POST /v1/events`, `GET /healthz`, `GET /metrics`.
+    func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.post("/v1/score") { [self] request, _ -> Response in
+            await timed(.score) { () async throws(ServingError) -> Response in
+                let body = try await readBody(request)
+                let scoreRequest = try RequestDecoding.scoreRequest(from: body)
+                let result = try await batcher.score(scoreRequest)
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(64 + result.scores.count * 24)
+                result.writeJSON(into: &bytes)
+                return HTTPReply.json(.ok, bytes)
+            }
+        }
+        router.post("/v1/events") { [self] request, _ -> Response in
+            await timed(.events) { () async throws(ServingError) -> Response in
+                let body = try await readBody(request)
+                let events = try RequestDecoding.eventsRequest(from: body)
+                let appended = try predictor.record(events: events)
+                return HTTPReply.json(.ok, Array("{\"appended\":\(appended)}".utf8))
+            }
+        }
+        router.get("/healthz") { [self] _, _ -> Response in
+            await timed(.healthz) { () async throws(ServingError) -> Response in
+                var out = Array(#"{"status":"ok","model_version":"#.utf8)
+                out += Array("\"\(predictor.model.modelVersion)\"}".utf8)
+                return HTTPReply.json(.ok, out)
+            }
+        }
+        router.get("/metrics") { [self] _, _ -> Response in
+            await timed(.metrics) { () async throws(ServingError) -> Response in
+                let text = predictor.metrics.prometheusText(support: predictor.model.support, embeddings: predictor.model.embeddings)
+                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                                body: .init(byteBuffer: ByteBuffer(string: text)))
+            }
+        }
+        return router
+    }
+
+    /// Runs `body`, turns a ``ServingError`` into its 4xx/5xx JSON reply, and records the
+    /// request and its latency in the metrics.
+    private func timed(_ endpoint: ServingMetrics.Endpoint,
+                       _ body: () async throws(ServingError) -> Response) async -> Response {
+        let start = ContinuousClock.now
+        let response: Response
+        do {
+            response = try await body()
+        } catch {
+            response = HTTPReply.error(error)
+        }
+        let (s, atto) = (ContinuousClock.now - start).components
+        predictor.metrics.recordRequest(endpoint, status: Int(response.status.code), seconds: Double(s) + Double(atto) * 1e-18)
+        return response
+    }
+
+    /// The request body, at most `serving.max_body_bytes` (413 beyond, checked on
+    /// Content-Length first so an oversized upload is refused before it is read).
+    private func readBody(_ request: Request) async throws(ServingError) -> Data {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBodyBytes {
+            throw .bodyTooLarge(limit: maxBodyBytes)
+        }
+        var request = request
+        do {
+            let buffer = try await request.collectBody(upTo: maxBodyBytes)
+            return Data(buffer.readableBytesView)
+        } catch {
+            throw .bodyTooLarge(limit: maxBodyBytes)
+        }
+    }
+}
+
+/// JSON replies.
+enum HTTPReply {
+    static func json(_ status: HTTPResponse.Status, _ bytes: [UInt8]) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// `{"error": {"code": "unknown_feature", "field": "candidates[0].colour", "message": "…"}}`.
+    static func error(_ error: ServingError) -> Response {
+        var object: [String: String] = ["code": error.code, "message": error.description]
+        if let field = error.field { object["field"] = field }
+        let data = (try? JSONSerialization.data(withJSONObject: ["error": object], options: [.sortedKeys])) ?? Data()
+        return json(HTTPResponse.Status(code: error.httpStatus), Array(data))
+    }
+}

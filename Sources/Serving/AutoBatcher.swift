@@ -1,0 +1,179 @@
+import Foundation
+
+/// Merges concurrent score requests into batches (DESIGN §3 "auto-batching"): a worker takes
+/// the oldest waiting request, waits at most `maxWait` (from that request's arrival) for up to
+/// `maxRequests` to gather, then runs ``Predictor/scoreBatch(_:into:workspace:)``: the bottom
+/// once over all `Σ C_r` candidates, then each request's own inner loop with its own weights
+/// and its own normaliser, so its scores equal those it would get alone.
+///
+/// Threading: ``start()`` launches `workers` dedicated threads (CPU-bound work stays off the
+/// Swift concurrency pool and the server's event loops); each owns one
+/// ``PredictorWorkspace``. Callers `await` ``score(_:)``; the queue is guarded by one
+/// condition lock. ``shutdown()`` stops intake, lets the workers drain what is queued and
+/// joins them. Nothing starts implicitly.
+public final class AutoBatcher: Sendable {
+    /// Bounds of one batch.
+    public struct Configuration: Sendable, Equatable {
+        /// Most requests merged into one batch (`R`), ≥ 1.
+        public var maxRequests: Int
+        /// Longest a request waits for others to join its batch.
+        public var maxWait: Duration
+        /// Worker threads, ≥ 1.
+        public var workers: Int
+
+        public init(maxRequests: Int, maxWait: Duration, workers: Int) {
+            precondition(maxRequests >= 1 && workers >= 1 && maxWait >= .zero,
+                         "AutoBatcher.Configuration: maxRequests \(maxRequests), workers \(workers), maxWait \(maxWait)")
+            self.maxRequests = maxRequests
+            self.maxWait = maxWait
+            self.workers = workers
+        }
+    }
+
+    public let predictor: Predictor
+    public let configuration: Configuration
+    let queue: BatchQueue
+
+    public init(predictor: Predictor, configuration: Configuration) {
+        self.predictor = predictor
+        self.configuration = configuration
+        queue = BatchQueue()
+    }
+
+    /// Starts the worker threads (once).
+    public func start() {
+        guard queue.markStarted() else { return }
+        for w in 0..<configuration.workers {
+            queue.group.enter()
+            let thread = Thread { [self] in
+                workerLoop()
+                queue.group.leave()
+            }
+            thread.name = "metarec-batch-\(w)"
+            thread.start()
+        }
+    }
+
+    /// Validates `request`, queues it and returns its scores once its batch has run.
+    ///
+    /// - Throws: the validation ``ServingError``; ``ServingError/shuttingDown`` after ``shutdown()``.
+    public func score(_ request: ScoreRequest) async throws(ServingError) -> ScoreResult {
+        try predictor.validate(request)
+        let result = await withCheckedContinuation { (continuation: BatchQueue.Continuation) in
+            if !queue.enqueue(BatchQueue.Pending(request: request, arrival: .now, continuation: continuation)) {
+                continuation.resume(returning: .failure(.shuttingDown))
+            }
+        }
+        return try result.get()
+    }
+
+    /// Stops intake, drains the queued requests and joins the workers.
+    public func shutdown() async {
+        queue.close()
+        guard queue.wasStarted else { queue.failAll(); return }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            queue.group.notify(queue: .global()) { c.resume() }
+        }
+    }
+
+    private func workerLoop() {
+        var ws = predictor.makeWorkspace()
+        var pending: [BatchQueue.Pending] = []
+        var requests: [ScoreRequest] = []
+        var results: [Result<ScoreResult, ServingError>] = []
+        pending.reserveCapacity(configuration.maxRequests)
+        requests.reserveCapacity(configuration.maxRequests)
+        while queue.next(into: &pending, maxRequests: configuration.maxRequests, maxWait: configuration.maxWait) {
+            requests.removeAll(keepingCapacity: true)
+            for p in pending { requests.append(p.request) }
+            predictor.scoreBatch(requests, into: &results, workspace: &ws)
+            predictor.metrics.recordBatch(requests: requests.count)
+            for (i, p) in pending.enumerated() { p.continuation.resume(returning: results[i]) }
+            pending.removeAll(keepingCapacity: true)
+        }
+    }
+}
+
+/// The auto-batcher's queue: requests in arrival order under one condition lock.
+///
+/// `@unchecked Sendable`: every mutable field is read and written only while `condition` is held.
+final class BatchQueue: @unchecked Sendable {
+    typealias Continuation = CheckedContinuation<Result<ScoreResult, ServingError>, Never>
+
+    struct Pending {
+        var request: ScoreRequest
+        var arrival: ContinuousClock.Instant
+        var continuation: Continuation
+    }
+
+    let condition = NSCondition()
+    let group = DispatchGroup()
+    private var waiting: [Pending] = []
+    private var closed = false
+    private var started = false
+
+    func markStarted() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        if started || closed { return false }
+        started = true
+        return true
+    }
+
+    var wasStarted: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return started
+    }
+
+    /// Queues `p`; `false` once closed.
+    func enqueue(_ p: Pending) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        if closed { return false }
+        waiting.append(p)
+        condition.broadcast()
+        return true
+    }
+
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Fails every queued request (shutdown without workers).
+    func failAll() {
+        condition.lock()
+        let all = waiting
+        waiting.removeAll()
+        condition.unlock()
+        for p in all { p.continuation.resume(returning: .failure(.shuttingDown)) }
+    }
+
+    /// Blocks until at least one request waits, then up to `maxWait` after the oldest one's
+    /// arrival for `maxRequests` to gather; moves up to `maxRequests` into `batch`. Returns
+    /// `false` when closed and empty (the worker exits).
+    func next(into batch: inout [Pending], maxRequests: Int, maxWait: Duration) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            while waiting.isEmpty && !closed { condition.wait() }
+            if waiting.isEmpty { return false }
+            let deadline = waiting[0].arrival + maxWait
+            while !closed, !waiting.isEmpty, waiting.count < maxRequests {
+                let remaining = ContinuousClock.now.duration(to: deadline)
+                if remaining <= .zero { break }
+                let (s, atto) = remaining.components
+                _ = condition.wait(until: Date(timeIntervalSinceNow: Double(s) + Double(atto) * 1e-18))
+            }
+            // Another worker may have taken them while this one slept.
+            if !waiting.isEmpty { break }
+        }
+        let n = min(maxRequests, waiting.count)
+        batch.append(contentsOf: waiting[0..<n])
+        waiting.removeFirst(n)
+        return true
+    }
+}

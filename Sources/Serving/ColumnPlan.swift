@@ -1,0 +1,133 @@
+import Models
+
+/// What each input column of the encoder is, so request values can be type-checked and
+/// written as the text the encoder parses. One slot per ``FeatureEncoder/columns`` entry.
+struct ColumnPlan: Sendable {
+    enum Kind: Sendable, Equatable {
+        case taskKey
+        case time
+        case categorical
+        case multiCategorical(separator: [UInt8])
+        case numeric
+        case label(TaskKind)
+    }
+
+    /// ``FeatureEncoder/columns``.
+    let names: [String]
+    let kinds: [Kind]
+    let slotByName: [String: Int]
+    /// Slot of the task-key column.
+    let taskSlot: Int
+    /// Slot of the time column, if the config has one.
+    let timeSlot: Int?
+    /// Label slots, in task order.
+    let labelSlots: [Int]
+
+    init(config: ModelConfig, encoder: FeatureEncoder) {
+        names = encoder.columns
+        var slots: [String: Int] = [:]
+        for (i, n) in names.enumerated() { slots[n] = i }
+        slotByName = slots
+        var kinds = [Kind](repeating: .categorical, count: names.count)
+        taskSlot = slots[config.taskKey]!
+        kinds[taskSlot] = .taskKey
+        for label in config.labels {
+            kinds[slots[label.name]!] = .label(label.kind == .binary ? .binary : .regression)
+        }
+        for feature in config.features {
+            let kind: Kind = switch feature.kind {
+            case .categorical: .categorical
+            case .multiCategorical(let separator, _): .multiCategorical(separator: Array(separator.utf8))
+            case .numeric: .numeric
+            }
+            kinds[slots[feature.name]!] = kind
+        }
+        timeSlot = config.time.flatMap { slots[$0] }
+        if let timeSlot { kinds[timeSlot] = .time }
+        labelSlots = config.labels.map { slots[$0.name]! }
+        self.kinds = kinds
+    }
+
+    /// Whether a candidate (or the context) may set this slot: features, the task key, the time.
+    func isCandidateInput(_ slot: Int) -> Bool {
+        if case .label = kinds[slot] { return false }
+        return true
+    }
+
+    // MARK: Type checks
+
+    /// Throws unless `value` has a JSON type that column kind `kind` accepts.
+    func check(_ value: FeatureValue, kind: Kind, field: @autoclosure () -> String) throws(ServingError) {
+        switch kind {
+        case .taskKey, .categorical:
+            switch value {
+            case .string, .integer, .null: return
+            case .number(let d) where d == d.rounded() && abs(d) < 9.2e18: return
+            default: throw .wrongType(field: field(), expected: "a string or an integer, got \(value.typeName)")
+            }
+        case .multiCategorical:
+            switch value {
+            case .string, .integer, .null: return
+            case .list(let items):
+                for (i, item) in items.enumerated() {
+                    switch item {
+                    case .string, .integer: continue
+                    default: throw .wrongType(field: field() + "[\(i)]", expected: "a string or an integer, got \(item.typeName)")
+                    }
+                }
+            default: throw .wrongType(field: field(), expected: "an array of strings or a string, got \(value.typeName)")
+            }
+        case .numeric:
+            switch value {
+            case .integer, .null: return
+            case .number(let d) where d.isFinite: return
+            default: throw .wrongType(field: field(), expected: "a number, got \(value.typeName)")
+            }
+        case .time:
+            switch value {
+            case .integer: return
+            case .number(let d) where d.isFinite && abs(d) < 9.2e9: return
+            case .number: throw .invalidValue(field: field(), reason: "not a timestamp in seconds")
+            default: throw .wrongType(field: field(), expected: "a number (seconds), got \(value.typeName)")
+            }
+        case .label(.binary):
+            switch value {
+            case .bool, .null: return
+            case .integer(let i) where i == 0 || i == 1: return
+            case .number(let d) where d == 0 || d == 1: return
+            case .integer, .number: throw .invalidValue(field: field(), reason: "a binary label must be 0, 1, true or false")
+            default: throw .wrongType(field: field(), expected: "0, 1, true or false, got \(value.typeName)")
+            }
+        case .label(.regression):
+            switch value {
+            case .integer, .null: return
+            case .number(let d) where d.isFinite: return
+            default: throw .wrongType(field: field(), expected: "a number, got \(value.typeName)")
+            }
+        }
+    }
+
+    // MARK: Text
+
+    /// Appends the text form of a checked `value` that the encoder parses for `kind`.
+    func appendText(_ value: FeatureValue, kind: Kind, to out: inout [UInt8]) {
+        switch value {
+        case .string(let s): out.append(contentsOf: s.utf8)
+        case .integer(let i): JSONText.appendInteger(i, to: &out)
+        case .number(let d):
+            if kind == .categorical || kind == .taskKey {
+                JSONText.appendInteger(Int64(d), to: &out)
+            } else {
+                JSONText.appendDouble(d, to: &out)
+            }
+        case .bool(let b): out.append(b ? UInt8(ascii: "1") : UInt8(ascii: "0"))
+        case .list(let items):
+            guard case .multiCategorical(let separator) = kind else { return }
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.append(contentsOf: separator) }
+                appendText(item, kind: .categorical, to: &out)
+            }
+        case .null: break
+        }
+    }
+}

@@ -1,0 +1,75 @@
+/// Small JSON and number writers on byte buffers (no `String` per value).
+enum JSONText {
+    /// Appends `s` as a JSON string literal (quotes, escapes for `"`, `\` and control characters).
+    static func appendString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: "\\u00".utf8)
+                out.append(hex[Int(b >> 4)])
+                out.append(hex[Int(b & 15)])
+            default: out.append(b)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends the decimal digits of `value`.
+    static func appendInteger(_ value: Int64, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var v = value.magnitude
+        var p: UInt64 = 1
+        while v / p >= 10 { p *= 10 }
+        while p > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(v / p))
+            v %= p
+            p /= 10
+        }
+    }
+
+    /// Appends `value` as decimal text that ``FeatureEncoder`` parses back on its exact fast
+    /// path, without allocating: integers below 2^53 exactly, everything else rounded to 15
+    /// significant digits (relative error ≤ 5e-16, far below the Float32 the model computes in)
+    /// with trailing zeros dropped, as `mantissa e exponent`.
+    static func appendDouble(_ value: Double, to out: inout [UInt8]) {
+        precondition(value.isFinite, "appendDouble: \(value) is not finite")
+        if value == value.rounded(), abs(value) < 9_007_199_254_740_992 {
+            appendInteger(Int64(value), to: &out)
+            return
+        }
+        // Below 1e-200 the value is 0 to any Float32 model input (and 10^(e−14) would underflow).
+        if abs(value) < 1e-200 { out.append(UInt8(ascii: "0")); return }
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        let a = abs(value)
+        var e = Int((log10(a)).rounded(.down)) - 14
+        var mantissa = (a / pow10(e)).rounded()
+        if mantissa >= 1e15 { e += 1; mantissa = (a / pow10(e)).rounded() }
+        var m = Int64(mantissa)
+        while m != 0, m % 10 == 0 { m /= 10; e += 1 }
+        appendInteger(m, to: &out)
+        out.append(UInt8(ascii: "e"))
+        appendInteger(Int64(e), to: &out)
+    }
+
+    private static func pow10(_ n: Int) -> Double {
+        var r = 1.0
+        let base = n < 0 ? 0.1 : 10.0
+        // Exact powers where possible: multiply by 10 (exact up to 1e22), divide for negatives.
+        if n >= 0 {
+            for _ in 0..<n { r *= base }
+            return r
+        }
+        for _ in 0..<(-n) { r *= 10 }
+        return 1 / r
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,137 @@
+import Models
+import TensorCore
+
+extension Predictor {
+    /// Checks a request against the model and the limits before any work is done.
+    ///
+    /// - Throws: ``ServingError/missingField(field:)`` (empty `user`),
+    ///   ``ServingError/tooManyCandidates(count:limit:)``, ``ServingError/unknownFeature(field:)``,
+    ///   ``ServingError/wrongType(field:expected:)``, ``ServingError/invalidValue(field:reason:)``.
+    /// - Complexity: O(values in the request); allocates only to build an error.
+    public func validate(_ request: ScoreRequest) throws(ServingError) {
+        if request.user.isEmpty { throw .missingField(field: "user") }
+        if request.candidates.count > settings.maxCandidates {
+            throw .tooManyCandidates(count: request.candidates.count, limit: settings.maxCandidates)
+        }
+        if let steps = request.steps, !(0...ServingSettings.maxSteps).contains(steps) {
+            throw .invalidValue(field: "steps", reason: "\(steps) is not in 0...\(ServingSettings.maxSteps)")
+        }
+        if let lr = request.learningRate, !(lr.isFinite && lr >= 0 && lr <= 1e3) {
+            throw .invalidValue(field: "learning_rate", reason: "\(lr) is not a finite rate in 0...1000")
+        }
+        if let context = request.context {
+            for (key, value) in context {
+                guard let slot = plan.slotByName[key], plan.isCandidateInput(slot) else {
+                    throw .unknownFeature(field: "context." + key)
+                }
+                try plan.check(value, kind: plan.kinds[slot], field: "context." + key)
+            }
+        }
+        for (c, candidate) in request.candidates.enumerated() {
+            for (key, value) in candidate {
+                guard let slot = plan.slotByName[key], plan.isCandidateInput(slot) else {
+                    throw .unknownFeature(field: "candidates[\(c)].\(key)")
+                }
+                try plan.check(value, kind: plan.kinds[slot], field: "candidates[\(c)].\(key)")
+            }
+        }
+    }
+
+    /// Encodes every candidate of `requests` into `ws.batch`, one block of rows per request
+    /// (`ws.rowOffsets`, one entry per request that encoded plus the end). A request whose
+    /// candidate the encoder rejects is reported through `onError` and left out entirely.
+    func encode<Requests: Collection<ScoreRequest>>(
+        _ requests: Requests, workspace ws: inout PredictorWorkspace, onError: (Int, ServingError) -> Void
+    ) {
+        var skipped: Set<Int> = []
+        pass: while true {
+            ws.batch.removeAll()
+            ws.rowOffsets.removeAll(keepingCapacity: true)
+            for (r, request) in requests.enumerated() where !skipped.contains(r) {
+                ws.rowOffsets.append(ws.batch.count)
+                for (c, candidate) in request.candidates.enumerated() {
+                    fillCandidate(candidate, of: request, workspace: &ws)
+                    if let error = appendRow(workspace: &ws) {
+                        onError(r, .invalidValue(field: "candidates[\(c)].\(error.column ?? "")", reason: error.reason))
+                        skipped.insert(r)
+                        continue pass  // rows of r are in the batch already: encode again without it
+                    }
+                }
+            }
+            ws.rowOffsets.append(ws.batch.count)
+            return
+        }
+    }
+
+    /// Writes one candidate's text: walks the candidate's own entries (one hash lookup each)
+    /// instead of looking every column up, then fills the columns it does not set from the
+    /// context, the request's user (task key) or the missing value.
+    func fillCandidate(_ candidate: [String: FeatureValue], of request: ScoreRequest, workspace ws: inout PredictorWorkspace) {
+        let n = plan.names.count
+        ws.rowBytes.removeAll(keepingCapacity: true)
+        for s in 0..<n { ws.fieldStart[s] = -1 }
+        for (key, value) in candidate {
+            guard let slot = plan.slotByName[key] else { continue }  // validated before
+            let start = ws.rowBytes.count
+            plan.appendText(value, kind: plan.kinds[slot], to: &ws.rowBytes)
+            ws.fieldStart[slot] = start
+            ws.fieldEnd[slot] = ws.rowBytes.count
+        }
+        for slot in 0..<n where ws.fieldStart[slot] < 0 {
+            let start = ws.rowBytes.count
+            let kind = plan.kinds[slot]
+            if let context = request.context, let v = context[plan.names[slot]] {
+                plan.appendText(v, kind: kind, to: &ws.rowBytes)
+            } else if slot == plan.taskSlot {
+                ws.rowBytes.append(contentsOf: request.user.utf8)
+            } else if kind == .time {
+                ws.rowBytes.append(UInt8(ascii: "0"))
+            }
+            ws.fieldStart[slot] = start
+            ws.fieldEnd[slot] = ws.rowBytes.count
+        }
+    }
+
+    /// Where a slot's value comes from.
+    enum SlotSource {
+        case value(FeatureValue)
+        case user(String)
+        case absent
+    }
+
+    /// Writes one row's text, slot by slot, into `ws.rowBytes` / `fieldStart` / `fieldEnd`.
+    func fillRow(workspace ws: inout PredictorWorkspace, _ source: (Int) -> SlotSource) {
+        ws.rowBytes.removeAll(keepingCapacity: true)
+        for slot in 0..<plan.names.count {
+            let start = ws.rowBytes.count
+            let kind = plan.kinds[slot]
+            switch source(slot) {
+            case .value(let v): plan.appendText(v, kind: kind, to: &ws.rowBytes)
+            case .user(let user): ws.rowBytes.append(contentsOf: user.utf8)
+            case .absent: if kind == .time { ws.rowBytes.append(UInt8(ascii: "0")) }
+            }
+            ws.fieldStart[slot] = start
+            ws.fieldEnd[slot] = ws.rowBytes.count
+        }
+    }
+
+    /// Encodes the row in `ws.rowBytes` and appends it to `ws.batch`; returns the encoder's
+    /// error instead (nothing appended then).
+    func appendRow(workspace ws: inout PredictorWorkspace) -> FeatureEncoderError? {
+        let bytes = ws.rowBytes, starts = ws.fieldStart, ends = ws.fieldEnd
+        let n = starts.count
+        return bytes.withUnsafeBytes { raw in
+            withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: n) { fields in
+                for s in 0..<n {
+                    fields[s] = UnsafeRawBufferPointer(rebasing: raw[starts[s]..<ends[s]])
+                }
+                do throws(FeatureEncoderError) {
+                    try model.encoder.encodeRow(UnsafeBufferPointer(fields), into: &ws.batch, scratch: &ws.scratch)
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Models
+import ParamServer
+import TensorCore
+
+extension Predictor {
+    /// Turns feedback events into support rows (DESIGN §3): each event's item features go
+    /// through the *current* model's bottom, and its `f_1 … f_K` and labels are appended to its
+    /// user's ring in the support store, so the user's next score adapts on them.
+    ///
+    /// ```
+    /// f_k(event) = Bottom(event features)_k          (n, H) per task, concatenated to (n, K·H)
+    /// support[user] ← (f_1 … f_K, labels, timestamp)
+    /// ```
+    /// Each event names its user as `user` (or the task-key column), its labels by label
+    /// name (at least one), and its time as the config's time column or `timestamp`.
+    ///
+    /// - Returns: the number of rows appended (`events.count`).
+    /// - Throws: ``ServingError`` naming `events[i].field`; then nothing is appended.
+    @discardableResult
+    public func record(events request: EventsRequest) throws(ServingError) -> Int {
+        let events = request.events
+        for (i, event) in events.enumerated() { try validate(event: event, index: i) }
+        guard !events.isEmpty else { return 0 }
+        var ws = checkout()
+        defer { checkin(ws) }
+        ws.batch.removeAll()
+        for (i, event) in events.enumerated() {
+            fillRow(workspace: &ws) { slot in
+                let name = plan.names[slot]
+                if let v = event[name] { return .value(v) }
+                if slot == plan.taskSlot, let v = event["user"] { return .value(v) }
+                if slot == plan.timeSlot, let v = event["timestamp"] { return .value(v) }
+                return .absent
+            }
+            if let error = appendRow(workspace: &ws) {
+                throw .invalidValue(field: "events[\(i)].\(error.column ?? "")", reason: error.reason)
+            }
+        }
+        runBottom(workspace: &ws)
+        let n = ws.batch.count, h = spec.metaWidth, k = tasks.count, w = k * h
+        ws.eventFeatures.removeAll(keepingCapacity: true)
+        ws.eventFeatures.append(contentsOf: repeatElement(0, count: n * w))
+        for t in 0..<k {
+            ws.network.meta[t].withUnsafeBufferPointer { f in
+                ws.eventFeatures.withUnsafeMutableBufferPointer { out in
+                    for i in 0..<n {
+                        (out.baseAddress! + i * w + t * h).update(from: f.baseAddress! + i * h, count: h)
+                    }
+                }
+            }
+        }
+        ws.eventTimes.removeAll(keepingCapacity: true)
+        for i in 0..<n { ws.eventTimes.append(.seconds(ws.batch.timestamps[i])) }
+        let store = model.support
+        ws.batch.taskKeys.withUnsafeBufferPointer { keys in
+            ws.eventFeatures.withUnsafeBufferPointer { f in
+                ws.batch.labels.withUnsafeBufferPointer { l in
+                    ws.eventTimes.withUnsafeBufferPointer { times in
+                        store.append(tasks: keys, features: f, labels: l, timestamps: times)
+                    }
+                }
+            }
+        }
+        metrics.recordEvents(n)
+        return n
+    }
+
+    /// Checks one event: known columns, JSON types, a user, at least one label.
+    func validate(event: [String: FeatureValue], index i: Int) throws(ServingError) {
+        var hasUser = false, labels = 0
+        for (key, value) in event {
+            let slot: Int
+            if key == "user" {
+                slot = plan.taskSlot
+            } else if key == "timestamp", let timeSlot = plan.timeSlot, plan.slotByName[key] == nil {
+                slot = timeSlot
+            } else if let s = plan.slotByName[key] {
+                slot = s
+            } else {
+                throw .unknownFeature(field: "events[\(i)].\(key)")
+            }
+            try plan.check(value, kind: plan.kinds[slot], field: "events[\(i)].\(key)")
+            if slot == plan.taskSlot, value != .null {
+                if case .string(let s) = value, s.isEmpty {} else { hasUser = true }
+            }
+            if case .label = plan.kinds[slot], value != .null { labels += 1 }
+        }
+        guard hasUser else { throw .missingField(field: "events[\(i)].user") }
+        guard labels > 0 else {
+            throw .missingField(field: "events[\(i)].\(plan.labelSlots.map { plan.names[$0] }.joined(separator: "|"))")
+        }
+    }
+}

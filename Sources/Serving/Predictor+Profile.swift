@@ -1,0 +1,24 @@
+import TensorCore
+
+extension Predictor {
+    /// Mean wall-clock seconds of each phase of ``score(_:into:)`` for `request`, over
+    /// `repetitions` runs (benchmarks): encoding the candidates, the shared bottom, and the
+    /// per-task fine-tuning plus scoring.
+    public func phaseTimes(_ request: ScoreRequest, repetitions: Int) throws(ServingError) -> (encode: Double, bottom: Double, finetune: Double) {
+        precondition(repetitions >= 1, "phaseTimes: repetitions must be >= 1, got \(repetitions)")
+        try validate(request)
+        var ws = checkout()
+        defer { checkin(ws) }
+        var result = ScoreResult(modelVersion: model.modelVersion, taskNames: taskNames)
+        var encode = 0.0, bottom = 0.0, finetune = 0.0
+        for _ in 0..<repetitions {
+            encode += MachinePeak.seconds(.wallClock) { self.encode(CollectionOfOne(request), workspace: &ws) { _, _ in } }
+            bottom += MachinePeak.seconds(.wallClock) { runBottom(workspace: &ws) }
+            finetune += MachinePeak.seconds(.wallClock) {
+                finish(request, rows: ws.rowOffsets[0]..<ws.rowOffsets[1], workspace: &ws, into: &result)
+            }
+        }
+        let n = Double(repetitions)
+        return (encode / n, bottom / n, finetune / n)
+    }
+}

@@ -1,0 +1,146 @@
+import Models
+import ParamServer
+import Synchronization
+import TensorCore
+
+/// Scores candidates for one user with towers fine-tuned on that user's support rows
+/// (DESIGN §3):
+///
+/// ```
+/// F, Y     = supportStore.pull(user)                 F: (S, K·H), Y: (S, K)
+/// θ'_k     = adapt(θ_k; F[:, kH ..< (k+1)H], Y[:, k]) k inner SGD steps, lr α, normaliser n_k = labelled
+///                                                     rows of task k in this request's support ("num")
+/// f_k      = Bottom(candidates)_k                     (C, H), the shared bottom run once per batch
+/// score_k  = Tower_k(f_k; θ'_k)                       (C)  σ for binary tasks, identity for regression
+/// ```
+/// The adaptation is ``Models/MLPParameters/adapt(on:labels:kind:activation:adaptation:normalizer:workspace:)``,
+/// the same function as the training inner loop. Because the bottom is row-wise and every
+/// request adapts on its own support with its own normaliser, a request's scores do not
+/// depend on the requests merged with it (``AutoBatcher``).
+///
+/// Fallbacks (the base towers θ serve the request, counted in ``ServingMetrics``): fine-tuning
+/// off or `steps = 0`; no servable support rows (unknown user, all expired); a non-finite
+/// adapted weight or score.
+///
+/// Thread safety: `Sendable`; concurrent calls each check out their own
+/// ``PredictorWorkspace`` from a small pool (one per concurrently scoring thread).
+/// - Complexity: per request `O(C·bottom + K·k·S·H·T + K·C·H·T)` flops; allocation-free after
+///   warm-up on ``score(_:into:)`` (see the module README for what still allocates).
+public final class Predictor: Sendable {
+    public let model: ServingModel
+    public let settings: ServingSettings
+    public let metrics: ServingMetrics
+    let spec: NetworkSpec
+    let layout: InputLayout
+    let tasks: [TaskSpec]
+    let plan: ColumnPlan
+    let userHasher: FeatureKeyHasher
+    let pool = Mutex<[PredictorWorkspace]>([])
+
+    /// - Parameters:
+    ///   - settings: defaults of fine-tuning, `k`, `α` and the candidate limit; the config's
+    ///     `serving` section when `nil`.
+    public init(model: ServingModel, settings: ServingSettings? = nil, metrics: ServingMetrics = ServingMetrics()) {
+        self.model = model
+        self.settings = settings ?? ServingSettings(model.config.serving)
+        self.metrics = metrics
+        spec = model.config.networkSpec
+        layout = model.config.inputLayout
+        tasks = model.config.taskSpecs
+        plan = ColumnPlan(config: model.config, encoder: model.encoder)
+        userHasher = FeatureKeyHasher(feature: model.config.taskKey)
+        precondition(model.support.config.rowWidth == spec.taskCount * spec.metaWidth,
+                     "Predictor: support rows are \(model.support.config.rowWidth) wide, K·H = \(spec.taskCount * spec.metaWidth)")
+        precondition(model.support.config.labelWidth == spec.taskCount,
+                     "Predictor: support labels are \(model.support.config.labelWidth) wide, K = \(spec.taskCount)")
+    }
+
+    /// Task names `K`, in config order.
+    public var taskNames: [String] { tasks.map(\.name) }
+
+    /// The support-store key of a user: `FeatureKey.hash(task_key column, user)`.
+    public func taskKey(user: String) -> UInt64 { userHasher.hash(user) }
+
+    /// A fresh workspace (for callers that keep one per thread, e.g. ``AutoBatcher`` workers).
+    public func makeWorkspace() -> PredictorWorkspace {
+        PredictorWorkspace(model: model, columns: plan.names.count)
+    }
+
+    func checkout() -> PredictorWorkspace {
+        pool.withLock { $0.popLast() } ?? makeWorkspace()
+    }
+
+    func checkin(_ ws: consuming PredictorWorkspace) {
+        let ws = ws
+        pool.withLock { pool in
+            if pool.capacity == 0 { pool.reserveCapacity(16) }
+            pool.append(ws)
+        }
+    }
+
+    // MARK: Single requests
+
+    /// Scores one request (validates it first).
+    ///
+    /// - Throws: ``ServingError`` naming the bad field; nothing is scored then.
+    public func score(_ request: ScoreRequest) throws(ServingError) -> ScoreResult {
+        var result = ScoreResult(modelVersion: model.modelVersion, taskNames: taskNames)
+        try score(request, into: &result)
+        return result
+    }
+
+    /// Scores one request into a reused result; allocation-free once `result` and the pooled
+    /// workspace have seen a request of this size.
+    public func score(_ request: ScoreRequest, into result: inout ScoreResult) throws(ServingError) {
+        try validate(request)
+        var ws = checkout()
+        defer { checkin(ws) }
+        var failure: ServingError?
+        encode(CollectionOfOne(request), workspace: &ws) { _, error in failure = error }
+        if let failure { throw failure }
+        runBottom(workspace: &ws)
+        finish(request, rows: ws.rowOffsets[0]..<ws.rowOffsets[1], workspace: &ws, into: &result)
+    }
+
+    // MARK: Batches
+
+    /// Scores already-validated requests as one merged batch: the bottom runs once over all
+    /// `Σ C_r` candidates, then each request adapts on its own support and scores its rows.
+    ///
+    /// - Parameter results: one entry per request, reused (`.success` keeps its buffers).
+    public func scoreBatch(
+        _ requests: [ScoreRequest], into results: inout [Result<ScoreResult, ServingError>],
+        workspace ws: inout PredictorWorkspace
+    ) {
+        while results.count < requests.count {
+            results.append(.success(ScoreResult(modelVersion: model.modelVersion, taskNames: taskNames)))
+        }
+        if results.count > requests.count { results.removeLast(results.count - requests.count) }
+        var failed: [Int: ServingError] = [:]
+        encode(requests, workspace: &ws) { r, error in failed[r] = error }
+        runBottom(workspace: &ws)
+        var row = 0
+        for r in requests.indices {
+            if let error = failed[r] {
+                results[r] = .failure(error)
+                continue
+            }
+            let rows = ws.rowOffsets[row]..<ws.rowOffsets[row + 1]
+            row += 1
+            var result: ScoreResult
+            if case .success(let reused) = results[r] { result = reused } else {
+                result = ScoreResult(modelVersion: model.modelVersion, taskNames: taskNames)
+            }
+            results[r] = .failure(.shuttingDown)  // drop the enum's reference so `result` is unique
+            finish(requests[r], rows: rows, workspace: &ws, into: &result)
+            results[r] = .success(result)
+        }
+    }
+
+    /// Runs the shared bottom over ``PredictorWorkspace/batch``: fills `network.meta[k]`, `(B, H)`.
+    func runBottom(workspace ws: inout PredictorWorkspace) {
+        guard ws.batch.count > 0 else { return }
+        MultiTaskNetwork.forwardBottom(model.parameters, spec: spec, layout: layout, batch: ws.batch,
+                                       table: model.embeddings, createEmbeddings: false, workspace: &ws.network)
+    }
+}

@@ -1,0 +1,113 @@
+import Models
+import ParamServer
+import TensorCore
+
+/// Everything one thread needs to score a (merged) batch of requests, reused across batches
+/// so that, once sized for the largest batch, scoring allocates nothing.
+///
+/// Shapes (`B` rows of all merged candidates, `C` one request's candidates, `S` its support
+/// rows, `S_max` the store's capacity, `H` meta width, `K` tasks, `W = K·H`):
+public struct PredictorWorkspace: Sendable {
+    var scratch = FeatureEncoder.Scratch()
+    /// UTF-8 text of one row's values, slot after slot.
+    var rowBytes: [UInt8] = []
+    /// Per slot: `rowBytes[fieldStart[s] ..< fieldEnd[s]]`.
+    var fieldStart: [Int] = []
+    var fieldEnd: [Int] = []
+    /// The merged batch of every request's candidates (or a batch of events).
+    var batch: EncodedBatch
+    /// `R + 1` row offsets of each request in ``batch``.
+    var rowOffsets: [Int] = []
+    var network = NetworkWorkspace()
+    var supportFeatures: [Float]          // (S_max, W)
+    var supportLabels: [Float]            // (S_max, K)
+    var supportMeta = Tensor(shape: [0, 1])       // (S, H) column block k of supportFeatures
+    var supportTaskLabels = Tensor(shape: [0])    // (S) label k
+    var candidateMeta = Tensor(shape: [0, 1])     // (C, H) f_k of one request's candidates
+    /// Per task: the fast weights θ'_k of the request being scored (overwritten per request).
+    var fast: [MLPParameters]
+    var tower = TowerWorkspace()
+    var predictions: [Float] = []         // (C)
+    /// `shapes2[n] = [n, H]`, `shapes1[n] = [n]`: shape arrays built once, so resizing a
+    /// tensor to a size seen before passes an existing array instead of allocating a literal.
+    var shapes2: [[Int]] = []
+    var shapes1: [[Int]] = []
+    // Events scratch.
+    var eventFeatures: [Float] = []       // (n, W)
+    var eventTimes: [Timestamp] = []      // (n)
+
+    init(model: ServingModel, columns: Int) {
+        batch = model.encoder.makeBatch(reservingRows: 256)
+        let w = model.support.config.rowWidth, k = model.config.taskCount, cap = model.support.config.capacity
+        supportFeatures = [Float](repeating: 0, count: cap * w)
+        supportLabels = [Float](repeating: 0, count: cap * k)
+        fast = model.parameters.towers.map { tower in
+            // Fresh storage, not a CoW share of the base tower: the first in-place write must not copy.
+            MLPParameters(layers: tower.layers.map {
+                DenseLayer(weight: Tensor(shape: $0.weight.shape, scalars: Array($0.weight.scalars)),
+                           bias: Tensor(shape: $0.bias.shape, scalars: Array($0.bias.scalars)))
+            })
+        }
+        rowBytes.reserveCapacity(1024)
+        fieldStart = [Int](repeating: 0, count: columns)
+        fieldEnd = [Int](repeating: 0, count: columns)
+        rowOffsets.reserveCapacity(128)
+        predictions.reserveCapacity(1024)
+    }
+}
+
+extension PredictorWorkspace {
+    /// `[n, width]`, cached per `n`.
+    mutating func shape(rows n: Int, width: Int) -> [Int] {
+        while shapes2.count <= n { shapes2.append([shapes2.count, width]) }
+        return shapes2[n]
+    }
+
+    /// `[n]`, cached per `n`.
+    mutating func shape(count n: Int) -> [Int] {
+        while shapes1.count <= n { shapes1.append([shapes1.count]) }
+        return shapes1[n]
+    }
+}
+
+extension Tensor {
+    /// Resizes only when the shape differs (``resize(to:zeroed:)`` itself stores the array).
+    mutating func reshapeIfNeeded(_ newShape: [Int]) {
+        if shape != newShape { resize(to: newShape) }
+    }
+}
+
+extension MLPParameters {
+    /// Copies `source`'s scalars into this tower's existing storage (same shapes); unlike
+    /// `self = source` this never shares storage, so the next in-place update does not allocate.
+    mutating func overwrite(with source: MLPParameters) {
+        for l in layers.indices {
+            Self.copy(source.layers[l].weight, into: &layers[l].weight)
+            Self.copy(source.layers[l].bias, into: &layers[l].bias)
+        }
+    }
+
+    /// Whether every weight and bias is finite.
+    var isFinite: Bool {
+        for layer in layers where !(Self.allFinite(layer.weight) && Self.allFinite(layer.bias)) {
+            return false
+        }
+        return true
+    }
+
+    private static func allFinite(_ t: Tensor) -> Bool {
+        t.withUnsafeBufferPointer { p in
+            for x in p where !x.isFinite { return false }
+            return true
+        }
+    }
+
+    private static func copy(_ source: Tensor, into destination: inout Tensor) {
+        precondition(source.shape == destination.shape, "overwrite: \(source.shape) into \(destination.shape)")
+        source.withUnsafeBufferPointer { src in
+            destination.withUnsafeMutableBufferPointer { dst in
+                dst.baseAddress!.update(from: src.baseAddress!, count: src.count)
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+/// `POST /v1/score` (DESIGN §6): one user (the task key) and `C` candidates to score.
+///
+/// ```json
+/// {"user": "42", "candidates": [{"item_id": "7", "price": 9.5}], "context": {"hour": 20},
+///  "finetune": true, "steps": 3, "learning_rate": 0.05}
+/// ```
+/// `context` is merged into every candidate (a candidate's own value wins). When the task-key
+/// column is also a feature and a candidate does not set it, it reads as `user`.
+public struct ScoreRequest: Sendable, Equatable, Codable {
+    /// The task key value (e.g. the user id), hashed like the encoder hashes the task-key column.
+    public var user: String
+    /// `C` rows of feature values by column name.
+    public var candidates: [[String: FeatureValue]]
+    /// Values shared by every candidate.
+    public var context: [String: FeatureValue]?
+    /// Per-request override of `serving.finetune`.
+    public var finetune: Bool?
+    /// Per-request override of `serving.inner_steps` (`k`, 0 … 100).
+    public var steps: Int?
+    /// Per-request override of `serving.inner_learning_rate` (`α`, finite, ≥ 0).
+    public var learningRate: Double?
+
+    public init(
+        user: String, candidates: [[String: FeatureValue]], context: [String: FeatureValue]? = nil,
+        finetune: Bool? = nil, steps: Int? = nil, learningRate: Double? = nil
+    ) {
+        self.user = user
+        self.candidates = candidates
+        self.context = context
+        self.finetune = finetune
+        self.steps = steps
+        self.learningRate = learningRate
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case user, candidates, context, finetune, steps
+        case learningRate = "learning_rate"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        // The user id may come as a JSON string or integer.
+        if let s = try? c.decode(String.self, forKey: .user) {
+            user = s
+        } else if let i = try? c.decode(Int64.self, forKey: .user) {
+            user = String(i)
+        } else if c.contains(.user), !(try c.decodeNil(forKey: .user)) {
+            throw DecodingError.typeMismatch(String.self, .init(codingPath: c.codingPath + [CodingKeys.user],
+                                                                 debugDescription: "expected a string or an integer"))
+        } else {
+            throw DecodingError.keyNotFound(CodingKeys.user, .init(codingPath: c.codingPath, debugDescription: "missing"))
+        }
+        candidates = try c.decode([[String: FeatureValue]].self, forKey: .candidates)
+        context = try c.decodeIfPresent([String: FeatureValue].self, forKey: .context)
+        finetune = try c.decodeIfPresent(Bool.self, forKey: .finetune)
+        steps = try c.decodeIfPresent(Int.self, forKey: .steps)
+        learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate)
+    }
+}
+
+/// `POST /v1/events`: feedback rows `(user, item features, labels, timestamp)` that become
+/// support rows of their users.
+///
+/// ```json
+/// {"events": [{"user": "42", "item_id": "7", "click": 1, "timestamp": 1700000000}]}
+/// ```
+/// The user is `user` or the config's task-key column; labels and the time column are named
+/// as in the model config.
+public struct EventsRequest: Sendable, Equatable, Codable {
+    public var events: [[String: FeatureValue]]
+
+    public init(events: [[String: FeatureValue]]) { self.events = events }
+}

@@ -1,0 +1,72 @@
+/// Everything that can go wrong with outside input to the serving layer (DESIGN §6): a request
+/// body, a feature value, a limit. Each case names the offending JSON field as a path such as
+/// `candidates[3].price` so the HTTP layer can answer with a 4xx naming it.
+///
+/// Requests never trap: every check on outside input throws one of these, and nothing is
+/// half-applied when one is thrown (an events request with one bad event appends none).
+public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The body is not JSON, or not the expected JSON shape at `field` (`""` = the whole body).
+    case malformedJSON(field: String, reason: String)
+    /// A required field is absent, e.g. `user`.
+    case missingField(field: String)
+    /// A key that is not an input column of the model, e.g. `candidates[0].colour`.
+    case unknownFeature(field: String)
+    /// A value of the wrong JSON type, e.g. a string for a numeric feature.
+    case wrongType(field: String, expected: String)
+    /// A value of the right type that is out of range (e.g. a binary label of 2, steps of −1).
+    case invalidValue(field: String, reason: String)
+    /// More candidates than `serving.max_candidates`.
+    case tooManyCandidates(count: Int, limit: Int)
+    /// A body larger than `serving.max_body_bytes` (HTTP 413).
+    case bodyTooLarge(limit: Int)
+    /// The server is draining for shutdown (HTTP 503).
+    case shuttingDown
+
+    /// The JSON field the error is about (`nil` for limits not tied to a field).
+    public var field: String? {
+        switch self {
+        case .malformedJSON(let field, _): field
+        case .missingField(let field), .unknownFeature(let field): field
+        case .wrongType(let field, _), .invalidValue(let field, _): field
+        case .tooManyCandidates: "candidates"
+        case .bodyTooLarge, .shuttingDown: nil
+        }
+    }
+
+    /// A stable machine-readable code for the JSON error body.
+    public var code: String {
+        switch self {
+        case .malformedJSON: "malformed_json"
+        case .missingField: "missing_field"
+        case .unknownFeature: "unknown_feature"
+        case .wrongType: "wrong_type"
+        case .invalidValue: "invalid_value"
+        case .tooManyCandidates: "too_many_candidates"
+        case .bodyTooLarge: "body_too_large"
+        case .shuttingDown: "shutting_down"
+        }
+    }
+
+    /// The HTTP status the error maps to: 413 for the body limit, 503 while draining, else 400.
+    public var httpStatus: Int {
+        switch self {
+        case .bodyTooLarge: 413
+        case .shuttingDown: 503
+        default: 400
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .malformedJSON(let field, let reason):
+            field.isEmpty ? "malformed JSON: \(reason)" : "malformed JSON at \(field): \(reason)"
+        case .missingField(let field): "missing field \(field)"
+        case .unknownFeature(let field): "unknown feature \(field)"
+        case .wrongType(let field, let expected): "\(field): expected \(expected)"
+        case .invalidValue(let field, let reason): "\(field): \(reason)"
+        case .tooManyCandidates(let count, let limit): "candidates: \(count) candidates, the limit is \(limit)"
+        case .bodyTooLarge(let limit): "request body larger than \(limit) bytes"
+        case .shuttingDown: "the server is shutting down"
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import Models
+import ParamServer
+
+/// What a predictor serves: the config, encoder, dense weights, embedding rows and the
+/// support store of one model version. Built from a model directory (``init(_:)``) or from
+/// parts (benchmarks and tests build random-weight models in-process).
+public struct ServingModel: Sendable {
+    public let config: ModelConfig
+    public let encoder: FeatureEncoder
+    public let parameters: ModelParameters
+    public let embeddings: EmbeddingStore
+    public let support: SupportStore
+    /// The manifest's model version id, echoed in every response.
+    public let modelVersion: String
+    /// The model directory, when loaded from one (the support store is snapshotted into it).
+    public let directory: ModelDirectory?
+
+    public init(
+        config: ModelConfig, encoder: FeatureEncoder, parameters: ModelParameters, embeddings: EmbeddingStore,
+        support: SupportStore, modelVersion: String, directory: ModelDirectory? = nil
+    ) {
+        self.config = config
+        self.encoder = encoder
+        self.parameters = parameters
+        self.embeddings = embeddings
+        self.support = support
+        self.modelVersion = modelVersion
+        self.directory = directory
+    }
+
+    /// The model of a loaded model directory.
+    public init(_ loaded: LoadedModel) {
+        self.init(config: loaded.config, encoder: loaded.encoder, parameters: loaded.parameters,
+                  embeddings: loaded.embeddings, support: loaded.support,
+                  modelVersion: loaded.manifest.modelVersion, directory: loaded.directory)
+    }
+}
+
+/// Serving defaults (YAML `serving`), overridable per request.
+public struct ServingSettings: Sendable, Equatable {
+    /// Fine-tune towers per request.
+    public var finetune: Bool
+    /// `k` and `α` of the per-request inner loop.
+    public var adaptation: TowerAdaptation
+    /// Most candidates in one request.
+    public var maxCandidates: Int
+
+    public init(finetune: Bool, adaptation: TowerAdaptation, maxCandidates: Int) {
+        self.finetune = finetune
+        self.adaptation = adaptation
+        self.maxCandidates = maxCandidates
+    }
+
+    /// The settings of a config's `serving` section.
+    public init(_ serving: ModelConfig.Serving) {
+        self.init(finetune: serving.finetune,
+                  adaptation: TowerAdaptation(steps: max(0, serving.innerSteps), learningRate: Float(serving.innerLearningRate)),
+                  maxCandidates: serving.maxCandidates)
+    }
+
+    /// Largest per-request `steps` accepted (bounds the work one request can ask for).
+    public static let maxSteps = 100
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Models
+import ParamServer
+import Serving
+import Testing
+@testable import MetaRecCLI
+
+/// Runs a ``ScoringServer`` on an ephemeral loopback port for the duration of `body`.
+func withServer<T: Sendable>(
+    _ model: ServingModel, _ body: @Sendable (ScoringServer, Int) async throws -> T
+) async throws -> T {
+    let server = ScoringServer(model: model, workers: 1, sweepInterval: .milliseconds(100))
+    let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+    let task = Task {
+        try await server.run(host: "127.0.0.1", port: 0, onRunning: { port in portContinuation.yield(port) })
+    }
+    defer { task.cancel() }
+    var iterator = ports.makeAsyncIterator()
+    guard let port = await iterator.next() else { throw LoopbackHTTP.Failure(description: "server did not start") }
+    // The blocking socket client runs off the cooperative pool.
+    return try await body(server, port)
+}
+
+/// `LoopbackHTTP.request` on a detached thread (it blocks in recv).
+func http(_ port: Int, _ method: String, _ path: String, _ body: String = "", declaredLength: Int? = nil) async throws -> LoopbackHTTP.Reply {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try LoopbackHTTP.request(port: port, method: method, path: path, body: Data(body.utf8), declaredLength: declaredLength) })
+        }
+    }
+}
+
+@Suite(.serialized) struct HTTPServerTests {
+    @Test func `score and events round trip over loopback`() async throws {
+        let model = try Fixtures.model()
+        try await withServer(model) { server, port in
+            let health = try await http(port, "GET", "/healthz")
+            #expect(health.status == 200)
+            #expect(health.json?["status"] as? String == "ok")
+
+            let request = #"{"user": "77", "candidates": [{"item_id": "1", "price": 3.5}, {"item_id": "2"}]}"#
+            let first = try await http(port, "POST", "/v1/score", request)
+            #expect(first.status == 200)
+            #expect(first.headers["content-type"] == "application/json")
+            let firstJSON = try #require(first.json)
+            #expect(firstJSON["finetuned"] as? Bool == false)
+            #expect(firstJSON["model_version"] as? String == model.modelVersion)
+            let scores = try #require(firstJSON["scores"] as? [[String: Double]])
+            #expect(scores.count == 2 && scores[0]["task0"] != nil && scores[0]["task1"] != nil)
+
+            let events = #"{"events": [{"user": "77", "item_id": "5", "task0": 1, "task1": 0, "timestamp": 1700000000}, {"user_id": "77", "item_id": "6", "task0": 0, "task1": true, "timestamp": 1700000001}]}"#
+            let appended = try await http(port, "POST", "/v1/events", events)
+            #expect(appended.status == 200)
+            #expect(appended.json?["appended"] as? Int == 2)
+
+            let second = try await http(port, "POST", "/v1/score", request)
+            let secondJSON = try #require(second.json)
+            #expect(secondJSON["finetuned"] as? Bool == true)
+            #expect(secondJSON["support_rows"] as? Int == 2)
+
+            let metrics = try await http(port, "GET", "/metrics")
+            #expect(metrics.status == 200)
+            #expect(metrics.text.contains("metarec_http_requests_total{endpoint=\"score\",status=\"2xx\"} 2"))
+            #expect(metrics.text.contains("metarec_support_store_entries 1"))
+            #expect(metrics.text.contains("metarec_finetune_fallbacks_total{reason=\"no_support\"} 1"))
+            #expect(metrics.text.contains("metarec_http_request_duration_seconds_bucket{endpoint=\"score\",le=\"+Inf\"} 2"))
+        }
+    }
+
+    @Test func `bad requests get a 4xx JSON error naming the field`() async throws {
+        let model = try Fixtures.model()
+        try await withServer(model) { _, port in
+            let cases: [(String, String, Int, String?)] = [
+                ("/v1/score", #"{"user": "1", "candidates": [{"colour": "red"}]}"#, 400, "candidates[0].colour"),
+                ("/v1/score", #"{"user": "1", "candidates": [{"price": "x"}]}"#, 400, "candidates[0].price"),
+                ("/v1/score", #"{"candidates": []}"#, 400, "user"),
+                ("/v1/score", #"{"user": "1", "candidates": [}"#, 400, nil),
+                ("/v1/events", #"{"events": [{"user": "1", "task0": 1}, {"user": "1", "task0": 7}]}"#, 400, "events[1].task0"),
+            ]
+            for (path, body, status, field) in cases {
+                let reply = try await http(port, "POST", path, body)
+                #expect(reply.status == status, "\(body)")
+                let error = reply.json?["error"] as? [String: Any]
+                #expect(error?["code"] != nil, "\(body)")
+                if let field { #expect(error?["field"] as? String == field, "\(body)") }
+            }
+            #expect(model.support.count == 0)  // the half-good events request appended nothing
+        }
+    }
+
+    @Test func `oversized bodies and 100k candidates are refused and the server stays up`() async throws {
+        let model = try Fixtures.model()
+        try await withServer(model) { _, port in
+            // 10 MB body: refused on Content-Length before it is read.
+            let huge = String(repeating: " ", count: 10 << 20)
+            let big = try await http(port, "POST", "/v1/score", huge)
+            #expect(big.status == 413)
+            #expect((big.json?["error"] as? [String: Any])?["code"] as? String == "body_too_large")
+            // A body over the limit without an honest Content-Length is cut off at the limit.
+            let lying = try await http(port, "POST", "/v1/score", String(repeating: " ", count: 2 << 20), declaredLength: 2 << 20)
+            #expect(lying.status == 413)
+            // 100 k candidates in under 1 MiB: the candidate limit (1000).
+            let candidates = Array(repeating: "{}", count: 100_000).joined(separator: ",")
+            let many = try await http(port, "POST", "/v1/score", #"{"user": "1", "candidates": [\#(candidates)]}"#)
+            #expect(many.status == 400)
+            #expect((many.json?["error"] as? [String: Any])?["field"] as? String == "candidates")
+            #expect(try await http(port, "GET", "/healthz").status == 200)
+            let ok = try await http(port, "POST", "/v1/score", #"{"user": "1", "candidates": [{"item_id": "1"}]}"#)
+            #expect(ok.status == 200)
+        }
+    }
+
+    @Test func `the server sweeps periodically and snapshots the support store atomically`() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("metarec-serve-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let base = try Fixtures.model()
+        let model = ServingModel(config: base.config, encoder: base.encoder, parameters: base.parameters, embeddings: base.embeddings,
+                                 support: base.support, modelVersion: base.modelVersion, directory: ModelDirectory(path: directory.path))
+        try await withServer(model) { server, port in
+            let events = #"{"events": [{"user": "5", "item_id": "1", "task0": 1}, {"user": "6", "item_id": "2", "task1": 0}]}"#
+            #expect(try await http(port, "POST", "/v1/events", events).status == 200)
+            try await Task.sleep(for: .milliseconds(350))
+            let metrics = try await http(port, "GET", "/metrics")
+            #expect(!metrics.text.contains("metarec_eviction_sweeps_total 0\n"))
+            try server.snapshot(log: { _ in })
+        }
+        let restored = try SupportStore(config: model.support.config)
+        try restored.restore(from: ModelDirectory(path: directory.path).supportPath)
+        #expect(restored.count == 2)
+    }
+}

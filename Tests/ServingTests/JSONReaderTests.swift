@@ -1,0 +1,44 @@
+import Foundation
+import Serving
+import Testing
+
+@Suite struct JSONReaderTests {
+    @Test(arguments: [
+        #"{"user": "42", "candidates": [{"item_id": "7", "price": 9.5, "popularity": null}], "context": {"category": "3"}, "finetune": true, "steps": 2, "learning_rate": 0.1}"#,
+        #"{"user": 42, "candidates": []}"#,
+        #"  {"candidates": [{"item_id": 12345678901234, "price": -1.5e-3, "category": "a\"b\\c\u00e9\ud83d\ude00"}], "user": "x"}  "#,
+        #"{"user": "1", "candidates": [{"item_id": "1"}, {"item_id": "2", "price": 0}], "context": null}"#,
+    ])
+    func `the hand-written reader decodes what JSONDecoder decodes`(json: String) throws {
+        let fast = try RequestDecoding.scoreRequest(from: Data(json.utf8))
+        let reference = try RequestDecoding.scoreRequestWithFoundation(from: Data(json.utf8))
+        #expect(fast == reference)
+    }
+
+    @Test(arguments: [
+        (#"{"user": "1", "candidates": [{"price": 1,}]}"#, "malformed_json"),
+        (#"{"user": "1", "candidates": [{"price": 1}]} x"#, "malformed_json"),
+        (#"{"user": "1", "candidates": [{"price": 01.}]}"#, "malformed_json"),
+        (#"{"user": "1", "candidates": [{"price": {"a": 1}}]}"#, "wrong_type"),
+        (#"{"user": "1", "candidates": [[1]]}"#, "wrong_type"),
+        (#"{"user": "1", "candidates": [], "extra": 1}"#, "invalid_value"),
+        (#"["#, "malformed_json"),
+        ("", "malformed_json"),
+    ])
+    func `malformed bodies are errors, never traps`(json: String, code: String) {
+        do throws(ServingError) {
+            _ = try RequestDecoding.scoreRequest(from: Data(json.utf8))
+            Issue.record("decoded \(json)")
+        } catch {
+            #expect(error.code == code, "\(json): \(error)")
+        }
+    }
+
+    @Test func `truncations of a valid body never trap`() {
+        let json = #"{"user": "42", "candidates": [{"item_id": "7", "price": 9.5, "tags": ["a", "b"]}], "context": {"category": "3"}}"#
+        let bytes = Array(json.utf8)
+        for n in 0..<bytes.count {
+            #expect(throws: ServingError.self) { try RequestDecoding.scoreRequest(from: Data(bytes[0..<n])) }
+        }
+    }
+}

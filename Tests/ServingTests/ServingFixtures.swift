@@ -1,0 +1,44 @@
+import Foundation
+import Models
+import ParamServer
+import Serving
+import TensorCore
+
+/// Small synthetic models and traffic for the serving tests (fast in debug builds).
+enum Fixtures {
+    /// `D = 3·4 + 2 = 14`, 2 experts 14 → 8, towers 8 → 8 → 1, 2 binary tasks, `S_max = 32`.
+    static var smallShape: ServingModel.SyntheticShape {
+        var shape = ServingModel.SyntheticShape()
+        shape.embeddingDimension = 4
+        shape.experts = 2
+        shape.expertLayers = [8]
+        shape.towerLayers = [8]
+        shape.supportCapacity = 32
+        shape.seed = 5
+        return shape
+    }
+
+    static func model(_ shape: ServingModel.SyntheticShape = smallShape, clock: any ParamServerClock = SystemClock()) throws -> ServingModel {
+        let model = try ServingModel.synthetic(shape, clock: clock)
+        model.warmEmbeddings(items: 500, users: 0)
+        return model
+    }
+
+    static func predictor(_ model: ServingModel, maxCandidates: Int = 1000, steps: Int = 3, learningRate: Float = 0.5) -> Predictor {
+        var settings = ServingSettings(model.config.serving)
+        settings.maxCandidates = maxCandidates
+        settings.adaptation = TowerAdaptation(steps: steps, learningRate: learningRate)
+        return Predictor(model: model, settings: settings)
+    }
+
+    /// Largest `|a − b| / max(|a|, |b|, 1e-6)` over two score lists of equal length.
+    static func maxRelativeDifference(_ a: [Float], _ b: [Float]) -> Float {
+        precondition(a.count == b.count, "score counts differ: \(a.count) vs \(b.count)")
+        var worst: Float = 0
+        for (x, y) in zip(a, b) {
+            let d = x == y ? 0 : abs(x - y) / max(abs(x), abs(y), 1e-6)
+            worst = max(worst, d.isNaN ? .infinity : d)
+        }
+        return worst
+    }
+}
