@@ -30,6 +30,7 @@ struct BenchTraining: AsyncParsableCommand {
     @Option(help: "Mini-batches per timed run (of the config's batch size).") var batches = 40
     @Option(help: "Timed runs per configuration (the median is reported), after one warm-up run.") var runs = 5
     @Flag(help: "Time CSV parsing and encoding too (the trainer reads the file on its own thread).") var includeCSV = false
+    @Flag(help: "Also print where the time goes: a phase profile of the trainer's per-batch loop.") var phases = false
     @Option(help: "Output format.") var format: OutputFormat = .table
 
     func validate() throws {
@@ -47,6 +48,7 @@ struct BenchTraining: AsyncParsableCommand {
             try bench.validate()
             let results = try bench.measure(runs: runs)
             print(format == .json ? bench.json(results) : bench.table(results))
+            if phases { print(try bench.phaseTable(runs: runs)) }
         }
     }
 }
@@ -150,8 +152,8 @@ struct TrainingBench {
         }
     }
 
-    /// One training run of `case` over the fixed batches; returns seconds.
-    func timeOneRun(_ c: TrainingBenchCase) throws -> Double {
+    /// One training run of `case` over the fixed batches; returns wall and process CPU seconds.
+    func timeOneRun(_ c: TrainingBenchCase) throws -> (wall: Double, cpu: Double) {
         let config = config(c)
         let store = try EmbeddingStore(config: EmbeddingStoreConfig(model: config))
         let trainer = Trainer(config: config, table: store, checkpoint: nil)
@@ -161,7 +163,9 @@ struct TrainingBench {
             : { MemoryBatches(batches: batches) }
         let data = TrainingData(trainingPass: pass, validationPass: nil, trainingRows: rowsPerRun, fingerprint: "bench")
         let start = ContinuousClock.now
+        let cpuStart = Self.processCPUSeconds()
         let report = try trainer.train(data: data, progress: ProgressReporter(quiet: true))
+        let cpu = Self.processCPUSeconds() - cpuStart
         let d = ContinuousClock.now - start
         guard report.rowsTrained == rowsPerRun else {
             throw ValidationError("bench training: trained \(report.rowsTrained) rows, expected \(rowsPerRun)")
@@ -169,22 +173,39 @@ struct TrainingBench {
         guard trainer.parameters.namedTensors.allSatisfy({ $0.tensor.isFinite }) else {
             throw ValidationError("bench training: non-finite weights after training (\(c.label), \(c.threads) threads)")
         }
-        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        return (Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18, cpu)
+    }
+
+    /// User + system CPU seconds of the whole process (all threads). CPU time over wall time
+    /// shows how many cores a run really had: on a shared machine, a 2-thread run that gets
+    /// ~1 core cannot show its speed-up.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        #if os(Linux)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        #endif
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) * 1e-6
+            + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) * 1e-6
     }
 
     /// Seconds per run for every case, runs interleaved across cases (one warm-up round first).
     func measure(runs: Int) throws -> TrainingBenchResults {
         let loadBefore = Self.loadAverage()
         for c in Self.cases { _ = try timeOneRun(c) }
-        var seconds: [TrainingBenchCase: [Double]] = [:]
+        var seconds: [TrainingBenchCase: [Double]] = [:], cpu: [TrainingBenchCase: [Double]] = [:]
         for round in 0..<runs {
             // Rotate the order each round so no case always runs first after another.
             for i in 0..<Self.cases.count {
                 let c = Self.cases[(i + round) % Self.cases.count]
-                seconds[c, default: []].append(try timeOneRun(c))
+                let t = try timeOneRun(c)
+                seconds[c, default: []].append(t.wall)
+                cpu[c, default: []].append(t.cpu)
             }
         }
-        return TrainingBenchResults(seconds: seconds, runs: runs, loadBefore: loadBefore, loadAfter: Self.loadAverage())
+        return TrainingBenchResults(seconds: seconds, cpuSeconds: cpu, runs: runs, loadBefore: loadBefore,
+                                    loadAfter: Self.loadAverage())
     }
 
     /// The 1-minute load average (other processes share the cores), when readable.
@@ -198,11 +219,16 @@ struct TrainingBench {
 struct TrainingBenchResults {
     /// Seconds per timed run, in run order, by case.
     var seconds: [TrainingBenchCase: [Double]]
+    /// Process CPU seconds per timed run, in run order, by case.
+    var cpuSeconds: [TrainingBenchCase: [Double]]
     var runs: Int
     var loadBefore: Double?
     var loadAfter: Double?
 
     func median(_ c: TrainingBenchCase) -> Double { Self.median(seconds[c]!) }
+
+    /// Median over runs of CPU seconds / wall seconds: the cores a run actually used.
+    func coresUsed(_ c: TrainingBenchCase) -> Double { Self.median(zip(cpuSeconds[c]!, seconds[c]!).map { $0 / $1 }) }
 
     static func median(_ xs: [Double]) -> Double {
         let s = xs.sorted()
@@ -227,13 +253,14 @@ extension TrainingBench {
         out += "  \(batchList.count) batches (\(rowsPerRun) rows) per run, median of \(r.runs) runs, "
         out += includeCSV ? "CSV parsing timed\n" : "batches in memory (CSV parsing not timed)\n"
         out += "  load average \(r.loadBefore.map { String(format: "%.2f", $0) } ?? "?") before, "
-        out += "\(r.loadAfter.map { String(format: "%.2f", $0) } ?? "?") after (2 cores)\n"
-        out += "mode                        threads   rows/s (median)   [worst – best]       ms/batch\n"
+        out += "\(r.loadAfter.map { String(format: "%.2f", $0) } ?? "?") after; \(ProcessInfo.processInfo.activeProcessorCount) cores\n"
+        out += "mode                        threads   rows/s (median)   [worst – best]       ms/batch   cores used\n"
         for k in Self.cases {
             let xs = r.seconds[k]!.sorted()
             out += k.label.padding(toLength: 28, withPad: " ", startingAt: 0)
-            out += String(format: "%7d   %15.0f   [%7.0f – %7.0f]   %8.2f\n", k.threads, Double(rowsPerRun) / r.median(k),
-                          Double(rowsPerRun) / xs.last!, Double(rowsPerRun) / xs.first!, 1000 * r.median(k) / Double(batchList.count))
+            out += String(format: "%7d   %15.0f   [%7.0f – %7.0f]   %8.2f   %10.2f\n", k.threads, Double(rowsPerRun) / r.median(k),
+                          Double(rowsPerRun) / xs.last!, Double(rowsPerRun) / xs.first!, 1000 * r.median(k) / Double(batchList.count),
+                          r.coresUsed(k))
         }
         for meta in [false, true] {
             let s = r.timeRatio(c(meta, 1), c(meta, 2))
@@ -253,7 +280,9 @@ extension TrainingBench {
         let cases = Self.cases.map { k in
             "{\"mode\":\"\(k.meta ? "meta_first_order_k1" : "plain")\",\"threads\":\(k.threads),"
                 + "\"rows_per_s_median\":\(number(Double(rowsPerRun) / r.median(k))),"
-                + "\"seconds\":[\(r.seconds[k]!.map(number).joined(separator: ","))]}"
+                + "\"cores_used_median\":\(number(r.coresUsed(k))),"
+                + "\"seconds\":[\(r.seconds[k]!.map(number).joined(separator: ","))],"
+                + "\"cpu_seconds\":[\(r.cpuSeconds[k]!.map(number).joined(separator: ","))]}"
         }
         let speedups = [false, true].map { meta in
             let s = r.timeRatio(c(meta, 1), c(meta, 2))
@@ -271,6 +300,88 @@ extension TrainingBench {
             + "\"speedup_2_over_1_threads\":{\(speedups.joined(separator: ","))},"
             + "\"meta_over_plain_time_per_row\":{\(metaRatios.joined(separator: ","))},"
             + "\"targets\":{\"speedup_min\":1.6,\"meta_over_plain_max\":2.0}}"
+    }
+}
+
+extension TrainingBench {
+    /// The phases of one training step, in loop order.
+    static let phaseNames = ["next batch (shuffle, select rows)", "gradient (DataParallelStep.compute)",
+                             "Adam update (dense)", "embedding push (row optimiser)"]
+
+    /// Milliseconds per batch of each phase of the trainer's loop (`Trainer.train`'s body, spelled
+    /// out with the same calls so each can be timed) for one run of one case.
+    func phaseRun(_ c: TrainingBenchCase) throws -> [Double] {
+        let config = config(c)
+        let store = try EmbeddingStore(config: EmbeddingStoreConfig(model: config))
+        var parameters = ModelParameters(spec: config.networkSpec, seed: config.model.seed)
+        var optimizer = AdamOptimizer(like: parameters, learningRate: Float(config.training.optimizer.learningRate))
+        let step = DataParallelStep(spec: config.networkSpec, layout: config.inputLayout, tasks: config.taskSpecs,
+                                    threads: c.threads, meta: MetaLearning(config: config), like: parameters)
+        var stream = ShuffledBatches(MemoryBatches(batches: batchList), batchSize: config.training.batchSize,
+                                     bufferRows: config.training.shuffle.rows, seed: config.training.seed)
+        var totals = [Double](repeating: 0, count: Self.phaseNames.count)
+        var clock = ContinuousClock.now
+        func lap(_ phase: Int) {
+            let now = ContinuousClock.now
+            let d = (now - clock).components
+            totals[phase] += Double(d.seconds) * 1e3 + Double(d.attoseconds) * 1e-15
+            clock = now
+        }
+        var index: UInt64 = 0
+        clock = ContinuousClock.now
+        while let batch = try stream.next() {
+            lap(0)
+            step.compute(parameters: parameters, batch: batch, table: store, splitSeed: config.training.seed &+ index)
+            lap(1)
+            optimizer.update(&parameters, gradients: step.gradients)
+            lap(2)
+            step.pushEmbeddingGradients(to: store)
+            lap(3)
+            index += 1
+        }
+        return totals.map { $0 / Double(batchList.count) }
+    }
+
+    /// The phase profile of every case as a table (ms per batch), with the serial share.
+    func phaseTable(runs: Int) throws -> String {
+        // Interleaved like the main measurement, one warm-up round; median per phase.
+        var samples: [TrainingBenchCase: [[Double]]] = [:]
+        for round in 0...runs {
+            for i in 0..<Self.cases.count {
+                let c = Self.cases[(i + round) % Self.cases.count]
+                let run = try phaseRun(c)
+                if round > 0 { samples[c, default: []].append(run) }
+            }
+        }
+        var profiles: [TrainingBenchCase: [Double]] = [:]
+        for (c, runs) in samples {
+            profiles[c] = (0..<Self.phaseNames.count).map { p in TrainingBenchResults.median(runs.map { $0[p] }) }
+        }
+        var out = "Where the time goes: ms per batch of \(baseConfig.training.batchSize) rows (median of \(runs) runs; "
+        out += "load average \(Self.loadAverage().map { String(format: "%.2f", $0) } ?? "?"))\n"
+        out += "phase".padding(toLength: 38, withPad: " ", startingAt: 0)
+        for c in Self.cases {
+            let name = (c.meta ? "meta " : "plain ") + "\(c.threads)t"
+            out += String(repeating: " ", count: max(0, 9 - name.count)) + name + "  "
+        }
+        out += "\n"
+        for (p, name) in Self.phaseNames.enumerated() {
+            out += name.padding(toLength: 38, withPad: " ", startingAt: 0)
+            for c in Self.cases { out += String(format: "%9.3f  ", profiles[c]![p]) }
+            out += "\n"
+        }
+        out += "total".padding(toLength: 38, withPad: " ", startingAt: 0)
+        for c in Self.cases { out += String(format: "%9.3f  ", profiles[c]!.reduce(0, +)) }
+        out += "\n"
+        for meta in [false, true] {
+            let one = profiles[TrainingBenchCase(meta: meta, threads: 1)]!, two = profiles[TrainingBenchCase(meta: meta, threads: 2)]!
+            let serial = one[0] + one[2] + one[3]
+            out += String(format: "%@: gradient speed-up %.2f×; serial phases %.3f ms = %.0f%% of the 1-thread step, so "
+                          + "Amdahl caps the whole step at %.2f× even with a perfect 2× gradient\n",
+                          meta ? "meta" : "plain", one[1] / two[1], serial, 100 * serial / one.reduce(0, +),
+                          one.reduce(0, +) / (serial + one[1] / 2))
+        }
+        return out
     }
 }
 

@@ -122,6 +122,45 @@ public struct Tensor: Sendable, Equatable {
         if zeroed { fill(0) }
     }
 
+    /// Resizes to the rank-2 shape `(rows, columns)` without building a shape array when the
+    /// shape is unchanged (hot paths call this on every request).
+    public mutating func resize(rows: Int, columns: Int, zeroed: Bool = false) {
+        if shape.count == 2 && shape[0] == rows && shape[1] == columns {
+            if zeroed { fill(0) }
+            return
+        }
+        resize(to: [rows, columns], zeroed: zeroed)
+    }
+
+    /// Resizes to the rank-3 shape `(d0, d1, d2)`, allocation-free when unchanged.
+    public mutating func resize(_ d0: Int, _ d1: Int, _ d2: Int, zeroed: Bool = false) {
+        if shape.count == 3 && shape[0] == d0 && shape[1] == d1 && shape[2] == d2 {
+            if zeroed { fill(0) }
+            return
+        }
+        resize(to: [d0, d1, d2], zeroed: zeroed)
+    }
+
+    /// Resizes to the rank-1 shape `(count)`, allocation-free when unchanged.
+    public mutating func resize(count: Int, zeroed: Bool = false) {
+        if shape.count == 1 && shape[0] == count {
+            if zeroed { fill(0) }
+            return
+        }
+        resize(to: [count], zeroed: zeroed)
+    }
+
+    /// Copies `other`'s elements into this tensor's storage (same shape), keeping storage
+    /// unshared — unlike assignment, which shares `other`'s buffer copy-on-write.
+    public mutating func assign(_ other: Tensor) {
+        precondition(shape == other.shape, "assign: shape \(shape) vs \(other.shape)")
+        scalars.withUnsafeMutableBufferPointer { dst in
+            other.scalars.withUnsafeBufferPointer { src in
+                dst.baseAddress!.update(from: src.baseAddress!, count: src.count)
+            }
+        }
+    }
+
     /// Sets every element to `value`.
     public mutating func fill(_ value: Float) {
         scalars.withUnsafeMutableBufferPointer { buffer in

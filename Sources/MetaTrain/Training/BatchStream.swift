@@ -12,11 +12,12 @@ public protocol BatchStream {
 public enum ShuffleUnit: Sendable, Equatable {
     /// Individual rows: i.i.d.-like batches (plain training).
     case rows
-    /// Whole tasks: the buffer's rows are grouped by task key, the groups are permuted and each
-    /// keeps its rows in file (time) order, so a batch holds a few tasks with many rows each —
-    /// what in-batch MAML task formation needs (with row shuffling, a batch of 512 over
-    /// thousands of users has almost no user with enough rows to split).
-    case tasks
+    /// Task chunks: the buffer's rows are grouped by task key (in file, i.e. time, order) and
+    /// cut into chunks of `chunkRows` consecutive rows (0 = whole tasks); the chunks are
+    /// permuted. A batch then holds many tasks with several rows each — what in-batch MAML
+    /// task formation needs (with row shuffling, a batch of 512 over thousands of users has
+    /// almost no user with enough rows to split).
+    case tasks(chunkRows: Int)
 }
 
 /// Re-batches a stream through a shuffle buffer: fill up to `bufferRows` rows, permute them
@@ -77,7 +78,7 @@ public struct ShuffledBatches<Source: BatchStream>: BatchStream {
         switch unit {
         case .rows:
             order.shuffle(using: &rng)
-        case .tasks:
+        case .tasks(let chunkRows):
             var groups: [UInt64: [Int]] = [:]
             var keys: [UInt64] = []
             for r in 0..<rows.count {
@@ -85,8 +86,16 @@ public struct ShuffledBatches<Source: BatchStream>: BatchStream {
                 if groups[key] == nil { keys.append(key) }
                 groups[key, default: []].append(r)
             }
-            keys.shuffle(using: &rng)
-            order = keys.flatMap { groups[$0]! }
+            var chunks: [ArraySlice<Int>] = []
+            for key in keys {
+                let members = groups[key]!
+                let size = chunkRows > 0 ? chunkRows : members.count
+                for start in stride(from: 0, to: members.count, by: size) {
+                    chunks.append(members[start..<min(start + size, members.count)])
+                }
+            }
+            chunks.shuffle(using: &rng)
+            order = chunks.flatMap { $0 }
         }
     }
 }

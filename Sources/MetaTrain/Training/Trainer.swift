@@ -111,7 +111,7 @@ public final class Trainer {
             var stream = ShuffledBatches(AnyBatchStream(try data.trainingPass()), batchSize: config.training.batchSize,
                                          bufferRows: config.training.shuffle.bufferRows,
                                          seed: config.training.seed &+ UInt64(epoch) &* 0x9E37_79B9,
-                                         unit: config.meta.enabled ? .tasks : .rows)
+                                         unit: config.meta.enabled ? .tasks(chunkRows: config.meta.taskChunkRows) : .rows)
             var batchIndex = 0
             var lossSums = [Double](repeating: 0, count: tasks.count)
             var lossBatches = [Int](repeating: 0, count: tasks.count)

@@ -152,7 +152,7 @@ extension ModelConfig {
 
     private static func decodeMeta(_ node: ConfigNode) throws(ConfigError) -> Meta {
         let m = try node.mapping(allowed: ["enabled", "order", "inner_steps", "inner_learning_rate",
-                                           "meta_weight", "min_task_rows", "support_fraction"])
+                                           "meta_weight", "min_task_rows", "support_fraction", "task_chunk_rows"])
         var meta = Meta()
         meta.enabled = try m.bool("enabled", default: meta.enabled)
         meta.order = try m.choice("order", default: meta.order)
@@ -161,6 +161,7 @@ extension ModelConfig {
         meta.metaWeight = try m.double("meta_weight", default: meta.metaWeight)
         meta.minTaskRows = try m.int("min_task_rows", default: meta.minTaskRows)
         meta.supportFraction = try m.double("support_fraction", default: meta.supportFraction)
+        meta.taskChunkRows = try m.int("task_chunk_rows", default: meta.taskChunkRows)
         return meta
     }
 

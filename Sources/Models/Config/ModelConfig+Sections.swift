@@ -47,6 +47,10 @@ extension ModelConfig {
         /// Fraction of a task's rows used as support (the rest is query), in (0, 1).
         /// YAML `support_fraction`, default 0.5.
         public var supportFraction: Double = 0.5
+        /// With meta-learning on, the shuffle buffer permutes chunks of this many consecutive
+        /// rows of one task (in time order), so a batch holds many tasks with enough rows each
+        /// to split; 0 keeps whole tasks together. YAML `task_chunk_rows`, default 16.
+        public var taskChunkRows: Int = 16
 
         public init() {}
     }

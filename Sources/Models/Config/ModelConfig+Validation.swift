@@ -122,6 +122,7 @@ private struct Validator {
         try check(m.minTaskRows >= 2, "meta.min_task_rows", "must be ≥ 2 (one support and one query row), got \(m.minTaskRows)")
         try check(m.supportFraction > 0 && m.supportFraction < 1, "meta.support_fraction",
                   "must be in (0, 1), got \(m.supportFraction)")
+        try check(m.taskChunkRows >= 0, "meta.task_chunk_rows", "must be ≥ 0 (0 = whole tasks), got \(m.taskChunkRows)")
     }
 
     func training(_ t: ModelConfig.Training) throws(ConfigError) {

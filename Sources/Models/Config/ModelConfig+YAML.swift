@@ -41,6 +41,7 @@ extension ModelConfig {
               meta_weight: \(meta.metaWeight)
               min_task_rows: \(meta.minTaskRows)
               support_fraction: \(meta.supportFraction)
+              task_chunk_rows: \(meta.taskChunkRows)
             training:
               optimizer: \(Self.yamlOptimizer(training.optimizer))
               embedding_optimizer: \(Self.yamlOptimizer(training.embeddingOptimizer))

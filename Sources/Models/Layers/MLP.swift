@@ -59,12 +59,10 @@ public struct MLPActivations: Sendable {
             return
         }
         for l in 0..<count {
-            let shape = [rows, parameters.layers[l].outputs]
-            if outputs[l].shape != shape {
-                outputs[l].resize(to: shape)
-                deltas[l].resize(to: shape)
-                upstream[l].resize(to: shape)
-            }
+            let width = parameters.layers[l].outputs
+            outputs[l].resize(rows: rows, columns: width)
+            deltas[l].resize(rows: rows, columns: width)
+            upstream[l].resize(rows: rows, columns: width)
         }
     }
 
@@ -116,7 +114,8 @@ public enum MLP {
                 cache.deltas[l].fill(0)
                 activation.backward(output: cache.outputs[l], dOutput: upstreamGradient, dInput: &cache.deltas[l])
             } else {
-                cache.deltas[l] = upstreamGradient
+                // Copy rather than share: sharing would make the next resize copy-on-write.
+                cache.deltas[l].assign(upstreamGradient)
             }
             let layerInput = l == 0 ? input : cache.outputs[l - 1]
             if l > 0 {

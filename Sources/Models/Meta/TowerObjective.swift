@@ -37,7 +37,7 @@ public enum TowerObjective {
         guard n > 0 else { return 0 }
         MLP.forward(tower, input: f, activation: activation, activatesLast: false, cache: &ws.activations)
         let logits = ws.activations.result
-        ws.dLogits.resize(to: logits.shape, zeroed: true)
+        ws.dLogits.resize(rows: logits.shape[0], columns: 1, zeroed: true)
         TaskLoss.backward(kind: kind, logits: logits, labels: y, scale: 1 / Float(n), dLogits: &ws.dLogits)
         MLP.backward(tower, input: f, activation: activation, activatesLast: false, cache: &ws.activations,
                      dOutput: ws.dLogits, gradients: &ws.gradients!, dInput: &ws.dInput)

@@ -69,16 +69,16 @@ public enum InputLayer {
                      && batch.numericWidth == layout.numericCount,
                      "InputLayer: batch widths (\(batch.categoricalWidth), \(batch.multiCategoricalWidth), \(batch.numericWidth)) do not match layout")
         precondition(table.dimension == d, "InputLayer: table dimension \(table.dimension) != layout d \(d)")
-        x.resize(to: [b, layout.width])
+        x.resize(rows: b, columns: layout.width)
         collectKeys(batch: batch, layout: layout, workspace: &ws)
 
-        ws.rows.resize(to: [ws.keys.count, d])
+        ws.rows.resize(rows: ws.keys.count, columns: d)
         ws.keys.withUnsafeBufferPointer { keys in
             ws.rows.withUnsafeMutableBufferPointer { rows in
                 table.pull(keys: keys, into: rows, create: create)
             }
         }
-        ws.bag.resize(to: [b, d])
+        ws.bag.resize(rows: b, columns: d)
         if ws.unitOffsets.count != b + 1 { ws.unitOffsets = (0...b).map { Int32($0) } }
         for f in 0..<layout.categoricalCount {
             EmbeddingBag.forward(table: ws.rows, offsets: ws.unitOffsets, ids: ws.categoricalIDs[f], pooling: .sum, output: &ws.bag)

@@ -31,13 +31,12 @@ public enum MultiTaskNetwork {
             }
             for k in 0..<spec.taskCount {
                 let gate = parameters.gates[k]
-                Linear.forward(input: ws.x, weight: gate.weight, bias: gate.bias, output: &ws.gates[k])
-                let logits = ws.gates[k]
-                Softmax.forward(logits, into: &ws.gates[k])
+                Linear.forward(input: ws.x, weight: gate.weight, bias: gate.bias, output: &ws.gateLogits[k])
+                Softmax.forward(ws.gateLogits[k], into: &ws.gates[k])
                 GateMixture.forward(gate: ws.gates[k], experts: ws.expertStack, output: &ws.meta[k])
             }
         } else {
-            for k in 0..<spec.taskCount { ws.meta[k] = ws.experts[0].result }
+            for k in 0..<spec.taskCount { ws.meta[k].assign(ws.experts[0].result) }
         }
     }
 
@@ -112,7 +111,7 @@ public enum MultiTaskNetwork {
         batch: EncodedBatch, gradients: inout ModelParameters, workspace ws: inout NetworkWorkspace
     ) {
         let b = batch.count, h = spec.metaWidth, e = spec.expertCount
-        ws.dx.resize(to: [b, spec.inputWidth], zeroed: true)
+        ws.dx.resize(rows: b, columns: spec.inputWidth, zeroed: true)
         var dx: Tensor? = ws.dx
         if spec.hasGates {
             ws.dExpertStack.resize(to: [e, b, h], zeroed: true)

@@ -12,6 +12,8 @@ public struct NetworkWorkspace: Sendable {
     var expertStack = Tensor(shape: [1, 0, 1])
     /// Per task: `(B, E)` gate probabilities `g_k`.
     var gates: [Tensor] = []
+    /// Per task: `(B, E)` gate logits `x · W_k + b_k`.
+    var gateLogits: [Tensor] = []
     /// Per task: `(B, H)` meta-layer inputs `f_k`.
     public var meta: [Tensor] = []
     /// Per task: tower activations; `towers[k].result` is the logit, `(B, 1)`.
@@ -40,18 +42,20 @@ public struct NetworkWorkspace: Sendable {
         let e = spec.expertCount, h = spec.metaWidth, k = spec.taskCount
         if experts.count != e { experts = Array(repeating: MLPActivations(), count: e) }
         if towers.count != k { towers = Array(repeating: MLPActivations(), count: k) }
-        expertStack.resize(to: [e, b, h])
+        expertStack.resize(e, b, h)
         if gates.count != k { gates = Array(repeating: Tensor(shape: [b, e]), count: k) }
+        if gateLogits.count != k { gateLogits = Array(repeating: Tensor(shape: [b, e]), count: k) }
         if meta.count != k { meta = Array(repeating: Tensor(shape: [b, h]), count: k) }
         if dMeta.count != k { dMeta = Array(repeating: Tensor(shape: [b, h]), count: k) }
         if dLogits.count != k { dLogits = Array(repeating: Tensor(shape: [b, 1]), count: k) }
         if labels.count != k { labels = Array(repeating: Tensor(shape: [b]), count: k) }
         for t in 0..<k {
-            gates[t].resize(to: [b, e])
-            meta[t].resize(to: [b, h])
-            dMeta[t].resize(to: [b, h])
-            dLogits[t].resize(to: [b, 1])
-            labels[t].resize(to: [b])
+            gates[t].resize(rows: b, columns: e)
+            gateLogits[t].resize(rows: b, columns: e)
+            meta[t].resize(rows: b, columns: h)
+            dMeta[t].resize(rows: b, columns: h)
+            dLogits[t].resize(rows: b, columns: 1)
+            labels[t].resize(count: b)
         }
     }
 }
