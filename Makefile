@@ -8,7 +8,7 @@ export METAREC_DATA
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 RELEASE_BIN := .build/release/metarec
 
-.PHONY: deps build demo test bench clean
+.PHONY: deps build demo reproduce test clean
 
 ## deps: install OpenBLAS and zlib (Debian/Ubuntu libopenblas-dev, zlib1g-dev) and pkg-config when missing.
 deps:
@@ -27,9 +27,15 @@ deps:
 build: deps
 	swift build -c release --product metarec
 
-## demo: the main job (until `metarec demo` lands: the GEMM benchmark).
+## demo: the main job: synthetic logs → MMoE with and without MAML → fine-tuned evaluation → serving latency.
 demo: build
-	OPENBLAS_NUM_THREADS=1 $(RELEASE_BIN) bench gemm
+	METAREC_BIN=$(RELEASE_BIN) scripts/demo.sh
+
+## reproduce: the README's result tables (census, synthetic, MovieLens); release build, real data from METAREC_DATA.
+reproduce: build
+	METAREC_BIN=$(RELEASE_BIN) scripts/census-table.sh
+	METAREC_BIN=$(RELEASE_BIN) scripts/synthetic-table.sh
+	METAREC_BIN=$(RELEASE_BIN) scripts/movielens-table.sh
 
 ## venv: Python for the interop tests only (safetensors + numpy from PyPI), in .build-venv/ (git-ignored).
 VENV := .build-venv
