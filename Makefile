@@ -8,7 +8,7 @@ export METAREC_DATA
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 RELEASE_BIN := .build/release/metarec
 
-.PHONY: deps build demo reproduce test clean
+.PHONY: deps build demo reproduce test bench clean
 
 ## deps: install OpenBLAS and zlib (Debian/Ubuntu libopenblas-dev, zlib1g-dev) and pkg-config when missing.
 deps:
@@ -54,6 +54,29 @@ $(VENV)/.ready:
 test: deps $(VENV)/.ready
 	METAREC_PYTHON=$(METAREC_PYTHON) OPENBLAS_NUM_THREADS=1 swift test
 	OPENBLAS_NUM_THREADS=1 swift test --sanitize=thread --scratch-path .build-tsan --filter ParamServerTests
+
+## bench: MetaRec vs JAX jit vs numpy on per-request fine-tune + score, one core → BENCHMARKS.md.
+## Python (jax, numpy, safetensors, matplotlib from PyPI) in .build-bench-venv/ (git-ignored).
+## BENCH_SWIFT_FLAGS: extra `swift build` flags, e.g. --scratch-path .build-peers.
+BENCH_VENV := .build-bench-venv
+BENCH_SWIFT_FLAGS ?=
+BENCH_PIN := $(shell command -v taskset >/dev/null 2>&1 && echo taskset -c 0)
+$(BENCH_VENV)/.ready:
+	@python3 -c 'import venv, ensurepip' 2>/dev/null || { \
+		echo "installing python3-venv (apt-get)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv >/dev/null; }
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-input jax numpy safetensors matplotlib
+	@touch $@
+
+bench: deps $(BENCH_VENV)/.ready
+	swift build -c release --product metarec $(BENCH_SWIFT_FLAGS)
+	OPENBLAS_NUM_THREADS=1 JAX_PLATFORMS=cpu \
+	XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \
+	$(BENCH_PIN) $(BENCH_VENV)/bin/python Benchmarks/peers/bench.py \
+		--metarec "$$(swift build -c release --show-bin-path $(BENCH_SWIFT_FLAGS))/metarec" \
+		--out BENCHMARKS.md --plot BENCHMARKS-latency.png --command "make bench"
 
 clean:
 	rm -rf .build

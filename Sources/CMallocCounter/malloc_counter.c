@@ -5,6 +5,14 @@
 // to, the same allocator. Cost: one thread-local and one relaxed atomic increment.
 #include "CMallocCounter.h"
 
+// Sanitizers interpose malloc themselves; replacing it too crashes a sanitized process at
+// start-up (seen with `swift test --sanitize=thread`), so sanitized builds count nothing.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define METAREC_NO_MALLOC_COUNTER 1
+#endif
+#endif
+
 #if defined(__GLIBC__) && !defined(METAREC_NO_MALLOC_COUNTER)
 #include <errno.h>
 #include <stddef.h>

@@ -37,10 +37,20 @@ struct BenchServing: AsyncParsableCommand {
     @Option(help: "Write the reference model (support rows for users u0 … u99, S = 64) as a model directory and exit (for metarec serve + wrk).")
     var writeModel: String?
 
+    @Option(help: "Time only adapt + score from given f for one cell \"S,k,C\" (median over --iterations, one thread) and exit; the inputs are one real request's, checked against Predictor.score.")
+    var adaptScore: String?
+
+    @Option(help: "With --adapt-score: write that request's inputs (support f, labels, candidate f) and scores as safetensors (for Benchmarks/peers).")
+    var dumpRequest: String?
+
     func validate() throws {
         guard iterations >= 10, batchedRequests >= 10, clients >= 1 else {
             throw ValidationError("--iterations and --batched-requests must be >= 10, --clients >= 1")
         }
+        if let adaptScore, AdaptScoreRun.cell(adaptScore) == nil {
+            throw ValidationError("--adapt-score must be \"S,k,C\" with 1 <= S <= 256, 1 <= k <= \(ServingSettings.maxSteps), 1 <= C <= 1000")
+        }
+        if dumpRequest != nil, adaptScore == nil { throw ValidationError("--dump-request needs --adapt-score") }
     }
 
     func run() async throws {
@@ -52,6 +62,20 @@ struct BenchServing: AsyncParsableCommand {
             for u in 0..<100 { try predictor.record(events: traffic.events(user: "u\(u)", count: 64, tasks: 2)) }
             try model.write(to: writeModel)
             print("wrote \(writeModel): model \(model.modelVersion), \(model.support.count) users with 64 support rows")
+            return
+        }
+        if let adaptScore, let (s, k, c) = AdaptScoreRun.cell(adaptScore) {
+            let cell = try AdaptScoreRun(support: s, steps: k, candidates: c, iterations: iterations, dumpPath: dumpRequest).run()
+            switch format {
+            case .json:
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(cell), as: UTF8.self))
+            case .table:
+                print(String(format: "adapt+score S %d k %d C %d (%d iterations, µs): p50 %.1f p90 %.1f p99 %.1f mean %.1f | serving finetune+score phase %.1f | max |Δ| to Predictor.score %.2g",
+                             s, k, c, cell.iterations, cell.p50Microseconds, cell.p90Microseconds, cell.p99Microseconds,
+                             cell.meanMicroseconds, cell.servingFinetuneMicroseconds, cell.maxDifferenceToServed))
+            }
             return
         }
         var report = try await BenchServingRun(iterations: iterations, batchedRequests: batchedRequests,

@@ -20,14 +20,21 @@ struct BenchStore: AsyncParsableCommand {
     @Option(help: "Output format.") var format: OutputFormat = .table
     @Option(help: "Timed samples per workload (median and p10–p90 are reported).") var samples: Int = 11
     @Option(help: "Embedding rows in the table under test.") var embeddingRows: Int = 1_000_000
+    @Option(help: "Sweeps per (live, expired) case; each on a freshly filled table (median reported).") var sweepRepeats: Int = 5
+    @Option(help: "Sections to run, comma-separated: support, embedding, sweep, memory.") var only: String = "support,embedding,sweep,memory"
 
     func run() async throws {
-        guard samples >= 1, embeddingRows >= 10_000 else { throw ValidationError("--samples must be ≥ 1, --embedding-rows ≥ 10000") }
+        guard samples >= 1, sweepRepeats >= 1, embeddingRows >= 10_000 else {
+            throw ValidationError("--samples and --sweep-repeats must be ≥ 1, --embedding-rows ≥ 10000")
+        }
+        let sections = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let known: Set<String> = ["support", "embedding", "sweep", "memory"]
+        guard !sections.isEmpty, sections.isSubset(of: known) else { throw ValidationError("--only takes a comma-separated subset of support, embedding, sweep, memory") }
         var report = StoreBenchReport()
-        try benchSupport(&report)
-        try benchEmbedding(&report)
-        try benchSweep(&report)
-        try benchMemory(&report)
+        if sections.contains("support") { try benchSupport(&report) }
+        if sections.contains("embedding") { try benchEmbedding(&report) }
+        if sections.contains("sweep") { try benchSweep(&report) }
+        if sections.contains("memory") { try benchMemory(&report) }
         switch format {
         case .json:
             let encoder = JSONEncoder()
@@ -150,22 +157,35 @@ struct BenchStore: AsyncParsableCommand {
         return rows
     }
 
+    /// Sweep cost against live and expired rows: `--sweep-repeats` sweeps per case, each on a freshly
+    /// filled table, median thread CPU time (and wall time) of the `sweep()` call alone.
     func benchSweep(_ report: inout StoreBenchReport) throws {
-        for (live, expired) in [(0, 100_000), (embeddingRows, 100_000), (0, 10_000), (embeddingRows, 10_000)] {
-            let clock = ManualClock(start: .seconds(1_700_000_000))
-            let table = try EmbeddingStore(config: .init(dimension: 16, expiry: .timeToLive(.seconds(100))), clock: clock)
-            _ = pullBatch(table, (0..<expired).map { UInt64($0) | 1 << 40 }, create: true)
-            clock.advance(by: .seconds(60))
-            _ = pullBatch(table, (0..<live).map { UInt64($0) }, create: true)
-            clock.advance(by: .seconds(60))
-            let start = DispatchTime.now().uptimeNanoseconds
-            let sweep = table.sweep()
-            let ns = Double(DispatchTime.now().uptimeNanoseconds - start)
-            guard sweep.entriesReclaimed == expired, table.rowCount == live else {
-                throw ValidationError("sweep reclaimed \(sweep.entriesReclaimed) of \(expired) expired rows")
+        let n = embeddingRows
+        for expired in [10_000, 100_000] {
+            for live in [0, n / 10, n] {
+                var cpu: [Double] = [], wall: [Double] = [], visited = 0
+                for _ in 0..<sweepRepeats {
+                    let clock = ManualClock(start: .seconds(1_700_000_000))
+                    let table = try EmbeddingStore(config: .init(dimension: 16, expiry: .timeToLive(.seconds(100))), clock: clock)
+                    _ = pullBatch(table, (0..<expired).map { UInt64($0) | 1 << 40 }, create: true)
+                    clock.advance(by: .seconds(60))
+                    for chunk in stride(from: 0, to: live, by: 65_536) {
+                        _ = pullBatch(table, (chunk..<min(live, chunk + 65_536)).map { UInt64($0) }, create: true)
+                    }
+                    clock.advance(by: .seconds(60))
+                    let start = DispatchTime.now().uptimeNanoseconds, begin = threadCPUNanoseconds()
+                    let sweep = table.sweep()
+                    cpu.append(threadCPUNanoseconds() - begin)
+                    wall.append(Double(DispatchTime.now().uptimeNanoseconds - start))
+                    guard sweep.entriesReclaimed == expired, table.rowCount == live else {
+                        throw ValidationError("sweep reclaimed \(sweep.entriesReclaimed) of \(expired) expired rows")
+                    }
+                    visited = sweep.entriesVisited
+                }
+                let c = Quantiles(cpu).median, w = Quantiles(wall).median
+                report.sweeps.append(SweepRow(store: "embedding d=16", live: live, expired: expired, milliseconds: w / 1e6,
+                                              cpuMilliseconds: c / 1e6, entriesVisited: visited, nsPerExpired: c / Double(expired)))
             }
-            report.sweeps.append(SweepRow(store: "embedding d=16", live: live, expired: expired, milliseconds: ns / 1e6,
-                                          entriesVisited: sweep.entriesVisited, nsPerExpired: ns / Double(expired)))
         }
         for (live, expired) in [(0, 20_000), (200_000, 20_000)] {
             let clock = ManualClock(start: .seconds(1_700_000_000))
@@ -178,12 +198,13 @@ struct BenchStore: AsyncParsableCommand {
             clock.advance(by: .seconds(60))
             fill(1_000_000..<(1_000_000 + live))
             clock.advance(by: .seconds(60))
-            let start = DispatchTime.now().uptimeNanoseconds
+            let start = DispatchTime.now().uptimeNanoseconds, begin = threadCPUNanoseconds()
             let sweep = store.sweep()
+            let c = threadCPUNanoseconds() - begin
             let ns = Double(DispatchTime.now().uptimeNanoseconds - start)
             guard sweep.entriesReclaimed == expired, store.count == live else { throw ValidationError("support sweep reclaimed \(sweep.entriesReclaimed) of \(expired)") }
             report.sweeps.append(SweepRow(store: "support W=16 S=4", live: live, expired: expired, milliseconds: ns / 1e6,
-                                          entriesVisited: sweep.entriesVisited, nsPerExpired: ns / Double(expired)))
+                                          cpuMilliseconds: c / 1e6, entriesVisited: sweep.entriesVisited, nsPerExpired: c / Double(expired)))
         }
     }
 
@@ -250,7 +271,7 @@ func threadCPUNanoseconds() -> Double {
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
     return Double(ts.tv_sec) * 1e9 + Double(ts.tv_nsec)
 }
-struct SweepRow: Codable { var store: String, live: Int, expired: Int, milliseconds: Double, entriesVisited: Int, nsPerExpired: Double }
+struct SweepRow: Codable { var store: String, live: Int, expired: Int, milliseconds: Double, cpuMilliseconds: Double, entriesVisited: Int, nsPerExpired: Double }
 struct MemoryRow: Codable {
     var table: String, rows: Int, rawBytesPerRow: Double, overheadBytesPerRow: Double, overheadPercent: Double, optimizerStateBytesPerRow: Double
 }
@@ -270,10 +291,11 @@ struct StoreBenchReport: Codable {
                 + pad("\(f(r.cpuNsPerOp.median)) [\(f(r.cpuNsPerOp.p10))–\(f(r.cpuNsPerOp.p90))]", 28)
                 + String(format: "%.3g", r.opsPerSecond) + "\n"
         }
-        out += "\nsweep cost (one sweep; entries visited must follow the expired count, not the live one)\n"
-        out += pad("store", 20) + pad("live", 10) + pad("expired", 10) + pad("ms", 10) + pad("visited", 10) + "ns/expired\n"
+        out += "\nsweep cost (embedding: median of --sweep-repeats sweeps; support: one sweep; entries visited must\n"
+        out += "            follow the expired count, not the live one; ns/expired = CPU time / expired rows)\n"
+        out += pad("store", 20) + pad("live", 10) + pad("expired", 10) + pad("cpu ms", 10) + pad("wall ms", 10) + pad("visited", 10) + "ns/expired\n"
         for r in sweeps {
-            out += pad(r.store, 20) + pad("\(r.live)", 10) + pad("\(r.expired)", 10) + pad(f(r.milliseconds, 2), 10)
+            out += pad(r.store, 20) + pad("\(r.live)", 10) + pad("\(r.expired)", 10) + pad(f(r.cpuMilliseconds, 2), 10) + pad(f(r.milliseconds, 2), 10)
                 + pad("\(r.entriesVisited)", 10) + f(r.nsPerExpired) + "\n"
         }
         out += "\nmemory (bytes per row; raw floats = 64 for d = 16; optimiser state reported apart)\n"

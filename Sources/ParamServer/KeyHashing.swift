@@ -3,7 +3,7 @@ import Synchronization
 /// SplitMix64's finaliser (Steele et al. 2014): a bijection on `UInt64` with full avalanche.
 ///
 /// Bits of the result are split between uses so they stay independent:
-/// `[0, 8)` bucket fingerprint, `[8, 24)` shard, `[32, 64)` home bucket in ``SlotIndex``.
+/// `[0, 4)` bucket fingerprint, `[8, 24)` shard, `[32, 64)` home bucket in ``SlotIndex``.
 @inline(__always)
 func mixKey(_ x: UInt64) -> UInt64 {
     var z = x &+ 0x9E37_79B9_7F4A_7C15

@@ -107,6 +107,35 @@ struct ColumnPlan: Sendable {
         }
     }
 
+    // MARK: Values
+
+    /// One row value as the encoder takes it (``FeatureEncoder/Field``), positions instead of pointers.
+    enum Slot: Sendable, Equatable {
+        case unset
+        /// `rowBytes[start ..< end]`.
+        case text(Int, Int)
+        case number(Double)
+        case integer(Int64)
+    }
+
+    /// The encoder value of a checked `value` for `kind`: numbers of numeric, time and label
+    /// slots stay numbers (no text round trip); everything else is written as text to `out`.
+    func typed(_ value: FeatureValue, kind: Kind, text out: inout [UInt8]) -> Slot {
+        switch kind {
+        case .numeric, .time, .label:
+            switch value {
+            case .integer(let i): return .integer(i)
+            case .number(let d): return .number(d)
+            case .bool(let b): return .integer(b ? 1 : 0)
+            default: break  // null: the empty text (missing)
+            }
+        default: break
+        }
+        let start = out.count
+        appendText(value, kind: kind, to: &out)
+        return .text(start, out.count)
+    }
+
     // MARK: Text
 
     /// Appends the text form of a checked `value` that the encoder parses for `kind`.

@@ -63,32 +63,31 @@ extension Predictor {
         }
     }
 
-    /// Writes one candidate's text: walks the candidate's own entries (one hash lookup each)
+    /// Writes one candidate's values: walks the candidate's own entries (one hash lookup each)
     /// instead of looking every column up, then fills the columns it does not set from the
-    /// context, the request's user (task key) or the missing value.
+    /// context, the request's user (task key) or the missing value. Numbers stay numbers
+    /// (``ColumnPlan/typed(_:kind:text:)``); only categorical values are written as text.
     func fillCandidate(_ candidate: [String: FeatureValue], of request: ScoreRequest, workspace ws: inout PredictorWorkspace) {
         let n = plan.names.count
         ws.rowBytes.removeAll(keepingCapacity: true)
-        for s in 0..<n { ws.fieldStart[s] = -1 }
+        for s in 0..<n { ws.slots[s] = .unset }
         for (key, value) in candidate {
             guard let slot = plan.slotByName[key] else { continue }  // validated before
-            let start = ws.rowBytes.count
-            plan.appendText(value, kind: plan.kinds[slot], to: &ws.rowBytes)
-            ws.fieldStart[slot] = start
-            ws.fieldEnd[slot] = ws.rowBytes.count
+            ws.slots[slot] = plan.typed(value, kind: plan.kinds[slot], text: &ws.rowBytes)
         }
-        for slot in 0..<n where ws.fieldStart[slot] < 0 {
-            let start = ws.rowBytes.count
+        for slot in 0..<n where ws.slots[slot] == .unset {
             let kind = plan.kinds[slot]
             if let context = request.context, let v = context[plan.names[slot]] {
-                plan.appendText(v, kind: kind, to: &ws.rowBytes)
+                ws.slots[slot] = plan.typed(v, kind: kind, text: &ws.rowBytes)
             } else if slot == plan.taskSlot {
+                let start = ws.rowBytes.count
                 ws.rowBytes.append(contentsOf: request.user.utf8)
+                ws.slots[slot] = .text(start, ws.rowBytes.count)
             } else if kind == .time {
-                ws.rowBytes.append(UInt8(ascii: "0"))
+                ws.slots[slot] = .integer(0)
+            } else {
+                ws.slots[slot] = .text(0, 0)
             }
-            ws.fieldStart[slot] = start
-            ws.fieldEnd[slot] = ws.rowBytes.count
         }
     }
 
@@ -99,34 +98,39 @@ extension Predictor {
         case absent
     }
 
-    /// Writes one row's text, slot by slot, into `ws.rowBytes` / `fieldStart` / `fieldEnd`.
+    /// Writes one row's values, slot by slot, into `ws.slots` (text in `ws.rowBytes`).
     func fillRow(workspace ws: inout PredictorWorkspace, _ source: (Int) -> SlotSource) {
         ws.rowBytes.removeAll(keepingCapacity: true)
         for slot in 0..<plan.names.count {
-            let start = ws.rowBytes.count
             let kind = plan.kinds[slot]
             switch source(slot) {
-            case .value(let v): plan.appendText(v, kind: kind, to: &ws.rowBytes)
-            case .user(let user): ws.rowBytes.append(contentsOf: user.utf8)
-            case .absent: if kind == .time { ws.rowBytes.append(UInt8(ascii: "0")) }
+            case .value(let v): ws.slots[slot] = plan.typed(v, kind: kind, text: &ws.rowBytes)
+            case .user(let user):
+                let start = ws.rowBytes.count
+                ws.rowBytes.append(contentsOf: user.utf8)
+                ws.slots[slot] = .text(start, ws.rowBytes.count)
+            case .absent: ws.slots[slot] = kind == .time ? .integer(0) : .text(0, 0)
             }
-            ws.fieldStart[slot] = start
-            ws.fieldEnd[slot] = ws.rowBytes.count
         }
     }
 
-    /// Encodes the row in `ws.rowBytes` and appends it to `ws.batch`; returns the encoder's
-    /// error instead (nothing appended then).
+    /// Encodes the row in `ws.slots` / `ws.rowBytes` and appends it to `ws.batch`; returns the
+    /// encoder's error instead (nothing appended then).
     func appendRow(workspace ws: inout PredictorWorkspace) -> FeatureEncoderError? {
-        let bytes = ws.rowBytes, starts = ws.fieldStart, ends = ws.fieldEnd
-        let n = starts.count
+        let bytes = ws.rowBytes, slots = ws.slots
+        let n = slots.count
         return bytes.withUnsafeBytes { raw in
-            withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: n) { fields in
+            withUnsafeTemporaryAllocation(of: FeatureEncoder.Field.self, capacity: n) { fields in
                 for s in 0..<n {
-                    fields[s] = UnsafeRawBufferPointer(rebasing: raw[starts[s]..<ends[s]])
+                    switch slots[s] {
+                    case .text(let start, let end): fields[s] = .text(UnsafeRawBufferPointer(rebasing: raw[start..<end]))
+                    case .number(let d): fields[s] = .number(d)
+                    case .integer(let i): fields[s] = .integer(i)
+                    case .unset: fields[s] = .text(UnsafeRawBufferPointer(rebasing: raw[0..<0]))
+                    }
                 }
                 do throws(FeatureEncoderError) {
-                    try model.encoder.encodeRow(UnsafeBufferPointer(fields), into: &ws.batch, scratch: &ws.scratch)
+                    try model.encoder.encodeRow(typed: UnsafeBufferPointer(fields), into: &ws.batch, scratch: &ws.scratch)
                     return nil
                 } catch {
                     return error

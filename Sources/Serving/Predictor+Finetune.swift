@@ -63,7 +63,7 @@ extension Predictor {
         ws.candidateMeta.reshapeIfNeeded(shape)
         Self.copyRows(ws.network.meta[t], from: rows.lowerBound, count: c, width: h, into: &ws.candidateMeta)
         TowerObjective.predictions(tower, input: ws.candidateMeta, kind: tasks[t].kind, activation: spec.activation,
-                                   into: &ws.predictions, workspace: &ws.tower)
+                                   into: &ws.predictions, workspace: &ws.scoring)
         var finite = true
         ws.predictions.withUnsafeBufferPointer { p in
             result.scores.withUnsafeMutableBufferPointer { out in

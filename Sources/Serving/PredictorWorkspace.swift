@@ -9,11 +9,10 @@ import TensorCore
 /// rows, `S_max` the store's capacity, `H` meta width, `K` tasks, `W = K·H`):
 public struct PredictorWorkspace: Sendable {
     var scratch = FeatureEncoder.Scratch()
-    /// UTF-8 text of one row's values, slot after slot.
+    /// UTF-8 text of one row's text values, slot after slot.
     var rowBytes: [UInt8] = []
-    /// Per slot: `rowBytes[fieldStart[s] ..< fieldEnd[s]]`.
-    var fieldStart: [Int] = []
-    var fieldEnd: [Int] = []
+    /// Per slot: a number, or the range of its text in ``rowBytes``.
+    var slots: [ColumnPlan.Slot] = []
     /// The merged batch of every request's candidates (or a batch of events).
     var batch: EncodedBatch
     /// `R + 1` row offsets of each request in ``batch``.
@@ -26,7 +25,11 @@ public struct PredictorWorkspace: Sendable {
     var candidateMeta = Tensor(shape: [0, 1])     // (C, H) f_k of one request's candidates
     /// Per task: the fast weights θ'_k of the request being scored (overwritten per request).
     var fast: [MLPParameters]
+    /// The inner loop's buffers, `S` rows.
     var tower = TowerWorkspace()
+    /// Scoring's buffers, `C` rows: apart from ``tower`` so neither is resized (a new shape
+    /// array each time) when a request alternates between its `S` support and `C` candidate rows.
+    var scoring = TowerWorkspace()
     var predictions: [Float] = []         // (C)
     /// `shapes2[n] = [n, H]`, `shapes1[n] = [n]`: shape arrays built once, so resizing a
     /// tensor to a size seen before passes an existing array instead of allocating a literal.
@@ -49,8 +52,7 @@ public struct PredictorWorkspace: Sendable {
             })
         }
         rowBytes.reserveCapacity(1024)
-        fieldStart = [Int](repeating: 0, count: columns)
-        fieldEnd = [Int](repeating: 0, count: columns)
+        slots = [ColumnPlan.Slot](repeating: .unset, count: columns)
         rowOffsets.reserveCapacity(128)
         predictions.reserveCapacity(1024)
     }

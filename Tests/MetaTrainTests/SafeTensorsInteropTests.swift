@@ -19,7 +19,7 @@ struct SafeTensorsInteropTests {
     static func runPython(_ arguments: [String], in directory: String) throws {
         let python = try #require(InteropPython.path)
         let log = directory + "/python.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)

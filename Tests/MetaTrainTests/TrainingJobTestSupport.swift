@@ -174,7 +174,7 @@ enum MetaRecBinary {
     /// Starts `metarec arguments…` with standard output and error going to `log`.
     static func start(_ arguments: [String], log: String) throws -> Process {
         guard let path else { throw BinaryNotFound() }
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)

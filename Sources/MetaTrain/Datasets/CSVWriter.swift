@@ -26,7 +26,7 @@ public final class CSVWriter {
     /// Data rows written so far, not counting a header written with ``writeHeader(_:)``.
     public private(set) var rowCount = 0
 
-    private let file: AtomicFile
+    private let file: StreamingAtomicFile
     private var buffer: [UInt8] = []
     private let bufferSize: Int
     private var fieldsInRow = 0
@@ -45,7 +45,7 @@ public final class CSVWriter {
         self.path = path
         self.delimiter = byte
         self.bufferSize = max(bufferSize, 1024)
-        self.file = try AtomicFile(path: path)
+        self.file = try StreamingAtomicFile(path: path)
         buffer.reserveCapacity(self.bufferSize + 4096)
     }
 

@@ -81,7 +81,7 @@ public struct TrainingJob {
 
         let directory = ModelDirectory(path: outputDirectory)
         let version = ModelDirectory.newModelVersion()
-        try Models.AtomicFile.write(config.yamlString(), to: directory.configPath)
+        try AtomicFile.write(config.yamlString(), to: directory.configPath)
         try directory.writeJSON(profile.statistics, to: directory.preprocessingPath)
         try store.snapshot(to: directory.embeddingsPath)
         try directory.writeParameters(trainer.bestParameters, modelVersion: version)

@@ -48,11 +48,11 @@ public struct TrainingCheckpoint {
         var tensors = parameters.namedTensors
         tensors += optimizer.m.namedTensors.map { (name: "optimizer.m." + $0.name, tensor: $0.tensor) }
         tensors += optimizer.v.namedTensors.map { (name: "optimizer.v." + $0.name, tensor: $0.tensor) }
-        try Models.AtomicFile.write(SafeTensors.encode(tensors, metadata: ["optimizer_step": String(optimizer.step)]),
+        try AtomicFile.write(SafeTensors.encode(tensors, metadata: ["optimizer_step": String(optimizer.step)]),
                              to: path + "/weights.safetensors")
         try saveEmbeddings(path + "/embeddings.snapshot")
         try ModelDirectory(path: path).writeJSON(state, to: path + "/state.json")
-        try Models.AtomicFile.write("\(n)\n", to: latestPath)
+        try AtomicFile.write("\(n)\n", to: latestPath)
         // Older generations are no longer needed once LATEST names this one.
         for old in 1..<n { try? FileManager.default.removeItem(atPath: generationPath(old)) }
     }
@@ -93,7 +93,7 @@ public struct TrainingCheckpoint {
         } catch {
             throw CheckpointError.io(path: staging, reason: "cannot create directory: \(error.localizedDescription)")
         }
-        try Models.AtomicFile.write(SafeTensors.encode(parameters.namedTensors), to: staging + "/weights.safetensors")
+        try AtomicFile.write(SafeTensors.encode(parameters.namedTensors), to: staging + "/weights.safetensors")
         try saveEmbeddings(staging + "/embeddings.snapshot")
         try? FileManager.default.removeItem(atPath: bestPath)
         guard rename(staging, bestPath) == 0 else {

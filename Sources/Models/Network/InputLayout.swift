@@ -42,7 +42,11 @@ public struct InputWorkspace: Sendable {
     public var rows = Tensor(shape: [0, 1])
     /// `(U, d)` gradient of ``rows`` after backward.
     public var dRows = Tensor(shape: [0, 1])
-    var slot: [UInt64: Int32] = [:]
+    /// Open-addressing table (linear probing) from key to its row in ``keys``: `tableSlots[i]`
+    /// is −1 (empty) or a row whose key hashes to `i` or before. Keys are already
+    /// fmix64-finalised, so their low bits index it directly; cheaper than a `Dictionary`,
+    /// whose hashing re-mixes every key, and reused across batches.
+    var tableSlots: [Int32] = []
     /// Per categorical feature: local ids `(B)`; bags have one id per row.
     var categoricalIDs: [[Int32]] = []
     var unitOffsets: [Int32] = []
@@ -79,7 +83,11 @@ public enum InputLayer {
             }
         }
         ws.bag.resize(rows: b, columns: d)
-        if ws.unitOffsets.count != b + 1 { ws.unitOffsets = (0...b).map { Int32($0) } }
+        if ws.unitOffsets.count != b + 1 {
+            // Keep the storage: batch sizes vary (merged requests), and a fresh array per size allocates.
+            ws.unitOffsets.removeAll(keepingCapacity: true)
+            for i in 0...b { ws.unitOffsets.append(Int32(i)) }
+        }
         for f in 0..<layout.categoricalCount {
             EmbeddingBag.forward(table: ws.rows, offsets: ws.unitOffsets, ids: ws.categoricalIDs[f], pooling: .sum, output: &ws.bag)
             ColumnBlock.copy(ws.bag, into: &x, atColumn: f * d)
@@ -120,22 +128,49 @@ public enum InputLayer {
     /// Deduplicates the batch's keys into ``InputWorkspace/keys`` and maps each value to its slot.
     private static func collectKeys(batch: EncodedBatch, layout: InputLayout, workspace ws: inout InputWorkspace) {
         ws.keys.removeAll(keepingCapacity: true)
-        ws.slot.removeAll(keepingCapacity: true)
-        func slot(of key: UInt64) -> Int32 {
-            if let s = ws.slot[key] { return s }
-            let s = Int32(ws.keys.count)
-            ws.slot[key] = s
-            ws.keys.append(key)
-            return s
-        }
         let fc = layout.categoricalCount, b = batch.count
+        let fm = layout.multiCategoricalPooling.count
+        var values = b * fc
+        for m in 0..<fm { values += batch.multiCategorical[m].keys.count }
+        // Load factor ≤ 1/2.
+        var size = 16
+        while size < 2 * values { size <<= 1 }
+        if ws.tableSlots.count != size {
+            ws.tableSlots.removeAll(keepingCapacity: true)
+            ws.tableSlots.append(contentsOf: repeatElement(-1, count: size))
+        } else {
+            ws.tableSlots.withUnsafeMutableBufferPointer { $0.update(repeating: -1) }
+        }
+        if ws.keys.capacity < values { ws.keys.reserveCapacity(values) }
         if ws.categoricalIDs.count != fc { ws.categoricalIDs = Array(repeating: [], count: fc) }
+        if ws.multiIDs.count != fm { ws.multiIDs = Array(repeating: [], count: fm) }
+        let mask = size - 1
+        // Work on locals (swapped out, no copy) so the probe loop touches no other `ws` field.
+        var table: [Int32] = [], keys: [UInt64] = []
+        swap(&table, &ws.tableSlots)
+        swap(&keys, &ws.keys)
+        defer {
+            swap(&table, &ws.tableSlots)
+            swap(&keys, &ws.keys)
+        }
+        @inline(__always) func slot(of key: UInt64) -> Int32 {
+            var i = Int(truncatingIfNeeded: key) & mask
+            while true {
+                let s = table[i]
+                if s < 0 {
+                    let new = Int32(keys.count)
+                    table[i] = new
+                    keys.append(key)
+                    return new
+                }
+                if keys[Int(s)] == key { return s }
+                i = (i + 1) & mask
+            }
+        }
         for f in 0..<fc {
             ws.categoricalIDs[f].removeAll(keepingCapacity: true)
             for r in 0..<b { ws.categoricalIDs[f].append(slot(of: batch.categorical[r * fc + f])) }
         }
-        let fm = layout.multiCategoricalPooling.count
-        if ws.multiIDs.count != fm { ws.multiIDs = Array(repeating: [], count: fm) }
         for m in 0..<fm {
             ws.multiIDs[m].removeAll(keepingCapacity: true)
             for key in batch.multiCategorical[m].keys { ws.multiIDs[m].append(slot(of: key)) }

@@ -24,10 +24,8 @@ public enum Linear {
         // Seed every row with the bias, then accumulate x·W on top (beta = 1): one pass over y.
         output.withUnsafeMutableBufferPointer { y in
             bias.withUnsafeBufferPointer { bias in
-                for row in 0..<b {
-                    let base = row * n
-                    for j in 0..<n { y[base + j] = bias[j] }
-                }
+                guard n > 0 else { return }
+                for row in 0..<b { (y.baseAddress! + row * n).update(from: bias.baseAddress!, count: n) }
             }
         }
         GEMM.multiply(input, weight, into: &output, beta: 1)

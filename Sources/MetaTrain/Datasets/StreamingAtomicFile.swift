@@ -12,8 +12,9 @@ import Synchronization
 /// open(".name.tmp.<pid>.<n>", O_CREAT | O_EXCL) → write … → fsync → close → rename → fsync(dir)
 /// ```
 /// Dropping the value without committing removes the temporary file.
-/// Not thread-safe: one writer owns it.
-final class AtomicFile {
+/// Not thread-safe: one writer owns it. (Models' `AtomicFile` writes a whole buffer at once;
+/// this one streams, for CSV files larger than memory.)
+final class StreamingAtomicFile {
     /// Final path of the file.
     let path: String
     /// Where the bytes go until ``commit()``.
@@ -26,14 +27,14 @@ final class AtomicFile {
     /// - Throws: ``DatasetError/writeFailed(file:reason:)`` when it cannot be created.
     init(path: String) throws {
         self.path = path
-        let directory = AtomicFile.directory(of: path)
+        let directory = StreamingAtomicFile.directory(of: path)
         let name = String(path.split(separator: "/").last ?? Substring(path))
         // The counter only has to differ between files of one process; the pid separates processes.
-        let serial = AtomicFile.counter.wrappingAdd(1, ordering: .relaxed).newValue
+        let serial = StreamingAtomicFile.counter.wrappingAdd(1, ordering: .relaxed).newValue
         temporaryPath = "\(directory)/.\(name).tmp.\(getpid()).\(serial)"
         descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, 0o644)
         if descriptor < 0 {
-            throw DatasetError.writeFailed(file: path, reason: AtomicFile.errnoText())
+            throw DatasetError.writeFailed(file: path, reason: StreamingAtomicFile.errnoText())
         }
     }
 
@@ -41,13 +42,13 @@ final class AtomicFile {
 
     /// Writes all of `bytes` (retrying short writes and interrupts).
     func write(_ bytes: UnsafeRawBufferPointer) throws {
-        precondition(descriptor >= 0, "AtomicFile.write after commit/discard of \(path)")
+        precondition(descriptor >= 0, "StreamingAtomicFile.write after commit/discard of \(path)")
         var offset = 0
         while offset < bytes.count {
             let n = posixWrite(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw DatasetError.writeFailed(file: path, reason: AtomicFile.errnoText())
+                throw DatasetError.writeFailed(file: path, reason: StreamingAtomicFile.errnoText())
             }
             offset += n
         }
@@ -61,24 +62,24 @@ final class AtomicFile {
 
     /// fsyncs the data, renames the temporary file over `path` and fsyncs the directory.
     func commit() throws {
-        precondition(descriptor >= 0, "AtomicFile.commit twice for \(path)")
+        precondition(descriptor >= 0, "StreamingAtomicFile.commit twice for \(path)")
         defer { if descriptor >= 0 { discard() } }
         if fsync(descriptor) != 0 {
-            throw DatasetError.writeFailed(file: path, reason: "fsync: " + AtomicFile.errnoText())
+            throw DatasetError.writeFailed(file: path, reason: "fsync: " + StreamingAtomicFile.errnoText())
         }
         let fd = descriptor
         descriptor = -1
         if close(fd) != 0 {
             unlink(temporaryPath)
-            throw DatasetError.writeFailed(file: path, reason: "close: " + AtomicFile.errnoText())
+            throw DatasetError.writeFailed(file: path, reason: "close: " + StreamingAtomicFile.errnoText())
         }
         if rename(temporaryPath, path) != 0 {
-            let reason = AtomicFile.errnoText()
+            let reason = StreamingAtomicFile.errnoText()
             unlink(temporaryPath)
             throw DatasetError.writeFailed(file: path, reason: "rename: " + reason)
         }
         // Make the rename itself durable; failure here leaves a complete file, so it is ignored.
-        let dir = open(AtomicFile.directory(of: path), O_RDONLY)
+        let dir = open(StreamingAtomicFile.directory(of: path), O_RDONLY)
         if dir >= 0 { _ = fsync(dir); close(dir) }
     }
 
@@ -92,7 +93,7 @@ final class AtomicFile {
 
     /// Writes `text` to `path` atomically in one call.
     static func write(_ text: String, to path: String) throws {
-        let file = try AtomicFile(path: path)
+        let file = try StreamingAtomicFile(path: path)
         try file.write(text)
         try file.commit()
     }

@@ -1,0 +1,191 @@
+import Foundation
+import Histogram
+import Models
+import Serving
+import TensorCore
+
+/// The pure "adapt + score from given f" timing of one cell (`--adapt-score S,k,C`), the part of
+/// a request that the Python peers (`Benchmarks/peers/`) reproduce:
+///
+/// ```
+/// per task t:  θ'_t = adapt(θ_t; F_t (S, H), y_t (S))   k SGD steps, α from the serving config
+///              score_t = Tower_t(f_t (C, H); θ'_t)       (C)
+/// ```
+/// The inputs are one real request's: `F_t` pulled from the support store (written through the
+/// events path), `f_t` the bottom's output on the request's candidates. The scores of this path
+/// must equal `Predictor.score` on the same request (rel ≤ 1e-5) before anything is timed; with
+/// `--dump-request FILE` the inputs and scores are written as safetensors for the peers.
+struct AdaptScoreCell: Codable {
+    var support: Int
+    var steps: Int
+    var candidates: Int
+    var iterations: Int
+    var learningRate: Float
+    var p50Microseconds: Double
+    var p90Microseconds: Double
+    var p99Microseconds: Double
+    var meanMicroseconds: Double
+    /// Mean of `Predictor.phaseTimes(...).finetune` (support pull + copies + adapt + score), µs.
+    var servingFinetuneMicroseconds: Double
+    /// Largest |adapt+score − Predictor.score| over the request's scores.
+    var maxDifferenceToServed: Double
+}
+
+struct AdaptScoreRun {
+    let support: Int
+    let steps: Int
+    let candidates: Int
+    let iterations: Int
+    let dumpPath: String?
+
+    /// Parses `S,k,C`.
+    static func cell(_ text: String) -> (Int, Int, Int)? {
+        let parts = text.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 3, parts[0] >= 1, parts[0] <= 256, parts[1] >= 1, parts[1] <= ServingSettings.maxSteps,
+              parts[2] >= 1, parts[2] <= 1000 else { return nil }
+        return (parts[0], parts[1], parts[2])
+    }
+
+    func run() throws -> AdaptScoreCell {
+        // The same seeded model as `--write-model` and the latency grid.
+        let model = try ServingModel.synthetic()
+        model.warmEmbeddings(items: 10_000, users: 0)
+        var settings = ServingSettings(model.config.serving)
+        settings.maxCandidates = 1000
+        let predictor = Predictor(model: model, settings: settings)
+        let spec = model.config.networkSpec, tasks = model.config.taskSpecs
+        let h = spec.metaWidth, kk = spec.taskCount
+        var traffic = SyntheticTraffic(items: 10_000, seed: 3)
+        let user = "adapt-score-u0"
+        _ = try predictor.record(events: traffic.events(user: user, count: support, tasks: kk))
+        var request = traffic.request(user: user, candidates: candidates)
+        request.steps = steps
+        let served = try predictor.score(request)
+        guard served.finetuned, served.supportRows == support else {
+            throw BenchAdaptScoreError("request not fine-tuned on \(support) rows (got \(served.supportRows))")
+        }
+
+        // Support f_t (S, H) and y_t (S), as Predictor.finish copies them.
+        let capacity = model.support.config.capacity
+        var features = [Float](repeating: 0, count: capacity * kk * h), labels = [Float](repeating: 0, count: capacity * kk)
+        let s = features.withUnsafeMutableBufferPointer { f in
+            labels.withUnsafeMutableBufferPointer { l in model.support.pull(task: predictor.taskKey(user: user), features: f, labels: l) }
+        }
+        precondition(s == support, "adapt-score: pulled \(s) rows, expected \(support)")
+        var supportMeta: [Tensor] = []    // K × (S, H)
+        var supportLabels: [Tensor] = []  // K × (S)
+        for t in 0..<kk {
+            var block = [Float](), column = [Float]()
+            for i in 0..<s {
+                let start: Int = i * kk * h + t * h
+                block.append(contentsOf: features[start..<(start + h)])
+                column.append(labels[i * kk + t])
+            }
+            supportMeta.append(Tensor(shape: [s, h], scalars: block))
+            supportLabels.append(Tensor(shape: [s], scalars: column))
+        }
+
+        // Candidate f_t (C, H): the bottom on the request's candidates, encoded as the predictor does.
+        var batch = model.encoder.makeBatch(reservingRows: candidates)
+        var scratch = FeatureEncoder.Scratch()
+        for candidate in request.candidates {
+            var row: [String: String] = [model.config.taskKey: user]
+            for (key, value) in candidate { row[key] = Self.text(value) }
+            try model.encoder.encode(row: row, into: &batch, scratch: &scratch)
+        }
+        var network = NetworkWorkspace()
+        MultiTaskNetwork.forwardBottom(model.parameters, spec: spec, layout: model.config.inputLayout, batch: batch,
+                                       table: model.embeddings, createEmbeddings: false, workspace: &network)
+        let candidateMeta = network.meta  // K × (C, H)
+
+        let adaptation = TowerAdaptation(steps: steps, learningRate: settings.adaptation.learningRate)
+        var fast = model.parameters.towers.map { tower in  // fresh storage, overwritten per request
+            MLPParameters(layers: tower.layers.map {
+                DenseLayer(weight: Tensor(shape: $0.weight.shape, scalars: Array($0.weight.scalars)),
+                           bias: Tensor(shape: $0.bias.shape, scalars: Array($0.bias.scalars)))
+            })
+        }
+        var ws = TowerWorkspace()
+        var predictions = [Float](), scores = [Float](repeating: 0, count: candidates * kk)  // (C), (C, K)
+        predictions.reserveCapacity(candidates)
+        func adaptAndScore() {
+            for t in 0..<kk {
+                for l in fast[t].layers.indices {
+                    fast[t].layers[l].weight.assign(model.parameters.towers[t].layers[l].weight)
+                    fast[t].layers[l].bias.assign(model.parameters.towers[t].layers[l].bias)
+                }
+                fast[t].adapt(on: supportMeta[t], labels: supportLabels[t], kind: tasks[t].kind, activation: spec.activation,
+                              adaptation: adaptation, workspace: &ws)
+                TowerObjective.predictions(fast[t], input: candidateMeta[t], kind: tasks[t].kind, activation: spec.activation,
+                                           into: &predictions, workspace: &ws)
+                for i in 0..<candidates { scores[i * kk + t] = predictions[i] }
+            }
+        }
+
+        adaptAndScore()
+        var maxDifference = 0.0
+        for (x, y) in zip(scores, served.scores) {
+            let d = Double(abs(x - y))
+            maxDifference = max(maxDifference, d)
+            guard d <= 1e-5 * max(Double(abs(y)), 1e-3) else {
+                throw BenchAdaptScoreError("adapt+score differs from Predictor.score: \(x) vs \(y)")
+            }
+        }
+        if let dumpPath { try dump(to: dumpPath, supportMeta: supportMeta, supportLabels: supportLabels,
+                                   candidateMeta: candidateMeta, served: served.scores, adapted: scores,
+                                   learningRate: adaptation.learningRate, tasks: tasks, activation: spec.activation) }
+
+        for _ in 0..<max(200, iterations / 5) { adaptAndScore() }
+        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+        var total = 0.0
+        for _ in 0..<iterations {
+            let wall = MachinePeak.seconds(.wallClock) { adaptAndScore() }
+            total += wall
+            _ = histogram.record(UInt64(wall * 1e9))
+        }
+        let phases = try predictor.phaseTimes(request, repetitions: max(200, iterations / 5))
+        func us(_ p: Double) -> Double { Double(histogram.valueAtPercentile(p)) / 1e3 }
+        return AdaptScoreCell(
+            support: support, steps: steps, candidates: candidates, iterations: iterations,
+            learningRate: adaptation.learningRate, p50Microseconds: us(50), p90Microseconds: us(90), p99Microseconds: us(99),
+            meanMicroseconds: total / Double(iterations) * 1e6, servingFinetuneMicroseconds: phases.finetune * 1e6,
+            maxDifferenceToServed: maxDifference)
+    }
+
+    /// Candidate value → the encoder's text (numbers: 15 significant digits, as `ColumnPlan`).
+    static func text(_ value: FeatureValue) -> String {
+        switch value {
+        case .string(let s): s
+        case .integer(let i): String(i)
+        case .number(let d): String(format: "%.15g", d)
+        case .bool(let b): b ? "1" : "0"
+        case .null: ""
+        case .list(let items): items.map(text).joined(separator: "|")
+        }
+    }
+
+    /// Writes `support.t.f` (S, H), `support.t.y` (S), `candidates.t.f` (C, H), `scores` (C, K) from
+    /// `Predictor.score`, `adapted_scores` (C, K) from the timed path; metadata: steps, α, kinds.
+    func dump(to path: String, supportMeta: [Tensor], supportLabels: [Tensor], candidateMeta: [Tensor],
+              served: [Float], adapted: [Float], learningRate: Float, tasks: [TaskSpec], activation: Activation) throws {
+        var tensors: [(name: String, tensor: Tensor)] = []
+        for t in tasks.indices {
+            tensors.append(("support.\(t).f", supportMeta[t]))
+            tensors.append(("support.\(t).y", supportLabels[t]))
+            tensors.append(("candidates.\(t).f", candidateMeta[t]))
+        }
+        tensors.append(("scores", Tensor(shape: [candidates, tasks.count], scalars: served)))
+        tensors.append(("adapted_scores", Tensor(shape: [candidates, tasks.count], scalars: adapted)))
+        let metadata = [
+            "support": String(support), "steps": String(steps), "candidates": String(candidates),
+            "learning_rate": String(learningRate), "activation": activation.rawValue,
+            "kinds": tasks.map { $0.kind == .binary ? "binary" : "regression" }.joined(separator: ","),
+        ]
+        try SafeTensors.encode(tensors, metadata: metadata).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+}
+
+struct BenchAdaptScoreError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = "bench serving --adapt-score: " + description }
+}

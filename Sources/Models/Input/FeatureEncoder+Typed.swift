@@ -1,0 +1,113 @@
+#if canImport(Darwin)
+import Darwin
+#else
+import Glibc
+#endif
+
+extension FeatureEncoder {
+    /// One value of a typed row (``encodeRow(typed:into:scratch:)``): callers that already hold
+    /// numbers (JSON requests) pass them as numbers instead of formatting text for the encoder
+    /// to parse back.
+    public enum Field {
+        /// UTF-8 text, read exactly as ``parseRow(_:into:)`` reads a field (the empty text is
+        /// the missing value). Categorical, multi-categorical and task-key slots take only text.
+        case text(UnsafeRawBufferPointer)
+        /// A number for a numeric, label or time slot (must be finite to be accepted).
+        case number(Double)
+        /// An integer for a numeric, label or time slot (exact for the time column).
+        case integer(Int64)
+    }
+
+    /// ``encodeRow(_:into:scratch:)`` for typed values: parses one row and appends it to `batch`
+    /// (nothing is appended when it throws). Numbers give the same row as their decimal text,
+    /// without the text.
+    ///
+    /// - Parameter fields: one value per slot of ``columns``.
+    /// - Throws: ``FeatureEncoderError/invalidValue(column:slot:reason:)`` for the first bad value.
+    /// - Complexity: O(bytes of the row's text); no allocation once `scratch` has warmed up.
+    public func encodeRow(
+        typed fields: UnsafeBufferPointer<Field>, into batch: inout EncodedBatch, scratch s: inout Scratch
+    ) throws(FeatureEncoderError) {
+        precondition(fields.count == columns.count, "encodeRow(typed:): \(fields.count) fields for \(columns.count) columns")
+        s.categorical.removeAll(keepingCapacity: true)
+        s.numeric.removeAll(keepingCapacity: true)
+        s.rawNumeric.removeAll(keepingCapacity: true)
+        s.labels.removeAll(keepingCapacity: true)
+        if s.multi.count != multiPlans.count { s.multi = Array(repeating: [], count: multiPlans.count) }
+
+        s.taskKey = taskHasher.hash(Self.text(fields[taskSlot], slot: taskSlot))
+        s.timestamp = 0
+        if let timeSlot {
+            switch fields[timeSlot] {
+            case .text(let raw): s.timestamp = try timestamp(raw, slot: timeSlot)
+            case .integer(let t): s.timestamp = t
+            case .number(let x):
+                guard x.isFinite, abs(x) < 9.2e18 else { throw invalid(timeSlot, "not a timestamp in seconds: \(x)") }
+                s.timestamp = Int64(x.rounded(.down))
+            }
+        }
+        for plan in categoricalPlans {
+            s.categorical.append(plan.hasher.hash(Self.text(fields[plan.slot], slot: plan.slot)))
+        }
+        for (f, plan) in multiPlans.enumerated() {
+            s.multi[f].removeAll(keepingCapacity: true)
+            Self.split(Self.text(fields[plan.slot], slot: plan.slot), separator: plan.separator) { part in
+                s.multi[f].append(plan.hasher.hash(part))
+            }
+        }
+        for plan in numericPlans {
+            let x: Double
+            switch fields[plan.slot] {
+            case .integer(let i): x = Double(i)
+            case .number(let d):
+                guard d.isFinite else { throw invalid(plan.slot, "not a number: \(d)") }
+                x = d
+            case .text(let text):
+                let raw = ByteNumber.trimmed(text)
+                guard !raw.isEmpty else {
+                    s.rawNumeric.append(.nan)
+                    s.numeric.append(0)
+                    continue
+                }
+                guard let d = ByteNumber.double(raw), d.isFinite else {
+                    throw invalid(plan.slot, "not a number: \(raw.quotedForMessage)")
+                }
+                x = d
+            }
+            s.rawNumeric.append(x)
+            let y: Double = switch plan.normalization {
+            case .standard: (x - plan.mean) * plan.inverseStd
+            case .log1p: x < 0 ? -log1p(-x) : log1p(x)
+            case .none: x
+            }
+            s.numeric.append(Float(y))
+        }
+        for plan in labelPlans {
+            switch fields[plan.slot] {
+            case .text(let raw): s.labels.append(try label(raw, plan: plan))
+            case .integer(let i): s.labels.append(try label(number: Double(i), plan: plan))
+            case .number(let d): s.labels.append(try label(number: d, plan: plan))
+            }
+        }
+        batch.append(categorical: s.categorical, multiCategorical: s.multi, numeric: s.numeric,
+                     labels: s.labels, taskKey: s.taskKey, timestamp: s.timestamp)
+    }
+
+    func label(number x: Double, plan: LabelPlan) throws(FeatureEncoderError) -> Float {
+        switch plan.kind {
+        case .binary:
+            guard x == 0 || x == 1 else { throw invalid(plan.slot, "not a binary label (0, 1, true, false): \(x)") }
+        case .regression:
+            guard x.isFinite else { throw invalid(plan.slot, "not a number: \(x)") }
+        }
+        return Float(x)
+    }
+
+    @inline(__always)
+    static func text(_ field: Field, slot: Int) -> UnsafeRawBufferPointer {
+        guard case .text(let raw) = field else {
+            preconditionFailure("encodeRow(typed:): slot \(slot) takes text, got a number")
+        }
+        return raw
+    }
+}
