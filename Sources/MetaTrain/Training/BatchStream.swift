@@ -33,20 +33,19 @@ public struct ShuffledBatches<Source: BatchStream>: BatchStream {
     private var order: [Int] = []
     private var cursor = 0
     private var exhausted = false
+    private let shuffles: Bool
+    private let unit: ShuffleUnit
 
     /// - Parameter bufferRows: 0 disables shuffling (batches keep file order).
     public init(_ source: Source, batchSize: Int, bufferRows: Int, seed: UInt64, unit: ShuffleUnit = .rows) {
-        self.unit = unit
         precondition(batchSize >= 1, "ShuffledBatches: batch size \(batchSize)")
         self.source = source
         self.batchSize = batchSize
         self.bufferRows = max(bufferRows, batchSize)
         self.rng = SeededRandom(seed: seed)
         self.shuffles = bufferRows > 0
+        self.unit = unit
     }
-
-    private let shuffles: Bool
-    private let unit: ShuffleUnit
 
     public mutating func next() throws -> EncodedBatch? {
         if cursor >= order.count {

@@ -74,8 +74,7 @@ public final class DataParallelStep: @unchecked Sendable {
         let metaTasks = meta.map { $0.splitter.tasks(of: batch, rng: &rng) } ?? []
         let plan = ShardPlan(batch: batch, parts: min(threads, max(batch.count, 1)), metaTasks: metaTasks,
                              keepsTasksTogether: meta != nil)
-        let shards = plan.rows.count == 1 && plan.rows[0].count == batch.count && plan.isIdentity
-            ? [batch] : plan.rows.map { batch.selecting(rows: $0) }
+        let shards = plan.isIdentity ? [batch] : plan.rows.map { batch.selecting(rows: $0) }
         let (spec, layout, tasks, workers, meta) = (spec, layout, tasks, workers, meta)
         let taskCount = metaTasks.count
         let run: @Sendable (Int) -> Void = { t in

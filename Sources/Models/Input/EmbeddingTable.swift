@@ -5,8 +5,9 @@
 /// on it, and pushes the `(U, d)` gradient back. Rows are created on first touch (when
 /// `create` is true), so there is no vocabulary pass and no modulo collisions.
 ///
-/// Implementations: ``InMemoryEmbeddingTable`` (single process, tests) and the parameter
-/// server's sharded table (with expiry and frequency admission).
+/// Implementations: the parameter server's sharded `EmbeddingStore` (with expiry and
+/// frequency admission; see `EmbeddingStore+EmbeddingTable.swift`) and, in tests, a
+/// dictionary-backed table.
 public protocol EmbeddingTable: AnyObject, Sendable {
     /// Row width `d`.
     var dimension: Int { get }

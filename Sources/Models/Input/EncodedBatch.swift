@@ -89,24 +89,19 @@ public struct EncodedBatch: Sendable, Equatable {
 
     /// Appends every row of `other` (same widths).
     public mutating func append(contentsOf other: EncodedBatch) {
-        self.append(rowsOf: other, indices: 0..<other.count)
-    }
-
-    private mutating func append(rowsOf other: EncodedBatch, indices: Range<Int>) {
         precondition(
             other.categoricalWidth == categoricalWidth && other.numericWidth == numericWidth
                 && other.labelWidth == labelWidth && other.multiCategoricalWidth == multiCategoricalWidth,
             "append(contentsOf:): batch widths differ")
-        let picked = other.selecting(rows: indices)
-        categorical += picked.categorical
+        categorical += other.categorical
         for f in 0..<multiCategoricalWidth {
-            for r in 0..<picked.count { multiCategorical[f].append(picked.multiCategorical[f].keys(ofRow: r)) }
+            for r in 0..<other.count { multiCategorical[f].append(other.multiCategorical[f].keys(ofRow: r)) }
         }
-        numeric += picked.numeric
-        labels += picked.labels
-        taskKeys += picked.taskKeys
-        timestamps += picked.timestamps
-        count += picked.count
+        numeric += other.numeric
+        labels += other.labels
+        taskKeys += other.taskKeys
+        timestamps += other.timestamps
+        count += other.count
     }
 
     /// Removes every row, keeping capacity (workspace reuse).
