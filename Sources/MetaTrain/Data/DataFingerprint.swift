@@ -1,3 +1,5 @@
+import Models
+
 /// Identity of a training file's content for the model manifest: a 64-bit hash of the
 /// (decompressed) bytes, their count, and the data rows read.
 ///
@@ -74,12 +76,6 @@ struct ContentHasher {
     }
 
     func finalize() -> UInt64 {
-        var h = state ^ (tail &* Self.p1) ^ UInt64(length)
-        h ^= h >> 33
-        h &*= 0xff51_afd7_ed55_8ccd
-        h ^= h >> 33
-        h &*= 0xc4ce_b9fe_1a85_ec53
-        h ^= h >> 33
-        return h
+        FeatureKey.finalize(state ^ (tail &* Self.p1) ^ UInt64(length))
     }
 }

@@ -36,26 +36,36 @@ extension FeatureEncoder {
             }
         }
         for plan in numericPlans {
-            let raw = ByteNumber.trimmed(fields[plan.slot])
-            guard !raw.isEmpty else {
-                s.rawNumeric.append(.nan)
-                s.numeric.append(0)
-                continue
-            }
-            guard let x = ByteNumber.double(raw), x.isFinite else {
-                throw invalid(plan.slot, "not a number: \(raw.quotedForMessage)")
-            }
-            s.rawNumeric.append(x)
-            let y: Double = switch plan.normalization {
-            case .standard: (x - plan.mean) * plan.inverseStd
-            case .log1p: x < 0 ? -log1p(-x) : log1p(x)
-            case .none: x
-            }
-            s.numeric.append(Float(y))
+            appendNumeric(try number(fields[plan.slot], slot: plan.slot), plan: plan, to: &s)
         }
         for plan in labelPlans {
             s.labels.append(try label(fields[plan.slot], plan: plan))
         }
+    }
+
+    /// A numeric field's value: NaN when empty (missing), an error when not a finite number.
+    func number(_ text: UnsafeRawBufferPointer, slot: Int) throws(FeatureEncoderError) -> Double {
+        let raw = ByteNumber.trimmed(text)
+        guard !raw.isEmpty else { return .nan }
+        guard let x = ByteNumber.double(raw), x.isFinite else {
+            throw invalid(slot, "not a number: \(raw.quotedForMessage)")
+        }
+        return x
+    }
+
+    /// Appends a raw numeric value (NaN = missing, encoded as 0) and its normalised form.
+    func appendNumeric(_ x: Double, plan: NumericPlan, to s: inout Scratch) {
+        s.rawNumeric.append(x)
+        guard !x.isNaN else {
+            s.numeric.append(0)
+            return
+        }
+        let y: Double = switch plan.normalization {
+        case .standard: (x - plan.mean) * plan.inverseStd
+        case .log1p: x < 0 ? -log1p(-x) : log1p(x)
+        case .none: x
+        }
+        s.numeric.append(Float(y))
     }
 
     /// Parses one row and appends it to `batch` (nothing is appended when it throws).

@@ -62,25 +62,9 @@ extension FeatureEncoder {
             case .number(let d):
                 guard d.isFinite else { throw invalid(plan.slot, "not a number: \(d)") }
                 x = d
-            case .text(let text):
-                let raw = ByteNumber.trimmed(text)
-                guard !raw.isEmpty else {
-                    s.rawNumeric.append(.nan)
-                    s.numeric.append(0)
-                    continue
-                }
-                guard let d = ByteNumber.double(raw), d.isFinite else {
-                    throw invalid(plan.slot, "not a number: \(raw.quotedForMessage)")
-                }
-                x = d
+            case .text(let text): x = try number(text, slot: plan.slot)
             }
-            s.rawNumeric.append(x)
-            let y: Double = switch plan.normalization {
-            case .standard: (x - plan.mean) * plan.inverseStd
-            case .log1p: x < 0 ? -log1p(-x) : log1p(x)
-            case .none: x
-            }
-            s.numeric.append(Float(y))
+            appendNumeric(x, plan: plan, to: &s)
         }
         for plan in labelPlans {
             switch fields[plan.slot] {
