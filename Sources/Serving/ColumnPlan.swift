@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Models
 
 /// What each input column of the encoder is, so request values can be type-checked and
@@ -16,6 +21,8 @@ struct ColumnPlan: Sendable {
     let names: [String]
     let kinds: [Kind]
     let slotByName: [String: Int]
+    /// ``slot(named:)``'s table.
+    let nameTable: NameTable
     /// Slot of the task-key column.
     let taskSlot: Int
     /// Slot of the time column, if the config has one.
@@ -28,6 +35,7 @@ struct ColumnPlan: Sendable {
         var slots: [String: Int] = [:]
         for (i, n) in names.enumerated() { slots[n] = i }
         slotByName = slots
+        nameTable = NameTable(names)
         var kinds = [Kind](repeating: .categorical, count: names.count)
         taskSlot = slots[config.taskKey]!
         kinds[taskSlot] = .taskKey
@@ -46,6 +54,14 @@ struct ColumnPlan: Sendable {
         if let timeSlot { kinds[timeSlot] = .time }
         labelSlots = config.labels.map { slots[$0.name]! }
         self.kinds = kinds
+    }
+
+    /// The slot of column `key`: a hash of its UTF-8 bytes and a byte compare,
+    /// cheaper than `slotByName`'s SipHash on the per-candidate path.
+    @inline(__always)
+    func slot(named key: String) -> Int? {
+        var key = key
+        return key.withUTF8 { nameTable.slot(of: UnsafeRawBufferPointer($0)) }
     }
 
     /// Whether a candidate (or the context) may set this slot: features, the task key, the time.
@@ -158,5 +174,57 @@ struct ColumnPlan: Sendable {
             }
         case .null: break
         }
+    }
+}
+
+/// Open-addressing table from a column name's UTF-8 bytes to its slot (load factor ≤ 1/4).
+struct NameTable: Sendable {
+    private let names: [[UInt8]]
+    /// `slot + 1` per bucket, 0 = empty.
+    private let buckets: [Int32]
+    private let mask: Int
+
+    init(_ columns: [String]) {
+        names = columns.map { Array($0.utf8) }
+        var size = 8
+        while size < 4 * columns.count { size *= 2 }
+        var buckets = [Int32](repeating: 0, count: size)
+        for (slot, name) in names.enumerated() {
+            var b = name.withUnsafeBytes { Self.hash($0) } & (size - 1)
+            while buckets[b] != 0 { b = (b + 1) & (size - 1) }
+            buckets[b] = Int32(slot + 1)
+        }
+        self.buckets = buckets
+        mask = size - 1
+    }
+
+    func slot(of key: UnsafeRawBufferPointer) -> Int? {
+        var b = Self.hash(key) & mask
+        while true {
+            let entry = Int(buckets[b])
+            if entry == 0 { return nil }
+            let found = names[entry - 1].withUnsafeBytes { name in
+                name.count == key.count && (key.isEmpty || memcmp(name.baseAddress!, key.baseAddress!, key.count) == 0)
+            }
+            if found { return entry - 1 }
+            b = (b + 1) & mask
+        }
+    }
+
+    /// A multiplicative hash of the length and the first and last (up to) eight bytes: column
+    /// names are short, and the table verifies every hit by comparing the bytes.
+    @inline(__always)
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let n = bytes.count
+        var head: UInt64 = 0, tail: UInt64 = 0
+        if n >= 8 {
+            head = bytes.loadUnaligned(as: UInt64.self)
+            tail = bytes.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        } else {
+            for i in 0..<n { head |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+        }
+        var h = (head &* 0x9e37_79b9_7f4a_7c15) ^ (tail &* 0xc2b2_ae3d_27d4_eb4f) ^ UInt64(n)
+        h ^= h >> 32
+        return Int(truncatingIfNeeded: (h &* 0xff51_afd7_ed55_8ccd) >> 8)
     }
 }

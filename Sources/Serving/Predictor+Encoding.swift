@@ -2,7 +2,9 @@ import Models
 import TensorCore
 
 extension Predictor {
-    /// Checks a request against the model and the limits before any work is done.
+    /// Checks a request's fields and context against the model and the limits before any work
+    /// is done; each candidate's values are checked as it is encoded (``encode(_:workspace:onError:)``
+    /// reports a bad one, and its request is left out whole).
     ///
     /// - Throws: ``ServingError/missingField(field:)`` (empty `user`),
     ///   ``ServingError/tooManyCandidates(count:limit:)``, ``ServingError/unknownFeature(field:)``,
@@ -21,25 +23,19 @@ extension Predictor {
         }
         if let context = request.context {
             for (key, value) in context {
-                guard let slot = plan.slotByName[key], plan.isCandidateInput(slot) else {
+                guard let slot = plan.slot(named: key), plan.isCandidateInput(slot) else {
                     throw .unknownFeature(field: "context." + key)
                 }
                 try plan.check(value, kind: plan.kinds[slot], field: "context." + key)
             }
         }
-        for (c, candidate) in request.candidates.enumerated() {
-            for (key, value) in candidate {
-                guard let slot = plan.slotByName[key], plan.isCandidateInput(slot) else {
-                    throw .unknownFeature(field: "candidates[\(c)].\(key)")
-                }
-                try plan.check(value, kind: plan.kinds[slot], field: "candidates[\(c)].\(key)")
-            }
-        }
+        // Candidates are checked while they are encoded (one pass over each): see `encode`.
     }
 
     /// Encodes every candidate of `requests` into `ws.batch`, one block of rows per request
-    /// (`ws.rowOffsets`, one entry per request that encoded plus the end). A request whose
-    /// candidate the encoder rejects is reported through `onError` and left out entirely.
+    /// (`ws.rowOffsets`, one entry per request that encoded plus the end). A request with a
+    /// candidate that fails its check (unknown column, wrong JSON type) or that the encoder
+    /// rejects is reported through `onError` and left out entirely.
     func encode<Requests: Collection<ScoreRequest>>(
         _ requests: Requests, workspace ws: inout PredictorWorkspace, onError: (Int, ServingError) -> Void
     ) {
@@ -50,11 +46,14 @@ extension Predictor {
             for (r, request) in requests.enumerated() where !skipped.contains(r) {
                 ws.rowOffsets.append(ws.batch.count)
                 for (c, candidate) in request.candidates.enumerated() {
-                    fillCandidate(candidate, of: request, workspace: &ws)
-                    if let error = appendRow(workspace: &ws) {
-                        onError(r, .invalidValue(field: "candidates[\(c)].\(error.column ?? "")", reason: error.reason))
+                    var failure = fillCandidate(candidate, index: c, of: request, workspace: &ws)
+                    if failure == nil, let error = appendRow(workspace: &ws) {
+                        failure = .invalidValue(field: "candidates[\(c)].\(error.column ?? "")", reason: error.reason)
+                    }
+                    if let failure {
+                        onError(r, failure)
                         skipped.insert(r)
-                        continue pass  // rows of r are in the batch already: encode again without it
+                        continue pass  // rows of r may be in the batch already: encode again without it
                     }
                 }
             }
@@ -63,17 +62,29 @@ extension Predictor {
         }
     }
 
-    /// Writes one candidate's values: walks the candidate's own entries (one hash lookup each)
-    /// instead of looking every column up, then fills the columns it does not set from the
-    /// context, the request's user (task key) or the missing value. Numbers stay numbers
-    /// (``ColumnPlan/typed(_:kind:text:)``); only categorical values are written as text.
-    func fillCandidate(_ candidate: [String: FeatureValue], of request: ScoreRequest, workspace ws: inout PredictorWorkspace) {
+    /// Checks and writes candidate `c`'s values: walks the candidate's own entries (one name
+    /// lookup each) instead of looking every column up, then fills the columns it does not set
+    /// from the context, the request's user (task key) or the missing value. Numbers stay
+    /// numbers (``ColumnPlan/typed(_:kind:text:)``); only categorical values are written as text.
+    ///
+    /// - Returns: the error naming `candidates[c].key` for an unknown column or a wrong JSON type.
+    func fillCandidate(
+        _ candidate: [String: FeatureValue], index c: Int, of request: ScoreRequest, workspace ws: inout PredictorWorkspace
+    ) -> ServingError? {
         let n = plan.names.count
         ws.rowBytes.removeAll(keepingCapacity: true)
         for s in 0..<n { ws.slots[s] = .unset }
         for (key, value) in candidate {
-            guard let slot = plan.slotByName[key] else { continue }  // validated before
-            ws.slots[slot] = plan.typed(value, kind: plan.kinds[slot], text: &ws.rowBytes)
+            guard let slot = plan.slot(named: key), plan.isCandidateInput(slot) else {
+                return .unknownFeature(field: "candidates[\(c)].\(key)")
+            }
+            let kind = plan.kinds[slot]
+            do throws(ServingError) {
+                try plan.check(value, kind: kind, field: "candidates[\(c)].\(key)")
+            } catch {
+                return error
+            }
+            ws.slots[slot] = plan.typed(value, kind: kind, text: &ws.rowBytes)
         }
         for slot in 0..<n where ws.slots[slot] == .unset {
             let kind = plan.kinds[slot]
@@ -89,6 +100,7 @@ extension Predictor {
                 ws.slots[slot] = .text(0, 0)
             }
         }
+        return nil
     }
 
     /// Where a slot's value comes from.

@@ -72,9 +72,9 @@ extension Predictor {
             let slot: Int
             if key == "user" {
                 slot = plan.taskSlot
-            } else if key == "timestamp", let timeSlot = plan.timeSlot, plan.slotByName[key] == nil {
+            } else if key == "timestamp", let timeSlot = plan.timeSlot, plan.slot(named: key) == nil {
                 slot = timeSlot
-            } else if let s = plan.slotByName[key] {
+            } else if let s = plan.slot(named: key) {
                 slot = s
             } else {
                 throw .unknownFeature(field: "events[\(i)].\(key)")

@@ -1,4 +1,5 @@
 import Models
+import ParamServer
 import TensorCore
 
 extension Predictor {
@@ -27,12 +28,18 @@ extension Predictor {
         }
         result.supportRows = s
         if fallback == nil, c > 0 {
+            let h = spec.metaWidth
             for t in 0..<k {
-                loadSupport(task: t, rows: s, workspace: &ws)
-                guard TaskLoss.labelledCount(ws.supportTaskLabels) > 0 else { continue }
+                guard Self.labelledCount(ws.supportLabels, rows: s, stride: k, column: t) > 0 else { continue }
                 ws.fast[t].overwrite(with: model.parameters.towers[t])
-                ws.fast[t].adapt(on: ws.supportMeta, labels: ws.supportTaskLabels, kind: tasks[t].kind,
-                                 activation: spec.activation, adaptation: adaptation, workspace: &ws.tower)
+                // Task t's support is column block t of the (S, K·H) rows and column t of the (S, K) labels.
+                ws.supportFeatures.withUnsafeBufferPointer { f in
+                    ws.supportLabels.withUnsafeBufferPointer { y in
+                        ws.fast[t].adapt(rows: s, features: f.baseAddress! + t * h, featureStride: k * h,
+                                         labels: y.baseAddress! + t, labelStride: k, kind: tasks[t].kind,
+                                         activation: spec.activation, adaptation: adaptation, workspace: &ws.tower)
+                    }
+                }
                 guard ws.fast[t].isFinite,
                       predict(tower: ws.fast[t], task: t, rows: rows, workspace: &ws, into: &result) else {
                     fallback = .nonFinite
@@ -54,36 +61,25 @@ extension Predictor {
         metrics.recordScore(finetuned: result.finetuned, fallback: fallback)
     }
 
-    /// Scores `rows` of `ws.network.meta[t]` with `tower` into column `t` of `result.scores`;
-    /// returns whether every score is finite.
+    /// Scores `rows` of `ws.network.meta[t]` with `tower` into column `t` of `result.scores`
+    /// (read and written in place through strides); returns whether every score is finite.
     func predict(tower: MLPParameters, task t: Int, rows: Range<Int>, workspace ws: inout PredictorWorkspace,
                  into result: inout ScoreResult) -> Bool {
-        let h = spec.metaWidth, k = tasks.count, c = rows.count
-        let shape = ws.shape(rows: c, width: h)
-        ws.candidateMeta.reshapeIfNeeded(shape)
-        Self.copyRows(ws.network.meta[t], from: rows.lowerBound, count: c, width: h, into: &ws.candidateMeta)
-        TowerObjective.predictions(tower, input: ws.candidateMeta, kind: tasks[t].kind, activation: spec.activation,
-                                   into: &ws.predictions, workspace: &ws.scoring)
-        var finite = true
-        ws.predictions.withUnsafeBufferPointer { p in
+        let h = spec.metaWidth, k = tasks.count
+        return ws.network.meta[t].withUnsafeBufferPointer { f in
             result.scores.withUnsafeMutableBufferPointer { out in
-                for i in 0..<c {
-                    out[i * k + t] = p[i]
-                    finite = finite && p[i].isFinite
-                }
+                TowerObjective.predictions(tower, rows: rows.count, features: f.baseAddress! + rows.lowerBound * h,
+                                           featureStride: h, kind: tasks[t].kind, activation: spec.activation,
+                                           into: out.baseAddress! + t, outputStride: k, workspace: &ws.scoring)
             }
         }
-        return finite
     }
 
-    /// `ws.supportMeta` `(S, H)` = column block `t` of the pulled `(S, K·H)` rows; `ws.supportTaskLabels` `(S)` = label `t`.
-    func loadSupport(task t: Int, rows s: Int, workspace ws: inout PredictorWorkspace) {
-        let h = spec.metaWidth, k = tasks.count
-        let matrix = ws.shape(rows: s, width: h), vector = ws.shape(count: s)
-        ws.supportMeta.reshapeIfNeeded(matrix)
-        ws.supportTaskLabels.reshapeIfNeeded(vector)
-        Self.copyBlock(ws.supportFeatures, rows: s, rowWidth: k * h, column: t * h, width: h, into: &ws.supportMeta)
-        Self.copyBlock(ws.supportLabels, rows: s, rowWidth: k, column: t, width: 1, into: &ws.supportTaskLabels)
+    /// Labelled entries of column `column` in the first `rows` rows of a `(·, stride)` label matrix.
+    static func labelledCount(_ labels: [Float], rows: Int, stride: Int, column: Int) -> Int {
+        var n = 0
+        for i in 0..<rows where !labels[i * stride + column].isNaN { n += 1 }
+        return n
     }
 
     static func pull(_ store: SupportStore, task: UInt64, features: inout [Float], labels: inout [Float]) -> Int {
@@ -91,27 +87,4 @@ extension Predictor {
             labels.withUnsafeMutableBufferPointer { l in store.pull(task: task, features: f, labels: l) }
         }
     }
-
-    /// `dst[i, :] = src[i·rowWidth + column ..< … + width]` for `i < rows`.
-    static func copyBlock(_ src: [Float], rows: Int, rowWidth: Int, column: Int, width: Int, into dst: inout Tensor) {
-        src.withUnsafeBufferPointer { s in
-            dst.withUnsafeMutableBufferPointer { d in
-                for i in 0..<rows {
-                    (d.baseAddress! + i * width).update(from: s.baseAddress! + i * rowWidth + column, count: width)
-                }
-            }
-        }
-    }
-
-    /// `dst = src[first ..< first + count, :]` of a `(B, width)` matrix.
-    static func copyRows(_ src: Tensor, from first: Int, count: Int, width: Int, into dst: inout Tensor) {
-        guard count > 0 else { return }
-        src.withUnsafeBufferPointer { s in
-            dst.withUnsafeMutableBufferPointer { d in
-                d.baseAddress!.update(from: s.baseAddress! + first * width, count: count * width)
-            }
-        }
-    }
 }
-
-import ParamServer

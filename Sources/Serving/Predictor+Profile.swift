@@ -1,7 +1,7 @@
 import TensorCore
 
 extension Predictor {
-    /// Mean wall-clock seconds of each phase of ``score(_:into:)`` for `request`, over
+    /// Mean thread CPU seconds of each phase of ``score(_:into:)`` for `request`, over
     /// `repetitions` runs (benchmarks): encoding the candidates, the shared bottom, and the
     /// per-task fine-tuning plus scoring.
     public func phaseTimes(_ request: ScoreRequest, repetitions: Int) throws(ServingError) -> (encode: Double, bottom: Double, finetune: Double) {
@@ -12,9 +12,9 @@ extension Predictor {
         var result = ScoreResult(modelVersion: model.modelVersion, taskNames: taskNames)
         var encode = 0.0, bottom = 0.0, finetune = 0.0
         for _ in 0..<repetitions {
-            encode += MachinePeak.seconds(.wallClock) { self.encode(CollectionOfOne(request), workspace: &ws) { _, _ in } }
-            bottom += MachinePeak.seconds(.wallClock) { runBottom(workspace: &ws) }
-            finetune += MachinePeak.seconds(.wallClock) {
+            encode += MachinePeak.seconds(.threadCPUTime) { self.encode(CollectionOfOne(request), workspace: &ws) { _, _ in } }
+            bottom += MachinePeak.seconds(.threadCPUTime) { runBottom(workspace: &ws) }
+            finetune += MachinePeak.seconds(.threadCPUTime) {
                 finish(request, rows: ws.rowOffsets[0]..<ws.rowOffsets[1], workspace: &ws, into: &result)
             }
         }

@@ -34,6 +34,8 @@ public final class Predictor: Sendable {
     let layout: InputLayout
     let tasks: [TaskSpec]
     let plan: ColumnPlan
+    /// The bottom's first layers and gates packed into one GEMM (built once from the model).
+    let bottom: PackedBottom
     let userHasher: FeatureKeyHasher
     let pool = Mutex<[PredictorWorkspace]>([])
 
@@ -48,6 +50,7 @@ public final class Predictor: Sendable {
         layout = model.config.inputLayout
         tasks = model.config.taskSpecs
         plan = ColumnPlan(config: model.config, encoder: model.encoder)
+        bottom = PackedBottom(model.parameters, spec: spec)
         userHasher = FeatureKeyHasher(feature: model.config.taskKey)
         precondition(model.support.config.rowWidth == spec.taskCount * spec.metaWidth,
                      "Predictor: support rows are \(model.support.config.rowWidth) wide, K·H = \(spec.taskCount * spec.metaWidth)")
@@ -137,10 +140,10 @@ public final class Predictor: Sendable {
         }
     }
 
-    /// Runs the shared bottom over ``PredictorWorkspace/batch``: fills `network.meta[k]`, `(B, H)`.
+    /// Runs the shared bottom over ``PredictorWorkspace/batch`` (``Models/PackedBottom``, the
+    /// inference form of `MultiTaskNetwork.forwardBottom`): fills `network.meta[k]`, `(B, H)`.
     func runBottom(workspace ws: inout PredictorWorkspace) {
         guard ws.batch.count > 0 else { return }
-        MultiTaskNetwork.forwardBottom(model.parameters, spec: spec, layout: layout, batch: ws.batch,
-                                       table: model.embeddings, createEmbeddings: false, workspace: &ws.network)
+        bottom.forward(batch: ws.batch, layout: layout, table: model.embeddings, workspace: &ws.network)
     }
 }

@@ -20,21 +20,13 @@ public struct PredictorWorkspace: Sendable {
     var network = NetworkWorkspace()
     var supportFeatures: [Float]          // (S_max, W)
     var supportLabels: [Float]            // (S_max, K)
-    var supportMeta = Tensor(shape: [0, 1])       // (S, H) column block k of supportFeatures
-    var supportTaskLabels = Tensor(shape: [0])    // (S) label k
-    var candidateMeta = Tensor(shape: [0, 1])     // (C, H) f_k of one request's candidates
     /// Per task: the fast weights θ'_k of the request being scored (overwritten per request).
     var fast: [MLPParameters]
     /// The inner loop's buffers, `S` rows.
     var tower = TowerWorkspace()
-    /// Scoring's buffers, `C` rows: apart from ``tower`` so neither is resized (a new shape
-    /// array each time) when a request alternates between its `S` support and `C` candidate rows.
+    /// Scoring's buffers, `C` rows: apart from ``tower`` so neither is resized when a request
+    /// alternates between its `S` support and `C` candidate rows.
     var scoring = TowerWorkspace()
-    var predictions: [Float] = []         // (C)
-    /// `shapes2[n] = [n, H]`, `shapes1[n] = [n]`: shape arrays built once, so resizing a
-    /// tensor to a size seen before passes an existing array instead of allocating a literal.
-    var shapes2: [[Int]] = []
-    var shapes1: [[Int]] = []
     // Events scratch.
     var eventFeatures: [Float] = []       // (n, W)
     var eventTimes: [Timestamp] = []      // (n)
@@ -54,28 +46,6 @@ public struct PredictorWorkspace: Sendable {
         rowBytes.reserveCapacity(1024)
         slots = [ColumnPlan.Slot](repeating: .unset, count: columns)
         rowOffsets.reserveCapacity(128)
-        predictions.reserveCapacity(1024)
-    }
-}
-
-extension PredictorWorkspace {
-    /// `[n, width]`, cached per `n`.
-    mutating func shape(rows n: Int, width: Int) -> [Int] {
-        while shapes2.count <= n { shapes2.append([shapes2.count, width]) }
-        return shapes2[n]
-    }
-
-    /// `[n]`, cached per `n`.
-    mutating func shape(count n: Int) -> [Int] {
-        while shapes1.count <= n { shapes1.append([shapes1.count]) }
-        return shapes1[n]
-    }
-}
-
-extension Tensor {
-    /// Resizes only when the shape differs (``resize(to:zeroed:)`` itself stores the array).
-    mutating func reshapeIfNeeded(_ newShape: [Int]) {
-        if shape != newShape { resize(to: newShape) }
     }
 }
 

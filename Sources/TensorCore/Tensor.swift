@@ -106,30 +106,42 @@ public struct Tensor: Sendable, Equatable {
     /// Contents are unspecified afterwards unless `zeroed` is true (workspace reuse).
     public mutating func resize(to newShape: [Int], zeroed: Bool = false) {
         Tensor.checkShape(newShape)
-        let newCount = newShape.reduce(1, *)
-        if newCount != scalars.count {
-            if newCount <= scalars.capacity {
-                if newCount < scalars.count {
-                    scalars.removeLast(scalars.count - newCount)
-                } else {
-                    scalars.append(contentsOf: repeatElement(0, count: newCount - scalars.count))
-                }
-            } else {
-                scalars = [Float](repeating: 0, count: newCount)
-            }
-        }
+        resizeStorage(count: newShape.reduce(1, *))
         if shape != newShape { shape = newShape }
         if zeroed { fill(0) }
     }
 
     /// Resizes to the rank-2 shape `(rows, columns)` without building a shape array when the
     /// shape is unchanged (hot paths call this on every request).
+    /// A new row count with the same rank writes the shape array in place (no allocation once
+    /// the storage has grown to the largest size seen).
     public mutating func resize(rows: Int, columns: Int, zeroed: Bool = false) {
         if shape.count == 2 && shape[0] == rows && shape[1] == columns {
             if zeroed { fill(0) }
             return
         }
-        resize(to: [rows, columns], zeroed: zeroed)
+        guard shape.count == 2, rows >= 0, columns >= 0 else {
+            resize(to: [rows, columns], zeroed: zeroed)
+            return
+        }
+        resizeStorage(count: rows * columns)
+        shape[0] = rows
+        shape[1] = columns
+        if zeroed { fill(0) }
+    }
+
+    /// Sets the element count, reusing storage when it fits.
+    private mutating func resizeStorage(count newCount: Int) {
+        guard newCount != scalars.count else { return }
+        if newCount <= scalars.capacity {
+            if newCount < scalars.count {
+                scalars.removeLast(scalars.count - newCount)
+            } else {
+                scalars.append(contentsOf: repeatElement(0, count: newCount - scalars.count))
+            }
+        } else {
+            scalars = [Float](repeating: 0, count: newCount)
+        }
     }
 
     /// Resizes to the rank-3 shape `(d0, d1, d2)`, allocation-free when unchanged.
@@ -138,7 +150,15 @@ public struct Tensor: Sendable, Equatable {
             if zeroed { fill(0) }
             return
         }
-        resize(to: [d0, d1, d2], zeroed: zeroed)
+        guard shape.count == 3, d0 >= 0, d1 >= 0, d2 >= 0 else {
+            resize(to: [d0, d1, d2], zeroed: zeroed)
+            return
+        }
+        resizeStorage(count: d0 * d1 * d2)
+        shape[0] = d0
+        shape[1] = d1
+        shape[2] = d2
+        if zeroed { fill(0) }
     }
 
     /// Resizes to the rank-1 shape `(count)`, allocation-free when unchanged.
@@ -147,7 +167,13 @@ public struct Tensor: Sendable, Equatable {
             if zeroed { fill(0) }
             return
         }
-        resize(to: [count], zeroed: zeroed)
+        guard shape.count == 1, count >= 0 else {
+            resize(to: [count], zeroed: zeroed)
+            return
+        }
+        resizeStorage(count: count)
+        shape[0] = count
+        if zeroed { fill(0) }
     }
 
     /// Copies `other`'s elements into this tensor's storage (same shape), keeping storage

@@ -60,15 +60,16 @@ import Testing
         #expect(served.finetuned)
 
         // By hand: bottom over the events (support) and the candidates, adapt each tower with
-        // the Models inner loop, score.
+        // the Models inner loop, score. The bottom is serving's `PackedBottom` (its equality to
+        // the training bottom is `PackedBottomTests`): three steps at α = 0.3 amplify rounding.
         let config = model.config, spec = config.networkSpec, encoder = model.encoder
         func metaInputs(_ rows: [[String: String]]) throws -> (meta: [Tensor], batch: EncodedBatch) {
             var batch = encoder.makeBatch()
             var scratch = FeatureEncoder.Scratch()
             for row in rows { try encoder.encode(row: row, into: &batch, scratch: &scratch) }
             var ws = NetworkWorkspace()
-            MultiTaskNetwork.forwardBottom(model.parameters, spec: spec, layout: config.inputLayout, batch: batch,
-                                           table: model.embeddings, createEmbeddings: false, workspace: &ws)
+            PackedBottom(model.parameters, spec: spec).forward(batch: batch, layout: config.inputLayout,
+                                                               table: model.embeddings, workspace: &ws)
             return (ws.meta, batch)
         }
         func text(_ row: [String: FeatureValue]) -> [String: String] {

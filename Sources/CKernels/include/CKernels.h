@@ -42,6 +42,43 @@ long mr_fma_peak_flops_per_iteration(void);
 /// CLOCK_THREAD_CPUTIME_ID: monotonic for the thread, excludes time it was descheduled).
 double mr_thread_cpu_seconds(void);
 
+
+/// Activations of mr_tower_head_*: max(x, 0) and tanh(x).
+#define MR_TOWER_RELU 0
+#define MR_TOWER_TANH 1
+
+/// The hidden layer's activation and the logit of a tower H -> T -> 1, one pass over the
+/// (rows, width) hidden matrix `a` (row stride lda), which holds x.W1 + b1 on entry:
+///   a[i, j]   = act(a[i, j])
+///   logits[i] = b2 + sum_j a[i, j] * w2[j]
+void mr_tower_head_forward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
+                           const float *w2, float b2, float *logits);
+
+/// Backward through the same head, one pass, given d[i] = dL/dlogit[i] and the activations
+/// `a` left by mr_tower_head_forward:
+///   dw2[j] += sum_i a[i, j] * d[i]
+///   a[i, j] = d[i] * w2[j] * act'(a[i, j])     (act' from the output: relu 1[a > 0], tanh 1 - a^2)
+///   db1[j] += sum_i a[i, j]                     (the new a: dL/d(x.W1 + b1))
+void mr_tower_head_backward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
+                            const float *d, const float *w2, float *dw2, float *db1);
+
+/// The portable versions of the two (same contracts), callable directly for tests.
+void mr_tower_head_forward_portable(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
+                                    const float *w2, float b2, float *logits);
+void mr_tower_head_backward_portable(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
+                                     const float *d, const float *w2, float *dw2, float *db1);
+
+/// The MMoE gate mixture read through strides, with an optional ReLU on load:
+///   out[r, j] = sum_x g[r, x] * act(E_x[r, j])        out: (rows, width), contiguous
+/// where g[r, x] = gates[r * gate_stride + x] (1 when gates is NULL) and E_x[r, j] =
+/// expert_base[x * expert_stride + r * row_stride + j]; act is max(., 0) when relu != 0.
+void mr_gate_mix(const float *gates, ptrdiff_t gate_stride, ptrdiff_t experts,
+                 const float *expert_base, ptrdiff_t expert_stride, ptrdiff_t row_stride,
+                 int relu, ptrdiff_t rows, ptrdiff_t width, float *out);
+void mr_gate_mix_portable(const float *gates, ptrdiff_t gate_stride, ptrdiff_t experts,
+                          const float *expert_base, ptrdiff_t expert_stride, ptrdiff_t row_stride,
+                          int relu, ptrdiff_t rows, ptrdiff_t width, float *out);
+
 #ifdef __cplusplus
 }
 #endif

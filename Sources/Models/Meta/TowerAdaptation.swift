@@ -40,12 +40,26 @@ extension MLPParameters {
     }
 
     /// In-place form of ``adapted(on:labels:kind:activation:adaptation:normalizer:workspace:)``.
+    ///
+    /// Towers of one hidden layer and one output (`H → T → 1`, every config's towers) take the
+    /// fused path (``TwoLayerTower``): the same steps, two GEMMs and one element-wise pass each way.
     public mutating func adapt(
         on support: Tensor, labels: Tensor, kind: TaskKind, activation: Activation,
         adaptation: TowerAdaptation, normalizer: Int? = nil, workspace ws: inout TowerWorkspace
     ) {
         let n = normalizer ?? TaskLoss.labelledCount(labels)
         guard n > 0, adaptation.steps > 0 else { return }
+        if TwoLayerTower.applies(to: self), support.rank == 2, support.shape[0] == labels.count, labels.count > 0 {
+            let width = support.shape[1]
+            support.withUnsafeBufferPointer { f in
+                labels.withUnsafeBufferPointer { y in
+                    adapt(rows: labels.count, features: f.baseAddress!, featureStride: width, labels: y.baseAddress!,
+                          labelStride: 1, kind: kind, activation: activation, adaptation: adaptation, normalizer: n,
+                          workspace: &ws)
+                }
+            }
+            return
+        }
         for _ in 0..<adaptation.steps {
             TowerObjective.gradient(self, input: support, labels: labels, kind: kind, activation: activation,
                                     normalizer: n, inputGradient: false, workspace: &ws)
@@ -53,6 +67,42 @@ extension MLPParameters {
                 layers[l].weight.addScaled(ws.gradients!.layers[l].weight, by: -adaptation.learningRate)
                 layers[l].bias.addScaled(ws.gradients!.layers[l].bias, by: -adaptation.learningRate)
             }
+        }
+    }
+
+    /// ``adapt(on:labels:kind:activation:adaptation:normalizer:workspace:)`` on support rows read
+    /// through strides, so a task's column block of `(S, K·H)` support rows needs no copy:
+    /// row `s` of `f_S` is `features[s·featureStride ..< s·featureStride + H]`, its label
+    /// `labels[s·labelStride]` (NaN = missing).
+    public mutating func adapt(
+        rows: Int, features: UnsafePointer<Float>, featureStride: Int, labels: UnsafePointer<Float>, labelStride: Int,
+        kind: TaskKind, activation: Activation, adaptation: TowerAdaptation, normalizer: Int? = nil,
+        workspace ws: inout TowerWorkspace
+    ) {
+        let width = inputWidth
+        precondition(rows >= 0 && featureStride >= width && labelStride >= 1,
+                     "adapt: rows \(rows), featureStride \(featureStride) (H = \(width)), labelStride \(labelStride)")
+        let n = normalizer ?? (0..<rows).reduce(0) { $0 + (labels[$1 * labelStride].isNaN ? 0 : 1) }
+        guard n > 0, adaptation.steps > 0, rows > 0 else { return }
+        guard TwoLayerTower.applies(to: self) else {
+            // The generic path runs on tensors: stage the rows once.
+            ws.stagedInput.resize(rows: rows, columns: width)
+            ws.stagedLabels.resize(count: rows)
+            ws.stagedInput.withUnsafeMutableBufferPointer { f in
+                for s in 0..<rows { (f.baseAddress! + s * width).update(from: features + s * featureStride, count: width) }
+            }
+            ws.stagedLabels.withUnsafeMutableBufferPointer { y in
+                for s in 0..<rows { y[s] = labels[s * labelStride] }
+            }
+            let (input, staged) = (ws.stagedInput, ws.stagedLabels)
+            adapt(on: input, labels: staged, kind: kind, activation: activation, adaptation: adaptation,
+                  normalizer: n, workspace: &ws)
+            return
+        }
+        for _ in 0..<adaptation.steps {
+            TwoLayerTower.step(&self, features: features, rows: rows, ldf: featureStride, labels: labels, ldy: labelStride,
+                               kind: kind, activation: activation, scale: 1 / Float(n),
+                               learningRate: adaptation.learningRate, scratch: &ws.twoLayer)
         }
     }
 }

@@ -44,14 +44,61 @@ public enum TowerObjective {
         return TaskLoss.loss(kind: kind, logits: logits, labels: y) / Double(n)
     }
 
-    /// The tower's outputs on `f`: `σ(z)` for binary tasks, `z` for regression, `(S)`.
+    /// The tower's outputs on `f`: `σ(z)` for binary tasks, `z` for regression, `(S)`
+    /// (`H → T → 1` towers through the fused ``TwoLayerTower`` path).
     public static func predictions(
         _ tower: MLPParameters, input f: Tensor, kind: TaskKind, activation: Activation,
         into out: inout [Float], workspace ws: inout TowerWorkspace
     ) {
+        if TwoLayerTower.applies(to: tower), f.rank == 2 {
+            let rows = f.shape[0]
+            out.removeAll(keepingCapacity: true)
+            out.append(contentsOf: repeatElement(0, count: rows))
+            guard rows > 0 else { return }
+            f.withUnsafeBufferPointer { x in
+                out.withUnsafeMutableBufferPointer { o in
+                    _ = predictions(tower, rows: rows, features: x.baseAddress!, featureStride: f.shape[1], kind: kind,
+                                    activation: activation, into: o.baseAddress!, outputStride: 1, workspace: &ws)
+                }
+            }
+            return
+        }
         MLP.forward(tower, input: f, activation: activation, activatesLast: false, cache: &ws.activations)
         let logits = ws.activations.result
         out.removeAll(keepingCapacity: true)
         for i in 0..<logits.count { out.append(TaskLoss.prediction(kind: kind, logit: logits.scalars[i])) }
+    }
+
+    /// ``predictions(_:input:kind:activation:into:workspace:)`` on rows read through a stride
+    /// (row `i` is `features[i·featureStride ..< i·featureStride + H]`), written to
+    /// `output[i·outputStride]`. Returns whether every output is finite.
+    public static func predictions(
+        _ tower: MLPParameters, rows: Int, features: UnsafePointer<Float>, featureStride: Int, kind: TaskKind,
+        activation: Activation, into output: UnsafeMutablePointer<Float>, outputStride: Int,
+        workspace ws: inout TowerWorkspace
+    ) -> Bool {
+        let width = tower.inputWidth
+        precondition(rows >= 0 && featureStride >= width && outputStride >= 1,
+                     "predictions: rows \(rows), featureStride \(featureStride) (H = \(width)), outputStride \(outputStride)")
+        guard rows > 0 else { return true }
+        if TwoLayerTower.applies(to: tower) {
+            return TwoLayerTower.predict(tower, features: features, rows: rows, ldf: featureStride, kind: kind,
+                                         activation: activation, output: output, outputStride: outputStride,
+                                         scratch: &ws.twoLayer)
+        }
+        ws.stagedInput.resize(rows: rows, columns: width)
+        ws.stagedInput.withUnsafeMutableBufferPointer { f in
+            for i in 0..<rows { (f.baseAddress! + i * width).update(from: features + i * featureStride, count: width) }
+        }
+        MLP.forward(tower, input: ws.stagedInput, activation: activation, activatesLast: false, cache: &ws.activations)
+        var finite = true
+        ws.activations.result.withUnsafeBufferPointer { z in
+            for i in 0..<rows {
+                let p = TaskLoss.prediction(kind: kind, logit: z[i])
+                output[i * outputStride] = p
+                finite = finite && p.isFinite
+            }
+        }
+        return finite
     }
 }

@@ -11,6 +11,11 @@ public struct TowerWorkspace: Sendable {
     var dLogits = Tensor(shape: [0, 1])
     /// `(S, H)` ∂L/∂f when requested.
     var dInput: Tensor? = nil
+    /// Buffers of the fused `H → T → 1` path (``TwoLayerTower``).
+    var twoLayer = TwoLayerScratch()
+    /// Strided rows copied for the generic path of `adapt(rows:features:…)`.
+    var stagedInput = Tensor(shape: [0, 0])
+    var stagedLabels = Tensor(shape: [0])
 
     public init() {}
 

@@ -16,6 +16,10 @@ public struct NetworkWorkspace: Sendable {
     var gateLogits: [Tensor] = []
     /// Per task: `(B, H)` meta-layer inputs `f_k`.
     public var meta: [Tensor] = []
+    /// `(B, P)` the inference bottom's packed first layers and gate logits (``PackedBottom``).
+    var packed = Tensor(shape: [0, 1])
+    /// `(B, W_1)` one expert's first layer, for experts with more layers (``PackedBottom``).
+    var stagedExpert = Tensor(shape: [0, 1])
     /// Per task: tower activations; `towers[k].result` is the logit, `(B, 1)`.
     var towers: [MLPActivations] = []
 

@@ -1,3 +1,5 @@
+import CKernels
+
 /// The MMoE gate mixture (Ma et al. KDD 2018): each row's task input is the gate-weighted sum
 /// of that row's expert outputs.
 ///
@@ -113,5 +115,30 @@ public enum GateMixture {
                 && experts.shape[0] == gate.shape[1] && experts.shape[1] == gate.shape[0],
             "\(op): gate \(gate.shape) must be (B, E) and experts \(experts.shape) must be (E, B, H)")
         return (experts.shape[0], experts.shape[1], experts.shape[2])
+    }
+}
+
+extension GateMixture {
+    /// The mixture read through strides, with an optional ReLU on load (the inference bottom
+    /// mixes straight out of its packed first-layer output):
+    ///
+    /// ```
+    /// out[r, j] = Σ_x g[r, x] · act(E_x[r, j])          out: (rows, width), contiguous
+    /// g[r, x]   = gates[r·gateStride + x]   (1 when gates is nil)
+    /// E_x[r, j] = experts[x·expertStride + r·rowStride + j]
+    /// ```
+    /// AVX2/FMA eight columns at a time when the CPU has it (`portable` forces plain loops).
+    /// - Complexity: `2·E·rows·width` flops, allocation-free.
+    public static func forward(
+        gates: UnsafePointer<Float>?, gateStride: Int, experts: Int, expertBase: UnsafePointer<Float>,
+        expertStride: Int, rowStride: Int, relu: Bool, rows: Int, width: Int,
+        output: UnsafeMutablePointer<Float>, portable: Bool = false
+    ) {
+        precondition(experts >= 1 && rows >= 0 && width >= 0, "GateMixture.forward: experts \(experts), rows \(rows), width \(width)")
+        if portable {
+            mr_gate_mix_portable(gates, gateStride, experts, expertBase, expertStride, rowStride, relu ? 1 : 0, rows, width, output)
+        } else {
+            mr_gate_mix(gates, gateStride, experts, expertBase, expertStride, rowStride, relu ? 1 : 0, rows, width, output)
+        }
     }
 }

@@ -22,6 +22,36 @@ extension OpsTests {
             return f
         }
 
+        @Test(arguments: [false, true], [false, true])
+        func `strided gate mixture matches a naive reference`(relu: Bool, portable: Bool) {
+            // Experts side by side in a packed (B, P) matrix, gates after them, as the inference bottom lays them out.
+            for shape in Self.shapes + [Shape(batch: 9, experts: 4, hidden: 64), Shape(batch: 3, experts: 2, hidden: 20)] {
+                let (b, e, h) = (shape.batch, shape.experts, shape.hidden)
+                let p = e * h + e + 3
+                let packed = randomTensor([b, p], seed: UInt64(b * 100 + h))
+                var out = [Float](repeating: .nan, count: b * h), expected = [Float](repeating: 0, count: b * h)
+                for r in 0..<b {
+                    for j in 0..<h {
+                        var s = 0.0
+                        for x in 0..<e {
+                            let v = packed.scalars[r * p + x * h + j]
+                            s += Double(packed.scalars[r * p + e * h + x]) * Double(relu ? max(v, 0) : v)
+                        }
+                        expected[r * h + j] = Float(s)
+                    }
+                }
+                packed.withUnsafeBufferPointer { z in
+                    out.withUnsafeMutableBufferPointer { o in
+                        GateMixture.forward(gates: z.baseAddress! + e * h, gateStride: p, experts: e, expertBase: z.baseAddress!,
+                                            expertStride: h, rowStride: p, relu: relu, rows: b, width: h,
+                                            output: o.baseAddress!, portable: portable)
+                    }
+                }
+                expectClose(Tensor(shape: [b * h], scalars: out), Tensor(shape: [b * h], scalars: expected),
+                            rtol: 1e-5, atol: 1e-6, shape.testDescription)
+            }
+        }
+
         @Test(arguments: shapes, OpsFixtures.seeds)
         func `gate mixture forward matches a naive reference`(shape: Shape, seed: UInt64) {
             let gate = randomTensor([shape.batch, shape.experts], seed: seed)

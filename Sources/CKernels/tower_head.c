@@ -1,0 +1,143 @@
+// The element-wise work of a tower H -> T -> 1 around its two GEMMs, one pass over the
+// hidden matrix each way (see CKernels.h). The AVX2/FMA versions run 8 columns at a time;
+// the portable ones are the plain loops and the reference the tests compare against.
+#include <math.h>
+#include "CKernels.h"
+#include "gemm_avx2.h"
+
+/// act'(.) written in terms of the activation's output a: relu 1[a > 0], tanh 1 - a^2.
+static inline float derivative(int activation, float a) {
+    return activation == MR_TOWER_TANH ? 1.0f - a * a : (a > 0.0f ? 1.0f : 0.0f);
+}
+
+static inline float activate(int activation, float z) {
+    return activation == MR_TOWER_TANH ? tanhf(z) : (z > 0.0f ? z : 0.0f);
+}
+
+void mr_tower_head_forward_portable(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
+                                    const float *w2, float b2, float *logits) {
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        float *row = a + i * lda;
+        float z = 0.0f;
+        for (ptrdiff_t j = 0; j < width; j++) {
+            row[j] = activate(activation, row[j]);
+            z += row[j] * w2[j];
+        }
+        logits[i] = b2 + z;
+    }
+}
+
+void mr_tower_head_backward_portable(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
+                                     const float *d, const float *w2, float *dw2, float *db1) {
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        float *row = a + i * lda;
+        const float di = d[i];
+        for (ptrdiff_t j = 0; j < width; j++) {
+            dw2[j] += row[j] * di;
+            row[j] = di * w2[j] * derivative(activation, row[j]);
+            db1[j] += row[j];
+        }
+    }
+}
+
+#if MR_GEMM_HAS_X86
+#include <immintrin.h>
+
+MR_AVX2 static inline float horizontal_sum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+MR_AVX2 static void forward_avx2(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
+                                 const float *w2, float b2, float *logits) {
+    const __m256 zero = _mm256_setzero_ps();
+    const ptrdiff_t vector_width = width & ~(ptrdiff_t)7;
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        float *row = a + i * lda;
+        if (activation == MR_TOWER_TANH) {
+            for (ptrdiff_t j = 0; j < width; j++) row[j] = tanhf(row[j]);
+        }
+        __m256 acc0 = zero, acc1 = zero;
+        ptrdiff_t j = 0;
+        for (; j + 16 <= vector_width; j += 16) {
+            __m256 x0 = _mm256_loadu_ps(row + j), x1 = _mm256_loadu_ps(row + j + 8);
+            if (activation != MR_TOWER_TANH) {
+                x0 = _mm256_max_ps(x0, zero);
+                x1 = _mm256_max_ps(x1, zero);
+                _mm256_storeu_ps(row + j, x0);
+                _mm256_storeu_ps(row + j + 8, x1);
+            }
+            acc0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(w2 + j), acc0);
+            acc1 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(w2 + j + 8), acc1);
+        }
+        for (; j < vector_width; j += 8) {
+            __m256 x0 = _mm256_loadu_ps(row + j);
+            if (activation != MR_TOWER_TANH) {
+                x0 = _mm256_max_ps(x0, zero);
+                _mm256_storeu_ps(row + j, x0);
+            }
+            acc0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(w2 + j), acc0);
+        }
+        float z = horizontal_sum(_mm256_add_ps(acc0, acc1));
+        for (; j < width; j++) {
+            if (activation != MR_TOWER_TANH) row[j] = row[j] > 0.0f ? row[j] : 0.0f;
+            z += row[j] * w2[j];
+        }
+        logits[i] = b2 + z;
+    }
+}
+
+MR_AVX2 static void backward_avx2(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
+                                  const float *d, const float *w2, float *dw2, float *db1) {
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+    const ptrdiff_t vector_width = width & ~(ptrdiff_t)7;
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        float *row = a + i * lda;
+        const float di = d[i];
+        const __m256 dv = _mm256_set1_ps(di);
+        ptrdiff_t j = 0;
+        for (; j < vector_width; j += 8) {
+            const __m256 x = _mm256_loadu_ps(row + j);
+            _mm256_storeu_ps(dw2 + j, _mm256_fmadd_ps(x, dv, _mm256_loadu_ps(dw2 + j)));
+            __m256 slope;
+            if (activation == MR_TOWER_TANH) {
+                slope = _mm256_fnmadd_ps(x, x, one);  // 1 - a^2
+            } else {
+                slope = _mm256_and_ps(_mm256_cmp_ps(x, zero, _CMP_GT_OQ), one);
+            }
+            const __m256 delta = _mm256_mul_ps(_mm256_mul_ps(dv, _mm256_loadu_ps(w2 + j)), slope);
+            _mm256_storeu_ps(row + j, delta);
+            _mm256_storeu_ps(db1 + j, _mm256_add_ps(_mm256_loadu_ps(db1 + j), delta));
+        }
+        for (; j < width; j++) {
+            dw2[j] += row[j] * di;
+            row[j] = di * w2[j] * derivative(activation, row[j]);
+            db1[j] += row[j];
+        }
+    }
+}
+#endif
+
+void mr_tower_head_forward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
+                           const float *w2, float b2, float *logits) {
+#if MR_GEMM_HAS_X86
+    if (mr_sgemm_uses_avx2()) {
+        forward_avx2(a, rows, width, lda, activation, w2, b2, logits);
+        return;
+    }
+#endif
+    mr_tower_head_forward_portable(a, rows, width, lda, activation, w2, b2, logits);
+}
+
+void mr_tower_head_backward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
+                            const float *d, const float *w2, float *dw2, float *db1) {
+#if MR_GEMM_HAS_X86
+    if (mr_sgemm_uses_avx2()) {
+        backward_avx2(a, rows, width, lda, activation, d, w2, dw2, db1);
+        return;
+    }
+#endif
+    mr_tower_head_backward_portable(a, rows, width, lda, activation, d, w2, dw2, db1);
+}

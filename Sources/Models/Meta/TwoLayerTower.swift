@@ -1,0 +1,167 @@
+import TensorCore
+
+/// The fused path of the tower shape every config in MetaRec uses, one hidden layer and one
+/// output (`H → T → 1`): an inner-loop SGD step and scoring as two GEMMs and one element-wise
+/// pass each way (``TensorCore/TowerHead``), with no intermediate tensors. It computes exactly
+/// the generic ``MLP`` forward/backward and ``TowerObjective`` math, up to float rounding
+/// (checked against it in `TwoLayerTowerTests`):
+///
+/// ```
+/// A   = act(F·W1 + b1)                F: (S, H)  W1: (H, T)  A: (S, T)
+/// z   = A·w2 + b2                      (S)
+/// d_s = ∂ℓ(z_s, y_s)/∂z_s / n          0 where y_s is missing; n = the normaliser ("num")
+/// D   = (d w2ᵀ) ⊙ act'(A)              (S, T)
+/// W1 ← W1 − α·FᵀD     b1 ← b1 − α·Σ_s D_s     w2 ← w2 − α·Aᵀd     b2 ← b2 − α·Σ_s d_s
+/// ```
+/// `W1 − α·FᵀD` is one GEMM with `alpha = −α, beta = 1` straight into the weights.
+/// Matrices are read through a row stride, so a task's column block of the support store's
+/// `(S, K·H)` rows or of the bottom's output needs no copy.
+enum TwoLayerTower {
+    /// Whether `tower` has the fused shape.
+    static func applies(to tower: MLPParameters) -> Bool {
+        tower.layers.count == 2 && tower.layers[1].outputs == 1
+    }
+
+    /// `scratch.hidden = act(F·W1 + b1)` `(rows, T)` and `scratch.logits = z` `(rows)`.
+    static func forward(
+        _ tower: MLPParameters, features f: UnsafePointer<Float>, rows: Int, ldf: Int, activation: Activation,
+        scratch: inout TwoLayerScratch
+    ) {
+        let first = tower.layers[0], second = tower.layers[1]
+        let h = first.inputs, t = first.outputs
+        scratch.prepare(rows: rows, width: t)
+        guard rows > 0 else { return }
+        scratch.hidden.withUnsafeMutableBufferPointer { a in
+            first.bias.withUnsafeBufferPointer { b1 in
+                for i in 0..<rows { (a.baseAddress! + i * t).update(from: b1.baseAddress!, count: t) }
+            }
+            first.weight.withUnsafeBufferPointer { w1 in
+                GEMM.compute(m: rows, n: t, k: h, a: f, lda: ldf, b: w1.baseAddress!, ldb: t,
+                             c: a.baseAddress!, ldc: t, beta: 1)
+            }
+            second.weight.withUnsafeBufferPointer { w2 in
+                scratch.logits.withUnsafeMutableBufferPointer { z in
+                    TowerHead.forward(a.baseAddress!, rows: rows, width: t, lda: t, activation: activation.head,
+                                      w2: w2.baseAddress!, b2: second.bias.scalars[0], logits: z.baseAddress!)
+                }
+            }
+        }
+    }
+
+    /// One SGD step of the loss `(1/n) Σ_s ℓ(z_s, y_s)` on `rows` rows, in place.
+    ///
+    /// - Parameters:
+    ///   - labels: `y_s = labels[s · ldy]`; NaN = missing.
+    ///   - scale: `1/n`.
+    static func step(
+        _ tower: inout MLPParameters, features f: UnsafePointer<Float>, rows: Int, ldf: Int,
+        labels y: UnsafePointer<Float>, ldy: Int, kind: TaskKind, activation: Activation,
+        scale: Float, learningRate alpha: Float, scratch: inout TwoLayerScratch
+    ) {
+        forward(tower, features: f, rows: rows, ldf: ldf, activation: activation, scratch: &scratch)
+        guard rows > 0 else { return }
+        let h = tower.layers[0].inputs, t = tower.layers[0].outputs
+        var dBias2: Float = 0
+        scratch.logits.withUnsafeBufferPointer { z in
+            scratch.dLogits.withUnsafeMutableBufferPointer { d in
+                for s in 0..<rows {
+                    let label = y[s * ldy]
+                    guard !label.isNaN else { d[s] = 0; continue }
+                    switch kind {
+                    case .binary: d[s] = scale * (Sigmoid.value(z[s]) - label)
+                    case .regression: d[s] = scale * 2 * (z[s] - label)
+                    }
+                    dBias2 += d[s]
+                }
+            }
+        }
+        for j in 0..<t {
+            scratch.dw2[j] = 0
+            scratch.db1[j] = 0
+        }
+        scratch.hidden.withUnsafeMutableBufferPointer { a in
+            scratch.dLogits.withUnsafeBufferPointer { d in
+                scratch.dw2.withUnsafeMutableBufferPointer { dw2 in
+                    scratch.db1.withUnsafeMutableBufferPointer { db1 in
+                        tower.layers[1].weight.withUnsafeBufferPointer { w2 in
+                            TowerHead.backward(a.baseAddress!, rows: rows, width: t, lda: t, activation: activation.head,
+                                               d: d.baseAddress!, w2: w2.baseAddress!, dw2: dw2.baseAddress!,
+                                               db1: db1.baseAddress!)
+                        }
+                    }
+                }
+            }
+        }
+        scratch.hidden.withUnsafeBufferPointer { delta in
+            tower.layers[0].weight.withUnsafeMutableBufferPointer { w1 in
+                GEMM.compute(m: h, n: t, k: rows, a: f, lda: ldf, transposeA: true, b: delta.baseAddress!, ldb: t,
+                             c: w1.baseAddress!, ldc: t, alpha: -alpha, beta: 1)
+            }
+        }
+        scratch.db1.withUnsafeBufferPointer { db1 in
+            tower.layers[0].bias.withUnsafeMutableBufferPointer { b1 in
+                for j in 0..<t { b1[j] -= alpha * db1[j] }
+            }
+        }
+        scratch.dw2.withUnsafeBufferPointer { dw2 in
+            tower.layers[1].weight.withUnsafeMutableBufferPointer { w2 in
+                for j in 0..<t { w2[j] -= alpha * dw2[j] }
+            }
+        }
+        tower.layers[1].bias.scalars[0] -= alpha * dBias2
+    }
+
+    /// The tower's outputs on `rows` rows: `σ(z)` (binary) or `z` (regression) into
+    /// `output[i · outputStride]`. Returns whether every output is finite.
+    static func predict(
+        _ tower: MLPParameters, features f: UnsafePointer<Float>, rows: Int, ldf: Int, kind: TaskKind,
+        activation: Activation, output: UnsafeMutablePointer<Float>, outputStride: Int, scratch: inout TwoLayerScratch
+    ) -> Bool {
+        forward(tower, features: f, rows: rows, ldf: ldf, activation: activation, scratch: &scratch)
+        var finite = true
+        scratch.logits.withUnsafeBufferPointer { z in
+            for i in 0..<rows {
+                let p = TaskLoss.prediction(kind: kind, logit: z[i])
+                output[i * outputStride] = p
+                finite = finite && p.isFinite
+            }
+        }
+        return finite
+    }
+}
+
+/// Buffers of ``TwoLayerTower`` (in ``TowerWorkspace``); they only grow, so once sized for the
+/// largest set they allocate nothing.
+struct TwoLayerScratch: Sendable {
+    /// `(rows, T)` activations, then `∂L/∂z`.
+    var hidden: [Float] = []
+    /// `(rows)` logits.
+    var logits: [Float] = []
+    /// `(rows)` `∂L/∂logit`.
+    var dLogits: [Float] = []
+    /// `(T)` gradients of `w2` and `b1`.
+    var dw2: [Float] = []
+    var db1: [Float] = []
+
+    mutating func prepare(rows: Int, width: Int) {
+        Self.grow(&hidden, to: rows * width)
+        Self.grow(&logits, to: rows)
+        Self.grow(&dLogits, to: rows)
+        Self.grow(&dw2, to: width)
+        Self.grow(&db1, to: width)
+    }
+
+    private static func grow(_ buffer: inout [Float], to count: Int) {
+        if buffer.count < count { buffer.append(contentsOf: repeatElement(0, count: count - buffer.count)) }
+    }
+}
+
+extension Activation {
+    /// The same activation as a ``TensorCore/TowerHead`` code.
+    var head: TowerHead.Activation {
+        switch self {
+        case .relu: .relu
+        case .tanh: .tanh
+        }
+    }
+}
