@@ -13,7 +13,7 @@ extension EmbeddingStore {
         ])
         for shard in shards {
             shard.withLock { shard in
-                for slot in 0..<shard.count {
+                shard.forEachSlot { slot in
                     let touched: Int64 = layout.hasTouch ? timestamp(ofTick: shard.touch(slot)).nanosecondsSinceEpoch : .min
                     writer.record { e in
                         e.append(shard.key(slot))
@@ -37,7 +37,8 @@ extension EmbeddingStore {
     /// - Throws: ``ParamServerError`` `.io`, `.truncatedSnapshot`, `.corruptSnapshot`,
     ///   `.unsupportedSnapshotVersion`, or `.snapshotMismatch` when the dimension or optimiser
     ///   differs from this table's.
-    /// - Complexity: O(rows · d) time; the file is held in memory while restoring.
+    /// - Complexity: O(rows · (d + log rows)) time (each shard's rows are sorted by touch time);
+    ///   the file and a copy of its rows are held in memory while restoring.
     public func restore(from path: String) throws(ParamServerError) {
         let contents = try SnapshotContents(path: path)
         let d = layout.dimension, s = layout.stateWidth
@@ -54,24 +55,32 @@ extension EmbeddingStore {
         }
         let ticks = self.ticks
         let mask = shards.count - 1
+        // Rows are appended to each shard in touch order, so the restored pages form a valid
+        // expiry queue (rows that expired while the process was down fall due at once).
+        struct Pending { var touch: UInt32, key: UInt64, offset: Int, at: Int }
+        var pending = [[Pending]](repeating: [], count: shards.count)
+        var floats = [[Float]](repeating: [], count: shards.count)
+        let width = d + s
         try contents.forEachFrame { (decoder, records) throws(ParamServerError) in
             for _ in 0..<records {
                 let at = decoder.base + decoder.position
                 let key = try decoder.read(UInt64.self)
                 let touched = try decoder.read(Int64.self)
-                let hash = mixKey(key)
-                let shard = fresh[shardOf(hash: hash, mask: mask)]
-                if shard.find(key, hash: hash) != nil {
-                    throw .corruptSnapshot(path: path, offset: at, reason: "key \(key) appears twice")
+                let shard = shardOf(hash: mixKey(key), mask: mask)
+                let t = layout.hasTouch ? tick(Timestamp(nanosecondsSinceEpoch: touched)) : 0
+                pending[shard].append(Pending(touch: t, key: key, offset: at, at: floats[shard].count))
+                try decoder.need(4 * width)
+                for _ in 0..<width { floats[shard].append(Float(bitPattern: try decoder.read(UInt32.self))) }
+            }
+        }
+        for (i, shard) in fresh.enumerated() {
+            for r in pending[i].sorted(by: { ($0.touch, $0.offset) < ($1.touch, $1.offset) }) {
+                let hash = mixKey(r.key)
+                if shard.find(r.key, hash: hash) != nil {
+                    throw .corruptSnapshot(path: path, offset: r.offset, reason: "key \(r.key) appears twice")
                 }
-                try decoder.need(4 * (d + s))
-                let slot = shard.appendSlot(key: key, hash: hash)
-                try decoder.readFloats(into: shard.row(slot), count: d + s)
-                if layout.hasTouch {
-                    let t = tick(Timestamp(nanosecondsSinceEpoch: touched))
-                    shard.setTouch(slot, t)
-                    shard.wheel.add(slot, generation: ticks.generation(of: t))
-                }
+                let slot = shard.appendSlot(key: r.key, hash: hash, at: r.touch, ticks: ticks)
+                floats[i].withUnsafeBufferPointer { shard.row(slot).update(from: $0.baseAddress! + r.at, count: width) }
             }
         }
         for (lock, shard) in zip(shards, fresh) {

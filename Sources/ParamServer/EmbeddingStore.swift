@@ -18,10 +18,12 @@ public final class EmbeddingStore: Sendable {
     let shards: [ShardLock<EmbeddingShard>]
     let policy: RowPolicy
     let layout: EmbeddingLayout
-    /// Tick 0; 2³¹ ticks before construction so ±2³¹ ticks around it are representable.
+    /// Tick 0; 2³¹ ticks (at most 2⁶² ns) before construction, so times around it are representable.
     let epoch: Timestamp
     let resolutionNanoseconds: Int64
     let ttlTicks: UInt32
+    /// Largest time to live in ticks (see `init`): 2¹⁴.
+    static let maximumTTLTicks: Int64 = 1 << 14
 
     /// Creates an empty table.
     ///
@@ -32,11 +34,17 @@ public final class EmbeddingStore: Sendable {
         self.clock = clock
         let stateWidth = config.optimizer.stateWidth(dimension: config.dimension)
         var hasTouch = false
-        resolutionNanoseconds = config.timeResolution.saturatingNanoseconds
+        let resolution = config.timeResolution.saturatingNanoseconds
         if case let .timeToLive(ttl) = config.expiry {
             hasTouch = true
-            ttlTicks = UInt32(clamping: ttl.saturatingNanoseconds / resolutionNanoseconds)
+            // Touches are 16-bit offsets from a page base, which needs ttl ≤ 2¹⁴ ticks (a page
+            // then lasts ≥ 3 TTL before a rebase): coarsen the tick to ⌈ttl / 2¹⁴⌉ resolutions.
+            let ttlNanoseconds = ttl.saturatingNanoseconds
+            let factor = max(1, (ttlNanoseconds / resolution + Self.maximumTTLTicks - 1) / Self.maximumTTLTicks)
+            resolutionNanoseconds = resolution.multipliedReportingOverflow(by: factor).overflow ? .max : resolution * factor
+            ttlTicks = UInt32(clamping: ttlNanoseconds / resolutionNanoseconds)
         } else {
+            resolutionNanoseconds = resolution
             ttlTicks = 0
         }
         layout = EmbeddingLayout(dimension: config.dimension, stateWidth: stateWidth, hasTouch: hasTouch)
@@ -48,9 +56,10 @@ public final class EmbeddingStore: Sendable {
         shards = (0..<config.shardCount).map { [layout] _ in
             ShardLock(EmbeddingShard(layout: layout, sketchWidth: sketchWidth))
         }
-        let offset = Int64(1 << 31).multipliedReportingOverflow(by: resolutionNanoseconds)
-        epoch = Timestamp(nanosecondsSinceEpoch: saturatingAdd(clock.now().nanosecondsSinceEpoch,
-                                                               offset.overflow ? .min : -offset.partialValue))
+        // 2³¹ ticks back, but at most 2⁶² ns (146 years): with ticks of ≥ 4.3 s, 2³¹ of them
+        // would overflow Int64 and pin every tick at the top of the range.
+        let offset = min(Int64(1) << 31, (Int64(1) << 62) / resolutionNanoseconds) * resolutionNanoseconds
+        epoch = Timestamp(nanosecondsSinceEpoch: saturatingAdd(clock.now().nanosecondsSinceEpoch, -offset))
     }
 
     /// Row width `d`.
@@ -74,7 +83,7 @@ public final class EmbeddingStore: Sendable {
     }
 
     var ticks: TickContext {
-        TickContext(now: tick(clock.now()), ttl: ttlTicks, generation: max(1, ttlTicks / 8))
+        TickContext(now: tick(clock.now()), ttl: ttlTicks, closeAge: max(1, ttlTicks / 8))
     }
 
     /// Copies the rows of `keys` into `rows` (`keys.count × dimension`, row-major).
@@ -123,8 +132,14 @@ public final class EmbeddingStore: Sendable {
     /// Reclaims expired rows. Called by the owner (the server's periodic task); the library
     /// runs no timers.
     ///
-    /// - Complexity: O(expired rows + stale queue references), independent of live rows; one
-    ///   lock per shard, held only for that shard's work.
+    /// Each shard's slab pages form a FIFO by append time; pages whose newest append is a TTL
+    /// old are walked, expired rows dropped and rows touched since re-queued (lazy re-check).
+    /// A row is reclaimed at most TTL/8 after it expires, or TTL + TTL/8 if it was re-queued
+    /// (plus the sweep period); it is never served meanwhile.
+    ///
+    /// - Complexity: O(expired rows + re-queued rows), independent of live rows not yet due;
+    ///   each live row is re-queued at most once per TTL. One lock per shard, held only for
+    ///   that shard's work.
     @discardableResult
     public func sweep() -> SweepReport {
         let ticks = self.ticks
@@ -146,6 +161,7 @@ public final class EmbeddingStore: Sendable {
                 total.rowsReclaimed += s.statistics.rowsReclaimed
                 total.admissionsDeferred += s.statistics.admissionsDeferred
                 total.pushesDropped += s.statistics.pushesDropped
+                total.rowsRequeued += s.statistics.rowsRequeued
                 let b = s.overheadAndRowBytes
                 total.rowBytes += b.rows
                 total.optimizerStateBytes += b.state
@@ -165,15 +181,21 @@ public struct EmbeddingStoreStatistics: Sendable, Equatable {
     public var expiredReads = 0
     /// Rows removed by sweeps.
     public var rowsReclaimed = 0
+    /// Live rows a sweep found in a due page (touched since they were appended) and moved to
+    /// the tail of the expiry queue.
+    public var rowsRequeued = 0
     /// `create` pulls of keys not yet admitted.
     public var admissionsDeferred = 0
     /// Gradients skipped because the key had no live row.
     public var pushesDropped = 0
     /// `rows × d × 4`: the raw floats.
     public var rowBytes = 0
-    /// Optimiser state (reported apart from the overhead).
+    /// `rows × s × 4`: the optimiser-state floats the algorithm needs (adagrad's accumulator,
+    /// adam's moments and powers), reported apart from the overhead.
     public var optimizerStateBytes = 0
-    /// Everything else: keys, touch times, index, expiry queue, admission sketch, slab slack.
+    /// Everything else the table holds on the heap: keys, touch offsets, unused records of
+    /// partly filled pages (their row and state floats included), page tables, index,
+    /// admission sketch.
     public var overheadBytes = 0
 
     public init() {}

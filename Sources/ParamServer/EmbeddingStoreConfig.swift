@@ -60,7 +60,9 @@ public struct EmbeddingStoreConfig: Sendable, Equatable {
     public var expiry: Expiry
     public var optimizer: RowOptimizer
     /// Granularity of the per-row touch time (default 1 s). A row expires after between
-    /// `ttl − resolution` and `ttl` of no touch: early, never late.
+    /// `ttl − r` and `ttl` of no touch (early, never late), where the effective resolution
+    /// `r = timeResolution · max(1, ⌈ttl / (2¹⁴ · timeResolution)⌉)`: touches are stored in
+    /// 16 bits, so a time to live spans at most 16 384 ticks (e.g. 6 s for a 1-day TTL).
     public var timeResolution: Duration
     /// Count-min sketch counters per row per shard for ``Admission/afterSightings(_:)``.
     public var admissionSketchWidth: Int

@@ -13,8 +13,10 @@ public struct SweepReport: Sendable, Equatable {
     public var entriesReclaimed = 0
     /// Support rows dropped (inside surviving tasks or with removed tasks); 0 for embeddings.
     public var rowsReclaimed = 0
-    /// Entries examined: expiry-queue references resolved plus, after a model-version change,
-    /// the one pass over the support store. The cost measure, independent of live entries.
+    /// Entries examined — the cost measure, independent of live entries not yet due. Embeddings:
+    /// rows of due pages (expired, or re-queued because touched since their append). Support
+    /// store: expiry-queue references resolved plus, after a model-version change, the one pass
+    /// over the tasks.
     public var entriesVisited = 0
     /// Tasks evicted by the memory bound during this sweep (support store).
     public var entriesEvicted = 0

@@ -1,25 +1,33 @@
 /// Open-addressing hash index from a 64-bit key to a slot number (the key's row in a slab).
 ///
-/// Each bucket is one `UInt32`: `fingerprint << 28 | distance << 24 | (slot + 1)`, 0 meaning
-/// empty. `distance` is how far the bucket lies past the key's home bucket, saturated at 15;
-/// `fingerprint` is 4 bits of the hash the home position does not use. The keys themselves live
+/// Linear probing with Robin Hood ordering (Celis 1986): an insert displaces any entry that
+/// lies closer to its home than the inserted key would, so along a probe sequence the entries'
+/// distances from home never fall by more than one per step. A lookup therefore stops at the
+/// first bucket whose entry is closer to home than the probe, which keeps misses as short as hits
+/// at high load (at load 0.9: mean distance ≈ 4.3, P(distance ≥ 31) ≈ 5·10⁻⁴).
+///
+/// Each bucket is one `UInt32`: `fingerprint << 29 | distance << 24 | (slot + 1)`, 0 meaning
+/// empty. `distance` is how far the bucket lies past the key's home bucket, saturated at 31;
+/// `fingerprint` is 3 bits of the hash the home position does not use. The keys themselves live
 /// in the slab, next to the rows, so the index costs 4 bytes a bucket.
 ///
-/// - A probe reads the slab only where both the distance (the entry's home is the probed key's
-///   home) and the fingerprint match: about α/16 + (saturated buckets)/16 false reads a lookup.
-/// - Deletion is linear probing's backward shift (no tombstones). Because the distance is in the
-///   bucket, deciding whether a follower may move back reads no key (only saturated followers,
-///   ≥ 15 from home, read their key): a removal costs the index cache lines of one cluster,
-///   not one random slab read per follower. This keeps `sweep` time from growing with the
-///   table once the slab is out of cache.
+/// - A probe reads the slab only where distance and fingerprint both match, i.e. for keys with
+///   the same home: about α/8 false reads a lookup.
+/// - Deletion is the backward shift (no tombstones); because the distance is in the bucket, it
+///   reads no key (only saturated followers, ≥ 31 from home, read theirs).
 ///
 /// Home bucket by Lemire's multiply-shift range reduction so the capacity need not be a power of
-/// two, growth ×1.5 at load 0.85: the load factor stays in [0.57, 0.85], i.e. 4.7–7.1 bytes a key.
+/// two. Growth ×1.125 at load 0.9, so the load factor stays in [0.8, 0.9] while growing, i.e.
+/// 4.4–5.0 bytes a key; ``rebuild(capacity:keyAt:forEachSlot:)`` lets the owner shrink after
+/// mass removal and rehash by walking its slab in memory order instead of bucket order.
 ///
 /// Not thread-safe: it lives inside a shard's `Mutex`. The owner calls ``deallocate()``.
 struct SlotIndex {
     static let maxSlot = 0xFF_FFFE
-    static let saturatedDistance = 15
+    static let saturatedDistance = 31
+    static let maximumLoad = 0.9
+    private static let distanceMask: UInt32 = 0x1F00_0000
+    private static let slotMask: UInt32 = 0xFF_FFFF
     private(set) var buckets: UnsafeMutablePointer<UInt32>?
     private(set) var capacity = 0
     private(set) var count = 0
@@ -33,17 +41,37 @@ struct SlotIndex {
     }
 
     @inline(__always) private static func fingerprint(_ hash: UInt64) -> UInt32 {
-        UInt32(truncatingIfNeeded: hash & 0xF) << 28
+        UInt32(truncatingIfNeeded: hash & 0x7) << 29
     }
 
     @inline(__always) private static func tag(distance: Int) -> UInt32 {
         UInt32(truncatingIfNeeded: min(distance, saturatedDistance)) << 24
     }
 
+    @inline(__always) private static func storedDistance(_ v: UInt32) -> Int {
+        Int((v >> 24) & 0x1F)
+    }
+
+    /// Whether the next insert grows the index (load would exceed ``maximumLoad``).
+    var isFull: Bool { (count + 1) * 10 > capacity * 9 }
+
+    /// The capacity the next growth allocates (×1.125).
+    var grownCapacity: Int { max(16, capacity + capacity / 8 + 1) }
+
+    /// Loads the key's home bucket and returns it (callers sum these into a sink).
+    ///
+    /// Used as a software prefetch: a pass of independent `peek`s over a batch puts several
+    /// cache misses in flight at once, so the dependent probes of the next pass hit cache.
+    @inline(__always)
+    func peek(_ hash: UInt64) -> UInt32 {
+        guard let b = buckets else { return 0 }
+        return b[home(hash)]
+    }
+
     /// The slot of `key`, or nil.
     ///
-    /// - Complexity: expected O(1): ≈ 1/(1−α) bucket reads (≤ 7 at α = 0.85), one slab read
-    ///   per tag (distance + fingerprint) match.
+    /// - Complexity: expected O(1): ≈ 1 + mean distance bucket reads (≈ 5 at α = 0.9, mostly one
+    ///   cache line), one slab read per tag (distance + fingerprint) match.
     @inline(__always)
     func find(_ key: UInt64, hash: UInt64, keyAt: (Int) -> UInt64) -> Int? {
         guard let b = buckets else { return nil }
@@ -54,8 +82,10 @@ struct SlotIndex {
             let v = b[i]
             if v == 0 { return nil }
             if v & 0xFF00_0000 == fp | Self.tag(distance: distance) {
-                let slot = Int(v & 0xFF_FFFF) - 1
+                let slot = Int(v & Self.slotMask) - 1
                 if keyAt(slot) == key { return slot }
+            } else if Self.storedDistance(v) < min(distance, Self.saturatedDistance) {
+                return nil   // Robin Hood: `key` would have displaced this closer-to-home entry.
             }
             i += 1
             if i == capacity { i = 0 }
@@ -65,43 +95,75 @@ struct SlotIndex {
 
     /// Inserts `key → slot`; the key must be absent.
     ///
-    /// - Complexity: amortised O(1); a growth rehashes every key (reading keys via `keyAt`).
+    /// - Complexity: amortised O(1); a growth rehashes every key (reading keys via `keyAt` in
+    ///   bucket order; owners with a slab call ``rebuild(capacity:keyAt:forEachSlot:)`` first).
     mutating func insert(_ key: UInt64, hash: UInt64, slot: Int, keyAt: (Int) -> UInt64) {
         precondition(slot >= 0 && slot <= Self.maxSlot, "slot \(slot) exceeds the index limit \(Self.maxSlot) per shard; use more shards")
-        if (count + 1) * 20 > capacity * 17 { grow(keyAt: keyAt) }
-        place(UInt32(truncatingIfNeeded: slot + 1) | Self.fingerprint(hash), home: home(hash))
+        if isFull {
+            let old = buckets, oldCapacity = capacity
+            rebuild(capacity: grownCapacity, keyAt: keyAt) { put in
+                guard let old else { return }
+                for i in 0..<oldCapacity where old[i] != 0 { put(Int(old[i] & Self.slotMask) - 1) }
+            }
+        }
+        place(UInt32(truncatingIfNeeded: slot + 1) | Self.fingerprint(hash), home: home(hash), keyAt: keyAt)
         count += 1
     }
 
-    /// Stores `value` (fingerprint and slot; distance bits clear) in the first empty bucket from `start`.
-    @inline(__always) private func place(_ value: UInt32, home start: Int) {
-        var i = start, distance = 0
-        while buckets![i] != 0 {
+    /// Robin Hood placement of `value` (fingerprint and slot; distance bits clear) from `start`.
+    @inline(__always)
+    private func place(_ value: UInt32, home start: Int, keyAt: (Int) -> UInt64) {
+        let b = buckets!
+        var entry = value, i = start, distance = 0
+        while true {
+            let v = b[i]
+            if v == 0 { b[i] = entry | Self.tag(distance: distance); return }
+            var resident = Self.storedDistance(v)
+            // A saturated resident's exact distance matters only against a probe beyond 31.
+            if resident == Self.saturatedDistance && distance > resident { resident = exactDistance(v, at: i, keyAt: keyAt) }
+            if resident < distance {
+                b[i] = entry | Self.tag(distance: distance)
+                entry = v & ~(Self.distanceMask)
+                distance = resident
+            }
             i += 1
             if i == capacity { i = 0 }
             distance += 1
         }
-        buckets![i] = value | Self.tag(distance: distance)
     }
 
-    private mutating func grow(keyAt: (Int) -> UInt64) {
-        let old = buckets, oldCapacity = capacity
-        capacity = max(16, oldCapacity + oldCapacity / 2 + 1)
+    /// The distance of bucket `i`'s entry from its home, reading its key.
+    private func exactDistance(_ v: UInt32, at i: Int, keyAt: (Int) -> UInt64) -> Int {
+        let h = home(mixKey(keyAt(Int(v & Self.slotMask) - 1)))
+        return i >= h ? i - h : i + capacity - h
+    }
+
+    /// Re-inserts every entry into `newCapacity` buckets (≥ count / 0.9).
+    ///
+    /// `forEachSlot(put)` must call `put` once for each slot present; the owner picks the order
+    /// (a slab walk reads keys sequentially, bucket order would read them at random).
+    ///
+    /// - Complexity: O(count + newCapacity).
+    mutating func rebuild(capacity newCapacity: Int, keyAt: (Int) -> UInt64, forEachSlot: ((Int) -> Void) -> Void) {
+        precondition(newCapacity * 9 >= count * 10, "capacity \(newCapacity) is too small for \(count) keys")
+        let old = buckets
+        capacity = max(16, newCapacity)
         buckets = .allocate(capacity: capacity)
         buckets!.initialize(repeating: 0, count: capacity)
-        guard let old else { return }
-        for i in 0..<oldCapacity where old[i] != 0 {
-            let slot = Int(old[i] & 0xFF_FFFF) - 1
-            place(old[i] & 0xF0FF_FFFF, home: home(mixKey(keyAt(slot))))
+        withoutActuallyEscaping(keyAt) { keyAt in
+            forEachSlot { slot in
+                let hash = mixKey(keyAt(slot))
+                place(UInt32(truncatingIfNeeded: slot + 1) | Self.fingerprint(hash), home: home(hash), keyAt: keyAt)
+            }
         }
-        old.deallocate()
+        old?.deallocate()
     }
 
     /// Index of the bucket that points at `slot` (which must be present under `hash`).
     private func bucket(of slot: Int, hash: UInt64) -> Int {
         let target = UInt32(truncatingIfNeeded: slot + 1)
         var i = home(hash)
-        while buckets![i] & 0xFF_FFFF != target {
+        while buckets![i] & Self.slotMask != target {
             precondition(buckets![i] != 0, "slot \(slot) is not in the index")
             i += 1
             if i == capacity { i = 0 }
@@ -111,35 +173,27 @@ struct SlotIndex {
 
     /// Repoints the key stored at `from` (hashing to `hash`) to `to`, after a slab move.
     mutating func move(hash: UInt64, from: Int, to: Int) {
+        precondition(to >= 0 && to <= Self.maxSlot, "slot \(to) exceeds the index limit \(Self.maxSlot) per shard; use more shards")
         let i = bucket(of: from, hash: hash)
         buckets![i] = (buckets![i] & 0xFF00_0000) | UInt32(truncatingIfNeeded: to + 1)
     }
 
     /// Removes the entry for `slot` (whose key hashes to `hash`), shifting followers back.
     ///
-    /// - Complexity: O(cluster length) bucket reads; reads a follower's key via `keyAt` only
-    ///   when its stored distance is saturated (≥ 15 from home).
+    /// - Complexity: O(run of displaced followers) bucket reads; reads a follower's key via
+    ///   `keyAt` only when its stored distance is saturated (≥ 31 from home).
     mutating func remove(slot: Int, hash: UInt64, keyAt: (Int) -> UInt64) {
         let b = buckets!
         var hole = bucket(of: slot, hash: hash)
-        var j = hole
         while true {
-            j += 1
+            var j = hole + 1
             if j == capacity { j = 0 }
             let v = b[j]
-            if v == 0 { break }
-            var distance = Int((v >> 24) & 0xF)
-            if distance == Self.saturatedDistance {
-                let h = home(mixKey(keyAt(Int(v & 0xFF_FFFF) - 1)))
-                distance = j >= h ? j - h : j + capacity - h
-            }
-            // v may fill the hole unless its home lies cyclically in (hole, j], i.e. unless it
-            // is closer to home than the hole is.
-            let gap = j >= hole ? j - hole : j + capacity - hole
-            if distance >= gap {
-                b[hole] = (v & 0xF0FF_FFFF) | Self.tag(distance: distance - gap)
-                hole = j
-            }
+            var distance = Self.storedDistance(v)
+            if v == 0 || distance == 0 { break }   // Robin Hood: the run of displaced entries ends.
+            if distance == Self.saturatedDistance { distance = exactDistance(v, at: j, keyAt: keyAt) }
+            b[hole] = (v & ~(Self.distanceMask)) | Self.tag(distance: distance - 1)
+            hole = j
         }
         b[hole] = 0
         count -= 1
@@ -154,10 +208,11 @@ struct SlotIndex {
     /// Buckets whose stored distance is saturated (tests only).
     var saturatedBuckets: Int {
         guard let b = buckets else { return 0 }
-        return (0..<capacity).reduce(0) { $0 + (b[$1] != 0 && (b[$1] >> 24) & 0xF == 0xF ? 1 : 0) }
+        return (0..<capacity).reduce(0) { $0 + (b[$1] != 0 && Self.storedDistance(b[$1]) == Self.saturatedDistance ? 1 : 0) }
     }
 
-    /// Checks every bucket's stored distance and fingerprint against its key (tests only).
+    /// Checks every bucket's stored distance and fingerprint against its key, and the Robin Hood
+    /// invariant (a bucket's distance exceeds its predecessor's by at most one) (tests only).
     ///
     /// - Complexity: O(capacity) with one `keyAt` per entry.
     func isConsistent(keyAt: (Int) -> UInt64) -> Bool {
@@ -165,16 +220,15 @@ struct SlotIndex {
         var entries = 0
         for i in 0..<capacity where b[i] != 0 {
             entries += 1
-            let hash = mixKey(keyAt(Int(b[i] & 0xFF_FFFF) - 1))
+            let hash = mixKey(keyAt(Int(b[i] & Self.slotMask) - 1))
             let h = home(hash)
             let distance = i >= h ? i - h : i + capacity - h
             guard b[i] & 0xFF00_0000 == Self.fingerprint(hash) | Self.tag(distance: distance) else { return false }
-            // Linear probing: every bucket between home and here is occupied.
-            var k = h
-            while k != i {
-                if b[k] == 0 { return false }
-                k += 1
-                if k == capacity { k = 0 }
+            if distance > 0 {
+                let p = b[i == 0 ? capacity - 1 : i - 1]
+                guard p != 0 else { return false }
+                let previous = exactDistance(p, at: i == 0 ? capacity - 1 : i - 1, keyAt: keyAt)
+                guard distance <= previous + 1 else { return false }
             }
         }
         return entries == count
