@@ -39,8 +39,10 @@ public struct AdamOptimizer: Sendable {
         self.v = .zeros(like: parameters)
     }
 
-    /// Applies one update of `parameters` from `gradients`.
-    public mutating func update(_ parameters: inout ModelParameters, gradients: ModelParameters) {
+    /// Applies one update of `parameters` from `gradients`; tensors of more than
+    /// 2 × 16 384 elements are split across up to `threads` threads (element-wise, so the
+    /// result does not depend on `threads`).
+    public mutating func update(_ parameters: inout ModelParameters, gradients: ModelParameters, threads: Int = 1) {
         step += 1
         let c1 = 1 - powf(beta1, Float(step)), c2 = 1 - powf(beta2, Float(step))
         let (b1, b2, eps, lr, wd) = (beta1, beta2, epsilon, learningRate, weightDecay)
@@ -49,8 +51,17 @@ public struct AdamOptimizer: Sendable {
                 m[keyPath: path].withUnsafeMutableBufferPointer { mm in
                     v[keyPath: path].withUnsafeMutableBufferPointer { vv in
                         parameters[keyPath: path].withUnsafeMutableBufferPointer { p in
-                            Self.step(parameters: p, gradients: g, m: mm, v: vv,
-                                      constants: (b1, b2, 1 / c1, 1 / c2, eps, lr, wd))
+                            guard p.count > 0 else { return }
+                            let buffers = (UncheckedPointer(p.baseAddress!), UncheckedPointer(UnsafeMutablePointer(mutating: g.baseAddress!)),
+                                           UncheckedPointer(mm.baseAddress!), UncheckedPointer(vv.baseAddress!))
+                            ParallelRanges.run(count: p.count, threads: threads) { range in
+                                let n = range.count
+                                Self.step(parameters: .init(start: buffers.0.pointer + range.lowerBound, count: n),
+                                          gradients: .init(start: buffers.1.pointer + range.lowerBound, count: n),
+                                          m: .init(start: buffers.2.pointer + range.lowerBound, count: n),
+                                          v: .init(start: buffers.3.pointer + range.lowerBound, count: n),
+                                          constants: (b1, b2, 1 / c1, 1 / c2, eps, lr, wd))
+                            }
                         }
                     }
                 }

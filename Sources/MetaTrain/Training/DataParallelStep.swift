@@ -23,6 +23,10 @@ public final class DataParallelStep: @unchecked Sendable {
     public let threads: Int
     public let meta: MetaLearning?
     private var workers: [Worker]
+    /// Embedding key → row of the merged gradient, reused across steps.
+    private var mergeSlots = KeySlots()
+    /// ``ModelParameters/tensorPaths`` of the parameters, built once.
+    private let tensorPaths: [WritableKeyPath<ModelParameters, Tensor>]
 
     /// The summed dense gradient of the last ``compute(parameters:batch:table:splitSeed:)``.
     public private(set) var gradients: ModelParameters
@@ -59,6 +63,7 @@ public final class DataParallelStep: @unchecked Sendable {
         self.meta = meta
         self.workers = (0..<threads).map { _ in Worker(gradients: .zeros(like: parameters)) }
         self.gradients = .zeros(like: parameters)
+        self.tensorPaths = parameters.tensorPaths.map(\.path)
     }
 
     /// Computes the batch's gradient into ``gradients`` and the embedding gradients.
@@ -74,15 +79,17 @@ public final class DataParallelStep: @unchecked Sendable {
         let metaTasks = meta.map { $0.splitter.tasks(of: batch, rng: &rng) } ?? []
         let plan = ShardPlan(batch: batch, parts: min(threads, max(batch.count, 1)), metaTasks: metaTasks,
                              keepsTasksTogether: meta != nil)
-        let shards = plan.isIdentity ? [batch] : plan.rows.map { batch.selecting(rows: $0) }
+        let parts = plan.rows.count
         let (spec, layout, tasks, workers, meta) = (spec, layout, tasks, workers, meta)
         let taskCount = metaTasks.count
         let run: @Sendable (Int) -> Void = { t in
             let w = workers[t]
+            // Each worker copies out its own rows, in parallel with the others.
+            let shard = plan.isIdentity ? batch : batch.selecting(rows: plan.rows[t])
             w.gradients.zero()
-            MultiTaskNetwork.forward(parameters, spec: spec, layout: layout, batch: shards[t], table: table,
+            MultiTaskNetwork.forward(parameters, spec: spec, layout: layout, batch: shard, table: table,
                                      createEmbeddings: true, workspace: &w.workspace)
-            let loss = MultiTaskNetwork.loss(batch: shards[t], tasks: tasks, labelCounts: labelCounts, workspace: &w.workspace)
+            let loss = MultiTaskNetwork.loss(batch: shard, tasks: tasks, labelCounts: labelCounts, workspace: &w.workspace)
             // Each worker's loss is already divided by the batch-wide normaliser: shares add up.
             w.baseLossSums = loss.perTask.map { $0.isNaN ? 0 : $0 }
             MultiTaskNetwork.backwardTowers(parameters, spec: spec, gradients: &w.gradients, workspace: &w.workspace)
@@ -93,18 +100,17 @@ public final class DataParallelStep: @unchecked Sendable {
                                          taskCount: taskCount, worker: w)
                 }
             }
-            MultiTaskNetwork.backwardBottom(parameters, spec: spec, layout: layout, batch: shards[t],
+            MultiTaskNetwork.backwardBottom(parameters, spec: spec, layout: layout, batch: shard,
                                             gradients: &w.gradients, workspace: &w.workspace)
         }
-        if shards.count == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: shards.count, execute: run) }
+        if parts == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: run) }
 
-        gradients.zero()
-        for t in 0..<shards.count { gradients.addScaled(workers[t].gradients, by: 1) }
-        mergeEmbeddingGradients(parts: shards.count)
+        sumWorkerGradients(parts: parts)
+        mergeEmbeddingGradients(parts: parts)
         let base = (0..<tasks.count).map { k in
-            labelCounts[k] == 0 ? .nan : (0..<shards.count).reduce(0.0) { $0 + workers[$1].baseLossSums[k] }
+            labelCounts[k] == 0 ? .nan : (0..<parts).reduce(0.0) { $0 + workers[$1].baseLossSums[k] }
         }
-        let metaLoss = taskCount == 0 ? .nan : (0..<shards.count).reduce(0.0) { $0 + workers[$1].metaLossSum } / Double(taskCount)
+        let metaLoss = taskCount == 0 ? .nan : (0..<parts).reduce(0.0) { $0 + workers[$1].metaLossSum } / Double(taskCount)
         return Losses(base: base, meta: metaLoss, metaTasks: taskCount)
     }
 
@@ -130,6 +136,30 @@ public final class DataParallelStep: @unchecked Sendable {
         }
     }
 
+    /// ``gradients`` = `Σ_t workers[t].gradients`: one pass per worker over every tensor, the
+    /// large ones split across the threads.
+    private func sumWorkerGradients(parts: Int) {
+        let threads = threads
+        for path in tensorPaths {
+            gradients[keyPath: path].withUnsafeMutableBufferPointer { dst in
+                guard dst.count > 0 else { return }
+                let sum = UncheckedPointer(dst.baseAddress!)
+                for t in 0..<parts {
+                    workers[t].gradients[keyPath: path].withUnsafeBufferPointer { src in
+                        let part = UncheckedPointer(UnsafeMutablePointer(mutating: src.baseAddress!))
+                        ParallelRanges.run(count: src.count, threads: threads) { range in
+                            if t == 0 {
+                                for i in range { sum.pointer[i] = part.pointer[i] }
+                            } else {
+                                for i in range { sum.pointer[i] += part.pointer[i] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     private func mergeEmbeddingGradients(parts: Int) {
         let d = layout.embeddingDimension
         if parts == 1 {
@@ -137,19 +167,21 @@ public final class DataParallelStep: @unchecked Sendable {
             embeddingGradients = workers[0].workspace.input.dRows.scalars
             return
         }
-        var slot: [UInt64: Int] = [:]
+        var total = 0
+        for t in 0..<parts { total += workers[t].workspace.input.keys.count }
+        mergeSlots.reset(capacity: total)
         embeddingKeys.removeAll(keepingCapacity: true)
         embeddingGradients.removeAll(keepingCapacity: true)
         for t in 0..<parts {
             let input = workers[t].workspace.input
             input.dRows.withUnsafeBufferPointer { g in
                 for (u, key) in input.keys.enumerated() {
-                    if let s = slot[key] {
-                        for j in 0..<d { embeddingGradients[s * d + j] += g[u * d + j] }
-                    } else {
-                        slot[key] = embeddingKeys.count
+                    let (s, isNew) = mergeSlots.slot(for: key, next: embeddingKeys.count)
+                    if isNew {
                         embeddingKeys.append(key)
                         embeddingGradients.append(contentsOf: g[(u * d)..<((u + 1) * d)])
+                    } else {
+                        for j in 0..<d { embeddingGradients[s * d + j] += g[u * d + j] }
                     }
                 }
             }
@@ -214,5 +246,49 @@ struct ShardPlan: Sendable {
         rows = shardRows
         self.metaTasks = tasks
         isIdentity = false
+    }
+}
+
+/// A raw pointer handed to the threads of ``ParallelRanges``, each of which touches only its
+/// own range of it.
+struct UncheckedPointer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
+}
+
+/// Open-addressing map from a 64-bit embedding key (already a mixed hash) to a dense index,
+/// for merging the workers' embedding gradients; load factor ≤ 1/2, storage reused across steps.
+struct KeySlots {
+    private var keys: [UInt64] = []
+    /// Index per bucket, −1 = empty.
+    private var indices: [Int32] = []
+    private var mask = 0
+
+    /// Empties the map, sized for `capacity` keys.
+    mutating func reset(capacity: Int) {
+        var size = 16
+        while size < 2 * capacity { size *= 2 }
+        if indices.count != size {
+            keys = [UInt64](repeating: 0, count: size)
+            indices = [Int32](repeating: -1, count: size)
+        } else {
+            indices.withUnsafeMutableBufferPointer { $0.update(repeating: -1) }
+        }
+        mask = size - 1
+    }
+
+    /// The index of `key`, inserting it as `next` when absent (`isNew` then).
+    mutating func slot(for key: UInt64, next: Int) -> (index: Int, isNew: Bool) {
+        var b = Int(truncatingIfNeeded: key ^ (key >> 32)) & mask
+        while true {
+            let index = indices[b]
+            if index < 0 {
+                keys[b] = key
+                indices[b] = Int32(next)
+                return (next, true)
+            }
+            if keys[b] == key { return (Int(index), false) }
+            b = (b + 1) & mask
+        }
     }
 }
