@@ -27,9 +27,11 @@ deps:
 build: deps
 	swift build -c release --product metarec
 
-## demo: the main job: synthetic logs → MMoE with and without MAML → fine-tuned evaluation → serving latency.
+## demo: the main job: synthetic logs → MMoE with and without MAML → fine-tuned evaluation → serving latency
+## (`metarec demo`, in one process; writes out/demo/). DEMO_FLAGS: e.g. --users 2000 --rows 100000 --epochs 2.
+DEMO_FLAGS ?=
 demo: build
-	METAREC_BIN=$(RELEASE_BIN) scripts/demo.sh
+	$(RELEASE_BIN) demo $(DEMO_FLAGS)
 
 ## reproduce: the README's result tables (census, synthetic, MovieLens); release build, real data from METAREC_DATA.
 reproduce: build
@@ -55,7 +57,9 @@ test: deps $(VENV)/.ready
 	METAREC_PYTHON=$(METAREC_PYTHON) OPENBLAS_NUM_THREADS=1 swift test
 	OPENBLAS_NUM_THREADS=1 swift test --sanitize=thread --scratch-path .build-tsan --filter ParamServerTests
 
-## bench: MetaRec vs JAX jit vs numpy on per-request fine-tune + score, one core → BENCHMARKS.md.
+## bench: MetaRec vs JAX jit vs numpy → BENCHMARKS.md and BENCHMARKS-*.png: per-request fine-tune + score
+## (one core; against S and C), auto-batched throughput (1 and 2 workers), MMoE training rows/s on the census
+## config (1 and 2 threads; needs $(METAREC_DATA)/census-income-kdd). Takes ≈ 5 minutes.
 ## Python (jax, numpy, safetensors, matplotlib from PyPI) in .build-bench-venv/ (git-ignored).
 ## BENCH_SWIFT_FLAGS: extra `swift build` flags, e.g. --scratch-path .build-peers.
 BENCH_VENV := .build-bench-venv

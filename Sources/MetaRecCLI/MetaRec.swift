@@ -6,6 +6,6 @@ struct MetaRec: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "metarec",
         abstract: "Multi-task recommendation with MAML-meta-learned towers, fine-tuned per user at serving time.",
-        subcommands: [Train.self, Eval.self, Bench.self, Datasets.self, Serve.self, Score.self]
+        subcommands: [Demo.self, Train.self, Eval.self, Bench.self, Datasets.self, Serve.self, Score.self]
     )
 }
