@@ -25,8 +25,8 @@ public final class DataParallelStep: @unchecked Sendable {
     private var workers: [Worker]
     /// Embedding key → row of the merged gradient, reused across steps.
     private var mergeSlots = KeySlots()
-    /// ``ModelParameters/tensorPaths`` of the parameters, built once.
-    private let tensorPaths: [WritableKeyPath<ModelParameters, Tensor>]
+    /// ``ModelParameters/tensorSlots`` of the parameters, built once.
+    private let tensorSlots: [ModelParameters.TensorSlot]
 
     /// The summed dense gradient of the last ``compute(parameters:batch:table:splitSeed:)``.
     public private(set) var gradients: ModelParameters
@@ -63,7 +63,7 @@ public final class DataParallelStep: @unchecked Sendable {
         self.meta = meta
         self.workers = (0..<threads).map { _ in Worker(gradients: .zeros(like: parameters)) }
         self.gradients = .zeros(like: parameters)
-        self.tensorPaths = parameters.tensorPaths.map(\.path)
+        self.tensorSlots = parameters.tensorSlots
     }
 
     /// Computes the batch's gradient into ``gradients`` and the embedding gradients.
@@ -140,12 +140,12 @@ public final class DataParallelStep: @unchecked Sendable {
     /// large ones split across the threads.
     private func sumWorkerGradients(parts: Int) {
         let threads = threads
-        for path in tensorPaths {
-            gradients[keyPath: path].withUnsafeMutableBufferPointer { dst in
+        for slot in tensorSlots {
+            gradients.withTensor(at: slot) { $0.withUnsafeMutableBufferPointer { dst in
                 guard dst.count > 0 else { return }
                 let sum = UncheckedPointer(dst.baseAddress!)
                 for t in 0..<parts {
-                    workers[t].gradients[keyPath: path].withUnsafeBufferPointer { src in
+                    workers[t].gradients.tensor(at: slot).withUnsafeBufferPointer { src in
                         let part = UncheckedPointer(UnsafeMutablePointer(mutating: src.baseAddress!))
                         ParallelRanges.run(count: src.count, threads: threads) { range in
                             if t == 0 {
@@ -156,7 +156,7 @@ public final class DataParallelStep: @unchecked Sendable {
                         }
                     }
                 }
-            }
+            } }
         }
     }
 

@@ -83,8 +83,8 @@ public struct ModelParameters: Sendable, Equatable {
     }
 
     /// Every tensor's checkpoint name and key path, in the order of ``forEachTensor(_:)``.
-    /// Lets optimisers walk parameters, gradients and moments of the same shape in lockstep:
-    /// `params[keyPath: p]`, `grads[keyPath: p]`.
+    /// Fine for reads; for writes in a hot loop use ``withTensor(at:_:)``: a key-path write
+    /// through an array element gets and sets the element, which copies the tensor's storage.
     public var tensorPaths: [(name: String, path: WritableKeyPath<ModelParameters, Tensor>)] {
         var out: [(name: String, path: WritableKeyPath<ModelParameters, Tensor>)] = []
         for e in experts.indices {
@@ -106,9 +106,51 @@ public struct ModelParameters: Sendable, Equatable {
         return out
     }
 
+    /// Where one tensor lives: optimisers walk parameters, gradients and moments of the same
+    /// shape in lockstep by slot (``tensorSlots``, ``tensor(at:)``, ``withTensor(at:_:)``).
+    public enum TensorSlot: Sendable, Hashable {
+        case expert(Int, layer: Int, bias: Bool)
+        case gate(Int, bias: Bool)
+        case tower(Int, layer: Int, bias: Bool)
+    }
+
+    /// Every tensor's slot, in the order of ``forEachTensor(_:)``.
+    public var tensorSlots: [TensorSlot] {
+        var out: [TensorSlot] = []
+        for e in experts.indices {
+            for l in experts[e].layers.indices { out += [.expert(e, layer: l, bias: false), .expert(e, layer: l, bias: true)] }
+        }
+        for k in gates.indices { out += [.gate(k, bias: false), .gate(k, bias: true)] }
+        for k in towers.indices {
+            for l in towers[k].layers.indices { out += [.tower(k, layer: l, bias: false), .tower(k, layer: l, bias: true)] }
+        }
+        return out
+    }
+
+    /// The tensor at `slot`.
+    public func tensor(at slot: TensorSlot) -> Tensor {
+        switch slot {
+        case .expert(let e, let l, let bias): bias ? experts[e].layers[l].bias : experts[e].layers[l].weight
+        case .gate(let k, let bias): bias ? gates[k].bias : gates[k].weight
+        case .tower(let k, let l, let bias): bias ? towers[k].layers[l].bias : towers[k].layers[l].weight
+        }
+    }
+
+    /// In-place access to the tensor at `slot` (a direct `inout` through the arrays: no copy).
+    public mutating func withTensor<R>(at slot: TensorSlot, _ body: (inout Tensor) throws -> R) rethrows -> R {
+        switch slot {
+        case .expert(let e, let l, let bias):
+            bias ? try body(&experts[e].layers[l].bias) : try body(&experts[e].layers[l].weight)
+        case .gate(let k, let bias):
+            bias ? try body(&gates[k].bias) : try body(&gates[k].weight)
+        case .tower(let k, let l, let bias):
+            bias ? try body(&towers[k].layers[l].bias) : try body(&towers[k].layers[l].weight)
+        }
+    }
+
     /// `self += alpha · other`, tensor by tensor (gradient sums, SGD steps).
     public mutating func addScaled(_ other: ModelParameters, by alpha: Float) {
-        for (_, path) in tensorPaths { self[keyPath: path].addScaled(other[keyPath: path], by: alpha) }
+        for slot in tensorSlots { withTensor(at: slot) { $0.addScaled(other.tensor(at: slot), by: alpha) } }
     }
 
     /// Sets every tensor to zero, keeping storage.

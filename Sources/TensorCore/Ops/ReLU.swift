@@ -37,7 +37,26 @@ public enum ReLU {
         output.withUnsafeBufferPointer { y in
             dOutput.withUnsafeBufferPointer { dy in
                 dInput.withUnsafeMutableBufferPointer { dx in
-                    for i in 0..<dx.count where y[i] > 0 { dx[i] += dy[i] }
+                    // Branch-free, eight lanes at a time: about half the units are active, so a
+                    // branch per element mispredicts about half the time.
+                    typealias V = SIMD8<Float>
+                    let n = dx.count, stride = MemoryLayout<Float>.stride
+                    guard n > 0 else { return }
+                    let yb = UnsafeRawPointer(y.baseAddress!), dyb = UnsafeRawPointer(dy.baseAddress!)
+                    let dxb = UnsafeMutableRawPointer(dx.baseAddress!)
+                    let zero = V(repeating: 0)
+                    var i = 0
+                    while i + 8 <= n {
+                        let offset = i * stride
+                        let active = yb.loadUnaligned(fromByteOffset: offset, as: V.self) .> zero
+                        let g = dyb.loadUnaligned(fromByteOffset: offset, as: V.self).replacing(with: 0, where: .!active)
+                        dxb.storeBytes(of: dxb.loadUnaligned(fromByteOffset: offset, as: V.self) + g, toByteOffset: offset, as: V.self)
+                        i += 8
+                    }
+                    while i < n {
+                        if y[i] > 0 { dx[i] += dy[i] }
+                        i += 1
+                    }
                 }
             }
         }
