@@ -335,7 +335,7 @@ extension TrainingBench {
             lap(0)
             step.compute(parameters: parameters, batch: batch, table: store, splitSeed: config.training.seed &+ index)
             lap(1)
-            optimizer.update(&parameters, gradients: step.gradients, threads: step.threads)
+            optimizer.update(&parameters, gradients: step.gradients)
             lap(2)
             step.pushEmbeddingGradients(to: store)
             lap(3)

@@ -37,24 +37,6 @@ import Testing
             expectClose(tensor, Tensor(shape: tensor.shape, scalars: flat[k].map(Float.init)), rtol: 1e-4, atol: 1e-6, name)
         }
     }
-
-    @Test func `an update split across threads equals the single-thread update`() {
-        // A 300 × 128 expert layer (38 400 elements) is split across the two threads.
-        let spec = NetworkSpec(architecture: .mmoe(experts: 2), inputWidth: 300, bottomWidths: [128], towerWidths: [5], taskCount: 2)
-        let start = ModelParameters(spec: spec, seed: 4)
-        var one = start, two = start
-        var adamOne = AdamOptimizer(like: start, learningRate: 0.01), adamTwo = adamOne
-        for t in 1...3 {
-            var gradients = ModelParameters.zeros(like: start)
-            var i = 0
-            gradients.updateEachTensor { _, g in g = randomTensor(g.shape, seed: UInt64(10 * t + i)); i += 1 }
-            adamOne.update(&one, gradients: gradients, threads: 1)
-            adamTwo.update(&two, gradients: gradients, threads: 2)
-        }
-        #expect(one == two)
-        #expect(adamOne.m == adamTwo.m && adamOne.v == adamTwo.v)
-        #expect(one != start)
-    }
 }
 
 #if canImport(Glibc)

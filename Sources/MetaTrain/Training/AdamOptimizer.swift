@@ -39,10 +39,8 @@ public struct AdamOptimizer: Sendable {
         self.v = .zeros(like: parameters)
     }
 
-    /// Applies one update of `parameters` from `gradients`; tensors of more than
-    /// 2 × 16 384 elements are split across up to `threads` threads (element-wise, so the
-    /// result does not depend on `threads`).
-    public mutating func update(_ parameters: inout ModelParameters, gradients: ModelParameters, threads: Int = 1) {
+    /// Applies one update of `parameters` from `gradients`.
+    public mutating func update(_ parameters: inout ModelParameters, gradients: ModelParameters) {
         step += 1
         let c1 = 1 - powf(beta1, Float(step)), c2 = 1 - powf(beta2, Float(step))
         let (b1, b2, eps, lr, wd) = (beta1, beta2, epsilon, learningRate, weightDecay)
@@ -51,7 +49,14 @@ public struct AdamOptimizer: Sendable {
                 m.withTensor(at: slot) { m in
                     v.withTensor(at: slot) { v in
                         parameters.withTensor(at: slot) { p in
-                            Self.update(p: &p, g: g, m: &m, v: &v, threads: threads, constants: (b1, b2, 1 / c1, 1 / c2, eps, lr, wd))
+                            m.withUnsafeMutableBufferPointer { mm in
+                                v.withUnsafeMutableBufferPointer { vv in
+                                    p.withUnsafeMutableBufferPointer { pp in
+                                        Self.step(parameters: pp, gradients: g, m: mm, v: vv,
+                                                  constants: (b1, b2, 1 / c1, 1 / c2, eps, lr, wd))
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -61,30 +66,6 @@ public struct AdamOptimizer: Sendable {
 }
 
 extension AdamOptimizer {
-    /// One tensor's update, its large ones split across `threads`.
-    fileprivate static func update(
-        p: inout Tensor, g: UnsafeBufferPointer<Float>, m: inout Tensor, v: inout Tensor, threads: Int,
-        constants: (b1: Float, b2: Float, inverseC1: Float, inverseC2: Float, eps: Float, lr: Float, wd: Float)
-    ) {
-        m.withUnsafeMutableBufferPointer { mm in
-            v.withUnsafeMutableBufferPointer { vv in
-                p.withUnsafeMutableBufferPointer { p in
-                    guard p.count > 0 else { return }
-                    let buffers = (UncheckedPointer(p.baseAddress!), UncheckedPointer(UnsafeMutablePointer(mutating: g.baseAddress!)),
-                                   UncheckedPointer(mm.baseAddress!), UncheckedPointer(vv.baseAddress!))
-                    ParallelRanges.run(count: p.count, threads: threads) { range in
-                        let n = range.count
-                        Self.step(parameters: .init(start: buffers.0.pointer + range.lowerBound, count: n),
-                                  gradients: .init(start: buffers.1.pointer + range.lowerBound, count: n),
-                                  m: .init(start: buffers.2.pointer + range.lowerBound, count: n),
-                                  v: .init(start: buffers.3.pointer + range.lowerBound, count: n),
-                                  constants: constants)
-                    }
-                }
-            }
-        }
-    }
-
     /// The elementwise update over one tensor, eight lanes at a time (the compiler does not
     /// vectorise the scalar loop: four buffers it cannot prove disjoint).
     fileprivate static func step(

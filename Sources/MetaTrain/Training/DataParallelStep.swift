@@ -136,27 +136,16 @@ public final class DataParallelStep: @unchecked Sendable {
         }
     }
 
-    /// ``gradients`` = `Σ_t workers[t].gradients`: one pass per worker over every tensor, the
-    /// large ones split across the threads.
+    /// ``gradients`` = `Σ_t workers[t].gradients`, one pass per worker over every tensor
+    /// (in place through ``ModelParameters/withTensor(at:_:)``).
     private func sumWorkerGradients(parts: Int) {
-        let threads = threads
         for slot in tensorSlots {
-            gradients.withTensor(at: slot) { $0.withUnsafeMutableBufferPointer { dst in
-                guard dst.count > 0 else { return }
-                let sum = UncheckedPointer(dst.baseAddress!)
+            gradients.withTensor(at: slot) { sum in
                 for t in 0..<parts {
-                    workers[t].gradients.tensor(at: slot).withUnsafeBufferPointer { src in
-                        let part = UncheckedPointer(UnsafeMutablePointer(mutating: src.baseAddress!))
-                        ParallelRanges.run(count: src.count, threads: threads) { range in
-                            if t == 0 {
-                                for i in range { sum.pointer[i] = part.pointer[i] }
-                            } else {
-                                for i in range { sum.pointer[i] += part.pointer[i] }
-                            }
-                        }
-                    }
+                    let part = workers[t].gradients.tensor(at: slot)
+                    if t == 0 { sum.assign(part) } else { sum.addScaled(part, by: 1) }
                 }
-            } }
+            }
         }
     }
 
@@ -247,13 +236,6 @@ struct ShardPlan: Sendable {
         self.metaTasks = tasks
         isIdentity = false
     }
-}
-
-/// A raw pointer handed to the threads of ``ParallelRanges``, each of which touches only its
-/// own range of it.
-struct UncheckedPointer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
 }
 
 /// Open-addressing map from a 64-bit embedding key (already a mixed hash) to a dense index,

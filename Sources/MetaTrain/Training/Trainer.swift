@@ -122,7 +122,7 @@ public final class Trainer {
                 if batchIndex < state.batchesDone { continue }  // already applied before a resume
                 let splitSeed = config.training.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(epoch) &* 1_000_003 &+ UInt64(batchIndex)
                 let losses = step.compute(parameters: parameters, batch: batch, table: table, splitSeed: splitSeed).base
-                optimizer.update(&parameters, gradients: step.gradients, threads: step.threads)
+                optimizer.update(&parameters, gradients: step.gradients)
                 step.pushEmbeddingGradients(to: table)
                 for (k, l) in losses.enumerated() where !l.isNaN {
                     lossSums[k] += l
