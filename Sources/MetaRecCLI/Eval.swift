@@ -41,7 +41,7 @@ struct Eval: AsyncParsableCommand {
             job.maxBadRows = maxBadRows
             if finetune == .off {
                 let results = try job.run()
-                print(render(rows: results.map { (group: "all", tasks: nil, variant: "base", task: $0.task, metrics: $0.metrics) }))
+                print(try render(rows: results.map { (group: "all", tasks: nil, variant: "base", task: $0.task, metrics: $0.metrics) }))
                 return
             }
             let source: SupportSource = support == .store ? .supportStore : .evaluatedFile(fraction: supportFraction)
@@ -53,21 +53,28 @@ struct Eval: AsyncParsableCommand {
                     rows.append((g.name, g.tasks, "finetuned", name, g.fineTuned[k]))
                 }
             }
-            print(render(rows: rows))
+            print(try render(rows: rows))
         }
     }
 
-    private func render(rows: [(group: String, tasks: Int?, variant: String, task: String, metrics: TaskMetrics)]) -> String {
+    /// The `--format json` document: `{"results": [{group, variant, task, count, tasks?, auc?, …}]}`.
+    /// An undefined metric (e.g. the AUC of a bucket whose labels are all one class) is `null`:
+    /// JSON has no NaN.
+    static func json(rows: [(group: String, tasks: Int?, variant: String, task: String, metrics: TaskMetrics)]) throws -> String {
+        let objects: [[String: Any]] = rows.map { row in
+            var o: [String: Any] = ["group": row.group, "variant": row.variant, "task": row.task, "count": row.metrics.count]
+            if let tasks = row.tasks { o["tasks"] = tasks }
+            for (name, value) in row.metrics.values { o[name] = value.isFinite ? value : NSNull() }
+            return o
+        }
+        let data = try JSONSerialization.data(withJSONObject: ["results": objects], options: [.sortedKeys, .prettyPrinted])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private func render(rows: [(group: String, tasks: Int?, variant: String, task: String, metrics: TaskMetrics)]) throws -> String {
         switch format {
         case .json:
-            let objects: [[String: Any]] = rows.map { row in
-                var o: [String: Any] = ["group": row.group, "variant": row.variant, "task": row.task, "count": row.metrics.count]
-                if let tasks = row.tasks { o["tasks"] = tasks }
-                for (name, value) in row.metrics.values { o[name] = value }
-                return o
-            }
-            let data = try! JSONSerialization.data(withJSONObject: ["results": objects], options: [.sortedKeys, .prettyPrinted])
-            return String(decoding: data, as: UTF8.self)
+            return try Self.json(rows: rows)
         case .table:
             func f(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "-" }
             func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
