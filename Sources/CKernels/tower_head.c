@@ -15,12 +15,12 @@ static inline float activate(int activation, float z) {
 }
 
 void mr_tower_head_forward_portable(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
-                                    const float *w2, float b2, float *logits) {
+                                    const float *b1, const float *w2, float b2, float *logits) {
     for (ptrdiff_t i = 0; i < rows; i++) {
         float *row = a + i * lda;
         float z = 0.0f;
         for (ptrdiff_t j = 0; j < width; j++) {
-            row[j] = activate(activation, row[j]);
+            row[j] = activate(activation, row[j] + b1[j]);
             z += row[j] * w2[j];
         }
         logits[i] = b2 + z;
@@ -51,20 +51,21 @@ MR_AVX2 static inline float horizontal_sum(__m256 v) {
 }
 
 MR_AVX2 static void forward_avx2(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
-                                 const float *w2, float b2, float *logits) {
+                                 const float *b1, const float *w2, float b2, float *logits) {
     const __m256 zero = _mm256_setzero_ps();
     const ptrdiff_t vector_width = width & ~(ptrdiff_t)7;
     for (ptrdiff_t i = 0; i < rows; i++) {
         float *row = a + i * lda;
         if (activation == MR_TOWER_TANH) {
-            for (ptrdiff_t j = 0; j < width; j++) row[j] = tanhf(row[j]);
+            for (ptrdiff_t j = 0; j < width; j++) row[j] = tanhf(row[j] + b1[j]);
         }
         __m256 acc0 = zero, acc1 = zero;
         ptrdiff_t j = 0;
         for (; j + 16 <= vector_width; j += 16) {
             __m256 x0 = _mm256_loadu_ps(row + j), x1 = _mm256_loadu_ps(row + j + 8);
             if (activation != MR_TOWER_TANH) {
-                x0 = _mm256_max_ps(x0, zero);
+                x0 = _mm256_max_ps(_mm256_add_ps(x0, _mm256_loadu_ps(b1 + j)), zero);
+                x1 = _mm256_add_ps(x1, _mm256_loadu_ps(b1 + j + 8));
                 x1 = _mm256_max_ps(x1, zero);
                 _mm256_storeu_ps(row + j, x0);
                 _mm256_storeu_ps(row + j + 8, x1);
@@ -75,14 +76,17 @@ MR_AVX2 static void forward_avx2(float *a, ptrdiff_t rows, ptrdiff_t width, ptrd
         for (; j < vector_width; j += 8) {
             __m256 x0 = _mm256_loadu_ps(row + j);
             if (activation != MR_TOWER_TANH) {
-                x0 = _mm256_max_ps(x0, zero);
+                x0 = _mm256_max_ps(_mm256_add_ps(x0, _mm256_loadu_ps(b1 + j)), zero);
                 _mm256_storeu_ps(row + j, x0);
             }
             acc0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(w2 + j), acc0);
         }
         float z = horizontal_sum(_mm256_add_ps(acc0, acc1));
         for (; j < width; j++) {
-            if (activation != MR_TOWER_TANH) row[j] = row[j] > 0.0f ? row[j] : 0.0f;
+            if (activation != MR_TOWER_TANH) {
+                const float v = row[j] + b1[j];
+                row[j] = v > 0.0f ? v : 0.0f;
+            }
             z += row[j] * w2[j];
         }
         logits[i] = b2 + z;
@@ -121,14 +125,14 @@ MR_AVX2 static void backward_avx2(float *a, ptrdiff_t rows, ptrdiff_t width, ptr
 #endif
 
 void mr_tower_head_forward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
-                           const float *w2, float b2, float *logits) {
+                           const float *b1, const float *w2, float b2, float *logits) {
 #if MR_GEMM_HAS_X86
     if (mr_sgemm_uses_avx2()) {
-        forward_avx2(a, rows, width, lda, activation, w2, b2, logits);
+        forward_avx2(a, rows, width, lda, activation, b1, w2, b2, logits);
         return;
     }
 #endif
-    mr_tower_head_forward_portable(a, rows, width, lda, activation, w2, b2, logits);
+    mr_tower_head_forward_portable(a, rows, width, lda, activation, b1, w2, b2, logits);
 }
 
 void mr_tower_head_backward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,

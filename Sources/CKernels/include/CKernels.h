@@ -47,12 +47,12 @@ double mr_thread_cpu_seconds(void);
 #define MR_TOWER_RELU 0
 #define MR_TOWER_TANH 1
 
-/// The hidden layer's activation and the logit of a tower H -> T -> 1, one pass over the
-/// (rows, width) hidden matrix `a` (row stride lda), which holds x.W1 + b1 on entry:
-///   a[i, j]   = act(a[i, j])
+/// The hidden layer's bias and activation and the logit of a tower H -> T -> 1, one pass over
+/// the (rows, width) hidden matrix `a` (row stride lda), which holds x.W1 on entry:
+///   a[i, j]   = act(a[i, j] + b1[j])
 ///   logits[i] = b2 + sum_j a[i, j] * w2[j]
 void mr_tower_head_forward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
-                           const float *w2, float b2, float *logits);
+                           const float *b1, const float *w2, float b2, float *logits);
 
 /// Backward through the same head, one pass, given d[i] = dL/dlogit[i] and the activations
 /// `a` left by mr_tower_head_forward:
@@ -64,7 +64,7 @@ void mr_tower_head_backward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t
 
 /// The portable versions of the two (same contracts), callable directly for tests.
 void mr_tower_head_forward_portable(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
-                                    const float *w2, float b2, float *logits);
+                                    const float *b1, const float *w2, float b2, float *logits);
 void mr_tower_head_backward_portable(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
                                      const float *d, const float *w2, float *dw2, float *db1);
 

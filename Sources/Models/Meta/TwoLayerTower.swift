@@ -22,7 +22,8 @@ enum TwoLayerTower {
         tower.layers.count == 2 && tower.layers[1].outputs == 1
     }
 
-    /// `scratch.hidden = act(F·W1 + b1)` `(rows, T)` and `scratch.logits = z` `(rows)`.
+    /// `scratch.hidden = act(F·W1 + b1)` `(rows, T)` and `scratch.logits = z` `(rows)`: one
+    /// GEMM, then bias, activation and logit in one pass.
     static func forward(
         _ tower: MLPParameters, features f: UnsafePointer<Float>, rows: Int, ldf: Int, activation: Activation,
         scratch: inout TwoLayerScratch
@@ -32,17 +33,18 @@ enum TwoLayerTower {
         scratch.prepare(rows: rows, width: t)
         guard rows > 0 else { return }
         scratch.hidden.withUnsafeMutableBufferPointer { a in
-            first.bias.withUnsafeBufferPointer { b1 in
-                for i in 0..<rows { (a.baseAddress! + i * t).update(from: b1.baseAddress!, count: t) }
-            }
             first.weight.withUnsafeBufferPointer { w1 in
                 GEMM.compute(m: rows, n: t, k: h, a: f, lda: ldf, b: w1.baseAddress!, ldb: t,
-                             c: a.baseAddress!, ldc: t, beta: 1)
+                             c: a.baseAddress!, ldc: t, beta: 0)
             }
-            second.weight.withUnsafeBufferPointer { w2 in
-                scratch.logits.withUnsafeMutableBufferPointer { z in
-                    TowerHead.forward(a.baseAddress!, rows: rows, width: t, lda: t, activation: activation.head,
-                                      w2: w2.baseAddress!, b2: second.bias.scalars[0], logits: z.baseAddress!)
+            // The bias is added in the head pass: one pass over the hidden matrix, not two.
+            first.bias.withUnsafeBufferPointer { b1 in
+                second.weight.withUnsafeBufferPointer { w2 in
+                    scratch.logits.withUnsafeMutableBufferPointer { z in
+                        TowerHead.forward(a.baseAddress!, rows: rows, width: t, lda: t, activation: activation.head,
+                                          b1: b1.baseAddress!, w2: w2.baseAddress!, b2: second.bias.scalars[0],
+                                          logits: z.baseAddress!)
+                    }
                 }
             }
         }

@@ -4,7 +4,7 @@ import CKernels
 /// over the hidden matrix each way (the fused inner loop and scoring of the serving path):
 ///
 /// ```
-/// forward:   a = act(z)            z = x·W1 + b1 on entry, (rows, T), row stride lda
+/// forward:   a = act(z + b1)       z = x·W1 on entry, (rows, T), row stride lda
 ///            logit_i = b2 + Σ_j a_ij · w2_j
 /// backward:  dw2_j += Σ_i a_ij · d_i               d_i = ∂L/∂logit_i
 ///            a_ij  ← d_i · w2_j · act'(a_ij)       (now ∂L/∂z_ij; act' from the output)
@@ -23,27 +23,28 @@ public enum TowerHead {
     /// Which implementation runs.
     public enum Backend: Sendable { case automatic, portable }
 
-    /// Activates `a` in place and writes `logits` `(rows)`.
+    /// Adds the bias `b1` to `a`, activates it in place and writes `logits` `(rows)`.
     ///
     /// - Parameters:
-    ///   - a: `(rows, width)` with row stride `lda ≥ width`.
-    ///   - w2: `(width)`.
+    ///   - a: `(rows, width)` with row stride `lda ≥ width`, `x·W1` on entry.
+    ///   - b1, w2: `(width)`.
     /// - Complexity: `2·rows·width` flops, allocation-free.
     public static func forward(
         _ a: UnsafeMutablePointer<Float>, rows: Int, width: Int, lda: Int, activation: Activation,
-        w2: UnsafePointer<Float>, b2: Float, logits: UnsafeMutablePointer<Float>, backend: Backend = .automatic
+        b1: UnsafePointer<Float>, w2: UnsafePointer<Float>, b2: Float, logits: UnsafeMutablePointer<Float>,
+        backend: Backend = .automatic
     ) {
         precondition(rows >= 0 && width >= 0 && lda >= width, "TowerHead.forward: rows \(rows), width \(width), lda \(lda)")
         switch backend {
-        case .automatic: mr_tower_head_forward(a, rows, width, lda, activation.code, w2, b2, logits)
-        case .portable: mr_tower_head_forward_portable(a, rows, width, lda, activation.code, w2, b2, logits)
+        case .automatic: mr_tower_head_forward(a, rows, width, lda, activation.code, b1, w2, b2, logits)
+        case .portable: mr_tower_head_forward_portable(a, rows, width, lda, activation.code, b1, w2, b2, logits)
         }
     }
 
     /// Turns the activations `a` into `∂L/∂z` in place and accumulates `dw2`, `db1` `(width)`.
     ///
     /// - Parameters:
-    ///   - a: `(rows, width)` activations left by ``forward(_:rows:width:lda:activation:w2:b2:logits:backend:)``.
+    ///   - a: `(rows, width)` activations left by ``forward(_:rows:width:lda:activation:b1:w2:b2:logits:backend:)``.
     ///   - d: `(rows)` `∂L/∂logit`.
     /// - Complexity: `≈ 5·rows·width` flops, allocation-free.
     public static func backward(

@@ -6,13 +6,13 @@ import Testing
 /// The fused tower-head passes against naive loops, in both backends, with row strides.
 @Suite struct TowerHeadTests {
     /// Naive forward: activated copy of `z` and the logits.
-    static func referenceForward(_ z: [Float], rows: Int, width: Int, lda: Int, tanh: Bool, w2: [Float], b2: Float)
+    static func referenceForward(_ z: [Float], rows: Int, width: Int, lda: Int, tanh: Bool, b1: [Float], w2: [Float], b2: Float)
         -> (a: [Float], logits: [Float]) {
         var a = z, logits = [Float](repeating: 0, count: rows)
         for i in 0..<rows {
             var sum = 0.0
             for j in 0..<width {
-                let v = z[i * lda + j]
+                let v = z[i * lda + j] + b1[j]
                 let act = tanh ? Float(Foundation.tanh(Double(v))) : max(v, 0)
                 a[i * lda + j] = act
                 sum += Double(act) * Double(w2[j])
@@ -28,13 +28,13 @@ import Testing
     func `forward matches the naive loop`(backend: TowerHead.Backend, activation: TowerHead.Activation) {
         for (rows, width, lda) in Self.shapes {
             let z = randomTensor([rows * lda], seed: UInt64(rows * width), scale: 2).scalars
-            let w2 = randomTensor([width], seed: 3).scalars
-            let expected = Self.referenceForward(z, rows: rows, width: width, lda: lda, tanh: activation == .tanh, w2: w2, b2: 0.25)
+            let w2 = randomTensor([width], seed: 3).scalars, b1 = randomTensor([width], seed: 4).scalars
+            let expected = Self.referenceForward(z, rows: rows, width: width, lda: lda, tanh: activation == .tanh, b1: b1, w2: w2, b2: 0.25)
             var a = z, logits = [Float](repeating: .nan, count: rows)
             a.withUnsafeMutableBufferPointer { a in
                 logits.withUnsafeMutableBufferPointer { l in
                     TowerHead.forward(a.baseAddress!, rows: rows, width: width, lda: lda, activation: activation,
-                                      w2: w2, b2: 0.25, logits: l.baseAddress!, backend: backend)
+                                      b1: b1, w2: w2, b2: 0.25, logits: l.baseAddress!, backend: backend)
                 }
             }
             expectClose(Tensor(shape: [a.count], scalars: a), Tensor(shape: [a.count], scalars: expected.a), rtol: 1e-5, atol: 1e-6,

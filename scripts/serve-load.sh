@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Closed-loop HTTP load on `metarec serve` with the reference model (towers 64 → 64 → 1,
+# 2 tasks, S = 64 support rows per user, k = 3) and C = 200 candidates per request:
+#   1. writes the model (`metarec bench serving --write-model`) and 100 request bodies;
+#   2. starts the server (WORKERS auto-batcher threads) and runs wrk: CONNECTIONS connections,
+#      DURATION, latency percentiles; every non-2xx response counts as an error;
+#   3. sends a 10 MB body and a 100 000-candidate request (expects 413 and 400) and checks
+#      that the server still answers /healthz; then stops it with SIGTERM.
+# Needs: a release build, wrk and curl (Debian packages), python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${METAREC_BIN:-.build/release/metarec}
+OUT=${OUT:-out/serve-load}
+PORT=${PORT:-18080}
+WORKERS=${WORKERS:-2}
+CONNECTIONS=${CONNECTIONS:-16}
+DURATION=${DURATION:-30s}
+command -v wrk >/dev/null || { echo "wrk not found (apt-get install wrk)" >&2; exit 1; }
+mkdir -p "$OUT"
+[ -f "$OUT/model/manifest.json" ] || OPENBLAS_NUM_THREADS=1 "$BIN" bench serving --write-model "$OUT/model" >&2
+
+python3 - "$OUT" <<'PY'
+import json, random, sys
+out = sys.argv[1]
+rng = random.Random(11)
+def candidate():
+    item = rng.randrange(10_000)
+    return {"item_id": str(item), "category": str(item % 50), "price": (item % 997) / 10, "popularity": round(rng.random(), 6)}
+bodies = [json.dumps({"user": f"u{u}", "candidates": [candidate() for _ in range(200)]}, separators=(",", ":")) for u in range(100)]
+with open(f"{out}/load.lua", "w") as f:
+    f.write("local bodies = {\n" + ",\n".join("[==[" + b + "]==]" for b in bodies) + "\n}\n")
+    f.write('''local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("POST", "/v1/score", {["Content-Type"] = "application/json"}, bodies[(i % #bodies) + 1])
+end
+local errors = 0
+response = function(status, headers, body)
+  if status ~= 200 then errors = errors + 1 end
+end
+done = function(summary, latency, requests)
+  io.write(string.format("non-2xx responses: %d; socket errors: connect %d read %d write %d timeout %d\\n",
+    summary.errors.status, summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.timeout))
+  for _, p in ipairs({50, 90, 99, 99.9}) do
+    io.write(string.format("p%s %.2f ms\\n", p, latency:percentile(p) / 1000))
+  end
+end
+''')
+with open(f"{out}/many.json", "w") as f:
+    f.write('{"user":"u0","candidates":[' + ",".join(["{}"] * 100_000) + "]}")
+with open(f"{out}/big.json", "w") as f:
+    f.write('{"user":"u0","candidates":[' + ",".join([json.dumps(candidate())] * 150_000) + "]}")
+PY
+
+OPENBLAS_NUM_THREADS=1 "$BIN" serve --model "$OUT/model" --port "$PORT" --workers "$WORKERS" > "$OUT/server.log" 2>&1 &
+server=$!
+trap 'kill -TERM $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null || { echo "server did not start" >&2; cat "$OUT/server.log" >&2; exit 1; }
+
+echo "== wrk: $CONNECTIONS connections, $DURATION, $WORKERS auto-batcher workers, C = 200, S = 64, k = 3"
+wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$OUT/load.lua" "http://127.0.0.1:$PORT" | tee "$OUT/wrk.txt"
+
+echo "== limits"
+printf '10 MB body (%s bytes): HTTP ' "$(wc -c < "$OUT/big.json")"
+curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' --data-binary @"$OUT/big.json" "http://127.0.0.1:$PORT/v1/score"
+printf '100 000 candidates (%s bytes): HTTP ' "$(wc -c < "$OUT/many.json")"
+curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' --data-binary @"$OUT/many.json" "http://127.0.0.1:$PORT/v1/score"
+printf 'healthz afterwards: HTTP '
+curl -s -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$PORT/healthz"
+kill -TERM $server
+wait $server && echo "server stopped cleanly (SIGTERM)" || echo "server exit status $?"
+trap - EXIT
