@@ -36,6 +36,7 @@ demo: build
 ## reproduce: the README's result tables (census, synthetic, MovieLens); release build, real data from METAREC_DATA.
 reproduce: build
 	METAREC_BIN=$(RELEASE_BIN) scripts/census-table.sh
+	METAREC_BIN=$(RELEASE_BIN) scripts/census-crowd-table.sh
 	METAREC_BIN=$(RELEASE_BIN) scripts/synthetic-table.sh
 	METAREC_BIN=$(RELEASE_BIN) scripts/movielens-table.sh
 

@@ -49,13 +49,27 @@ public enum GEMM {
     /// A transposed, N < 64               0.5–1.0×  (per-call A packing not amortised)
     /// A transposed, M 6–31, K 33–128     0.9×      (OpenBLAS's native layout; M = 16)
     /// A transposed, K = 256, M < 1024    0.87–1.0×
-    /// N > 128 or K > 256                 1.0–1.1× by hand; left to OpenBLAS (outside the
-    ///                                    serving range; square 1024: 0.97×)
+    /// ```
+    ///
+    /// Beyond the serving range, on the training shapes (census experts: K or N = D = 271, M = the
+    /// batch shard; grid M ∈ {16, 64, 256, 271, 512, 1024}, N ∈ {64, 256, 271, 512},
+    /// K ∈ {64, 271, 512}), the hand kernel measured, against OpenBLAS:
+    ///
+    /// ```
+    /// A, B plain,   M ≥ 64                1.03–1.31×   (M = 16: 0.86–1.05×)
+    /// B transposed                        1.04–1.31×
+    /// A transposed, M ≥ 64, K ≤ 271       1.00–1.07×   (K = 512: 0.97–1.03×; M = 16: 0.88–0.95×)
+    /// N > 512 or K > 512                  left to OpenBLAS (square 1024: 0.97×)
     /// ```
     public static func resolvedBackend(
         m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool
     ) -> Backend {
-        guard m >= 6, m <= 2048, n <= 128, k <= 256 else { return .openBLAS }
+        guard m >= 6, m <= 2048, n <= 512, k <= 512 else { return .openBLAS }
+        if n > 128 || k > 256 {
+            if transposeA { return m >= 64 && k <= 288 ? .microKernel : .openBLAS }
+            if transposeB { return .microKernel }
+            return m >= 64 ? .microKernel : .openBLAS
+        }
         let hand: Bool
         if transposeA {
             hand = n >= 64 && (k <= 32 || (k <= 128 && m >= 32) || m >= 1024)

@@ -175,10 +175,16 @@ func referenceResult(_ t: GEMMCase, _ a: Tensor, _ b: Tensor, _ c: Tensor, alpha
         expectClose(c, Reference.matmul(a, b, transposeB: true), rtol: 1e-5, atol: 1e-6)
     }
 
-    @Test func `automatic dispatch sends serving shapes to the hand kernel and large ones to OpenBLAS`() {
+    @Test func `automatic dispatch sends serving and training shapes to the hand kernel and large ones to OpenBLAS`() {
         #expect(GEMM.resolvedBackend(m: 256, n: 64, k: 128) == .microKernel)
         #expect(GEMM.resolvedBackend(m: 1024, n: 64, k: 128) == .microKernel)
         #expect(GEMM.resolvedBackend(m: 1024, n: 1024, k: 1024) == .openBLAS)
+        // Training shapes (census experts, D = 271): forward, input gradient, weight gradient.
+        #expect(GEMM.resolvedBackend(m: 256, n: 64, k: 271) == .microKernel)
+        #expect(GEMM.resolvedBackend(m: 256, n: 271, k: 64, transposeA: false, transposeB: true) == .microKernel)
+        #expect(GEMM.resolvedBackend(m: 271, n: 64, k: 271, transposeA: true, transposeB: false) == .microKernel)
+        #expect(GEMM.resolvedBackend(m: 271, n: 64, k: 512, transposeA: true, transposeB: false) == .openBLAS)
+        #expect(GEMM.resolvedBackend(m: 16, n: 271, k: 271) == .openBLAS)
         #expect(GEMM.resolvedBackend(m: 1, n: 64, k: 128) == .openBLAS)
         #expect(GEMM.resolvedBackend(m: 256, n: 64, k: 128, transposeA: true, transposeB: false) == .microKernel)
         #expect(GEMM.resolvedBackend(m: 256, n: 8, k: 128, transposeA: true, transposeB: false) == .openBLAS)
