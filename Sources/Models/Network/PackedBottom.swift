@@ -68,20 +68,15 @@ public struct PackedBottom: Sendable {
         guard b > 0 else { return }
         let p = columns
         ws.packed.resize(rows: b, columns: p)
-        // Z = x·W + bias: bias-seeded rows, then GEMMs of at most 128 columns (the hand kernel's range).
+        // Z = x·W + bias: bias-seeded rows, then one GEMM accumulating on top (beta = 1).
         ws.packed.withUnsafeMutableBufferPointer { z in
             bias.withUnsafeBufferPointer { c in
                 for r in 0..<b { (z.baseAddress! + r * p).update(from: c.baseAddress!, count: p) }
             }
             ws.x.withUnsafeBufferPointer { x in
                 weight.withUnsafeBufferPointer { w in
-                    var c0 = 0
-                    while c0 < p {
-                        let n = min(128, p - c0)
-                        GEMM.compute(m: b, n: n, k: d, a: x.baseAddress!, lda: d, b: w.baseAddress! + c0, ldb: p,
-                                     c: z.baseAddress! + c0, ldc: p, beta: 1)
-                        c0 += n
-                    }
+                    GEMM.compute(m: b, n: p, k: d, a: x.baseAddress!, lda: d, b: w.baseAddress!, ldb: p,
+                                 c: z.baseAddress!, ldc: p, beta: 1)
                 }
             }
         }
