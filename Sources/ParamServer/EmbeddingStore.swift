@@ -93,17 +93,20 @@ public final class EmbeddingStore: Sendable {
     /// returned. Reading a live row counts as a touch for expiry. Expired rows are never
     /// returned: with `create` they are re-initialised, otherwise they read as zeros.
     ///
-    /// - Complexity: O(n · d) plus O(shards) for grouping; one lock per shard touched.
+    /// - Complexity: O(n · d) plus O(shards) for grouping; one lock per shard touched (per
+    ///   chunk of 4096 keys). Allocates nothing once the calling thread has made a call this
+    ///   large (the per-key scratch is per thread, see `ThreadScratch`).
     public func pull(keys: UnsafeBufferPointer<UInt64>, into rows: UnsafeMutableBufferPointer<Float>, create: Bool) {
         let d = config.dimension
         precondition(rows.count >= keys.count * d, "rows holds \(rows.count) floats; \(keys.count) keys × dimension \(d) needed")
         guard let keyBase = keys.baseAddress, let rowBase = rows.baseAddress else { return }
         let ticks = self.ticks
-        ShardRouting.withGrouping(keys: keys, shardMask: shards.count - 1) { hashes, order, starts in
-            for s in 0..<shards.count where starts[s + 1] > starts[s] {
+        ShardRouting.forEachChunk(keys: keys, shardMask: shards.count - 1) { offset, g in
+            for s in 0..<shards.count where g.starts[s + 1] > g.starts[s] {
                 shards[s].withLock { shard in
-                    shard.pull(order: order + starts[s], n: starts[s + 1] - starts[s], keys: keyBase, hashes: hashes,
-                               rows: rowBase, create: create, policy: policy, ticks: ticks)
+                    shard.pull(order: g.order + g.starts[s], n: g.starts[s + 1] - g.starts[s], keys: keyBase + offset,
+                               hashes: g.hashes, slots: g.slots, rows: rowBase + offset * d, create: create,
+                               policy: policy, ticks: ticks)
                 }
             }
         }
@@ -113,17 +116,18 @@ public final class EmbeddingStore: Sendable {
     /// within one call. Keys without a live row (never admitted, or expired) are skipped and
     /// counted in ``EmbeddingStoreStatistics/pushesDropped``.
     ///
-    /// - Complexity: O(n · d); one lock per shard touched.
+    /// - Complexity: O(n · d); one lock per shard touched (per chunk of 4096 keys). Allocates
+    ///   nothing once the calling thread has made a call this large.
     public func push(keys: UnsafeBufferPointer<UInt64>, gradients: UnsafeBufferPointer<Float>) {
         let d = config.dimension
         precondition(gradients.count >= keys.count * d, "gradients holds \(gradients.count) floats; \(keys.count) keys × dimension \(d) needed")
         guard let keyBase = keys.baseAddress, let gradBase = gradients.baseAddress else { return }
         let ticks = self.ticks
-        ShardRouting.withGrouping(keys: keys, shardMask: shards.count - 1) { hashes, order, starts in
-            for s in 0..<shards.count where starts[s + 1] > starts[s] {
+        ShardRouting.forEachChunk(keys: keys, shardMask: shards.count - 1) { offset, g in
+            for s in 0..<shards.count where g.starts[s + 1] > g.starts[s] {
                 shards[s].withLock { shard in
-                    shard.push(order: order + starts[s], n: starts[s + 1] - starts[s], keys: keyBase, hashes: hashes,
-                               gradients: gradBase, policy: policy, ticks: ticks)
+                    shard.push(order: g.order + g.starts[s], n: g.starts[s + 1] - g.starts[s], keys: keyBase + offset,
+                               hashes: g.hashes, slots: g.slots, gradients: gradBase + offset * d, policy: policy, ticks: ticks)
                 }
             }
         }

@@ -43,43 +43,73 @@ final class ShardLock<State: Sendable>: Sendable {
     }
 }
 
+/// One chunk of a key batch grouped by shard. Positions are relative to the chunk.
+struct ShardGrouping {
+    /// `hashes[i] = mixKey(keys[i])`.
+    let hashes: UnsafeMutablePointer<UInt64>
+    /// The positions of shard `s` are `order[starts[s] ..< starts[s + 1]]`, in their original
+    /// order.
+    let order: UnsafeMutablePointer<Int32>
+    let starts: UnsafeMutablePointer<Int>
+    /// Per-key scratch for the shard step, one entry per key of the chunk (resolved slots).
+    let slots: UnsafeMutablePointer<Int32>
+}
+
 /// Groups the positions of a key batch by shard (a stable counting sort), so a batched call
-/// takes each shard lock once.
+/// takes each shard lock once per chunk of up to ``chunkKeys`` keys.
 enum ShardRouting {
-    /// Calls `body(hashes, order, starts)`: `hashes[i] = mixKey(keys[i])`; the positions of
-    /// shard `s` are `order[starts[s] ..< starts[s + 1]]`, in their original order.
+    /// Keys grouped at a time: bounds the per-thread scratch (16 bytes a key, 64 KiB) while
+    /// amortising each lock over ~64 keys at the default 64 shards.
+    static let chunkKeys = 4_096
+
+    /// Calls `body(offset, grouping)` for each chunk `keys[offset ..< offset + n]`, in order,
+    /// with its keys grouped by shard (`grouping` holds `n` positions).
     ///
-    /// - Complexity: O(n + shards); scratch space is stack- or heap-temporary, freed on return.
+    /// - Complexity: O(n + shards) per chunk. The scratch is the thread's ``ThreadScratch``:
+    ///   nothing is allocated once the thread has seen a chunk this size with this many shards.
     @inline(__always)
-    static func withGrouping<R>(
-        keys: UnsafeBufferPointer<UInt64>, shardMask: Int,
-        _ body: (UnsafeMutablePointer<UInt64>, UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int>) throws -> R
-    ) rethrows -> R {
-        let n = keys.count
+    static func forEachChunk(
+        keys: UnsafeBufferPointer<UInt64>, shardMask: Int, _ body: (_ offset: Int, _ grouping: ShardGrouping) -> Void
+    ) {
+        guard let base = keys.baseAddress, !keys.isEmpty else { return }
         let shards = shardMask + 1
-        return try withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max(n, 1)) { hashes in
-            try withUnsafeTemporaryAllocation(of: Int32.self, capacity: max(n, 1)) { order in
-                try withUnsafeTemporaryAllocation(of: Int.self, capacity: shards + 1) { starts in
-                    let h = hashes.baseAddress!, o = order.baseAddress!, st = starts.baseAddress!
-                    st.initialize(repeating: 0, count: shards + 1)
-                    for i in 0..<n {
-                        let hash = mixKey(keys[i])
-                        h[i] = hash
-                        st[shardOf(hash: hash, mask: shardMask) + 1] += 1
-                    }
-                    for s in 0..<shards { st[s + 1] += st[s] }
-                    // Fill using a moving cursor per shard, then restore the starts.
-                    for i in 0..<n {
-                        let s = shardOf(hash: h[i], mask: shardMask)
-                        o[st[s]] = Int32(truncatingIfNeeded: i)
-                        st[s] += 1
-                    }
-                    var s = shards
-                    while s > 0 { st[s] = st[s - 1]; s -= 1 }
-                    st[0] = 0
-                    return try body(h, o, st)
-                }
+        let chunk = min(keys.count, chunkKeys)
+        // Layout: hashes UInt64 × chunk | starts Int × (shards + 1) | order, slots Int32 × chunk.
+        let startsOffset = chunk * 8, orderOffset = startsOffset + (shards + 1) * 8
+        ThreadScratch.withBytes(orderOffset + chunk * 8) { raw in
+            let int32s = (raw + orderOffset).bindMemory(to: Int32.self, capacity: 2 * chunk)
+            let grouping = ShardGrouping(
+                hashes: raw.bindMemory(to: UInt64.self, capacity: chunk), order: int32s,
+                starts: (raw + startsOffset).bindMemory(to: Int.self, capacity: shards + 1), slots: int32s + chunk)
+            var offset = 0
+            while offset < keys.count {
+                let n = min(chunk, keys.count - offset)
+                group(base + offset, n: n, shardMask: shardMask, into: grouping)
+                body(offset, grouping)
+                offset += n
             }
         }
+    }
+
+    @inline(__always)
+    private static func group(_ keys: UnsafePointer<UInt64>, n: Int, shardMask: Int, into g: ShardGrouping) {
+        let shards = shardMask + 1
+        let h = g.hashes, o = g.order, st = g.starts
+        st.update(repeating: 0, count: shards + 1)
+        for i in 0..<n {
+            let hash = mixKey(keys[i])
+            h[i] = hash
+            st[shardOf(hash: hash, mask: shardMask) + 1] += 1
+        }
+        for s in 0..<shards { st[s + 1] += st[s] }
+        // Fill using a moving cursor per shard, then restore the starts.
+        for i in 0..<n {
+            let s = shardOf(hash: h[i], mask: shardMask)
+            o[st[s]] = Int32(truncatingIfNeeded: i)
+            st[s] += 1
+        }
+        var s = shards
+        while s > 0 { st[s] = st[s - 1]; s -= 1 }
+        st[0] = 0
     }
 }

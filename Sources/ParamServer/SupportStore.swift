@@ -97,13 +97,13 @@ public final class SupportStore: Sendable {
         let labelBase = labels.baseAddress
         let now = clock.now().nanosecondsSinceEpoch, version = modelVersion
         var added = (rows: 0, tasks: 0)
-        ShardRouting.withGrouping(keys: tasks, shardMask: shards.count - 1) { hashes, order, starts in
-            for s in 0..<shards.count where starts[s + 1] > starts[s] {
+        ShardRouting.forEachChunk(keys: tasks, shardMask: shards.count - 1) { offset, g in
+            for s in 0..<shards.count where g.starts[s + 1] > g.starts[s] {
                 let delta = shards[s].withLock { shard in
                     var delta = (rows: 0, tasks: 0)
-                    for i in starts[s]..<starts[s + 1] {
-                        let p = Int(order[i])
-                        let d = shard.append(key: keyBase[p], hash: hashes[p], features: f + p * w,
+                    for i in g.starts[s]..<g.starts[s + 1] {
+                        let q = Int(g.order[i]), p = offset + q
+                        let d = shard.append(key: keyBase[p], hash: g.hashes[q], features: f + p * w,
                                              labels: labelBase.map { $0 + p * l }, eventTime: t[p].nanosecondsSinceEpoch,
                                              now: now, version: version, policy: policy)
                         delta.rows += d.rows
