@@ -178,7 +178,7 @@ import Testing
         #expect(zero.finetuned == false && zero.fallback == .disabled)
     }
 
-    @Test func `scoring allocates no more than the known Models-side buffers after warm-up`() throws {
+    @Test func `scoring allocates nothing after warm-up`() throws {
         let model = try Fixtures.model()
         let predictor = Fixtures.predictor(model)
         var traffic = SyntheticTraffic(items: 500, seed: 8)
