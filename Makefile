@@ -8,7 +8,7 @@ export METAREC_DATA
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 RELEASE_BIN := .build/release/metarec
 
-.PHONY: deps build demo reproduce test bench clean
+.PHONY: deps build demo reproduce test bench microbench clean
 
 ## deps: install OpenBLAS and zlib (Debian/Ubuntu libopenblas-dev, zlib1g-dev) and pkg-config when missing.
 deps:
@@ -82,6 +82,16 @@ bench: deps $(BENCH_VENV)/.ready
 	$(BENCH_PIN) $(BENCH_VENV)/bin/python Benchmarks/peers/bench.py \
 		--metarec "$$(swift build -c release --show-bin-path $(BENCH_SWIFT_FLAGS))/metarec" \
 		--out BENCHMARKS.md --plot BENCHMARKS-latency.png --command "make bench"
+
+## microbench: microbenchmarks with ordo-one/benchmark (Benchmarks/, its own package): hand GEMM, adapt,
+## Predictor.score, support/embedding store pulls; wall clock and malloc counts (table printed), then checked
+## against the committed p90s in Benchmarks/Thresholds/ (non-zero exit on a regression). ≈ 3 minutes after the
+## first build of the benchmark package (≈ 5–10 minutes). Benchmarks/README.md has the rest.
+MICROBENCH := cd Benchmarks && swift package --allow-writing-to-package-directory benchmark
+microbench: deps
+	$(MICROBENCH) baseline update local --no-progress
+	$(MICROBENCH) baseline read local --no-progress
+	$(MICROBENCH) thresholds check local --no-progress
 
 clean:
 	rm -rf .build

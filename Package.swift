@@ -9,6 +9,10 @@ let package = Package(
     products: [
         .executable(name: "metarec", targets: ["MetaRecCLI"]),
         .library(name: "TensorCore", targets: ["TensorCore"]),
+        // Libraries for the microbenchmark package in Benchmarks/ (depends on this one by path).
+        .library(name: "Models", targets: ["Models"]),
+        .library(name: "ParamServer", targets: ["ParamServer"]),
+        .library(name: "Serving", targets: ["Serving"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
