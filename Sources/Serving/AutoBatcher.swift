@@ -109,6 +109,8 @@ final class BatchQueue: @unchecked Sendable {
     let condition = NSCondition()
     let group = DispatchGroup()
     private var waiting: [Pending] = []
+    /// Workers inside ``next(into:maxRequests:maxWait:)`` (not running a batch).
+    private var idleWorkers = 0
     private var closed = false
     private var started = false
 
@@ -153,11 +155,17 @@ final class BatchQueue: @unchecked Sendable {
     }
 
     /// Blocks until at least one request waits, then up to `maxWait` after the oldest one's
-    /// arrival for `maxRequests` to gather; moves up to `maxRequests` into `batch`. Returns
-    /// `false` when closed and empty (the worker exits).
+    /// arrival for `maxRequests` to gather; moves up to `maxRequests` into `batch`, but leaves
+    /// an equal share for each other worker that is idle, so concurrent requests spread over
+    /// the workers instead of queueing behind one batch. Returns `false` when closed and empty
+    /// (the worker exits).
     func next(into batch: inout [Pending], maxRequests: Int, maxWait: Duration) -> Bool {
         condition.lock()
-        defer { condition.unlock() }
+        idleWorkers += 1
+        defer {
+            idleWorkers -= 1
+            condition.unlock()
+        }
         while true {
             while waiting.isEmpty && !closed { condition.wait() }
             if waiting.isEmpty { return false }
@@ -171,9 +179,12 @@ final class BatchQueue: @unchecked Sendable {
             // Another worker may have taken them while this one slept.
             if !waiting.isEmpty { break }
         }
-        let n = min(maxRequests, waiting.count)
+        let others = idleWorkers - 1  // other workers inside `next`, free to take a share
+        let share = (waiting.count + others) / (others + 1)  // ⌈waiting / (others + 1)⌉
+        let n = min(maxRequests, share)
         batch.append(contentsOf: waiting[0..<n])
         waiting.removeFirst(n)
+        if !waiting.isEmpty { condition.broadcast() }  // the rest is for the idle workers
         return true
     }
 }
