@@ -20,7 +20,6 @@ struct ColumnPlan: Sendable {
     /// ``FeatureEncoder/columns``.
     let names: [String]
     let kinds: [Kind]
-    let slotByName: [String: Int]
     /// ``slot(named:)``'s table.
     let nameTable: NameTable
     /// Slot of the task-key column.
@@ -34,7 +33,6 @@ struct ColumnPlan: Sendable {
         names = encoder.columns
         var slots: [String: Int] = [:]
         for (i, n) in names.enumerated() { slots[n] = i }
-        slotByName = slots
         nameTable = NameTable(names)
         var kinds = [Kind](repeating: .categorical, count: names.count)
         taskSlot = slots[config.taskKey]!
@@ -56,8 +54,8 @@ struct ColumnPlan: Sendable {
         self.kinds = kinds
     }
 
-    /// The slot of column `key`: a hash of its UTF-8 bytes and a byte compare,
-    /// cheaper than `slotByName`'s SipHash on the per-candidate path.
+    /// The slot of column `key`: a hash of its UTF-8 bytes and a byte compare (cheaper than a
+    /// `[String: Int]` lookup's SipHash on the per-candidate path), `nil` for an unknown name.
     @inline(__always)
     func slot(named key: String) -> Int? {
         var key = key
