@@ -30,7 +30,8 @@ extension Predictor {
         if fallback == nil, c > 0 {
             let h = spec.metaWidth
             for t in 0..<k {
-                guard Self.labelledCount(ws.supportLabels, rows: s, stride: k, column: t) > 0 else { continue }
+                let labelled = ws.supportLabels.withUnsafeBufferPointer { TaskLoss.labelledCount($0.baseAddress! + t, count: s, stride: k) }
+                guard labelled > 0 else { continue }
                 ws.fast[t].overwrite(with: model.parameters.towers[t])
                 // Task t's support is column block t of the (S, K·H) rows and column t of the (S, K) labels.
                 ws.supportFeatures.withUnsafeBufferPointer { f in
@@ -73,13 +74,6 @@ extension Predictor {
                                            into: out.baseAddress! + t, outputStride: k, workspace: &ws.scoring)
             }
         }
-    }
-
-    /// Labelled entries of column `column` in the first `rows` rows of a `(·, stride)` label matrix.
-    static func labelledCount(_ labels: [Float], rows: Int, stride: Int, column: Int) -> Int {
-        var n = 0
-        for i in 0..<rows where !labels[i * stride + column].isNaN { n += 1 }
-        return n
     }
 
     static func pull(_ store: SupportStore, task: UInt64, features: inout [Float], labels: inout [Float]) -> Int {

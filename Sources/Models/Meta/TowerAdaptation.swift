@@ -82,15 +82,12 @@ extension MLPParameters {
         let width = inputWidth
         precondition(rows >= 0 && featureStride >= width && labelStride >= 1,
                      "adapt: rows \(rows), featureStride \(featureStride) (H = \(width)), labelStride \(labelStride)")
-        let n = normalizer ?? (0..<rows).reduce(0) { $0 + (labels[$1 * labelStride].isNaN ? 0 : 1) }
+        let n = normalizer ?? TaskLoss.labelledCount(labels, count: rows, stride: labelStride)
         guard n > 0, adaptation.steps > 0, rows > 0 else { return }
         guard TwoLayerTower.applies(to: self) else {
             // The generic path runs on tensors: stage the rows once.
-            ws.stagedInput.resize(rows: rows, columns: width)
+            ws.stage(rows: rows, width: width, features: features, featureStride: featureStride)
             ws.stagedLabels.resize(count: rows)
-            ws.stagedInput.withUnsafeMutableBufferPointer { f in
-                for s in 0..<rows { (f.baseAddress! + s * width).update(from: features + s * featureStride, count: width) }
-            }
             ws.stagedLabels.withUnsafeMutableBufferPointer { y in
                 for s in 0..<rows { y[s] = labels[s * labelStride] }
             }

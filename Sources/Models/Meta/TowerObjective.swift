@@ -86,10 +86,7 @@ public enum TowerObjective {
                                          activation: activation, output: output, outputStride: outputStride,
                                          scratch: &ws.twoLayer)
         }
-        ws.stagedInput.resize(rows: rows, columns: width)
-        ws.stagedInput.withUnsafeMutableBufferPointer { f in
-            for i in 0..<rows { (f.baseAddress! + i * width).update(from: features + i * featureStride, count: width) }
-        }
+        ws.stage(rows: rows, width: width, features: features, featureStride: featureStride)
         MLP.forward(tower, input: ws.stagedInput, activation: activation, activatesLast: false, cache: &ws.activations)
         var finite = true
         ws.activations.result.withUnsafeBufferPointer { z in

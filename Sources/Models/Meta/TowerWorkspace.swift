@@ -33,6 +33,15 @@ public struct TowerWorkspace: Sendable {
 }
 
 extension TowerWorkspace {
+    /// Copies `rows` strided rows of width `width` into ``stagedInput`` `(rows, width)`: the
+    /// generic (tensor) paths of the strided `adapt` and `predictions`.
+    mutating func stage(rows: Int, width: Int, features: UnsafePointer<Float>, featureStride: Int) {
+        stagedInput.resize(rows: rows, columns: width)
+        stagedInput.withUnsafeMutableBufferPointer { f in
+            for i in 0..<rows { (f.baseAddress! + i * width).update(from: features + i * featureStride, count: width) }
+        }
+    }
+
     /// The gradient of the last ``TowerObjective/gradient`` call (tests).
     public var gradientsForTesting: MLPParameters? { gradients }
     /// The input gradient of the last ``TowerObjective/gradient`` call (tests).

@@ -37,6 +37,14 @@ public enum TaskLoss {
         }
     }
 
+    /// Number of non-NaN labels among `labels[i · stride]`, `i < count` (a column of a
+    /// row-major label matrix read in place).
+    public static func labelledCount(_ labels: UnsafePointer<Float>, count: Int, stride: Int = 1) -> Int {
+        var n = 0
+        for i in 0..<count where !labels[i * stride].isNaN { n += 1 }
+        return n
+    }
+
     /// Number of non-NaN labels.
     public static func labelledCount(_ labels: Tensor) -> Int {
         labels.scalars.reduce(0) { $0 + ($1.isNaN ? 0 : 1) }
