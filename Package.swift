@@ -37,7 +37,9 @@ let package = Package(
         .target(name: "CKernels"),
         .target(name: "TensorCore", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Models", dependencies: ["TensorCore", "ParamServer", .product(name: "Yams", package: "Yams")]),
-        .target(name: "ParamServer"),
+        // Software prefetch (header only) for the parameter server's index sweeps.
+        .target(name: "CPrefetch"),
+        .target(name: "ParamServer", dependencies: ["CPrefetch"]),
         .target(name: "MetaTrain", dependencies: ["Models", "ParamServer", "CZlib"]),
         // Counting malloc replacement (glibc) for `metarec bench serving`; linked into the CLI only.
         .target(name: "CMallocCounter"),

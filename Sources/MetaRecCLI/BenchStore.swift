@@ -21,6 +21,8 @@ struct BenchStore: AsyncParsableCommand {
     @Option(help: "Timed samples per workload (median and p10–p90 are reported).") var samples: Int = 11
     @Option(help: "Embedding rows in the table under test.") var embeddingRows: Int = 1_000_000
     @Option(help: "Sweeps per (live, expired) case; each on a freshly filled table (median reported).") var sweepRepeats: Int = 5
+    @Option(help: "Sweep cases as comma-separated live:expired row counts (default: live 0, rows/10 and rows, each with 10000 and 100000 expired).")
+    var sweepCases: String?
     @Option(help: "Sections to run, comma-separated: support, embedding, sweep, memory.") var only: String = "support,embedding,sweep,memory"
 
     func run() async throws {
@@ -157,35 +159,46 @@ struct BenchStore: AsyncParsableCommand {
         return rows
     }
 
+    /// The (live, expired) pairs of `--sweep-cases`, or the default grid.
+    func parsedSweepCases() throws -> [(live: Int, expired: Int)] {
+        guard let text = sweepCases else {
+            return [10_000, 100_000].flatMap { e in [0, embeddingRows / 10, embeddingRows].map { (live: $0, expired: e) } }
+        }
+        return try text.split(separator: ",").map { item in
+            let parts = item.split(separator: ":").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard parts.count == 2, let live = parts[0], let expired = parts[1], live >= 0, expired >= 1 else {
+                throw ValidationError("--sweep-cases: '\(item)' is not live:expired with live ≥ 0 and expired ≥ 1")
+            }
+            return (live, expired)
+        }
+    }
+
     /// Sweep cost against live and expired rows: `--sweep-repeats` sweeps per case, each on a freshly
     /// filled table, median thread CPU time (and wall time) of the `sweep()` call alone.
     func benchSweep(_ report: inout StoreBenchReport) throws {
-        let n = embeddingRows
-        for expired in [10_000, 100_000] {
-            for live in [0, n / 10, n] {
-                var cpu: [Double] = [], wall: [Double] = [], visited = 0
-                for _ in 0..<sweepRepeats {
-                    let clock = ManualClock(start: .seconds(1_700_000_000))
-                    let table = try EmbeddingStore(config: .init(dimension: 16, expiry: .timeToLive(.seconds(100))), clock: clock)
-                    _ = pullBatch(table, (0..<expired).map { UInt64($0) | 1 << 40 }, create: true)
-                    clock.advance(by: .seconds(60))
-                    for chunk in stride(from: 0, to: live, by: 65_536) {
-                        _ = pullBatch(table, (chunk..<min(live, chunk + 65_536)).map { UInt64($0) }, create: true)
-                    }
-                    clock.advance(by: .seconds(60))
-                    let start = DispatchTime.now().uptimeNanoseconds, begin = threadCPUNanoseconds()
-                    let sweep = table.sweep()
-                    cpu.append(threadCPUNanoseconds() - begin)
-                    wall.append(Double(DispatchTime.now().uptimeNanoseconds - start))
-                    guard sweep.entriesReclaimed == expired, table.rowCount == live else {
-                        throw ValidationError("sweep reclaimed \(sweep.entriesReclaimed) of \(expired) expired rows")
-                    }
-                    visited = sweep.entriesVisited
+        for (live, expired) in try parsedSweepCases() {
+            var cpu: [Double] = [], wall: [Double] = [], visited = 0
+            for _ in 0..<sweepRepeats {
+                let clock = ManualClock(start: .seconds(1_700_000_000))
+                let table = try EmbeddingStore(config: .init(dimension: 16, expiry: .timeToLive(.seconds(100))), clock: clock)
+                _ = pullBatch(table, (0..<expired).map { UInt64($0) | 1 << 40 }, create: true)
+                clock.advance(by: .seconds(60))
+                for chunk in stride(from: 0, to: live, by: 65_536) {
+                    _ = pullBatch(table, (chunk..<min(live, chunk + 65_536)).map { UInt64($0) }, create: true)
                 }
-                let c = Quantiles(cpu).median, w = Quantiles(wall).median
-                report.sweeps.append(SweepRow(store: "embedding d=16", live: live, expired: expired, milliseconds: w / 1e6,
-                                              cpuMilliseconds: c / 1e6, entriesVisited: visited, nsPerExpired: c / Double(expired)))
+                clock.advance(by: .seconds(60))
+                let start = DispatchTime.now().uptimeNanoseconds, begin = threadCPUNanoseconds()
+                let sweep = table.sweep()
+                cpu.append(threadCPUNanoseconds() - begin)
+                wall.append(Double(DispatchTime.now().uptimeNanoseconds - start))
+                guard sweep.entriesReclaimed == expired, table.rowCount == live else {
+                    throw ValidationError("sweep reclaimed \(sweep.entriesReclaimed) of \(expired) expired rows")
+                }
+                visited = sweep.entriesVisited
             }
+            let c = Quantiles(cpu).median, w = Quantiles(wall).median
+            report.sweeps.append(SweepRow(store: "embedding d=16", live: live, expired: expired, milliseconds: w / 1e6,
+                                          cpuMilliseconds: c / 1e6, entriesVisited: visited, nsPerExpired: c / Double(expired)))
         }
         for (live, expired) in [(0, 20_000), (200_000, 20_000)] {
             let clock = ManualClock(start: .seconds(1_700_000_000))

@@ -1,3 +1,4 @@
+import CPrefetch
 /// What a shard needs to know about the table's policies, resolved once at construction.
 struct RowPolicy {
     let dimension: Int
@@ -159,41 +160,48 @@ extension EmbeddingShard {
     /// re-queued one at most ttl + closeAge after (plus the sweep period); neither is served.
     ///
     /// - Complexity: O(visited) — independent of live rows not yet due. Rows are read in memory
-    ///   order; each removal costs one index probe, whose home buckets are loaded 16 rows ahead.
+    ///   order; each removal costs one index probe and one bucket write (no shifting, see
+    ///   ``SlotIndex``), whose lines are prefetched a page ahead.
     func sweep(ticks: TickContext) -> SweepReport {
         var report = SweepReport()
         guard ticks.ttl > 0, ticks.now >= ticks.ttl else { return report }
         let cutoff = ticks.cutoff
-        let chunk = 16
+        // Two pipelines of prefetches while row r of this page is processed: the index lines of
+        // row r of the next due page (whose key was prefetched a page ago), and the record of
+        // row r two pages on. So ≈ 64 misses of each kind are in flight, not one at a time.
+        func duePage(at position: Int) -> (first: Int, used: Int) {
+            guard position < queue.count, info[Int(queue[position])].lastAppend <= cutoff else { return (0, 0) }
+            let id = Int(queue[position])
+            return (id &<< EmbeddingLayout.pageShift, Int(info[id].used))
+        }
+        let start = duePage(at: queueHead), second = duePage(at: queueHead + 1)
+        for r in 0..<second.used { mr_prefetch_for_read(record(second.first | r)) }
+        for r in 0..<start.used { index.prefetchForRemoval(mixKey(key(start.first | r))) }
         while queueHead < queue.count {
             let id = Int(queue[queueHead])
             guard info[id].lastAppend <= cutoff else { break }
             if id == tail { tail = -1 }   // re-queued rows must go to another page
-            let used = Int(info[id].used), first = id &<< EmbeddingLayout.pageShift
-            var start = 0
-            while start < used {
-                let end = min(used, start + chunk)
-                var sink: UInt32 = 0
-                for r in start..<end { sink &+= index.peek(mixKey(key(first | r))) }
-                prefetchSink &+= sink
-                for r in start..<end {
-                    let slot = first | r
-                    let hash = mixKey(key(slot))
-                    report.entriesVisited += 1
-                    if isExpired(slot, ticks) {
-                        index.remove(slot: slot, hash: hash) { self.key($0) }
-                        count -= 1
-                        report.entriesReclaimed += 1
-                    } else {
-                        let touched = touch(slot)
-                        let to = reserveRecord(at: ticks.now, ticks: ticks)
-                        record(to).copyMemory(from: record(slot), byteCount: layout.recordStride)
-                        setTouch(to, touched, ticks: ticks)
-                        index.move(hash: hash, from: slot, to: to)
-                        statistics.rowsRequeued += 1
-                    }
+            let next = duePage(at: queueHead + 1), afterNext = duePage(at: queueHead + 2)
+            if afterNext.used > 0 { mr_prefetch_for_read(touchAddress(afterNext.first)) }
+            let first = id &<< EmbeddingLayout.pageShift
+            for r in 0..<Int(info[id].used) {
+                if r < next.used { index.prefetchForRemoval(mixKey(key(next.first | r))) }
+                if r < afterNext.used { mr_prefetch_for_read(record(afterNext.first | r)) }
+                let slot = first | r
+                let hash = mixKey(key(slot))
+                report.entriesVisited += 1
+                if isExpired(slot, ticks) {
+                    index.remove(slot: slot, hash: hash)
+                    count -= 1
+                    report.entriesReclaimed += 1
+                } else {
+                    let touched = touch(slot)
+                    let to = reserveRecord(at: ticks.now, ticks: ticks)
+                    record(to).copyMemory(from: record(slot), byteCount: layout.recordStride)
+                    setTouch(to, touched, ticks: ticks)
+                    index.move(hash: hash, from: slot, to: to)
+                    statistics.rowsRequeued += 1
                 }
-                start = end
             }
             popFrontPage()
         }

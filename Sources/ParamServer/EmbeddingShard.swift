@@ -198,7 +198,7 @@ final class EmbeddingShard: @unchecked Sendable {
     ///
     /// - Complexity: amortised O(1); an index growth rehashes by walking the pages in order.
     func appendSlot(key: UInt64, hash: UInt64, at tick: UInt32, ticks: TickContext) -> Int {
-        if index.isFull { rebuildIndex(capacity: index.grownCapacity) }
+        if index.isFull { rebuildIndex(capacity: index.rebuildCapacity) }
         let slot = reserveRecord(at: tick, ticks: ticks)
         record(slot).storeBytes(of: key, toByteOffset: 0, as: UInt64.self)
         if layout.hasTouch { setTouch(slot, tick, ticks: ticks) }

@@ -138,7 +138,7 @@ final class SupportShard: @unchecked Sendable {
     @discardableResult
     func removeEntry(_ e: Int) -> Int {
         let rows = Int(entries[e].count)
-        index.remove(slot: e, hash: mixKey(entries[e].key)) { self.entries[$0].key }
+        index.remove(slot: e, hash: mixKey(entries[e].key))
         unlink(e)
         entries[e].live = false
         entries[e].count = 0
