@@ -29,9 +29,13 @@ build: deps
 
 ## demo: the main job: synthetic logs → MMoE with and without MAML → fine-tuned evaluation → serving latency
 ## (`metarec demo`, in one process; writes out/demo/). DEMO_FLAGS: e.g. --users 2000 --rows 100000 --epochs 2.
+## Built in .build-demo/ without the HTTPServer package trait: no Hummingbird / swift-nio to compile,
+## which halves a fresh release build; the demo serves in-process and needs no HTTP.
 DEMO_FLAGS ?=
-demo: build
-	$(RELEASE_BIN) demo $(DEMO_FLAGS)
+DEMO_BIN := .build-demo/release/metarec
+demo: deps
+	swift build -c release --product metarec --disable-default-traits --scratch-path .build-demo
+	$(DEMO_BIN) demo $(DEMO_FLAGS)
 
 ## reproduce: the README's result tables (census, synthetic, MovieLens); release build, real data from METAREC_DATA.
 reproduce: build

@@ -14,6 +14,13 @@ let package = Package(
         .library(name: "ParamServer", targets: ["ParamServer"]),
         .library(name: "Serving", targets: ["Serving"]),
     ],
+    traits: [
+        .trait(name: "HTTPServer", description: """
+            `metarec serve` over HTTP (Hummingbird 2, on swift-nio). On by default; `make demo` builds \
+            without it (the demo needs no HTTP, and swift-nio is half of a fresh release build).
+            """),
+        .default(enabledTraits: ["HTTPServer"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
@@ -50,7 +57,7 @@ let package = Package(
             dependencies: [
                 "TensorCore", "Models", "ParamServer", "MetaTrain", "Serving", "CMallocCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["HTTPServer"])),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),

@@ -6,6 +6,13 @@ struct MetaRec: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "metarec",
         abstract: "Multi-task recommendation with MAML-meta-learned towers, fine-tuned per user at serving time.",
-        subcommands: [Demo.self, Train.self, Eval.self, Bench.self, Datasets.self, Serve.self, Score.self]
+        subcommands: commands
     )
+
+    #if HTTPServer
+    static let commands: [any ParsableCommand.Type] = [Demo.self, Train.self, Eval.self, Bench.self, Datasets.self, Serve.self, Score.self]
+    #else
+    /// Built without the `HTTPServer` package trait (`make demo`): everything but `serve`.
+    static let commands: [any ParsableCommand.Type] = [Demo.self, Train.self, Eval.self, Bench.self, Datasets.self, Score.self]
+    #endif
 }

@@ -1,3 +1,4 @@
+#if HTTPServer  // the package trait (on by default): `metarec serve` needs Hummingbird
 import ArgumentParser
 import Foundation
 import Models
@@ -44,3 +45,4 @@ struct Serve: AsyncParsableCommand {
         }
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if HTTPServer  // the package trait (on by default): `metarec serve` needs Hummingbird
 import Foundation
 import Hummingbird
 import Serving
@@ -89,3 +90,4 @@ enum HTTPReply {
         return json(HTTPResponse.Status(code: error.httpStatus), Array(data))
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if HTTPServer  // the package trait (on by default): `metarec serve` needs Hummingbird
 import Foundation
 import Hummingbird
 import Models
@@ -68,3 +69,4 @@ final class ScoringServer: Sendable {
         log("support store snapshot: \(predictor.model.support.count) tasks -> \(directory.supportPath)")
     }
 }
+#endif
