@@ -42,16 +42,17 @@ let package = Package(
         ),
         // Hand-written small-shape GEMM kernels (AVX2/FMA chosen at run time, portable fallback).
         .target(name: "CKernels"),
-        .target(name: "TensorCore", dependencies: ["CBLAS", "CKernels"]),
-        .target(name: "Models", dependencies: ["TensorCore", "ParamServer", .product(name: "Yams", package: "Yams")]),
+        .target(name: "TensorCore", dependencies: ["CBLAS", "CKernels"], exclude: ["README.md"]),
+        .target(name: "Models", dependencies: ["TensorCore", "ParamServer", .product(name: "Yams", package: "Yams")],
+                exclude: ["README.md", "Config/README.md"]),
         // Software prefetch (header only) for the parameter server's index sweeps.
         .target(name: "CPrefetch"),
-        .target(name: "ParamServer", dependencies: ["CPrefetch"]),
-        .target(name: "MetaTrain", dependencies: ["Models", "ParamServer", "CZlib"]),
+        .target(name: "ParamServer", dependencies: ["CPrefetch"], exclude: ["README.md"]),
+        .target(name: "MetaTrain", dependencies: ["Models", "ParamServer", "CZlib"], exclude: ["README.md", "Datasets/README.md"]),
         // Counting malloc replacement (glibc) for `metarec bench serving`; linked into the CLI only.
         .target(name: "CMallocCounter"),
         // Per-request fine-tuned scoring, auto-batching, feedback events, metrics (no HTTP here).
-        .target(name: "Serving", dependencies: ["Models", "ParamServer", "TensorCore"]),
+        .target(name: "Serving", dependencies: ["Models", "ParamServer", "TensorCore"], exclude: ["README.md"]),
         .executableTarget(
             name: "MetaRecCLI",
             dependencies: [
