@@ -3,9 +3,10 @@
 #   (a) MMoE, no fine-tuning          (b) MMoE + plain fine-tuning at evaluation
 #   (c) MAML-trained MMoE, 1st order  (d) MAML-trained MMoE, 2nd order      — (c), (d) fine-tuned
 # Fine-tuning adapts each user's towers on the user's most recent training rows (the model's
-# support store) with the same inner loop as training and serving. Inner steps and learning
-# rate at evaluation are chosen on the validation split (lowest like-logloss + rating-MSE);
-# the test split is only scored with the chosen settings.
+# support store) with the same inner loop as training and serving. Inner steps, learning rate
+# and the fewest support rows a user needs to be fine-tuned (fewer: base towers, serving's
+# finetune_min_support_rows) are chosen on the validation split (lowest like-logloss +
+# rating-MSE); the test split is only scored with the chosen settings.
 #   usage: scripts/movielens-table.sh            (needs a release build and $METAREC_DATA)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,13 +16,15 @@ OUT=${OUT:-out/movielens}
 EPOCHS=${EPOCHS:-8}
 STEPS=${STEPS:-"1 3 5"}
 RATES=${RATES:-"0.01 0.05 0.1"}
+MIN_SUPPORT=${MIN_SUPPORT:-"1 11 21"}
 [ -x "$BIN" ] || { echo "no release binary at $BIN: run 'make build' first" >&2; exit 1; }
 mkdir -p "$OUT"
 [ -f "$OUT/data/train.csv" ] || "$BIN" datasets movielens --raw "$DATA/movielens-latest-small" --out "$OUT/data" >&2
 
-# eval MODEL SPLIT STEPS RATE -> JSON lines of the fine-tuned (or base, with STEPS=0) results
+# eval MODEL SPLIT STEPS RATE MIN_SUPPORT -> JSON of the base and fine-tuned results
 evaluate() {
-  "$BIN" eval --model "$1" --data "$OUT/data/$2.csv" --finetune on --steps "$3" --learning-rate "$4" --format json
+  "$BIN" eval --model "$1" --data "$OUT/data/$2.csv" --finetune on --steps "$3" --learning-rate "$4" \
+    --min-support "$5" --format json
 }
 # summary JSON -> "group variant like_auc like_logloss rating_rmse" per line
 summarise() {
@@ -48,35 +51,36 @@ train() { # name, meta enabled, order, inner steps
 train mmoe false first 1
 for order in first second; do for k in 1 3; do train "maml-$order-k$k" true "$order" "$k"; done; done
 
-# Choose (model, evaluation steps, rate) on validation: lowest like-logloss + rating-RMSE²
-# of the fine-tuned predictions, over every candidate model given.
+# Choose (model, evaluation steps, rate, min support rows) on validation: lowest like-logloss +
+# rating-RMSE² of the fine-tuned predictions, over every candidate model given.
 choose() {
   local best="" bestLoss=1e9
-  for m in "$@"; do for s in $STEPS; do for r in $RATES; do
-    loss=$(evaluate "$OUT/$m" validation "$s" "$r" | summarise | awk '$1=="all" && $2=="finetuned" {print $4 + $5*$5}')
-    if awk "BEGIN{exit !($loss < $bestLoss)}"; then best="$m $s $r"; bestLoss=$loss; fi
-  done; done; done
+  for m in "$@"; do for s in $STEPS; do for r in $RATES; do for n in $MIN_SUPPORT; do
+    loss=$(evaluate "$OUT/$m" validation "$s" "$r" "$n" | summarise | awk '$1=="all" && $2=="finetuned" {print $4 + $5*$5}')
+    if awk "BEGIN{exit !($loss < $bestLoss)}"; then best="$m $s $r $n"; bestLoss=$loss; fi
+  done; done; done; done
   echo "$best"
 }
 
-echo "| model | fine-tuning (steps, α; chosen on validation) | like AUC | rating RMSE | like AUC, lowest-activity bucket | rating RMSE, lowest-activity bucket |"
+echo "| model | fine-tuning (steps, α, min support rows; chosen on validation) | like AUC | rating RMSE | like AUC, lowest-activity bucket | rating RMSE, lowest-activity bucket |"
 echo "|---|---|---:|---:|---:|---:|"
-row() { # label model variant steps rate
-  evaluate "$OUT/$2" test "$4" "$5" | summarise > "$OUT/$2-test-$4-$5.txt"
+row() { # label model variant steps rate min-support description
+  local file="$OUT/$2-test-$4-$5-$6.txt"
+  evaluate "$OUT/$2" test "$4" "$5" "$6" | summarise > "$file"
   local all low lowName
-  all=$(awk -v v="$3" '$1=="all" && $2==v' "$OUT/$2-test-$4-$5.txt")
-  lowName=$(awk '$1!="all" {print $1}' "$OUT/$2-test-$4-$5.txt" | sort -u | head -1)
+  all=$(awk -v v="$3" '$1=="all" && $2==v' "$file")
+  lowName=$(awk '$1!="all" {print $1}' "$file" | sort -u | head -1)
   for g in 0 1-5 6-20 21-100 ">100"; do
-    if grep -q "^$g " "$OUT/$2-test-$4-$5.txt"; then lowName=$g; break; fi
+    if grep -q "^$g " "$file"; then lowName=$g; break; fi
   done
-  low=$(awk -v v="$3" -v g="$lowName" '$1==g && $2==v' "$OUT/$2-test-$4-$5.txt")
-  printf '| %s | %s | %.4f | %.4f | %.4f (%s rows) | %.4f |\n' "$1" "$6" \
+  low=$(awk -v v="$3" -v g="$lowName" '$1==g && $2==v' "$file")
+  printf '| %s | %s | %.4f | %.4f | %.4f (%s rows) | %.4f |\n' "$1" "$7" \
     "$(echo "$all" | awk '{print $3}')" "$(echo "$all" | awk '{print $5}')" \
     "$(echo "$low" | awk '{print $3}')" "$lowName" "$(echo "$low" | awk '{print $5}')"
 }
-read -r m s r <<< "$(choose mmoe)";  row "(a) MMoE" mmoe base 1 0.01 "none"
-row "(b) MMoE + fine-tuning" mmoe finetuned "$s" "$r" "$s, $r"
-read -r m s r <<< "$(choose maml-first-k1 maml-first-k3)"
-row "(c) MAML 1st order ($m)" "$m" finetuned "$s" "$r" "$s, $r"
-read -r m s r <<< "$(choose maml-second-k1 maml-second-k3)"
-row "(d) MAML 2nd order ($m)" "$m" finetuned "$s" "$r" "$s, $r"
+read -r m s r n <<< "$(choose mmoe)";  row "(a) MMoE" mmoe base 1 0.01 1 "none"
+row "(b) MMoE + fine-tuning" mmoe finetuned "$s" "$r" "$n" "$s, $r, $n"
+read -r m s r n <<< "$(choose maml-first-k1 maml-first-k3)"
+row "(c) MAML 1st order ($m)" "$m" finetuned "$s" "$r" "$n" "$s, $r, $n"
+read -r m s r n <<< "$(choose maml-second-k1 maml-second-k3)"
+row "(d) MAML 2nd order ($m)" "$m" finetuned "$s" "$r" "$n" "$s, $r, $n"

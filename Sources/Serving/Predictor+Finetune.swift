@@ -24,7 +24,7 @@ extension Predictor {
             fallback = .disabled
         } else {
             s = Self.pull(model.support, task: taskKey(user: request.user), features: &ws.supportFeatures, labels: &ws.supportLabels)
-            if s == 0 { fallback = .noSupport }
+            if s == 0 { fallback = .noSupport } else if s < settings.minimumSupportRows { fallback = .belowMinimumSupport }
         }
         result.supportRows = s
         if fallback == nil, c > 0 {

@@ -40,6 +40,8 @@ public struct ScoreResult: Sendable, Equatable {
         case disabled
         /// The user has no servable support rows (unknown user, all expired, or no labels).
         case noSupport = "no_support"
+        /// The user has fewer support rows than `serving.finetune_min_support_rows`.
+        case belowMinimumSupport = "below_min_support"
         /// An adapted weight or score was NaN or infinite.
         case nonFinite = "non_finite"
     }

@@ -44,18 +44,22 @@ public struct ServingSettings: Sendable, Equatable {
     public var adaptation: TowerAdaptation
     /// Most candidates in one request.
     public var maxCandidates: Int
+    /// Fewest support rows a user needs to be fine-tuned; fewer → the base towers.
+    public var minimumSupportRows: Int
 
-    public init(finetune: Bool, adaptation: TowerAdaptation, maxCandidates: Int) {
+    public init(finetune: Bool, adaptation: TowerAdaptation, maxCandidates: Int, minimumSupportRows: Int = 1) {
+        precondition(minimumSupportRows >= 1, "ServingSettings: minimumSupportRows must be >= 1, got \(minimumSupportRows)")
         self.finetune = finetune
         self.adaptation = adaptation
         self.maxCandidates = maxCandidates
+        self.minimumSupportRows = minimumSupportRows
     }
 
     /// The settings of a config's `serving` section.
     public init(_ serving: ModelConfig.Serving) {
         self.init(finetune: serving.finetune,
                   adaptation: TowerAdaptation(steps: max(0, serving.innerSteps), learningRate: Float(serving.innerLearningRate)),
-                  maxCandidates: serving.maxCandidates)
+                  maxCandidates: serving.maxCandidates, minimumSupportRows: max(1, serving.finetuneMinSupportRows))
     }
 
     /// Largest per-request `steps` accepted (bounds the work one request can ask for).

@@ -24,6 +24,31 @@ import Testing
         #expect(predictor.metrics.fallbacks(.disabled) == 1)
     }
 
+    @Test func `a user below the minimum support is scored by the base towers until the minimum is reached`() throws {
+        let model = try Fixtures.model()
+        let predictor = Fixtures.predictor(model, minimumSupportRows: 6)
+        var traffic = SyntheticTraffic(items: 500, seed: 5)
+        let request = traffic.request(user: "7", candidates: 9)
+        var off = request
+        off.finetune = false
+        let base = try predictor.score(off).scores
+
+        #expect(try predictor.record(events: traffic.events(user: "7", count: 5, tasks: 2)) == 5)
+        let below = try predictor.score(request)
+        #expect(below.supportRows == 5)
+        #expect(below.finetuned == false)
+        #expect(below.fallback == .belowMinimumSupport)
+        #expect(below.scores == base)
+        #expect(predictor.metrics.fallbacks(.belowMinimumSupport) == 1)
+
+        #expect(try predictor.record(events: traffic.events(user: "7", count: 1, tasks: 2)) == 1)
+        let reached = try predictor.score(request)
+        #expect(reached.supportRows == 6)
+        #expect(reached.finetuned)
+        #expect(reached.fallback == nil)
+        #expect(reached.scores != base)
+    }
+
     @Test func `events make the next score of that user use the new rows`() throws {
         let model = try Fixtures.model()
         let predictor = Fixtures.predictor(model)

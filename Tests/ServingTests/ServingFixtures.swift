@@ -24,9 +24,11 @@ enum Fixtures {
         return model
     }
 
-    static func predictor(_ model: ServingModel, maxCandidates: Int = 1000, steps: Int = 3, learningRate: Float = 0.5) -> Predictor {
+    static func predictor(_ model: ServingModel, maxCandidates: Int = 1000, steps: Int = 3, learningRate: Float = 0.5,
+                          minimumSupportRows: Int = 1) -> Predictor {
         var settings = ServingSettings(model.config.serving)
         settings.maxCandidates = maxCandidates
+        settings.minimumSupportRows = minimumSupportRows
         settings.adaptation = TowerAdaptation(steps: steps, learningRate: learningRate)
         return Predictor(model: model, settings: settings)
     }

@@ -34,11 +34,16 @@ public struct FineTunedEvaluation {
     public let model: LoadedModel
     public var adaptation: TowerAdaptation
     public var source: SupportSource
+    /// Fewest support rows a task needs to be fine-tuned; a task with fewer is scored by the
+    /// base towers in the fine-tuned variant too (serving's `finetune_min_support_rows`).
+    public var minimumSupportRows: Int
 
-    public init(model: LoadedModel, adaptation: TowerAdaptation, source: SupportSource) {
+    public init(model: LoadedModel, adaptation: TowerAdaptation, source: SupportSource, minimumSupportRows: Int = 1) {
+        precondition(minimumSupportRows >= 1, "FineTunedEvaluation: minimumSupportRows must be >= 1, got \(minimumSupportRows)")
         self.model = model
         self.adaptation = adaptation
         self.source = source
+        self.minimumSupportRows = minimumSupportRows
     }
 
     public func run(stream: inout some BatchStream) throws -> [FineTuneComparison] {
@@ -89,8 +94,9 @@ public struct FineTunedEvaluation {
             for (k, head) in heads.enumerated() {
                 let f = Self.column(block: k, width: h, of: supportFeatures, rows: supportCount, rowWidth: kk * h)
                 let y = Tensor(shape: [supportCount], scalars: (0..<supportCount).map { supportLabels[supportLabels.startIndex + $0 * kk + k] })
-                let tuned = model.parameters.towers[k].adapted(on: f, labels: y, kind: head.kind, activation: spec.activation,
-                                                               adaptation: adaptation, workspace: &towerWS)
+                let tuned = supportCount < minimumSupportRows ? model.parameters.towers[k]
+                    : model.parameters.towers[k].adapted(on: f, labels: y, kind: head.kind, activation: spec.activation,
+                                                         adaptation: adaptation, workspace: &towerWS)
                 let query = Self.column(block: k, width: h, of: rows.features[(scored.lowerBound * kk * h)..<(scored.upperBound * kk * h)],
                                         rows: scored.count, rowWidth: kk * h)
                 for (tower, isTuned) in [(model.parameters.towers[k], false), (tuned, true)] {

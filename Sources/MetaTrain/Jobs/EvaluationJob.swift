@@ -24,12 +24,15 @@ public struct EvaluationJob {
     /// Metrics with and without per-task fine-tuning.
     /// - Parameters:
     ///   - steps, learningRate: the inner loop; default to the model's `meta` settings.
-    public func runFineTuned(source: SupportSource, steps: Int?, learningRate: Double?) throws -> (tasks: [String], groups: [FineTuneComparison]) {
+    ///   - minimumSupportRows: tasks with fewer support rows keep the base towers.
+    public func runFineTuned(source: SupportSource, steps: Int?, learningRate: Double?,
+                             minimumSupportRows: Int = 1) throws -> (tasks: [String], groups: [FineTuneComparison]) {
         let model = try LoadedModel(path: modelPath)
         let adaptation = TowerAdaptation(steps: steps ?? model.config.meta.innerSteps,
                                          learningRate: Float(learningRate ?? model.config.meta.innerLearningRate))
         var stream = try CSVBatchStream(path: dataPath, encoder: model.encoder, options: CSVReadOptions(maxBadRows: maxBadRows))
-        let groups = try FineTunedEvaluation(model: model, adaptation: adaptation, source: source).run(stream: &stream)
+        let groups = try FineTunedEvaluation(model: model, adaptation: adaptation, source: source,
+                                             minimumSupportRows: minimumSupportRows).run(stream: &stream)
         return (model.config.labels.map(\.name), groups)
     }
 }

@@ -255,12 +255,13 @@ extension ModelConfig {
     }
 
     private static func decodeServing(_ node: ConfigNode) throws(ConfigError) -> Serving {
-        let m = try node.mapping(allowed: ["finetune", "inner_steps", "inner_learning_rate", "max_candidates",
+        let m = try node.mapping(allowed: ["finetune", "inner_steps", "inner_learning_rate", "finetune_min_support_rows", "max_candidates",
                                            "max_body_bytes", "batch_max_requests", "batch_max_wait_microseconds"])
         var s = Serving()
         s.finetune = try m.bool("finetune", default: s.finetune)
         s.innerSteps = try m.int("inner_steps", default: s.innerSteps)
         s.innerLearningRate = try m.double("inner_learning_rate", default: s.innerLearningRate)
+        s.finetuneMinSupportRows = try m.int("finetune_min_support_rows", default: s.finetuneMinSupportRows)
         s.maxCandidates = try m.int("max_candidates", default: s.maxCandidates)
         s.maxBodyBytes = try m.int("max_body_bytes", default: s.maxBodyBytes)
         s.batchMaxRequests = try m.int("batch_max_requests", default: s.batchMaxRequests)

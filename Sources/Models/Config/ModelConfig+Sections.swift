@@ -147,6 +147,9 @@ extension ModelConfig {
         public var innerSteps: Int = 3
         /// Inner learning rate at serving time. YAML `inner_learning_rate`, default 0.05.
         public var innerLearningRate: Double = 0.05
+        /// Fewest support rows a user needs to be fine-tuned; fewer → the base towers (a user with
+        /// a handful of rows can be hurt by adaptation). YAML `finetune_min_support_rows`, default 1.
+        public var finetuneMinSupportRows: Int = 1
         /// Most candidates in one request `C`. YAML `max_candidates`, default 1000.
         public var maxCandidates: Int = 1000
         /// Largest accepted HTTP body. YAML `max_body_bytes`, default 1048576.

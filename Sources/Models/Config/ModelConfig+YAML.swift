@@ -64,6 +64,7 @@ extension ModelConfig {
               finetune: \(serving.finetune)
               inner_steps: \(serving.innerSteps)
               inner_learning_rate: \(serving.innerLearningRate)
+              finetune_min_support_rows: \(serving.finetuneMinSupportRows)
               max_candidates: \(serving.maxCandidates)
               max_body_bytes: \(serving.maxBodyBytes)
               batch_max_requests: \(serving.batchMaxRequests)
