@@ -1,6 +1,6 @@
 import Foundation
 import Models
-import Serving
+@testable import Serving
 import Testing
 
 @Suite struct AutoBatcherTests {
@@ -33,6 +33,17 @@ import Testing
             #expect(a.finetuned == m.finetuned && a.supportRows == m.supportRows, "request \(i)")
             #expect(Fixtures.maxRelativeDifference(a.scores, m.scores) <= 1e-5, "request \(i)")
         }
+    }
+
+    @Test func `a gathering batch closes at the deadline or after a quiet quarter of it`() {
+        let t0 = ContinuousClock.now, wait = Duration.microseconds(200)
+        // A lone request: closes 50 µs after it arrived, not 200.
+        #expect(BatchQueue.batchClosing(oldest: t0, newest: t0, maxWait: wait) == t0 + .microseconds(50))
+        // A burst that keeps arriving: the newest extends the window up to the oldest's deadline.
+        #expect(BatchQueue.batchClosing(oldest: t0, newest: t0 + .microseconds(120), maxWait: wait) == t0 + .microseconds(170))
+        #expect(BatchQueue.batchClosing(oldest: t0, newest: t0 + .microseconds(190), maxWait: wait) == t0 + wait)
+        // No wait configured: closes at once.
+        #expect(BatchQueue.batchClosing(oldest: t0, newest: t0, maxWait: .zero) == t0)
     }
 
     @Test func `a bad request fails alone and the others are scored`() async throws {
