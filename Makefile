@@ -98,4 +98,4 @@ microbench: deps
 	$(MICROBENCH) thresholds check local --no-progress
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-demo

@@ -27,15 +27,15 @@ struct Eval: AsyncParsableCommand {
     @Option(help: "With --support file: fraction of each task's rows used as support.") var supportFraction: Double = 0.5
     @Option(help: "Inner steps (default: the model's meta.inner_steps).") var steps: Int?
     @Option(help: "Inner learning rate (default: the model's meta.inner_learning_rate).") var learningRate: Double?
-    @Option(help: "Fewest support rows a task needs to be fine-tuned; tasks with fewer keep the base towers (serving's finetune_min_support_rows).")
-    var minSupport: Int = 1
+    @Option(help: "Fewest support rows a task needs to be fine-tuned; tasks with fewer keep the base towers (default: the model's serving.finetune_min_support_rows).")
+    var minSupport: Int?
     @Option(help: "Skip and count up to N malformed rows.") var maxBadRows: Int = 0
     @Option(help: "Output format.") var format: OutputFormat = .table
 
     func validate() throws {
         guard supportFraction > 0 && supportFraction < 1 else { throw ValidationError("--support-fraction must be in (0, 1)") }
         if let steps, steps < 0 { throw ValidationError("--steps must be >= 0") }
-        guard minSupport >= 1 else { throw ValidationError("--min-support must be >= 1") }
+        if let minSupport, minSupport < 1 { throw ValidationError("--min-support must be >= 1") }
     }
 
     func run() async throws {

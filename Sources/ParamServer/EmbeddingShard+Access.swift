@@ -182,11 +182,16 @@ extension EmbeddingShard {
             guard info[id].lastAppend <= cutoff else { break }
             if id == tail { tail = -1 }   // re-queued rows must go to another page
             let next = duePage(at: queueHead + 1), afterNext = duePage(at: queueHead + 2)
-            if afterNext.used > 0 { mr_prefetch_for_read(touchAddress(afterNext.first)) }
-            let first = id &<< EmbeddingLayout.pageShift
-            for r in 0..<Int(info[id].used) {
+            if afterNext.used > 0 {   // its touch offsets: 64 × UInt16, two cache lines
+                mr_prefetch_for_read(touchAddress(afterNext.first))
+                mr_prefetch_for_read(touchAddress(afterNext.first | 32))
+            }
+            let first = id &<< EmbeddingLayout.pageShift, used = Int(info[id].used)
+            // Past a partial page's rows the loop only prefetches for the pages ahead.
+            for r in 0..<max(used, next.used, afterNext.used) {
                 if r < next.used { index.prefetchForRemoval(mixKey(key(next.first | r))) }
                 if r < afterNext.used { mr_prefetch_for_read(record(afterNext.first | r)) }
+                guard r < used else { continue }
                 let slot = first | r
                 let hash = mixKey(key(slot))
                 report.entriesVisited += 1

@@ -298,10 +298,12 @@ struct SlotIndex {
         tombstones = 0
     }
 
-    /// Buckets whose stored distance is saturated (tests only).
+    /// Entries (not tombstones) whose stored distance is saturated (tests only).
     var saturatedBuckets: Int {
         guard let b = buckets else { return 0 }
-        return (0..<capacity).reduce(0) { $0 + (b[$1] != 0 && Self.storedDistance(b[$1]) == Self.saturatedDistance ? 1 : 0) }
+        return (0..<capacity).reduce(0) {
+            $0 + (b[$1] & Self.slotMask != 0 && Self.storedDistance(b[$1]) == Self.saturatedDistance ? 1 : 0)
+        }
     }
 
     /// Checks every bucket's stored distance and fingerprint against its key, the Robin Hood

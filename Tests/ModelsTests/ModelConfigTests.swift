@@ -295,6 +295,7 @@ private func failure(_ yaml: String, sourceLocation: SourceLocation = #_sourceLo
         (variant("serving: {inner_steps: 0}"), "serving.inner_steps"),
         (variant("serving: {inner_learning_rate: -1}"), "serving.inner_learning_rate"),
         (variant("serving: {finetune_min_support_rows: 0}"), "serving.finetune_min_support_rows"),
+        (variant("support_store: {capacity: 8}\nserving: {finetune_min_support_rows: 9}"), "serving.finetune_min_support_rows"),
         (variant("serving: {max_candidates: 0}"), "serving.max_candidates"),
         (variant("serving: {max_body_bytes: 0}"), "serving.max_body_bytes"),
         (variant("serving: {batch_max_requests: 0}"), "serving.batch_max_requests"),

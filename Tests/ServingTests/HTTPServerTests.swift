@@ -1,3 +1,4 @@
+#if HTTPServer  // the package trait (on by default) that builds `metarec serve`
 import Foundation
 import Models
 import ParamServer
@@ -130,3 +131,4 @@ func http(_ port: Int, _ method: String, _ path: String, _ body: String = "", de
         #expect(restored.count == 2)
     }
 }
+#endif

@@ -24,15 +24,17 @@ public struct EvaluationJob {
     /// Metrics with and without per-task fine-tuning.
     /// - Parameters:
     ///   - steps, learningRate: the inner loop; default to the model's `meta` settings.
-    ///   - minimumSupportRows: tasks with fewer support rows keep the base towers.
+    ///   - minimumSupportRows: tasks with fewer support rows keep the base towers; defaults to the
+    ///     model's `serving.finetune_min_support_rows`.
     public func runFineTuned(source: SupportSource, steps: Int?, learningRate: Double?,
-                             minimumSupportRows: Int = 1) throws -> (tasks: [String], groups: [FineTuneComparison]) {
+                             minimumSupportRows: Int? = nil) throws -> (tasks: [String], groups: [FineTuneComparison]) {
         let model = try LoadedModel(path: modelPath)
         let adaptation = TowerAdaptation(steps: steps ?? model.config.meta.innerSteps,
                                          learningRate: Float(learningRate ?? model.config.meta.innerLearningRate))
         var stream = try CSVBatchStream(path: dataPath, encoder: model.encoder, options: CSVReadOptions(maxBadRows: maxBadRows))
         let groups = try FineTunedEvaluation(model: model, adaptation: adaptation, source: source,
-                                             minimumSupportRows: minimumSupportRows).run(stream: &stream)
+                                             minimumSupportRows: max(1, minimumSupportRows ?? model.config.serving.finetuneMinSupportRows))
+            .run(stream: &stream)
         return (model.config.labels.map(\.name), groups)
     }
 }

@@ -27,7 +27,9 @@ extension ModelConfig {
         try v.positive(supportStore.maxTasks, "support_store.max_tasks")
         try v.positive(serving.innerSteps, "serving.inner_steps")
         try v.positive(serving.innerLearningRate, "serving.inner_learning_rate")
-        try v.positive(serving.finetuneMinSupportRows, "serving.finetune_min_support_rows")
+        try v.check(serving.finetuneMinSupportRows >= 1 && serving.finetuneMinSupportRows <= supportStore.capacity,
+                    "serving.finetune_min_support_rows",
+                    "must be in 1...support_store.capacity (\(supportStore.capacity)), got \(serving.finetuneMinSupportRows)")
         try v.positive(serving.maxCandidates, "serving.max_candidates")
         try v.positive(serving.maxBodyBytes, "serving.max_body_bytes")
         try v.positive(serving.batchMaxRequests, "serving.batch_max_requests")
