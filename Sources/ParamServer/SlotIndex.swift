@@ -21,8 +21,9 @@ import CPrefetch
 ///   slot field 0, distance kept — which probes pass like the entry it replaced (so the Robin
 ///   Hood stop rule still holds) and which an insert takes over when the tombstone lies no
 ///   farther from its home than the inserted key would (see ``place(_:home:keyAt:)``).
-///   Before this, deletion was the backward shift: at load 0.85 it moved ≈ 5 followers a removal
-///   and made a sweep of 100 K expired keys 2.5× slower with 1 M live keys than with none.
+///   Before this, deletion was the backward shift: at load 0.8–0.9 it moved ≈ 16 followers a
+///   removal (counted), and a sweep of 100 K expired keys was 2.5× slower with 1 M live keys
+///   than with none.
 /// - Tombstones count towards the load. An insert that finds the load at 0.9 rebuilds: at the
 ///   same capacity when tombstones are ≥ 1/16 of the buckets (each purge is paid for by the
 ///   ≥ capacity/16 removals that made them: O(16) a removal), otherwise grown ×1.125.
