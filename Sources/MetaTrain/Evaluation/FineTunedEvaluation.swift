@@ -92,11 +92,13 @@ public struct FineTunedEvaluation {
             let bucket = Self.buckets.firstIndex { $0.range.contains(supportCount) }!
             bucketTasks[bucket] += 1
             for (k, head) in heads.enumerated() {
-                let f = Self.column(block: k, width: h, of: supportFeatures, rows: supportCount, rowWidth: kk * h)
-                let y = Tensor(shape: [supportCount], scalars: (0..<supportCount).map { supportLabels[supportLabels.startIndex + $0 * kk + k] })
-                let tuned = supportCount < minimumSupportRows ? model.parameters.towers[k]
-                    : model.parameters.towers[k].adapted(on: f, labels: y, kind: head.kind, activation: spec.activation,
-                                                         adaptation: adaptation, workspace: &towerWS)
+                var tuned = model.parameters.towers[k]
+                if supportCount >= minimumSupportRows {   // below it, the support is not even gathered
+                    let f = Self.column(block: k, width: h, of: supportFeatures, rows: supportCount, rowWidth: kk * h)
+                    let y = Tensor(shape: [supportCount], scalars: (0..<supportCount).map { supportLabels[supportLabels.startIndex + $0 * kk + k] })
+                    tuned = tuned.adapted(on: f, labels: y, kind: head.kind, activation: spec.activation,
+                                          adaptation: adaptation, workspace: &towerWS)
+                }
                 let query = Self.column(block: k, width: h, of: rows.features[(scored.lowerBound * kk * h)..<(scored.upperBound * kk * h)],
                                         rows: scored.count, rowWidth: kk * h)
                 for (tower, isTuned) in [(model.parameters.towers[k], false), (tuned, true)] {
