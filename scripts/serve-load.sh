@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Closed-loop HTTP load on `metarec serve` with the reference model (towers 64 → 64 → 1,
 # 2 tasks, S = 64 support rows per user, k = 3) and C = 200 candidates per request:
-#   1. writes the model (`metarec bench serving --write-model`) and 100 request bodies;
+#   1. writes the model (`metarec bench serving --write-model`) and 100 request bodies, with
+#      the candidates as rows (FORM=rows, the default: [{"item_id": …, …}, …]) or as columns
+#      (FORM=columns: {"item_id": […], …});
 #   2. starts the server (WORKERS auto-batcher threads) and runs wrk: CONNECTIONS connections,
 #      DURATION, latency percentiles; every non-2xx response counts as an error;
 #   3. sends a 10 MB body and a 100 000-candidate request (expects 413 and 400) and checks
@@ -15,18 +17,22 @@ PORT=${PORT:-18080}
 WORKERS=${WORKERS:-2}
 CONNECTIONS=${CONNECTIONS:-16}
 DURATION=${DURATION:-30s}
+FORM=${FORM:-rows}
 command -v wrk >/dev/null || { echo "wrk not found (apt-get install wrk)" >&2; exit 1; }
 mkdir -p "$OUT"
 [ -f "$OUT/model/manifest.json" ] || OPENBLAS_NUM_THREADS=1 "$BIN" bench serving --write-model "$OUT/model" >&2
 
-python3 - "$OUT" <<'PY'
+python3 - "$OUT" "$FORM" <<'PY'
 import json, random, sys
-out = sys.argv[1]
+out, form = sys.argv[1], sys.argv[2]
 rng = random.Random(11)
 def candidate():
     item = rng.randrange(10_000)
     return {"item_id": str(item), "category": str(item % 50), "price": (item % 997) / 10, "popularity": round(rng.random(), 6)}
-bodies = [json.dumps({"user": f"u{u}", "candidates": [candidate() for _ in range(200)]}, separators=(",", ":")) for u in range(100)]
+def candidates():
+    rows = [candidate() for _ in range(200)]
+    return rows if form == "rows" else {key: [r[key] for r in rows] for key in rows[0]}
+bodies = [json.dumps({"user": f"u{u}", "candidates": candidates()}, separators=(",", ":")) for u in range(100)]
 with open(f"{out}/load.lua", "w") as f:
     f.write("local bodies = {\n" + ",\n".join("[==[" + b + "]==]" for b in bodies) + "\n}\n")
     f.write('''local i = 0
@@ -58,7 +64,7 @@ trap 'kill -TERM $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null || { echo "server did not start" >&2; cat "$OUT/server.log" >&2; exit 1; }
 
-echo "== wrk: $CONNECTIONS connections, $DURATION, $WORKERS auto-batcher workers, C = 200, S = 64, k = 3"
+echo "== wrk: $CONNECTIONS connections, $DURATION, $WORKERS auto-batcher workers, C = 200 as $FORM, S = 64, k = 3"
 wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$OUT/load.lua" "http://127.0.0.1:$PORT" | tee "$OUT/wrk.txt"
 
 echo "== limits"

@@ -47,6 +47,7 @@ struct BatchedRun: Codable {
 
 struct ServingBenchReport: Codable {
     var command = ""
+    var candidateForm: CandidateForm
     var peakGFLOPS: Double
     var usesAVX2FMA: Bool
     var shape: String
@@ -59,6 +60,7 @@ struct BenchServingRun {
     let batchedRequests: Int
     let clients: Int
     let referenceOnly: Bool
+    let candidateForm: CandidateForm
 
     static let supports = [16, 64, 256]
     static let stepsGrid = [1, 3, 5]
@@ -102,7 +104,7 @@ struct BenchServingRun {
         }
         let spec = model.config.networkSpec
         return ServingBenchReport(
-            peakGFLOPS: peak, usesAVX2FMA: MachinePeak.usesAVX2FMA,
+            candidateForm: candidateForm, peakGFLOPS: peak, usesAVX2FMA: MachinePeak.usesAVX2FMA,
             shape: "D \(spec.inputWidth), E \(spec.expertCount) experts \(spec.inputWidth)→\(spec.bottomWidths.map(String.init).joined(separator: "→")), "
                 + "K \(spec.taskCount) towers \(spec.metaWidth)→\(spec.towerWidths.map(String.init).joined(separator: "→"))→1",
             cells: cells, batched: batched)
@@ -133,16 +135,23 @@ struct BenchServingRun {
         return bottom + adapt + score
     }
 
+    /// A synthetic request of `candidates` rows in ``candidateForm``.
+    func request(traffic: inout SyntheticTraffic, user: String, candidates c: Int, steps k: Int) throws -> ScoreRequest {
+        var r = traffic.request(user: user, candidates: c)
+        r.steps = k
+        if candidateForm == .columns {
+            r.columns = try CandidateColumns(rows: r.candidates)
+            r.candidates = []
+        }
+        return r
+    }
+
     func measureCell(
         predictor: Predictor, shape: ServingModel.SyntheticShape, traffic: inout SyntheticTraffic,
         support s: Int, steps k: Int, candidates c: Int, iterations: Int, peakGFLOPS: Double
     ) throws -> ServingCell {
         // 8 distinct requests (users and items) cycled, each with exactly S support rows.
-        let requests = (0..<8).map { u in
-            var r = traffic.request(user: "s\(s)-u\(u)", candidates: c)
-            r.steps = k
-            return r
-        }
+        let requests = try (0..<8).map { u in try request(traffic: &traffic, user: "s\(s)-u\(u)", candidates: c, steps: k) }
         var result = ScoreResult(modelVersion: predictor.model.modelVersion, taskNames: predictor.taskNames)
         for r in requests {
             try predictor.score(r, into: &result)
@@ -188,11 +197,7 @@ struct BenchServingRun {
         let batcher = AutoBatcher(predictor: predictor, configuration: .init(
             maxRequests: serving.batchMaxRequests, maxWait: .microseconds(serving.batchMaxWaitMicroseconds), workers: workers))
         batcher.start()
-        let requests = (0..<8).map { u in
-            var r = traffic.request(user: "s\(s)-u\(u)", candidates: c)
-            r.steps = k
-            return r
-        }
+        let requests = try (0..<8).map { u in try request(traffic: &traffic, user: "s\(s)-u\(u)", candidates: c, steps: k) }
         // Merged scores must equal the scores served alone before anything is timed.
         var matches = true
         let alone = try requests.map { try reference.score($0) }

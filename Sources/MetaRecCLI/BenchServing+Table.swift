@@ -7,7 +7,7 @@ extension ServingBenchReport {
         var out = "\(command)\n"
         out += "single-core peak \(f(peakGFLOPS)) GFLOP/s (FMA loop, thread CPU time, same run); AVX2/FMA: \(usesAVX2FMA)\n"
         out += "model: \(shape)\n\n"
-        out += "single requests (wall clock, µs; floor = FLOPs ÷ peak; allocs = mallocs per request after warm-up)\n"
+        out += "single requests, candidates as \(candidateForm.rawValue) (wall clock, µs; floor = FLOPs ÷ peak; allocs = mallocs per request after warm-up)\n"
         out += "   S  k     C  iters    p50    p90    p99  p99.9   cpu  MFLOP  floor  p50/floor  %peak  allocs | encode bottom finetune+score\n"
         for c in cells {
             out += String(format: "%4d %2d %5d %6d %6.0f %6.0f %6.0f %6.0f %5.0f %6.2f %6.0f %10.2f %6.1f %7.1f | %6.0f %6.0f %6.0f\n",

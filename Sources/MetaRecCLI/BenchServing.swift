@@ -14,6 +14,11 @@ import TensorCore
 /// Model: the reference shape (``ServingModel/SyntheticShape``: D = 50, 4 experts 50 → 64,
 /// towers 64 → 64 → 1, 2 tasks) with seeded random weights; each user's support rows come
 /// through the events path (``Predictor/record(events:)``), as in production.
+/// How a benchmark request holds its candidates (``ScoreRequest/columns`` or ``ScoreRequest/candidates``).
+enum CandidateForm: String, Codable, ExpressibleByArgument, CaseIterable {
+    case columns, rows
+}
+
 struct BenchServing: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serving",
@@ -30,6 +35,9 @@ struct BenchServing: AsyncParsableCommand {
 
     @Option(help: "Concurrent in-process clients of the auto-batcher.")
     var clients = 16
+
+    @Option(help: "How requests hold their candidates: columns (what the HTTP server's JSON reader builds from either wire form) or rows (a dictionary per candidate, the library's row form).")
+    var candidatesAs: CandidateForm = .columns
 
     @Flag(help: "Only the reference cell (S = 64, k = 3, C = 200) and its batched runs.")
     var referenceOnly = false
@@ -79,7 +87,8 @@ struct BenchServing: AsyncParsableCommand {
             return
         }
         var report = try await BenchServingRun(iterations: iterations, batchedRequests: batchedRequests,
-                                               clients: clients, referenceOnly: referenceOnly).run()
+                                               clients: clients, referenceOnly: referenceOnly,
+                                               candidateForm: candidatesAs).run()
         report.command = "metarec bench serving" + CommandLine.arguments.dropFirst(3).map { " " + $0 }.joined()
         switch format {
         case .json:

@@ -74,7 +74,8 @@ struct Demo: AsyncParsableCommand {
         step("4/4 in-process serving latency (reference request: towers 64→64→1, 2 tasks, S = 64, k = 3, C = 200)")
         do {
             // `reportingErrors` above already set one BLAS thread per call, as `bench serving` is run.
-            var report = try await BenchServingRun(iterations: 300, batchedRequests: 3000, clients: 16, referenceOnly: true).run()
+            var report = try await BenchServingRun(iterations: 300, batchedRequests: 3000, clients: 16, referenceOnly: true,
+                                                   candidateForm: .columns).run()
             report.command = "metarec demo: bench serving --reference-only"
             say(report.table)
         } catch {

@@ -70,53 +70,90 @@ struct ColumnPlan: Sendable {
 
     // MARK: Type checks
 
+    /// The JSON type of a value, without its storage: what the type checks look at.
+    enum Shape {
+        case text
+        case integer(Int64)
+        case number(Double)
+        case boolean
+        /// A list whose items are strings or integers (checked where it is built).
+        case list
+        case null
+
+        var name: String {
+            switch self {
+            case .text: "a string"
+            case .integer, .number: "a number"
+            case .boolean: "a boolean"
+            case .list: "an array"
+            case .null: "null"
+            }
+        }
+    }
+
     /// Throws unless `value` has a JSON type that column kind `kind` accepts.
     func check(_ value: FeatureValue, kind: Kind, field: @autoclosure () -> String) throws(ServingError) {
-        switch kind {
-        case .taskKey, .categorical:
-            switch value {
-            case .string, .integer, .null: return
-            case .number(let d) where d == d.rounded() && abs(d) < 9.2e18: return
-            default: throw .wrongType(field: field(), expected: "a string or an integer, got \(value.typeName)")
-            }
-        case .multiCategorical:
-            switch value {
-            case .string, .integer, .null: return
-            case .list(let items):
+        let shape: Shape
+        switch value {
+        case .string: shape = .text
+        case .integer(let i): shape = .integer(i)
+        case .number(let d): shape = .number(d)
+        case .bool: shape = .boolean
+        case .null: shape = .null
+        case .list(let items):
+            if case .multiCategorical = kind {
                 for (i, item) in items.enumerated() {
                     switch item {
                     case .string, .integer: continue
                     default: throw .wrongType(field: field() + "[\(i)]", expected: "a string or an integer, got \(item.typeName)")
                     }
                 }
-            default: throw .wrongType(field: field(), expected: "an array of strings or a string, got \(value.typeName)")
+            }
+            shape = .list
+        }
+        try check(shape, kind: kind, field: field())
+    }
+
+    /// Throws unless a value of `shape` fits column kind `kind`.
+    func check(_ shape: Shape, kind: Kind, field: @autoclosure () -> String) throws(ServingError) {
+        switch kind {
+        case .taskKey, .categorical:
+            switch shape {
+            case .text, .integer, .null: return
+            case .number(let d) where d == d.rounded() && abs(d) < 9.2e18: return
+            default: throw .wrongType(field: field(), expected: "a string or an integer, got \(shape.name)")
+            }
+        case .multiCategorical:
+            switch shape {
+            case .text, .integer, .null, .list: return
+            default: throw .wrongType(field: field(), expected: "an array of strings or a string, got \(shape.name)")
             }
         case .numeric:
-            switch value {
+            switch shape {
             case .integer, .null: return
             case .number(let d) where d.isFinite: return
-            default: throw .wrongType(field: field(), expected: "a number, got \(value.typeName)")
+            default: throw .wrongType(field: field(), expected: "a number, got \(shape.name)")
             }
         case .time:
-            switch value {
+            switch shape {
             case .integer: return
             case .number(let d) where d.isFinite && abs(d) < 9.2e9: return
             case .number: throw .invalidValue(field: field(), reason: "not a timestamp in seconds")
-            default: throw .wrongType(field: field(), expected: "a number (seconds), got \(value.typeName)")
+            default: throw .wrongType(field: field(), expected: "a number (seconds), got \(shape.name)")
             }
         case .label(.binary):
-            switch value {
-            case .bool, .null: return
+            switch shape {
+            case .boolean, .null: return
             case .integer(let i) where i == 0 || i == 1: return
             case .number(let d) where d == 0 || d == 1: return
             case .integer, .number: throw .invalidValue(field: field(), reason: "a binary label must be 0, 1, true or false")
-            default: throw .wrongType(field: field(), expected: "0, 1, true or false, got \(value.typeName)")
+            default: throw .wrongType(field: field(), expected: "0, 1, true or false, got \(shape.name)")
             }
         case .label(.regression):
-            switch value {
+            switch shape {
             case .integer, .null: return
             case .number(let d) where d.isFinite: return
-            default: throw .wrongType(field: field(), expected: "a number, got \(value.typeName)")
+            default: throw .wrongType(field: field(), expected: "a number, got \(shape.name)")
             }
         }
     }

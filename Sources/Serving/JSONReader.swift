@@ -15,7 +15,7 @@ struct JSONReader {
     // MARK: Requests
 
     mutating func scoreRequest() throws(ServingError) -> ScoreRequest {
-        var user: String?, candidates: [[String: FeatureValue]]?, context: [String: FeatureValue]?
+        var user: String?, candidates: CandidateColumns?, context: [String: FeatureValue]?
         var finetune: Bool?, steps: Int?, learningRate: Double?
         try object(field: "") { (reader: inout JSONReader, key: String) throws(ServingError) in
             switch key {
@@ -27,7 +27,7 @@ struct JSONReader {
                 case let v: throw .wrongType(field: "user", expected: "a string or an integer, got \(v.typeName)")
                 }
             case "candidates":
-                candidates = try reader.rows(field: "candidates")
+                candidates = try reader.candidates()
             case "context":
                 if reader.peekNull() { try reader.literalNull(field: "context") } else { context = try reader.row(field: "context") }
             case "finetune":
@@ -56,7 +56,7 @@ struct JSONReader {
         try end()
         guard let user else { throw .missingField(field: "user") }
         guard let candidates else { throw .missingField(field: "candidates") }
-        return ScoreRequest(user: user, candidates: candidates, context: context, finetune: finetune, steps: steps,
+        return ScoreRequest(user: user, columns: candidates, context: context, finetune: finetune, steps: steps,
                             learningRate: learningRate)
     }
 
@@ -69,6 +69,137 @@ struct JSONReader {
         try end()
         guard let events else { throw .missingField(field: "events") }
         return EventsRequest(events: events)
+    }
+
+    // MARK: Candidates
+
+    /// `candidates` in either wire form, straight into columns (no dictionary or `String` per
+    /// candidate): `[{"item_id": "7", …}, …]` (rows) or `{"item_id": ["7", …], …}` (columns).
+    mutating func candidates() throws(ServingError) -> CandidateColumns {
+        skipSpace()
+        if i < bytes.count, bytes[i] == UInt8(ascii: "{") { return try candidateColumns() }
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "[") else {
+            throw .wrongType(field: "candidates", expected: "an array of objects or an object of arrays, got \(describeNext())")
+        }
+        var columns = CandidateColumns(count: 0)
+        columns.form = .rows
+        try array(field: "candidates") { (reader: inout JSONReader, c: Int) throws(ServingError) in
+            columns.beginRow()
+            try reader.rawObject(field: "candidates[\(c)]") { (reader: inout JSONReader, key: UnsafeRawBufferPointer) throws(ServingError) in
+                let f = columns.columnIndex(of: key)
+                let cell = try reader.cell(into: &columns, field: "candidates[\(c)].\(String(decoding: key, as: UTF8.self))")
+                columns.setCell(column: f, cell)
+            }
+        }
+        return columns
+    }
+
+    /// The column form: an object of equally long arrays.
+    mutating func candidateColumns() throws(ServingError) -> CandidateColumns {
+        var columns = CandidateColumns(count: 0)
+        var counted = false
+        try rawObject(field: "candidates") { (reader: inout JSONReader, key: UnsafeRawBufferPointer) throws(ServingError) in
+            let name = String(decoding: key, as: UTF8.self)
+            let field = "candidates." + name
+            guard !columns.names.contains(name) else { throw .invalidValue(field: field, reason: "set twice") }
+            var cells: [CandidateColumns.Cell] = []
+            cells.reserveCapacity(columns.count)
+            try reader.array(field: field) { (reader: inout JSONReader, c: Int) throws(ServingError) in
+                cells.append(try reader.cell(into: &columns, field: "\(field)[\(c)]"))
+            }
+            if !counted {
+                columns.setCount(cells.count)
+                counted = true
+            }
+            guard cells.count == columns.count else {
+                throw .invalidValue(field: field, reason: "\(cells.count) values, but the first column has \(columns.count)")
+            }
+            columns.append(column: name, cells: cells)
+        }
+        return columns
+    }
+
+    /// One feature value as a cell, its text written to `columns`' bytes.
+    mutating func cell(into columns: inout CandidateColumns, field: @autoclosure () -> String) throws(ServingError) -> CandidateColumns.Cell {
+        skipSpace()
+        guard i < bytes.count else { throw syntax(field(), "unexpected end of input") }
+        switch bytes[i] {
+        case UInt8(ascii: "\""):
+            let (raw, escaped) = try stringBytes(field: field())
+            if !escaped { return columns.appendText(raw) }
+            return columns.appendText(try unescape(raw, field: field()))
+        case UInt8(ascii: "t"): try literal("true", field: field()); return .boolean(true)
+        case UInt8(ascii: "f"): try literal("false", field: field()); return .boolean(false)
+        case UInt8(ascii: "n"): try literal("null", field: field()); return .null
+        case UInt8(ascii: "{"):
+            throw .wrongType(field: field(), expected: "a string, number, boolean, array or null, got an object")
+        case UInt8(ascii: "["):
+            return try columns.cell(value(field: field()), field: field())
+        default:
+            switch try number(field: field()) {
+            case .integer(let n): return .integer(n)
+            case .number(let d): return .number(d)
+            default: preconditionFailure("number() returns numbers")
+            }
+        }
+    }
+
+    /// Calls `element` for each element of an array, with the reader at it.
+    mutating func array(
+        field: @autoclosure () -> String, _ element: (inout JSONReader, Int) throws(ServingError) -> Void
+    ) throws(ServingError) {
+        skipSpace()
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "[") else {
+            throw .wrongType(field: field(), expected: "an array, got \(describeNext())")
+        }
+        i += 1
+        skipSpace()
+        if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return }
+        var index = 0
+        while true {
+            try element(&self, index)
+            index += 1
+            skipSpace()
+            guard i < bytes.count else { throw syntax(field(), "unterminated array") }
+            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+            if bytes[i] == UInt8(ascii: "]") { i += 1; return }
+            throw syntax(field(), "expected ',' or ']'")
+        }
+    }
+
+    /// ``object(field:_:)`` with each key as its UTF-8 bytes (no `String` unless it has escapes).
+    mutating func rawObject(
+        field: @autoclosure () -> String, _ member: (inout JSONReader, UnsafeRawBufferPointer) throws(ServingError) -> Void
+    ) throws(ServingError) {
+        skipSpace()
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else {
+            throw .wrongType(field: field(), expected: "an object, got \(describeNext())")
+        }
+        i += 1
+        skipSpace()
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return }
+        while true {
+            skipSpace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw syntax(field(), "expected a string key") }
+            let (raw, escaped) = try stringBytes(field: field())
+            skipSpace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw syntax(field(), "expected ':'") }
+            i += 1
+            if escaped {
+                let key = Array(try unescape(raw, field: field()).utf8)
+                let result: Result<Void, ServingError> = key.withUnsafeBytes { key in
+                    do throws(ServingError) { return .success(try member(&self, key)) } catch { return .failure(error) }
+                }
+                try result.get()
+            } else {
+                try member(&self, raw)
+            }
+            skipSpace()
+            guard i < bytes.count else { throw syntax(field(), "unterminated object") }
+            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+            if bytes[i] == UInt8(ascii: "}") { i += 1; return }
+            throw syntax(field(), "expected ',' or '}'")
+        }
     }
 
     // MARK: Structure
@@ -171,6 +302,14 @@ struct JSONReader {
     // MARK: Scalars
 
     mutating func string(field: @autoclosure () -> String) throws(ServingError) -> String {
+        let (raw, escaped) = try stringBytes(field: field())
+        if !escaped { return String(decoding: raw, as: UTF8.self) }
+        return try unescape(raw, field: field())
+    }
+
+    /// A string's raw bytes between its quotes (the reader at the opening quote), and whether
+    /// they hold an escape.
+    mutating func stringBytes(field: @autoclosure () -> String) throws(ServingError) -> (UnsafeRawBufferPointer, Bool) {
         i += 1  // opening quote
         let start = i
         var escaped = false
@@ -184,9 +323,7 @@ struct JSONReader {
         guard i < bytes.count else { throw syntax(field(), "unterminated string") }
         let end = i
         i += 1
-        let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
-        if !escaped { return String(decoding: raw, as: UTF8.self) }
-        return try unescape(raw, field: field())
+        return (UnsafeRawBufferPointer(rebasing: bytes[start..<end]), escaped)
     }
 
     private func unescape(_ raw: UnsafeRawBufferPointer, field: @autoclosure () -> String) throws(ServingError) -> String {

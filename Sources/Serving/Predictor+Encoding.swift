@@ -12,8 +12,8 @@ extension Predictor {
     /// - Complexity: O(values in the request); allocates only to build an error.
     public func validate(_ request: ScoreRequest) throws(ServingError) {
         if request.user.isEmpty { throw .missingField(field: "user") }
-        if request.candidates.count > settings.maxCandidates {
-            throw .tooManyCandidates(count: request.candidates.count, limit: settings.maxCandidates)
+        if request.candidateCount > settings.maxCandidates {
+            throw .tooManyCandidates(count: request.candidateCount, limit: settings.maxCandidates)
         }
         if let steps = request.steps, !(0...ServingSettings.maxSteps).contains(steps) {
             throw .invalidValue(field: "steps", reason: "\(steps) is not in 0...\(ServingSettings.maxSteps)")
@@ -45,16 +45,10 @@ extension Predictor {
             ws.rowOffsets.removeAll(keepingCapacity: true)
             for (r, request) in requests.enumerated() where !skipped.contains(r) {
                 ws.rowOffsets.append(ws.batch.count)
-                for (c, candidate) in request.candidates.enumerated() {
-                    var failure = fillCandidate(candidate, index: c, of: request, workspace: &ws)
-                    if failure == nil, let error = appendRow(workspace: &ws) {
-                        failure = .invalidValue(field: "candidates[\(c)].\(error.column ?? "")", reason: error.reason)
-                    }
-                    if let failure {
-                        onError(r, failure)
-                        skipped.insert(r)
-                        continue pass  // rows of r may be in the batch already: encode again without it
-                    }
+                if let failure = encodeCandidates(of: request, workspace: &ws) {
+                    onError(r, failure)
+                    skipped.insert(r)
+                    continue pass  // rows of r may be in the batch already: encode again without it
                 }
             }
             ws.rowOffsets.append(ws.batch.count)
@@ -62,45 +56,122 @@ extension Predictor {
         }
     }
 
-    /// Checks and writes candidate `c`'s values: walks the candidate's own entries (one name
-    /// lookup each) instead of looking every column up, then fills the columns it does not set
-    /// from the context, the request's user (task key) or the missing value. Numbers stay
-    /// numbers (``ColumnPlan/typed(_:kind:text:)``); only categorical values are written as text.
-    ///
-    /// - Returns: the error naming `candidates[c].key` for an unknown column or a wrong JSON type.
-    func fillCandidate(
-        _ candidate: [String: FeatureValue], index c: Int, of request: ScoreRequest, workspace ws: inout PredictorWorkspace
-    ) -> ServingError? {
-        let n = plan.names.count
-        ws.rowBytes.removeAll(keepingCapacity: true)
-        for s in 0..<n { ws.slots[s] = .unset }
-        for (key, value) in candidate {
-            guard let slot = plan.slot(named: key), plan.isCandidateInput(slot) else {
-                return .unknownFeature(field: "candidates[\(c)].\(key)")
-            }
-            let kind = plan.kinds[slot]
-            do throws(ServingError) {
-                try plan.check(value, kind: kind, field: "candidates[\(c)].\(key)")
-            } catch {
-                return error
-            }
-            ws.slots[slot] = plan.typed(value, kind: kind, text: &ws.rowBytes)
+    /// Appends one request's candidates to `ws.batch`; row-form candidates are first turned
+    /// into columns in the workspace's reused ``PredictorWorkspace/rowColumns``.
+    func encodeCandidates(of request: ScoreRequest, workspace ws: inout PredictorWorkspace) -> ServingError? {
+        if let columns = request.columns { return encode(columns, of: request, workspace: &ws) }
+        var columns = CandidateColumns(count: 0)
+        swap(&columns, &ws.rowColumns)  // own it uniquely while `ws` is borrowed below
+        defer { swap(&columns, &ws.rowColumns) }
+        columns.reset(form: .rows)
+        do throws(ServingError) {
+            try columns.append(rows: request.candidates)
+        } catch {
+            return error
         }
-        for slot in 0..<n where ws.slots[slot] == .unset {
+        columns.dropAbsentColumns()
+        return encode(columns, of: request, workspace: &ws)
+    }
+
+    /// Checks and encodes the candidates of `columns`, row after row. Each slot reads its
+    /// column's cell; a slot with no column, or an absent cell, reads the context, the
+    /// request's user (task key), or the missing value — rendered once per request. Text cells
+    /// reach the encoder as pointers into the columns' bytes; numbers stay numbers; only an
+    /// integer or list for a categorical slot is written out as text (``PredictorWorkspace/rowBytes``).
+    ///
+    /// - Returns: the error naming the value (`candidates[c].key` or `candidates.key[c]`).
+    func encode(_ columns: CandidateColumns, of request: ScoreRequest, workspace ws: inout PredictorWorkspace) -> ServingError? {
+        let n = plan.names.count, width = columns.width
+        for s in 0..<n { ws.columnOfSlot[s] = -1 }
+        for (f, name) in columns.names.enumerated() {
+            guard let slot = plan.slot(named: name), plan.isCandidateInput(slot) else {
+                return .unknownFeature(field: columns.field(column: f))
+            }
+            ws.columnOfSlot[slot] = f
+        }
+        // What a slot reads when its cell is absent, once per request (in `fixedBytes`).
+        ws.fixedBytes.removeAll(keepingCapacity: true)
+        for slot in 0..<n {
             let kind = plan.kinds[slot]
             if let context = request.context, let v = context[plan.names[slot]] {
-                ws.slots[slot] = plan.typed(v, kind: kind, text: &ws.rowBytes)
+                ws.fixedSlots[slot] = plan.typed(v, kind: kind, text: &ws.fixedBytes)
             } else if slot == plan.taskSlot {
-                let start = ws.rowBytes.count
-                ws.rowBytes.append(contentsOf: request.user.utf8)
-                ws.slots[slot] = .text(start, ws.rowBytes.count)
-            } else if kind == .time {
-                ws.slots[slot] = .integer(0)
+                let start = ws.fixedBytes.count
+                ws.fixedBytes.append(contentsOf: request.user.utf8)
+                ws.fixedSlots[slot] = .text(start, ws.fixedBytes.count)
             } else {
-                ws.slots[slot] = .text(0, 0)
+                ws.fixedSlots[slot] = kind == .time ? .integer(0) : .text(0, 0)
             }
         }
-        return nil
+        let fixedBytes = ws.fixedBytes, fixedSlots = ws.fixedSlots, columnOfSlot = ws.columnOfSlot
+        return columns.bytes.withUnsafeBytes { source -> ServingError? in
+            fixedBytes.withUnsafeBytes { fixed -> ServingError? in
+                columns.cells.withUnsafeBufferPointer { cells -> ServingError? in
+                    withUnsafeTemporaryAllocation(of: FeatureEncoder.Field.self, capacity: n) { fields -> ServingError? in
+                        for c in 0..<columns.count {
+                            let row = cells.baseAddress! + c * width
+                            ws.rowBytes.removeAll(keepingCapacity: true)
+                            for slot in 0..<n {
+                                let kind = plan.kinds[slot], f = columnOfSlot[slot]
+                                ws.slots[slot] = .unset
+                                let cell = f >= 0 ? row[f] : .absent
+                                switch cell {
+                                case .absent:
+                                    fields[slot] = Self.field(fixedSlots[slot], text: fixed)
+                                    continue
+                                case .text(let s, let e):
+                                    switch kind {
+                                    case .taskKey, .categorical, .multiCategorical:  // text as it is: no copy
+                                        fields[slot] = .text(UnsafeRawBufferPointer(rebasing: source[Int(s)..<Int(e)]))
+                                        continue
+                                    case .numeric, .time, .label: break  // the check below rejects it
+                                    }
+                                default: break
+                                }
+                                do throws(ServingError) {
+                                    try plan.check(ColumnPlan.shape(of: cell), kind: kind, field: columns.field(column: f, row: c))
+                                } catch {
+                                    return error
+                                }
+                                let typed = plan.typed(cell, kind: kind, source: source, text: &ws.rowBytes)
+                                if case .text = typed { ws.slots[slot] = typed } else { fields[slot] = Self.field(typed, text: fixed) }
+                            }
+                            // Text written for this row: point the fields at it now that it no longer moves.
+                            let failure = ws.rowBytes.withUnsafeBytes { written -> FeatureEncoderError? in
+                                for slot in 0..<n {
+                                    if case .text(let s, let e) = ws.slots[slot] {
+                                        fields[slot] = .text(UnsafeRawBufferPointer(rebasing: written[s..<e]))
+                                    }
+                                }
+                                do throws(FeatureEncoderError) {
+                                    try model.encoder.encodeRow(typed: UnsafeBufferPointer(fields), into: &ws.batch, scratch: &ws.scratch)
+                                    return nil
+                                } catch {
+                                    return error
+                                }
+                            }
+                            if let failure {
+                                let f = failure.slot.map { columnOfSlot[$0] } ?? -1
+                                let field = f >= 0 ? columns.field(column: f, row: c) : "candidates[\(c)].\(failure.column ?? "")"
+                                return .invalidValue(field: field, reason: failure.reason)
+                            }
+                        }
+                        return nil
+                    }
+                }
+            }
+        }
+    }
+
+    /// The encoder field of a slot value whose text lives in `text`.
+    @inline(__always)
+    static func field(_ slot: ColumnPlan.Slot, text: UnsafeRawBufferPointer) -> FeatureEncoder.Field {
+        switch slot {
+        case .text(let start, let end): .text(UnsafeRawBufferPointer(rebasing: text[start..<end]))
+        case .number(let d): .number(d)
+        case .integer(let i): .integer(i)
+        case .unset: .text(UnsafeRawBufferPointer(rebasing: text[0..<0]))
+        }
     }
 
     /// Where a slot's value comes from.

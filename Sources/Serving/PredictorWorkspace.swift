@@ -13,6 +13,13 @@ public struct PredictorWorkspace: Sendable {
     var rowBytes: [UInt8] = []
     /// Per slot: a number, or the range of its text in ``rowBytes``.
     var slots: [ColumnPlan.Slot] = []
+    /// Row-form candidates of the request being encoded, as columns (reused).
+    var rowColumns = CandidateColumns(count: 0)
+    /// Per slot: the column of the request's ``CandidateColumns`` that sets it, or −1.
+    var columnOfSlot: [Int] = []
+    /// Per slot: its value where a candidate leaves it absent (context, user, missing), text in ``fixedBytes``.
+    var fixedSlots: [ColumnPlan.Slot] = []
+    var fixedBytes: [UInt8] = []
     /// The merged batch of every request's candidates (or a batch of events).
     var batch: EncodedBatch
     /// `R + 1` row offsets of each request in ``batch``.
@@ -45,6 +52,9 @@ public struct PredictorWorkspace: Sendable {
         }
         rowBytes.reserveCapacity(1024)
         slots = [ColumnPlan.Slot](repeating: .unset, count: columns)
+        columnOfSlot = [Int](repeating: -1, count: columns)
+        fixedSlots = [ColumnPlan.Slot](repeating: .unset, count: columns)
+        fixedBytes.reserveCapacity(256)
         rowOffsets.reserveCapacity(128)
     }
 }

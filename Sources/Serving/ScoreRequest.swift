@@ -6,11 +6,18 @@
 /// ```
 /// `context` is merged into every candidate (a candidate's own value wins). When the task-key
 /// column is also a feature and a candidate does not set it, it reads as `user`.
+///
+/// The candidates come as rows (``candidates``, one dictionary each) or as columns
+/// (``columns``, one array per feature; what the JSON reader builds for either wire form).
+/// Columns skip a dictionary per candidate and are the faster input; when ``columns`` is set,
+/// ``candidates`` is ignored.
 public struct ScoreRequest: Sendable, Equatable, Codable {
     /// The task key value (e.g. the user id), hashed like the encoder hashes the task-key column.
     public var user: String
-    /// `C` rows of feature values by column name.
+    /// `C` rows of feature values by column name (ignored when ``columns`` is set).
     public var candidates: [[String: FeatureValue]]
+    /// The `C` candidates as columns; `nil` = use ``candidates``. Not part of the `Codable` form.
+    public var columns: CandidateColumns?
     /// Values shared by every candidate.
     public var context: [String: FeatureValue]?
     /// Per-request override of `serving.finetune`.
@@ -31,6 +38,18 @@ public struct ScoreRequest: Sendable, Equatable, Codable {
         self.steps = steps
         self.learningRate = learningRate
     }
+
+    /// A request whose candidates are columns.
+    public init(
+        user: String, columns: CandidateColumns, context: [String: FeatureValue]? = nil,
+        finetune: Bool? = nil, steps: Int? = nil, learningRate: Double? = nil
+    ) {
+        self.init(user: user, candidates: [], context: context, finetune: finetune, steps: steps, learningRate: learningRate)
+        self.columns = columns
+    }
+
+    /// Candidates `C`, in either form.
+    public var candidateCount: Int { columns?.count ?? candidates.count }
 
     enum CodingKeys: String, CodingKey {
         case user, candidates, context, finetune, steps

@@ -55,7 +55,8 @@ import Testing
         #expect(error(#"{"user": "1", "candidates": [{"item_id": [1, 2]}]}"#)?.field == "candidates[0].item_id")
         #expect(error(#"{"user": "1", "candidates": [{"item_id": 1.5}]}"#)?.field == "candidates[0].item_id")
         #expect(error(#"{"user": {"id": 1}, "candidates": []}"#)?.field == "user")
-        #expect(error(#"{"user": "1", "candidates": {"item_id": 1}}"#)?.field == "candidates")
+        #expect(error(#"{"user": "1", "candidates": {"item_id": 1}}"#)?.field == "candidates.item_id")  // the column form takes arrays
+        #expect(error(#"{"user": "1", "candidates": 3}"#)?.field == "candidates")
         #expect(error(#"{"user": "1", "candidates": [], "finetune": "yes"}"#)?.field == "finetune")
     }
 

@@ -15,6 +15,12 @@ public enum FeatureEncoderError: Error, CustomStringConvertible, Equatable, Send
         return nil
     }
 
+    /// The slot of ``FeatureEncoder/columns``, when the error is about one value.
+    public var slot: Int? {
+        if case .invalidValue(_, let slot, _) = self { return slot }
+        return nil
+    }
+
     /// The reason without the column.
     public var reason: String {
         switch self {

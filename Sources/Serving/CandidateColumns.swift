@@ -1,0 +1,268 @@
+/// A request's `C` candidates as a table of cells: one column per feature name, every text
+/// value's bytes in one shared buffer. This is what the predictor encodes from.
+///
+/// The JSON reader builds it straight from either wire form of `candidates` (DESIGN §6):
+///
+/// ```json
+/// "candidates": [{"item_id": "7", "price": 9.5}, {"item_id": "8"}]      rows
+/// "candidates": {"item_id": ["7", "8"], "price": [9.5, null]}           columns
+/// ```
+/// No dictionary and no `String` is made per candidate; a row-form candidate that lacks a
+/// key gets an *absent* cell there (filled from `context`, the user or the missing value,
+/// exactly like a row without the key), while JSON `null` is the missing value itself.
+/// Library callers build it with ``init(rows:)`` or ``init(count:)`` + ``setColumn(_:_:)``.
+///
+/// Layout (`C = count` rows, `F` columns):
+/// ```
+/// names   (F)        column names, in first-seen order
+/// cells   (C, F)     row-major, cells[c·F + f]: absent | null | text(range in bytes) | integer | number |
+///                    boolean | list(range)
+/// bytes              UTF-8 of every text value; a list's items are separated by one 0x00 byte
+/// ```
+/// Equality compares columns by name, whatever their order, and text by its bytes.
+public struct CandidateColumns: Sendable, Equatable {
+    /// One value (``FeatureValue`` without owned storage).
+    enum Cell: Sendable, Equatable {
+        /// The key is not set on this row (row form only).
+        case absent
+        case null
+        /// `bytes[start ..< end]`.
+        case text(start: Int32, end: Int32)
+        case integer(Int64)
+        case number(Double)
+        case boolean(Bool)
+        /// Items `bytes[start ..< end]`, separated by 0x00 (strings, integers as digits).
+        case list(start: Int32, end: Int32)
+    }
+
+    /// Which wire form the columns came from: error messages name a value the way its form
+    /// addresses it (`candidates[3].price` or `candidates.price[3]`).
+    enum Form: Sendable { case rows, columns }
+
+    /// Candidates `C`.
+    public private(set) var count: Int
+    /// Column names, in first-seen order.
+    public private(set) var names: [String] = []
+    /// `(C, F)`, row-major: a row's cells are adjacent, as the encoder reads them.
+    var cells: [Cell] = []
+    var bytes: [UInt8] = []
+    var form: Form
+
+    /// `count` candidates with no columns yet (add them with ``setColumn(_:_:)``).
+    public init(count: Int) {
+        precondition(count >= 0, "CandidateColumns: count \(count) < 0")
+        self.count = count
+        form = .columns
+    }
+
+    /// The columns of row-form candidates (a key some rows lack is absent on those rows).
+    ///
+    /// - Throws: ``ServingError/wrongType(field:expected:)`` for a list inside a list,
+    ///   ``ServingError/invalidValue(field:reason:)`` for a list item containing U+0000.
+    public init(rows: [[String: FeatureValue]]) throws(ServingError) {
+        count = 0
+        form = .rows
+        try append(rows: rows)
+    }
+
+    /// Sets column `name` to `values`, one per candidate.
+    ///
+    /// - Throws: ``ServingError/invalidValue(field:reason:)`` when the count differs from
+    ///   ``count``, the name is already set, or a value is a list containing a list or a 0x00
+    ///   byte; ``ServingError/wrongType(field:expected:)`` for a nested list.
+    public mutating func setColumn(_ name: String, _ values: some Collection<FeatureValue>) throws(ServingError) {
+        let field = "candidates." + name
+        guard values.count == count else {
+            throw .invalidValue(field: field, reason: "\(values.count) values for \(count) candidates")
+        }
+        guard !names.contains(name) else { throw .invalidValue(field: field, reason: "set twice") }
+        var column: [Cell] = []
+        column.reserveCapacity(count)
+        for (i, value) in values.enumerated() {
+            column.append(try cell(value, field: field + "[\(i)]"))
+        }
+        append(column: name, cells: column)
+    }
+
+    /// ``setColumn(_:_:)`` for text values (IDs, categories).
+    public mutating func setColumn(_ name: String, strings: some Collection<String>) throws(ServingError) {
+        try setColumn(name, strings.lazy.map(FeatureValue.string))
+    }
+
+    /// ``setColumn(_:_:)`` for numbers (`NaN` is the missing value).
+    public mutating func setColumn(_ name: String, numbers: some Collection<Double>) throws(ServingError) {
+        try setColumn(name, numbers.lazy.map { $0.isNaN ? FeatureValue.null : .number($0) })
+    }
+
+    /// Columns `F`.
+    var width: Int { names.count }
+
+    /// The cell of row `c`, column `f`.
+    func cell(row c: Int, column f: Int) -> Cell { cells[c * width + f] }
+
+    /// The JSON path of the value in column `f`, row `c`: `candidates[c].name` for row-form
+    /// candidates, `candidates.name[c]` for columns.
+    func field(column f: Int, row c: Int) -> String {
+        switch form {
+        case .rows: "candidates[\(c)].\(names[f])"
+        case .columns: "candidates.\(names[f])[\(c)]"
+        }
+    }
+
+    /// The JSON path of column `f` as a whole: `candidates.name`, or for row-form candidates
+    /// `candidates[c].name` at the first row `c` that sets it.
+    func field(column f: Int) -> String {
+        switch form {
+        case .rows: field(column: f, row: (0..<count).first { cell(row: $0, column: f) != .absent } ?? 0)
+        case .columns: "candidates.\(names[f])"
+        }
+    }
+
+    // MARK: Row-wise building (the JSON row form, ``init(rows:)``)
+
+    /// Starts a new candidate: every column gets an absent cell on it.
+    mutating func beginRow() {
+        count += 1
+        cells.append(contentsOf: repeatElement(.absent, count: width))
+    }
+
+    /// The column index of `key`, creating the column (absent on the rows so far) when new.
+    mutating func columnIndex(of key: UnsafeRawBufferPointer) -> Int {
+        for (f, name) in names.enumerated() {
+            var name = name
+            let same = name.withUTF8 { $0.count == key.count && (key.isEmpty || memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0) }
+            if same { return f }
+        }
+        addColumn(String(decoding: key, as: UTF8.self), fill: repeatElement(.absent, count: count))
+        return names.count - 1
+    }
+
+    /// Appends row-form candidates.
+    mutating func append(rows: [[String: FeatureValue]]) throws(ServingError) {
+        for (c, row) in rows.enumerated() {
+            beginRow()
+            for (key, value) in row {
+                var key = key
+                let f = key.withUTF8 { columnIndex(of: UnsafeRawBufferPointer($0)) }
+                cells[(count - 1) * width + f] = try cell(value, field: "candidates[\(c)].\(key)")
+            }
+        }
+    }
+
+    /// Empties the columns for reuse (a workspace's), keeping their names and capacity; call
+    /// ``dropAbsentColumns()`` after refilling so a name only an earlier request used is gone.
+    mutating func reset(form: Form) {
+        self.form = form
+        count = 0
+        bytes.removeAll(keepingCapacity: true)
+        cells.removeAll(keepingCapacity: true)
+    }
+
+    /// Removes columns whose every cell is absent.
+    mutating func dropAbsentColumns() {
+        for f in stride(from: width - 1, through: 0, by: -1) where (0..<count).allSatisfy({ cell(row: $0, column: f) == .absent }) {
+            let w = width
+            names.remove(at: f)
+            var kept: [Cell] = []
+            kept.reserveCapacity(count * (w - 1))
+            for (i, cell) in cells.enumerated() where i % w != f { kept.append(cell) }
+            cells = kept
+        }
+    }
+
+    /// Sets the row count of a column-form request before its first column (the JSON reader).
+    mutating func setCount(_ rows: Int) {
+        precondition(names.isEmpty, "setCount: columns already set")
+        count = rows
+    }
+
+    /// Appends a column of ``count`` cells whose text is already in ``bytes``.
+    mutating func append(column name: String, cells column: [Cell]) {
+        precondition(column.count == count, "append(column:): \(column.count) cells for \(count) rows")
+        addColumn(name, fill: column)
+    }
+
+    /// Adds a last column (re-laying the rows out: columns are few and added once each).
+    private mutating func addColumn(_ name: String, fill column: some Collection<Cell>) {
+        let w = width
+        var wider: [Cell] = []
+        wider.reserveCapacity(count * (w + 1))
+        var value = column.makeIterator()
+        for c in 0..<count {
+            wider.append(contentsOf: cells[(c * w)..<(c * w + w)])
+            wider.append(value.next()!)
+        }
+        names.append(name)
+        cells = wider
+    }
+
+    /// Sets column `f` on the current row.
+    mutating func setCell(column f: Int, _ cell: Cell) { cells[(count - 1) * width + f] = cell }
+
+    // MARK: Text
+
+    /// Appends `text` to the shared bytes and returns its cell.
+    mutating func appendText(_ text: UnsafeRawBufferPointer) -> Cell {
+        let start = Int32(bytes.count)
+        bytes.append(contentsOf: text)
+        return .text(start: start, end: Int32(bytes.count))
+    }
+
+    mutating func appendText(_ text: String) -> Cell {
+        let start = Int32(bytes.count)
+        bytes.append(contentsOf: text.utf8)
+        return .text(start: start, end: Int32(bytes.count))
+    }
+
+    /// The cell of `value`, its text appended to ``bytes``.
+    mutating func cell(_ value: FeatureValue, field: @autoclosure () -> String) throws(ServingError) -> Cell {
+        switch value {
+        case .string(let s): return appendText(s)
+        case .integer(let i): return .integer(i)
+        case .number(let d): return .number(d)
+        case .bool(let b): return .boolean(b)
+        case .null: return .null
+        case .list(let items):
+            let start = Int32(bytes.count)
+            for (k, item) in items.enumerated() {
+                if k > 0 { bytes.append(0) }
+                switch item {
+                case .string(let s):
+                    guard !s.utf8.contains(0) else {
+                        throw .invalidValue(field: field() + "[\(k)]", reason: "a list item may not contain U+0000")
+                    }
+                    bytes.append(contentsOf: s.utf8)
+                case .integer(let i): JSONText.appendInteger(i, to: &bytes)
+                default: throw .wrongType(field: field() + "[\(k)]", expected: "a string or an integer, got \(item.typeName)")
+                }
+            }
+            return .list(start: start, end: Int32(bytes.count))
+        }
+    }
+
+    // MARK: Equality
+
+    public static func == (a: CandidateColumns, b: CandidateColumns) -> Bool {
+        guard a.count == b.count, Set(a.names) == Set(b.names), a.names.count == b.names.count else { return false }
+        for (f, name) in a.names.enumerated() {
+            guard let g = b.names.firstIndex(of: name) else { return false }
+            for c in 0..<a.count where !a.same(a.cell(row: c, column: f), as: b.cell(row: c, column: g), in: b) { return false }
+        }
+        return true
+    }
+
+    private func same(_ x: Cell, as y: Cell, in other: CandidateColumns) -> Bool {
+        switch (x, y) {
+        case (.text(let s1, let e1), .text(let s2, let e2)), (.list(let s1, let e1), .list(let s2, let e2)):
+            return bytes[Int(s1)..<Int(e1)].elementsEqual(other.bytes[Int(s2)..<Int(e2)])
+        default:
+            return x == y
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,114 @@
+import Foundation
+import Models
+import Serving
+import Testing
+
+/// Candidates as columns: both JSON wire forms, the library API, the predictor's column path.
+@Suite struct CandidateColumnsTests {
+    let model: ServingModel
+    let predictor: Predictor
+
+    init() throws {
+        model = try Fixtures.model()
+        predictor = Fixtures.predictor(model, maxCandidates: 10)
+        var traffic = SyntheticTraffic(items: 500, seed: 4)
+        try predictor.record(events: traffic.events(user: "5", count: 12, tasks: 2))
+    }
+
+    func decode(_ json: String) throws(ServingError) -> ScoreRequest {
+        try RequestDecoding.scoreRequest(from: Data(json.utf8))
+    }
+
+    func error(_ json: String) -> ServingError? {
+        do throws(ServingError) {
+            _ = try predictor.score(decode(json))
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func `the row and the column wire forms decode to the same columns and scores`() throws {
+        let rows = try decode(#"{"user": 5, "candidates": [{"item_id": "3", "price": 1.5, "category": 7}, {"item_id": 4, "popularity": null}, {"price": -2}]}"#)
+        let columns = try decode(#"{"user": 5, "candidates": {"item_id": ["3", 4, null], "price": [1.5, null, -2], "category": [7, null, null], "popularity": [null, null, null]}}"#)
+        #expect(rows.candidateCount == 3 && columns.candidateCount == 3)
+        // Absent (rows) and null (columns) read the same when there is no context.
+        let a = try predictor.score(rows), b = try predictor.score(columns)
+        #expect(a.finetuned && b.finetuned)
+        #expect(a.scores == b.scores)
+        // And both equal the library's row form, scored through its dictionaries.
+        let dictionaries = try predictor.score(ScoreRequest(user: "5", candidates: [
+            ["item_id": "3", "price": 1.5, "category": 7], ["item_id": 4, "popularity": .null], ["price": -2],
+        ]))
+        #expect(dictionaries.scores == a.scores)
+    }
+
+    @Test func `an absent key reads the context, a null one does not`() throws {
+        let absent = try predictor.score(decode(#"{"user": "5", "candidates": [{"item_id": "3"}], "context": {"category": "9"}}"#))
+        let explicit = try predictor.score(decode(#"{"user": "5", "candidates": [{"item_id": "3", "category": "9"}]}"#))
+        let null = try predictor.score(decode(#"{"user": "5", "candidates": [{"item_id": "3", "category": null}], "context": {"category": "9"}}"#))
+        let missing = try predictor.score(decode(#"{"user": "5", "candidates": [{"item_id": "3"}]}"#))
+        #expect(absent.scores == explicit.scores)
+        #expect(null.scores == missing.scores)
+        #expect(absent.scores != missing.scores)
+    }
+
+    @Test func `the library builds the same columns as the JSON reader`() throws {
+        var columns = CandidateColumns(count: 2)
+        try columns.setColumn("item_id", strings: ["3", "4"])
+        try columns.setColumn("price", numbers: [1.5, .nan])
+        let json = try decode(#"{"user": "5", "candidates": {"price": [1.5, null], "item_id": ["3", "4"]}}"#)
+        #expect(json.columns == columns)
+        #expect(try CandidateColumns(rows: [["item_id": "3", "price": 1.5], ["item_id": "4", "price": .null]]) == columns)
+        let scored = try predictor.score(ScoreRequest(user: "5", columns: columns))
+        #expect(scored.scores == (try predictor.score(json)).scores)
+        #expect(throws: ServingError.invalidValue(field: "candidates.price", reason: "3 values for 2 candidates")) {
+            try columns.setColumn("price", numbers: [1, 2, 3])
+        }
+        #expect(throws: ServingError.invalidValue(field: "candidates.item_id", reason: "set twice")) {
+            try columns.setColumn("item_id", strings: ["1", "2"])
+        }
+        #expect(throws: ServingError.self) {
+            try columns.setColumn("category", [.list([.list(["a"])]), "b"])
+        }
+    }
+
+    @Test func `column-form errors name the column and the row`() {
+        #expect(error(#"{"user": "5", "candidates": {"item_id": ["1", "2"], "price": [1]}}"#)
+            == .invalidValue(field: "candidates.price", reason: "1 values, but the first column has 2"))
+        #expect(error(#"{"user": "5", "candidates": {"item_id": ["1"], "item_id": ["2"]}}"#)
+            == .invalidValue(field: "candidates.item_id", reason: "set twice"))
+        #expect(error(#"{"user": "5", "candidates": {"colour": ["red"]}}"#) == .unknownFeature(field: "candidates.colour"))
+        #expect(error(#"{"user": "5", "candidates": {"task0": [1]}}"#) == .unknownFeature(field: "candidates.task0"))
+        #expect(error(#"{"user": "5", "candidates": {"price": [1, "cheap"]}}"#)?.field == "candidates.price[1]")
+        #expect(error(#"{"user": "5", "candidates": {"item_id": [1, 2.5]}}"#)?.field == "candidates.item_id[1]")
+        #expect(error(#"{"user": "5", "candidates": {"item_id": "1"}}"#)?.code == "wrong_type")
+        #expect(error(#"{"user": "5", "candidates": {"item_id": [{"a": 1}]}}"#)?.field == "candidates.item_id[0]")
+        #expect(error(#"{"user": "5", "candidates": {"item_id": ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]}}"#)
+            == .tooManyCandidates(count: 11, limit: 10))
+        // Row form: the first row that sets an unknown key, and the row of a bad value.
+        #expect(error(#"{"user": "5", "candidates": [{"item_id": "1"}, {"item_id": "2", "colour": "red"}]}"#)
+            == .unknownFeature(field: "candidates[1].colour"))
+        #expect(error(#"{"user": "5", "candidates": [{"price": 1}, {"price": "cheap"}]}"#)?.field == "candidates[1].price")
+    }
+
+    @Test func `an empty column form is zero candidates`() throws {
+        let result = try predictor.score(decode(#"{"user": "5", "candidates": {}}"#))
+        #expect(result.candidateCount == 0)
+        let empty = try predictor.score(decode(#"{"user": "5", "candidates": {"item_id": []}}"#))
+        #expect(empty.candidateCount == 0)
+    }
+
+    @Test func `column-form scoring allocates nothing after warm-up`() throws {
+        var traffic = SyntheticTraffic(items: 500, seed: 8)
+        let rows = traffic.request(user: "5", candidates: 50)
+        let request = ScoreRequest(user: "5", columns: try CandidateColumns(rows: rows.candidates))
+        let predictor = Fixtures.predictor(model)
+        var result = ScoreResult(modelVersion: model.modelVersion, taskNames: predictor.taskNames)
+        for _ in 0..<20 { try predictor.score(request, into: &result) }
+        #expect(result.scores == (try predictor.score(rows)).scores)
+        let allocations = try AllocationCounter.count { for _ in 0..<50 { try predictor.score(request, into: &result) } }
+        guard let allocations, AllocationCounter.isOptimized else { return }
+        #expect(allocations <= 50 * AllocationCounter.perRequestBudget, "allocations per request: \(Double(allocations) / 50)")
+    }
+}
