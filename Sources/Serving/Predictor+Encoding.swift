@@ -104,25 +104,29 @@ extension Predictor {
             }
         }
         let fixedBytes = ws.fixedBytes, fixedSlots = ws.fixedSlots, columnOfSlot = ws.columnOfSlot
+        let fields = ws.fields.buffer(rows: PredictorWorkspace.FieldBuffer.rows, columns: n)
         return columns.bytes.withUnsafeBytes { source -> ServingError? in
             fixedBytes.withUnsafeBytes { fixed -> ServingError? in
                 columns.cells.withUnsafeBufferPointer { cells -> ServingError? in
-                    withUnsafeTemporaryAllocation(of: FeatureEncoder.Field.self, capacity: n) { fields -> ServingError? in
-                        for c in 0..<columns.count {
-                            let row = cells.baseAddress! + c * width
-                            ws.rowBytes.removeAll(keepingCapacity: true)
+                    // Chunks of rows: fill their fields, then encode them in one call.
+                    var first = 0
+                    while first < columns.count {
+                        let rows = min(PredictorWorkspace.FieldBuffer.rows, columns.count - first)
+                        ws.rowBytes.removeAll(keepingCapacity: true)
+                        ws.pendingText.removeAll(keepingCapacity: true)
+                        for r in 0..<rows {
+                            let c = first + r, row = cells.baseAddress! + c * width, out = r * n
                             for slot in 0..<n {
                                 let kind = plan.kinds[slot], f = columnOfSlot[slot]
-                                ws.slots[slot] = .unset
                                 let cell = f >= 0 ? row[f] : .absent
                                 switch cell {
                                 case .absent:
-                                    fields[slot] = Self.field(fixedSlots[slot], text: fixed)
+                                    fields[out + slot] = Self.field(fixedSlots[slot], text: fixed)
                                     continue
                                 case .text(let s, let e):
                                     switch kind {
                                     case .taskKey, .categorical, .multiCategorical:  // text as it is: no copy
-                                        fields[slot] = .text(UnsafeRawBufferPointer(rebasing: source[Int(s)..<Int(e)]))
+                                        fields[out + slot] = .text(UnsafeRawBufferPointer(rebasing: source[Int(s)..<Int(e)]))
                                         continue
                                     case .numeric, .time, .label: break  // the check below rejects it
                                     }
@@ -133,31 +137,34 @@ extension Predictor {
                                 } catch {
                                     return error
                                 }
-                                let typed = plan.typed(cell, kind: kind, source: source, text: &ws.rowBytes)
-                                if case .text = typed { ws.slots[slot] = typed } else { fields[slot] = Self.field(typed, text: fixed) }
-                            }
-                            // Text written for this row: point the fields at it now that it no longer moves.
-                            let failure = ws.rowBytes.withUnsafeBytes { written -> FeatureEncoderError? in
-                                for slot in 0..<n {
-                                    if case .text(let s, let e) = ws.slots[slot] {
-                                        fields[slot] = .text(UnsafeRawBufferPointer(rebasing: written[s..<e]))
-                                    }
+                                switch plan.typed(cell, kind: kind, source: source, text: &ws.rowBytes) {
+                                case .text(let s, let e):
+                                    ws.pendingText.append(out + slot)
+                                    ws.pendingText.append(s)
+                                    ws.pendingText.append(e)
+                                case let typed: fields[out + slot] = Self.field(typed, text: fixed)
                                 }
-                                do throws(FeatureEncoderError) {
-                                    try model.encoder.encodeRow(typed: UnsafeBufferPointer(fields), into: &ws.batch, scratch: &ws.scratch)
-                                    return nil
-                                } catch {
-                                    return error
-                                }
-                            }
-                            if let failure {
-                                let f = failure.slot.map { columnOfSlot[$0] } ?? -1
-                                let field = f >= 0 ? columns.field(column: f, row: c) : "candidates[\(c)].\(failure.column ?? "")"
-                                return .invalidValue(field: field, reason: failure.reason)
                             }
                         }
-                        return nil
+                        // Text written for these rows: point the fields at it now that it no longer moves.
+                        let failure = ws.rowBytes.withUnsafeBytes { written -> (row: Int, error: FeatureEncoderError)? in
+                            var p = 0
+                            while p < ws.pendingText.count {
+                                let (i, s, e) = (ws.pendingText[p], ws.pendingText[p + 1], ws.pendingText[p + 2])
+                                fields[i] = .text(UnsafeRawBufferPointer(rebasing: written[s..<e]))
+                                p += 3
+                            }
+                            return model.encoder.encodeRows(typed: UnsafeBufferPointer(rebasing: fields[0..<(rows * n)]),
+                                                            rows: rows, into: &ws.batch)
+                        }
+                        if let (r, error) = failure {
+                            let c = first + r, f = error.slot.map { columnOfSlot[$0] } ?? -1
+                            let field = f >= 0 ? columns.field(column: f, row: c) : "candidates[\(c)].\(error.column ?? "")"
+                            return .invalidValue(field: field, reason: error.reason)
+                        }
+                        first += rows
                     }
+                    return nil
                 }
             }
         }

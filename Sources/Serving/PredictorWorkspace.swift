@@ -20,6 +20,10 @@ public struct PredictorWorkspace: Sendable {
     /// Per slot: its value where a candidate leaves it absent (context, user, missing), text in ``fixedBytes``.
     var fixedSlots: [ColumnPlan.Slot] = []
     var fixedBytes: [UInt8] = []
+    /// Encoder fields of a chunk of candidate rows.
+    var fields = FieldBuffer()
+    /// Fields whose text is in ``rowBytes``: `(field index, start, end)` triples.
+    var pendingText: [Int] = []
     /// The merged batch of every request's candidates (or a batch of events).
     var batch: EncodedBatch
     /// `R + 1` row offsets of each request in ``batch``.
@@ -55,7 +59,32 @@ public struct PredictorWorkspace: Sendable {
         columnOfSlot = [Int](repeating: -1, count: columns)
         fixedSlots = [ColumnPlan.Slot](repeating: .unset, count: columns)
         fixedBytes.reserveCapacity(256)
+        pendingText.reserveCapacity(3 * FieldBuffer.rows * columns)
         rowOffsets.reserveCapacity(128)
+    }
+}
+
+extension PredictorWorkspace {
+    /// The ``Models/FeatureEncoder/Field``s of up to ``rows`` candidate rows, reused across
+    /// requests (the fields hold pointers that are only valid while one request is encoded).
+    /// A workspace is used by one thread at a time, and so is its buffer.
+    final class FieldBuffer: @unchecked Sendable {
+        /// Rows per chunk.
+        static let rows = 64
+        private var storage = UnsafeMutableBufferPointer<FeatureEncoder.Field>(start: nil, count: 0)
+
+        /// Room for `rows × columns` fields (grown once).
+        func buffer(rows: Int, columns: Int) -> UnsafeMutableBufferPointer<FeatureEncoder.Field> {
+            let count = rows * columns
+            if storage.count < count {
+                storage.deallocate()
+                storage = .allocate(capacity: count)
+                storage.initialize(repeating: .integer(0))
+            }
+            return storage
+        }
+
+        deinit { storage.deallocate() }
     }
 }
 

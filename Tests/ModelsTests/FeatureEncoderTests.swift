@@ -69,6 +69,15 @@ private func row(user: String = "u1", ts: String = "100", genres: String = "a|b"
     [user, ts, genres, age, clicks, raw, city, like, rating]
 }
 
+/// Batch equality with NaN labels (missing) equal to each other.
+private func same(_ a: EncodedBatch, _ b: EncodedBatch) -> Bool {
+    var a = a, b = b
+    guard a.labels.map(\.bitPattern) == b.labels.map(\.bitPattern) else { return false }
+    a.labels = []
+    b.labels = []
+    return a == b
+}
+
 @Suite struct FeatureEncoderTests {
     @Test func `feature keys are pinned to the documented function`() {
         // Independent reference implementation, plus literal values so a change to both fails.
@@ -222,6 +231,45 @@ private func row(user: String = "u1", ts: String = "100", genres: String = "a|b"
         var sparse = encoder.makeBatch()
         try encoder.encode(row: ["user": "u1", "age": "30"], into: &sparse, scratch: &scratch)
         #expect(sparse.timestamps == [0] && sparse.numeric[0] == 0 && sparse.labels[0].isNaN)
+    }
+
+    @Test func `encoding rows at once equals encoding them one by one, and a bad row appends none`() throws {
+        let encoder = try FeatureEncoder(config: config, statistics: statistics)
+        // Text, numbers and integers mixed, every kind of column, a missing multi-categorical value.
+        let rows = [row(), row(user: "u2", ts: "7", genres: "", age: "", city: "", like: "0", rating: ""),
+                    row(user: "u3", genres: "x|y|z", clicks: "12", raw: "-1.5")]
+        let texts = rows.map { $0.map { Array($0.utf8) } }
+        func typed(_ raw: UnsafeRawBufferPointer, column: Int) -> FeatureEncoder.Field {
+            // Numbers of numeric columns as numbers (as a JSON request gives them), the rest as text.
+            let name = encoder.columns[column]
+            if ["age", "clicks", "raw"].contains(name), let x = Double(String(decoding: raw, as: UTF8.self)) { return .number(x) }
+            if name == "ts", let t = Int64(String(decoding: raw, as: UTF8.self)) { return .integer(t) }
+            return .text(raw)
+        }
+        var one = encoder.makeBatch(), all = encoder.makeBatch()
+        var scratch = FeatureEncoder.Scratch()
+        withRawBuffers(texts.flatMap { $0 }) { raws in
+            let fields = raws.enumerated().map { typed($0.element, column: $0.offset % encoder.columns.count) }
+            fields.withUnsafeBufferPointer { f in
+                let n = encoder.columns.count
+                for r in 0..<rows.count {
+                    try? encoder.encodeRow(typed: UnsafeBufferPointer(rebasing: f[(r * n)..<(r * n + n)]), into: &one, scratch: &scratch)
+                }
+                #expect(encoder.encodeRows(typed: f, rows: rows.count, into: &all) == nil)
+                // Appending the rows again with a bad label in the last row leaves the batch as it was.
+                var bad = fields
+                bad[bad.count - 1] = .number(0.5)  // "rating" is regression: make "like" (binary) bad instead
+                bad[bad.count - 2] = .number(0.5)
+                let before = all
+                bad.withUnsafeBufferPointer { b in
+                    let failure = encoder.encodeRows(typed: b, rows: rows.count, into: &all)
+                    #expect(failure?.row == rows.count - 1 && failure?.error.slot == n - 2)
+                }
+                #expect(same(all, before))
+            }
+        }
+        #expect(one.count == 3)
+        #expect(same(all, one))
     }
 
     @Test func `standard features need fitted statistics`() {

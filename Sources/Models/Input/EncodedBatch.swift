@@ -115,6 +115,27 @@ public struct EncodedBatch: Sendable, Equatable {
         timestamps.removeAll(keepingCapacity: true)
     }
 
+    /// Removes rows `row ..< count` (undoing a partly appended run of rows).
+    public mutating func removeRows(from row: Int) {
+        precondition(row >= 0 && row <= count, "removeRows(from: \(row)) of \(count) rows")
+        categorical.removeLast(categorical.count - row * categoricalWidth)
+        for f in 0..<multiCategoricalWidth { multiCategorical[f].removeRows(from: row) }
+        numeric.removeLast(numeric.count - row * numericWidth)
+        labels.removeLast(labels.count - row * labelWidth)
+        taskKeys.removeLast(taskKeys.count - row)
+        timestamps.removeLast(timestamps.count - row)
+        count = row
+    }
+
+    /// Ends a row whose categorical, multi-categorical (``MultiCategoricalColumn/endRow()``),
+    /// numeric and label values the caller appended to the arrays directly
+    /// (``FeatureEncoder/encodeRows(typed:rows:into:)``).
+    mutating func endRow(taskKey: UInt64, timestamp: Int64) {
+        taskKeys.append(taskKey)
+        timestamps.append(timestamp)
+        count += 1
+    }
+
     /// Reserves room for `rows` rows.
     public mutating func reserveCapacity(_ rows: Int) {
         categorical.reserveCapacity(rows * categoricalWidth)
@@ -153,4 +174,16 @@ public struct MultiCategoricalColumn: Sendable, Equatable {
         offsets.append(0)
         keys.removeAll(keepingCapacity: true)
     }
+
+    /// Removes rows `row ...`.
+    mutating func removeRows(from row: Int) {
+        keys.removeLast(keys.count - Int(offsets[row]))
+        offsets.removeLast(offsets.count - row - 1)
+    }
+
+    /// Appends one key to the row being built (closed by ``endRow()``).
+    mutating func appendKey(_ key: UInt64) { keys.append(key) }
+
+    /// Closes the row being built.
+    mutating func endRow() { offsets.append(Int32(keys.count)) }
 }

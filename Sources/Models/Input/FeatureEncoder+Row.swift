@@ -56,16 +56,19 @@ extension FeatureEncoder {
     /// Appends a raw numeric value (NaN = missing, encoded as 0) and its normalised form.
     func appendNumeric(_ x: Double, plan: NumericPlan, to s: inout Scratch) {
         s.rawNumeric.append(x)
-        guard !x.isNaN else {
-            s.numeric.append(0)
-            return
-        }
+        s.numeric.append(normalized(x, plan: plan))
+    }
+
+    /// The encoded form of raw numeric value `x` (NaN = missing, encoded as 0).
+    @inline(__always)
+    func normalized(_ x: Double, plan: NumericPlan) -> Float {
+        guard !x.isNaN else { return 0 }
         let y: Double = switch plan.normalization {
         case .standard: (x - plan.mean) * plan.inverseStd
         case .log1p: x < 0 ? -log1p(-x) : log1p(x)
         case .none: x
         }
-        s.numeric.append(Float(y))
+        return Float(y)
     }
 
     /// Parses one row and appends it to `batch` (nothing is appended when it throws).

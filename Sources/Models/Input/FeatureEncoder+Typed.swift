@@ -77,6 +77,74 @@ extension FeatureEncoder {
                      labels: s.labels, taskKey: s.taskKey, timestamp: s.timestamp)
     }
 
+    /// ``encodeRow(typed:into:scratch:)`` for `rows` rows at once, appended straight to
+    /// `batch`'s columns (no per-row scratch); the rows' values are `fields[r·n ..< (r+1)·n]`
+    /// for `n` = ``columns``.count. Gives the same rows as `rows` calls of `encodeRow(typed:)`.
+    ///
+    /// - Returns: `nil`, or the first row that failed and why; then none of the rows is appended.
+    /// - Complexity: O(bytes of the rows' text); no allocation once `batch` has the capacity.
+    public func encodeRows(
+        typed fields: UnsafeBufferPointer<Field>, rows: Int, into batch: inout EncodedBatch
+    ) -> (row: Int, error: FeatureEncoderError)? {
+        let n = columns.count
+        precondition(fields.count >= rows * n, "encodeRows(typed:): \(fields.count) fields for \(rows) rows of \(n)")
+        let start = batch.count
+        batch.reserveCapacity(start + rows)
+        for r in 0..<rows {
+            do throws(FeatureEncoderError) {
+                try appendRow(typed: UnsafeBufferPointer(rebasing: fields[(r * n)..<(r * n + n)]), to: &batch)
+            } catch {
+                batch.removeRows(from: start)
+                return (r, error)
+            }
+        }
+        return nil
+    }
+
+    /// One row of ``encodeRows(typed:rows:into:)``; on a throw the row may be partly appended.
+    @inline(__always)
+    private func appendRow(typed fields: UnsafeBufferPointer<Field>, to batch: inout EncodedBatch) throws(FeatureEncoderError) {
+        let taskKey = taskHasher.hash(Self.text(fields[taskSlot], slot: taskSlot))
+        var timestamp: Int64 = 0
+        if let timeSlot {
+            switch fields[timeSlot] {
+            case .text(let raw): timestamp = try self.timestamp(raw, slot: timeSlot)
+            case .integer(let t): timestamp = t
+            case .number(let x):
+                guard x.isFinite, abs(x) < 9.2e18 else { throw invalid(timeSlot, "not a timestamp in seconds: \(x)") }
+                timestamp = Int64(x.rounded(.down))
+            }
+        }
+        for plan in categoricalPlans {
+            batch.categorical.append(plan.hasher.hash(Self.text(fields[plan.slot], slot: plan.slot)))
+        }
+        for (f, plan) in multiPlans.enumerated() {
+            Self.split(Self.text(fields[plan.slot], slot: plan.slot), separator: plan.separator) { part in
+                batch.multiCategorical[f].appendKey(plan.hasher.hash(part))
+            }
+            batch.multiCategorical[f].endRow()
+        }
+        for plan in numericPlans {
+            let x: Double
+            switch fields[plan.slot] {
+            case .integer(let i): x = Double(i)
+            case .number(let d):
+                guard d.isFinite else { throw invalid(plan.slot, "not a number: \(d)") }
+                x = d
+            case .text(let text): x = try number(text, slot: plan.slot)
+            }
+            batch.numeric.append(normalized(x, plan: plan))
+        }
+        for plan in labelPlans {
+            switch fields[plan.slot] {
+            case .text(let raw): batch.labels.append(try label(raw, plan: plan))
+            case .integer(let i): batch.labels.append(try label(number: Double(i), plan: plan))
+            case .number(let d): batch.labels.append(try label(number: d, plan: plan))
+            }
+        }
+        batch.endRow(taskKey: taskKey, timestamp: timestamp)
+    }
+
     func label(number x: Double, plan: LabelPlan) throws(FeatureEncoderError) -> Float {
         switch plan.kind {
         case .binary:

@@ -42,6 +42,15 @@ public struct NetworkWorkspace: Sendable {
     /// Logit of task `k`, `(B, 1)`.
     public func logits(task k: Int) -> Tensor { towers[k].result }
 
+    /// Sizes what ``PackedBottom`` writes for `b` rows: the experts' slots and `meta[k]`,
+    /// nothing of the backward pass (re-sizing those on every batch only zero-filled them).
+    mutating func prepareForInference(rows b: Int, spec: NetworkSpec) {
+        let e = spec.expertCount, h = spec.metaWidth, k = spec.taskCount
+        if experts.count != e { experts = Array(repeating: MLPActivations(), count: e) }
+        if meta.count != k { meta = Array(repeating: Tensor(shape: [b, h]), count: k) }
+        for t in 0..<k { meta[t].resize(rows: b, columns: h) }
+    }
+
     mutating func prepare(rows b: Int, spec: NetworkSpec) {
         let e = spec.expertCount, h = spec.metaWidth, k = spec.taskCount
         if experts.count != e { experts = Array(repeating: MLPActivations(), count: e) }

@@ -63,7 +63,7 @@ public struct PackedBottom: Sendable {
     ) {
         precondition(layout.width == spec.inputWidth, "PackedBottom: layout width \(layout.width) != spec D \(spec.inputWidth)")
         let b = batch.count, d = spec.inputWidth, e = spec.expertCount, h = spec.metaWidth, kk = spec.taskCount
-        ws.prepare(rows: b, spec: spec)
+        ws.prepareForInference(rows: b, spec: spec)
         InputLayer.forward(batch: batch, layout: layout, table: table, create: false, workspace: &ws.input, output: &ws.x)
         guard b > 0 else { return }
         let p = columns
