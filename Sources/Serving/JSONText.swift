@@ -55,6 +55,43 @@ enum JSONText {
         appendInteger(Int64(e), to: &out)
     }
 
+    /// Appends a finite `value` with 9 significant digits (enough for every `Float` to read
+    /// back exactly), trailing zeros dropped: plain decimals for `1e-5 ≤ |value| < 1e9`
+    /// (`0.812345671`, `12.5`, `3`), otherwise `d.ddde±x`. No `String` is made.
+    static func appendFloat(_ value: Float, to out: inout [UInt8]) {
+        precondition(value.isFinite, "appendFloat: \(value) is not finite")
+        guard value != 0 else { out.append(UInt8(ascii: "0")); return }
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        let a = Double(value.magnitude)
+        // m: the 9 significant digits, a ≈ m · 10^(e − 8) with 10^8 ≤ m < 10^9.
+        var e = Int(log10(a).rounded(.down))
+        var m = Int64((a / pow10(e - 8)).rounded())
+        if m >= 1_000_000_000 { e += 1; m = Int64((a / pow10(e - 8)).rounded()) }
+        if m < 100_000_000 { e -= 1; m = Int64((a / pow10(e - 8)).rounded()) }
+        var n = 9
+        while m % 10 == 0 { m /= 10; n -= 1 }
+        let start = out.count
+        if e >= -5 && e < 9 {
+            if e < 0 {
+                out.append(UInt8(ascii: "0"))
+                out.append(UInt8(ascii: "."))
+                for _ in 0..<(-e - 1) { out.append(UInt8(ascii: "0")) }
+                appendInteger(m, to: &out)
+            } else if n <= e + 1 {
+                appendInteger(m, to: &out)
+                for _ in 0..<(e + 1 - n) { out.append(UInt8(ascii: "0")) }
+            } else {
+                appendInteger(m, to: &out)
+                out.insert(UInt8(ascii: "."), at: start + e + 1)
+            }
+        } else {
+            appendInteger(m, to: &out)
+            if n > 1 { out.insert(UInt8(ascii: "."), at: start + 1) }
+            out.append(UInt8(ascii: "e"))
+            appendInteger(Int64(e), to: &out)
+        }
+    }
+
     private static func pow10(_ n: Int) -> Double {
         var r = 1.0
         let base = n < 0 ? 0.1 : 10.0

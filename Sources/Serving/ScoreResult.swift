@@ -89,17 +89,26 @@ extension ScoreResult {
         JSONText.appendInteger(Int64(supportRows), to: &out)
         out.append(contentsOf: #","scores":["#.utf8)
         let k = taskNames.count
-        for c in 0..<candidateCount {
-            if c > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(UInt8(ascii: "{"))
-            for t in 0..<k {
-                if t > 0 { out.append(UInt8(ascii: ",")) }
-                JSONText.appendString(taskNames[t], to: &out)
-                out.append(UInt8(ascii: ":"))
-                let v = scores[c * k + t]
-                if v.isFinite { out.append(contentsOf: v.description.utf8) } else { out.append(contentsOf: "null".utf8) }
+        // Each task's `"name":` once, then copied per candidate.
+        var keys: [UInt8] = [], keyEnds: [Int] = []
+        for name in taskNames {
+            JSONText.appendString(name, to: &keys)
+            keys.append(UInt8(ascii: ":"))
+            keyEnds.append(keys.count)
+        }
+        out.reserveCapacity(out.count + candidateCount * (2 + keys.count + k * 12) + 2)
+        keys.withUnsafeBytes { keys in
+            for c in 0..<candidateCount {
+                if c > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(UInt8(ascii: "{"))
+                for t in 0..<k {
+                    if t > 0 { out.append(UInt8(ascii: ",")) }
+                    out.append(contentsOf: keys[(t == 0 ? 0 : keyEnds[t - 1])..<keyEnds[t]])
+                    let v = scores[c * k + t]
+                    if v.isFinite { JSONText.appendFloat(v, to: &out) } else { out.append(contentsOf: "null".utf8) }
+                }
+                out.append(UInt8(ascii: "}"))
             }
-            out.append(UInt8(ascii: "}"))
         }
         out.append(contentsOf: "]}".utf8)
     }
