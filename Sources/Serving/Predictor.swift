@@ -98,9 +98,12 @@ public final class Predictor: Sendable {
         try validate(request)
         var ws = checkout()
         defer { checkin(ws) }
-        var failure: ServingError?
-        encode(CollectionOfOne(request), workspace: &ws) { _, error in failure = error }
-        if let failure { throw failure }
+        // One request: encode it directly (iterating a one-element collection copied the request).
+        ws.batch.removeAll()
+        ws.rowOffsets.removeAll(keepingCapacity: true)
+        ws.rowOffsets.append(0)
+        if let failure = encodeCandidates(of: request, workspace: &ws) { throw failure }
+        ws.rowOffsets.append(ws.batch.count)
         runBottom(workspace: &ws)
         finish(request, rows: ws.rowOffsets[0]..<ws.rowOffsets[1], workspace: &ws, into: &result)
     }

@@ -82,21 +82,31 @@ public enum InputLayer {
                 table.pull(keys: keys, into: rows, create: create)
             }
         }
-        ws.bag.resize(rows: b, columns: d)
         if ws.unitOffsets.count != b + 1 {
             // Keep the storage: batch sizes vary (merged requests), and a fresh array per size allocates.
             ws.unitOffsets.removeAll(keepingCapacity: true)
             for i in 0...b { ws.unitOffsets.append(Int32(i)) }
         }
-        for f in 0..<layout.categoricalCount {
-            EmbeddingBag.forward(table: ws.rows, offsets: ws.unitOffsets, ids: ws.categoricalIDs[f], pooling: .sum, output: &ws.bag)
-            ColumnBlock.copy(ws.bag, into: &x, atColumn: f * d)
+        // A categorical feature has one key per row: its embedding row is copied straight into
+        // its column block of x (the sum pooling of one row, without the bag in between).
+        let width = layout.width
+        ws.rows.withUnsafeBufferPointer { rows in
+            x.withUnsafeMutableBufferPointer { dst in
+                for f in 0..<layout.categoricalCount {
+                    ws.categoricalIDs[f].withUnsafeBufferPointer { ids in
+                        for r in 0..<b {
+                            (dst.baseAddress! + r * width + f * d).update(from: rows.baseAddress! + Int(ids[r]) * d, count: d)
+                        }
+                    }
+                }
+            }
         }
+        if !layout.multiCategoricalPooling.isEmpty { ws.bag.resize(rows: b, columns: d) }
         for (m, pooling) in layout.multiCategoricalPooling.enumerated() {
             EmbeddingBag.forward(table: ws.rows, offsets: batch.multiCategorical[m].offsets, ids: ws.multiIDs[m], pooling: pooling, output: &ws.bag)
             ColumnBlock.copy(ws.bag, into: &x, atColumn: (layout.categoricalCount + m) * d)
         }
-        let fn = layout.numericCount, column = layout.numericColumn, width = layout.width
+        let fn = layout.numericCount, column = layout.numericColumn
         if fn > 0 {
             batch.numeric.withUnsafeBufferPointer { src in
                 x.withUnsafeMutableBufferPointer { dst in

@@ -25,7 +25,9 @@ extension OpsTests {
         @Test(arguments: [false, true], [false, true])
         func `strided gate mixture matches a naive reference`(relu: Bool, portable: Bool) {
             // Experts side by side in a packed (B, P) matrix, gates after them, as the inference bottom lays them out.
-            for shape in Self.shapes + [Shape(batch: 9, experts: 4, hidden: 64), Shape(batch: 3, experts: 2, hidden: 20)] {
+            // 139 = two 64-wide blocks, one 8-wide vector and a 3-column tail (the AVX2 kernel's three paths).
+            for shape in Self.shapes + [Shape(batch: 9, experts: 4, hidden: 64), Shape(batch: 3, experts: 2, hidden: 20),
+                                        Shape(batch: 5, experts: 3, hidden: 139)] {
                 let (b, e, h) = (shape.batch, shape.experts, shape.hidden)
                 let p = e * h + e + 3
                 let packed = randomTensor([b, p], seed: UInt64(b * 100 + h))
