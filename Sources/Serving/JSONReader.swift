@@ -173,7 +173,9 @@ struct JSONReader {
     ) throws(ServingError) {
         skipSpace()
         guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else {
-            throw .wrongType(field: field(), expected: "an object, got \(describeNext())")
+            let name = field()
+            if name.isEmpty { throw syntax(name, "expected a JSON object") }
+            throw .wrongType(field: name, expected: "an object, got \(describeNext())")
         }
         i += 1
         skipSpace()
@@ -206,24 +208,11 @@ struct JSONReader {
 
     /// `[ {…}, {…} ]` of feature rows.
     mutating func rows(field: String) throws(ServingError) -> [[String: FeatureValue]] {
-        skipSpace()
-        guard i < bytes.count, bytes[i] == UInt8(ascii: "[") else {
-            throw .wrongType(field: field, expected: "an array, got \(describeNext())")
-        }
-        i += 1
         var out: [[String: FeatureValue]] = []
-        skipSpace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return out }
-        while true {
-            let index = out.count
-            let parsed = try row(field: "\(field)[\(index)]")
-            out.append(parsed)
-            skipSpace()
-            guard i < bytes.count else { throw syntax(field, "unterminated array") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "]") { i += 1; return out }
-            throw syntax(field, "expected ',' or ']'")
+        try array(field: field) { (reader: inout JSONReader, index: Int) throws(ServingError) in
+            out.append(try reader.row(field: "\(field)[\(index)]"))
         }
+        return out
     }
 
     /// `{ "name": value, … }` of feature values.
@@ -241,28 +230,8 @@ struct JSONReader {
     mutating func object(
         field: @autoclosure () -> String, _ member: (inout JSONReader, String) throws(ServingError) -> Void
     ) throws(ServingError) {
-        skipSpace()
-        guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else {
-            let name = field()
-            if name.isEmpty { throw syntax(name, "expected a JSON object") }
-            throw .wrongType(field: name, expected: "an object, got \(describeNext())")
-        }
-        i += 1
-        skipSpace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return }
-        while true {
-            skipSpace()
-            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw syntax(field(), "expected a string key") }
-            let key = try string(field: field())
-            skipSpace()
-            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw syntax(field(), "expected ':'") }
-            i += 1
-            try member(&self, key)
-            skipSpace()
-            guard i < bytes.count else { throw syntax(field(), "unterminated object") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "}") { i += 1; return }
-            throw syntax(field(), "expected ',' or '}'")
+        try rawObject(field: field()) { (reader: inout JSONReader, key: UnsafeRawBufferPointer) throws(ServingError) in
+            try member(&reader, String(decoding: key, as: UTF8.self))
         }
     }
 

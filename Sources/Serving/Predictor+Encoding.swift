@@ -220,7 +220,7 @@ extension Predictor {
                     }
                 }
                 do throws(FeatureEncoderError) {
-                    try model.encoder.encodeRow(typed: UnsafeBufferPointer(fields), into: &ws.batch, scratch: &ws.scratch)
+                    try model.encoder.encodeRow(typed: UnsafeBufferPointer(fields), into: &ws.batch)
                     return nil
                 } catch {
                     return error

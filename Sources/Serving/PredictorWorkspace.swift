@@ -8,7 +8,6 @@ import TensorCore
 /// Shapes (`B` rows of all merged candidates, `C` one request's candidates, `S` its support
 /// rows, `S_max` the store's capacity, `H` meta width, `K` tasks, `W = K·H`):
 public struct PredictorWorkspace: Sendable {
-    var scratch = FeatureEncoder.Scratch()
     /// UTF-8 text of one row's text values, slot after slot.
     var rowBytes: [UInt8] = []
     /// Per slot: a number, or the range of its text in ``rowBytes``.

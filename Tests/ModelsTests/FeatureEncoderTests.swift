@@ -253,7 +253,7 @@ private func same(_ a: EncodedBatch, _ b: EncodedBatch) -> Bool {
             fields.withUnsafeBufferPointer { f in
                 let n = encoder.columns.count
                 for r in 0..<rows.count {
-                    try? encoder.encodeRow(typed: UnsafeBufferPointer(rebasing: f[(r * n)..<(r * n + n)]), into: &one, scratch: &scratch)
+                    try? encoder.encodeRow(typed: UnsafeBufferPointer(rebasing: f[(r * n)..<(r * n + n)]), into: &one)
                 }
                 #expect(encoder.encodeRows(typed: f, rows: rows.count, into: &all) == nil)
                 // Appending the rows again with a bad label in the last row leaves the batch as it was.

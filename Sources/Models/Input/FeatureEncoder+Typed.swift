@@ -24,60 +24,19 @@ extension FeatureEncoder {
     ///
     /// - Parameter fields: one value per slot of ``columns``.
     /// - Throws: ``FeatureEncoderError/invalidValue(column:slot:reason:)`` for the first bad value.
-    /// - Complexity: O(bytes of the row's text); no allocation once `scratch` has warmed up.
-    public func encodeRow(
-        typed fields: UnsafeBufferPointer<Field>, into batch: inout EncodedBatch, scratch s: inout Scratch
-    ) throws(FeatureEncoderError) {
+    /// - Complexity: O(bytes of the row's text); no allocation once `batch` has the capacity.
+    public func encodeRow(typed fields: UnsafeBufferPointer<Field>, into batch: inout EncodedBatch) throws(FeatureEncoderError) {
         precondition(fields.count == columns.count, "encodeRow(typed:): \(fields.count) fields for \(columns.count) columns")
-        s.categorical.removeAll(keepingCapacity: true)
-        s.numeric.removeAll(keepingCapacity: true)
-        s.rawNumeric.removeAll(keepingCapacity: true)
-        s.labels.removeAll(keepingCapacity: true)
-        if s.multi.count != multiPlans.count { s.multi = Array(repeating: [], count: multiPlans.count) }
-
-        s.taskKey = taskHasher.hash(Self.text(fields[taskSlot], slot: taskSlot))
-        s.timestamp = 0
-        if let timeSlot {
-            switch fields[timeSlot] {
-            case .text(let raw): s.timestamp = try timestamp(raw, slot: timeSlot)
-            case .integer(let t): s.timestamp = t
-            case .number(let x):
-                guard x.isFinite, abs(x) < 9.2e18 else { throw invalid(timeSlot, "not a timestamp in seconds: \(x)") }
-                s.timestamp = Int64(x.rounded(.down))
-            }
+        let start = batch.count
+        do throws(FeatureEncoderError) {
+            try appendRow(typed: fields, to: &batch)
+        } catch {
+            batch.removeRows(from: start)
+            throw error
         }
-        for plan in categoricalPlans {
-            s.categorical.append(plan.hasher.hash(Self.text(fields[plan.slot], slot: plan.slot)))
-        }
-        for (f, plan) in multiPlans.enumerated() {
-            s.multi[f].removeAll(keepingCapacity: true)
-            Self.split(Self.text(fields[plan.slot], slot: plan.slot), separator: plan.separator) { part in
-                s.multi[f].append(plan.hasher.hash(part))
-            }
-        }
-        for plan in numericPlans {
-            let x: Double
-            switch fields[plan.slot] {
-            case .integer(let i): x = Double(i)
-            case .number(let d):
-                guard d.isFinite else { throw invalid(plan.slot, "not a number: \(d)") }
-                x = d
-            case .text(let text): x = try number(text, slot: plan.slot)
-            }
-            appendNumeric(x, plan: plan, to: &s)
-        }
-        for plan in labelPlans {
-            switch fields[plan.slot] {
-            case .text(let raw): s.labels.append(try label(raw, plan: plan))
-            case .integer(let i): s.labels.append(try label(number: Double(i), plan: plan))
-            case .number(let d): s.labels.append(try label(number: d, plan: plan))
-            }
-        }
-        batch.append(categorical: s.categorical, multiCategorical: s.multi, numeric: s.numeric,
-                     labels: s.labels, taskKey: s.taskKey, timestamp: s.timestamp)
     }
 
-    /// ``encodeRow(typed:into:scratch:)`` for `rows` rows at once, appended straight to
+    /// ``encodeRow(typed:into:)`` for `rows` rows at once, appended straight to
     /// `batch`'s columns (no per-row scratch); the rows' values are `fields[r·n ..< (r+1)·n]`
     /// for `n` = ``columns``.count. Gives the same rows as `rows` calls of `encodeRow(typed:)`.
     ///
