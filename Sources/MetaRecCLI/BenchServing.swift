@@ -6,6 +6,11 @@ import Models
 import Serving
 import TensorCore
 
+/// How a benchmark request holds its candidates (``ScoreRequest/columns`` or ``ScoreRequest/candidates``).
+enum CandidateForm: String, Codable, ExpressibleByArgument, CaseIterable {
+    case columns, rows
+}
+
 /// `metarec bench serving`: in-process latency of per-user fine-tuned scoring over a grid of
 /// support size S, inner steps k and candidates C (single requests), auto-batched throughput
 /// with 1 and 2 worker threads, FLOPs per request against the single-core peak measured in
@@ -14,11 +19,6 @@ import TensorCore
 /// Model: the reference shape (``ServingModel/SyntheticShape``: D = 50, 4 experts 50 → 64,
 /// towers 64 → 64 → 1, 2 tasks) with seeded random weights; each user's support rows come
 /// through the events path (``Predictor/record(events:)``), as in production.
-/// How a benchmark request holds its candidates (``ScoreRequest/columns`` or ``ScoreRequest/candidates``).
-enum CandidateForm: String, Codable, ExpressibleByArgument, CaseIterable {
-    case columns, rows
-}
-
 struct BenchServing: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serving",

@@ -35,7 +35,7 @@ struct Score: AsyncParsableCommand {
             lineNumber += 1
             if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\t") }) { continue }
             do throws(ServingError) {
-                let request = try RequestDecoding.scoreRequest(from: Data(line))
+                let request = try RequestDecoding.scoreRequest(from: Data(line), maxCandidates: predictor.settings.maxCandidates)
                 try predictor.score(request).writeJSON(into: &buffer)
             } catch {
                 failures += 1

@@ -10,7 +10,7 @@ extension ScoringServer {
         router.post("/v1/score") { [self] request, _ -> Response in
             await timed(.score) { () async throws(ServingError) -> Response in
                 let body = try await readBody(request)
-                let scoreRequest = try RequestDecoding.scoreRequest(from: body)
+                let scoreRequest = try RequestDecoding.scoreRequest(from: body, maxCandidates: predictor.settings.maxCandidates)
                 let result = try await batcher.score(scoreRequest)
                 var bytes: [UInt8] = []
                 bytes.reserveCapacity(64 + result.scores.count * 24)

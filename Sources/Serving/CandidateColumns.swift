@@ -14,11 +14,13 @@
 ///
 /// Layout (`C = count` rows, `F` columns):
 /// ```
-/// names   (F)        column names, in first-seen order
-/// cells   (C, F)     row-major, cells[c·F + f]: absent | null | text(range in bytes) | integer | number |
+/// names   (F)        column names, in first-seen order (at most ``maxColumns``)
+/// columns (F)(C)     columns[f][c]: absent | null | text(range in bytes) | integer | number |
 ///                    boolean | list(range)
 /// bytes              UTF-8 of every text value; a list's items are separated by one 0x00 byte
 /// ```
+/// Building is O(cells) in either form: a new row appends one cell per column, a new column
+/// `C` cells (the predictor lays the cells out row-major once per request to encode them).
 /// Equality compares columns by name, whatever their order, and text by its bytes.
 public struct CandidateColumns: Sendable, Equatable {
     /// One value (``FeatureValue`` without owned storage).
@@ -41,10 +43,12 @@ public struct CandidateColumns: Sendable, Equatable {
 
     /// Candidates `C`.
     public private(set) var count: Int
+    /// The most distinct column names a request may use (a model has far fewer inputs).
+    public static let maxColumns = 512
     /// Column names, in first-seen order.
     public private(set) var names: [String] = []
-    /// `(C, F)`, row-major: a row's cells are adjacent, as the encoder reads them.
-    var cells: [Cell] = []
+    /// `F` columns of `C` cells.
+    var columns: [[Cell]] = []
     var bytes: [UInt8] = []
     var form: Form
 
@@ -76,12 +80,13 @@ public struct CandidateColumns: Sendable, Equatable {
             throw .invalidValue(field: field, reason: "\(values.count) values for \(count) candidates")
         }
         guard !names.contains(name) else { throw .invalidValue(field: field, reason: "set twice") }
+        try checkRoomForColumn()
         var column: [Cell] = []
         column.reserveCapacity(count)
         for (i, value) in values.enumerated() {
             column.append(try cell(value, field: field + "[\(i)]"))
         }
-        append(column: name, cells: column)
+        try append(column: name, cells: column)
     }
 
     /// ``setColumn(_:_:)`` for text values (IDs, categories).
@@ -98,7 +103,7 @@ public struct CandidateColumns: Sendable, Equatable {
     var width: Int { names.count }
 
     /// The cell of row `c`, column `f`.
-    func cell(row c: Int, column f: Int) -> Cell { cells[c * width + f] }
+    func cell(row c: Int, column f: Int) -> Cell { columns[f][c] }
 
     /// The JSON path of the value in column `f`, row `c`: `candidates[c].name` for row-form
     /// candidates, `candidates.name[c]` for columns.
@@ -123,18 +128,28 @@ public struct CandidateColumns: Sendable, Equatable {
     /// Starts a new candidate: every column gets an absent cell on it.
     mutating func beginRow() {
         count += 1
-        cells.append(contentsOf: repeatElement(.absent, count: width))
+        for f in columns.indices { columns[f].append(.absent) }
     }
 
     /// The column index of `key`, creating the column (absent on the rows so far) when new.
-    mutating func columnIndex(of key: UnsafeRawBufferPointer) -> Int {
+    ///
+    /// - Throws: ``ServingError/invalidValue(field:reason:)`` past ``maxColumns`` names.
+    mutating func columnIndex(of key: UnsafeRawBufferPointer) throws(ServingError) -> Int {
         for (f, name) in names.enumerated() {
             var name = name
             let same = name.withUTF8 { $0.count == key.count && (key.isEmpty || memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0) }
             if same { return f }
         }
-        addColumn(String(decoding: key, as: UTF8.self), fill: repeatElement(.absent, count: count))
+        try checkRoomForColumn()
+        names.append(String(decoding: key, as: UTF8.self))
+        columns.append([Cell](repeating: .absent, count: count))
         return names.count - 1
+    }
+
+    private func checkRoomForColumn() throws(ServingError) {
+        guard names.count < Self.maxColumns else {
+            throw .invalidValue(field: "candidates", reason: "more than \(Self.maxColumns) distinct feature names")
+        }
     }
 
     /// Appends row-form candidates.
@@ -143,8 +158,8 @@ public struct CandidateColumns: Sendable, Equatable {
             beginRow()
             for (key, value) in row {
                 var key = key
-                let f = key.withUTF8 { columnIndex(of: UnsafeRawBufferPointer($0)) }
-                cells[(count - 1) * width + f] = try cell(value, field: "candidates[\(c)].\(key)")
+                let f = try Self.withBytes(of: &key) { (key) throws(ServingError) in try columnIndex(of: key) }
+                columns[f][count - 1] = try cell(value, field: "candidates[\(c)].\(key)")
             }
         }
     }
@@ -155,18 +170,14 @@ public struct CandidateColumns: Sendable, Equatable {
         self.form = form
         count = 0
         bytes.removeAll(keepingCapacity: true)
-        cells.removeAll(keepingCapacity: true)
+        for f in columns.indices { columns[f].removeAll(keepingCapacity: true) }
     }
 
     /// Removes columns whose every cell is absent.
     mutating func dropAbsentColumns() {
-        for f in stride(from: width - 1, through: 0, by: -1) where (0..<count).allSatisfy({ cell(row: $0, column: f) == .absent }) {
-            let w = width
+        for f in stride(from: width - 1, through: 0, by: -1) where !columns[f].contains(where: { $0 != .absent }) {
             names.remove(at: f)
-            var kept: [Cell] = []
-            kept.reserveCapacity(count * (w - 1))
-            for (i, cell) in cells.enumerated() where i % w != f { kept.append(cell) }
-            cells = kept
+            columns.remove(at: f)
         }
     }
 
@@ -177,27 +188,25 @@ public struct CandidateColumns: Sendable, Equatable {
     }
 
     /// Appends a column of ``count`` cells whose text is already in ``bytes``.
-    mutating func append(column name: String, cells column: [Cell]) {
+    mutating func append(column name: String, cells column: [Cell]) throws(ServingError) {
         precondition(column.count == count, "append(column:): \(column.count) cells for \(count) rows")
-        addColumn(name, fill: column)
+        try checkRoomForColumn()
+        names.append(name)
+        columns.append(column)
     }
 
-    /// Adds a last column (re-laying the rows out: columns are few and added once each).
-    private mutating func addColumn(_ name: String, fill column: some Collection<Cell>) {
-        let w = width
-        var wider: [Cell] = []
-        wider.reserveCapacity(count * (w + 1))
-        var value = column.makeIterator()
-        for c in 0..<count {
-            wider.append(contentsOf: cells[(c * w)..<(c * w + w)])
-            wider.append(value.next()!)
+    /// Calls `body` with the UTF-8 bytes of `string` (typed throws, unlike `withUTF8`).
+    static func withBytes<T>(
+        of string: inout String, _ body: (UnsafeRawBufferPointer) throws(ServingError) -> T
+    ) throws(ServingError) -> T {
+        let result: Result<T, ServingError> = string.withUTF8 { utf8 in
+            do throws(ServingError) { return .success(try body(UnsafeRawBufferPointer(utf8))) } catch { return .failure(error) }
         }
-        names.append(name)
-        cells = wider
+        return try result.get()
     }
 
     /// Sets column `f` on the current row.
-    mutating func setCell(column f: Int, _ cell: Cell) { cells[(count - 1) * width + f] = cell }
+    mutating func setCell(column f: Int, _ cell: Cell) { columns[f][count - 1] = cell }
 
     // MARK: Text
 

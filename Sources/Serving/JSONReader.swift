@@ -9,8 +9,14 @@ import Models
 struct JSONReader {
     let bytes: UnsafeRawBufferPointer
     var i = 0
+    /// Reading stops with ``ServingError/tooManyCandidates(count:limit:)`` past this many
+    /// candidates, so a body's size, not its count of candidates, bounds the work.
+    let maxCandidates: Int
 
-    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    init(_ bytes: UnsafeRawBufferPointer, maxCandidates: Int = .max) {
+        self.bytes = bytes
+        self.maxCandidates = maxCandidates
+    }
 
     // MARK: Requests
 
@@ -84,9 +90,10 @@ struct JSONReader {
         var columns = CandidateColumns(count: 0)
         columns.form = .rows
         try array(field: "candidates") { (reader: inout JSONReader, c: Int) throws(ServingError) in
+            guard c < reader.maxCandidates else { throw .tooManyCandidates(count: c + 1, limit: reader.maxCandidates) }
             columns.beginRow()
             try reader.rawObject(field: "candidates[\(c)]") { (reader: inout JSONReader, key: UnsafeRawBufferPointer) throws(ServingError) in
-                let f = columns.columnIndex(of: key)
+                let f = try columns.columnIndex(of: key)
                 let cell = try reader.cell(into: &columns, field: "candidates[\(c)].\(String(decoding: key, as: UTF8.self))")
                 columns.setCell(column: f, cell)
             }
@@ -105,6 +112,7 @@ struct JSONReader {
             var cells: [CandidateColumns.Cell] = []
             cells.reserveCapacity(columns.count)
             try reader.array(field: field) { (reader: inout JSONReader, c: Int) throws(ServingError) in
+                guard c < reader.maxCandidates else { throw .tooManyCandidates(count: c + 1, limit: reader.maxCandidates) }
                 cells.append(try reader.cell(into: &columns, field: "\(field)[\(c)]"))
             }
             if !counted {
@@ -114,7 +122,7 @@ struct JSONReader {
             guard cells.count == columns.count else {
                 throw .invalidValue(field: field, reason: "\(cells.count) values, but the first column has \(columns.count)")
             }
-            columns.append(column: name, cells: cells)
+            try columns.append(column: name, cells: cells)
         }
         return columns
     }

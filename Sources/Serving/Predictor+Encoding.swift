@@ -103,11 +103,16 @@ extension Predictor {
                 ws.fixedSlots[slot] = kind == .time ? .integer(0) : .text(0, 0)
             }
         }
-        let fixedBytes = ws.fixedBytes, fixedSlots = ws.fixedSlots, columnOfSlot = ws.columnOfSlot
+        // The cells row-major, so a row's cells are adjacent as the encoder reads them.
+        ws.cellRows.removeAll(keepingCapacity: true)
+        for c in 0..<columns.count {
+            for f in 0..<width { ws.cellRows.append(columns.columns[f][c]) }
+        }
+        let fixedBytes = ws.fixedBytes, fixedSlots = ws.fixedSlots, columnOfSlot = ws.columnOfSlot, cellRows = ws.cellRows
         let fields = ws.fields.buffer(rows: PredictorWorkspace.FieldBuffer.rows, columns: n)
         return columns.bytes.withUnsafeBytes { source -> ServingError? in
             fixedBytes.withUnsafeBytes { fixed -> ServingError? in
-                columns.cells.withUnsafeBufferPointer { cells -> ServingError? in
+                cellRows.withUnsafeBufferPointer { cells -> ServingError? in
                     // Chunks of rows: fill their fields, then encode them in one call.
                     var first = 0
                     while first < columns.count {

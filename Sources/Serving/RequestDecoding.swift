@@ -5,10 +5,12 @@ import Foundation
 public enum RequestDecoding {
     /// Decodes a `POST /v1/score` body.
     ///
+    /// - Parameter maxCandidates: reading stops past this many candidates (the server passes
+    ///   `serving.max_candidates`), so a long list costs no more than the limit.
     /// - Throws: ``ServingError/malformedJSON(field:reason:)``, ``ServingError/missingField(field:)``,
-    ///   ``ServingError/wrongType(field:expected:)``.
-    public static func scoreRequest(from data: Data) throws(ServingError) -> ScoreRequest {
-        try read(data) { (reader: inout JSONReader) throws(ServingError) in try reader.scoreRequest() }
+    ///   ``ServingError/wrongType(field:expected:)``, ``ServingError/tooManyCandidates(count:limit:)``.
+    public static func scoreRequest(from data: Data, maxCandidates: Int = .max) throws(ServingError) -> ScoreRequest {
+        try read(data, maxCandidates: maxCandidates) { (reader: inout JSONReader) throws(ServingError) in try reader.scoreRequest() }
     }
 
     /// Decodes a `POST /v1/events` body.
@@ -17,9 +19,11 @@ public enum RequestDecoding {
     }
 
     /// Runs the hand-written ``JSONReader`` over the body's bytes.
-    static func read<T>(_ data: Data, _ body: (inout JSONReader) throws(ServingError) -> T) throws(ServingError) -> T {
+    static func read<T>(
+        _ data: Data, maxCandidates: Int = .max, _ body: (inout JSONReader) throws(ServingError) -> T
+    ) throws(ServingError) -> T {
         let result: Result<T, ServingError> = data.withUnsafeBytes { raw in
-            var reader = JSONReader(raw)
+            var reader = JSONReader(raw, maxCandidates: maxCandidates)
             do throws(ServingError) { return .success(try body(&reader)) } catch { return .failure(error) }
         }
         return try result.get()

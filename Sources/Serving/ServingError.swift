@@ -15,7 +15,8 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
     case wrongType(field: String, expected: String)
     /// A value of the right type that is out of range (e.g. a binary label of 2, steps of −1).
     case invalidValue(field: String, reason: String)
-    /// More candidates than `serving.max_candidates`.
+    /// More candidates than `serving.max_candidates`: `count` of them, or `limit + 1` when the
+    /// JSON reader stopped at the limit.
     case tooManyCandidates(count: Int, limit: Int)
     /// A body larger than `serving.max_body_bytes` (HTTP 413).
     case bodyTooLarge(limit: Int)
@@ -64,7 +65,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownFeature(let field): "unknown feature \(field)"
         case .wrongType(let field, let expected): "\(field): expected \(expected)"
         case .invalidValue(let field, let reason): "\(field): \(reason)"
-        case .tooManyCandidates(let count, let limit): "candidates: \(count) candidates, the limit is \(limit)"
+        case .tooManyCandidates(let count, let limit): "candidates: \(count == limit + 1 ? "more than \(limit)" : "\(count)") candidates, the limit is \(limit)"
         case .bodyTooLarge(let limit): "request body larger than \(limit) bytes"
         case .shuttingDown: "the server is shutting down"
         }

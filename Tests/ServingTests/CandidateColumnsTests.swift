@@ -92,6 +92,29 @@ import Testing
         #expect(error(#"{"user": "5", "candidates": [{"price": 1}, {"price": "cheap"}]}"#)?.field == "candidates[1].price")
     }
 
+    @Test func `the reader stops at the candidate limit and at too many names`() {
+        func decodeError(_ json: String, limit: Int) -> ServingError? {
+            do throws(ServingError) {
+                _ = try RequestDecoding.scoreRequest(from: Data(json.utf8), maxCandidates: limit)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        let rows = "[" + Array(repeating: "{}", count: 11).joined(separator: ",") + "]"
+        #expect(decodeError(#"{"user": "5", "candidates": \#(rows)}"#, limit: 10) == .tooManyCandidates(count: 11, limit: 10))
+        #expect(decodeError(#"{"user": "5", "candidates": \#(rows)}"#, limit: 11) == nil)
+        let column = "[" + Array(repeating: "1", count: 11).joined(separator: ",") + "]"
+        #expect(decodeError(#"{"user": "5", "candidates": {"price": \#(column)}}"#, limit: 10) == .tooManyCandidates(count: 11, limit: 10))
+        #expect(ServingError.tooManyCandidates(count: 11, limit: 10).description == "candidates: more than 10 candidates, the limit is 10")
+        // Distinct names are bounded too (each would be an unknown feature anyway).
+        let keys = (0...CandidateColumns.maxColumns).map { #""k\#($0)": 1"# }.joined(separator: ",")
+        #expect(decodeError(#"{"user": "5", "candidates": [{\#(keys)}]}"#, limit: 10)
+            == .invalidValue(field: "candidates", reason: "more than \(CandidateColumns.maxColumns) distinct feature names"))
+        let few = (0..<CandidateColumns.maxColumns).map { #""k\#($0)": 1"# }.joined(separator: ",")
+        #expect(decodeError(#"{"user": "5", "candidates": [{\#(few)}]}"#, limit: 10) == nil)
+    }
+
     @Test func `an empty column form is zero candidates`() throws {
         let result = try predictor.score(decode(#"{"user": "5", "candidates": {}}"#))
         #expect(result.candidateCount == 0)
