@@ -21,7 +21,8 @@
 /// ```
 /// Building is O(cells) in either form: a new row appends one cell per column, a new column
 /// `C` cells (the predictor lays the cells out row-major once per request to encode them).
-/// Equality compares columns by name, whatever their order, and text by its bytes.
+/// Equality compares columns by name, whatever their order, and text by its bytes. Text
+/// offsets are 32-bit: one request's text is at most 2 GiB (HTTP bodies are far smaller).
 public struct CandidateColumns: Sendable, Equatable {
     /// One value (``FeatureValue`` without owned storage).
     enum Cell: Sendable, Equatable {
@@ -49,6 +50,11 @@ public struct CandidateColumns: Sendable, Equatable {
     public private(set) var names: [String] = []
     /// `F` columns of `C` cells.
     var columns: [[Cell]] = []
+    /// Each column name's UTF-8 bytes as given (what ``columnIndex(of:)`` compares).
+    private var nameBytes: [[UInt8]] = []
+    /// Open addressing from a name's bytes to its column (`f + 1`; 0 = empty), load ≤ 1/2:
+    /// a key finds its column in O(1) whatever the number of columns.
+    private var nameBuckets: [Int32] = []
     var bytes: [UInt8] = []
     var form: Form
 
@@ -62,7 +68,8 @@ public struct CandidateColumns: Sendable, Equatable {
     /// The columns of row-form candidates (a key some rows lack is absent on those rows).
     ///
     /// - Throws: ``ServingError/wrongType(field:expected:)`` for a list inside a list,
-    ///   ``ServingError/invalidValue(field:reason:)`` for a list item containing U+0000.
+    ///   ``ServingError/invalidValue(field:reason:)`` for a list item containing U+0000 or more
+    ///   than ``maxColumns`` distinct names.
     public init(rows: [[String: FeatureValue]]) throws(ServingError) {
         count = 0
         form = .rows
@@ -72,8 +79,8 @@ public struct CandidateColumns: Sendable, Equatable {
     /// Sets column `name` to `values`, one per candidate.
     ///
     /// - Throws: ``ServingError/invalidValue(field:reason:)`` when the count differs from
-    ///   ``count``, the name is already set, or a value is a list containing a list or a 0x00
-    ///   byte; ``ServingError/wrongType(field:expected:)`` for a nested list.
+    ///   ``count``, the name is already set, ``maxColumns`` columns are set, or a list item
+    ///   contains U+0000; ``ServingError/wrongType(field:expected:)`` for a list inside a list.
     public mutating func setColumn(_ name: String, _ values: some Collection<FeatureValue>) throws(ServingError) {
         let field = "candidates." + name
         guard values.count == count else {
@@ -135,15 +142,47 @@ public struct CandidateColumns: Sendable, Equatable {
     ///
     /// - Throws: ``ServingError/invalidValue(field:reason:)`` past ``maxColumns`` names.
     mutating func columnIndex(of key: UnsafeRawBufferPointer) throws(ServingError) -> Int {
-        for (f, name) in names.enumerated() {
-            var name = name
-            let same = name.withUTF8 { $0.count == key.count && (key.isEmpty || memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0) }
+        if nameBuckets.isEmpty { rebuildNameIndex() }
+        let mask = nameBuckets.count - 1
+        var b = NameTable.hash(key) & mask
+        while nameBuckets[b] != 0 {
+            let f = Int(nameBuckets[b]) - 1
+            let same = nameBytes[f].withUnsafeBytes { name in
+                name.count == key.count && (key.isEmpty || memcmp(name.baseAddress!, key.baseAddress!, key.count) == 0)
+            }
             if same { return f }
+            b = (b + 1) & mask
         }
         try checkRoomForColumn()
-        names.append(String(decoding: key, as: UTF8.self))
+        addName(String(decoding: key, as: UTF8.self), bytes: Array(key))
         columns.append([Cell](repeating: .absent, count: count))
         return names.count - 1
+    }
+
+    /// Appends a column name and indexes it.
+    private mutating func addName(_ name: String, bytes: [UInt8]) {
+        names.append(name)
+        nameBytes.append(bytes)
+        if nameBuckets.isEmpty || 2 * names.count > nameBuckets.count {
+            rebuildNameIndex()
+            return
+        }
+        let mask = nameBuckets.count - 1
+        var b = bytes.withUnsafeBytes { NameTable.hash($0) } & mask
+        while nameBuckets[b] != 0 { b = (b + 1) & mask }
+        nameBuckets[b] = Int32(names.count)
+    }
+
+    /// Rebuilds ``nameBuckets`` for the current names (after a removal, or to grow).
+    private mutating func rebuildNameIndex() {
+        var size = 16
+        while size < 4 * names.count { size *= 2 }
+        nameBuckets = [Int32](repeating: 0, count: size)
+        for (f, bytes) in nameBytes.enumerated() {
+            var b = bytes.withUnsafeBytes { NameTable.hash($0) } & (size - 1)
+            while nameBuckets[b] != 0 { b = (b + 1) & (size - 1) }
+            nameBuckets[b] = Int32(f + 1)
+        }
     }
 
     private func checkRoomForColumn() throws(ServingError) {
@@ -164,21 +203,31 @@ public struct CandidateColumns: Sendable, Equatable {
         }
     }
 
-    /// Empties the columns for reuse (a workspace's), keeping their names and capacity; call
-    /// ``dropAbsentColumns()`` after refilling so a name only an earlier request used is gone.
-    mutating func reset(form: Form) {
+    /// Empties the columns for reuse (a workspace's), keeping the names `keep` accepts and their
+    /// capacity (so the same request shape allocates nothing); call ``dropAbsentColumns()``
+    /// after refilling so a name only an earlier request used is gone.
+    mutating func reset(form: Form, keeping keep: (String) -> Bool) {
         self.form = form
         count = 0
         bytes.removeAll(keepingCapacity: true)
+        removeColumns((0..<width).filter { !keep(names[$0]) })
         for f in columns.indices { columns[f].removeAll(keepingCapacity: true) }
     }
 
     /// Removes columns whose every cell is absent.
     mutating func dropAbsentColumns() {
-        for f in stride(from: width - 1, through: 0, by: -1) where !columns[f].contains(where: { $0 != .absent }) {
+        removeColumns((0..<width).filter { f in !columns[f].contains { $0 != .absent } })
+    }
+
+    /// Removes columns `doomed` (ascending indices; no allocation when there are none).
+    private mutating func removeColumns(_ doomed: [Int]) {
+        guard !doomed.isEmpty else { return }
+        for f in doomed.reversed() {
             names.remove(at: f)
+            nameBytes.remove(at: f)
             columns.remove(at: f)
         }
+        rebuildNameIndex()
     }
 
     /// Sets the row count of a column-form request before its first column (the JSON reader).
@@ -191,7 +240,7 @@ public struct CandidateColumns: Sendable, Equatable {
     mutating func append(column name: String, cells column: [Cell]) throws(ServingError) {
         precondition(column.count == count, "append(column:): \(column.count) cells for \(count) rows")
         try checkRoomForColumn()
-        names.append(name)
+        addName(name, bytes: Array(name.utf8))
         columns.append(column)
     }
 
@@ -246,6 +295,29 @@ public struct CandidateColumns: Sendable, Equatable {
                 }
             }
             return .list(start: start, end: Int32(bytes.count))
+        }
+    }
+
+    /// The candidates as row dictionaries (absent cells left out): the `Codable` form.
+    public var rows: [[String: FeatureValue]] {
+        (0..<count).map { c in
+            var row: [String: FeatureValue] = [:]
+            for (f, name) in names.enumerated() {
+                let value: FeatureValue
+                switch cell(row: c, column: f) {
+                case .absent: continue
+                case .null: value = .null
+                case .text(let s, let e): value = .string(String(decoding: bytes[Int(s)..<Int(e)], as: UTF8.self))
+                case .integer(let i): value = .integer(i)
+                case .number(let d): value = .number(d)
+                case .boolean(let b): value = .bool(b)
+                case .list(let s, let e):
+                    value = .list(bytes[Int(s)..<Int(e)].split(separator: 0, omittingEmptySubsequences: false)
+                        .map { .string(String(decoding: $0, as: UTF8.self)) })
+                }
+                row[name] = value
+            }
+            return row
         }
     }
 

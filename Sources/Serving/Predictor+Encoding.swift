@@ -63,7 +63,8 @@ extension Predictor {
         var columns = CandidateColumns(count: 0)
         swap(&columns, &ws.rowColumns)  // own it uniquely while `ws` is borrowed below
         defer { swap(&columns, &ws.rowColumns) }
-        columns.reset(form: .rows)
+        // Keep only names the model reads (an earlier request's unknown names must not stay).
+        columns.reset(form: .rows) { name in plan.slot(named: name).map(plan.isCandidateInput) ?? false }
         do throws(ServingError) {
             try columns.append(rows: request.candidates)
         } catch {
@@ -109,6 +110,7 @@ extension Predictor {
             for f in 0..<width { ws.cellRows.append(columns.columns[f][c]) }
         }
         let fixedBytes = ws.fixedBytes, fixedSlots = ws.fixedSlots, columnOfSlot = ws.columnOfSlot, cellRows = ws.cellRows
+        if !isKnownUniquelyReferenced(&ws.fields) { ws.fields = PredictorWorkspace.FieldBuffer() }  // a copied workspace
         let fields = ws.fields.buffer(rows: PredictorWorkspace.FieldBuffer.rows, columns: n)
         return columns.bytes.withUnsafeBytes { source -> ServingError? in
             fixedBytes.withUnsafeBytes { fixed -> ServingError? in
@@ -120,10 +122,10 @@ extension Predictor {
                         ws.rowBytes.removeAll(keepingCapacity: true)
                         ws.pendingText.removeAll(keepingCapacity: true)
                         for r in 0..<rows {
-                            let c = first + r, row = cells.baseAddress! + c * width, out = r * n
+                            let c = first + r, out = r * n
                             for slot in 0..<n {
                                 let kind = plan.kinds[slot], f = columnOfSlot[slot]
-                                let cell = f >= 0 ? row[f] : .absent
+                                let cell = f >= 0 ? cells[c * width + f] : .absent
                                 switch cell {
                                 case .absent:
                                     fields[out + slot] = Self.field(fixedSlots[slot], text: fixed)
@@ -163,9 +165,8 @@ extension Predictor {
                                                             rows: rows, into: &ws.batch)
                         }
                         if let (r, error) = failure {
-                            let c = first + r, f = error.slot.map { columnOfSlot[$0] } ?? -1
-                            let field = f >= 0 ? columns.field(column: f, row: c) : "candidates[\(c)].\(error.column ?? "")"
-                            return .invalidValue(field: field, reason: error.reason)
+                            return .invalidValue(field: field(of: error, row: first + r, columns: columns, request: request),
+                                                 reason: error.reason)
                         }
                         first += rows
                     }
@@ -173,6 +174,18 @@ extension Predictor {
                 }
             }
         }
+    }
+
+    /// The JSON path of the value an encoder error is about: the candidate's cell, or the
+    /// `context` value it read, or the slot as the request's form addresses it.
+    private func field(of error: FeatureEncoderError, row c: Int, columns: CandidateColumns, request: ScoreRequest) -> String {
+        guard let slot = error.slot else { return "candidates[\(c)]" }
+        let name = plan.names[slot]
+        if let f = columns.names.firstIndex(of: name), columns.cell(row: c, column: f) != .absent {
+            return columns.field(column: f, row: c)
+        }
+        if request.context?[name] != nil { return "context." + name }
+        return columns.form == .rows ? "candidates[\(c)].\(name)" : "candidates.\(name)[\(c)]"
     }
 
     /// The encoder field of a slot value whose text lives in `text`.

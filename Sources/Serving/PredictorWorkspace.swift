@@ -8,7 +8,7 @@ import TensorCore
 /// Shapes (`B` rows of all merged candidates, `C` one request's candidates, `S` its support
 /// rows, `S_max` the store's capacity, `H` meta width, `K` tasks, `W = K·H`):
 public struct PredictorWorkspace: Sendable {
-    /// UTF-8 text of one row's text values, slot after slot.
+    /// UTF-8 text written for one row (events) or one chunk of candidate rows, slot after slot.
     var rowBytes: [UInt8] = []
     /// Per slot: a number, or the range of its text in ``rowBytes``.
     var slots: [ColumnPlan.Slot] = []
@@ -68,7 +68,8 @@ public struct PredictorWorkspace: Sendable {
 extension PredictorWorkspace {
     /// The ``Models/FeatureEncoder/Field``s of up to ``rows`` candidate rows, reused across
     /// requests (the fields hold pointers that are only valid while one request is encoded).
-    /// A workspace is used by one thread at a time, and so is its buffer.
+    /// A workspace is used by one thread at a time, and so is its buffer (a copied workspace
+    /// gets its own on first use: the predictor checks that it holds the only reference).
     final class FieldBuffer: @unchecked Sendable {
         /// Rows per chunk.
         static let rows = 64

@@ -16,7 +16,8 @@ public struct ScoreRequest: Sendable, Equatable, Codable {
     public var user: String
     /// `C` rows of feature values by column name (ignored when ``columns`` is set).
     public var candidates: [[String: FeatureValue]]
-    /// The `C` candidates as columns; `nil` = use ``candidates``. Not part of the `Codable` form.
+    /// The `C` candidates as columns; `nil` = use ``candidates``. Encoded as rows (`Codable`);
+    /// a request with columns and one with the same rows are not `==`.
     public var columns: CandidateColumns?
     /// Values shared by every candidate.
     public var context: [String: FeatureValue]?
@@ -74,6 +75,16 @@ public struct ScoreRequest: Sendable, Equatable, Codable {
         finetune = try c.decodeIfPresent(Bool.self, forKey: .finetune)
         steps = try c.decodeIfPresent(Int.self, forKey: .steps)
         learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(user, forKey: .user)
+        try c.encode(columns?.rows ?? candidates, forKey: .candidates)
+        try c.encodeIfPresent(context, forKey: .context)
+        try c.encodeIfPresent(finetune, forKey: .finetune)
+        try c.encodeIfPresent(steps, forKey: .steps)
+        try c.encodeIfPresent(learningRate, forKey: .learningRate)
     }
 }
 

@@ -247,7 +247,6 @@ private func same(_ a: EncodedBatch, _ b: EncodedBatch) -> Bool {
             return .text(raw)
         }
         var one = encoder.makeBatch(), all = encoder.makeBatch()
-        var scratch = FeatureEncoder.Scratch()
         withRawBuffers(texts.flatMap { $0 }) { raws in
             let fields = raws.enumerated().map { typed($0.element, column: $0.offset % encoder.columns.count) }
             fields.withUnsafeBufferPointer { f in

@@ -53,6 +53,14 @@ import Testing
         #expect(absent.scores != missing.scores)
     }
 
+    @Test func `a request with columns encodes its candidates as rows`() throws {
+        let request = try decode(#"{"user": "5", "candidates": {"item_id": ["3", 4], "price": [null, 2.5], "category": ["x", "y"]}}"#)
+        let json = try JSONEncoder().encode(request)
+        let back = try RequestDecoding.scoreRequestWithFoundation(from: json)
+        #expect(back.candidates == [["item_id": "3", "price": .null, "category": "x"], ["item_id": 4, "price": 2.5, "category": "y"]])
+        #expect(try predictor.score(back).scores == (try predictor.score(request)).scores)
+    }
+
     @Test func `the library builds the same columns as the JSON reader`() throws {
         var columns = CandidateColumns(count: 2)
         try columns.setColumn("item_id", strings: ["3", "4"])
@@ -113,6 +121,60 @@ import Testing
             == .invalidValue(field: "candidates", reason: "more than \(CandidateColumns.maxColumns) distinct feature names"))
         let few = (0..<CandidateColumns.maxColumns).map { #""k\#($0)": 1"# }.joined(separator: ",")
         #expect(decodeError(#"{"user": "5", "candidates": [{\#(few)}]}"#, limit: 10) == nil)
+    }
+
+    @Test func `requests longer than one encoding chunk: same scores in every form, errors name their row`() throws {
+        // 150 candidates = chunks of 64, 64 and 22 rows; integer IDs are written out as text per chunk.
+        var traffic = SyntheticTraffic(items: 500, seed: 9)
+        var rows = traffic.request(user: "5", candidates: 150).candidates
+        for c in stride(from: 0, to: rows.count, by: 3) { rows[c]["item_id"] = .integer(Int64(c)) }
+        let predictor = Fixtures.predictor(model, maxCandidates: 1000)
+        let byRows = try predictor.score(ScoreRequest(user: "5", candidates: rows))
+        let byColumns = try predictor.score(ScoreRequest(user: "5", columns: try CandidateColumns(rows: rows)))
+        #expect(byRows.candidateCount == 150 && byRows.scores == byColumns.scores)
+        // Scored one by one, each candidate gets the same scores as in the long request.
+        for c in [0, 63, 64, 127, 128, 149] {
+            let alone = try predictor.score(ScoreRequest(user: "5", candidates: [rows[c]]))
+            #expect(Fixtures.maxRelativeDifference(alone.scores, Array(byRows.scores[(2 * c)..<(2 * c + 2)])) <= 1e-5)
+        }
+        // A bad value in the third chunk fails the request naming its row; the next request is unaffected.
+        var bad = rows
+        bad[130]["price"] = "cheap"
+        #expect(throws: ServingError.wrongType(field: "candidates[130].price", expected: "a number, got a string")) {
+            try predictor.score(ScoreRequest(user: "5", candidates: bad))
+        }
+        #expect(try predictor.score(ScoreRequest(user: "5", candidates: rows)).scores == byRows.scores)
+    }
+
+    @Test func `unknown names of one request do not stay in a reused workspace`() throws {
+        let predictor = Fixtures.predictor(model)
+        var wide: [String: FeatureValue] = ["item_id": "3"]
+        for k in 0..<(CandidateColumns.maxColumns - 1) { wide["unknown\(k)"] = 1 }
+        #expect(throws: ServingError.self) { try predictor.score(ScoreRequest(user: "5", candidates: [wide])) }
+        // The pooled workspace is reused: a request with new valid names still encodes.
+        let ok = try predictor.score(ScoreRequest(user: "5", candidates: [["item_id": "3", "category": "4", "price": 2]]))
+        #expect(ok.candidateCount == 1)
+    }
+
+    @Test func `candidates with no columns read the context, the user and missing values`() throws {
+        let empty = try predictor.score(decode(#"{"user": "5", "candidates": [{}, {}]}"#))
+        let explicit = try predictor.score(decode(#"{"user": "5", "candidates": [{"price": null}, {"item_id": null}]}"#))
+        #expect(empty.candidateCount == 2 && empty.scores == explicit.scores)
+        let library = try predictor.score(ScoreRequest(user: "5", columns: CandidateColumns(count: 2)))
+        #expect(library.scores == empty.scores)
+    }
+
+    @Test func `a copied workspace encodes with its own buffer`() throws {
+        var traffic = SyntheticTraffic(items: 500, seed: 10)
+        let request = ScoreRequest(user: "5", columns: try CandidateColumns(rows: traffic.request(user: "5", candidates: 70).candidates))
+        var first = predictor.makeWorkspace()
+        var results: [Result<ScoreResult, ServingError>] = []
+        predictor.scoreBatch([request], into: &results, workspace: &first)
+        var second = first  // shares the field buffer until one of them encodes
+        var again: [Result<ScoreResult, ServingError>] = []
+        predictor.scoreBatch([request], into: &again, workspace: &second)
+        predictor.scoreBatch([request], into: &results, workspace: &first)
+        #expect(try again[0].get().scores == results[0].get().scores)
     }
 
     @Test func `an empty column form is zero candidates`() throws {

@@ -136,6 +136,13 @@ public struct EncodedBatch: Sendable, Equatable {
         count += 1
     }
 
+    /// Reserves room for `rows` rows, at least doubling the room when it grows (a batch filled
+    /// chunk by chunk reallocates O(log B) times, not once per chunk).
+    mutating func reserveGrowing(rows: Int) {
+        guard taskKeys.capacity < rows else { return }
+        reserveCapacity(max(rows, 2 * taskKeys.capacity))
+    }
+
     /// Reserves room for `rows` rows.
     public mutating func reserveCapacity(_ rows: Int) {
         categorical.reserveCapacity(rows * categoricalWidth)

@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 extension FeatureEncoder {
-    /// One value of a typed row (``encodeRow(typed:into:scratch:)``): callers that already hold
+    /// One value of a typed row (``encodeRow(typed:into:)``): callers that already hold
     /// numbers (JSON requests) pass them as numbers instead of formatting text for the encoder
     /// to parse back.
     public enum Field {
@@ -48,7 +48,7 @@ extension FeatureEncoder {
         let n = columns.count
         precondition(fields.count >= rows * n, "encodeRows(typed:): \(fields.count) fields for \(rows) rows of \(n)")
         let start = batch.count
-        batch.reserveCapacity(start + rows)
+        batch.reserveGrowing(rows: start + rows)
         for r in 0..<rows {
             do throws(FeatureEncoderError) {
                 try appendRow(typed: UnsafeBufferPointer(rebasing: fields[(r * n)..<(r * n + n)]), to: &batch)

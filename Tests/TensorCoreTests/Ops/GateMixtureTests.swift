@@ -24,6 +24,11 @@ extension OpsTests {
 
         @Test(arguments: [false, true], [false, true])
         func `strided gate mixture matches a naive reference`(relu: Bool, portable: Bool) {
+            for gated in [true, false] { stridedMixture(relu: relu, portable: portable, gated: gated) }
+        }
+
+        /// `gated: false` passes no gates (every weight 1, the Shared-Bottom case).
+        func stridedMixture(relu: Bool, portable: Bool, gated: Bool) {
             // Experts side by side in a packed (B, P) matrix, gates after them, as the inference bottom lays them out.
             // 139 = two 64-wide blocks, one 8-wide vector and a 3-column tail (the AVX2 kernel's three paths).
             for shape in Self.shapes + [Shape(batch: 9, experts: 4, hidden: 64), Shape(batch: 3, experts: 2, hidden: 20),
@@ -37,14 +42,14 @@ extension OpsTests {
                         var s = 0.0
                         for x in 0..<e {
                             let v = packed.scalars[r * p + x * h + j]
-                            s += Double(packed.scalars[r * p + e * h + x]) * Double(relu ? max(v, 0) : v)
+                            s += (gated ? Double(packed.scalars[r * p + e * h + x]) : 1) * Double(relu ? max(v, 0) : v)
                         }
                         expected[r * h + j] = Float(s)
                     }
                 }
                 packed.withUnsafeBufferPointer { z in
                     out.withUnsafeMutableBufferPointer { o in
-                        GateMixture.forward(gates: z.baseAddress! + e * h, gateStride: p, experts: e, expertBase: z.baseAddress!,
+                        GateMixture.forward(gates: gated ? z.baseAddress! + e * h : nil, gateStride: p, experts: e, expertBase: z.baseAddress!,
                                             expertStride: h, rowStride: p, relu: relu, rows: b, width: h,
                                             output: o.baseAddress!, portable: portable)
                     }
