@@ -1,6 +1,7 @@
 /// Type checks and encoder values for ``CandidateColumns`` cells (the columnar candidate path).
 extension ColumnPlan {
     /// The JSON type of a cell (``check(_:kind:field:)`` takes it).
+    @inline(__always)
     static func shape(of cell: CandidateColumns.Cell) -> Shape {
         switch cell {
         case .text: .text
@@ -17,16 +18,8 @@ extension ColumnPlan {
     /// values are written to `out` as text (`source` holds the cells' text bytes).
     @inline(__always)
     func typed(_ cell: CandidateColumns.Cell, kind: Kind, source: UnsafeRawBufferPointer, text out: inout [UInt8]) -> Slot {
-        switch kind {
-        case .numeric, .time, .label:
-            switch cell {
-            case .integer(let i): return .integer(i)
-            case .number(let d): return .number(d)
-            case .boolean(let b): return .integer(b ? 1 : 0)
-            default: break  // null: the empty text (missing)
-            }
-        default: break
-        }
+        let flag: Bool? = if case .boolean(let b) = cell { b } else { nil }
+        if let number = Self.number(Self.shape(of: cell), flag, kind: kind) { return number }
         let start = out.count
         switch cell {
         case .text(let s, let e):

@@ -91,27 +91,29 @@ struct ColumnPlan: Sendable {
         }
     }
 
+    /// The JSON type of a value.
+    static func shape(of value: FeatureValue) -> Shape {
+        switch value {
+        case .string: .text
+        case .integer(let i): .integer(i)
+        case .number(let d): .number(d)
+        case .bool: .boolean
+        case .null: .null
+        case .list: .list
+        }
+    }
+
     /// Throws unless `value` has a JSON type that column kind `kind` accepts.
     func check(_ value: FeatureValue, kind: Kind, field: @autoclosure () -> String) throws(ServingError) {
-        let shape: Shape
-        switch value {
-        case .string: shape = .text
-        case .integer(let i): shape = .integer(i)
-        case .number(let d): shape = .number(d)
-        case .bool: shape = .boolean
-        case .null: shape = .null
-        case .list(let items):
-            if case .multiCategorical = kind {
-                for (i, item) in items.enumerated() {
-                    switch item {
-                    case .string, .integer: continue
-                    default: throw .wrongType(field: field() + "[\(i)]", expected: "a string or an integer, got \(item.typeName)")
-                    }
+        if case .list(let items) = value, case .multiCategorical = kind {
+            for (i, item) in items.enumerated() {
+                switch item {
+                case .string, .integer: continue
+                default: throw .wrongType(field: field() + "[\(i)]", expected: "a string or an integer, got \(item.typeName)")
                 }
             }
-            shape = .list
         }
-        try check(shape, kind: kind, field: field())
+        try check(Self.shape(of: value), kind: kind, field: field())
     }
 
     /// Throws unless a value of `shape` fits column kind `kind`.
@@ -172,19 +174,27 @@ struct ColumnPlan: Sendable {
     /// The encoder value of a checked `value` for `kind`: numbers of numeric, time and label
     /// slots stay numbers (no text round trip); everything else is written as text to `out`.
     func typed(_ value: FeatureValue, kind: Kind, text out: inout [UInt8]) -> Slot {
-        switch kind {
-        case .numeric, .time, .label:
-            switch value {
-            case .integer(let i): return .integer(i)
-            case .number(let d): return .number(d)
-            case .bool(let b): return .integer(b ? 1 : 0)
-            default: break  // null: the empty text (missing)
-            }
-        default: break
-        }
+        if let number = Self.number(Self.shape(of: value), value.boolValue, kind: kind) { return number }
         let start = out.count
         appendText(value, kind: kind, to: &out)
         return .text(start, out.count)
+    }
+
+    /// The encoder value of a number, integer or boolean (`flag`) for a numeric, time or label
+    /// slot: it stays a number (no text round trip). `nil` for other kinds and for text, lists
+    /// and null (null reads as the empty text: missing).
+    @inline(__always)
+    static func number(_ shape: Shape, _ flag: Bool?, kind: Kind) -> Slot? {
+        switch kind {
+        case .numeric, .time, .label:
+            switch shape {
+            case .integer(let i): return .integer(i)
+            case .number(let d): return .number(d)
+            case .boolean: return .integer(flag == true ? 1 : 0)
+            default: return nil
+            }
+        default: return nil
+        }
     }
 
     // MARK: Text

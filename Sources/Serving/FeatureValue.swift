@@ -46,6 +46,12 @@ public enum FeatureValue: Sendable, Equatable, Codable {
         }
     }
 
+    /// The value of `.bool`, `nil` for the other cases.
+    var boolValue: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+
     /// The JSON type's name for error messages.
     var typeName: String {
         switch self {

@@ -93,16 +93,9 @@ extension Predictor {
         // What a slot reads when its cell is absent, once per request (in `fixedBytes`).
         ws.fixedBytes.removeAll(keepingCapacity: true)
         for slot in 0..<n {
-            let kind = plan.kinds[slot]
-            if let context = request.context, let v = context[plan.names[slot]] {
-                ws.fixedSlots[slot] = plan.typed(v, kind: kind, text: &ws.fixedBytes)
-            } else if slot == plan.taskSlot {
-                let start = ws.fixedBytes.count
-                ws.fixedBytes.append(contentsOf: request.user.utf8)
-                ws.fixedSlots[slot] = .text(start, ws.fixedBytes.count)
-            } else {
-                ws.fixedSlots[slot] = kind == .time ? .integer(0) : .text(0, 0)
-            }
+            let source: SlotSource = if let v = request.context?[plan.names[slot]] { .value(v) }
+                else if slot == plan.taskSlot { .user(request.user) } else { .absent }
+            ws.fixedSlots[slot] = value(of: source, slot: slot, text: &ws.fixedBytes)
         }
         // The cells row-major, so a row's cells are adjacent as the encoder reads them.
         ws.cellRows.removeAll(keepingCapacity: true)
@@ -206,19 +199,24 @@ extension Predictor {
         case absent
     }
 
+    /// The encoder value of `slot` from `source` (text appended to `text`): a value typed for the
+    /// slot's kind, the user's text, or the missing value (0 for the time column).
+    func value(of source: SlotSource, slot: Int, text: inout [UInt8]) -> ColumnPlan.Slot {
+        switch source {
+        case .value(let v): return plan.typed(v, kind: plan.kinds[slot], text: &text)
+        case .user(let user):
+            let start = text.count
+            text.append(contentsOf: user.utf8)
+            return .text(start, text.count)
+        case .absent: return plan.kinds[slot] == .time ? .integer(0) : .text(0, 0)
+        }
+    }
+
     /// Writes one row's values, slot by slot, into `ws.slots` (text in `ws.rowBytes`).
     func fillRow(workspace ws: inout PredictorWorkspace, _ source: (Int) -> SlotSource) {
         ws.rowBytes.removeAll(keepingCapacity: true)
         for slot in 0..<plan.names.count {
-            let kind = plan.kinds[slot]
-            switch source(slot) {
-            case .value(let v): ws.slots[slot] = plan.typed(v, kind: kind, text: &ws.rowBytes)
-            case .user(let user):
-                let start = ws.rowBytes.count
-                ws.rowBytes.append(contentsOf: user.utf8)
-                ws.slots[slot] = .text(start, ws.rowBytes.count)
-            case .absent: ws.slots[slot] = kind == .time ? .integer(0) : .text(0, 0)
-            }
+            ws.slots[slot] = value(of: source(slot), slot: slot, text: &ws.rowBytes)
         }
     }
 
