@@ -2,18 +2,21 @@
 # Per-user fine-tuning on MovieLens (ml-latest-small), chronological per-user split:
 #   (a) MMoE, no fine-tuning          (b) MMoE + plain fine-tuning at evaluation
 #   (c) MAML-trained MMoE, 1st order  (d) MAML-trained MMoE, 2nd order      — (c), (d) fine-tuned
+#   (e), (f): (c), (d) with Meta-SGD, a learned inner-rate multiplier per tower parameter
 # Fine-tuning adapts each user's towers on the user's most recent training rows (the model's
 # support store) with the same inner loop as training and serving. Inner steps, learning rate
 # and the fewest support rows a user needs to be fine-tuned (fewer: base towers, serving's
 # finetune_min_support_rows) are chosen on the validation split (lowest like-logloss +
 # rating-MSE); the test split is only scored with the chosen settings.
 #   usage: scripts/movielens-table.sh            (needs a release build and $METAREC_DATA)
+#          SEED=2 OUT=out/movielens-seed2 scripts/movielens-table.sh   (another initialisation and shuffle)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${METAREC_BIN:-.build/release/metarec}
 DATA=${METAREC_DATA:-../shared/data}
 OUT=${OUT:-out/movielens}
 EPOCHS=${EPOCHS:-8}
+SEED=${SEED:-1}
 STEPS=${STEPS:-"1 3 5"}
 RATES=${RATES:-"0.01 0.05 0.1"}
 MIN_SUPPORT=${MIN_SUPPORT:-"1 11 21"}
@@ -40,16 +43,21 @@ for (group, variant), t in out.items():
 '
 }
 
-train() { # name, meta enabled, order, inner steps
+train() { # name, meta enabled, order, inner steps, learned inner rates
   local cfg="$OUT/$1.yaml"
-  sed -e "s/^meta: {enabled: true, order: first, inner_steps: 1/meta: {enabled: $2, order: $3, inner_steps: $4/" \
+  sed -e "s/^meta: {enabled: true, order: first, inner_steps: 1/meta: {enabled: $2, learn_inner_rates: ${5:-false}, order: $3, inner_steps: $4/" \
+      -e "s/^  seed: 1$/  seed: $SEED/" -e "s/^  architecture: mmoe$/  architecture: mmoe\n  seed: $SEED/" \
       "$OUT/data/config.yaml" > "$cfg"
   [ -f "$OUT/$1/manifest.json" ] || "$BIN" train --config "$cfg" --data "$OUT/data/train.csv" \
       --validation "$OUT/data/validation.csv" --out "$OUT/$1" --epochs "$EPOCHS" 2> "$OUT/$1.log"
 }
-# Candidates: plain MMoE; MAML with 1 or 3 inner steps (α = 0.05) in training, each order.
+# Candidates: plain MMoE; MAML with 1 or 3 inner steps (α = 0.05) in training, each order, with
+# and without learned inner rates (Meta-SGD).
 train mmoe false first 1
-for order in first second; do for k in 1 3; do train "maml-$order-k$k" true "$order" "$k"; done; done
+for order in first second; do for k in 1 3; do
+  train "maml-$order-k$k" true "$order" "$k"
+  train "maml-$order-k$k-rates" true "$order" "$k" true
+done; done
 
 # Choose (model, evaluation steps, rate, min support rows) on validation: lowest like-logloss +
 # rating-RMSE² of the fine-tuned predictions, over every candidate model given.
@@ -84,3 +92,7 @@ read -r m s r n <<< "$(choose maml-first-k1 maml-first-k3)"
 row "(c) MAML 1st order ($m)" "$m" finetuned "$s" "$r" "$n" "$s, $r, $n"
 read -r m s r n <<< "$(choose maml-second-k1 maml-second-k3)"
 row "(d) MAML 2nd order ($m)" "$m" finetuned "$s" "$r" "$n" "$s, $r, $n"
+read -r m s r n <<< "$(choose maml-first-k1-rates maml-first-k3-rates)"
+row "(e) MAML 1st order + Meta-SGD ($m)" "$m" finetuned "$s" "$r" "$n" "$s, $r, $n"
+read -r m s r n <<< "$(choose maml-second-k1-rates maml-second-k3-rates)"
+row "(f) MAML 2nd order + Meta-SGD ($m)" "$m" finetuned "$s" "$r" "$n" "$s, $r, $n"

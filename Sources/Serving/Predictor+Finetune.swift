@@ -38,7 +38,8 @@ extension Predictor {
                     ws.supportLabels.withUnsafeBufferPointer { y in
                         ws.fast[t].adapt(rows: s, features: f.baseAddress! + t * h, featureStride: k * h,
                                          labels: y.baseAddress! + t, labelStride: k, kind: tasks[t].kind,
-                                         activation: spec.activation, adaptation: adaptation, workspace: &ws.tower)
+                                         activation: spec.activation, adaptation: adaptation,
+                                         rates: model.parameters.innerRates(ofTask: t), workspace: &ws.tower)
                     }
                 }
                 guard ws.fast[t].isFinite,

@@ -17,6 +17,8 @@ extension ServingModel {
         /// Support rows kept per user (`S_max`).
         public var supportCapacity = 256
         public var seed: UInt64 = 7
+        /// Meta-SGD rate multipliers `ρ`, drawn uniformly from [0.5, 1.5) as if learned.
+        public var learnsInnerRates = false
 
         /// The reference serving config of issue 6: tower 64 → 64 → 1, 2 tasks, `H = 64`.
         public init() {}
@@ -33,6 +35,8 @@ extension ServingModel {
             support.capacity = supportCapacity
             support.keepFloor = min(support.keepFloor, supportCapacity)
             support.maxTasks = 100_000
+            var meta = ModelConfig.Meta()
+            meta.learnInnerRates = learnsInnerRates
             return ModelConfig(
                 taskKey: "user_id", time: "timestamp",
                 features: [
@@ -43,7 +47,7 @@ extension ServingModel {
                     .init(name: "popularity", kind: .numeric(normalization: .none)),
                 ],
                 labels: (0..<taskCount).map { .init(name: "task\($0)", kind: .binary) },
-                model: model, supportStore: support)
+                model: model, meta: meta, supportStore: support)
         }
     }
 
@@ -54,7 +58,12 @@ extension ServingModel {
     ) throws -> ServingModel {
         let config = shape.config
         let encoder = FeatureEncoder(unfittedConfig: config)
-        let parameters = ModelParameters(spec: config.networkSpec, seed: shape.seed)
+        var parameters = ModelParameters(spec: config.networkSpec, seed: shape.seed)
+        var rng = SeededRandom(seed: shape.seed &+ 1)
+        parameters.updateEachTensor { name, t in
+            guard name.hasPrefix("inner_rates.") else { return }
+            t = Tensor(shape: t.shape, scalars: (0..<t.count).map { _ in 0.5 + rng.nextUniform() })
+        }
         let embeddings = try EmbeddingStore(config: EmbeddingStoreConfig(model: config), clock: clock)
         // A 16-hex-digit version, like a trained model's, so a written directory loads with the same support tag.
         let hex = String(0x5e_0000_0000 + shape.seed, radix: 16)

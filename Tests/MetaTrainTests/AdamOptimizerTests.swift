@@ -37,6 +37,35 @@ import Testing
             expectClose(tensor, Tensor(shape: tensor.shape, scalars: flat[k].map(Float.init)), rtol: 1e-4, atol: 1e-6, name)
         }
     }
+
+    @Test func `inner-rate multipliers are not weight-decayed; the towers are`() {
+        let spec = NetworkSpec(architecture: .mmoe(experts: 2), inputWidth: 6, bottomWidths: [4], towerWidths: [3],
+                               taskCount: 2, learnsInnerRates: true)
+        var parameters = ModelParameters(spec: spec, seed: 2)
+        let before = parameters
+        var adam = AdamOptimizer(like: parameters, learningRate: 0.01, weightDecay: 0.1)
+        for _ in 0..<3 { adam.update(&parameters, gradients: .zeros(like: parameters)) }
+        #expect(parameters.innerRates == before.innerRates)
+        #expect(parameters.towers != before.towers)
+    }
+
+    @Test func `inner-rate multipliers take their own learning rate`() {
+        let spec = NetworkSpec(architecture: .mmoe(experts: 2), inputWidth: 6, bottomWidths: [4], towerWidths: [3],
+                               taskCount: 2, learnsInnerRates: true)
+        var parameters = ModelParameters(spec: spec, seed: 3)
+        let before = parameters
+        var adam = AdamOptimizer(like: parameters, learningRate: 0.001, innerRatesLearningRate: 0.05)
+        var gradients = ModelParameters.zeros(like: parameters)
+        gradients.updateEachTensor { _, g in g.fill(2) }
+        adam.update(&parameters, gradients: gradients)
+        // Adam's first step moves every scalar by its learning rate against the gradient's sign.
+        for (k, rates) in parameters.innerRates.enumerated() {
+            expectClose(rates.layers[0].weight, before.innerRates[k].layers[0].weight - Tensor(shape: rates.layers[0].weight.shape,
+                        scalars: Array(repeating: 0.05, count: rates.layers[0].weight.count)), rtol: 1e-5, atol: 1e-6, "ρ")
+        }
+        let moved = parameters.towers[0].layers[0].weight - before.towers[0].layers[0].weight
+        #expect(abs(moved.maxAbs() - 0.001) < 1e-5)
+    }
 }
 
 #if canImport(Glibc)

@@ -77,6 +77,39 @@ import Testing
             #expect(error < 2e-3, "\(path): relative error \(error)")
         }
     }
+
+    /// With Meta-SGD multipliers the step also differentiates L in ρ (only the meta loss depends
+    /// on it), for both orders: first order is exact in ρ for one inner step.
+    @Test(arguments: [MetaOrder.first, .second])
+    func `learned inner rates get the finite-difference gradient`(order: MetaOrder) {
+        var spec = Self.spec
+        spec.learnsInnerRates = true
+        var parameters = ModelParameters(spec: spec, seed: 12)
+        parameters.innerRates[1].layers[0].weight.fill(0.8)  // away from the all-ones start
+        let batch = randomBatch(rows: 16, layout: Self.layout, tasks: Self.tasks, taskKeys: 3, seed: 13)
+        let meta = MetaLearning(splitter: TaskSplitter(minimumRows: 3, supportFraction: 0.5, splitsByTime: false),
+                                adaptation: TowerAdaptation(steps: order == .first ? 1 : 2, learningRate: 0.3),
+                                order: order, weight: 0.7)
+        let table = DictionaryEmbeddingTable(dimension: 3)
+        let step = DataParallelStep(spec: spec, layout: Self.layout, tasks: Self.tasks, threads: 2, meta: meta, like: parameters)
+        let losses = step.compute(parameters: parameters, batch: batch, table: table, splitSeed: 5)
+        #expect(losses.metaTasks >= 2)
+        let analytic = step.gradients
+        func objective(_ p: ModelParameters) -> Double {
+            let probe = DataParallelStep(spec: spec, layout: Self.layout, tasks: Self.tasks, threads: 1, meta: meta, like: p)
+            return Self.total(probe.compute(parameters: p, batch: batch, table: table, splitSeed: 5), meta: meta)
+        }
+        for path in [\ModelParameters.innerRates[0].layers[0].weight, \ModelParameters.innerRates[1].layers[1].bias] {
+            #expect(analytic[keyPath: path].maxAbs() > 0, "\(path) gets a gradient")
+            let numeric = numericalGradient(of: { probe in
+                var p = parameters
+                p[keyPath: path] = probe
+                return objective(p)
+            }, at: parameters[keyPath: path])
+            let error = ((analytic[keyPath: path] - numeric).squaredNorm() / max(numeric.squaredNorm(), 1e-30)).squareRoot()
+            #expect(error < 2e-3, "\(path): relative error \(error)")
+        }
+    }
 }
 
 @Suite struct TaskSplitterTests {

@@ -273,6 +273,8 @@ private func failure(_ yaml: String, sourceLocation: SourceLocation = #_sourceLo
         (variant("meta: {min_task_rows: 1}"), "meta.min_task_rows"),
         (variant("meta: {support_fraction: 1.0}"), "meta.support_fraction"),
         (variant("meta: {support_fraction: 0}"), "meta.support_fraction"),
+        (variant("meta: {enabled: false, learn_inner_rates: true}"), "meta.learn_inner_rates"),
+        (variant("meta: {inner_rates_learning_rate: 0}"), "meta.inner_rates_learning_rate"),
         (variant("training: {optimizer: {kind: adam, learning_rate: 0}}"), "training.optimizer.learning_rate"),
         (variant("training: {optimizer: {kind: adam, beta1: 1.0}}"), "training.optimizer.beta1"),
         (variant("training: {optimizer: {kind: adam, beta2: -0.1}}"), "training.optimizer.beta2"),

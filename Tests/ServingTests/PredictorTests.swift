@@ -73,9 +73,12 @@ import Testing
         #expect(try predictor.score(traffic.request(user: "43", candidates: 2)).finetuned == false)
     }
 
-    @Test(arguments: [1, 3])
-    func `fine-tuned scores equal the inner loop run by hand`(steps: Int) throws {
-        let model = try Fixtures.model()
+    @Test(arguments: [1, 3], [false, true])
+    func `fine-tuned scores equal the inner loop run by hand`(steps: Int, learnedRates: Bool) throws {
+        var shape = Fixtures.smallShape
+        shape.learnsInnerRates = learnedRates
+        let model = try Fixtures.model(shape)
+        #expect((model.parameters.innerRates(ofTask: 0) != nil) == learnedRates)
         let predictor = Fixtures.predictor(model, steps: steps, learningRate: 0.3)
         var traffic = SyntheticTraffic(items: 500, seed: 3)
         let events = traffic.events(user: "7", count: 6, tasks: 2)
@@ -118,12 +121,22 @@ import Testing
             var tws = TowerWorkspace()
             let adapted = model.parameters.towers[k].adapted(
                 on: support.meta[k], labels: labels, kind: .binary, activation: spec.activation,
-                adaptation: TowerAdaptation(steps: steps, learningRate: 0.3), workspace: &tws)
+                adaptation: TowerAdaptation(steps: steps, learningRate: 0.3), rates: model.parameters.innerRates(ofTask: k),
+                workspace: &tws)
             var expected: [Float] = []
             TowerObjective.predictions(adapted, input: candidates.meta[k], kind: .binary, activation: spec.activation,
                                        into: &expected, workspace: &tws)
             let actual = (0..<5).map { served.score(candidate: $0, task: k) }
             #expect(Fixtures.maxRelativeDifference(actual, expected) <= 1e-5, "task \(k)")
+            if learnedRates {  // and the multipliers matter: plain MAML steps give other scores
+                let plain = model.parameters.towers[k].adapted(
+                    on: support.meta[k], labels: labels, kind: .binary, activation: spec.activation,
+                    adaptation: TowerAdaptation(steps: steps, learningRate: 0.3), workspace: &tws)
+                var plainScores: [Float] = []
+                TowerObjective.predictions(plain, input: candidates.meta[k], kind: .binary, activation: spec.activation,
+                                           into: &plainScores, workspace: &tws)
+                #expect(Fixtures.maxRelativeDifference(actual, plainScores) > 1e-4, "task \(k)")
+            }
         }
     }
 

@@ -97,7 +97,8 @@ public struct FineTunedEvaluation {
                     let f = Self.column(block: k, width: h, of: supportFeatures, rows: supportCount, rowWidth: kk * h)
                     let y = Tensor(shape: [supportCount], scalars: (0..<supportCount).map { supportLabels[supportLabels.startIndex + $0 * kk + k] })
                     tuned = tuned.adapted(on: f, labels: y, kind: head.kind, activation: spec.activation,
-                                          adaptation: adaptation, workspace: &towerWS)
+                                          adaptation: adaptation, rates: model.parameters.innerRates(ofTask: k),
+                                          workspace: &towerWS)
                 }
                 let query = Self.column(block: k, width: h, of: rows.features[(scored.lowerBound * kk * h)..<(scored.upperBound * kk * h)],
                                         rows: scored.count, rowWidth: kk * h)

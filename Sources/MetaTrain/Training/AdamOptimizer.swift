@@ -14,9 +14,13 @@ import Darwin
 /// m ← β₁m + (1 − β₁)g      v ← β₂v + (1 − β₂)g²
 /// θ ← θ − η · (m / (1 − β₁ᵗ)) / (sqrt(v / (1 − β₂ᵗ)) + ε) − η·λ·θ
 /// ```
-/// The moments are ``ModelParameters`` too, so they checkpoint like the weights.
+/// The moments are ``ModelParameters`` too, so they checkpoint like the weights. Meta-SGD rate
+/// multipliers `ρ` take their own `η_ρ` and are not decayed (decay would pull them to 0, i.e. to
+/// no adaptation).
 public struct AdamOptimizer: Sendable {
     public var learningRate: Float
+    /// `η_ρ`: the learning rate of Meta-SGD's rate multipliers.
+    public var innerRatesLearningRate: Float
     public var beta1: Float
     public var beta2: Float
     public var epsilon: Float
@@ -29,8 +33,9 @@ public struct AdamOptimizer: Sendable {
     public var step: Int = 0
 
     public init(like parameters: ModelParameters, learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999,
-                epsilon: Float = 1e-8, weightDecay: Float = 0) {
+                epsilon: Float = 1e-8, weightDecay: Float = 0, innerRatesLearningRate: Float? = nil) {
         self.learningRate = learningRate
+        self.innerRatesLearningRate = innerRatesLearningRate ?? learningRate
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
@@ -43,8 +48,10 @@ public struct AdamOptimizer: Sendable {
     public mutating func update(_ parameters: inout ModelParameters, gradients: ModelParameters) {
         step += 1
         let c1 = 1 - powf(beta1, Float(step)), c2 = 1 - powf(beta2, Float(step))
-        let (b1, b2, eps, lr, wd) = (beta1, beta2, epsilon, learningRate, weightDecay)
+        let b1 = beta1, b2 = beta2, eps = epsilon
         for slot in parameters.tensorSlots {
+            let (lr, wd): (Float, Float)
+            if case .innerRate = slot { (lr, wd) = (innerRatesLearningRate, 0) } else { (lr, wd) = (learningRate, weightDecay) }
             gradients.tensor(at: slot).withUnsafeBufferPointer { g in
                 m.withTensor(at: slot) { m in
                     v.withTensor(at: slot) { v in

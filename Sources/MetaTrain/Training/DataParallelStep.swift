@@ -114,7 +114,7 @@ public final class DataParallelStep: @unchecked Sendable {
         return Losses(base: base, meta: metaLoss, metaTasks: taskCount)
     }
 
-    /// Adds `λ · (w_k / U) · ∂L_{Q,k}/∂(θ_k, f)` of one in-batch task, for every tower `k`.
+    /// Adds `λ · (w_k / U) · ∂L_{Q,k}/∂(θ_k, ρ_k, f)` of one in-batch task, for every tower `k`.
     private static func addMetaGradient(task: InBatchTask, parameters: ModelParameters, spec: NetworkSpec, tasks: [TaskSpec],
                                         meta: MetaLearning, taskCount: Int, worker w: Worker) {
         for (k, head) in tasks.enumerated() {
@@ -125,9 +125,10 @@ public final class DataParallelStep: @unchecked Sendable {
             let g = MetaGradient.compute(
                 tower: parameters.towers[k], kind: head.kind, activation: spec.activation,
                 support: w.support, supportLabels: w.supportLabels, query: w.query, queryLabels: w.queryLabels,
-                adaptation: meta.adaptation, order: meta.order, workspace: &w.tower)
+                adaptation: meta.adaptation, order: meta.order, rates: parameters.innerRates(ofTask: k), workspace: &w.tower)
             let scale = meta.weight * head.weight / Float(taskCount)
             w.gradients.towers[k].addScaled(g.tower, by: scale)
+            if let dRates = g.rates { w.gradients.innerRates[k].addScaled(dRates, by: scale) }
             RowGather.scatterAdd(g.query, scale: scale, rows: task.query, into: &w.workspace.dMeta[k])
             if meta.order == .second {
                 RowGather.scatterAdd(g.support, scale: scale, rows: task.support, into: &w.workspace.dMeta[k])

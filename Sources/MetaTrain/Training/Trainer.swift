@@ -70,7 +70,8 @@ public final class Trainer {
         if case .adam(let settings) = config.training.optimizer { adam = settings } else { adam = .init() }
         self.optimizer = AdamOptimizer(like: parameters, learningRate: Float(config.training.optimizer.learningRate),
                                        beta1: Float(adam.beta1), beta2: Float(adam.beta2), epsilon: Float(adam.epsilon),
-                                       weightDecay: Float(adam.weightDecay))
+                                       weightDecay: Float(adam.weightDecay),
+                                       innerRatesLearningRate: Float(config.meta.innerRatesLearningRate))
         self.step = DataParallelStep(spec: spec, layout: layout, tasks: tasks, threads: max(1, config.training.threads),
                                      meta: MetaLearning(config: config), like: parameters)
         self.checkpoint = checkpoint

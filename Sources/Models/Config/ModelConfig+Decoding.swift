@@ -152,7 +152,8 @@ extension ModelConfig {
 
     private static func decodeMeta(_ node: ConfigNode) throws(ConfigError) -> Meta {
         let m = try node.mapping(allowed: ["enabled", "order", "inner_steps", "inner_learning_rate",
-                                           "meta_weight", "min_task_rows", "support_fraction", "task_chunk_rows"])
+                                           "meta_weight", "min_task_rows", "support_fraction", "task_chunk_rows",
+                                           "learn_inner_rates", "inner_rates_learning_rate"])
         var meta = Meta()
         meta.enabled = try m.bool("enabled", default: meta.enabled)
         meta.order = try m.choice("order", default: meta.order)
@@ -162,6 +163,8 @@ extension ModelConfig {
         meta.minTaskRows = try m.int("min_task_rows", default: meta.minTaskRows)
         meta.supportFraction = try m.double("support_fraction", default: meta.supportFraction)
         meta.taskChunkRows = try m.int("task_chunk_rows", default: meta.taskChunkRows)
+        meta.learnInnerRates = try m.bool("learn_inner_rates", default: meta.learnInnerRates)
+        meta.innerRatesLearningRate = try m.double("inner_rates_learning_rate", default: meta.innerRatesLearningRate)
         return meta
     }
 

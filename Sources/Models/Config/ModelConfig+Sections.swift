@@ -51,6 +51,14 @@ extension ModelConfig {
         /// rows of one task (in time order), so a batch holds many tasks with enough rows each
         /// to split; 0 keeps whole tasks together. YAML `task_chunk_rows`, default 16.
         public var taskChunkRows: Int = 16
+        /// Meta-SGD (Li et al. 2017): learn one inner-rate multiplier `ρ` per tower parameter, so
+        /// the inner step is `θ ← θ − α·ρ ⊙ ∇L_S` (`ρ` starts at 1, saved with the model as
+        /// `inner_rates.*`, used by evaluation and serving). Needs `enabled`.
+        /// YAML `learn_inner_rates`, default false.
+        public var learnInnerRates: Bool = false
+        /// Adam's learning rate `η_ρ` for the multipliers `ρ` (they start at 1 and need to move
+        /// further than the weights). YAML `inner_rates_learning_rate`, default 0.01.
+        public var innerRatesLearningRate: Double = 0.01
 
         public init() {}
     }

@@ -126,6 +126,9 @@ private struct Validator {
         try check(m.supportFraction > 0 && m.supportFraction < 1, "meta.support_fraction",
                   "must be in (0, 1), got \(m.supportFraction)")
         try check(m.taskChunkRows >= 0, "meta.task_chunk_rows", "must be ≥ 0 (0 = whole tasks), got \(m.taskChunkRows)")
+        try positive(m.innerRatesLearningRate, "meta.inner_rates_learning_rate")
+        try check(m.enabled || !m.learnInnerRates, "meta.learn_inner_rates",
+                  "learned inner rates need meta-learning: set meta.enabled: true or learn_inner_rates: false")
     }
 
     func training(_ t: ModelConfig.Training) throws(ConfigError) {

@@ -42,6 +42,8 @@ extension ModelConfig {
               min_task_rows: \(meta.minTaskRows)
               support_fraction: \(meta.supportFraction)
               task_chunk_rows: \(meta.taskChunkRows)
+              learn_inner_rates: \(meta.learnInnerRates)
+              inner_rates_learning_rate: \(meta.innerRatesLearningRate)
             training:
               optimizer: \(Self.yamlOptimizer(training.optimizer))
               embedding_optimizer: \(Self.yamlOptimizer(training.embeddingOptimizer))

@@ -33,6 +33,16 @@ public struct MLPParameters: Sendable, Equatable {
     /// Zero parameters of the same shapes.
     public func zeros() -> MLPParameters { MLPParameters(layers: layers.map { $0.zeros() }) }
 
+    /// Parameters of the same shapes with every scalar `value` (Meta-SGD's `ρ = 1`).
+    public func filled(with value: Float) -> MLPParameters {
+        var out = zeros()
+        for l in out.layers.indices {
+            out.layers[l].weight.fill(value)
+            out.layers[l].bias.fill(value)
+        }
+        return out
+    }
+
     /// Number of scalars.
     public var parameterCount: Int { layers.reduce(0) { $0 + $1.weight.count + $1.bias.count } }
 }

@@ -8,17 +8,20 @@ public enum MetaOrder: String, Sendable, Equatable, Codable {
     case second
 }
 
-/// The MAML meta-gradient of one task on one tower (Finn et al. 2017):
+/// The MAML meta-gradient of one task on one tower (Finn et al. 2017), with Meta-SGD rate
+/// multipliers `ρ` (Li et al. 2017; `ρ = 1` without them):
 ///
 /// ```
-/// θ_{t+1} = θ_t − α ∇θ L_S(θ_t; f_S)          t = 0 … k−1,  θ' = θ_k
+/// s_t     = ∇θ L_S(θ_t; f_S),   θ_{t+1} = θ_t − α ρ ⊙ s_t          t = 0 … k−1,  θ' = θ_k
 /// L_meta  = L_Q(θ'; f_Q)
 /// g_k     = ∇θ L_Q(θ_k),   df_Q = ∇f L_Q(θ_k)
-/// second order, t = k−1 … 0:   g_t = g_{t+1} − α ∇²θθ L_S(θ_t) g_{t+1}
-///                              df_S −= α ∇²fθ L_S(θ_t) g_{t+1}
-/// first order:   g_0 = g_k,    df_S = 0
+/// second order, t = k−1 … 0:   dρ  −= α g_{t+1} ⊙ s_t
+///                              g_t  = g_{t+1} − α ∇²θθ L_S(θ_t) (ρ ⊙ g_{t+1})
+///                              df_S −= α ∇²fθ L_S(θ_t) (ρ ⊙ g_{t+1})
+/// first order:   g_0 = g_k,    df_S = 0,    dρ = −α g_k ⊙ Σ_t s_t
 /// ```
-/// `∂L_meta/∂θ = g_0`; `df_S`, `df_Q` carry the meta-gradient into the shared bottom (φ).
+/// `∂L_meta/∂θ = g_0`, `∂L_meta/∂ρ = dρ`; `df_S`, `df_Q` carry the meta-gradient into the
+/// shared bottom (φ).
 public struct MetaGradient: Sendable {
     /// `∂L_meta/∂θ`, shaped like the tower.
     public var tower: MLPParameters
@@ -26,25 +29,38 @@ public struct MetaGradient: Sendable {
     public var support: Tensor
     /// `∂L_meta/∂f_Q`, `(Q, H)`.
     public var query: Tensor
+    /// `∂L_meta/∂ρ`, shaped like the tower; nil without rate multipliers.
+    public var rates: MLPParameters?
     /// `L_Q(θ')`.
     public var queryLoss: Double
 
     /// Computes the meta-gradient; `workspace` is scratch for the tower passes.
+    /// - Parameter rates: the tower's `ρ`, or nil for plain MAML.
     public static func compute(
         tower: MLPParameters, kind: TaskKind, activation: Activation,
         support: Tensor, supportLabels: Tensor, query: Tensor, queryLabels: Tensor,
-        adaptation: TowerAdaptation, order: MetaOrder, queryNormalizer: Int? = nil,
+        adaptation: TowerAdaptation, order: MetaOrder, queryNormalizer: Int? = nil, rates: MLPParameters? = nil,
         workspace ws: inout TowerWorkspace
     ) -> MetaGradient {
-        // Inner loop, keeping every θ_t for the second-order backward pass.
+        let alpha = adaptation.learningRate
+        // Inner loop, keeping every θ_t for the second-order backward pass and, with rates,
+        // every support gradient s_t for dρ.
         var iterates = [tower]
+        var supportGradients: [MLPParameters] = []
         let supportCount = TaskLoss.labelledCount(supportLabels)
         if supportCount > 0 {
             for _ in 0..<adaptation.steps {
                 var next = iterates[iterates.count - 1]
-                next.adapt(on: support, labels: supportLabels, kind: kind, activation: activation,
-                           adaptation: TowerAdaptation(steps: 1, learningRate: adaptation.learningRate),
-                           normalizer: supportCount, workspace: &ws)
+                if let rates {
+                    TowerObjective.gradient(next, input: support, labels: supportLabels, kind: kind, activation: activation,
+                                            normalizer: supportCount, inputGradient: false, workspace: &ws)
+                    supportGradients.append(ws.gradients!)
+                    next.descend(along: ws.gradients!, learningRate: alpha, rates: rates)
+                } else {
+                    next.adapt(on: support, labels: supportLabels, kind: kind, activation: activation,
+                               adaptation: TowerAdaptation(steps: 1, learningRate: alpha),
+                               normalizer: supportCount, workspace: &ws)
+                }
                 iterates.append(next)
             }
         }
@@ -54,18 +70,52 @@ public struct MetaGradient: Sendable {
         var g = ws.gradients!
         let dQuery = ws.dInput!
         var dSupport = Tensor(shape: support.shape)
+        var dRates = rates.map { $0.zeros() }
         if order == .second && iterates.count > 1 {
             for t in stride(from: iterates.count - 2, through: 0, by: -1) {
+                // g holds g_{t+1} here.
+                dRates?.addProduct(g, supportGradients[t], scale: -alpha)
+                let direction = rates.map { g.product($0) } ?? g
                 let (hv, mixed) = TowerHessian.hessianVectorProduct(
                     iterates[t], input: support, labels: supportLabels, kind: kind, activation: activation,
-                    normalizer: supportCount, direction: g)
+                    normalizer: supportCount, direction: direction)
                 for l in g.layers.indices {
-                    g.layers[l].weight.addScaled(hv.layers[l].weight, by: -adaptation.learningRate)
-                    g.layers[l].bias.addScaled(hv.layers[l].bias, by: -adaptation.learningRate)
+                    g.layers[l].weight.addScaled(hv.layers[l].weight, by: -alpha)
+                    g.layers[l].bias.addScaled(hv.layers[l].bias, by: -alpha)
                 }
-                dSupport.addScaled(mixed, by: -adaptation.learningRate)
+                dSupport.addScaled(mixed, by: -alpha)
+            }
+        } else {
+            for s in supportGradients { dRates?.addProduct(g, s, scale: -alpha) }
+        }
+        return MetaGradient(tower: g, support: dSupport, query: dQuery, rates: dRates, queryLoss: queryLoss)
+    }
+}
+
+extension MLPParameters {
+    /// `self += scale · (a ⊙ b)`, tensor by tensor.
+    mutating func addProduct(_ a: MLPParameters, _ b: MLPParameters, scale: Float) {
+        for l in layers.indices {
+            Self.addProduct(&layers[l].weight, a.layers[l].weight, b.layers[l].weight, scale)
+            Self.addProduct(&layers[l].bias, a.layers[l].bias, b.layers[l].bias, scale)
+        }
+    }
+
+    /// `self ⊙ other`.
+    func product(_ other: MLPParameters) -> MLPParameters {
+        var out = zeros()
+        out.addProduct(self, other, scale: 1)
+        return out
+    }
+
+    private static func addProduct(_ out: inout Tensor, _ a: Tensor, _ b: Tensor, _ scale: Float) {
+        precondition(out.count == a.count && out.count == b.count, "addProduct: \(out.count), \(a.count), \(b.count) scalars")
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                out.withUnsafeMutableBufferPointer { o in
+                    for i in o.indices { o[i] += scale * a[i] * b[i] }
+                }
             }
         }
-        return MetaGradient(tower: g, support: dSupport, query: dQuery, queryLoss: queryLoss)
     }
 }

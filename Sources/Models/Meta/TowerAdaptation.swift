@@ -4,8 +4,10 @@ import TensorCore
 /// evaluation and serving all call, so a user's tower is fine-tuned identically everywhere:
 ///
 /// ```
-/// θ_0 = θ;   θ_{t+1} = θ_t − α ∇θ L(θ_t; f_S, y_S)    t = 0 … k−1;   returns θ_k
+/// θ_0 = θ;   θ_{t+1} = θ_t − α ρ ⊙ ∇θ L(θ_t; f_S, y_S)    t = 0 … k−1;   returns θ_k
 /// ```
+/// `ρ` is the tower's Meta-SGD rate multipliers (Li et al. 2017), learned with the model when
+/// `meta.learn_inner_rates` is on; without them `ρ = 1` (plain MAML).
 /// Only the tower adapts; embeddings, experts and gates (which produced `f_S`) stay fixed
 /// (ANIL-style head adaptation, Raghu et al. 2020, on the MMoE towers).
 public struct TowerAdaptation: Sendable, Equatable {
@@ -28,14 +30,15 @@ extension MLPParameters {
     ///   - support: `(S, H)` meta-layer inputs of the support rows.
     ///   - labels: `(S)` their labels (NaN = missing, ignored).
     ///   - normalizer: the `n` of the support loss; defaults to the labelled count ("num").
+    ///   - rates: `ρ`, shaped like the tower; nil = 1.
     /// - Returns: the adapted tower; `self` unchanged when `S = 0` or no label is present.
     public func adapted(
         on support: Tensor, labels: Tensor, kind: TaskKind, activation: Activation,
-        adaptation: TowerAdaptation, normalizer: Int? = nil, workspace ws: inout TowerWorkspace
+        adaptation: TowerAdaptation, normalizer: Int? = nil, rates: MLPParameters? = nil, workspace ws: inout TowerWorkspace
     ) -> MLPParameters {
         var fast = self
         fast.adapt(on: support, labels: labels, kind: kind, activation: activation, adaptation: adaptation,
-                   normalizer: normalizer, workspace: &ws)
+                   normalizer: normalizer, rates: rates, workspace: &ws)
         return fast
     }
 
@@ -45,7 +48,7 @@ extension MLPParameters {
     /// fused path (``TwoLayerTower``): the same steps, two GEMMs and one element-wise pass each way.
     public mutating func adapt(
         on support: Tensor, labels: Tensor, kind: TaskKind, activation: Activation,
-        adaptation: TowerAdaptation, normalizer: Int? = nil, workspace ws: inout TowerWorkspace
+        adaptation: TowerAdaptation, normalizer: Int? = nil, rates: MLPParameters? = nil, workspace ws: inout TowerWorkspace
     ) {
         let n = normalizer ?? TaskLoss.labelledCount(labels)
         guard n > 0, adaptation.steps > 0 else { return }
@@ -55,7 +58,7 @@ extension MLPParameters {
                 labels.withUnsafeBufferPointer { y in
                     adapt(rows: labels.count, features: f.baseAddress!, featureStride: width, labels: y.baseAddress!,
                           labelStride: 1, kind: kind, activation: activation, adaptation: adaptation, normalizer: n,
-                          workspace: &ws)
+                          rates: rates, workspace: &ws)
                 }
             }
             return
@@ -63,9 +66,32 @@ extension MLPParameters {
         for _ in 0..<adaptation.steps {
             TowerObjective.gradient(self, input: support, labels: labels, kind: kind, activation: activation,
                                     normalizer: n, inputGradient: false, workspace: &ws)
+            descend(along: ws.gradients!, learningRate: adaptation.learningRate, rates: rates)
+        }
+    }
+
+    /// `θ ← θ − α·ρ ⊙ g` (`ρ` nil: `θ ← θ − α·g`), tensor by tensor.
+    public mutating func descend(along g: MLPParameters, learningRate alpha: Float, rates: MLPParameters?) {
+        guard let rates else {
             for l in layers.indices {
-                layers[l].weight.addScaled(ws.gradients!.layers[l].weight, by: -adaptation.learningRate)
-                layers[l].bias.addScaled(ws.gradients!.layers[l].bias, by: -adaptation.learningRate)
+                layers[l].weight.addScaled(g.layers[l].weight, by: -alpha)
+                layers[l].bias.addScaled(g.layers[l].bias, by: -alpha)
+            }
+            return
+        }
+        for l in layers.indices {
+            Self.descend(&layers[l].weight, along: g.layers[l].weight, rates: rates.layers[l].weight, alpha)
+            Self.descend(&layers[l].bias, along: g.layers[l].bias, rates: rates.layers[l].bias, alpha)
+        }
+    }
+
+    private static func descend(_ p: inout Tensor, along g: Tensor, rates: Tensor, _ alpha: Float) {
+        precondition(p.count == g.count && p.count == rates.count, "descend: \(p.count), \(g.count), \(rates.count) scalars")
+        g.withUnsafeBufferPointer { g in
+            rates.withUnsafeBufferPointer { r in
+                p.withUnsafeMutableBufferPointer { p in
+                    for i in p.indices { p[i] -= alpha * r[i] * g[i] }
+                }
             }
         }
     }
@@ -77,7 +103,7 @@ extension MLPParameters {
     public mutating func adapt(
         rows: Int, features: UnsafePointer<Float>, featureStride: Int, labels: UnsafePointer<Float>, labelStride: Int,
         kind: TaskKind, activation: Activation, adaptation: TowerAdaptation, normalizer: Int? = nil,
-        workspace ws: inout TowerWorkspace
+        rates: MLPParameters? = nil, workspace ws: inout TowerWorkspace
     ) {
         let width = inputWidth
         precondition(rows >= 0 && featureStride >= width && labelStride >= 1,
@@ -93,13 +119,13 @@ extension MLPParameters {
             }
             let (input, staged) = (ws.stagedInput, ws.stagedLabels)
             adapt(on: input, labels: staged, kind: kind, activation: activation, adaptation: adaptation,
-                  normalizer: n, workspace: &ws)
+                  normalizer: n, rates: rates, workspace: &ws)
             return
         }
         for _ in 0..<adaptation.steps {
             TwoLayerTower.step(&self, features: features, rows: rows, ldf: featureStride, labels: labels, ldy: labelStride,
                                kind: kind, activation: activation, scale: 1 / Float(n),
-                               learningRate: adaptation.learningRate, scratch: &ws.twoLayer)
+                               learningRate: adaptation.learningRate, rates: rates, scratch: &ws.twoLayer)
         }
     }
 }

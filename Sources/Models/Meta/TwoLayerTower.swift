@@ -13,7 +13,8 @@ import TensorCore
 /// D   = (d w2ᵀ) ⊙ act'(A)              (S, T)
 /// W1 ← W1 − α·FᵀD     b1 ← b1 − α·Σ_s D_s     w2 ← w2 − α·Aᵀd     b2 ← b2 − α·Σ_s d_s
 /// ```
-/// `W1 − α·FᵀD` is one GEMM with `alpha = −α, beta = 1` straight into the weights.
+/// `W1 − α·FᵀD` is one GEMM with `alpha = −α, beta = 1` straight into the weights. With Meta-SGD
+/// multipliers `ρ` every update is `− α·ρ ⊙ (gradient)`, and `FᵀD` goes through scratch first.
 /// Matrices are read through a row stride, so a task's column block of the support store's
 /// `(S, K·H)` rows or of the bottom's output needs no copy.
 enum TwoLayerTower {
@@ -58,7 +59,7 @@ enum TwoLayerTower {
     static func step(
         _ tower: inout MLPParameters, features f: UnsafePointer<Float>, rows: Int, ldf: Int,
         labels y: UnsafePointer<Float>, ldy: Int, kind: TaskKind, activation: Activation,
-        scale: Float, learningRate alpha: Float, scratch: inout TwoLayerScratch
+        scale: Float, learningRate alpha: Float, rates: MLPParameters? = nil, scratch: inout TwoLayerScratch
     ) {
         forward(tower, features: f, rows: rows, ldf: ldf, activation: activation, scratch: &scratch)
         guard rows > 0 else { return }
@@ -94,6 +95,11 @@ enum TwoLayerTower {
                 }
             }
         }
+        if let rates {
+            step(&tower, rates: rates, features: f, rows: rows, ldf: ldf, dBias2: dBias2, learningRate: alpha,
+                 scratch: &scratch)
+            return
+        }
         scratch.hidden.withUnsafeBufferPointer { delta in
             tower.layers[0].weight.withUnsafeMutableBufferPointer { w1 in
                 GEMM.compute(m: h, n: t, k: rows, a: f, lda: ldf, transposeA: true, b: delta.baseAddress!, ldb: t,
@@ -111,6 +117,33 @@ enum TwoLayerTower {
             }
         }
         tower.layers[1].bias.scalars[0] -= alpha * dBias2
+    }
+
+    /// The update of ``step(_:features:rows:ldf:labels:ldy:kind:activation:scale:learningRate:rates:scratch:)``
+    /// with Meta-SGD multipliers, once `scratch` holds `D`, `Σ_s D_s`, `Aᵀd`: `θ ← θ − α·ρ ⊙ ∇θ`.
+    private static func step(
+        _ tower: inout MLPParameters, rates: MLPParameters, features f: UnsafePointer<Float>, rows: Int, ldf: Int,
+        dBias2: Float, learningRate alpha: Float, scratch: inout TwoLayerScratch
+    ) {
+        let h = tower.layers[0].inputs, t = tower.layers[0].outputs
+        scratch.prepareWeightGradient(count: h * t)
+        scratch.hidden.withUnsafeBufferPointer { delta in
+            scratch.dw1.withUnsafeMutableBufferPointer { dw1 in
+                GEMM.compute(m: h, n: t, k: rows, a: f, lda: ldf, transposeA: true, b: delta.baseAddress!, ldb: t,
+                             c: dw1.baseAddress!, ldc: t, beta: 0)
+            }
+        }
+        func descend(_ p: inout Tensor, _ rho: Tensor, _ g: UnsafeBufferPointer<Float>) {
+            rho.withUnsafeBufferPointer { r in
+                p.withUnsafeMutableBufferPointer { p in
+                    for i in p.indices { p[i] -= alpha * r[i] * g[i] }
+                }
+            }
+        }
+        scratch.dw1.withUnsafeBufferPointer { descend(&tower.layers[0].weight, rates.layers[0].weight, UnsafeBufferPointer(rebasing: $0[0..<(h * t)])) }
+        scratch.db1.withUnsafeBufferPointer { descend(&tower.layers[0].bias, rates.layers[0].bias, UnsafeBufferPointer(rebasing: $0[0..<t])) }
+        scratch.dw2.withUnsafeBufferPointer { descend(&tower.layers[1].weight, rates.layers[1].weight, UnsafeBufferPointer(rebasing: $0[0..<t])) }
+        tower.layers[1].bias.scalars[0] -= alpha * rates.layers[1].bias.scalars[0] * dBias2
     }
 
     /// The tower's outputs on `rows` rows: `σ(z)` (binary) or `z` (regression) into
@@ -144,6 +177,8 @@ struct TwoLayerScratch: Sendable {
     /// `(T)` gradients of `w2` and `b1`.
     var dw2: [Float] = []
     var db1: [Float] = []
+    /// `(H, T)` gradient of `W1`, only for Meta-SGD steps (plain steps update `W1` in the GEMM).
+    var dw1: [Float] = []
 
     mutating func prepare(rows: Int, width: Int) {
         Self.grow(&hidden, to: rows * width)
@@ -151,6 +186,10 @@ struct TwoLayerScratch: Sendable {
         Self.grow(&dLogits, to: rows)
         Self.grow(&dw2, to: width)
         Self.grow(&db1, to: width)
+    }
+
+    mutating func prepareWeightGradient(count: Int) {
+        Self.grow(&dw1, to: count)
     }
 
     private static func grow(_ buffer: inout [Float], to count: Int) {

@@ -7,16 +7,27 @@ import TensorCore
 ///
 /// - `experts`: E expert MLPs `D → … → H` (Shared-Bottom: the one bottom MLP);
 /// - `gates`: K gate layers `(D, E)` (Shared-Bottom: none);
-/// - `towers`: K tower MLPs `H → … → 1` — the parameters MAML adapts (θ).
+/// - `towers`: K tower MLPs `H → … → 1` — the parameters MAML adapts (θ);
+/// - `innerRates`: Meta-SGD's K rate multipliers `ρ_k`, shaped like the towers (the inner step
+///   is `θ_k ← θ_k − α·ρ_k ⊙ ∇L_S`); empty unless the spec ``NetworkSpec/learnsInnerRates``.
 public struct ModelParameters: Sendable, Equatable {
     public var experts: [MLPParameters]
     public var gates: [DenseLayer]
     public var towers: [MLPParameters]
+    public var innerRates: [MLPParameters]
 
-    public init(experts: [MLPParameters], gates: [DenseLayer], towers: [MLPParameters]) {
+    public init(experts: [MLPParameters], gates: [DenseLayer], towers: [MLPParameters], innerRates: [MLPParameters] = []) {
+        precondition(innerRates.isEmpty || innerRates.count == towers.count,
+                     "ModelParameters: \(innerRates.count) inner-rate sets for \(towers.count) towers")
         self.experts = experts
         self.gates = gates
         self.towers = towers
+        self.innerRates = innerRates
+    }
+
+    /// Task `k`'s Meta-SGD multipliers `ρ_k`, or nil when the model has none (`ρ = 1`).
+    public func innerRates(ofTask k: Int) -> MLPParameters? {
+        innerRates.isEmpty ? nil : innerRates[k]
     }
 
     /// Freshly initialised parameters for `spec` (He for ReLU layers, Xavier for gates and logits).
@@ -31,13 +42,14 @@ public struct ModelParameters: Sendable, Equatable {
             : []
         let tower = [spec.metaWidth] + spec.towerWidths + [1]
         towers = (0..<spec.taskCount).map { _ in MLPParameters(widths: tower, activatesLast: false, using: &rng) }
+        innerRates = spec.learnsInnerRates ? towers.map { $0.filled(with: 1) } : []
     }
 
     /// Zero parameters of the same shapes as `other`.
     public static func zeros(like other: ModelParameters) -> ModelParameters {
         ModelParameters(
             experts: other.experts.map { $0.zeros() }, gates: other.gates.map { $0.zeros() },
-            towers: other.towers.map { $0.zeros() })
+            towers: other.towers.map { $0.zeros() }, innerRates: other.innerRates.map { $0.zeros() })
     }
 
     /// Number of scalars.
@@ -48,7 +60,7 @@ public struct ModelParameters: Sendable, Equatable {
     }
 
     /// Visits every tensor with its checkpoint name, e.g. `experts.0.layers.1.weight`,
-    /// `gates.1.bias`, `towers.0.layers.0.weight`. The order is stable.
+    /// `gates.1.bias`, `towers.0.layers.0.weight`, `inner_rates.0.layers.0.weight`. The order is stable.
     public func forEachTensor(_ body: (String, Tensor) throws -> Void) rethrows {
         for (e, mlp) in experts.enumerated() { try Self.visit(mlp, prefix: "experts.\(e)", body) }
         for (k, gate) in gates.enumerated() {
@@ -56,6 +68,7 @@ public struct ModelParameters: Sendable, Equatable {
             try body("gates.\(k).bias", gate.bias)
         }
         for (k, mlp) in towers.enumerated() { try Self.visit(mlp, prefix: "towers.\(k)", body) }
+        for (k, mlp) in innerRates.enumerated() { try Self.visit(mlp, prefix: "inner_rates.\(k)", body) }
     }
 
     private static func visit(_ mlp: MLPParameters, prefix: String, _ body: (String, Tensor) throws -> Void) rethrows {
@@ -73,6 +86,7 @@ public struct ModelParameters: Sendable, Equatable {
             try body("gates.\(k).bias", &gates[k].bias)
         }
         for k in towers.indices { try Self.update(&towers[k], prefix: "towers.\(k)", body) }
+        for k in innerRates.indices { try Self.update(&innerRates[k], prefix: "inner_rates.\(k)", body) }
     }
 
     private static func update(_ mlp: inout MLPParameters, prefix: String, _ body: (String, inout Tensor) throws -> Void) rethrows {
@@ -103,6 +117,12 @@ public struct ModelParameters: Sendable, Equatable {
                 out.append(("towers.\(k).layers.\(l).bias", \.towers[k].layers[l].bias))
             }
         }
+        for k in innerRates.indices {
+            for l in innerRates[k].layers.indices {
+                out.append(("inner_rates.\(k).layers.\(l).weight", \.innerRates[k].layers[l].weight))
+                out.append(("inner_rates.\(k).layers.\(l).bias", \.innerRates[k].layers[l].bias))
+            }
+        }
         return out
     }
 
@@ -112,6 +132,7 @@ public struct ModelParameters: Sendable, Equatable {
         case expert(Int, layer: Int, bias: Bool)
         case gate(Int, bias: Bool)
         case tower(Int, layer: Int, bias: Bool)
+        case innerRate(Int, layer: Int, bias: Bool)
     }
 
     /// Every tensor's slot, in the order of ``forEachTensor(_:)``.
@@ -124,6 +145,11 @@ public struct ModelParameters: Sendable, Equatable {
         for k in towers.indices {
             for l in towers[k].layers.indices { out += [.tower(k, layer: l, bias: false), .tower(k, layer: l, bias: true)] }
         }
+        for k in innerRates.indices {
+            for l in innerRates[k].layers.indices {
+                out += [.innerRate(k, layer: l, bias: false), .innerRate(k, layer: l, bias: true)]
+            }
+        }
         return out
     }
 
@@ -133,6 +159,7 @@ public struct ModelParameters: Sendable, Equatable {
         case .expert(let e, let l, let bias): bias ? experts[e].layers[l].bias : experts[e].layers[l].weight
         case .gate(let k, let bias): bias ? gates[k].bias : gates[k].weight
         case .tower(let k, let l, let bias): bias ? towers[k].layers[l].bias : towers[k].layers[l].weight
+        case .innerRate(let k, let l, let bias): bias ? innerRates[k].layers[l].bias : innerRates[k].layers[l].weight
         }
     }
 
@@ -145,6 +172,8 @@ public struct ModelParameters: Sendable, Equatable {
             bias ? try body(&gates[k].bias) : try body(&gates[k].weight)
         case .tower(let k, let l, let bias):
             bias ? try body(&towers[k].layers[l].bias) : try body(&towers[k].layers[l].weight)
+        case .innerRate(let k, let l, let bias):
+            bias ? try body(&innerRates[k].layers[l].bias) : try body(&innerRates[k].layers[l].weight)
         }
     }
 

@@ -3,13 +3,16 @@ import TensorCore
 extension ModelConfig {
     /// The network shape the config describes.
     public var networkSpec: NetworkSpec {
-        switch model.architecture {
+        let rates = meta.enabled && meta.learnInnerRates
+        return switch model.architecture {
         case .mmoe:
             NetworkSpec(architecture: .mmoe(experts: model.experts), inputWidth: inputWidth,
-                        bottomWidths: model.expertLayers, towerWidths: model.towerLayers, taskCount: taskCount)
+                        bottomWidths: model.expertLayers, towerWidths: model.towerLayers, taskCount: taskCount,
+                        learnsInnerRates: rates)
         case .sharedBottom:
             NetworkSpec(architecture: .sharedBottom, inputWidth: inputWidth,
-                        bottomWidths: model.sharedBottomLayers, towerWidths: model.towerLayers, taskCount: taskCount)
+                        bottomWidths: model.sharedBottomLayers, towerWidths: model.towerLayers, taskCount: taskCount,
+                        learnsInnerRates: rates)
         }
     }
 

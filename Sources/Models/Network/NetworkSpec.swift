@@ -28,10 +28,12 @@ public struct NetworkSpec: Sendable, Equatable {
     public var taskCount: Int
     /// Activation of hidden layers.
     public var activation: Activation
+    /// Whether the network has Meta-SGD inner-rate multipliers `ρ_k`, one per tower parameter.
+    public var learnsInnerRates: Bool
 
     public init(
         architecture: Architecture, inputWidth: Int, bottomWidths: [Int], towerWidths: [Int],
-        taskCount: Int, activation: Activation = .relu
+        taskCount: Int, activation: Activation = .relu, learnsInnerRates: Bool = false
     ) {
         precondition(inputWidth > 0 && !bottomWidths.isEmpty && taskCount > 0,
                      "NetworkSpec: inputWidth \(inputWidth), bottomWidths \(bottomWidths), taskCount \(taskCount)")
@@ -43,6 +45,7 @@ public struct NetworkSpec: Sendable, Equatable {
         self.towerWidths = towerWidths
         self.taskCount = taskCount
         self.activation = activation
+        self.learnsInnerRates = learnsInnerRates
     }
 
     /// `H`: width of every meta-layer input `f_k`.
