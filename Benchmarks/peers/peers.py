@@ -38,6 +38,9 @@ def load_towers(model_dir):
         t += 1
     if not towers:
         raise SystemExit(f"{model_dir}: no towers.K.layers.L.weight in model.safetensors")
+    if any(name.startswith("inner_rates.") for name in tensors):
+        raise SystemExit(f"{model_dir}: the model has Meta-SGD inner rates (inner_rates.*); "
+                         "the peers implement plain MAML steps only")
     return towers
 
 

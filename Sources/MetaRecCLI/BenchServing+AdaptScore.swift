@@ -115,7 +115,7 @@ struct AdaptScoreRun {
                     fast[t].layers[l].bias.assign(model.parameters.towers[t].layers[l].bias)
                 }
                 fast[t].adapt(on: supportMeta[t], labels: supportLabels[t], kind: tasks[t].kind, activation: spec.activation,
-                              adaptation: adaptation, workspace: &ws)
+                              adaptation: adaptation, rates: model.parameters.innerRates(ofTask: t), workspace: &ws)
                 TowerObjective.predictions(fast[t], input: candidateMeta[t], kind: tasks[t].kind, activation: spec.activation,
                                            into: &predictions, workspace: &ws)
                 for i in 0..<candidates { scores[i * kk + t] = predictions[i] }

@@ -316,7 +316,8 @@ extension TrainingBench {
         let config = config(c)
         let store = try EmbeddingStore(config: EmbeddingStoreConfig(model: config))
         var parameters = ModelParameters(spec: config.networkSpec, seed: config.model.seed)
-        var optimizer = AdamOptimizer(like: parameters, learningRate: Float(config.training.optimizer.learningRate))
+        var optimizer = AdamOptimizer(like: parameters, learningRate: Float(config.training.optimizer.learningRate),
+                                      innerRatesLearningRate: Float(config.meta.innerRatesLearningRate))
         let step = DataParallelStep(spec: config.networkSpec, layout: config.inputLayout, tasks: config.taskSpecs,
                                     threads: c.threads, meta: MetaLearning(config: config), like: parameters)
         var stream = ShuffledBatches(MemoryBatches(batches: batchList), batchSize: config.training.batchSize,

@@ -26,10 +26,50 @@ import Testing
         }
         #expect(moved > 0.01, "ρ moved by at most \(moved)")
 
-        // Without the key the model has no multipliers (plain MAML, ρ = 1).
-        let plainDir = dir + "/plain"
-        try FileManager.default.createDirectory(atPath: plainDir, withIntermediateDirectories: true)
-        let plain = try LoadedModel(path: TrainingFixture.trainModel(in: plainDir))
-        #expect(plain.parameters.innerRates.isEmpty)
+        // Evaluation adapts with them: with every ρ set to 0 the fine-tuned towers are the base
+        // towers, with the learned ρ they are not.
+        let data = dir + "/good.csv"
+        let evaluation = EvaluationJob(modelPath: path, dataPath: data)
+        let learned = try evaluation.runFineTuned(source: .evaluatedFile(fraction: 0.5), steps: 3, learningRate: 0.5,
+                                                  minimumSupportRows: 1).groups[0]
+        #expect(learned.fineTuned != learned.base)
+        let parametersPath = ModelDirectory(path: path).parametersPath
+        var (tensors, metadata) = try SafeTensors.decode(try Data(contentsOf: URL(fileURLWithPath: parametersPath)), path: parametersPath)
+        for name in tensors.keys where name.hasPrefix("inner_rates.") { tensors[name]!.fill(0) }
+        try SafeTensors.encode(tensors.map { (name: $0.key, tensor: $0.value) }, metadata: metadata)
+            .write(to: URL(fileURLWithPath: parametersPath))
+        let frozen = try evaluation.runFineTuned(source: .evaluatedFile(fraction: 0.5), steps: 3, learningRate: 0.5,
+                                                 minimumSupportRows: 1).groups[0]
+        #expect(frozen.fineTuned == frozen.base)
+    }
+
+    @Test func `a warm start may switch learned rates on or off`() throws {
+        let dir = TrainingFixture.temporaryDirectory("metarec-meta-sgd-warm")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let plainDir = dir + "/plain", ratesDir = dir + "/rates"
+        for d in [plainDir, ratesDir] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        let plain = try TrainingFixture.trainModel(in: plainDir)
+        #expect(try LoadedModel(path: plain).parameters.innerRates.isEmpty)
+        var config = TrainingFixture.config
+        config.meta.learnInnerRates = true
+        // Plain MAML → Meta-SGD: the multipliers start at 1.
+        let configPath = try TrainingFixture.writeConfig(config, in: ratesDir)
+        var toRates = TrainingJob(configPath: configPath, trainingPath: plainDir + "/good.csv", validationPath: nil,
+                                  outputDirectory: ratesDir + "/model")
+        toRates.initialModel = plain
+        try toRates.run(progress: ProgressReporter(quiet: true))
+        let rates = try LoadedModel(path: ratesDir + "/model")
+        #expect(!rates.parameters.innerRates.isEmpty)
+        // And back: the multipliers are dropped.
+        var back = TrainingJob(configPath: plainDir + "/config.yaml", trainingPath: plainDir + "/good.csv", validationPath: nil,
+                               outputDirectory: plainDir + "/again")
+        back.initialModel = ratesDir + "/model"
+        try back.run(progress: ProgressReporter(quiet: true))
+        #expect(try LoadedModel(path: plainDir + "/again").parameters.innerRates.isEmpty)
+        // A model directory itself stays strict: its config and its tensors must agree.
+        var probe = ModelParameters(spec: config.networkSpec, seed: 1)
+        #expect(throws: CheckpointError.self) {
+            probe = try ModelDirectory(path: plain).readParameters(like: probe).0
+        }
     }
 }

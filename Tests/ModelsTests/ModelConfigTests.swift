@@ -37,6 +37,8 @@ private let fullYAML = """
       meta_weight: 0.5
       min_task_rows: 6
       support_fraction: 0.25
+      learn_inner_rates: true
+      inner_rates_learning_rate: 0.02
     training:
       optimizer: {kind: adam, learning_rate: 0.002, beta1: 0.8, beta2: 0.99, epsilon: 1.0e-7, weight_decay: 0.01}
       embedding_optimizer: {kind: sgd, learning_rate: 0.1, momentum: 0.9}
@@ -94,6 +96,7 @@ private func failure(_ yaml: String, sourceLocation: SourceLocation = #_sourceLo
         #expect(c.model.seed == 1)
         #expect(c.meta.enabled && c.meta.order == .first && c.meta.innerSteps == 1)
         #expect(c.meta.innerLearningRate == 0.05 && c.meta.metaWeight == 1.0)
+        #expect(!c.meta.learnInnerRates && c.meta.innerRatesLearningRate == 0.01)
         #expect(c.meta.minTaskRows == 4 && c.meta.supportFraction == 0.5)
         #expect(c.training.optimizer == .adam(.init(learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0)))
         #expect(c.training.embeddingOptimizer == .adagrad(.init(learningRate: 0.05, initialAccumulator: 0.1)))
@@ -132,6 +135,7 @@ private func failure(_ yaml: String, sourceLocation: SourceLocation = #_sourceLo
         #expect(c.labels[1] == .init(name: "rating", kind: .regression, weight: 0.5))
         #expect(c.model.experts == 3 && c.model.expertLayers == [64, 16] && c.model.seed == 7)
         #expect(c.meta.order == .second && c.meta.supportFraction == 0.25)
+        #expect(c.meta.learnInnerRates && c.meta.innerRatesLearningRate == 0.02)
         #expect(c.training.optimizer == .adam(.init(learningRate: 0.002, beta1: 0.8, beta2: 0.99, epsilon: 1e-7, weightDecay: 0.01)))
         #expect(c.training.embeddingOptimizer == .sgd(.init(learningRate: 0.1, momentum: 0.9, weightDecay: 0)))
         #expect(c.training.shuffle == .none && c.training.earlyStopping == .off && c.training.maxBadRows == 5)

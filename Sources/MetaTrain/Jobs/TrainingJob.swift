@@ -57,7 +57,8 @@ public struct TrainingJob {
         var initialParameters: ModelParameters? = nil
         if let initialModel {
             let directory = ModelDirectory(path: initialModel)
-            initialParameters = try directory.readParameters(like: ModelParameters(spec: config.networkSpec, seed: config.model.seed)).0
+            initialParameters = try directory.readParameters(like: ModelParameters(spec: config.networkSpec, seed: config.model.seed),
+                                                             warmStart: true).0
             try store.restore(from: directory.embeddingsPath)
             progress.line("warm start from \(initialModel)")
         }

@@ -47,10 +47,21 @@ public struct ModelDirectory: Sendable {
     }
 
     /// Loads dense parameters into the shapes of `template` (built from the config).
+    /// - Parameter warmStart: a warm start may switch Meta-SGD on or off: multipliers the file
+    ///   lacks keep the template's (1), multipliers the template has no place for are dropped.
+    ///   Otherwise the file must hold exactly the template's tensors.
     /// - Returns: the parameters and the model version stamped in the file.
-    public func readParameters(like template: ModelParameters) throws -> (ModelParameters, modelVersion: String?) {
+    public func readParameters(like template: ModelParameters, warmStart: Bool = false) throws -> (ModelParameters, modelVersion: String?) {
         let data = try Self.read(parametersPath)
-        let (tensors, metadata) = try SafeTensors.decode(data, path: parametersPath)
+        var (tensors, metadata) = try SafeTensors.decode(data, path: parametersPath)
+        if warmStart {
+            let isRate = { (name: String) in name.hasPrefix("inner_rates.") }
+            if template.innerRates.isEmpty {
+                tensors = tensors.filter { !isRate($0.key) }
+            } else if !tensors.keys.contains(where: isRate) {
+                template.forEachTensor { name, t in if isRate(name) { tensors[name] = t } }
+            }
+        }
         var parameters = template
         try parameters.load(from: tensors, path: parametersPath)
         return (parameters, metadata["model_version"])

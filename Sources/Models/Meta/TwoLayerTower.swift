@@ -126,6 +126,8 @@ enum TwoLayerTower {
         dBias2: Float, learningRate alpha: Float, scratch: inout TwoLayerScratch
     ) {
         let h = tower.layers[0].inputs, t = tower.layers[0].outputs
+        precondition(zip(rates.layers, tower.layers).allSatisfy { $0.weight.shape == $1.weight.shape && $0.bias.shape == $1.bias.shape }
+                     && rates.layers.count == 2, "TwoLayerTower.step: the rate multipliers are not shaped like the tower")
         scratch.prepareWeightGradient(count: h * t)
         scratch.hidden.withUnsafeBufferPointer { delta in
             scratch.dw1.withUnsafeMutableBufferPointer { dw1 in
