@@ -116,6 +116,16 @@ struct ColumnPlan: Sendable {
         try check(Self.shape(of: value), kind: kind, field: field())
     }
 
+    /// Whether a value of `shape` fits column kind `kind` (``check(_:kind:field:)`` without the error).
+    func accepts(_ shape: Shape, kind: Kind) -> Bool {
+        do throws(ServingError) {
+            try check(shape, kind: kind, field: "")
+            return true
+        } catch {
+            return false
+        }
+    }
+
     /// Throws unless a value of `shape` fits column kind `kind`.
     func check(_ shape: Shape, kind: Kind, field: @autoclosure () -> String) throws(ServingError) {
         switch kind {

@@ -18,16 +18,24 @@ enum JSONText {
         out.append(UInt8(ascii: "\""))
     }
 
-    /// Appends the decimal digits of `value`.
+    /// Appends the decimal digits of `value`: written right to left into a 20-byte stack
+    /// buffer (division by the constant 10 compiles to a multiply), then appended at once.
     static func appendInteger(_ value: Int64, to out: inout [UInt8]) {
         if value < 0 { out.append(UInt8(ascii: "-")) }
         var v = value.magnitude
-        var p: UInt64 = 1
-        while v / p >= 10 { p *= 10 }
-        while p > 0 {
-            out.append(UInt8(ascii: "0") + UInt8(v / p))
-            v %= p
-            p /= 10
+        if v < 10 {
+            out.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v))
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var i = 20
+            while v != 0 {
+                let q = v / 10
+                i -= 1
+                digits[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v &- q &* 10)
+                v = q
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[i..<20]))
         }
     }
 
@@ -92,7 +100,12 @@ enum JSONText {
         }
     }
 
+    /// `10^n` for `0 ≤ n ≤ 22`: every one exact in a Double.
+    private static let exactPowers: [Double] = (0...22).map { n in (0..<n).reduce(1.0) { r, _ in r * 10 } }
+
     private static func pow10(_ n: Int) -> Double {
+        if n >= 0 && n <= 22 { return exactPowers[n] }
+        if n < 0 && n >= -22 { return 1 / exactPowers[-n] }
         var r = 1.0
         let base = n < 0 ? 0.1 : 10.0
         // Exact powers where possible: multiply by 10 (exact up to 1e22), divide for negatives.

@@ -132,10 +132,14 @@ extension Predictor {
                                     }
                                 default: break
                                 }
-                                do throws(ServingError) {
-                                    try plan.check(ColumnPlan.shape(of: cell), kind: kind, field: columns.field(column: f, row: c))
-                                } catch {
-                                    return error
+                                // The check names the field only when it fails: an autoclosure over
+                                // `columns` here would copy it (and retain its arrays) for every cell.
+                                if !plan.accepts(ColumnPlan.shape(of: cell), kind: kind) {
+                                    do throws(ServingError) {
+                                        try plan.check(ColumnPlan.shape(of: cell), kind: kind, field: columns.field(column: f, row: c))
+                                    } catch {
+                                        return error
+                                    }
                                 }
                                 switch plan.typed(cell, kind: kind, source: source, text: &ws.rowBytes) {
                                 case .text(let s, let e):
