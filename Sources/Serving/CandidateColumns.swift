@@ -140,8 +140,15 @@ public struct CandidateColumns: Sendable, Equatable {
 
     /// The column index of `key`, creating the column (absent on the rows so far) when new.
     ///
+    /// - Parameter guess: a column to compare first (row-form candidates usually repeat the
+    ///   previous row's key order, so this skips the hash lookup).
     /// - Throws: ``ServingError/invalidValue(field:reason:)`` past ``maxColumns`` names.
-    mutating func columnIndex(of key: UnsafeRawBufferPointer) throws(ServingError) -> Int {
+    mutating func columnIndex(of key: UnsafeRawBufferPointer, guess: Int = -1) throws(ServingError) -> Int {
+        if guess >= 0, guess < nameBytes.count, nameBytes[guess].withUnsafeBytes({ name in
+            name.count == key.count && (key.isEmpty || memcmp(name.baseAddress!, key.baseAddress!, key.count) == 0)
+        }) {
+            return guess
+        }
         if nameBuckets.isEmpty { rebuildNameIndex() }
         let mask = nameBuckets.count - 1
         var b = NameTable.hash(key) & mask

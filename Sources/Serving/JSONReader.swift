@@ -89,11 +89,16 @@ struct JSONReader {
         }
         var columns = CandidateColumns(count: 0)
         columns.form = .rows
+        // The column of each key position in the previous row: the guess for this row's keys.
+        var previousOrder: [Int] = []
         try array(field: "candidates") { (reader: inout JSONReader, c: Int) throws(ServingError) in
             guard c < reader.maxCandidates else { throw .tooManyCandidates(count: c + 1, limit: reader.maxCandidates) }
             columns.beginRow()
+            var position = 0
             try reader.rawObject(field: "candidates[\(c)]") { (reader: inout JSONReader, key: UnsafeRawBufferPointer) throws(ServingError) in
-                let f = try columns.columnIndex(of: key)
+                let f = try columns.columnIndex(of: key, guess: position < previousOrder.count ? previousOrder[position] : -1)
+                if position < previousOrder.count { previousOrder[position] = f } else { previousOrder.append(f) }
+                position += 1
                 let cell = try reader.cell(into: &columns, field: "candidates[\(c)].\(String(decoding: key, as: UTF8.self))")
                 columns.setCell(column: f, cell)
             }

@@ -43,6 +43,15 @@ import Testing
         #expect(dictionaries.scores == a.scores)
     }
 
+    /// The reader guesses each key's column from the previous row's key order: rows that
+    /// reorder, drop or add keys must decode as if every key were looked up.
+    @Test func `rows with keys in changing order decode like the column form`() throws {
+        let rows = try decode(#"{"user": 5, "candidates": [{"item_id": "3", "price": 1.5}, {"price": 2.5, "item_id": "4"}, {"category": 7, "price": 0.5}, {"popularity": 0.25, "category": 8, "item_id": "6", "price": 1}]}"#)
+        let columns = try decode(#"{"user": 5, "candidates": {"item_id": ["3", "4", null, "6"], "price": [1.5, 2.5, 0.5, 1], "category": [null, null, 7, 8], "popularity": [null, null, null, 0.25]}}"#)
+        #expect(rows.columns?.names == ["item_id", "price", "category", "popularity"])
+        #expect(try predictor.score(rows).scores == predictor.score(columns).scores)
+    }
+
     @Test func `an absent key reads the context, a null one does not`() throws {
         let absent = try predictor.score(decode(#"{"user": "5", "candidates": [{"item_id": "3"}], "context": {"category": "9"}}"#))
         let explicit = try predictor.score(decode(#"{"user": "5", "candidates": [{"item_id": "3", "category": "9"}]}"#))
