@@ -5,6 +5,7 @@
 # fine-tune better than plainly trained ones:
 #   (a) MMoE, no fine-tuning          (b) MMoE + plain fine-tuning at evaluation
 #   (c) MAML-trained MMoE (first order, k = 1 or 3 in training), fine-tuned
+#   (d) (c) with Meta-SGD (a learned inner-rate multiplier per tower parameter), fine-tuned
 # Evaluation steps and α are chosen on the validation split (lowest summed logloss of the
 # fine-tuned predictions); the test split is only scored with the chosen settings.
 #   usage: scripts/census-crowd-table.sh     (needs a release build and $METAREC_DATA)
@@ -35,9 +36,9 @@ for (g, v), t in out.items():
     print(g, v, f(t["income"]["auc"]), f(t["marital"]["auc"]), f(t["income"]["logloss"]), f(t["marital"]["logloss"]))
 '
 }
-train() { # name, meta enabled, inner steps
+train() { # name, meta enabled, inner steps, learned inner rates
   local cfg="$OUT/$1.yaml"
-  sed -e "s/^meta: {enabled: true, order: first, inner_steps: 1/meta: {enabled: $2, order: first, inner_steps: $3/" \
+  sed -e "s/^meta: {enabled: true, order: first, inner_steps: 1/meta: {enabled: $2, learn_inner_rates: ${4:-false}, order: first, inner_steps: $3/" \
       -e "s/^  expert_layers: \[64, 32\]$/  expert_layers: [128, 64]/" "$OUT/data/config.yaml" > "$cfg"
   [ -f "$OUT/$1/manifest.json" ] || "$BIN" train --config "$cfg" --data "$OUT/data/train.csv" \
       --validation "$OUT/data/validation.csv" --out "$OUT/$1" --epochs "$EPOCHS" 2> "$OUT/$1.log"
@@ -45,6 +46,8 @@ train() { # name, meta enabled, inner steps
 train mmoe false 1
 train maml-k1 true 1
 train maml-k3 true 3
+train maml-k1-rates true 1 true
+train maml-k3-rates true 3 true
 
 choose() { # models... -> "model steps rate" with the lowest validation logloss (fine-tuned, all rows)
   local best="" bestLoss=1e9
@@ -70,3 +73,5 @@ row "(a) MMoE" mmoe base "$s" "$r" "none"
 row "(b) MMoE + fine-tuning" mmoe finetuned "$s" "$r" "$s, $r"
 read -r m s r <<< "$(choose maml-k1 maml-k3)"
 row "(c) MAML, first order ($m)" "$m" finetuned "$s" "$r" "$s, $r"
+read -r m s r <<< "$(choose maml-k1-rates maml-k3-rates)"
+row "(d) MAML, first order + Meta-SGD ($m)" "$m" finetuned "$s" "$r" "$s, $r"
