@@ -14,7 +14,8 @@ import Testing
     }
 
     /// The base loss of `parameters` on `batch`, in Double.
-    static func loss(_ parameters: ModelParameters, _ spec: NetworkSpec, _ batch: EncodedBatch, _ table: any EmbeddingTable) -> Double {
+    static func loss(_ parameters: ModelParameters, _ spec: NetworkSpec, _ batch: EncodedBatch, _ table: any EmbeddingTable,
+                     layout: InputLayout = layout) -> Double {
         var ws = NetworkWorkspace()
         MultiTaskNetwork.forward(parameters, spec: spec, layout: layout, batch: batch, table: table, createEmbeddings: true, workspace: &ws)
         return MultiTaskNetwork.loss(batch: batch, tasks: tasks, workspace: &ws).total
@@ -44,29 +45,33 @@ import Testing
         }
     }
 
-    @Test(arguments: [NetworkSpec.Architecture.mmoe(experts: 2), .sharedBottom])
-    func `embedding row gradients match finite differences`(architecture: NetworkSpec.Architecture) {
-        let spec = Self.spec(architecture, .tanh)
+    /// `d = 12` also runs the eight-lane row additions of the categorical scatter.
+    @Test(arguments: [NetworkSpec.Architecture.mmoe(experts: 2), .sharedBottom], [4, 12])
+    func `embedding row gradients match finite differences`(architecture: NetworkSpec.Architecture, d: Int) {
+        let layout = InputLayout(categoricalCount: 2, multiCategoricalPooling: [.mean], numericCount: 3, embeddingDimension: d)
+        let spec = NetworkSpec(architecture: architecture, inputWidth: layout.width, bottomWidths: [6, 5], towerWidths: [4],
+                               taskCount: Self.tasks.count, activation: .tanh)
         let parameters = ModelParameters(spec: spec, seed: 3)
-        let batch = randomBatch(rows: 7, layout: Self.layout, tasks: Self.tasks, seed: 9)
-        let table = DictionaryEmbeddingTable(dimension: 4)
+        let batch = randomBatch(rows: 7, layout: layout, tasks: Self.tasks, seed: 9)
+        let table = DictionaryEmbeddingTable(dimension: d)
 
         var ws = NetworkWorkspace()
         var gradients = ModelParameters.zeros(like: parameters)
-        MultiTaskNetwork.forward(parameters, spec: spec, layout: Self.layout, batch: batch, table: table, createEmbeddings: true, workspace: &ws)
+        MultiTaskNetwork.forward(parameters, spec: spec, layout: layout, batch: batch, table: table, createEmbeddings: true, workspace: &ws)
         MultiTaskNetwork.loss(batch: batch, tasks: Self.tasks, workspace: &ws)
-        MultiTaskNetwork.backward(parameters, spec: spec, layout: Self.layout, batch: batch, gradients: &gradients, workspace: &ws)
+        MultiTaskNetwork.backward(parameters, spec: spec, layout: layout, batch: batch, gradients: &gradients, workspace: &ws)
         let keys = ws.input.keys, dRows = ws.input.dRows
         #expect(keys.count == Set(keys).count, "keys are unique")
+        #expect(keys.count < 7 * 2 + batch.multiCategorical[0].keys.count, "some key repeats, so rows accumulate")
 
         for (u, key) in keys.enumerated() {
             let original = table.row(key)!
-            let analytic = Tensor(shape: [4], scalars: Array(dRows.scalars[(u * 4)..<((u + 1) * 4)]))
+            let analytic = Tensor(shape: [d], scalars: Array(dRows.scalars[(u * d)..<((u + 1) * d)]))
             gradientCheck(analytic, of: { probe in
                 table.setRow(key, probe.scalars)
                 defer { table.setRow(key, original) }
-                return Self.loss(parameters, spec, batch, table)
-            }, at: Tensor(shape: [4], scalars: original), step: 1e-2, rtol: 2e-2, atol: 2e-3, "row \(u)")
+                return Self.loss(parameters, spec, batch, table, layout: layout)
+            }, at: Tensor(shape: [d], scalars: original), step: 1e-2, rtol: 2e-2, atol: 2e-3, "row \(u)")
         }
     }
 

@@ -20,6 +20,20 @@ import TestSupport
         #expect(b[0, 0] == 5)
     }
 
+    /// Column sums run 32 and 8 columns at a time, then one: every width mixes the three.
+    @Test(arguments: [(1, 1), (2, 8), (3, 32), (9, 45), (4, 77), (6, 64)])
+    func `column sums accumulate the naive Double sums`(m: Int, n: Int) {
+        let t = randomTensor([m, n], seed: UInt64(m * 100 + n))
+        var out = randomTensor([n], seed: 9)
+        let start = out
+        t.accumulateColumnSums(into: &out)
+        for j in 0..<n {
+            var s = Double(start[j])
+            for i in 0..<m { s += Double(t[i, j]) }
+            #expect(abs(Double(out[j]) - s) < 1e-5 * max(1, abs(s)), "column \(j)")
+        }
+    }
+
     @Test func `reductions agree with naive sums`() {
         let t = randomTensor([5, 7], seed: 3)
         let colSums = t.sumOverRows()

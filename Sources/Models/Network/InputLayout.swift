@@ -120,13 +120,24 @@ public enum InputLayer {
 
     /// Turns `∂L/∂x` into `∂L/∂rows` (`ws.dRows`, `(U, d)`, overwritten) for ``InputWorkspace/keys``.
     public static func backward(batch: EncodedBatch, layout: InputLayout, dInput: Tensor, workspace ws: inout InputWorkspace) {
-        let b = batch.count, d = layout.embeddingDimension
-        ws.dRows.resize(to: [ws.keys.count, d], zeroed: true)
+        let b = batch.count, d = layout.embeddingDimension, width = layout.width, u = ws.keys.count
+        precondition(dInput.shape == [b, width], "InputLayer.backward: dInput \(dInput.shape), expected [\(b), \(width)]")
+        ws.dRows.resize(to: [u, d], zeroed: true)
         ws.dBag.resize(to: [b, d])
-        for f in 0..<layout.categoricalCount {
-            ws.dBag.fill(0)
-            ColumnBlock.accumulate(from: dInput, atColumn: f * d, into: &ws.dBag)
-            EmbeddingBag.backward(offsets: ws.unitOffsets, ids: ws.categoricalIDs[f], pooling: .sum, dOutput: ws.dBag, dTable: &ws.dRows)
+        // A categorical feature's block of x is a copy of its key's row (forward), so the
+        // block's gradient is added straight to that row: no bag, no column copy in between.
+        dInput.withUnsafeBufferPointer { dx in
+            ws.dRows.withUnsafeMutableBufferPointer { dRows in
+                for f in 0..<layout.categoricalCount {
+                    ws.categoricalIDs[f].withUnsafeBufferPointer { ids in
+                        for r in 0..<b {
+                            let id = Int(ids[r])
+                            precondition(id >= 0 && id < u, "InputLayer.backward: key slot \(id) outside \(u) rows")
+                            VectorAdd.add(dx.baseAddress! + r * width + f * d, into: dRows.baseAddress! + id * d, count: d)
+                        }
+                    }
+                }
+            }
         }
         for (m, pooling) in layout.multiCategoricalPooling.enumerated() {
             ws.dBag.fill(0)

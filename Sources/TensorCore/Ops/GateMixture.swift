@@ -88,15 +88,31 @@ public enum GateMixture {
                 dOutput.withUnsafeBufferPointer { df in
                     dGate.withUnsafeMutableBufferPointer { dg in
                         dExperts.withUnsafeMutableBufferPointer { dx in
+                            // Eight lanes at a time (the compiler keeps the scalar dot product serial).
+                            typealias V = SIMD8<Float>
+                            let stride = MemoryLayout<Float>.stride
+                            let dfs = UnsafeRawPointer(df.baseAddress!), xs = UnsafeRawPointer(x.baseAddress!)
+                            let dxs = UnsafeMutableRawPointer(dx.baseAddress!)
                             for row in 0..<b {
                                 let out = row * h
                                 for expert in 0..<e {
                                     let weight = g[row * e + expert]
                                     let slab = (expert * b + row) * h
-                                    var dot: Float = 0
-                                    for j in 0..<h {
+                                    var dots = V(repeating: 0)
+                                    var j = 0
+                                    while j + 8 <= h {
+                                        let d = dfs.loadUnaligned(fromByteOffset: (out + j) * stride, as: V.self)
+                                        let o = (slab + j) * stride
+                                        dots += d * xs.loadUnaligned(fromByteOffset: o, as: V.self)
+                                        dxs.storeBytes(of: dxs.loadUnaligned(fromByteOffset: o, as: V.self) + weight * d,
+                                                       toByteOffset: o, as: V.self)
+                                        j += 8
+                                    }
+                                    var dot = dots.sum()
+                                    while j < h {
                                         dot += df[out + j] * x[slab + j]
                                         dx[slab + j] += weight * df[out + j]
+                                        j += 1
                                     }
                                     dg[row * e + expert] += dot
                                 }

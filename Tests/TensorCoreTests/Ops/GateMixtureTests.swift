@@ -14,6 +14,7 @@ extension OpsTests {
             Shape(batch: 1, experts: 3, hidden: 7),
             Shape(batch: 7, experts: 4, hidden: 13),
             Shape(batch: 13, experts: 2, hidden: 5),
+            Shape(batch: 5, experts: 3, hidden: 24),  // whole 8-lane blocks only
         ]
 
         static func apply(_ gate: Tensor, _ experts: Tensor) -> Tensor {
