@@ -70,21 +70,41 @@ public struct EncodedBatch: Sendable, Equatable {
 
     /// The rows at `indices`, in that order (grouping by task, shuffling, splitting).
     public func selecting(rows indices: some Collection<Int>) -> EncodedBatch {
+        let rows = Array(indices)  // once: `indices` may be an unspecialised generic collection here
+        for i in rows { precondition(i >= 0 && i < count, "selecting: row \(i) out of \(count)") }
         var out = EncodedBatch(
             categoricalWidth: categoricalWidth, multiCategoricalWidth: multiCategoricalWidth,
             numericWidth: numericWidth, labelWidth: labelWidth)
-        out.reserveCapacity(indices.count)
-        for i in indices {
-            precondition(i >= 0 && i < count, "selecting: row \(i) out of \(count)")
-            out.categorical.append(contentsOf: categorical[(i * categoricalWidth)..<((i + 1) * categoricalWidth)])
-            for f in 0..<multiCategoricalWidth { out.multiCategorical[f].append(multiCategorical[f].keys(ofRow: i)) }
-            out.numeric.append(contentsOf: numeric[(i * numericWidth)..<((i + 1) * numericWidth)])
-            out.labels.append(contentsOf: labels[(i * labelWidth)..<((i + 1) * labelWidth)])
-            out.taskKeys.append(taskKeys[i])
-            out.timestamps.append(timestamps[i])
-            out.count += 1
+        // Fixed-width columns row by row as bytes: a slice append per row and column (retain,
+        // uniqueness check, a call to copy a few bytes) cost more than the copy itself.
+        out.categorical = [UInt64](repeating: 0, count: rows.count * categoricalWidth)
+        out.numeric = [Float](repeating: 0, count: rows.count * numericWidth)
+        out.labels = [Float](repeating: 0, count: rows.count * labelWidth)
+        out.taskKeys = [UInt64](repeating: 0, count: rows.count)
+        out.timestamps = [Int64](repeating: 0, count: rows.count)
+        rows.withUnsafeBufferPointer { rows in
+            categorical.withUnsafeBytes { src in out.categorical.withUnsafeMutableBytes { Self.gather(src, rows, into: $0) } }
+            numeric.withUnsafeBytes { src in out.numeric.withUnsafeMutableBytes { Self.gather(src, rows, into: $0) } }
+            labels.withUnsafeBytes { src in out.labels.withUnsafeMutableBytes { Self.gather(src, rows, into: $0) } }
+            taskKeys.withUnsafeBytes { src in out.taskKeys.withUnsafeMutableBytes { Self.gather(src, rows, into: $0) } }
+            timestamps.withUnsafeBytes { src in out.timestamps.withUnsafeMutableBytes { Self.gather(src, rows, into: $0) } }
         }
+        for f in 0..<multiCategoricalWidth {
+            for i in rows { out.multiCategorical[f].append(multiCategorical[f].keys(ofRow: i)) }
+        }
+        out.count = rows.count
         return out
+    }
+
+    /// Copies row `rows[k]` of the row-major `source` to row `k` of `destination`; the row size
+    /// is `destination.count / rows.count` bytes (rows already range-checked).
+    private static func gather(_ source: UnsafeRawBufferPointer, _ rows: UnsafeBufferPointer<Int>,
+                               into destination: UnsafeMutableRawBufferPointer) {
+        guard !rows.isEmpty, destination.count > 0 else { return }
+        let rowBytes = destination.count / rows.count
+        for (k, i) in rows.enumerated() {
+            (destination.baseAddress! + k * rowBytes).copyMemory(from: source.baseAddress! + i * rowBytes, byteCount: rowBytes)
+        }
     }
 
     /// Appends every row of `other` (same widths).
