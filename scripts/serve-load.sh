@@ -37,16 +37,19 @@ with open(f"{out}/load.lua", "w") as f:
     f.write("local bodies = {\n" + ",\n".join("[==[" + b + "]==]" for b in bodies) + "\n}\n")
     # Requests are formatted once; no per-response Lua callback (wrk counts non-2xx itself):
     # wrk shares the machine's cores with the server, so its own CPU time is kept small.
+    # (In init: wrk adds the Host header to wrk.headers only after loading the script.)
     f.write('''local requests = {}
-for k, body in ipairs(bodies) do
-  requests[k] = wrk.format("POST", "/v1/score", {["Content-Type"] = "application/json"}, body)
+init = function(args)
+  for k, body in ipairs(bodies) do
+    requests[k] = wrk.format("POST", "/v1/score", {["Content-Type"] = "application/json"}, body)
+  end
 end
 local i = 0
 request = function()
   i = i + 1
   return requests[(i % #requests) + 1]
 end
-done = function(summary, latency, requests)
+done = function(summary, latency, counts)
   io.write(string.format("non-2xx responses: %d; socket errors: connect %d read %d write %d timeout %d\\n",
     summary.errors.status, summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.timeout))
   for _, p in ipairs({50, 90, 99, 99.9}) do

@@ -97,7 +97,11 @@ struct JSONReader {
             var position = 0
             try reader.rawObject(field: "candidates[\(c)]") { (reader: inout JSONReader, key: UnsafeRawBufferPointer) throws(ServingError) in
                 let f = try columns.columnIndex(of: key, guess: position < previousOrder.count ? previousOrder[position] : -1)
-                if position < previousOrder.count { previousOrder[position] = f } else { previousOrder.append(f) }
+                if position < previousOrder.count {
+                    previousOrder[position] = f
+                } else if position < CandidateColumns.maxColumns {  // repeated keys must not grow it without bound
+                    previousOrder.append(f)
+                }
                 position += 1
                 let cell = try reader.cell(into: &columns, field: "candidates[\(c)].\(String(decoding: key, as: UTF8.self))")
                 columns.setCell(column: f, cell)

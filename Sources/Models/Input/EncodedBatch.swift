@@ -72,6 +72,10 @@ public struct EncodedBatch: Sendable, Equatable {
     public func selecting(rows indices: some Collection<Int>) -> EncodedBatch {
         let rows = Array(indices)  // once: `indices` may be an unspecialised generic collection here
         for i in rows { precondition(i >= 0 && i < count, "selecting: row \(i) out of \(count)") }
+        // The columns are public: the byte copies below read `count` rows of each.
+        precondition(categorical.count == count * categoricalWidth && numeric.count == count * numericWidth
+                     && labels.count == count * labelWidth && taskKeys.count == count && timestamps.count == count,
+                     "selecting: a column's length does not match \(count) rows")
         var out = EncodedBatch(
             categoricalWidth: categoricalWidth, multiCategoricalWidth: multiCategoricalWidth,
             numericWidth: numericWidth, labelWidth: labelWidth)

@@ -130,6 +130,7 @@ public enum InputLayer {
             ws.dRows.withUnsafeMutableBufferPointer { dRows in
                 for f in 0..<layout.categoricalCount {
                     ws.categoricalIDs[f].withUnsafeBufferPointer { ids in
+                        precondition(ids.count == b, "InputLayer.backward: \(ids.count) key slots for \(b) rows (not the forward's batch)")
                         for r in 0..<b {
                             let id = Int(ids[r])
                             precondition(id >= 0 && id < u, "InputLayer.backward: key slot \(id) outside \(u) rows")

@@ -1,6 +1,6 @@
 /// `dst[0 ..< count] += src[0 ..< count]`, eight lanes at a time: the short row additions of
 /// scatter-adds (an embedding row's gradient), where the compiler does not vectorise a scalar
-/// loop over two pointers it cannot prove disjoint.
+/// loop over two pointers it cannot prove disjoint. The ranges must not overlap.
 public enum VectorAdd {
     @inline(__always)
     public static func add(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
