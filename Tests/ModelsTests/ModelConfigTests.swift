@@ -110,7 +110,7 @@ private func failure(_ yaml: String, sourceLocation: SourceLocation = #_sourceLo
         #expect(c.supportStore.keepFloor == 4 && c.supportStore.maxTasks == 1_000_000)
         #expect(c.serving.finetune && c.serving.innerSteps == 3 && c.serving.innerLearningRate == 0.05)
         #expect(c.serving.maxCandidates == 1000 && c.serving.maxBodyBytes == 1_048_576)
-        #expect(c.serving.batchMaxRequests == 64 && c.serving.batchMaxWaitMicroseconds == 200)
+        #expect(c.serving.batchMaxRequests == 4 && c.serving.batchMaxWaitMicroseconds == 200)
         #expect(c == ModelConfig(taskKey: "user_id", features: [.init(name: "user_id", kind: .categorical)],
                                  labels: [.init(name: "like", kind: .binary)]))
     }
