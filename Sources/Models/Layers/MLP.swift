@@ -47,6 +47,34 @@ public struct MLPParameters: Sendable, Equatable {
     public var parameterCount: Int { layers.reduce(0) { $0 + $1.weight.count + $1.bias.count } }
 }
 
+extension MLPParameters {
+    /// `self += scale · (a ⊙ b)`, tensor by tensor.
+    mutating func addProduct(_ a: MLPParameters, _ b: MLPParameters, scale: Float) {
+        for l in layers.indices {
+            Self.addProduct(&layers[l].weight, a.layers[l].weight, b.layers[l].weight, scale)
+            Self.addProduct(&layers[l].bias, a.layers[l].bias, b.layers[l].bias, scale)
+        }
+    }
+
+    /// `self ⊙ other`.
+    func product(_ other: MLPParameters) -> MLPParameters {
+        var out = zeros()
+        out.addProduct(self, other, scale: 1)
+        return out
+    }
+
+    private static func addProduct(_ out: inout Tensor, _ a: Tensor, _ b: Tensor, _ scale: Float) {
+        precondition(out.count == a.count && out.count == b.count, "addProduct: \(out.count), \(a.count), \(b.count) scalars")
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                out.withUnsafeMutableBufferPointer { o in
+                    for i in o.indices { o[i] += scale * a[i] * b[i] }
+                }
+            }
+        }
+    }
+}
+
 /// What the forward pass of an ``MLP`` keeps for backward, plus backward scratch.
 /// Preallocated and reused across batches of the same row count.
 public struct MLPActivations: Sendable {

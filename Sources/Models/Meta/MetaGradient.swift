@@ -91,31 +91,3 @@ public struct MetaGradient: Sendable {
         return MetaGradient(tower: g, support: dSupport, query: dQuery, rates: dRates, queryLoss: queryLoss)
     }
 }
-
-extension MLPParameters {
-    /// `self += scale · (a ⊙ b)`, tensor by tensor.
-    mutating func addProduct(_ a: MLPParameters, _ b: MLPParameters, scale: Float) {
-        for l in layers.indices {
-            Self.addProduct(&layers[l].weight, a.layers[l].weight, b.layers[l].weight, scale)
-            Self.addProduct(&layers[l].bias, a.layers[l].bias, b.layers[l].bias, scale)
-        }
-    }
-
-    /// `self ⊙ other`.
-    func product(_ other: MLPParameters) -> MLPParameters {
-        var out = zeros()
-        out.addProduct(self, other, scale: 1)
-        return out
-    }
-
-    private static func addProduct(_ out: inout Tensor, _ a: Tensor, _ b: Tensor, _ scale: Float) {
-        precondition(out.count == a.count && out.count == b.count, "addProduct: \(out.count), \(a.count), \(b.count) scalars")
-        a.withUnsafeBufferPointer { a in
-            b.withUnsafeBufferPointer { b in
-                out.withUnsafeMutableBufferPointer { o in
-                    for i in o.indices { o[i] += scale * a[i] * b[i] }
-                }
-            }
-        }
-    }
-}

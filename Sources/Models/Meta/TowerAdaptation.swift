@@ -79,21 +79,7 @@ extension MLPParameters {
             }
             return
         }
-        for l in layers.indices {
-            Self.descend(&layers[l].weight, along: g.layers[l].weight, rates: rates.layers[l].weight, alpha)
-            Self.descend(&layers[l].bias, along: g.layers[l].bias, rates: rates.layers[l].bias, alpha)
-        }
-    }
-
-    private static func descend(_ p: inout Tensor, along g: Tensor, rates: Tensor, _ alpha: Float) {
-        precondition(p.count == g.count && p.count == rates.count, "descend: \(p.count), \(g.count), \(rates.count) scalars")
-        g.withUnsafeBufferPointer { g in
-            rates.withUnsafeBufferPointer { r in
-                p.withUnsafeMutableBufferPointer { p in
-                    for i in p.indices { p[i] -= alpha * r[i] * g[i] }
-                }
-            }
-        }
+        addProduct(rates, g, scale: -alpha)
     }
 
     /// ``adapt(on:labels:kind:activation:adaptation:normalizer:workspace:)`` on support rows read
