@@ -8,31 +8,6 @@
 #if MR_GEMM_HAS_X86
 #include <immintrin.h>
 
-/// dst[t*NR + r] = src[r*lds + t] for r, t in 0..<8: eight rows of src become eight columns.
-MR_AVX2 static inline __attribute__((always_inline)) void
-transpose_8x8_to_panel(const float *src, ptrdiff_t lds, float *dst) {
-    __m256 r0 = _mm256_loadu_ps(src + 0 * lds), r1 = _mm256_loadu_ps(src + 1 * lds);
-    __m256 r2 = _mm256_loadu_ps(src + 2 * lds), r3 = _mm256_loadu_ps(src + 3 * lds);
-    __m256 r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds);
-    __m256 r6 = _mm256_loadu_ps(src + 6 * lds), r7 = _mm256_loadu_ps(src + 7 * lds);
-    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    _mm256_store_ps(dst + 0 * MR_GEMM_NR, _mm256_permute2f128_ps(u0, u4, 0x20));
-    _mm256_store_ps(dst + 1 * MR_GEMM_NR, _mm256_permute2f128_ps(u1, u5, 0x20));
-    _mm256_store_ps(dst + 2 * MR_GEMM_NR, _mm256_permute2f128_ps(u2, u6, 0x20));
-    _mm256_store_ps(dst + 3 * MR_GEMM_NR, _mm256_permute2f128_ps(u3, u7, 0x20));
-    _mm256_store_ps(dst + 4 * MR_GEMM_NR, _mm256_permute2f128_ps(u0, u4, 0x31));
-    _mm256_store_ps(dst + 5 * MR_GEMM_NR, _mm256_permute2f128_ps(u1, u5, 0x31));
-    _mm256_store_ps(dst + 6 * MR_GEMM_NR, _mm256_permute2f128_ps(u2, u6, 0x31));
-    _mm256_store_ps(dst + 7 * MR_GEMM_NR, _mm256_permute2f128_ps(u3, u7, 0x31));
-}
-
 /// Lanes j < count set: a masked load of the first `count` floats (zeros elsewhere).
 MR_AVX2 static inline __attribute__((always_inline)) __m256i edge_mask(ptrdiff_t count) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -67,8 +42,8 @@ MR_AVX2 void mr_gemm_pack_b(int trans_b, const float *b, ptrdiff_t ldb,
             // transposed in 8x8 register blocks; the kc % 8 tail element by element.
             ptrdiff_t p = 0;
             for (; p + 8 <= kc; p += 8) {
-                transpose_8x8_to_panel(b + j0 * ldb + p, ldb, dst + p * NR);
-                transpose_8x8_to_panel(b + (j0 + 8) * ldb + p, ldb, dst + p * NR + 8);
+                mr_transpose_8x8(b + j0 * ldb + p, ldb, dst + p * NR, NR);
+                mr_transpose_8x8(b + (j0 + 8) * ldb + p, ldb, dst + p * NR + 8, NR);
             }
             for (; p < kc; ++p) {
                 for (ptrdiff_t j = 0; j < NR; ++j) dst[p * NR + j] = b[(j0 + j) * ldb + p];

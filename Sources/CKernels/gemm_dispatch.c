@@ -1,22 +1,51 @@
-// Chooses the AVX2/FMA kernel at run time (per-function target attributes, no global -mavx2,
-// so the package builds for any x86-64 or non-x86 target) and handles the degenerate cases.
+// Chooses the kernel at run time: AVX-512F, AVX2/FMA or portable (per-function target
+// attributes, no global -mavx2 or -mavx512f, so the package builds for any x86-64 or non-x86
+// target), and handles the degenerate cases.
 #include "CKernels.h"
 #include "gemm_internal.h"
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
-int mr_sgemm_uses_avx2(void) {
+int mr_cpu_simd_level(void) {
 #if defined(__x86_64__) || defined(__i386__)
-    // Reads the CPU model libgcc/compiler-rt filled in at load time; cheap and thread-safe.
+    // Reads the CPU model libgcc/compiler-rt filled in at load time (the AVX-512 bits only when
+    // the OS saves the zmm state); cheap and thread-safe.
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 0;
+    if (__builtin_cpu_supports("avx512f")) return MR_SIMD_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return MR_SIMD_AVX2;
 #endif
+    return MR_SIMD_PORTABLE;
 }
 
-void mr_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-              float alpha, const float *a, ptrdiff_t lda,
-              const float *b, ptrdiff_t ldb,
-              float beta, float *c, ptrdiff_t ldc) {
+static int chosen_level;
+static pthread_once_t chosen_level_once = PTHREAD_ONCE_INIT;
+
+static void choose_level(void) {
+    int level = mr_cpu_simd_level();
+    const char *cap = getenv("METAREC_SIMD");
+    if (cap) {
+        int limit = level;
+        if (strcmp(cap, "portable") == 0) limit = MR_SIMD_PORTABLE;
+        else if (strcmp(cap, "avx2") == 0) limit = MR_SIMD_AVX2;
+        else if (strcmp(cap, "avx512") == 0) limit = MR_SIMD_AVX512;
+        if (limit < level) level = limit;
+    }
+    chosen_level = level;
+}
+
+int mr_simd_level(void) {
+    pthread_once(&chosen_level_once, choose_level);
+    return chosen_level;
+}
+
+int mr_sgemm_uses_avx2(void) { return mr_simd_level() >= MR_SIMD_AVX2; }
+
+void mr_sgemm_at_level(int level, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                       float alpha, const float *a, ptrdiff_t lda,
+                       const float *b, ptrdiff_t ldb,
+                       float beta, float *c, ptrdiff_t ldc) {
+    if (level > mr_cpu_simd_level()) abort();  // a caller's bug: this CPU lacks the instructions
     if (m <= 0 || n <= 0) return;
     // BLAS convention: with k == 0 or alpha == 0, A and B are not read.
     if (k <= 0 || alpha == 0.0f) {
@@ -24,10 +53,21 @@ void mr_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
         return;
     }
 #if defined(__x86_64__) || defined(__i386__)
-    if (mr_sgemm_uses_avx2()) {
+    if (level >= MR_SIMD_AVX512) {
+        mr_sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    if (level == MR_SIMD_AVX2) {
         mr_sgemm_avx2(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
 #endif
     mr_sgemm_portable(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void mr_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+              float alpha, const float *a, ptrdiff_t lda,
+              const float *b, ptrdiff_t ldb,
+              float beta, float *c, ptrdiff_t ldc) {
+    mr_sgemm_at_level(mr_simd_level(), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

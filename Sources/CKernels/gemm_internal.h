@@ -21,6 +21,19 @@ void mr_sgemm_avx2(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t
                    const float *b, ptrdiff_t ldb,
                    float beta, float *c, ptrdiff_t ldc);
 
+/// The AVX-512 kernel (6x64 tile, gemm_avx512.c). Only call when the CPU supports AVX-512F.
+void mr_sgemm_avx512(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                     float alpha, const float *a, ptrdiff_t lda,
+                     const float *b, ptrdiff_t ldb,
+                     float beta, float *c, ptrdiff_t ldc);
+
+/// The fused ReLU tower forward of the AVX-512 kernel (gemm_avx512.c); only for width <= 64 and
+/// k <= MR_GEMM_KC, on a CPU with AVX-512F.
+void mr_tower_forward_relu_avx512(const float *x, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t ldx,
+                                  const float *w1, ptrdiff_t width, const float *b1,
+                                  const float *w2, float b2, float *hidden, ptrdiff_t ldh,
+                                  int store_hidden, float *logits);
+
 /// Floats between packed A slivers: MR * kc, plus 2 of padding for 8-wide stores.
 #define MR_GEMM_SLIVER_FLOATS(kc) (MR_GEMM_MR * (kc) + 2)
 /// Floats in a thread's packing buffer: the B block, then the A block.

@@ -1,9 +1,12 @@
 // The element-wise work of a tower H -> T -> 1 around its two GEMMs, one pass over the
-// hidden matrix each way (see CKernels.h). The AVX2/FMA versions run 8 columns at a time;
-// the portable ones are the plain loops and the reference the tests compare against.
+// hidden matrix each way (see CKernels.h). The AVX-512 versions run 16 columns at a time (a
+// lane mask on the last vector), the AVX2/FMA ones 8; the portable ones are the plain loops
+// and the reference the tests compare against.
 #include <math.h>
+#include <stdlib.h>
 #include "CKernels.h"
-#include "gemm_avx2.h"
+#include "gemm_avx512.h"
+#include "gemm_internal.h"
 
 /// act'(.) written in terms of the activation's output a: relu 1[a > 0], tanh 1 - a^2.
 static inline float derivative(int activation, float a) {
@@ -14,7 +17,7 @@ static inline float activate(int activation, float z) {
     return activation == MR_TOWER_TANH ? tanhf(z) : (z > 0.0f ? z : 0.0f);
 }
 
-void mr_tower_head_forward_portable(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
+static void forward_portable(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
                                     const float *b1, const float *w2, float b2, float *logits) {
     for (ptrdiff_t i = 0; i < rows; i++) {
         float *row = a + i * lda;
@@ -27,7 +30,7 @@ void mr_tower_head_forward_portable(float *a, ptrdiff_t rows, ptrdiff_t width, p
     }
 }
 
-void mr_tower_head_backward_portable(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
+static void backward_portable(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
                                      const float *d, const float *w2, float *dw2, float *db1) {
     for (ptrdiff_t i = 0; i < rows; i++) {
         float *row = a + i * lda;
@@ -122,26 +125,122 @@ MR_AVX2 static void backward_avx2(float *a, ptrdiff_t rows, ptrdiff_t width, ptr
         }
     }
 }
+/// One row of the ReLU head: a = max(a + b1, 0) in place, returns b2 + a . w2. Full vectors,
+/// then one masked vector for the last width % 16 columns; four accumulators.
+MR_AVX512 static inline __attribute__((always_inline)) float
+relu_row_avx512(float *row, ptrdiff_t width, const float *b1, const float *w2, float b2) {
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 acc[4] = {zero, zero, zero, zero};
+    ptrdiff_t j = 0;
+    for (; j + 64 <= width; j += 64) {
+#pragma clang loop unroll(full)
+        for (int v = 0; v < 4; v++) {
+            const __m512 x = _mm512_max_ps(_mm512_add_ps(_mm512_loadu_ps(row + j + 16 * v), _mm512_loadu_ps(b1 + j + 16 * v)), zero);
+            _mm512_storeu_ps(row + j + 16 * v, x);
+            acc[v] = _mm512_fmadd_ps(x, _mm512_loadu_ps(w2 + j + 16 * v), acc[v]);
+        }
+    }
+    for (int v = 0; j < width; j += 16, v++) {
+        const __mmask16 m = mr_lane_mask(width - j);
+        const __m512 x = _mm512_max_ps(_mm512_add_ps(_mm512_maskz_loadu_ps(m, row + j), _mm512_maskz_loadu_ps(m, b1 + j)), zero);
+        _mm512_mask_storeu_ps(row + j, m, x);
+        acc[v] = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m, w2 + j), acc[v]);
+    }
+    return b2 + _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+}
+
+MR_AVX512 static void forward_avx512(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
+                                     const float *b1, const float *w2, float b2, float *logits) {
+    if (activation != MR_TOWER_TANH) {
+        for (ptrdiff_t i = 0; i < rows; i++) logits[i] = relu_row_avx512(a + i * lda, width, b1, w2, b2);
+        return;
+    }
+    const __m512 zero = _mm512_setzero_ps();
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        float *row = a + i * lda;
+        for (ptrdiff_t j = 0; j < width; j++) row[j] = tanhf(row[j] + b1[j]);
+        __m512 acc = zero;
+        for (ptrdiff_t j = 0; j < width; j += 16) {
+            const __mmask16 m = mr_lane_mask(width - j);
+            acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, row + j), _mm512_maskz_loadu_ps(m, w2 + j), acc);
+        }
+        logits[i] = b2 + _mm512_reduce_add_ps(acc);
+    }
+}
+
+MR_AVX512 static void backward_avx512(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
+                                      const float *d, const float *w2, float *dw2, float *db1) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        float *row = a + i * lda;
+        const __m512 dv = _mm512_set1_ps(d[i]);
+        for (ptrdiff_t j = 0; j < width; j += 16) {
+            const __mmask16 m = mr_lane_mask(width - j);
+            const __m512 x = _mm512_maskz_loadu_ps(m, row + j);
+            _mm512_mask_storeu_ps(dw2 + j, m, _mm512_fmadd_ps(x, dv, _mm512_maskz_loadu_ps(m, dw2 + j)));
+            __m512 slope;
+            if (activation == MR_TOWER_TANH) {
+                slope = _mm512_fnmadd_ps(x, x, one);  // 1 - a^2
+            } else {
+                slope = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ), one);
+            }
+            const __m512 delta = _mm512_mul_ps(_mm512_mul_ps(dv, _mm512_maskz_loadu_ps(m, w2 + j)), slope);
+            _mm512_mask_storeu_ps(row + j, m, delta);
+            _mm512_mask_storeu_ps(db1 + j, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, db1 + j), delta));
+        }
+    }
+}
 #endif
+
+void mr_tower_head_forward_at_level(int level, float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda,
+                                    int activation, const float *b1, const float *w2, float b2, float *logits) {
+    if (level > mr_cpu_simd_level()) abort();
+#if MR_GEMM_HAS_X86
+    if (level >= MR_SIMD_AVX512) return forward_avx512(a, rows, width, lda, activation, b1, w2, b2, logits);
+    if (level == MR_SIMD_AVX2) return forward_avx2(a, rows, width, lda, activation, b1, w2, b2, logits);
+#endif
+    forward_portable(a, rows, width, lda, activation, b1, w2, b2, logits);
+}
+
+void mr_tower_head_backward_at_level(int level, float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda,
+                                     int activation, const float *d, const float *w2, float *dw2, float *db1) {
+    if (level > mr_cpu_simd_level()) abort();
+#if MR_GEMM_HAS_X86
+    if (level >= MR_SIMD_AVX512) return backward_avx512(a, rows, width, lda, activation, d, w2, dw2, db1);
+    if (level == MR_SIMD_AVX2) return backward_avx2(a, rows, width, lda, activation, d, w2, dw2, db1);
+#endif
+    backward_portable(a, rows, width, lda, activation, d, w2, dw2, db1);
+}
 
 void mr_tower_head_forward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
                            const float *b1, const float *w2, float b2, float *logits) {
-#if MR_GEMM_HAS_X86
-    if (mr_sgemm_uses_avx2()) {
-        forward_avx2(a, rows, width, lda, activation, b1, w2, b2, logits);
-        return;
-    }
-#endif
-    mr_tower_head_forward_portable(a, rows, width, lda, activation, b1, w2, b2, logits);
+    mr_tower_head_forward_at_level(mr_simd_level(), a, rows, width, lda, activation, b1, w2, b2, logits);
 }
 
 void mr_tower_head_backward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
                             const float *d, const float *w2, float *dw2, float *db1) {
+    mr_tower_head_backward_at_level(mr_simd_level(), a, rows, width, lda, activation, d, w2, dw2, db1);
+}
+
+void mr_tower_forward_at_level(int level, const float *x, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t ldx,
+                               const float *w1, ptrdiff_t width, const float *b1, const float *w2, float b2,
+                               int activation, float *hidden, ptrdiff_t ldh, int store_hidden, float *logits) {
+    if (level > mr_cpu_simd_level()) abort();
+    if (rows <= 0) return;
 #if MR_GEMM_HAS_X86
-    if (mr_sgemm_uses_avx2()) {
-        backward_avx2(a, rows, width, lda, activation, d, w2, dw2, db1);
+    if (level >= MR_SIMD_AVX512 && activation == MR_TOWER_RELU && width >= 1 && width <= MR_GEMM_NR512 &&
+        k >= 1 && k <= MR_GEMM_KC) {
+        mr_tower_forward_relu_avx512(x, rows, k, ldx, w1, width, b1, w2, b2, hidden, ldh, store_hidden, logits);
         return;
     }
 #endif
-    mr_tower_head_backward_portable(a, rows, width, lda, activation, d, w2, dw2, db1);
+    mr_sgemm_at_level(level, 0, 0, rows, width, k, 1.0f, x, ldx, w1, width, 0.0f, hidden, ldh);
+    mr_tower_head_forward_at_level(level, hidden, rows, width, ldh, activation, b1, w2, b2, logits);
+}
+
+void mr_tower_forward(const float *x, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t ldx,
+                      const float *w1, ptrdiff_t width, const float *b1, const float *w2, float b2,
+                      int activation, float *hidden, ptrdiff_t ldh, int store_hidden, float *logits) {
+    mr_tower_forward_at_level(mr_simd_level(), x, rows, k, ldx, w1, width, b1, w2, b2, activation, hidden, ldh,
+                              store_hidden, logits);
 }

@@ -58,7 +58,7 @@ struct BenchGEMM: AsyncParsableCommand {
             rows.append(benchCase.measure(samples: samples, minimumSeconds: sampleMilliseconds / 1000, timing: clock.timing))
         }
         let report = GEMMBenchReport(
-            clock: clock.rawValue, peakGFLOPS: peak, avx2FMA: MachinePeak.usesAVX2FMA, blasThreads: BLASRuntime.threadCount,
+            clock: clock.rawValue, peakGFLOPS: peak, simd: SIMDLevel.inUse.description, blasThreads: BLASRuntime.threadCount,
             samplesPerShape: samples, rows: rows)
         switch format {
         case .json: print(try report.json())
@@ -205,7 +205,7 @@ struct GEMMBenchRow: Codable {
 struct GEMMBenchReport: Codable {
     var clock: String
     var peakGFLOPS: Stats
-    var avx2FMA: Bool
+    var simd: String
     var blasThreads: Int
     var samplesPerShape: Int
     var rows: [GEMMBenchRow]
@@ -222,7 +222,7 @@ struct GEMMBenchReport: Codable {
         var lines = [
             "clock: \(clock == "cpu" ? "thread CPU time (clock_gettime CLOCK_THREAD_CPUTIME_ID)" : "wall (ContinuousClock)")",
             "single-core peak (FMA loop): \(f(peakGFLOPS.median)) GFLOP/s median (p10–p90 \(f(peakGFLOPS.p10))–\(f(peakGFLOPS.p90)))"
-                + ", AVX2/FMA kernel: \(avx2FMA ? "yes" : "no"), BLAS threads: \(blasThreads), \(samplesPerShape) samples per shape",
+                + ", kernels: \(simd), BLAS threads: \(blasThreads), \(samplesPerShape) samples per shape",
             "GFLOP/s: medians, p10–p90 in brackets. %pk, hand/BLAS: medians of per-sample ratios (each sample:",
             "peak loop, hand, OpenBLAS back to back). dispatch = what GEMM.Backend.automatic picks.",
             "",

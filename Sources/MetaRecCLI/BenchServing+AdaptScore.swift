@@ -31,6 +31,60 @@ struct AdaptScoreCell: Codable {
     var maxDifferenceToServed: Double
 }
 
+/// The timed work of one request, with its buffers: stored properties of a value mutated in
+/// place, so the loop pays no closure-capture boxes (and no dynamic exclusivity checks on them),
+/// which a request in the predictor does not pay either.
+struct AdaptScoreLoop {
+    let base: ModelParameters
+    let activation: Activation
+    let tasks: [TaskSpec]
+    let adaptation: TowerAdaptation
+    let supportMeta: [Tensor], supportLabels: [Tensor], candidateMeta: [Tensor]  // K × (S, H), (S), (C, H)
+    /// Per-task tower weights, reset from `base` and adapted on every run.
+    var fast: [MLPParameters]
+    var workspace = TowerWorkspace()
+    var predictions: [Float] = []
+    /// (C, K) scores of the last run.
+    var scores: [Float]
+
+    init(base: ModelParameters, activation: Activation, tasks: [TaskSpec], adaptation: TowerAdaptation,
+         supportMeta: [Tensor], supportLabels: [Tensor], candidateMeta: [Tensor]) {
+        self.base = base
+        self.activation = activation
+        self.tasks = tasks
+        self.adaptation = adaptation
+        self.supportMeta = supportMeta
+        self.supportLabels = supportLabels
+        self.candidateMeta = candidateMeta
+        fast = base.towers.map { tower in  // fresh storage, overwritten per request
+            MLPParameters(layers: tower.layers.map {
+                DenseLayer(weight: Tensor(shape: $0.weight.shape, scalars: Array($0.weight.scalars)),
+                           bias: Tensor(shape: $0.bias.shape, scalars: Array($0.bias.scalars)))
+            })
+        }
+        let candidates = candidateMeta.first?.rows ?? 0
+        predictions.reserveCapacity(candidates)
+        scores = [Float](repeating: 0, count: candidates * tasks.count)
+    }
+
+    /// Resets each task's tower to the base weights, adapts it on the support set and scores the
+    /// candidates into ``scores``.
+    mutating func adaptAndScore() {
+        let kk = tasks.count
+        for t in 0..<kk {
+            for l in fast[t].layers.indices {
+                fast[t].layers[l].weight.assign(base.towers[t].layers[l].weight)
+                fast[t].layers[l].bias.assign(base.towers[t].layers[l].bias)
+            }
+            fast[t].adapt(on: supportMeta[t], labels: supportLabels[t], kind: tasks[t].kind, activation: activation,
+                          adaptation: adaptation, rates: base.innerRates(ofTask: t), workspace: &workspace)
+            TowerObjective.predictions(fast[t], input: candidateMeta[t], kind: tasks[t].kind, activation: activation,
+                                       into: &predictions, workspace: &workspace)
+            for i in predictions.indices { scores[i * kk + t] = predictions[i] }
+        }
+    }
+}
+
 struct AdaptScoreRun {
     let support: Int
     let steps: Int
@@ -99,30 +153,11 @@ struct AdaptScoreRun {
         let candidateMeta = network.meta  // K × (C, H)
 
         let adaptation = TowerAdaptation(steps: steps, learningRate: settings.adaptation.learningRate)
-        var fast = model.parameters.towers.map { tower in  // fresh storage, overwritten per request
-            MLPParameters(layers: tower.layers.map {
-                DenseLayer(weight: Tensor(shape: $0.weight.shape, scalars: Array($0.weight.scalars)),
-                           bias: Tensor(shape: $0.bias.shape, scalars: Array($0.bias.scalars)))
-            })
-        }
-        var ws = TowerWorkspace()
-        var predictions = [Float](), scores = [Float](repeating: 0, count: candidates * kk)  // (C), (C, K)
-        predictions.reserveCapacity(candidates)
-        func adaptAndScore() {
-            for t in 0..<kk {
-                for l in fast[t].layers.indices {
-                    fast[t].layers[l].weight.assign(model.parameters.towers[t].layers[l].weight)
-                    fast[t].layers[l].bias.assign(model.parameters.towers[t].layers[l].bias)
-                }
-                fast[t].adapt(on: supportMeta[t], labels: supportLabels[t], kind: tasks[t].kind, activation: spec.activation,
-                              adaptation: adaptation, rates: model.parameters.innerRates(ofTask: t), workspace: &ws)
-                TowerObjective.predictions(fast[t], input: candidateMeta[t], kind: tasks[t].kind, activation: spec.activation,
-                                           into: &predictions, workspace: &ws)
-                for i in 0..<candidates { scores[i * kk + t] = predictions[i] }
-            }
-        }
-
-        adaptAndScore()
+        var loop = AdaptScoreLoop(
+            base: model.parameters, activation: spec.activation, tasks: tasks, adaptation: adaptation,
+            supportMeta: supportMeta, supportLabels: supportLabels, candidateMeta: candidateMeta)
+        loop.adaptAndScore()
+        let scores = loop.scores
         var maxDifference = 0.0
         for (x, y) in zip(scores, served.scores) {
             let d = Double(abs(x - y))
@@ -135,11 +170,11 @@ struct AdaptScoreRun {
                                    candidateMeta: candidateMeta, served: served.scores, adapted: scores,
                                    learningRate: adaptation.learningRate, tasks: tasks, activation: spec.activation) }
 
-        for _ in 0..<max(200, iterations / 5) { adaptAndScore() }
+        for _ in 0..<max(200, iterations / 5) { loop.adaptAndScore() }
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
         var total = 0.0
         for _ in 0..<iterations {
-            let wall = MachinePeak.seconds(.wallClock) { adaptAndScore() }
+            let wall = MachinePeak.seconds(.wallClock) { loop.adaptAndScore() }
             total += wall
             _ = histogram.record(UInt64(wall * 1e9))
         }

@@ -49,7 +49,7 @@ struct ServingBenchReport: Codable {
     var command = ""
     var candidateForm: CandidateForm
     var peakGFLOPS: Double
-    var usesAVX2FMA: Bool
+    var simd: String
     var shape: String
     var cells: [ServingCell]
     var batched: [BatchedRun]
@@ -104,7 +104,7 @@ struct BenchServingRun {
         }
         let spec = model.config.networkSpec
         return ServingBenchReport(
-            candidateForm: candidateForm, peakGFLOPS: peak, usesAVX2FMA: MachinePeak.usesAVX2FMA,
+            candidateForm: candidateForm, peakGFLOPS: peak, simd: SIMDLevel.inUse.description,
             shape: "D \(spec.inputWidth), E \(spec.expertCount) experts \(spec.inputWidth)→\(spec.bottomWidths.map(String.init).joined(separator: "→")), "
                 + "K \(spec.taskCount) towers \(spec.metaWidth)→\(spec.towerWidths.map(String.init).joined(separator: "→"))→1",
             cells: cells, batched: batched)

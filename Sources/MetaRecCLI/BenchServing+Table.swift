@@ -5,7 +5,7 @@ extension ServingBenchReport {
     var table: String {
         func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
         var out = "\(command)\n"
-        out += "single-core peak \(f(peakGFLOPS)) GFLOP/s (FMA loop, thread CPU time, same run); AVX2/FMA: \(usesAVX2FMA)\n"
+        out += "single-core peak \(f(peakGFLOPS)) GFLOP/s (FMA loop, thread CPU time, same run); kernels: \(simd)\n"
         out += "model: \(shape)\n\n"
         out += "single requests, candidates as \(candidateForm.rawValue) (wall clock, µs; floor = FLOPs ÷ peak; allocs = mallocs per request after warm-up)\n"
         out += "   S  k     C  iters    p50    p90    p99  p99.9   cpu  MFLOP  floor  p50/floor  %peak  allocs | encode bottom finetune+score\n"

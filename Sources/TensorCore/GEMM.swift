@@ -17,8 +17,8 @@ public enum GEMM {
         case automatic
         /// OpenBLAS `cblas_sgemm`.
         case openBLAS
-        /// The hand-written register-blocked kernel (6×16 AVX2/FMA tile chosen at run time, or a
-        /// portable fallback). Correct for any shape; built for M ≥ 6, N ≤ 128, K ≤ 256.
+        /// The hand-written register-blocked kernel of ``SIMDLevel/inUse`` (a 6×64 AVX-512 tile, a
+        /// 6×16 AVX2/FMA tile, or a portable fallback). Correct for any shape; built for M ≥ 6, N ≤ 128, K ≤ 256.
         /// Thread-safe; allocates one bounded packing buffer (≈ 350 KiB) per calling thread,
         /// on that thread's first call, and nothing after.
         case microKernel
@@ -32,12 +32,32 @@ public enum GEMM {
         resolvedBackend(m: m, n: n, k: k, transposeA: false, transposeB: false)
     }
 
-    /// The backend ``Backend/automatic`` resolves to for `C(m, n) = op(A)·op(B)`, inner size `k`.
+    /// The backend ``Backend/automatic`` resolves to for `C(m, n) = op(A)·op(B)`, inner size `k`,
+    /// with the hand kernel of `level` (``SIMDLevel/inUse`` by default; ``SIMDLevel/portable``
+    /// always resolves to OpenBLAS).
     ///
     /// The rule is measured, not modelled: `metarec bench gemm --dispatch-grid --all-transposes`
-    /// prints the hand/OpenBLAS throughput ratio over M ∈ {1, 4, 6, 16, 64, 256, 1024, 2048},
-    /// N ∈ {1, 4, 8, 16, 20, 32, 64, 128, 256}, K ∈ {8, 32, 128, 256, 512} (thread CPU time,
-    /// 1 BLAS thread, warmed up), and the hand kernel is picked only where it was not slower.
+    /// prints the hand/OpenBLAS throughput ratio over a grid of shapes (thread CPU time, 1 BLAS
+    /// thread, warmed up), and the hand kernel is picked only where it was not slower.
+    ///
+    /// **AVX-512** (2-core AMD EPYC with 512-bit FMA, measured single-core peak ≈ 240 GFLOP/s;
+    /// Debian's OpenBLAS 0.3.21 runs its AVX2 "Haswell" kernels there). The 6×64 tile runs the
+    /// serving shapes (M 64–1024 × K 128 × N 64) at 82–97% of that peak, 1.9–2.2× OpenBLAS in all
+    /// four transposes, and wins for every N ≥ 16 on the grid M ∈ {1, 4, 16, 64, 256, 1024},
+    /// N ∈ {1, 4, 8, 16, 32, 64, 128, 256}, K ∈ {8, 32, 128, 256, 512} and on the training grid
+    /// M ∈ {16, 64, 271, 1024}, N, K ∈ {64, 271, 512, 1024} (1.1–2.8×). Where it loses:
+    ///
+    /// ```
+    /// B transposed, M < 6, K = 512, N ≥ 64   0.8–1.0×
+    /// N < 16, A transposed                   0.4–1.0× beyond M ≤ 4, K ≤ 32 with B plain
+    /// N < 16, B transposed                   0.5–1.0× unless N = 8, M ≥ 64, K ≥ 32 (1.0–1.2×)
+    /// N = 1, A and B plain, M ≥ 64            0.7–0.9×  (N = 4–8: M ≥ 256 with K = 8 0.8–0.9×)
+    /// ```
+    ///
+    /// Shapes with N or K beyond 1024 were not measured and go to OpenBLAS.
+    ///
+    /// **AVX2/FMA** (the 6×16 tile), measured over M ∈ {1, 4, 6, 16, 64, 256, 1024, 2048},
+    /// N ∈ {1, 4, 8, 16, 20, 32, 64, 128, 256}, K ∈ {8, 32, 128, 256, 512}.
     /// On the 2-core AMD EPYC (AVX2/FMA, measured single-core peak ≈ 102 GFLOP/s) the hand
     /// kernel runs the serving shapes (M 256–1024 × K 128 × N 64) at ≈ 95 GFLOP/s (93% of peak),
     /// 1.2–1.35× OpenBLAS in all four transposes. Where it loses (hand/OpenBLAS):
@@ -62,8 +82,24 @@ public enum GEMM {
     /// N > 512 or K > 512                  left to OpenBLAS (square 1024: 0.97×)
     /// ```
     public static func resolvedBackend(
-        m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool
+        m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, level: SIMDLevel = .inUse
     ) -> Backend {
+        switch level {
+        case .avx512: avx512Backend(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
+        case .avx2: avx2Backend(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
+        case .portable: .openBLAS
+        }
+    }
+
+    private static func avx512Backend(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool) -> Backend {
+        guard n <= 1024, k <= 1024 else { return .openBLAS }
+        if n >= 16 { return transposeB && m < 6 && k > 256 && n >= 64 ? .openBLAS : .microKernel }
+        if transposeA { return !transposeB && m <= 4 && k <= 32 ? .microKernel : .openBLAS }
+        if transposeB { return n >= 8 && m >= 64 && k >= 32 ? .microKernel : .openBLAS }
+        return m <= 16 || (n >= 4 && (k >= 32 || m <= 64)) ? .microKernel : .openBLAS
+    }
+
+    private static func avx2Backend(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool) -> Backend {
         guard m >= 6, m <= 2048, n <= 512, k <= 512 else { return .openBLAS }
         if n > 128 || k > 256 {
             if transposeA { return m >= 64 && k <= 288 ? .microKernel : .openBLAS }
@@ -120,9 +156,11 @@ public enum GEMM {
         }
     }
 
-    /// The hand kernel's portable (non-AVX2) fallback, same contract as ``compute``; lets tests
-    /// cover it on machines where ``Backend/microKernel`` runs the AVX2/FMA kernel.
-    package static func computePortable(
+    /// The hand kernel of one SIMD level, same contract as ``compute``; lets tests cover every
+    /// kernel the CPU can run, not only the one ``Backend/microKernel`` picks.
+    /// - Precondition: `level <= SIMDLevel.cpu`.
+    package static func compute(
+        at level: SIMDLevel,
         m: Int, n: Int, k: Int,
         a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
         b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
@@ -130,8 +168,10 @@ public enum GEMM {
         alpha: Float, beta: Float
     ) {
         precondition(m >= 0 && n >= 0 && k >= 0, "GEMM: negative size m=\(m) n=\(n) k=\(k)")
-        mr_sgemm_portable(
-            transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        precondition(level <= SIMDLevel.cpu, "GEMM: this CPU cannot run the \(level) kernel")
+        mr_sgemm_at_level(
+            Int32(level.rawValue), transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k,
+            alpha, a, lda, b, ldb, beta, c, ldc)
     }
 
     /// Naive GEMM accumulating in Double: the reference the fast kernels are tested against.

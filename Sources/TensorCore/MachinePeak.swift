@@ -4,12 +4,12 @@ import CKernels
 ///
 /// ```
 /// peak = flopsPerIteration · iterations / seconds       (median over runs)
-/// flopsPerIteration = 12 chains · 8 lanes · 2            (AVX2/FMA)
+/// flopsPerIteration = 12 chains · lanes · 2        (16 lanes AVX-512, 8 AVX2/FMA, 1 scalar)
 /// ```
 ///
-/// The loop runs 12 independent FMA chains with no memory traffic, enough to keep both FMA
-/// pipes busy despite the FMA latency, so it is the ceiling any Float32 GEMM kernel on one
-/// core can approach. Benchmarks report GEMM throughput as a fraction of it, measured in the
+/// The loop runs 12 independent FMA chains with no memory traffic, enough to keep both FMA pipes
+/// busy despite the FMA latency, on the widest vectors the kernels use (``SIMDLevel/inUse``), so
+/// it is the ceiling any Float32 GEMM kernel on one core can approach. Benchmarks report GEMM throughput as a fraction of it, measured in the
 /// same run, which cancels most of the clock drift of a shared machine.
 public enum MachinePeak {
     /// What a benchmark's seconds are.
@@ -73,6 +73,4 @@ public enum MachinePeak {
         return samples.sorted()
     }
 
-    /// Whether the hand GEMM kernel and the peak loop use AVX2/FMA on this CPU.
-    public static var usesAVX2FMA: Bool { mr_sgemm_uses_avx2() != 0 }
 }

@@ -11,12 +11,14 @@ struct GEMMCase: Sendable, CustomTestStringConvertible {
         "\(transposeA ? "T" : "N")\(transposeB ? "T" : "N") \(m)x\(n)x\(k)"
     }
 
-    /// Shapes: 1×1×1, M = 1, sizes off the SIMD width and the 6×16 register tile, the serving
+    /// Shapes: 1×1×1, M = 1, sizes off the SIMD widths and the 6×16 (AVX2) and 6×64 (AVX-512)
+    /// register tiles (N of 1–4 AVX-512 vectors with and without a partial last one), the serving
     /// shapes, and ones that cross the kernel's cache blocks (K > 256, N > 256, M > 96).
     static let shapes: [(Int, Int, Int)] = [
         (1, 1, 1), (1, 64, 128), (1, 7, 13), (7, 13, 17), (13, 17, 33), (33, 7, 13),
         (6, 16, 8), (5, 15, 3), (17, 33, 1), (16, 64, 128), (64, 64, 128), (97, 33, 20),
-        (12, 17, 300), (7, 260, 9),
+        (12, 17, 300), (7, 260, 9), (13, 47, 21), (19, 65, 70), (8, 130, 64), (50, 271, 33),
+        (11, 32, 5), (9, 48, 16), (6, 64, 64),
     ]
 
     /// Every shape in every transpose variant (NN, TN, NT, TT).
@@ -72,24 +74,29 @@ func referenceResult(_ t: GEMMCase, _ a: Tensor, _ b: Tensor, _ c: Tensor, alpha
         }
     }
 
-    @Test(arguments: GEMMCase.all.filter { $0.m * $0.n * $0.k <= 20_000 })
-    func `portable fallback kernel matches the reference`(t: GEMMCase) {
+    /// Every kernel this CPU can run (portable, AVX2, AVX-512), not only the dispatched one.
+    @Test(arguments: GEMMCase.all.filter { $0.m * $0.n * $0.k <= 100_000 })
+    func `every SIMD level's kernel matches the reference`(t: GEMMCase) {
         let (a, b) = t.operands(seed: 5)
         let c0 = randomTensor([t.m, t.n], seed: 7)
-        for (alpha, beta) in gemmScalings {
-            var c = beta == 0 ? Tensor(shape: [t.m, t.n], repeating: .nan) : c0
-            let expected = referenceResult(t, a, b, beta == 0 ? Tensor(shape: [t.m, t.n]) : c0, alpha: alpha, beta: beta)
-            a.withUnsafeBufferPointer { pa in
-                b.withUnsafeBufferPointer { pb in
-                    c.withUnsafeMutableBufferPointer { pc in
-                        GEMM.computePortable(
-                            m: t.m, n: t.n, k: t.k, a: pa.baseAddress!, lda: a.columns, transposeA: t.transposeA,
-                            b: pb.baseAddress!, ldb: b.columns, transposeB: t.transposeB,
-                            c: pc.baseAddress!, ldc: t.n, alpha: alpha, beta: beta)
+        for level in SIMDLevel.available {
+            for (alpha, beta) in gemmScalings {
+                var c = beta == 0 ? Tensor(shape: [t.m, t.n], repeating: .nan) : c0
+                let expected = referenceResult(
+                    t, a, b, beta == 0 ? Tensor(shape: [t.m, t.n]) : c0, alpha: alpha, beta: beta)
+                a.withUnsafeBufferPointer { pa in
+                    b.withUnsafeBufferPointer { pb in
+                        c.withUnsafeMutableBufferPointer { pc in
+                            GEMM.compute(
+                                at: level, m: t.m, n: t.n, k: t.k,
+                                a: pa.baseAddress!, lda: a.columns, transposeA: t.transposeA,
+                                b: pb.baseAddress!, ldb: b.columns, transposeB: t.transposeB,
+                                c: pc.baseAddress!, ldc: t.n, alpha: alpha, beta: beta)
+                        }
                     }
                 }
+                expectClose(c, expected, rtol: 1e-5, atol: t.atol, "\(level) alpha \(alpha) beta \(beta)")
             }
-            expectClose(c, expected, rtol: 1e-5, atol: t.atol, "portable alpha \(alpha) beta \(beta)")
         }
     }
 
@@ -175,19 +182,43 @@ func referenceResult(_ t: GEMMCase, _ a: Tensor, _ b: Tensor, _ c: Tensor, alpha
         expectClose(c, Reference.matmul(a, b, transposeB: true), rtol: 1e-5, atol: 1e-6)
     }
 
-    @Test func `automatic dispatch sends serving and training shapes to the hand kernel and large ones to OpenBLAS`() {
-        #expect(GEMM.resolvedBackend(m: 256, n: 64, k: 128) == .microKernel)
-        #expect(GEMM.resolvedBackend(m: 1024, n: 64, k: 128) == .microKernel)
-        #expect(GEMM.resolvedBackend(m: 1024, n: 1024, k: 1024) == .openBLAS)
+    @Test func `AVX2 dispatch sends serving and training shapes to the hand kernel and large ones to OpenBLAS`() {
+        func backend(_ m: Int, _ n: Int, _ k: Int, _ ta: Bool = false, _ tb: Bool = false) -> GEMM.Backend {
+            GEMM.resolvedBackend(m: m, n: n, k: k, transposeA: ta, transposeB: tb, level: .avx2)
+        }
+        #expect(backend(256, 64, 128) == .microKernel)
+        #expect(backend(1024, 64, 128) == .microKernel)
+        #expect(backend(1024, 1024, 1024) == .openBLAS)
         // Training shapes (census experts, D = 271): forward, input gradient, weight gradient.
-        #expect(GEMM.resolvedBackend(m: 256, n: 64, k: 271) == .microKernel)
-        #expect(GEMM.resolvedBackend(m: 256, n: 271, k: 64, transposeA: false, transposeB: true) == .microKernel)
-        #expect(GEMM.resolvedBackend(m: 271, n: 64, k: 271, transposeA: true, transposeB: false) == .microKernel)
-        #expect(GEMM.resolvedBackend(m: 271, n: 64, k: 512, transposeA: true, transposeB: false) == .openBLAS)
-        #expect(GEMM.resolvedBackend(m: 16, n: 271, k: 271) == .openBLAS)
-        #expect(GEMM.resolvedBackend(m: 1, n: 64, k: 128) == .openBLAS)
-        #expect(GEMM.resolvedBackend(m: 256, n: 64, k: 128, transposeA: true, transposeB: false) == .microKernel)
-        #expect(GEMM.resolvedBackend(m: 256, n: 8, k: 128, transposeA: true, transposeB: false) == .openBLAS)
+        #expect(backend(256, 64, 271) == .microKernel)
+        #expect(backend(256, 271, 64, false, true) == .microKernel)
+        #expect(backend(271, 64, 271, true, false) == .microKernel)
+        #expect(backend(271, 64, 512, true, false) == .openBLAS)
+        #expect(backend(16, 271, 271) == .openBLAS)
+        #expect(backend(1, 64, 128) == .openBLAS)
+        #expect(backend(256, 64, 128, true, false) == .microKernel)
+        #expect(backend(256, 8, 128, true, false) == .openBLAS)
+    }
+
+    @Test func `AVX-512 dispatch sends every shape with N of 16 to 1024 to the hand kernel but a few`() {
+        func backend(_ m: Int, _ n: Int, _ k: Int, _ ta: Bool = false, _ tb: Bool = false) -> GEMM.Backend {
+            GEMM.resolvedBackend(m: m, n: n, k: k, transposeA: ta, transposeB: tb, level: .avx512)
+        }
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            #expect(backend(200, 64, 64, ta, tb) == .microKernel)
+            #expect(backend(1024, 1024, 1024, ta, tb) == .microKernel)
+            #expect(backend(16, 271, 512, ta, tb) == .microKernel)
+            #expect(backend(64, 16, 8, ta, tb) == .microKernel)
+            #expect(backend(64, 2048, 64, ta, tb) == .openBLAS)
+            #expect(backend(64, 64, 2048, ta, tb) == .openBLAS)
+        }
+        #expect(backend(1, 64, 128) == .microKernel)
+        #expect(backend(4, 64, 512, false, true) == .openBLAS)
+        #expect(backend(256, 1, 128) == .openBLAS)
+        #expect(backend(16, 1, 128) == .microKernel)
+        #expect(backend(256, 8, 128, true, false) == .openBLAS)
+        #expect(backend(256, 8, 128, false, true) == .microKernel)
+        #expect(GEMM.resolvedBackend(m: 200, n: 64, k: 64, transposeA: false, transposeB: false, level: .portable) == .openBLAS)
     }
 
     @Test func `measured peak is positive and finite`() {

@@ -8,18 +8,39 @@
 extern "C" {
 #endif
 
+/// SIMD levels of the kernels: portable C, AVX2/FMA, AVX-512F.
+#define MR_SIMD_PORTABLE 0
+#define MR_SIMD_AVX2 1
+#define MR_SIMD_AVX512 2
+
+/// The highest level this CPU (and OS) supports.
+int mr_cpu_simd_level(void);
+
+/// The level every dispatching kernel here uses: mr_cpu_simd_level(), capped by the environment
+/// variable METAREC_SIMD=portable|avx2|avx512 when set (read once, on the first call; other
+/// values are ignored), so the same binary can be measured at a lower level.
+int mr_simd_level(void);
+
 /// C = alpha * op(A) * op(B) + beta * C, row-major.
 /// op(A) is (m, k): A is (m, k) with row stride lda, or (k, m) when trans_a != 0.
 /// op(B) is (k, n): B is (k, n) with row stride ldb, or (n, k) when trans_b != 0.
 /// C is (m, n) with row stride ldc. beta == 0 overwrites C (NaNs in C are not propagated).
-/// Uses an AVX2/FMA register-blocked kernel when the CPU has it, a portable one otherwise.
+/// Runs the kernel of mr_simd_level(): a 6x64 register-blocked AVX-512 tile, a 6x16 AVX2/FMA
+/// tile, or a portable loop.
 /// Thread-safe; after a thread's first call it allocates nothing (one packing buffer per thread).
 void mr_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
               float alpha, const float *a, ptrdiff_t lda,
               const float *b, ptrdiff_t ldb,
               float beta, float *c, ptrdiff_t ldc);
 
-/// 1 when the AVX2/FMA kernel is in use on this CPU, 0 when the portable one is.
+/// mr_sgemm with the kernel of `level`, which must not exceed mr_cpu_simd_level() (aborts
+/// otherwise): lets tests and benchmarks run every kernel this CPU has.
+void mr_sgemm_at_level(int level, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                       float alpha, const float *a, ptrdiff_t lda,
+                       const float *b, ptrdiff_t ldb,
+                       float beta, float *c, ptrdiff_t ldc);
+
+/// 1 when mr_simd_level() is AVX2 or above, 0 when the portable kernels run.
 int mr_sgemm_uses_avx2(void);
 
 /// The portable fallback of mr_sgemm (same contract), callable directly so tests cover it
@@ -30,8 +51,8 @@ void mr_sgemm_portable(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdi
                        float beta, float *c, ptrdiff_t ldc);
 
 /// FMA-throughput loop for measuring the single-core peak: `iterations` rounds of
-/// mr_fma_peak_flops_per_iteration() flops in independent FMA chains (AVX2/FMA when the CPU
-/// has it, scalar otherwise). Returns a value derived from the accumulators so the work
+/// mr_fma_peak_flops_per_iteration() flops in independent FMA chains at mr_simd_level() (AVX-512,
+/// AVX2/FMA or scalar). Returns a value derived from the accumulators so the work
 /// cannot be optimised away.
 float mr_fma_peak_loop(long iterations);
 
@@ -62,11 +83,34 @@ void mr_tower_head_forward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t 
 void mr_tower_head_backward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
                             const float *d, const float *w2, float *dw2, float *db1);
 
-/// The portable versions of the two (same contracts), callable directly for tests.
-void mr_tower_head_forward_portable(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
-                                    const float *b1, const float *w2, float b2, float *logits);
-void mr_tower_head_backward_portable(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
-                                     const float *d, const float *w2, float *dw2, float *db1);
+/// The whole forward pass of a tower H -> T -> 1 (T = width):
+///   hidden[i, j] = act((x.W1)[i, j] + b1[j])      x: (rows, k) row stride ldx; W1: (k, width) contiguous
+///   logits[i]    = b2 + sum_j hidden[i, j] * w2[j]
+/// hidden: (rows, width), row stride ldh >= width. With store_hidden == 0 the hidden matrix is
+/// not needed afterwards (scoring) and its contents are unspecified. With AVX-512, ReLU,
+/// width <= 64 and k <= 256 each 6-row tile stays in registers from the multiply to the logit;
+/// otherwise this is mr_sgemm into hidden, then mr_tower_head_forward.
+void mr_tower_forward(const float *x, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t ldx,
+                      const float *w1, ptrdiff_t width, const float *b1, const float *w2, float b2,
+                      int activation, float *hidden, ptrdiff_t ldh, int store_hidden, float *logits);
+
+/// The two at one SIMD level (same contracts; level <= mr_cpu_simd_level(), aborts otherwise),
+/// so tests cover every version this CPU can run.
+void mr_tower_head_forward_at_level(int level, float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda,
+                                    int activation, const float *b1, const float *w2, float b2, float *logits);
+void mr_tower_head_backward_at_level(int level, float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda,
+                                     int activation, const float *d, const float *w2, float *dw2, float *db1);
+void mr_tower_forward_at_level(int level, const float *x, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t ldx,
+                               const float *w1, ptrdiff_t width, const float *b1, const float *w2, float b2,
+                               int activation, float *hidden, ptrdiff_t ldh, int store_hidden, float *logits);
+
+/// out[i * stride] = 1 / (1 + e^-x[i]) for i < n, computed as e^x / (1 + e^x) for x < 0 (full
+/// relative precision for tiny outputs; results below e^-87 are subnormal or 0, as with expf).
+/// AVX-512: 16 at a time with a polynomial e^x (at most a few ulp from the libm version);
+/// otherwise libm's expf. stride >= 1; x and out must not overlap.
+void mr_sigmoid(const float *x, ptrdiff_t n, float *out, ptrdiff_t stride);
+/// mr_sigmoid at one SIMD level (level <= mr_cpu_simd_level(), aborts otherwise).
+void mr_sigmoid_at_level(int level, const float *x, ptrdiff_t n, float *out, ptrdiff_t stride);
 
 /// The MMoE gate mixture read through strides, with an optional ReLU on load:
 ///   out[r, j] = sum_x g[r, x] * act(E_x[r, j])        out: (rows, width), contiguous
@@ -75,7 +119,8 @@ void mr_tower_head_backward_portable(float *a, ptrdiff_t rows, ptrdiff_t width, 
 void mr_gate_mix(const float *gates, ptrdiff_t gate_stride, ptrdiff_t experts,
                  const float *expert_base, ptrdiff_t expert_stride, ptrdiff_t row_stride,
                  int relu, ptrdiff_t rows, ptrdiff_t width, float *out);
-void mr_gate_mix_portable(const float *gates, ptrdiff_t gate_stride, ptrdiff_t experts,
+/// mr_gate_mix at one SIMD level (level <= mr_cpu_simd_level(), aborts otherwise).
+void mr_gate_mix_at_level(int level, const float *gates, ptrdiff_t gate_stride, ptrdiff_t experts,
                           const float *expert_base, ptrdiff_t expert_stride, ptrdiff_t row_stride,
                           int relu, ptrdiff_t rows, ptrdiff_t width, float *out);
 

@@ -23,11 +23,12 @@ enum TwoLayerTower {
         tower.layers.count == 2 && tower.layers[1].outputs == 1
     }
 
-    /// `scratch.hidden = act(F·W1 + b1)` `(rows, T)` and `scratch.logits = z` `(rows)`: one
-    /// GEMM, then bias, activation and logit in one pass.
+    /// `scratch.logits = z` `(rows)` and, when `keepHidden`, `scratch.hidden = act(F·W1 + b1)`
+    /// `(rows, T)` for the backward pass: one fused multiply, bias, activation and logit
+    /// (``TensorCore/TowerHead/forward(x:rows:k:ldx:w1:width:b1:w2:b2:activation:hidden:ldh:keepHidden:logits:level:)``).
     static func forward(
         _ tower: MLPParameters, features f: UnsafePointer<Float>, rows: Int, ldf: Int, activation: Activation,
-        scratch: inout TwoLayerScratch
+        keepHidden: Bool = true, scratch: inout TwoLayerScratch
     ) {
         let first = tower.layers[0], second = tower.layers[1]
         let h = first.inputs, t = first.outputs
@@ -35,16 +36,14 @@ enum TwoLayerTower {
         guard rows > 0 else { return }
         scratch.hidden.withUnsafeMutableBufferPointer { a in
             first.weight.withUnsafeBufferPointer { w1 in
-                GEMM.compute(m: rows, n: t, k: h, a: f, lda: ldf, b: w1.baseAddress!, ldb: t,
-                             c: a.baseAddress!, ldc: t, beta: 0)
-            }
-            // The bias is added in the head pass: one pass over the hidden matrix, not two.
-            first.bias.withUnsafeBufferPointer { b1 in
-                second.weight.withUnsafeBufferPointer { w2 in
-                    scratch.logits.withUnsafeMutableBufferPointer { z in
-                        TowerHead.forward(a.baseAddress!, rows: rows, width: t, lda: t, activation: activation.head,
-                                          b1: b1.baseAddress!, w2: w2.baseAddress!, b2: second.bias.scalars[0],
-                                          logits: z.baseAddress!)
+                first.bias.withUnsafeBufferPointer { b1 in
+                    second.weight.withUnsafeBufferPointer { w2 in
+                        scratch.logits.withUnsafeMutableBufferPointer { z in
+                            TowerHead.forward(x: f, rows: rows, k: h, ldx: ldf, w1: w1.baseAddress!, width: t,
+                                              b1: b1.baseAddress!, w2: w2.baseAddress!, b2: second.bias.scalars[0],
+                                              activation: activation.head, hidden: a.baseAddress!, ldh: t,
+                                              keepHidden: keepHidden, logits: z.baseAddress!)
+                        }
                     }
                 }
             }
@@ -154,13 +153,18 @@ enum TwoLayerTower {
         _ tower: MLPParameters, features f: UnsafePointer<Float>, rows: Int, ldf: Int, kind: TaskKind,
         activation: Activation, output: UnsafeMutablePointer<Float>, outputStride: Int, scratch: inout TwoLayerScratch
     ) -> Bool {
-        forward(tower, features: f, rows: rows, ldf: ldf, activation: activation, scratch: &scratch)
+        forward(tower, features: f, rows: rows, ldf: ldf, activation: activation, keepHidden: false, scratch: &scratch)
         var finite = true
         scratch.logits.withUnsafeBufferPointer { z in
-            for i in 0..<rows {
-                let p = TaskLoss.prediction(kind: kind, logit: z[i])
-                output[i * outputStride] = p
-                finite = finite && p.isFinite
+            switch kind {
+            case .binary:
+                Sigmoid.forward(z.baseAddress!, count: rows, into: output, stride: outputStride)
+                for i in 0..<rows { finite = finite && output[i * outputStride].isFinite }
+            case .regression:
+                for i in 0..<rows {
+                    output[i * outputStride] = z[i]
+                    finite = finite && z[i].isFinite
+                }
             }
         }
         return finite

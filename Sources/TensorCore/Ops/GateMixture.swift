@@ -143,18 +143,18 @@ extension GateMixture {
     /// g[r, x]   = gates[r·gateStride + x]   (1 when gates is nil)
     /// E_x[r, j] = experts[x·expertStride + r·rowStride + j]
     /// ```
-    /// AVX2/FMA eight columns at a time when the CPU has it (`portable` forces plain loops).
+    /// Runs at ``SIMDLevel/inUse`` by default (AVX-512 sixteen columns per vector, AVX2/FMA
+    /// eight, or plain loops).
     /// - Complexity: `2·E·rows·width` flops, allocation-free.
     public static func forward(
         gates: UnsafePointer<Float>?, gateStride: Int, experts: Int, expertBase: UnsafePointer<Float>,
         expertStride: Int, rowStride: Int, relu: Bool, rows: Int, width: Int,
-        output: UnsafeMutablePointer<Float>, portable: Bool = false
+        output: UnsafeMutablePointer<Float>, level: SIMDLevel = .inUse
     ) {
         precondition(experts >= 1 && rows >= 0 && width >= 0, "GateMixture.forward: experts \(experts), rows \(rows), width \(width)")
-        if portable {
-            mr_gate_mix_portable(gates, gateStride, experts, expertBase, expertStride, rowStride, relu ? 1 : 0, rows, width, output)
-        } else {
-            mr_gate_mix(gates, gateStride, experts, expertBase, expertStride, rowStride, relu ? 1 : 0, rows, width, output)
-        }
+        precondition(level <= .cpu, "GateMixture: this CPU cannot run the \(level) kernel")
+        mr_gate_mix_at_level(
+            Int32(level.rawValue), gates, gateStride, experts, expertBase, expertStride, rowStride,
+            relu ? 1 : 0, rows, width, output)
     }
 }

@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -35,6 +36,19 @@ public enum Sigmoid {
                 for i in 0..<y.count { y[i] = value(x[i]) }
             }
         }
+    }
+
+    /// `output[i·stride] = σ(input[i])` for `i < count`, vectorised (``mr_sigmoid``: with AVX-512,
+    /// 16 lanes of a polynomial `e^x` within a few ulp of ``value(_:)``; otherwise ``value(_:)``).
+    /// The serving path's scores go through here.
+    /// - Precondition: `stride ≥ 1`; `input` and `output` do not overlap.
+    public static func forward(
+        _ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>, stride: Int = 1,
+        level: SIMDLevel = .inUse
+    ) {
+        precondition(count >= 0 && stride >= 1, "Sigmoid.forward: count \(count), stride \(stride)")
+        precondition(level <= .cpu, "Sigmoid: this CPU cannot run the \(level) kernel")
+        mr_sigmoid_at_level(Int32(level.rawValue), input, count, output, stride)
     }
 
     /// `x = σ(x)` in place.

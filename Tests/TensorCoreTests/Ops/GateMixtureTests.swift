@@ -23,15 +23,16 @@ extension OpsTests {
             return f
         }
 
-        @Test(arguments: [false, true], [false, true])
-        func `strided gate mixture matches a naive reference`(relu: Bool, portable: Bool) {
-            for gated in [true, false] { stridedMixture(relu: relu, portable: portable, gated: gated) }
+        @Test(arguments: [false, true], SIMDLevel.available)
+        func `strided gate mixture matches a naive reference`(relu: Bool, level: SIMDLevel) {
+            for gated in [true, false] { stridedMixture(relu: relu, level: level, gated: gated) }
         }
 
         /// `gated: false` passes no gates (every weight 1, the Shared-Bottom case).
-        func stridedMixture(relu: Bool, portable: Bool, gated: Bool) {
+        func stridedMixture(relu: Bool, level: SIMDLevel, gated: Bool) {
             // Experts side by side in a packed (B, P) matrix, gates after them, as the inference bottom lays them out.
-            // 139 = two 64-wide blocks, one 8-wide vector and a 3-column tail (the AVX2 kernel's three paths).
+            // 139 = two 64-wide blocks, one 8-wide vector and a 3-column tail (the AVX2 kernel's three paths;
+            // AVX-512: two full blocks and one of 11 columns under a lane mask).
             for shape in Self.shapes + [Shape(batch: 9, experts: 4, hidden: 64), Shape(batch: 3, experts: 2, hidden: 20),
                                         Shape(batch: 5, experts: 3, hidden: 139)] {
                 let (b, e, h) = (shape.batch, shape.experts, shape.hidden)
@@ -52,7 +53,7 @@ extension OpsTests {
                     out.withUnsafeMutableBufferPointer { o in
                         GateMixture.forward(gates: gated ? z.baseAddress! + e * h : nil, gateStride: p, experts: e, expertBase: z.baseAddress!,
                                             expertStride: h, rowStride: p, relu: relu, rows: b, width: h,
-                                            output: o.baseAddress!, portable: portable)
+                                            output: o.baseAddress!, level: level)
                     }
                 }
                 expectClose(Tensor(shape: [b * h], scalars: out), Tensor(shape: [b * h], scalars: expected),
