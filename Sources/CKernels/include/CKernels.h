@@ -112,6 +112,14 @@ void mr_sigmoid(const float *x, ptrdiff_t n, float *out, ptrdiff_t stride);
 /// mr_sigmoid at one SIMD level (level <= mr_cpu_simd_level(), aborts otherwise).
 void mr_sigmoid_at_level(int level, const float *x, ptrdiff_t n, float *out, ptrdiff_t stride);
 
+/// Row-wise softmax in place of a (rows, width) block with row stride `stride`:
+///   z[r, j] = e^(z[r, j] - max_j z[r, .]) / sum_j e^(z[r, j] - max_j z[r, .])
+/// AVX-512 for width <= 16 (one masked vector per row, the polynomial e^x of mr_sigmoid);
+/// otherwise libm's expf.
+void mr_softmax_rows(float *z, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t stride);
+/// mr_softmax_rows at one SIMD level (level <= mr_cpu_simd_level(), aborts otherwise).
+void mr_softmax_rows_at_level(int level, float *z, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t stride);
+
 /// The MMoE gate mixture read through strides, with an optional ReLU on load:
 ///   out[r, j] = sum_x g[r, x] * act(E_x[r, j])        out: (rows, width), contiguous
 /// where g[r, x] = gates[r * gate_stride + x] (1 when gates is NULL) and E_x[r, j] =

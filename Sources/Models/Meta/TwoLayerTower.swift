@@ -30,17 +30,19 @@ enum TwoLayerTower {
         _ tower: MLPParameters, features f: UnsafePointer<Float>, rows: Int, ldf: Int, activation: Activation,
         keepHidden: Bool = true, scratch: inout TwoLayerScratch
     ) {
-        let first = tower.layers[0], second = tower.layers[1]
-        let h = first.inputs, t = first.outputs
+        // The layers are read in place (no `let layer = tower.layers[i]` copies, which cost a
+        // retain and release of every tensor's storage per call).
+        let h = tower.layers[0].inputs, t = tower.layers[0].outputs
         scratch.prepare(rows: rows, width: t)
         guard rows > 0 else { return }
+        let b2 = tower.layers[1].bias.scalars[0]
         scratch.hidden.withUnsafeMutableBufferPointer { a in
-            first.weight.withUnsafeBufferPointer { w1 in
-                first.bias.withUnsafeBufferPointer { b1 in
-                    second.weight.withUnsafeBufferPointer { w2 in
+            tower.layers[0].weight.withUnsafeBufferPointer { w1 in
+                tower.layers[0].bias.withUnsafeBufferPointer { b1 in
+                    tower.layers[1].weight.withUnsafeBufferPointer { w2 in
                         scratch.logits.withUnsafeMutableBufferPointer { z in
                             TowerHead.forward(x: f, rows: rows, k: h, ldx: ldf, w1: w1.baseAddress!, width: t,
-                                              b1: b1.baseAddress!, w2: w2.baseAddress!, b2: second.bias.scalars[0],
+                                              b1: b1.baseAddress!, w2: w2.baseAddress!, b2: b2,
                                               activation: activation.head, hidden: a.baseAddress!, ldh: t,
                                               keepHidden: keepHidden, logits: z.baseAddress!)
                         }

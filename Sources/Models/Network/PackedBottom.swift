@@ -66,25 +66,16 @@ public struct PackedBottom: Sendable {
         ws.prepareForInference(rows: b, spec: spec)
         InputLayer.forward(batch: batch, layout: layout, table: table, create: false, workspace: &ws.input, output: &ws.x)
         guard b > 0 else { return }
+        let multiLayer = deeper.contains { !$0.layers.isEmpty }
+        if !multiLayer && spec.activation == .relu {
+            forwardInRowBlocks(rows: b, workspace: &ws)
+            return
+        }
         let p = columns
         ws.packed.resize(rows: b, columns: p)
-        // Z = x·W + bias: bias-seeded rows, then one GEMM accumulating on top (beta = 1).
-        ws.packed.withUnsafeMutableBufferPointer { z in
-            bias.withUnsafeBufferPointer { c in
-                for r in 0..<b { (z.baseAddress! + r * p).update(from: c.baseAddress!, count: p) }
-            }
-            ws.x.withUnsafeBufferPointer { x in
-                weight.withUnsafeBufferPointer { w in
-                    GEMM.compute(m: b, n: p, k: d, a: x.baseAddress!, lda: d, b: w.baseAddress!, ldb: p,
-                                 c: z.baseAddress!, ldc: p, beta: 1)
-                }
-            }
-        }
-        // Experts with more layers: activate the first, run the rest (rare; not fused).
-        let multiLayer = deeper.contains { !$0.layers.isEmpty }
-        if multiLayer || spec.activation != .relu {
-            activateExpertColumns(rows: b, workspace: &ws)
-        }
+        multiplyPacked(rows: 0..<b, workspace: &ws)
+        // Experts with more layers or another activation: activate, run the rest (rare; not fused).
+        activateExpertColumns(rows: b, workspace: &ws)
         if multiLayer {
             ws.expertStack.resize(e, b, h)
             for x in 0..<e {
@@ -98,13 +89,11 @@ public struct PackedBottom: Sendable {
                 }
             }
         }
-        // ReLU is applied while mixing (max(z, 0) on load); other activations were applied above.
-        let reluOnLoad = !multiLayer && spec.activation == .relu
         for t in 0..<kk {
             ws.meta[t].withUnsafeMutableBufferPointer { f in
                 ws.packed.withUnsafeMutableBufferPointer { z in
                     let zp = z.baseAddress!, fp = f.baseAddress!
-                    if spec.hasGates { Self.softmaxInPlace(zp + e * firstWidth + t * e, rows: b, width: e, stride: p) }
+                    if spec.hasGates { Softmax.forwardInPlace(zp + e * firstWidth + t * e, rows: b, width: e, stride: p) }
                     let gates = spec.hasGates ? UnsafePointer(zp + e * firstWidth + t * e) : nil
                     if multiLayer {
                         ws.expertStack.withUnsafeBufferPointer { stack in
@@ -113,8 +102,53 @@ public struct PackedBottom: Sendable {
                         }
                     } else {
                         GateMixture.forward(gates: gates, gateStride: p, experts: e, expertBase: zp, expertStride: h,
-                                            rowStride: p, relu: reluOnLoad, rows: b, width: h, output: fp)
+                                            rowStride: p, relu: false, rows: b, width: h, output: fp)
                     }
+                }
+            }
+        }
+    }
+
+    /// Rows per block of ``forwardInRowBlocks(rows:workspace:)``: a block's packed output
+    /// (24 × P floats, 25 KiB at P = 264) stays in L1 from the multiply to the mixtures.
+    static let rowBlock = 24
+
+    /// The one-layer ReLU bottom (every config MetaRec ships) a block of rows at a time: multiply,
+    /// gate softmax and mixtures (ReLU on load) while the block's packed output is still in L1.
+    /// Over the whole batch at once the (B, P) output fell out of L1 between the multiply and the
+    /// mixtures, which then read it back from L2 once per task.
+    private func forwardInRowBlocks(rows b: Int, workspace ws: inout NetworkWorkspace) {
+        let p = columns, e = spec.expertCount, h = spec.metaWidth, w1 = firstWidth
+        ws.packed.resize(rows: min(b, Self.rowBlock), columns: p)
+        for r0 in stride(from: 0, to: b, by: Self.rowBlock) {
+            let r1 = min(r0 + Self.rowBlock, b)
+            multiplyPacked(rows: r0..<r1, workspace: &ws)
+            for t in 0..<spec.taskCount {
+                ws.meta[t].withUnsafeMutableBufferPointer { f in
+                    ws.packed.withUnsafeMutableBufferPointer { z in
+                        let zp = z.baseAddress!
+                        if spec.hasGates { Softmax.forwardInPlace(zp + e * w1 + t * e, rows: r1 - r0, width: e, stride: p) }
+                        GateMixture.forward(gates: spec.hasGates ? UnsafePointer(zp + e * w1 + t * e) : nil, gateStride: p,
+                                            experts: e, expertBase: zp, expertStride: h, rowStride: p, relu: true,
+                                            rows: r1 - r0, width: h, output: f.baseAddress! + r0 * h)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Rows `rows` of `Z = x·W + bias` into `ws.packed` from its row 0: bias-seeded rows, then
+    /// one GEMM accumulating on top (beta = 1).
+    private func multiplyPacked(rows: Range<Int>, workspace ws: inout NetworkWorkspace) {
+        let p = columns, d = spec.inputWidth, m = rows.count
+        ws.packed.withUnsafeMutableBufferPointer { z in
+            bias.withUnsafeBufferPointer { c in
+                for r in 0..<m { (z.baseAddress! + r * p).update(from: c.baseAddress!, count: p) }
+            }
+            ws.x.withUnsafeBufferPointer { x in
+                weight.withUnsafeBufferPointer { w in
+                    GEMM.compute(m: m, n: p, k: d, a: x.baseAddress! + rows.lowerBound * d, lda: d, b: w.baseAddress!, ldb: p,
+                                 c: z.baseAddress!, ldc: p, beta: 1)
                 }
             }
         }
@@ -130,23 +164,6 @@ public struct PackedBottom: Sendable {
                     z[r * p + j] = activation == .relu ? max(v, 0) : tanhf(v)
                 }
             }
-        }
-    }
-
-    /// Row-wise softmax of a `(rows, width)` block with row stride `stride`, in place (as ``TensorCore/Softmax``).
-    private static func softmaxInPlace(_ z: UnsafeMutablePointer<Float>, rows: Int, width n: Int, stride: Int) {
-        for r in 0..<rows {
-            let row = z + r * stride
-            var m = row[0]
-            for j in 1..<n { m = max(m, row[j]) }
-            var sum: Float = 0
-            for j in 0..<n {
-                let v = expf(row[j] - m)
-                row[j] = v
-                sum += v
-            }
-            let inverse = 1 / sum
-            for j in 0..<n { row[j] *= inverse }
         }
     }
 }

@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -15,6 +16,18 @@ import Darwin
 /// Subtracting the row maximum keeps every exponent ≤ 0, so nothing overflows and the largest
 /// term is exactly 1 (the denominator is ≥ 1).
 public enum Softmax {
+    /// Row-wise softmax in place of a `(rows, width)` block read through a row stride (the gate
+    /// columns of the inference bottom's packed output): ``mr_softmax_rows``, AVX-512 one masked
+    /// vector per row for `width ≤ 16` (within a few ulp of ``forward(_:into:)``), otherwise the
+    /// scalar loop.
+    public static func forwardInPlace(
+        _ z: UnsafeMutablePointer<Float>, rows: Int, width: Int, stride: Int, level: SIMDLevel = .inUse
+    ) {
+        precondition(rows >= 0 && width >= 1 && stride >= width, "Softmax.forwardInPlace: rows \(rows), width \(width), stride \(stride)")
+        precondition(level <= .cpu, "Softmax: this CPU cannot run the \(level) kernel")
+        mr_softmax_rows_at_level(Int32(level.rawValue), z, rows, width, stride)
+    }
+
     /// `probabilities = softmax(logits)` row-wise, overwriting `probabilities`, which must
     /// have the shape of `logits` (any rank; rows are the last dimension).
     public static func forward(_ logits: Tensor, into probabilities: inout Tensor) {
