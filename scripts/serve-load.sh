@@ -4,7 +4,7 @@
 #   1. writes the model (`metarec bench serving --write-model`) and 100 request bodies, with
 #      the candidates as rows (FORM=rows, the default: [{"item_id": …, …}, …]) or as columns
 #      (FORM=columns: {"item_id": […], …});
-#   2. starts the server (WORKERS auto-batcher threads) and runs wrk: CONNECTIONS connections,
+#   2. starts the server (WORKERS auto-batcher threads, default 1 as `metarec serve`) and runs wrk: CONNECTIONS connections,
 #      DURATION, latency percentiles; every non-2xx response counts as an error;
 #   3. sends a 10 MB body and a 100 000-candidate request (expects 413 and 400) and checks
 #      that the server still answers /healthz; then stops it with SIGTERM.
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 BIN=${METAREC_BIN:-.build/release/metarec}
 OUT=${OUT:-out/serve-load}
 PORT=${PORT:-18080}
-WORKERS=${WORKERS:-2}
+WORKERS=${WORKERS:-1}  # the server's default; on 2 shared cores a second worker only adds tail (see README)
 CONNECTIONS=${CONNECTIONS:-16}
 DURATION=${DURATION:-30s}
 FORM=${FORM:-rows}

@@ -208,7 +208,7 @@ MR_AVX512 void mr_sgemm_avx512(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t 
     }
 }
 /// A tower's forward pass H -> T -> 1 with the hidden tile kept in registers from the multiply
-/// to the logit (see mr_tower_forward in CKernels.h): per MR-row sliver, acc = x.W1 (6 x T, T <= 64),
+/// to the logit (see mr_tower_forward_fused_at_level in CKernels.h): per MR-row sliver, acc = x.W1 (6 x T, T <= 64),
 /// then hidden = max(acc + b1, 0) (stored only when store_hidden) and logit = b2 + hidden . w2.
 /// ReLU only; the caller checks T <= 64 and k <= MR_GEMM_KC.
 MR_AVX512 static inline __attribute__((always_inline)) void
@@ -237,7 +237,9 @@ tower_sweep_512(const int nv, const float *x, ptrdiff_t rows, ptrdiff_t k, ptrdi
 #pragma clang loop unroll(full)
             for (int v = 0; v < 4; ++v) {
                 if (v < nv) {
-                    // Masked-off lanes are 0 in acc, bias and weight, so they add nothing.
+                    // Masked-off lanes hold 0 in bias and weight, and acc is 0 there unless x holds
+                    // inf or NaN (inf * 0); max_ps returns its second operand (0) for a NaN, so those
+                    // lanes still add nothing. Keep the operand order: ReLU(NaN) is 0 at every level.
                     const __m512 h = _mm512_max_ps(_mm512_add_ps(acc[i][v], bias[v]), zero);
                     if (store_hidden) {
                         _mm512_mask_storeu_ps(hidden + (ic + i) * ldh + 16 * v, v == nv - 1 ? last : 0xFFFF, h);

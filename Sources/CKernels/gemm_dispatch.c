@@ -12,8 +12,10 @@ int mr_cpu_simd_level(void) {
     // Reads the CPU model libgcc/compiler-rt filled in at load time (the AVX-512 bits only when
     // the OS saves the zmm state); cheap and thread-safe.
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return MR_SIMD_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return MR_SIMD_AVX2;
+    // The AVX-512 kernels also run AVX2/FMA code (packing, 8x8 transposes): require both.
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (avx2 && __builtin_cpu_supports("avx512f")) return MR_SIMD_AVX512;
+    if (avx2) return MR_SIMD_AVX2;
 #endif
     return MR_SIMD_PORTABLE;
 }

@@ -222,25 +222,20 @@ void mr_tower_head_backward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t
     mr_tower_head_backward_at_level(mr_simd_level(), a, rows, width, lda, activation, d, w2, dw2, db1);
 }
 
-void mr_tower_forward_at_level(int level, const float *x, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t ldx,
-                               const float *w1, ptrdiff_t width, const float *b1, const float *w2, float b2,
-                               int activation, float *hidden, ptrdiff_t ldh, int store_hidden, float *logits) {
+int mr_tower_forward_fused_at_level(int level, const float *x, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t ldx,
+                                    const float *w1, ptrdiff_t width, const float *b1, const float *w2, float b2,
+                                    int activation, float *hidden, ptrdiff_t ldh, int store_hidden, float *logits) {
     if (level > mr_cpu_simd_level()) abort();
-    if (rows <= 0) return;
 #if MR_GEMM_HAS_X86
     if (level >= MR_SIMD_AVX512 && activation == MR_TOWER_RELU && width >= 1 && width <= MR_GEMM_NR512 &&
         k >= 1 && k <= MR_GEMM_KC) {
-        mr_tower_forward_relu_avx512(x, rows, k, ldx, w1, width, b1, w2, b2, hidden, ldh, store_hidden, logits);
-        return;
+        if (rows > 0) {
+            mr_tower_forward_relu_avx512(x, rows, k, ldx, w1, width, b1, w2, b2, hidden, ldh, store_hidden, logits);
+        }
+        return 1;
     }
 #endif
-    mr_sgemm_at_level(level, 0, 0, rows, width, k, 1.0f, x, ldx, w1, width, 0.0f, hidden, ldh);
-    mr_tower_head_forward_at_level(level, hidden, rows, width, ldh, activation, b1, w2, b2, logits);
-}
-
-void mr_tower_forward(const float *x, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t ldx,
-                      const float *w1, ptrdiff_t width, const float *b1, const float *w2, float b2,
-                      int activation, float *hidden, ptrdiff_t ldh, int store_hidden, float *logits) {
-    mr_tower_forward_at_level(mr_simd_level(), x, rows, k, ldx, w1, width, b1, w2, b2, activation, hidden, ldh,
-                              store_hidden, logits);
+    (void)x; (void)rows; (void)ldx; (void)w1; (void)b1; (void)w2; (void)b2; (void)hidden; (void)ldh;
+    (void)store_hidden; (void)logits;
+    return 0;
 }

@@ -18,7 +18,8 @@ public enum GEMM {
         /// OpenBLAS `cblas_sgemm`.
         case openBLAS
         /// The hand-written register-blocked kernel of ``SIMDLevel/inUse`` (a 6×64 AVX-512 tile, a
-        /// 6×16 AVX2/FMA tile, or a portable fallback). Correct for any shape; built for M ≥ 6, N ≤ 128, K ≤ 256.
+        /// 6×16 AVX2/FMA tile, or a portable fallback). Correct for any shape; where each is faster
+        /// than OpenBLAS: ``GEMM/resolvedBackend(m:n:k:transposeA:transposeB:level:)``.
         /// Thread-safe; allocates one bounded packing buffer (≈ 350 KiB) per calling thread,
         /// on that thread's first call, and nothing after.
         case microKernel
@@ -54,7 +55,8 @@ public enum GEMM {
     /// N = 1, A and B plain, M ≥ 64            0.7–0.9×  (N = 4–8: M ≥ 256 with K = 8 0.8–0.9×)
     /// ```
     ///
-    /// Shapes with N or K beyond 1024 were not measured and go to OpenBLAS.
+    /// Shapes with N or K beyond 1024 were not measured and go to OpenBLAS. M has no bound: the
+    /// kernel's work and traffic per 6-row sliver do not depend on it (measured to M = 1024).
     ///
     /// **AVX2/FMA** (the 6×16 tile), measured over M ∈ {1, 4, 6, 16, 64, 256, 1024, 2048},
     /// N ∈ {1, 4, 8, 16, 20, 32, 64, 128, 256}, K ∈ {8, 32, 128, 256, 512}.

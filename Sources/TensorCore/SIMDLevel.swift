@@ -1,7 +1,8 @@
 import CKernels
 
-/// The instruction set the hand-written C kernels (GEMM, tower head, gate mixture, peak loop)
-/// run with, chosen once per process from what the CPU supports.
+/// The instruction set the hand-written C kernels (GEMM, tower head and fused tower forward, gate
+/// mixture, sigmoid, softmax, peak loop) run with, chosen once per process from what the CPU
+/// supports (AVX-512 needs AVX-512F with AVX2 and FMA).
 ///
 /// The environment variable `METAREC_SIMD=portable|avx2|avx512` caps the level, so one binary
 /// can be measured at a lower level on the same machine (`METAREC_SIMD=avx2 metarec bench …`).

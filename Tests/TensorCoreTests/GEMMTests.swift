@@ -18,7 +18,7 @@ struct GEMMCase: Sendable, CustomTestStringConvertible {
         (1, 1, 1), (1, 64, 128), (1, 7, 13), (7, 13, 17), (13, 17, 33), (33, 7, 13),
         (6, 16, 8), (5, 15, 3), (17, 33, 1), (16, 64, 128), (64, 64, 128), (97, 33, 20),
         (12, 17, 300), (7, 260, 9), (13, 47, 21), (19, 65, 70), (8, 130, 64), (50, 271, 33),
-        (11, 32, 5), (9, 48, 16), (6, 64, 64),
+        (11, 32, 5), (9, 48, 16), (6, 64, 64), (13, 100, 21), (300, 16, 20),
     ]
 
     /// Every shape in every transpose variant (NN, TN, NT, TT).
@@ -115,13 +115,37 @@ func referenceResult(_ t: GEMMCase, _ a: Tensor, _ b: Tensor, _ c: Tensor, alpha
     func `strided leading dimensions read and write only the addressed elements`(
         backend: GEMM.Backend, transposes: (Bool, Bool)
     ) {
+        Self.checkStrided(m: 13, n: 19, k: 11, transposes: transposes) { m, n, k, a, lda, ta, b, ldb, tb, c, ldc in
+            GEMM.compute(m: m, n: n, k: k, a: a, lda: lda, transposeA: ta, b: b, ldb: ldb, transposeB: tb,
+                         c: c, ldc: ldc, alpha: 0.75, beta: 1, backend: backend)
+        }
+    }
+
+    /// The same at every SIMD level's hand kernel, also with N across two AVX-512 panels.
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func `every SIMD level reads and writes only the addressed elements`(transposes: (Bool, Bool)) {
+        for level in SIMDLevel.available {
+            for (m, n, k) in [(13, 19, 11), (8, 70, 9)] {
+                Self.checkStrided(m: m, n: n, k: k, transposes: transposes) { m, n, k, a, lda, ta, b, ldb, tb, c, ldc in
+                    GEMM.compute(at: level, m: m, n: n, k: k, a: a, lda: lda, transposeA: ta, b: b, ldb: ldb,
+                                 transposeB: tb, c: c, ldc: ldc, alpha: 0.75, beta: 1)
+                }
+            }
+        }
+    }
+
+    /// Runs `compute` (`C = 0.75·op(A)·op(B) + C`) on operands embedded in wider rows whose gaps
+    /// hold NaN (A, B: reading one shows up in C) or a sentinel (C: it must survive).
+    static func checkStrided(
+        m: Int, n: Int, k: Int, transposes: (Bool, Bool),
+        compute: (Int, Int, Int, UnsafePointer<Float>, Int, Bool, UnsafePointer<Float>, Int, Bool, UnsafeMutablePointer<Float>, Int) -> Void
+    ) {
         let (ta, tb) = transposes
-        let m = 13, n = 19, k = 11, pad = 5
+        let pad = 5
         let aRows = ta ? k : m, aCols = ta ? m : k, bRows = tb ? n : k, bCols = tb ? k : n
         let lda = aCols + pad, ldb = bCols + pad + 2, ldc = n + pad
         let aDense = randomTensor([aRows, aCols], seed: 21), bDense = randomTensor([bRows, bCols], seed: 22)
         let c0 = randomTensor([m, n], seed: 23)
-        // Embed the operands in wider rows; the gaps hold a sentinel that must survive.
         let sentinel: Float = 12345
         var aWide = [Float](repeating: .nan, count: aRows * lda)
         var bWide = [Float](repeating: .nan, count: bRows * ldb)
@@ -129,16 +153,21 @@ func referenceResult(_ t: GEMMCase, _ a: Tensor, _ b: Tensor, _ c: Tensor, alpha
         for i in 0..<aRows { for j in 0..<aCols { aWide[i * lda + j] = aDense[i, j] } }
         for i in 0..<bRows { for j in 0..<bCols { bWide[i * ldb + j] = bDense[i, j] } }
         for i in 0..<m { for j in 0..<n { cWide[i * ldc + j] = c0[i, j] } }
-        GEMM.compute(m: m, n: n, k: k, a: aWide, lda: lda, transposeA: ta, b: bWide, ldb: ldb, transposeB: tb,
-                     c: &cWide, ldc: ldc, alpha: 0.75, beta: 1, backend: backend)
+        aWide.withUnsafeBufferPointer { a in
+            bWide.withUnsafeBufferPointer { b in
+                cWide.withUnsafeMutableBufferPointer { c in
+                    compute(m, n, k, a.baseAddress!, lda, ta, b.baseAddress!, ldb, tb, c.baseAddress!, ldc)
+                }
+            }
+        }
         let t = GEMMCase(m: m, n: n, k: k, transposeA: ta, transposeB: tb)
         let expected = referenceResult(t, aDense, bDense, c0, alpha: 0.75, beta: 1)
         var c = Tensor(shape: [m, n])
         for i in 0..<m {
             for j in 0..<n { c[i, j] = cWide[i * ldc + j] }
-            for j in n..<ldc { #expect(cWide[i * ldc + j] == sentinel, "C padding overwritten at (\(i), \(j))") }
+            for j in n..<ldc { #expect(cWide[i * ldc + j] == sentinel, "C padding overwritten at (\(i), \(j)) \(t.testDescription)") }
         }
-        expectClose(c, expected, rtol: 1e-5, atol: t.atol)
+        expectClose(c, expected, rtol: 1e-5, atol: t.atol, t.testDescription)
     }
 
     @Test(arguments: [GEMM.Backend.microKernel, .openBLAS, .automatic])

@@ -83,16 +83,17 @@ void mr_tower_head_forward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t 
 void mr_tower_head_backward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
                             const float *d, const float *w2, float *dw2, float *db1);
 
-/// The whole forward pass of a tower H -> T -> 1 (T = width):
-///   hidden[i, j] = act((x.W1)[i, j] + b1[j])      x: (rows, k) row stride ldx; W1: (k, width) contiguous
+/// The whole forward pass of a tower H -> T -> 1 (T = width) in one kernel, where one applies:
+///   hidden[i, j] = max((x.W1)[i, j] + b1[j], 0)   x: (rows, k) row stride ldx; W1: (k, width) contiguous
 ///   logits[i]    = b2 + sum_j hidden[i, j] * w2[j]
-/// hidden: (rows, width), row stride ldh >= width. With store_hidden == 0 the hidden matrix is
-/// not needed afterwards (scoring) and its contents are unspecified. With AVX-512, ReLU,
-/// width <= 64 and k <= 256 each 6-row tile stays in registers from the multiply to the logit;
-/// otherwise this is mr_sgemm into hidden, then mr_tower_head_forward.
-void mr_tower_forward(const float *x, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t ldx,
-                      const float *w1, ptrdiff_t width, const float *b1, const float *w2, float b2,
-                      int activation, float *hidden, ptrdiff_t ldh, int store_hidden, float *logits);
+/// hidden: (rows, width), row stride ldh >= width, written only when store_hidden != 0.
+/// Applies with AVX-512 (level >= MR_SIMD_AVX512), ReLU, 1 <= width <= 64 and 1 <= k <= 256: each
+/// 6-row tile stays in registers from the multiply to the logit. Returns 1 when it ran, 0 when it
+/// does not apply (nothing is written; the caller runs a GEMM, then mr_tower_head_forward).
+/// level <= mr_cpu_simd_level() (aborts otherwise).
+int mr_tower_forward_fused_at_level(int level, const float *x, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t ldx,
+                                    const float *w1, ptrdiff_t width, const float *b1, const float *w2, float b2,
+                                    int activation, float *hidden, ptrdiff_t ldh, int store_hidden, float *logits);
 
 /// The two at one SIMD level (same contracts; level <= mr_cpu_simd_level(), aborts otherwise),
 /// so tests cover every version this CPU can run.
@@ -100,9 +101,7 @@ void mr_tower_head_forward_at_level(int level, float *a, ptrdiff_t rows, ptrdiff
                                     int activation, const float *b1, const float *w2, float b2, float *logits);
 void mr_tower_head_backward_at_level(int level, float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda,
                                      int activation, const float *d, const float *w2, float *dw2, float *db1);
-void mr_tower_forward_at_level(int level, const float *x, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t ldx,
-                               const float *w1, ptrdiff_t width, const float *b1, const float *w2, float b2,
-                               int activation, float *hidden, ptrdiff_t ldh, int store_hidden, float *logits);
+
 
 /// out[i * stride] = 1 / (1 + e^-x[i]) for i < n, computed as e^x / (1 + e^x) for x < 0 (full
 /// relative precision for tiny outputs; results below e^-87 are subnormal or 0, as with expf).

@@ -68,11 +68,13 @@ enum TwoLayerTower {
         var dBias2: Float = 0
         scratch.logits.withUnsafeBufferPointer { z in
             scratch.dLogits.withUnsafeMutableBufferPointer { d in
+                // Binary: σ(z) for every row in one vectorised pass, then the loss derivative.
+                if kind == .binary { Sigmoid.forward(z.baseAddress!, count: rows, into: d.baseAddress!) }
                 for s in 0..<rows {
                     let label = y[s * ldy]
                     guard !label.isNaN else { d[s] = 0; continue }
                     switch kind {
-                    case .binary: d[s] = scale * (Sigmoid.value(z[s]) - label)
+                    case .binary: d[s] = scale * (d[s] - label)
                     case .regression: d[s] = scale * 2 * (z[s] - label)
                     }
                     dBias2 += d[s]

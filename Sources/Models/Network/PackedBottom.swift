@@ -67,15 +67,17 @@ public struct PackedBottom: Sendable {
         InputLayer.forward(batch: batch, layout: layout, table: table, create: false, workspace: &ws.input, output: &ws.x)
         guard b > 0 else { return }
         let multiLayer = deeper.contains { !$0.layers.isEmpty }
-        if !multiLayer && spec.activation == .relu {
+        // ReLU is applied while mixing (max(z, 0) on load); other activations are applied first.
+        let reluOnLoad = !multiLayer && spec.activation == .relu
+        if reluOnLoad && SIMDLevel.inUse == .avx512 {
             forwardInRowBlocks(rows: b, workspace: &ws)
             return
         }
         let p = columns
         ws.packed.resize(rows: b, columns: p)
         multiplyPacked(rows: 0..<b, workspace: &ws)
-        // Experts with more layers or another activation: activate, run the rest (rare; not fused).
-        activateExpertColumns(rows: b, workspace: &ws)
+        // Experts with more layers: activate the first, run the rest (rare; not fused).
+        if !reluOnLoad { activateExpertColumns(rows: b, workspace: &ws) }
         if multiLayer {
             ws.expertStack.resize(e, b, h)
             for x in 0..<e {
@@ -102,7 +104,7 @@ public struct PackedBottom: Sendable {
                         }
                     } else {
                         GateMixture.forward(gates: gates, gateStride: p, experts: e, expertBase: zp, expertStride: h,
-                                            rowStride: p, relu: false, rows: b, width: h, output: fp)
+                                            rowStride: p, relu: reluOnLoad, rows: b, width: h, output: fp)
                     }
                 }
             }
@@ -113,10 +115,12 @@ public struct PackedBottom: Sendable {
     /// (24 × P floats, 25 KiB at P = 264) stays in L1 from the multiply to the mixtures.
     static let rowBlock = 24
 
-    /// The one-layer ReLU bottom (every config MetaRec ships) a block of rows at a time: multiply,
-    /// gate softmax and mixtures (ReLU on load) while the block's packed output is still in L1.
-    /// Over the whole batch at once the (B, P) output fell out of L1 between the multiply and the
-    /// mixtures, which then read it back from L2 once per task.
+    /// The one-layer ReLU bottom (every config MetaRec ships) a block of rows at a time, with the
+    /// AVX-512 kernels: multiply, gate softmax and mixtures (ReLU on load) while the block's packed
+    /// output is still in L1. Over the whole batch at once the (B, P) output fell out of L1
+    /// between the multiply and the mixtures, which then read it back from L2 once per task.
+    /// (Not used below AVX-512: there the 24-row multiplies would go to OpenBLAS, whose fixed
+    /// cost per call was not measured against the gain.)
     private func forwardInRowBlocks(rows b: Int, workspace ws: inout NetworkWorkspace) {
         let p = columns, e = spec.expertCount, h = spec.metaWidth, w1 = firstWidth
         ws.packed.resize(rows: min(b, Self.rowBlock), columns: p)

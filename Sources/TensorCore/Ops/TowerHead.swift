@@ -58,9 +58,11 @@ public enum TowerHead {
     /// hidden = act(x·W1 + b1)      x: (rows, k), row stride ldx    W1: (k, width), contiguous
     /// logit_i = b2 + Σ_j hidden_ij · w2_j
     /// ```
-    /// With AVX-512, ReLU, `width ≤ 64` and `k ≤ 256`, each 6-row tile goes from the multiply to its
-    /// logits in registers (the hidden matrix is written only when `keepHidden`, for a backward
-    /// pass); otherwise it is ``GEMM`` into `hidden`, then ``forward(_:rows:width:lda:activation:b1:w2:b2:logits:level:)``.
+    /// With AVX-512, ReLU, `width ≤ 64` and `k ≤ 256`, one kernel takes each 6-row tile from the
+    /// multiply to its logits in registers (the hidden matrix is written only when `keepHidden`,
+    /// for a backward pass). Otherwise the multiply goes through ``GEMM`` with the backend
+    /// ``GEMM/resolvedBackend(m:n:k:transposeA:transposeB:level:)`` picks for `level`, into `hidden`,
+    /// then ``forward(_:rows:width:lda:activation:b1:w2:b2:logits:level:)``.
     ///
     /// - Parameters:
     ///   - hidden: `(rows, width)` with row stride `ldh ≥ width`; unspecified afterwards unless `keepHidden`.
@@ -75,7 +77,18 @@ public enum TowerHead {
         precondition(rows >= 0 && k >= 1 && width >= 1 && ldx >= k && ldh >= width,
                      "TowerHead.forward: rows \(rows), k \(k), width \(width), ldx \(ldx), ldh \(ldh)")
         precondition(level <= .cpu, "TowerHead: this CPU cannot run the \(level) kernel")
-        mr_tower_forward_at_level(Int32(level.rawValue), x, rows, k, ldx, w1, width, b1, w2, b2, activation.code,
-                                  hidden, ldh, keepHidden ? 1 : 0, logits)
+        let fused = mr_tower_forward_fused_at_level(
+            Int32(level.rawValue), x, rows, k, ldx, w1, width, b1, w2, b2, activation.code, hidden, ldh,
+            keepHidden ? 1 : 0, logits)
+        guard fused == 0, rows > 0 else { return }
+        if GEMM.resolvedBackend(m: rows, n: width, k: k, transposeA: false, transposeB: false, level: level) == .microKernel {
+            GEMM.compute(at: level, m: rows, n: width, k: k, a: x, lda: ldx, transposeA: false, b: w1, ldb: width,
+                         transposeB: false, c: hidden, ldc: ldh, alpha: 1, beta: 0)
+        } else {
+            GEMM.compute(m: rows, n: width, k: k, a: x, lda: ldx, b: w1, ldb: width, c: hidden, ldc: ldh,
+                         beta: 0, backend: .openBLAS)
+        }
+        forward(hidden, rows: rows, width: width, lda: ldh, activation: activation, b1: b1, w2: w2, b2: b2,
+                logits: logits, level: level)
     }
 }

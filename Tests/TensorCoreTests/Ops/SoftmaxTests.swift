@@ -52,5 +52,44 @@ extension OpsTests {
                 Softmax.forward(.zeros(2, 3), into: &p)
             }
         }
+
+        /// The in-place strided form at every level this CPU has (AVX-512: four rows per vector
+        /// for width 4, with a row tail; one masked vector per row up to 16; scalar beyond) against
+        /// the Double reference; a row with NaN comes out NaN, a −inf logit gets probability 0,
+        /// and the columns between rows are not touched.
+        @Test(arguments: SIMDLevel.available)
+        func `strided in-place softmax matches the Double reference at every level`(level: SIMDLevel) {
+            for width in [1, 3, 4, 7, 16, 19] {
+                for rows in [1, 4, 5, 9] {
+                    let stride = width + 3
+                    var z = randomTensor([rows * stride], seed: UInt64(width * 10 + rows), scale: 8).scalars
+                    if rows >= 5 {
+                        if width > 1 { z[2 * stride] = -.infinity }  // (a row of only −inf has no softmax)
+                        z[4 * stride + width - 1] = .nan
+                    }
+                    var out = z
+                    out.withUnsafeMutableBufferPointer { o in
+                        Softmax.forwardInPlace(o.baseAddress!, rows: rows, width: width, stride: stride, level: level)
+                    }
+                    for r in 0..<rows {
+                        let row = (0..<width).map { Double(z[r * stride + $0]) }
+                        let label = "\(level) width \(width) row \(r) of \(rows)"
+                        if row.contains(where: \.isNaN) {
+                            #expect((0..<width).allSatisfy { out[r * stride + $0].isNaN }, "\(label): NaN row")
+                        } else {
+                            let top = row.max()!
+                            let e = row.map { Foundation.exp($0 - top) }, sum = e.reduce(0, +)
+                            for j in 0..<width {
+                                let expected = e[j] / sum, got = Double(out[r * stride + j])
+                                #expect(abs(got - expected) <= 1e-6 * max(expected, 1e-30) + 1e-38, "\(label) col \(j): \(got) vs \(expected)")
+                            }
+                        }
+                        for j in width..<stride {
+                            #expect(out[r * stride + j].bitPattern == z[r * stride + j].bitPattern, "\(label): gap \(j) written")
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -80,11 +80,12 @@ import Testing
     }
 
     /// The whole forward pass (multiply included) at every level against the GEMM reference and the
-    /// naive head: tile-sized and odd widths (1–64 fused with AVX-512 and ReLU; 70 and k = 300 take
-    /// the unfused path), strided rows, the hidden matrix kept or not.
+    /// naive head: widths of 1–4 AVX-512 vectors, full and partial (fused with AVX-512 and ReLU; 70
+    /// and k = 300 take the unfused path), strided rows, the hidden matrix kept or not.
     @Test(arguments: SIMDLevel.available, [TowerHead.Activation.relu, .tanh])
     func `whole forward pass matches GEMM then the naive head`(level: SIMDLevel, activation: TowerHead.Activation) {
-        for (rows, k, width) in [(1, 1, 1), (5, 7, 16), (13, 64, 64), (200, 64, 64), (9, 33, 47), (7, 16, 70), (11, 300, 33)] {
+        for (rows, k, width) in [(1, 1, 1), (5, 7, 16), (8, 20, 24), (7, 40, 33), (13, 64, 64), (200, 64, 64), (9, 33, 47),
+                                 (7, 16, 70), (11, 300, 33)] {
             let ldx = k + 3, ldh = width + 5
             let x = randomTensor([rows * ldx], seed: UInt64(rows * 31 + k)).scalars
             let w1 = randomTensor([k * width], seed: UInt64(width + 7), scale: 0.5).scalars
