@@ -108,10 +108,8 @@ extension MLPParameters {
                   normalizer: n, rates: rates, workspace: &ws)
             return
         }
-        for _ in 0..<adaptation.steps {
-            TwoLayerTower.step(&self, features: features, rows: rows, ldf: featureStride, labels: labels, ldy: labelStride,
-                               kind: kind, activation: activation, scale: 1 / Float(n),
-                               learningRate: adaptation.learningRate, rates: rates, scratch: &ws.twoLayer)
-        }
+        TwoLayerTower.adapt(&self, steps: adaptation.steps, features: features, rows: rows, ldf: featureStride,
+                            labels: labels, ldy: labelStride, kind: kind, activation: activation, scale: 1 / Float(n),
+                            learningRate: adaptation.learningRate, rates: rates, scratch: &ws.twoLayer)
     }
 }
