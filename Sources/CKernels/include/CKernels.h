@@ -119,6 +119,14 @@ void mr_softmax_rows(float *z, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t stride
 /// mr_softmax_rows at one SIMD level (level <= mr_cpu_simd_level(), aborts otherwise).
 void mr_softmax_rows_at_level(int level, float *z, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t stride);
 
+/// One Adam (AdamW) update of n parameters p from gradients g, moments m and v in place:
+///   m = b1 m + (1 - b1) g      v = b2 v + (1 - b2) g^2
+///   p = p - lr ((m ic1) / (sqrt(v ic2) + eps) + wd p)      ic1, ic2 = 1 / bias corrections
+/// At `level` (<= mr_cpu_simd_level(), aborts otherwise): AVX-512 16 lanes, otherwise the plain
+/// loop. The four buffers must not overlap.
+void mr_adam_step_at_level(int level, float *p, const float *g, float *m, float *v, ptrdiff_t n, float b1,
+                           float b2, float ic1, float ic2, float eps, float lr, float wd);
+
 /// The MMoE gate mixture read through strides, with an optional ReLU on load:
 ///   out[r, j] = sum_x g[r, x] * act(E_x[r, j])        out: (rows, width), contiguous
 /// where g[r, x] = gates[r * gate_stride + x] (1 when gates is NULL) and E_x[r, j] =

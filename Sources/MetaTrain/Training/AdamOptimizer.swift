@@ -59,8 +59,9 @@ public struct AdamOptimizer: Sendable {
                             m.withUnsafeMutableBufferPointer { mm in
                                 v.withUnsafeMutableBufferPointer { vv in
                                     p.withUnsafeMutableBufferPointer { pp in
-                                        Self.step(parameters: pp, gradients: g, m: mm, v: vv,
-                                                  constants: (b1, b2, 1 / c1, 1 / c2, eps, lr, wd))
+                                        AdamStep.apply(parameters: pp, gradients: g, m: mm, v: vv, constants: .init(
+                                            beta1: b1, beta2: b2, inverseCorrection1: 1 / c1, inverseCorrection2: 1 / c2,
+                                            epsilon: eps, learningRate: lr, weightDecay: wd))
                                     }
                                 }
                             }
@@ -68,46 +69,6 @@ public struct AdamOptimizer: Sendable {
                     }
                 }
             }
-        }
-    }
-}
-
-extension AdamOptimizer {
-    /// The elementwise update over one tensor, eight lanes at a time (the compiler does not
-    /// vectorise the scalar loop: four buffers it cannot prove disjoint).
-    fileprivate static func step(
-        parameters p: UnsafeMutableBufferPointer<Float>, gradients g: UnsafeBufferPointer<Float>,
-        m: UnsafeMutableBufferPointer<Float>, v: UnsafeMutableBufferPointer<Float>,
-        constants: (b1: Float, b2: Float, inverseC1: Float, inverseC2: Float, eps: Float, lr: Float, wd: Float)
-    ) {
-        let (b1, b2, ic1, ic2, eps, lr, wd) = constants
-        let n = p.count
-        guard n > 0 else { return }
-        typealias V = SIMD8<Float>
-        let stride = MemoryLayout<Float>.stride
-        let pb = UnsafeMutableRawPointer(p.baseAddress!), gb = UnsafeRawPointer(g.baseAddress!)
-        let mb = UnsafeMutableRawPointer(m.baseAddress!), vb = UnsafeMutableRawPointer(v.baseAddress!)
-        var j = 0
-        while j + 8 <= n {
-            let offset = j * stride
-            let gj = gb.loadUnaligned(fromByteOffset: offset, as: V.self)
-            let mj = b1 * mb.loadUnaligned(fromByteOffset: offset, as: V.self) + (1 - b1) * gj
-            let vj = b2 * vb.loadUnaligned(fromByteOffset: offset, as: V.self) + (1 - b2) * gj * gj
-            var pj = pb.loadUnaligned(fromByteOffset: offset, as: V.self)
-            let update = (mj * ic1) / ((vj * ic2).squareRoot() + eps)
-            pj -= lr * (update + wd * pj)
-            mb.storeBytes(of: mj, toByteOffset: offset, as: V.self)
-            vb.storeBytes(of: vj, toByteOffset: offset, as: V.self)
-            pb.storeBytes(of: pj, toByteOffset: offset, as: V.self)
-            j += 8
-        }
-        while j < n {
-            let gj = g[j]
-            m[j] = b1 * m[j] + (1 - b1) * gj
-            v[j] = b2 * v[j] + (1 - b2) * gj * gj
-            let update = (m[j] * ic1) / ((v[j] * ic2).squareRoot() + eps)
-            p[j] -= lr * (update + wd * p[j])
-            j += 1
         }
     }
 }

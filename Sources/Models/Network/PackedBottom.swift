@@ -62,7 +62,7 @@ public struct PackedBottom: Sendable {
         batch: EncodedBatch, layout: InputLayout, table: any EmbeddingTable, workspace ws: inout NetworkWorkspace
     ) {
         precondition(layout.width == spec.inputWidth, "PackedBottom: layout width \(layout.width) != spec D \(spec.inputWidth)")
-        let b = batch.count, d = spec.inputWidth, e = spec.expertCount, h = spec.metaWidth, kk = spec.taskCount
+        let b = batch.count, e = spec.expertCount, h = spec.metaWidth, kk = spec.taskCount
         ws.prepareForInference(rows: b, spec: spec)
         InputLayer.forward(batch: batch, layout: layout, table: table, create: false, workspace: &ws.input, output: &ws.x)
         guard b > 0 else { return }
