@@ -53,7 +53,7 @@ enum JSONText {
         if abs(value) < 1e-200 { out.append(UInt8(ascii: "0")); return }
         if value < 0 { out.append(UInt8(ascii: "-")) }
         let a = abs(value)
-        var e = Int((log10(a)).rounded(.down)) - 14
+        var e = decimalExponentEstimate(a) - 14
         var mantissa = (a / pow10(e)).rounded()
         if mantissa >= 1e15 { e += 1; mantissa = (a / pow10(e)).rounded() }
         var m = Int64(mantissa)
@@ -72,7 +72,7 @@ enum JSONText {
         if value < 0 { out.append(UInt8(ascii: "-")) }
         let a = Double(value.magnitude)
         // m: the 9 significant digits, a ≈ m · 10^(e − 8) with 10^8 ≤ m < 10^9.
-        var e = Int(log10(a).rounded(.down))
+        var e = decimalExponentEstimate(a)
         var m = Int64((a / pow10(e - 8)).rounded())
         if m >= 1_000_000_000 { e += 1; m = Int64((a / pow10(e - 8)).rounded()) }
         if m < 100_000_000 { e -= 1; m = Int64((a / pow10(e - 8)).rounded()) }
@@ -98,6 +98,14 @@ enum JSONText {
             out.append(UInt8(ascii: "e"))
             appendInteger(Int64(e), to: &out)
         }
+    }
+
+    /// `⌊log10 a⌋` or one less, for a finite `a > 0`, from the binary exponent: with
+    /// `a ∈ [2^b, 2^(b+1))`, `log10 a ∈ [b·log10 2, (b+1)·log10 2)`, an interval narrower than 1.
+    /// The callers' mantissa checks add the missing 1. (A `log10` per score was ≈ 2% of the
+    /// server's CPU under load.)
+    private static func decimalExponentEstimate(_ a: Double) -> Int {
+        Int((Double(a.exponent) * 0.301_029_995_663_981_2).rounded(.down))
     }
 
     /// `10^n` for `0 ≤ n ≤ 22`: every one exact in a Double.
