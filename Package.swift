@@ -40,8 +40,9 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        // Hand-written small-shape GEMM kernels (AVX2/FMA chosen at run time, portable fallback).
-        .target(name: "CKernels"),
+        // Hand-written kernels (AVX-512 / AVX2 / portable, chosen at run time): GEMM, tower head,
+        // gate mixture, sigmoid, softmax, Adam, the peak loop. README.md lists them.
+        .target(name: "CKernels", exclude: ["README.md"]),
         .target(name: "TensorCore", dependencies: ["CBLAS", "CKernels"], exclude: ["README.md"]),
         .target(name: "Models", dependencies: ["TensorCore", "ParamServer", .product(name: "Yams", package: "Yams")],
                 exclude: ["README.md", "Config/README.md"]),
