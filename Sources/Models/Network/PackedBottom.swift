@@ -61,6 +61,16 @@ public struct PackedBottom: Sendable {
     public func forward(
         batch: EncodedBatch, layout: InputLayout, table: any EmbeddingTable, workspace ws: inout NetworkWorkspace
     ) {
+        forward(batch: batch, layout: layout, table: table, workspace: &ws, rowBlocks: SIMDLevel.inUse == .avx512)
+    }
+
+    /// ``forward(batch:layout:table:workspace:)`` with the one-layer ReLU bottom run in row blocks
+    /// (``forwardInRowBlocks(rows:workspace:)``) or over the whole batch at once: the same
+    /// function either way (tests run both on every machine).
+    package func forward(
+        batch: EncodedBatch, layout: InputLayout, table: any EmbeddingTable, workspace ws: inout NetworkWorkspace,
+        rowBlocks: Bool
+    ) {
         precondition(layout.width == spec.inputWidth, "PackedBottom: layout width \(layout.width) != spec D \(spec.inputWidth)")
         let b = batch.count, e = spec.expertCount, h = spec.metaWidth, kk = spec.taskCount
         ws.prepareForInference(rows: b, spec: spec)
@@ -69,7 +79,7 @@ public struct PackedBottom: Sendable {
         let multiLayer = deeper.contains { !$0.layers.isEmpty }
         // ReLU is applied while mixing (max(z, 0) on load); other activations are applied first.
         let reluOnLoad = !multiLayer && spec.activation == .relu
-        if reluOnLoad && SIMDLevel.inUse == .avx512 {
+        if reluOnLoad && rowBlocks {
             forwardInRowBlocks(rows: b, workspace: &ws)
             return
         }
