@@ -9,8 +9,9 @@ import CKernels
 ///
 /// The loop runs 12 independent FMA chains with no memory traffic, enough to keep both FMA pipes
 /// busy despite the FMA latency, on the widest vectors the kernels use (``SIMDLevel/inUse``), so
-/// it is the ceiling any Float32 GEMM kernel on one core can approach. Benchmarks report GEMM throughput as a fraction of it, measured in the
-/// same run, which cancels most of the clock drift of a shared machine.
+/// it is the ceiling any Float32 GEMM kernel on one core can approach. Benchmarks report GEMM
+/// throughput as a fraction of it, measured in the same run, which cancels most of the clock
+/// drift of a shared machine.
 public enum MachinePeak {
     /// What a benchmark's seconds are.
     public enum Timing: String, Sendable, CaseIterable {
