@@ -67,10 +67,6 @@ void mr_sigmoid_at_level(int level, const float *x, ptrdiff_t n, float *out, ptr
     sigmoid_portable(x, n, out, stride);
 }
 
-void mr_sigmoid(const float *x, ptrdiff_t n, float *out, ptrdiff_t stride) {
-    mr_sigmoid_at_level(mr_simd_level(), x, n, out, stride);
-}
-
 static void softmax_rows_portable(float *z, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t stride) {
     for (ptrdiff_t r = 0; r < rows; r++) {
         float *row = z + r * stride;
@@ -142,8 +138,4 @@ void mr_softmax_rows_at_level(int level, float *z, ptrdiff_t rows, ptrdiff_t wid
     }
 #endif
     softmax_rows_portable(z, rows, width, stride);
-}
-
-void mr_softmax_rows(float *z, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t stride) {
-    mr_softmax_rows_at_level(mr_simd_level(), z, rows, width, stride);
 }

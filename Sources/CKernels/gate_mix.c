@@ -149,10 +149,3 @@ void mr_gate_mix_at_level(int level, const float *gates, ptrdiff_t gate_stride, 
 #endif
     gate_mix_portable(gates, gate_stride, experts, expert_base, expert_stride, row_stride, relu, rows, width, out);
 }
-
-void mr_gate_mix(const float *gates, ptrdiff_t gate_stride, ptrdiff_t experts,
-                 const float *expert_base, ptrdiff_t expert_stride, ptrdiff_t row_stride,
-                 int relu, ptrdiff_t rows, ptrdiff_t width, float *out) {
-    mr_gate_mix_at_level(mr_simd_level(), gates, gate_stride, experts, expert_base, expert_stride, row_stride,
-                         relu, rows, width, out);
-}

@@ -41,8 +41,6 @@ int mr_simd_level(void) {
     return chosen_level;
 }
 
-int mr_sgemm_uses_avx2(void) { return mr_simd_level() >= MR_SIMD_AVX2; }
-
 void mr_sgemm_at_level(int level, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                        float alpha, const float *a, ptrdiff_t lda,
                        const float *b, ptrdiff_t ldb,

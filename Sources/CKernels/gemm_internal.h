@@ -15,6 +15,12 @@
 // each stored row of A, whose MC floats are contiguous, instead of one cache line per k.
 #define MR_GEMM_MC 96
 
+/// The portable kernel (plain loops), mr_sgemm's contract.
+void mr_sgemm_portable(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                       float alpha, const float *a, ptrdiff_t lda,
+                       const float *b, ptrdiff_t ldb,
+                       float beta, float *c, ptrdiff_t ldc);
+
 /// The AVX2/FMA kernel. Only call when the CPU supports AVX2 and FMA.
 void mr_sgemm_avx2(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                    float alpha, const float *a, ptrdiff_t lda,

@@ -212,16 +212,6 @@ void mr_tower_head_backward_at_level(int level, float *a, ptrdiff_t rows, ptrdif
     backward_portable(a, rows, width, lda, activation, d, w2, dw2, db1);
 }
 
-void mr_tower_head_forward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
-                           const float *b1, const float *w2, float b2, float *logits) {
-    mr_tower_head_forward_at_level(mr_simd_level(), a, rows, width, lda, activation, b1, w2, b2, logits);
-}
-
-void mr_tower_head_backward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
-                            const float *d, const float *w2, float *dw2, float *db1) {
-    mr_tower_head_backward_at_level(mr_simd_level(), a, rows, width, lda, activation, d, w2, dw2, db1);
-}
-
 int mr_tower_forward_fused_at_level(int level, const float *x, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t ldx,
                                     const float *w1, ptrdiff_t width, const float *b1, const float *w2, float b2,
                                     int activation, float *hidden, ptrdiff_t ldh, int store_hidden, float *logits) {

@@ -40,16 +40,6 @@ void mr_sgemm_at_level(int level, int trans_a, int trans_b, ptrdiff_t m, ptrdiff
                        const float *b, ptrdiff_t ldb,
                        float beta, float *c, ptrdiff_t ldc);
 
-/// 1 when mr_simd_level() is AVX2 or above, 0 when the portable kernels run.
-int mr_sgemm_uses_avx2(void);
-
-/// The portable fallback of mr_sgemm (same contract), callable directly so tests cover it
-/// on AVX2 machines too.
-void mr_sgemm_portable(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                       float alpha, const float *a, ptrdiff_t lda,
-                       const float *b, ptrdiff_t ldb,
-                       float beta, float *c, ptrdiff_t ldc);
-
 /// FMA-throughput loop for measuring the single-core peak: `iterations` rounds of
 /// mr_fma_peak_flops_per_iteration() flops in independent FMA chains at mr_simd_level() (AVX-512,
 /// AVX2/FMA or scalar). Returns a value derived from the accumulators so the work
@@ -64,7 +54,11 @@ long mr_fma_peak_flops_per_iteration(void);
 double mr_thread_cpu_seconds(void);
 
 
-/// Activations of mr_tower_head_*: max(x, 0) and tanh(x).
+// The element-wise kernels below take the SIMD `level` to run at, which must not exceed
+// mr_cpu_simd_level() (they abort otherwise): callers pass mr_simd_level(), or a lower level to
+// test or measure that version.
+
+/// Activations of the tower kernels: max(x, 0) and tanh(x).
 #define MR_TOWER_RELU 0
 #define MR_TOWER_TANH 1
 
@@ -72,16 +66,16 @@ double mr_thread_cpu_seconds(void);
 /// the (rows, width) hidden matrix `a` (row stride lda), which holds x.W1 on entry:
 ///   a[i, j]   = act(a[i, j] + b1[j])
 ///   logits[i] = b2 + sum_j a[i, j] * w2[j]
-void mr_tower_head_forward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
-                           const float *b1, const float *w2, float b2, float *logits);
+void mr_tower_head_forward_at_level(int level, float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda,
+                                    int activation, const float *b1, const float *w2, float b2, float *logits);
 
 /// Backward through the same head, one pass, given d[i] = dL/dlogit[i] and the activations
-/// `a` left by mr_tower_head_forward:
+/// `a` left by the forward:
 ///   dw2[j] += sum_i a[i, j] * d[i]
 ///   a[i, j] = d[i] * w2[j] * act'(a[i, j])     (act' from the output: relu 1[a > 0], tanh 1 - a^2)
 ///   db1[j] += sum_i a[i, j]                     (the new a: dL/d(x.W1 + b1))
-void mr_tower_head_backward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda, int activation,
-                            const float *d, const float *w2, float *dw2, float *db1);
+void mr_tower_head_backward_at_level(int level, float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda,
+                                     int activation, const float *d, const float *w2, float *dw2, float *db1);
 
 /// The whole forward pass of a tower H -> T -> 1 (T = width) in one kernel, where one applies:
 ///   hidden[i, j] = max((x.W1)[i, j] + b1[j], 0)   x: (rows, k) row stride ldx; W1: (k, width) contiguous
@@ -89,41 +83,27 @@ void mr_tower_head_backward(float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t
 /// hidden: (rows, width), row stride ldh >= width, written only when store_hidden != 0.
 /// Applies with AVX-512 (level >= MR_SIMD_AVX512), ReLU, 1 <= width <= 64 and 1 <= k <= 256: each
 /// 6-row tile stays in registers from the multiply to the logit. Returns 1 when it ran, 0 when it
-/// does not apply (nothing is written; the caller runs a GEMM, then mr_tower_head_forward).
-/// level <= mr_cpu_simd_level() (aborts otherwise).
+/// does not apply (nothing is written; the caller runs a GEMM, then mr_tower_head_forward_at_level).
 int mr_tower_forward_fused_at_level(int level, const float *x, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t ldx,
                                     const float *w1, ptrdiff_t width, const float *b1, const float *w2, float b2,
                                     int activation, float *hidden, ptrdiff_t ldh, int store_hidden, float *logits);
-
-/// The two at one SIMD level (same contracts; level <= mr_cpu_simd_level(), aborts otherwise),
-/// so tests cover every version this CPU can run.
-void mr_tower_head_forward_at_level(int level, float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda,
-                                    int activation, const float *b1, const float *w2, float b2, float *logits);
-void mr_tower_head_backward_at_level(int level, float *a, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lda,
-                                     int activation, const float *d, const float *w2, float *dw2, float *db1);
-
 
 /// out[i * stride] = 1 / (1 + e^-x[i]) for i < n, computed as e^x / (1 + e^x) for x < 0 (full
 /// relative precision for tiny outputs; results below e^-87 are subnormal or 0, as with expf).
 /// AVX-512: 16 at a time with a polynomial e^x (at most a few ulp from the libm version);
 /// otherwise libm's expf. stride >= 1; x and out must not overlap.
-void mr_sigmoid(const float *x, ptrdiff_t n, float *out, ptrdiff_t stride);
-/// mr_sigmoid at one SIMD level (level <= mr_cpu_simd_level(), aborts otherwise).
 void mr_sigmoid_at_level(int level, const float *x, ptrdiff_t n, float *out, ptrdiff_t stride);
 
 /// Row-wise softmax in place of a (rows, width) block with row stride `stride`:
 ///   z[r, j] = e^(z[r, j] - max_j z[r, .]) / sum_j e^(z[r, j] - max_j z[r, .])
-/// AVX-512 for width <= 16 (one masked vector per row, the polynomial e^x of mr_sigmoid);
-/// otherwise libm's expf.
-void mr_softmax_rows(float *z, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t stride);
-/// mr_softmax_rows at one SIMD level (level <= mr_cpu_simd_level(), aborts otherwise).
+/// AVX-512: four rows per vector for width 4, one masked vector per row for other widths up to
+/// 16 (the polynomial e^x of mr_sigmoid_at_level); otherwise libm's expf.
 void mr_softmax_rows_at_level(int level, float *z, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t stride);
 
 /// One Adam (AdamW) update of n parameters p from gradients g, moments m and v in place:
 ///   m = b1 m + (1 - b1) g      v = b2 v + (1 - b2) g^2
 ///   p = p - lr ((m ic1) / (sqrt(v ic2) + eps) + wd p)      ic1, ic2 = 1 / bias corrections
-/// At `level` (<= mr_cpu_simd_level(), aborts otherwise): AVX-512 16 lanes, otherwise the plain
-/// loop. The four buffers must not overlap.
+/// AVX-512 16 lanes, otherwise the plain loop. The four buffers must not overlap.
 void mr_adam_step_at_level(int level, float *p, const float *g, float *m, float *v, ptrdiff_t n, float b1,
                            float b2, float ic1, float ic2, float eps, float lr, float wd);
 
@@ -131,10 +111,6 @@ void mr_adam_step_at_level(int level, float *p, const float *g, float *m, float 
 ///   out[r, j] = sum_x g[r, x] * act(E_x[r, j])        out: (rows, width), contiguous
 /// where g[r, x] = gates[r * gate_stride + x] (1 when gates is NULL) and E_x[r, j] =
 /// expert_base[x * expert_stride + r * row_stride + j]; act is max(., 0) when relu != 0.
-void mr_gate_mix(const float *gates, ptrdiff_t gate_stride, ptrdiff_t experts,
-                 const float *expert_base, ptrdiff_t expert_stride, ptrdiff_t row_stride,
-                 int relu, ptrdiff_t rows, ptrdiff_t width, float *out);
-/// mr_gate_mix at one SIMD level (level <= mr_cpu_simd_level(), aborts otherwise).
 void mr_gate_mix_at_level(int level, const float *gates, ptrdiff_t gate_stride, ptrdiff_t experts,
                           const float *expert_base, ptrdiff_t expert_stride, ptrdiff_t row_stride,
                           int relu, ptrdiff_t rows, ptrdiff_t width, float *out);

@@ -38,7 +38,7 @@ public enum Sigmoid {
         }
     }
 
-    /// `output[i·stride] = σ(input[i])` for `i < count`, vectorised (``mr_sigmoid``: with AVX-512,
+    /// `output[i·stride] = σ(input[i])` for `i < count`, vectorised (``mr_sigmoid_at_level``: with AVX-512,
     /// 16 lanes of a polynomial `e^x` within a few ulp of ``value(_:)``; otherwise ``value(_:)``).
     /// The serving path's scores go through here.
     /// - Precondition: `stride ≥ 1`; `input` and `output` do not overlap.

@@ -17,7 +17,7 @@ import Darwin
 /// term is exactly 1 (the denominator is ≥ 1).
 public enum Softmax {
     /// Row-wise softmax in place of a `(rows, width)` block read through a row stride (the gate
-    /// columns of the inference bottom's packed output): ``mr_softmax_rows``. AVX-512: four rows per
+    /// columns of the inference bottom's packed output): ``mr_softmax_rows_at_level``. AVX-512: four rows per
     /// vector for `width == 4` (four experts), one masked vector per row for other `width ≤ 16`
     /// (within a few ulp of ``forward(_:into:)``); otherwise the scalar loop.
     public static func forwardInPlace(
