@@ -7,10 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-int mr_cpu_simd_level(void) {
+static int cpu_level, chosen_level;
+static pthread_once_t levels_once = PTHREAD_ONCE_INIT;
+
+/// Reads the CPU model libgcc/compiler-rt filled in at load time (the AVX-512 bits only when
+/// the OS saves the zmm state), once: every kernel entry checks its level against it.
+static int detect_cpu_level(void) {
 #if defined(__x86_64__) || defined(__i386__)
-    // Reads the CPU model libgcc/compiler-rt filled in at load time (the AVX-512 bits only when
-    // the OS saves the zmm state); cheap and thread-safe.
     __builtin_cpu_init();
     // The AVX-512 kernels also run AVX2/FMA code (packing, 8x8 transposes): require both.
     const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -20,11 +23,9 @@ int mr_cpu_simd_level(void) {
     return MR_SIMD_PORTABLE;
 }
 
-static int chosen_level;
-static pthread_once_t chosen_level_once = PTHREAD_ONCE_INIT;
-
-static void choose_level(void) {
-    int level = mr_cpu_simd_level();
+static void choose_levels(void) {
+    cpu_level = detect_cpu_level();
+    int level = cpu_level;
     const char *cap = getenv("METAREC_SIMD");
     if (cap) {
         int limit = level;
@@ -36,8 +37,13 @@ static void choose_level(void) {
     chosen_level = level;
 }
 
+int mr_cpu_simd_level(void) {
+    pthread_once(&levels_once, choose_levels);
+    return cpu_level;
+}
+
 int mr_simd_level(void) {
-    pthread_once(&chosen_level_once, choose_level);
+    pthread_once(&levels_once, choose_levels);
     return chosen_level;
 }
 
