@@ -224,8 +224,9 @@ int mr_tower_forward_fused_at_level(int level, const float *x, ptrdiff_t rows, p
         }
         return 1;
     }
-#endif
+#else
     (void)x; (void)rows; (void)ldx; (void)w1; (void)b1; (void)w2; (void)b2; (void)hidden; (void)ldh;
-    (void)store_hidden; (void)logits;
+    (void)store_hidden; (void)logits;  // the fused kernel exists for x86 only
+#endif
     return 0;
 }
