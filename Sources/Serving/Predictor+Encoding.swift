@@ -74,15 +74,19 @@ extension Predictor {
         return encode(columns, of: request, workspace: &ws)
     }
 
-    /// Checks and encodes the candidates of `columns`, row after row. Each slot reads its
-    /// column's cell; a slot with no column, or an absent cell, reads the context, the
-    /// request's user (task key), or the missing value — rendered once per request. Text cells
-    /// reach the encoder as pointers into the columns' bytes; numbers stay numbers; only an
-    /// integer or list for a categorical slot is written out as text (``PredictorWorkspace/rowBytes``).
+    /// Checks and encodes the candidates of `columns`, 64 rows at a time, column by column
+    /// (``FeatureEncoder/encodeColumns(_:rows:into:)``). A slot with no column reads the
+    /// context, the request's user (task key) or the missing value, rendered once per request
+    /// and encoded once for all rows; an absent cell (a row-form candidate without the key)
+    /// reads the same. Text cells reach the encoder as pointers into the columns' bytes;
+    /// numbers stay numbers; only an integer or list for a categorical slot is written out as
+    /// text (``PredictorWorkspace/rowBytes``).
     ///
-    /// - Returns: the error naming the value (`candidates[c].key` or `candidates.key[c]`).
+    /// - Returns: the error naming the value (`candidates[c].key` or `candidates.key[c]`): the
+    ///   first bad cell in row order of the first 64-row chunk that has one, else the
+    ///   encoder's first bad row.
     func encode(_ columns: CandidateColumns, of request: ScoreRequest, workspace ws: inout PredictorWorkspace) -> ServingError? {
-        let n = plan.names.count, width = columns.width
+        let n = plan.names.count
         for s in 0..<n { ws.columnOfSlot[s] = -1 }
         for (f, name) in columns.names.enumerated() {
             guard let slot = plan.slot(named: name), plan.isCandidateInput(slot) else {
@@ -97,57 +101,77 @@ extension Predictor {
                 else if slot == plan.taskSlot { .user(request.user) } else { .absent }
             ws.fixedSlots[slot] = value(of: source, slot: slot, text: &ws.fixedBytes)
         }
-        // The cells row-major, so a row's cells are adjacent as the encoder reads them.
-        ws.cellRows.removeAll(keepingCapacity: true)
-        for c in 0..<columns.count {
-            for f in 0..<width { ws.cellRows.append(columns.columns[f][c]) }
-        }
-        let fixedBytes = ws.fixedBytes, fixedSlots = ws.fixedSlots, columnOfSlot = ws.columnOfSlot, cellRows = ws.cellRows
+        let fixedBytes = ws.fixedBytes, fixedSlots = ws.fixedSlots, columnOfSlot = ws.columnOfSlot
+        let chunk = PredictorWorkspace.FieldBuffer.rows
         if !isKnownUniquelyReferenced(&ws.fields) { ws.fields = PredictorWorkspace.FieldBuffer() }  // a copied workspace
-        let fields = ws.fields.buffer(rows: PredictorWorkspace.FieldBuffer.rows, columns: n)
+        // Slot-major: slot s's fields of a chunk's rows are `fields[s·chunk ..< s·chunk + rows]`.
+        let fields = ws.fields.buffer(rows: chunk, columns: n)
         return columns.bytes.withUnsafeBytes { source -> ServingError? in
             fixedBytes.withUnsafeBytes { fixed -> ServingError? in
-                cellRows.withUnsafeBufferPointer { cells -> ServingError? in
-                    // Chunks of rows: fill their fields, then encode them in one call.
+                withUnsafeTemporaryAllocation(of: FeatureEncoder.FieldColumn.self, capacity: n) { slots -> ServingError? in
                     var first = 0
                     while first < columns.count {
-                        let rows = min(PredictorWorkspace.FieldBuffer.rows, columns.count - first)
+                        let rows = min(chunk, columns.count - first)
                         ws.rowBytes.removeAll(keepingCapacity: true)
                         ws.pendingText.removeAll(keepingCapacity: true)
-                        for r in 0..<rows {
-                            let c = first + r, out = r * n
-                            for slot in 0..<n {
-                                let kind = plan.kinds[slot], f = columnOfSlot[slot]
-                                let cell = f >= 0 ? cells[c * width + f] : .absent
-                                switch cell {
-                                case .absent:
-                                    fields[out + slot] = Self.field(fixedSlots[slot], text: fixed)
-                                    continue
-                                case .text(let s, let e):
-                                    switch kind {
-                                    case .taskKey, .categorical, .multiCategorical:  // text as it is: no copy
-                                        fields[out + slot] = .text(UnsafeRawBufferPointer(rebasing: source[Int(s)..<Int(e)]))
+                        var bad: (row: Int, slot: Int, column: Int)?
+                        for slot in 0..<n {
+                            let f = columnOfSlot[slot]
+                            let absent = Self.field(fixedSlots[slot], text: fixed)
+                            guard f >= 0 else {
+                                slots[slot] = .constant(absent)  // (a trivial type: assigned, not initialised)
+                                continue
+                            }
+                            let out = fields.baseAddress! + slot * chunk
+                            slots[slot] = .values(UnsafePointer(out))
+                            let kind = plan.kinds[slot]
+                            let takesText = switch kind {
+                            case .taskKey, .categorical, .multiCategorical: true
+                            case .numeric, .time, .label: false
+                            }
+                            let isNumeric = kind == .numeric
+                            columns.columns[f].withUnsafeBufferPointer { cells in
+                                for r in 0..<rows {
+                                    let cell = cells[first + r]
+                                    switch cell {
+                                    case .absent:
+                                        out[r] = absent
                                         continue
-                                    case .numeric, .time, .label: break  // the check below rejects it
+                                    case .text(let s, let e) where takesText:  // text as it is: no copy
+                                        out[r] = .text(UnsafeRawBufferPointer(rebasing: source[Int(s)..<Int(e)]))
+                                        continue
+                                    case .number(let d) where isNumeric && d.isFinite:  // what `typed` gives, checked
+                                        out[r] = .number(d)
+                                        continue
+                                    case .integer(let i) where isNumeric:
+                                        out[r] = .integer(i)
+                                        continue
+                                    default: break
                                     }
-                                default: break
-                                }
-                                // The check names the field only when it fails: an autoclosure over
-                                // `columns` here would copy it (and retain its arrays) for every cell.
-                                if !plan.accepts(ColumnPlan.shape(of: cell), kind: kind) {
-                                    do throws(ServingError) {
-                                        try plan.check(ColumnPlan.shape(of: cell), kind: kind, field: columns.field(column: f, row: c))
-                                    } catch {
-                                        return error
+                                    if !plan.accepts(ColumnPlan.shape(of: cell), kind: kind) {
+                                        // The first bad cell in row order (then slot order) is reported.
+                                        if r < bad?.row ?? .max { bad = (r, slot, f) }
+                                        break
+                                    }
+                                    switch plan.typed(cell, kind: kind, source: source, text: &ws.rowBytes) {
+                                    case .text(let s, let e):
+                                        ws.pendingText.append(slot * chunk + r)
+                                        ws.pendingText.append(s)
+                                        ws.pendingText.append(e)
+                                    case let typed: out[r] = Self.field(typed, text: fixed)
                                     }
                                 }
-                                switch plan.typed(cell, kind: kind, source: source, text: &ws.rowBytes) {
-                                case .text(let s, let e):
-                                    ws.pendingText.append(out + slot)
-                                    ws.pendingText.append(s)
-                                    ws.pendingText.append(e)
-                                case let typed: fields[out + slot] = Self.field(typed, text: fixed)
-                                }
+                            }
+                        }
+                        if let bad {
+                            // The check names the field only when it fails: an autoclosure over
+                            // `columns` in the loop would copy it (and retain its arrays) per cell.
+                            do throws(ServingError) {
+                                let c = first + bad.row
+                                try plan.check(ColumnPlan.shape(of: columns.cell(row: c, column: bad.column)),
+                                               kind: plan.kinds[bad.slot], field: columns.field(column: bad.column, row: c))
+                            } catch {
+                                return error
                             }
                         }
                         // Text written for these rows: point the fields at it now that it no longer moves.
@@ -158,8 +182,7 @@ extension Predictor {
                                 fields[i] = .text(UnsafeRawBufferPointer(rebasing: written[s..<e]))
                                 p += 3
                             }
-                            return model.encoder.encodeRows(typed: UnsafeBufferPointer(rebasing: fields[0..<(rows * n)]),
-                                                            rows: rows, into: &ws.batch)
+                            return model.encoder.encodeColumns(UnsafeBufferPointer(slots), rows: rows, into: &ws.batch)
                         }
                         if let (r, error) = failure {
                             return .invalidValue(field: field(of: error, row: first + r, columns: columns, request: request),

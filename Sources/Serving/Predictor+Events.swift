@@ -21,45 +21,46 @@ extension Predictor {
         let events = request.events
         for (i, event) in events.enumerated() { try validate(event: event, index: i) }
         guard !events.isEmpty else { return 0 }
-        var ws = checkout()
-        defer { checkin(ws) }
-        ws.batch.removeAll()
-        for (i, event) in events.enumerated() {
-            fillRow(workspace: &ws) { slot in
-                let name = plan.names[slot]
-                if let v = event[name] { return .value(v) }
-                if slot == plan.taskSlot, let v = event["user"] { return .value(v) }
-                if slot == plan.timeSlot, let v = event["timestamp"] { return .value(v) }
-                return .absent
+        let n = try withWorkspace { (ws: inout PredictorWorkspace) throws(ServingError) -> Int in
+            ws.batch.removeAll()
+            for (i, event) in events.enumerated() {
+                fillRow(workspace: &ws) { slot in
+                    let name = plan.names[slot]
+                    if let v = event[name] { return .value(v) }
+                    if slot == plan.taskSlot, let v = event["user"] { return .value(v) }
+                    if slot == plan.timeSlot, let v = event["timestamp"] { return .value(v) }
+                    return .absent
+                }
+                if let error = appendRow(workspace: &ws) {
+                    throw .invalidValue(field: "events[\(i)].\(error.column ?? "")", reason: error.reason)
+                }
             }
-            if let error = appendRow(workspace: &ws) {
-                throw .invalidValue(field: "events[\(i)].\(error.column ?? "")", reason: error.reason)
-            }
-        }
-        runBottom(workspace: &ws)
-        let n = ws.batch.count, h = spec.metaWidth, k = tasks.count, w = k * h
-        ws.eventFeatures.removeAll(keepingCapacity: true)
-        ws.eventFeatures.append(contentsOf: repeatElement(0, count: n * w))
-        for t in 0..<k {
-            ws.network.meta[t].withUnsafeBufferPointer { f in
-                ws.eventFeatures.withUnsafeMutableBufferPointer { out in
-                    for i in 0..<n {
-                        (out.baseAddress! + i * w + t * h).update(from: f.baseAddress! + i * h, count: h)
+            runBottom(workspace: &ws)
+            let n = ws.batch.count, h = spec.metaWidth, k = tasks.count, w = k * h
+            ws.eventFeatures.removeAll(keepingCapacity: true)
+            ws.eventFeatures.append(contentsOf: repeatElement(0, count: n * w))
+            for t in 0..<k {
+                ws.network.meta[t].withUnsafeBufferPointer { f in
+                    ws.eventFeatures.withUnsafeMutableBufferPointer { out in
+                        for i in 0..<n {
+                            (out.baseAddress! + i * w + t * h).update(from: f.baseAddress! + i * h, count: h)
+                        }
                     }
                 }
             }
-        }
-        ws.eventTimes.removeAll(keepingCapacity: true)
-        for i in 0..<n { ws.eventTimes.append(.seconds(ws.batch.timestamps[i])) }
-        let store = model.support
-        ws.batch.taskKeys.withUnsafeBufferPointer { keys in
-            ws.eventFeatures.withUnsafeBufferPointer { f in
-                ws.batch.labels.withUnsafeBufferPointer { l in
-                    ws.eventTimes.withUnsafeBufferPointer { times in
-                        store.append(tasks: keys, features: f, labels: l, timestamps: times)
+            ws.eventTimes.removeAll(keepingCapacity: true)
+            for i in 0..<n { ws.eventTimes.append(.seconds(ws.batch.timestamps[i])) }
+            let store = model.support
+            ws.batch.taskKeys.withUnsafeBufferPointer { keys in
+                ws.eventFeatures.withUnsafeBufferPointer { f in
+                    ws.batch.labels.withUnsafeBufferPointer { l in
+                        ws.eventTimes.withUnsafeBufferPointer { times in
+                            store.append(tasks: keys, features: f, labels: l, timestamps: times)
+                        }
                     }
                 }
             }
+            return n
         }
         metrics.recordEvents(n)
         return n

@@ -7,15 +7,15 @@ extension Predictor {
     public func phaseTimes(_ request: ScoreRequest, repetitions: Int) throws(ServingError) -> (encode: Double, bottom: Double, finetune: Double) {
         precondition(repetitions >= 1, "phaseTimes: repetitions must be >= 1, got \(repetitions)")
         try validate(request)
-        var ws = checkout()
-        defer { checkin(ws) }
         var result = ScoreResult(modelVersion: model.modelVersion, taskNames: taskNames)
         var encode = 0.0, bottom = 0.0, finetune = 0.0
-        for _ in 0..<repetitions {
-            encode += MachinePeak.seconds(.threadCPUTime) { self.encode(CollectionOfOne(request), workspace: &ws) { _, _ in } }
-            bottom += MachinePeak.seconds(.threadCPUTime) { runBottom(workspace: &ws) }
-            finetune += MachinePeak.seconds(.threadCPUTime) {
-                finish(request, rows: ws.rowOffsets[0]..<ws.rowOffsets[1], workspace: &ws, into: &result)
+        withWorkspace { ws in
+            for _ in 0..<repetitions {
+                encode += MachinePeak.seconds(.threadCPUTime) { self.encode(CollectionOfOne(request), workspace: &ws) { _, _ in } }
+                bottom += MachinePeak.seconds(.threadCPUTime) { runBottom(workspace: &ws) }
+                finetune += MachinePeak.seconds(.threadCPUTime) {
+                    finish(request, rows: ws.rowOffsets[0]..<ws.rowOffsets[1], workspace: &ws, into: &result)
+                }
             }
         }
         let n = Double(repetitions)

@@ -69,16 +69,18 @@ public final class Predictor: Sendable {
         PredictorWorkspace(model: model, columns: plan.names.count)
     }
 
-    func checkout() -> PredictorWorkspace {
-        pool.withLock { $0.popLast() } ?? makeWorkspace()
-    }
-
-    func checkin(_ ws: consuming PredictorWorkspace) {
-        let ws = ws
-        pool.withLock { pool in
-            if pool.capacity == 0 { pool.reserveCapacity(16) }
-            pool.append(ws)
+    /// Runs `body` on a workspace from the pool (a new one when the pool is empty) and returns
+    /// it to the pool. The workspace is moved in and out, never copied: a copy retains and
+    /// releases every one of its buffers (≈ 1 µs a request).
+    func withWorkspace<R, E: Error>(_ body: (inout PredictorWorkspace) throws(E) -> R) throws(E) -> R {
+        var held: PredictorWorkspace? = pool.withLock { $0.popLast() } ?? makeWorkspace()
+        defer {
+            pool.withLock { pool in
+                if pool.capacity == 0 { pool.reserveCapacity(16) }
+                pool.append(held.take()!)
+            }
         }
+        return try body(&held!)
     }
 
     // MARK: Single requests
@@ -96,16 +98,16 @@ public final class Predictor: Sendable {
     /// workspace have seen a request of this size.
     public func score(_ request: ScoreRequest, into result: inout ScoreResult) throws(ServingError) {
         try validate(request)
-        var ws = checkout()
-        defer { checkin(ws) }
-        // One request: encode it directly (iterating a one-element collection copied the request).
-        ws.batch.removeAll()
-        ws.rowOffsets.removeAll(keepingCapacity: true)
-        ws.rowOffsets.append(0)
-        if let failure = encodeCandidates(of: request, workspace: &ws) { throw failure }
-        ws.rowOffsets.append(ws.batch.count)
-        runBottom(workspace: &ws)
-        finish(request, rows: ws.rowOffsets[0]..<ws.rowOffsets[1], workspace: &ws, into: &result)
+        try withWorkspace { (ws: inout PredictorWorkspace) throws(ServingError) in
+            // One request: encode it directly (iterating a one-element collection copied the request).
+            ws.batch.removeAll()
+            ws.rowOffsets.removeAll(keepingCapacity: true)
+            ws.rowOffsets.append(0)
+            if let failure = encodeCandidates(of: request, workspace: &ws) { throw failure }
+            ws.rowOffsets.append(ws.batch.count)
+            runBottom(workspace: &ws)
+            finish(request, rows: ws.rowOffsets[0]..<ws.rowOffsets[1], workspace: &ws, into: &result)
+        }
     }
 
     // MARK: Batches

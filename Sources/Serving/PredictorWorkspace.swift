@@ -14,8 +14,6 @@ public struct PredictorWorkspace: Sendable {
     var slots: [ColumnPlan.Slot] = []
     /// Row-form candidates of the request being encoded, as columns (reused).
     var rowColumns = CandidateColumns(count: 0)
-    /// The request's candidate cells, row-major `(C, F)`.
-    var cellRows: [CandidateColumns.Cell] = []
     /// Per slot: the column of the request's ``CandidateColumns`` that sets it, or −1.
     var columnOfSlot: [Int] = []
     /// Per slot: its value where a candidate leaves it absent (context, user, missing), text in ``fixedBytes``.

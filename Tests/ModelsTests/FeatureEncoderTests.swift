@@ -52,13 +52,13 @@ private func encode(_ encoder: FeatureEncoder, _ values: [String]) throws(Featur
 }
 
 /// Calls `body` with raw buffers over each byte array (kept alive for the call).
-private func withRawBuffers(_ arrays: [[UInt8]], _ body: (UnsafeBufferPointer<UnsafeRawBufferPointer>) -> Void) {
+private func withRawBuffers(_ arrays: [[UInt8]], _ body: (UnsafeBufferPointer<UnsafeRawBufferPointer>) throws -> Void) rethrows {
     let flat = arrays.flatMap { $0 }
     var offsets = [0]
     for a in arrays { offsets.append(offsets.last! + a.count) }
-    flat.withUnsafeBytes { raw in
+    try flat.withUnsafeBytes { raw in
         let fields = (0..<arrays.count).map { UnsafeRawBufferPointer(rebasing: raw[offsets[$0]..<offsets[$0 + 1]]) }
-        fields.withUnsafeBufferPointer(body)
+        try fields.withUnsafeBufferPointer(body)
     }
 }
 
@@ -233,8 +233,9 @@ private func same(_ a: EncodedBatch, _ b: EncodedBatch) -> Bool {
         #expect(sparse.timestamps == [0] && sparse.numeric[0] == 0 && sparse.labels[0].isNaN)
     }
 
-    @Test func `encoding rows at once equals encoding them one by one, and a bad row appends none`() throws {
+    @Test func `encoding by columns equals encoding row by row, and a bad row appends none`() throws {
         let encoder = try FeatureEncoder(config: config, statistics: statistics)
+        let n = encoder.columns.count
         // Text, numbers and integers mixed, every kind of column, a missing multi-categorical value.
         let rows = [row(), row(user: "u2", ts: "7", genres: "", age: "", city: "", like: "0", rating: ""),
                     row(user: "u3", genres: "x|y|z", clicks: "12", raw: "-1.5")]
@@ -246,29 +247,59 @@ private func same(_ a: EncodedBatch, _ b: EncodedBatch) -> Bool {
             if name == "ts", let t = Int64(String(decoding: raw, as: UTF8.self)) { return .integer(t) }
             return .text(raw)
         }
-        var one = encoder.makeBatch(), all = encoder.makeBatch()
-        withRawBuffers(texts.flatMap { $0 }) { raws in
-            let fields = raws.enumerated().map { typed($0.element, column: $0.offset % encoder.columns.count) }
-            fields.withUnsafeBufferPointer { f in
-                let n = encoder.columns.count
-                for r in 0..<rows.count {
-                    try? encoder.encodeRow(typed: UnsafeBufferPointer(rebasing: f[(r * n)..<(r * n + n)]), into: &one)
+        /// Encodes row-major `fields` (rows × n) by columns; slots in `constant` read row 0's value as a constant.
+        func encodeByColumns(_ fields: [FeatureEncoder.Field], constant: Set<Int> = [], into batch: inout EncodedBatch)
+            -> (row: Int, error: FeatureEncoderError)? {
+            let r = fields.count / n
+            let slotMajor = (0..<n).flatMap { s in (0..<r).map { fields[$0 * n + s] } }
+            return slotMajor.withUnsafeBufferPointer { f in
+                let columns = (0..<n).map { s -> FeatureEncoder.FieldColumn in
+                    constant.contains(s) ? .constant(fields[s]) : .values(f.baseAddress! + s * r)
                 }
-                #expect(encoder.encodeRows(typed: f, rows: rows.count, into: &all) == nil)
-                // Appending the rows again with a bad label in the last row leaves the batch as it was.
-                var bad = fields
-                bad[bad.count - 1] = .number(0.5)  // "rating" is regression: make "like" (binary) bad instead
-                bad[bad.count - 2] = .number(0.5)
-                let before = all
-                bad.withUnsafeBufferPointer { b in
-                    let failure = encoder.encodeRows(typed: b, rows: rows.count, into: &all)
-                    #expect(failure?.row == rows.count - 1 && failure?.error.slot == n - 2)
-                }
-                #expect(same(all, before))
+                return columns.withUnsafeBufferPointer { encoder.encodeColumns($0, rows: r, into: &batch) }
             }
         }
-        #expect(one.count == 3)
-        #expect(same(all, one))
+        var one = encoder.makeBatch(), all = encoder.makeBatch()
+        try withRawBuffers(texts.flatMap { $0 }) { raws in
+            let fields = raws.enumerated().map { typed($0.element, column: $0.offset % n) }
+            try fields.withUnsafeBufferPointer { f in
+                for r in 0..<rows.count {
+                    try encoder.encodeRow(typed: UnsafeBufferPointer(rebasing: f[(r * n)..<(r * n + n)]), into: &one)
+                }
+            }
+            #expect(encodeByColumns(fields, into: &all) == nil)
+            #expect(one.count == 3)
+            #expect(same(all, one))
+            // Bad values in rows 1 and 2 of different slots: the earliest row is reported, and on one
+            // row the first slot in `columns` order; the batch is left as it was.
+            let like = encoder.columns.firstIndex(of: "like")!, age = encoder.columns.firstIndex(of: "age")!
+            #expect(age < like)
+            var bad = fields
+            bad[2 * n + like] = .number(0.5)  // not a binary label
+            bad[1 * n + like] = .number(0.5)
+            bad[1 * n + age] = .number(.infinity)
+            let before = all
+            let failure = encodeByColumns(bad, into: &all)
+            #expect(failure?.row == 1 && failure?.error.slot == age)
+            #expect(same(all, before))
+            // A constant column is one value for every row: the same rows as that value on each row.
+            let userSlot = encoder.columns.firstIndex(of: "user")!, tsSlot = encoder.columns.firstIndex(of: "ts")!
+            var repeated = fields
+            for r in 1..<rows.count { repeated[r * n + userSlot] = fields[userSlot]; repeated[r * n + tsSlot] = fields[tsSlot] }
+            var byRows = encoder.makeBatch(), byConstant = encoder.makeBatch()
+            try repeated.withUnsafeBufferPointer { f in
+                for r in 0..<rows.count {
+                    try encoder.encodeRow(typed: UnsafeBufferPointer(rebasing: f[(r * n)..<(r * n + n)]), into: &byRows)
+                }
+            }
+            #expect(encodeByColumns(repeated, constant: [userSlot, tsSlot], into: &byConstant) == nil)
+            #expect(same(byConstant, byRows))
+            // A bad constant fails on row 0.
+            var badConstant = fields
+            badConstant[tsSlot] = .number(.nan)
+            #expect(encodeByColumns(badConstant, constant: [tsSlot], into: &byConstant)?.row == 0)
+            #expect(same(byConstant, byRows))
+        }
     }
 
     @Test func `standard features need fitted statistics`() {

@@ -115,6 +115,16 @@ void mr_gate_mix_at_level(int level, const float *gates, ptrdiff_t gate_stride, 
                           const float *expert_base, ptrdiff_t expert_stride, ptrdiff_t row_stride,
                           int relu, ptrdiff_t rows, ptrdiff_t width, float *out);
 
+/// The MMoE bottom's gates and mixtures for a block of rows of its packed first-layer output,
+/// z = [Z_1 ... Z_E | L_1 ... L_K] = x.[W_1 ... W_E | G_1 ... G_K] (rows, P = E*width + K*E),
+/// row stride ldz, *without* its bias (P floats, laid out as z's columns):
+///   g_t[r, .]     = softmax(L_t[r, .] + c_t)           written over L_t in z
+///   out_t[r, j]   = sum_x g_t[r, x] * max(Z_x[r, j] + b_x[j], 0)
+/// out_t = outs[t], (rows, width) contiguous. Each expert value is loaded and rectified once for
+/// all K tasks (AVX-512; otherwise plain loops). ReLU(NaN) is 0.
+void mr_mmoe_mix_at_level(int level, float *z, ptrdiff_t ldz, const float *bias, ptrdiff_t rows, ptrdiff_t experts,
+                          ptrdiff_t width, ptrdiff_t tasks, float *const *outs);
+
 #ifdef __cplusplus
 }
 #endif

@@ -153,11 +153,23 @@ public struct EncodedBatch: Sendable, Equatable {
 
     /// Ends a row whose categorical, multi-categorical (``MultiCategoricalColumn/endRow()``),
     /// numeric and label values the caller appended to the arrays directly
-    /// (``FeatureEncoder/encodeRows(typed:rows:into:)``).
+    /// (``FeatureEncoder/encodeRow(typed:into:)``).
     mutating func endRow(taskKey: UInt64, timestamp: Int64) {
         taskKeys.append(taskKey)
         timestamps.append(timestamp)
         count += 1
+    }
+
+    /// Appends `rows` rows of zeros to the fixed-width columns (categorical, numeric, labels,
+    /// task keys, timestamps) for the caller to fill in place; the multi-categorical columns
+    /// get these rows' keys from the caller (``FeatureEncoder/encodeColumns(_:rows:into:)``).
+    mutating func appendZeroedRows(_ rows: Int) {
+        categorical.append(contentsOf: repeatElement(0, count: rows * categoricalWidth))
+        numeric.append(contentsOf: repeatElement(0, count: rows * numericWidth))
+        labels.append(contentsOf: repeatElement(0, count: rows * labelWidth))
+        taskKeys.append(contentsOf: repeatElement(0, count: rows))
+        timestamps.append(contentsOf: repeatElement(0, count: rows))
+        count += rows
     }
 
     /// Reserves room for `rows` rows, at least doubling the room when it grows (a batch filled

@@ -95,7 +95,7 @@ public enum InputLayer {
                 for f in 0..<layout.categoricalCount {
                     ws.categoricalIDs[f].withUnsafeBufferPointer { ids in
                         for r in 0..<b {
-                            (dst.baseAddress! + r * width + f * d).update(from: rows.baseAddress! + Int(ids[r]) * d, count: d)
+                            copyRow(from: rows.baseAddress! + Int(ids[r]) * d, to: dst.baseAddress! + r * width + f * d, count: d)
                         }
                     }
                 }
@@ -147,6 +147,22 @@ public enum InputLayer {
         }
     }
 
+    /// Copies one embedding row: 16 floats at a time in registers (a `memmove` call per 64-byte
+    /// row cost more than the copy; a request copies one row per categorical value).
+    @inline(__always)
+    private static func copyRow(from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, count d: Int) {
+        var j = 0
+        while j + 16 <= d {
+            UnsafeMutableRawPointer(destination + j).storeBytes(
+                of: UnsafeRawPointer(source + j).loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+            j += 16
+        }
+        while j < d {
+            destination[j] = source[j]
+            j += 1
+        }
+    }
+
     /// Deduplicates the batch's keys into ``InputWorkspace/keys`` and maps each value to its slot.
     private static func collectKeys(batch: EncodedBatch, layout: InputLayout, workspace ws: inout InputWorkspace) {
         ws.keys.removeAll(keepingCapacity: true)
@@ -167,35 +183,45 @@ public enum InputLayer {
         if ws.categoricalIDs.count != fc { ws.categoricalIDs = Array(repeating: [], count: fc) }
         if ws.multiIDs.count != fm { ws.multiIDs = Array(repeating: [], count: fm) }
         let mask = size - 1
-        // Work on locals (swapped out, no copy) so the probe loop touches no other `ws` field.
-        var table: [Int32] = [], keys: [UInt64] = []
-        swap(&table, &ws.tableSlots)
-        swap(&keys, &ws.keys)
-        defer {
-            swap(&table, &ws.tableSlots)
-            swap(&keys, &ws.keys)
-        }
-        @inline(__always) func slot(of key: UInt64) -> Int32 {
-            var i = Int(truncatingIfNeeded: key) & mask
-            while true {
-                let s = table[i]
-                if s < 0 {
-                    let new = Int32(keys.count)
-                    table[i] = new
-                    keys.append(key)
-                    return new
+        // The probe loop runs on raw pointers into storage sized above: `keys` holds at most
+        // `values` distinct keys, and the table is at most half full, so a probe always ends.
+        var distinct = 0
+        ws.keys.append(contentsOf: repeatElement(0, count: values))
+        ws.tableSlots.withUnsafeMutableBufferPointer { table in
+            ws.keys.withUnsafeMutableBufferPointer { keys in
+                @inline(__always) func slot(of key: UInt64) -> Int32 {
+                    var i = Int(truncatingIfNeeded: key) & mask
+                    while true {
+                        let s = table[i]
+                        if s < 0 {
+                            let new = Int32(truncatingIfNeeded: distinct)
+                            table[i] = new
+                            keys[distinct] = key
+                            distinct += 1
+                            return new
+                        }
+                        if keys[Int(s)] == key { return s }
+                        i = (i + 1) & mask
+                    }
                 }
-                if keys[Int(s)] == key { return s }
-                i = (i + 1) & mask
+                batch.categorical.withUnsafeBufferPointer { categorical in
+                    for f in 0..<fc {
+                        ws.categoricalIDs[f].removeAll(keepingCapacity: true)
+                        ws.categoricalIDs[f].append(contentsOf: repeatElement(0, count: b))
+                        ws.categoricalIDs[f].withUnsafeMutableBufferPointer { ids in
+                            for r in 0..<b { ids[r] = slot(of: categorical[r * fc + f]) }
+                        }
+                    }
+                }
+                for m in 0..<fm {
+                    ws.multiIDs[m].removeAll(keepingCapacity: true)
+                    ws.multiIDs[m].append(contentsOf: repeatElement(0, count: batch.multiCategorical[m].keys.count))
+                    ws.multiIDs[m].withUnsafeMutableBufferPointer { ids in
+                        for (i, key) in batch.multiCategorical[m].keys.enumerated() { ids[i] = slot(of: key) }
+                    }
+                }
             }
         }
-        for f in 0..<fc {
-            ws.categoricalIDs[f].removeAll(keepingCapacity: true)
-            for r in 0..<b { ws.categoricalIDs[f].append(slot(of: batch.categorical[r * fc + f])) }
-        }
-        for m in 0..<fm {
-            ws.multiIDs[m].removeAll(keepingCapacity: true)
-            for key in batch.multiCategorical[m].keys { ws.multiIDs[m].append(slot(of: key)) }
-        }
+        ws.keys.removeLast(values - distinct)
     }
 }

@@ -85,7 +85,11 @@ public struct PackedBottom: Sendable {
         }
         let p = columns
         ws.packed.resize(rows: b, columns: p)
-        multiplyPacked(rows: 0..<b, workspace: &ws)
+        ws.packed.withUnsafeMutableBufferPointer { z in
+            ws.x.withUnsafeBufferPointer { x in
+                multiplyPacked(rows: 0..<b, x: x.baseAddress!, into: z.baseAddress!, seedBias: true)
+            }
+        }
         // Experts with more layers: activate the first, run the rest (rare; not fused).
         if !reluOnLoad { activateExpertColumns(rows: b, workspace: &ws) }
         if multiLayer {
@@ -126,45 +130,85 @@ public struct PackedBottom: Sendable {
     static let rowBlock = 24
 
     /// The one-layer ReLU bottom (every config MetaRec ships) a block of rows at a time, with the
-    /// AVX-512 kernels: multiply, gate softmax and mixtures (ReLU on load) while the block's packed
-    /// output is still in L1. Over the whole batch at once the (B, P) output fell out of L1
-    /// between the multiply and the mixtures, which then read it back from L2 once per task.
+    /// AVX-512 kernels: the multiply without bias, then gate softmaxes and every task's mixture
+    /// in one kernel (``GateMixture/forwardPacked(_:rowStride:bias:rows:experts:width:outputs:level:)``,
+    /// the bias added on load) while the block's packed output is still in L1. Over the whole
+    /// batch at once the (B, P) output fell out of L1 between the multiply and the mixtures,
+    /// which then read it back from L2 once per task.
     /// (Not used below AVX-512: there the 24-row multiplies would go to OpenBLAS, whose fixed
     /// cost per call was not measured against the gain.)
     private func forwardInRowBlocks(rows b: Int, workspace ws: inout NetworkWorkspace) {
-        let p = columns, e = spec.expertCount, h = spec.metaWidth, w1 = firstWidth
+        let p = columns, e = spec.expertCount, h = spec.metaWidth, kk = spec.taskCount
+        // A Shared-Bottom has no gate columns: its one expert is every task's input.
+        precondition(spec.hasGates || e == 1, "PackedBottom: \(e) experts without gates")
         ws.packed.resize(rows: min(b, Self.rowBlock), columns: p)
-        for r0 in stride(from: 0, to: b, by: Self.rowBlock) {
-            let r1 = min(r0 + Self.rowBlock, b)
-            multiplyPacked(rows: r0..<r1, workspace: &ws)
-            for t in 0..<spec.taskCount {
-                ws.meta[t].withUnsafeMutableBufferPointer { f in
-                    ws.packed.withUnsafeMutableBufferPointer { z in
-                        let zp = z.baseAddress!
-                        if spec.hasGates { Softmax.forwardInPlace(zp + e * w1 + t * e, rows: r1 - r0, width: e, stride: p) }
-                        GateMixture.forward(gates: spec.hasGates ? UnsafePointer(zp + e * w1 + t * e) : nil, gateStride: p,
-                                            experts: e, expertBase: zp, expertStride: h, rowStride: p, relu: true,
-                                            rows: r1 - r0, width: h, output: f.baseAddress! + r0 * h)
+        Self.withBaseAddresses(of: &ws.meta) { outputs in
+            ws.packed.withUnsafeMutableBufferPointer { z in
+                ws.x.withUnsafeBufferPointer { x in
+                    bias.withUnsafeBufferPointer { c in
+                        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>?.self, capacity: kk) { blockOutputs in
+                            for r0 in stride(from: 0, to: b, by: Self.rowBlock) {
+                                let r1 = min(r0 + Self.rowBlock, b)
+                                multiplyPacked(rows: r0..<r1, x: x.baseAddress!, into: z.baseAddress!, seedBias: false)
+                                for t in 0..<kk { blockOutputs[t] = outputs[t]! + r0 * h }
+                                if spec.hasGates {
+                                    GateMixture.forwardPacked(z.baseAddress!, rowStride: p, bias: c.baseAddress!, rows: r1 - r0,
+                                                              experts: e, width: h, outputs: UnsafeBufferPointer(blockOutputs))
+                                } else {
+                                    Self.rectifyOne(z.baseAddress!, rowStride: p, bias: c.baseAddress!, rows: r1 - r0,
+                                                    width: h, outputs: UnsafeBufferPointer(blockOutputs))
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
     }
 
-    /// Rows `rows` of `Z = x·W + bias` into `ws.packed` from its row 0: bias-seeded rows, then
-    /// one GEMM accumulating on top (beta = 1).
-    private func multiplyPacked(rows: Range<Int>, workspace ws: inout NetworkWorkspace) {
-        let p = columns, d = spec.inputWidth, m = rows.count
-        ws.packed.withUnsafeMutableBufferPointer { z in
-            bias.withUnsafeBufferPointer { c in
-                for r in 0..<m { (z.baseAddress! + r * p).update(from: c.baseAddress!, count: p) }
-            }
-            ws.x.withUnsafeBufferPointer { x in
-                weight.withUnsafeBufferPointer { w in
-                    GEMM.compute(m: m, n: p, k: d, a: x.baseAddress! + rows.lowerBound * d, lda: d, b: w.baseAddress!, ldb: p,
-                                 c: z.baseAddress!, ldc: p, beta: 1)
+    /// Calls `body` with the base address of each of `tensors` (valid during the call).
+    private static func withBaseAddresses<R>(
+        of tensors: inout [Tensor], _ body: (UnsafeBufferPointer<UnsafeMutablePointer<Float>?>) -> R
+    ) -> R {
+        tensors.withUnsafeMutableBufferPointer { tensors in
+            withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>?.self, capacity: tensors.count) { bases in
+                func borrow(from i: Int) -> R {
+                    guard i < tensors.count else { return body(UnsafeBufferPointer(bases)) }
+                    return tensors[i].withUnsafeMutableBufferPointer { t in
+                        bases[i] = t.baseAddress
+                        return borrow(from: i + 1)
+                    }
                 }
+                return borrow(from: 0)
             }
+        }
+    }
+
+    /// The Shared-Bottom case of ``forwardInRowBlocks(rows:workspace:)``: every task's input is
+    /// max(z + b, 0) of the one expert.
+    private static func rectifyOne(
+        _ z: UnsafeMutablePointer<Float>, rowStride p: Int, bias: UnsafePointer<Float>, rows: Int, width h: Int,
+        outputs: UnsafeBufferPointer<UnsafeMutablePointer<Float>?>
+    ) {
+        for r in 0..<rows {
+            for j in 0..<h { z[r * p + j] = max(z[r * p + j] + bias[j], 0) }
+            for out in outputs { (out! + r * h).update(from: z + r * p, count: h) }
+        }
+    }
+
+    /// Rows `rows` of `Z = x·W`, plus the bias when `seedBias`, into `z` (`(rows.count, P)`)
+    /// from its row 0: bias-seeded rows and one GEMM accumulating on top (beta = 1), or the
+    /// GEMM alone (beta = 0).
+    private func multiplyPacked(rows: Range<Int>, x: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>, seedBias: Bool) {
+        let p = columns, d = spec.inputWidth, m = rows.count
+        if seedBias {
+            bias.withUnsafeBufferPointer { c in
+                for r in 0..<m { (z + r * p).update(from: c.baseAddress!, count: p) }
+            }
+        }
+        weight.withUnsafeBufferPointer { w in
+            GEMM.compute(m: m, n: p, k: d, a: x + rows.lowerBound * d, lda: d, b: w.baseAddress!, ldb: p,
+                         c: z, ldc: p, beta: seedBias ? 1 : 0)
         }
     }
 

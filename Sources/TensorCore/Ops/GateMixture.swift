@@ -158,3 +158,27 @@ extension GateMixture {
             relu ? 1 : 0, rows, width, output)
     }
 }
+
+extension GateMixture {
+    /// The inference bottom's gates and mixtures for a block of rows of its packed first-layer
+    /// output, without bias (`mr_mmoe_mix_at_level`):
+    ///
+    /// ```
+    /// z      = [Z_1 … Z_E | L_1 … L_K]      (rows, P = E·W + K·E), row stride `rowStride`
+    /// g_t    = softmax(L_t + c_t)           written over L_t
+    /// out_t  = Σ_x g_t[:, x] ⊙ max(Z_x + b_x, 0)      (rows, W), contiguous at outputs[t]
+    /// ```
+    /// `bias` holds `P` floats in `z`'s column order. Each expert value is loaded and rectified
+    /// once for all `K` tasks (AVX-512; plain loops otherwise); ReLU(NaN) is 0.
+    /// - Complexity: `2·E·K·rows·W` flops plus the softmaxes, allocation-free.
+    public static func forwardPacked(
+        _ z: UnsafeMutablePointer<Float>, rowStride: Int, bias: UnsafePointer<Float>, rows: Int, experts: Int,
+        width: Int, outputs: UnsafeBufferPointer<UnsafeMutablePointer<Float>?>, level: SIMDLevel = .inUse
+    ) {
+        precondition(experts >= 1 && rows >= 0 && width >= 1 && rowStride >= experts * width + outputs.count * experts,
+                     "GateMixture.forwardPacked: experts \(experts), rows \(rows), width \(width), row stride \(rowStride), \(outputs.count) tasks")
+        precondition(outputs.allSatisfy { $0 != nil }, "GateMixture.forwardPacked: a nil output")
+        precondition(level <= .cpu, "GateMixture: this CPU cannot run the \(level) kernel")
+        mr_mmoe_mix_at_level(Int32(level.rawValue), z, rowStride, bias, rows, experts, width, outputs.count, outputs.baseAddress)
+    }
+}

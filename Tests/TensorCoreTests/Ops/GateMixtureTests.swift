@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TensorCore
 import TestSupport
@@ -58,6 +59,66 @@ extension OpsTests {
                 }
                 expectClose(Tensor(shape: [b * h], scalars: out), Tensor(shape: [b * h], scalars: expected),
                             rtol: 1e-5, atol: 1e-6, shape.testDescription)
+            }
+        }
+
+        /// The inference bottom's fused gates and mixtures (bias on load, every task in one pass)
+        /// against softmax and mixture computed in Double. Widths: 64 (one full block), 139 (two
+        /// blocks and an 11-lane tail), 5; tasks 1, 2 and 6 (a group of four and one of two).
+        @Test(arguments: SIMDLevel.available)
+        func `packed MMoE mixture matches a naive reference`(level: SIMDLevel) {
+            for (rows, e, h, k) in [(24, 4, 64, 2), (5, 3, 139, 1), (7, 2, 5, 6), (1, 1, 16, 3)] {
+                let p = e * h + k * e + 2  // two spare columns: the row stride exceeds P
+                let z0 = randomTensor([rows, p], seed: UInt64(rows * 31 + h)).scalars.map { 3 * $0 }
+                let bias = randomTensor([p], seed: UInt64(k)).scalars
+                var z = z0
+                var outs = [[Float]](repeating: [Float](repeating: .nan, count: rows * h), count: k)
+                withPointers(to: &outs) { outputs in
+                    z.withUnsafeMutableBufferPointer { zp in
+                        bias.withUnsafeBufferPointer { b in
+                            GateMixture.forwardPacked(zp.baseAddress!, rowStride: p, bias: b.baseAddress!, rows: rows,
+                                                      experts: e, width: h, outputs: outputs, level: level)
+                        }
+                    }
+                }
+                for r in 0..<rows {
+                    for t in 0..<k {
+                        let g0 = e * h + t * e
+                        let logits = (0..<e).map { Double(z0[r * p + g0 + $0]) + Double(bias[g0 + $0]) }
+                        let top = logits.max()!, exps = logits.map { Foundation.exp($0 - top) }, sum = exps.reduce(0, +)
+                        let gates = exps.map { $0 / sum }
+                        for x in 0..<e {  // the gate columns now hold the probabilities
+                            #expect(abs(Double(z[r * p + g0 + x]) - gates[x]) <= 1e-6, "rows \(rows) E \(e) H \(h) K \(k) gate")
+                        }
+                        for j in 0..<h {
+                            var expected = 0.0
+                            for x in 0..<e { expected += gates[x] * max(Double(z0[r * p + x * h + j]) + Double(bias[x * h + j]), 0) }
+                            let got = Double(outs[t][r * h + j])
+                            #expect(abs(got - expected) <= 1e-5 * (1 + abs(expected)),
+                                    "rows \(rows) E \(e) H \(h) K \(k) task \(t) [\(r), \(j)]: \(got) vs \(expected)")
+                        }
+                    }
+                }
+                // Expert columns are read, not written; the spare columns are untouched.
+                for r in 0..<rows {
+                    #expect((0..<(e * h)).allSatisfy { z[r * p + $0] == z0[r * p + $0] })
+                    #expect(z[r * p + p - 1] == z0[r * p + p - 1] && z[r * p + p - 2] == z0[r * p + p - 2])
+                }
+            }
+        }
+
+        /// `body` with the base address of each array of `arrays`.
+        func withPointers(to arrays: inout [[Float]], _ body: (UnsafeBufferPointer<UnsafeMutablePointer<Float>?>) -> Void) {
+            var bases: [UnsafeMutablePointer<Float>?] = []
+            arrays.withUnsafeMutableBufferPointer { arrays in
+                func borrow(_ i: Int) {
+                    guard i < arrays.count else { return bases.withUnsafeBufferPointer(body) }
+                    arrays[i].withUnsafeMutableBufferPointer { a in
+                        bases.append(a.baseAddress)
+                        borrow(i + 1)
+                    }
+                }
+                borrow(0)
             }
         }
 
