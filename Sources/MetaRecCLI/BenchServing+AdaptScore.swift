@@ -72,15 +72,22 @@ struct AdaptScoreLoop {
     mutating func adaptAndScore() {
         let kk = tasks.count
         for t in 0..<kk {
-            for l in fast[t].layers.indices {
-                fast[t].layers[l].weight.assign(base.towers[t].layers[l].weight)
-                fast[t].layers[l].bias.assign(base.towers[t].layers[l].bias)
+            let kind = tasks[t].kind
+            fast[t].overwrite(with: base.towers[t])
+            supportMeta[t].withUnsafeBufferPointer { f in
+                supportLabels[t].withUnsafeBufferPointer { y in
+                    fast[t].adapt(rows: y.count, features: f.baseAddress!, featureStride: supportMeta[t].shape[1],
+                                  labels: y.baseAddress!, labelStride: 1, kind: kind, activation: activation,
+                                  adaptation: adaptation, rates: base.innerRates(ofTask: t), workspace: &workspace)
+                }
             }
-            fast[t].adapt(on: supportMeta[t], labels: supportLabels[t], kind: tasks[t].kind, activation: activation,
-                          adaptation: adaptation, rates: base.innerRates(ofTask: t), workspace: &workspace)
-            TowerObjective.predictions(fast[t], input: candidateMeta[t], kind: tasks[t].kind, activation: activation,
-                                       into: &predictions, workspace: &workspace)
-            for i in predictions.indices { scores[i * kk + t] = predictions[i] }
+            candidateMeta[t].withUnsafeBufferPointer { f in
+                scores.withUnsafeMutableBufferPointer { out in
+                    _ = TowerObjective.predictions(fast[t], rows: candidateMeta[t].shape[0], features: f.baseAddress!,
+                                                   featureStride: candidateMeta[t].shape[1], kind: kind, activation: activation,
+                                                   into: out.baseAddress! + t, outputStride: kk, workspace: &workspace)
+                }
+            }
         }
     }
 }
