@@ -53,7 +53,8 @@ public enum RowOptimizer: Sendable, Equatable {
 public struct EmbeddingStoreConfig: Sendable, Equatable {
     /// Row width `d`.
     public var dimension: Int
-    /// Number of lock shards, a power of two (default 64).
+    /// Number of lock shards, a power of two (default 16: a batched pull takes each shard's lock
+    /// once, and with a few threads 16 shards contend no more than 64; see the module README).
     public var shardCount: Int
     public var initializer: RowInitializer
     public var admission: Admission
@@ -68,7 +69,7 @@ public struct EmbeddingStoreConfig: Sendable, Equatable {
     public var admissionSketchWidth: Int
 
     public init(
-        dimension: Int, shardCount: Int = 64, initializer: RowInitializer = .zeros,
+        dimension: Int, shardCount: Int = 16, initializer: RowInitializer = .zeros,
         admission: Admission = .always, expiry: Expiry = .none,
         optimizer: RowOptimizer = .sgd(learningRate: 0.01),
         timeResolution: Duration = .seconds(1), admissionSketchWidth: Int = 1 << 14

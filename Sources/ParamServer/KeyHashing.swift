@@ -59,7 +59,7 @@ struct ShardGrouping {
 /// takes each shard lock once per chunk of up to ``chunkKeys`` keys.
 enum ShardRouting {
     /// Keys grouped at a time: bounds the per-thread scratch (16 bytes a key, 64 KiB) while
-    /// amortising each lock over ~64 keys at the default 64 shards.
+    /// amortising each lock over ~256 keys at the default 16 embedding shards.
     static let chunkKeys = 4_096
 
     /// Calls `body(offset, grouping)` for each chunk `keys[offset ..< offset + n]`, in order,

@@ -12,6 +12,27 @@ import TestSupport
         #expect(m.row(1) == [4, 5, 6])
     }
 
+    @Test(arguments: SIMDLevel.available)
+    func `allFinite finds one non-finite value anywhere, at every level`(level: SIMDLevel) {
+        for n in [0, 1, 15, 16, 17, 31, 32, 33, 100] {
+            // Extremes that are finite: the largest float, the smallest subnormal, negative zero.
+            var x = (0..<n).map { i -> Float in [Float.greatestFiniteMagnitude, -.leastNonzeroMagnitude, -0.0, 1.5][i % 4] }
+            #expect(x.withUnsafeBufferPointer { Tensor.allFinite($0.baseAddress ?? UnsafePointer(bitPattern: 8)!, count: n, level: level) },
+                    "n \(n)")
+            for i in 0..<n {
+                for bad in [Float.nan, .infinity, -.infinity] {
+                    let kept = x[i]
+                    x[i] = bad
+                    #expect(!x.withUnsafeBufferPointer { Tensor.allFinite($0.baseAddress!, count: n, level: level) },
+                            "n \(n), \(bad) at \(i)")
+                    x[i] = kept
+                }
+            }
+        }
+        #expect(Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, .nan]).isFinite == false)
+        #expect(Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6]).isFinite)
+    }
+
     @Test func `copies are independent values`() {
         let a = Tensor(shape: [2, 2], repeating: 1)
         var b = a

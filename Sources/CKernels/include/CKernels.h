@@ -115,6 +115,9 @@ void mr_gate_mix_at_level(int level, const float *gates, ptrdiff_t gate_stride, 
                           const float *expert_base, ptrdiff_t expert_stride, ptrdiff_t row_stride,
                           int relu, ptrdiff_t rows, ptrdiff_t width, float *out);
 
+/// 1 when every x[i], i < n, is finite, else 0 (AVX-512: 32 at a time; otherwise a plain loop).
+int mr_all_finite_at_level(int level, const float *x, ptrdiff_t n);
+
 /// The MMoE bottom's gates and mixtures for a block of rows of its packed first-layer output,
 /// z = [Z_1 ... Z_E | L_1 ... L_K] = x.[W_1 ... W_E | G_1 ... G_K] (rows, P = E*width + K*E),
 /// row stride ldz, *without* its bias (P floats, laid out as z's columns):

@@ -13,29 +13,10 @@ extension MLPParameters {
 
     /// Whether every weight and bias is finite.
     public var isFinite: Bool {
-        for layer in layers where !(Self.allFinite(layer.weight) && Self.allFinite(layer.bias)) {
+        for layer in layers where !(layer.weight.isFinite && layer.bias.isFinite) {
             return false
         }
         return true
-    }
-
-    /// Whether every element is finite: `x · 0` is 0 for a finite `x` and NaN for ±∞ or NaN,
-    /// so the sum of `x · 0` over 8 lanes at a time is 0 exactly when all are finite (no early
-    /// exit and no per-element branch: a tower's weights are checked on every request).
-    private static func allFinite(_ t: Tensor) -> Bool {
-        t.withUnsafeBufferPointer { p in
-            guard let base = p.baseAddress else { return true }
-            var lanes = SIMD8<Float>()
-            var i = 0
-            let raw = UnsafeRawPointer(base)
-            while i + 8 <= p.count {
-                lanes += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * 0
-                i += 8
-            }
-            var tail: Float = 0
-            while i < p.count { tail += p[i] * 0; i += 1 }
-            return lanes.sum() + tail == 0
-        }
     }
 
     private static func copy(_ source: Tensor, into destination: inout Tensor) {
