@@ -30,13 +30,14 @@ update16(float *c, __m512 acc, __m512 va, float beta, __mmask16 m) {
     _mm512_mask_storeu_ps(c, m, r);
 }
 
-/// acc[i][v] = sum_p A(i, p) * B(p, 16v..16v+16) for i < MR, v < nv (MR * nv accumulators):
-/// A(i, p) = a[i*rsa + p*csa] for i < arows (rows from arows to MR alias row arows - 1:
-/// computed, never stored); B(p, j) = b[p*ldb + j], its last vector read with the mask `last`.
-/// Inlined with a constant nv (2-4) and constant strides, so acc lives in registers.
+/// acc[i][v] = sum_p A(i, p) * B(p, 16v..16v+16) for i < tile_rows, v < nv (tile_rows * nv
+/// accumulators): A(i, p) = a[i*rsa + p*csa] for i < arows (rows from arows to tile_rows alias
+/// row arows - 1: computed, never stored); B(p, j) = b[p*ldb + j], its last vector read with the
+/// mask `last`. Inlined with constant tile_rows (MR, or 4 and 2 for short edges), nv (1-4) and
+/// strides, so acc lives in registers.
 MR_AVX512 static inline __attribute__((always_inline)) void
-accumulate_6xv(const int nv, ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, ptrdiff_t arows,
-               const float *b, ptrdiff_t ldb, __mmask16 last, __m512 acc[MR][4]) {
+accumulate_rxv(const int tile_rows, const int nv, ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+               ptrdiff_t arows, const float *b, ptrdiff_t ldb, __mmask16 last, __m512 acc[MR][4]) {
     const float *row[MR];
 #pragma clang loop unroll(full)
     for (int i = 0; i < MR; ++i) row[i] = a + (arows > i ? i : arows - 1) * rsa;
@@ -55,6 +56,7 @@ accumulate_6xv(const int nv, ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdif
         }
 #pragma clang loop unroll(full)
         for (int i = 0; i < MR; ++i) {
+            if (i >= tile_rows) break;
             const __m512 x = _mm512_set1_ps(row[i][off]);
 #pragma clang loop unroll(full)
             for (int v = 0; v < 4; ++v) {
@@ -65,17 +67,17 @@ accumulate_6xv(const int nv, ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdif
 }
 
 /// C[0..mr, 0..16*nv) (lanes of the last vector limited by `last`) = alpha * A(MR, kc) *
-/// B(kc, 16*nv) + beta * C, accumulated by accumulate_6xv.
+/// B(kc, 16*nv) + beta * C, accumulated by accumulate_rxv in a tile of tile_rows >= mr rows.
 MR_AVX512 static inline __attribute__((always_inline)) void
-micro_6xv(const int nv, ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, ptrdiff_t arows,
+micro_6xv(const int tile_rows, const int nv, ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, ptrdiff_t arows,
           ptrdiff_t mr, const float *b, ptrdiff_t ldb, __mmask16 last, float alpha, float beta,
           float *c, ptrdiff_t ldc) {
     __m512 acc[MR][4];
-    accumulate_6xv(nv, kc, a, rsa, csa, arows, b, ldb, last, acc);
+    accumulate_rxv(tile_rows, nv, kc, a, rsa, csa, arows, b, ldb, last, acc);
     const __m512 va = _mm512_set1_ps(alpha);
 #pragma clang loop unroll(full)
     for (int i = 0; i < MR; ++i) {
-        if (i >= mr) break;
+        if (i >= tile_rows || i >= mr) break;
 #pragma clang loop unroll(full)
         for (int v = 0; v < 4; ++v) {
             if (v < nv) update16(c + i * ldc + 16 * v, acc[i][v], va, beta, v == nv - 1 ? last : 0xFFFF);
@@ -86,7 +88,7 @@ micro_6xv(const int nv, ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdiff_t c
 /// As micro_6xv for one vector of columns (nr <= 16), with even and odd k in separate
 /// accumulators so 12 FMA chains stay in flight instead of 6.
 MR_AVX512 static inline __attribute__((always_inline)) void
-micro_6x16(ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, ptrdiff_t arows,
+micro_6x16(const int tile_rows, ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, ptrdiff_t arows,
            ptrdiff_t mr, const float *b, ptrdiff_t ldb, __mmask16 last, float alpha, float beta,
            float *c, ptrdiff_t ldc) {
     const float *row[MR];
@@ -100,6 +102,7 @@ micro_6x16(ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, ptrdiff_t
         const __m512 b0 = _mm512_maskz_loadu_ps(last, b), b1 = _mm512_maskz_loadu_ps(last, b + ldb);
 #pragma clang loop unroll(full)
         for (int i = 0; i < MR; ++i) {
+            if (i >= tile_rows) break;
             even[i] = _mm512_fmadd_ps(_mm512_set1_ps(row[i][off]), b0, even[i]);
             odd[i] = _mm512_fmadd_ps(_mm512_set1_ps(row[i][off + csa]), b1, odd[i]);
         }
@@ -107,19 +110,23 @@ micro_6x16(ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, ptrdiff_t
     if (p < kc) {
         const __m512 b0 = _mm512_maskz_loadu_ps(last, b);
 #pragma clang loop unroll(full)
-        for (int i = 0; i < MR; ++i) even[i] = _mm512_fmadd_ps(_mm512_set1_ps(row[i][off]), b0, even[i]);
+        for (int i = 0; i < MR; ++i) {
+            if (i >= tile_rows) break;
+            even[i] = _mm512_fmadd_ps(_mm512_set1_ps(row[i][off]), b0, even[i]);
+        }
     }
     const __m512 va = _mm512_set1_ps(alpha);
 #pragma clang loop unroll(full)
     for (int i = 0; i < MR; ++i) {
-        if (i >= mr) break;
+        if (i >= tile_rows || i >= mr) break;
         update16(c + i * ldc, _mm512_add_ps(even[i], odd[i]), va, beta, last);
     }
 }
 
-/// One MR-row sliver against every 64-wide panel of a (kc, nc) block of B: panel q starts at
+/// One TR-row tile (TR = MR, or 4 or 2 for a short last sliver: a 6-row tile there computes
+/// rows it throws away) against every 64-wide panel of a (kc, nc) block of B: panel q starts at
 /// b + q*pstride, its rows ldb apart (packed: ldb is the panel's width).
-#define SWEEP_PANELS_512(A, RSA, CSA, AROWS, MRV, CROW)                                            \
+#define SWEEP_PANELS_TR(TR, A, RSA, CSA, AROWS, MRV, CROW)                                         \
     for (ptrdiff_t jr = 0, q = 0; jr < nc; jr += NR, ++q) {                                        \
         const ptrdiff_t nr = nc - jr < NR ? nc - jr : NR;                                          \
         const ptrdiff_t nv = (nr + 15) / 16;                                                       \
@@ -127,12 +134,18 @@ micro_6x16(ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, ptrdiff_t
         const float *panel = b + q * pstride;                                                      \
         const ptrdiff_t ld = packed ? 16 * nv : ldb;                                               \
         switch (nv) {                                                                              \
-        case 4: micro_6xv(4, kc, A, RSA, CSA, AROWS, MRV, panel, ld, last, alpha, beta, CROW + jr, ldc); break; \
-        case 3: micro_6xv(3, kc, A, RSA, CSA, AROWS, MRV, panel, ld, last, alpha, beta, CROW + jr, ldc); break; \
-        case 2: micro_6xv(2, kc, A, RSA, CSA, AROWS, MRV, panel, ld, last, alpha, beta, CROW + jr, ldc); break; \
-        default: micro_6x16(kc, A, RSA, CSA, AROWS, MRV, panel, ld, last, alpha, beta, CROW + jr, ldc); break;  \
+        case 4: micro_6xv(TR, 4, kc, A, RSA, CSA, AROWS, MRV, panel, ld, last, alpha, beta, CROW + jr, ldc); break; \
+        case 3: micro_6xv(TR, 3, kc, A, RSA, CSA, AROWS, MRV, panel, ld, last, alpha, beta, CROW + jr, ldc); break; \
+        case 2: micro_6xv(TR, 2, kc, A, RSA, CSA, AROWS, MRV, panel, ld, last, alpha, beta, CROW + jr, ldc); break; \
+        default: micro_6x16(TR, kc, A, RSA, CSA, AROWS, MRV, panel, ld, last, alpha, beta, CROW + jr, ldc); break;  \
         }                                                                                          \
     }
+
+/// One sliver of MRV <= MR valid rows against every panel, in the smallest tile that holds it.
+#define SWEEP_PANELS_512(A, RSA, CSA, AROWS, MRV, CROW)                                            \
+    if ((MRV) > 4) { SWEEP_PANELS_TR(MR, A, RSA, CSA, AROWS, MRV, CROW) }                          \
+    else if ((MRV) > 2) { SWEEP_PANELS_TR(4, A, RSA, CSA, AROWS, MRV, CROW) }                      \
+    else { SWEEP_PANELS_TR(2, A, RSA, CSA, AROWS, MRV, CROW) }
 
 /// All MR x 64 tiles of one (kc, nc) block, A not transposed (A(i, p) = a[i*lda + p]).
 /// B is in place (packed == 0: panel q at b + 64q, rows ldb apart) or packed (panel q at
@@ -207,10 +220,43 @@ MR_AVX512 void mr_sgemm_avx512(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t 
         }
     }
 }
+
+/// One tile of tower_sweep_512: rows [0, mr) of x (mr <= tile_rows) through the multiply, bias,
+/// ReLU and the logit.
+MR_AVX512 static inline __attribute__((always_inline)) void
+tower_tile_512(const int tile_rows, const int nv, const float *x, ptrdiff_t mr, ptrdiff_t k, ptrdiff_t ldx,
+               const float *w1, ptrdiff_t width, __mmask16 last, const __m512 bias[4], const __m512 weight[4],
+               float b2, float *hidden, ptrdiff_t ldh, int store_hidden, float *logits) {
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 acc[MR][4];
+    accumulate_rxv(tile_rows, nv, k, x, ldx, 1, mr, w1, width, last, acc);
+#pragma clang loop unroll(full)
+    for (int i = 0; i < MR; ++i) {
+        if (i >= tile_rows || i >= mr) break;
+        __m512 dot = zero;
+#pragma clang loop unroll(full)
+        for (int v = 0; v < 4; ++v) {
+            if (v < nv) {
+                // Masked-off lanes hold 0 in bias and weight, and acc is 0 there unless x holds
+                // inf or NaN (inf * 0); max_ps returns its second operand (0) for a NaN, so those
+                // lanes still add nothing. Keep the operand order: ReLU(NaN) is 0 at every level.
+                const __m512 h = _mm512_max_ps(_mm512_add_ps(acc[i][v], bias[v]), zero);
+                if (store_hidden) {
+                    _mm512_mask_storeu_ps(hidden + i * ldh + 16 * v, v == nv - 1 ? last : 0xFFFF, h);
+                }
+                dot = _mm512_fmadd_ps(h, weight[v], dot);
+            }
+        }
+        logits[i] = b2 + _mm512_reduce_add_ps(dot);
+    }
+}
+
 /// A tower's forward pass H -> T -> 1 with the hidden tile kept in registers from the multiply
 /// to the logit (see mr_tower_forward_fused_at_level in CKernels.h): per MR-row sliver, acc = x.W1 (6 x T, T <= 64),
 /// then hidden = max(acc + b1, 0) (stored only when store_hidden) and logit = b2 + hidden . w2.
-/// ReLU only; the caller checks T <= 64 and k <= MR_GEMM_KC.
+/// The last sliver of 1-2 or 3-4 rows runs a 2- or 4-row tile (a 6-row tile there computes
+/// rows it throws away: 2 of 18 on 16 support rows). ReLU only; the caller checks T <= 64 and
+/// k <= MR_GEMM_KC.
 MR_AVX512 static inline __attribute__((always_inline)) void
 tower_sweep_512(const int nv, const float *x, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t ldx,
                 const float *w1, ptrdiff_t width, const float *b1, const float *w2, float b2,
@@ -225,30 +271,22 @@ tower_sweep_512(const int nv, const float *x, ptrdiff_t rows, ptrdiff_t k, ptrdi
             weight[v] = _mm512_maskz_loadu_ps(m, w2 + 16 * v);
         }
     }
-    const __m512 zero = _mm512_setzero_ps();
-    for (ptrdiff_t ic = 0; ic < rows; ic += MR) {
-        const ptrdiff_t mr = rows - ic < MR ? rows - ic : MR;
-        __m512 acc[MR][4];
-        accumulate_6xv(nv, k, x + ic * ldx, ldx, 1, mr, w1, width, last, acc);
-#pragma clang loop unroll(full)
-        for (int i = 0; i < MR; ++i) {
-            if (i >= mr) break;
-            __m512 dot = zero;
-#pragma clang loop unroll(full)
-            for (int v = 0; v < 4; ++v) {
-                if (v < nv) {
-                    // Masked-off lanes hold 0 in bias and weight, and acc is 0 there unless x holds
-                    // inf or NaN (inf * 0); max_ps returns its second operand (0) for a NaN, so those
-                    // lanes still add nothing. Keep the operand order: ReLU(NaN) is 0 at every level.
-                    const __m512 h = _mm512_max_ps(_mm512_add_ps(acc[i][v], bias[v]), zero);
-                    if (store_hidden) {
-                        _mm512_mask_storeu_ps(hidden + (ic + i) * ldh + 16 * v, v == nv - 1 ? last : 0xFFFF, h);
-                    }
-                    dot = _mm512_fmadd_ps(h, weight[v], dot);
-                }
-            }
-            logits[ic + i] = b2 + _mm512_reduce_add_ps(dot);
-        }
+    ptrdiff_t ic = 0;
+    for (; ic + MR <= rows; ic += MR) {
+        tower_tile_512(MR, nv, x + ic * ldx, MR, k, ldx, w1, width, last, bias, weight, b2,
+                       hidden + ic * ldh, ldh, store_hidden, logits + ic);
+    }
+    const ptrdiff_t mr = rows - ic;
+    if (mr <= 0) return;
+    if (mr <= 2) {
+        tower_tile_512(2, nv, x + ic * ldx, mr, k, ldx, w1, width, last, bias, weight, b2,
+                       hidden + ic * ldh, ldh, store_hidden, logits + ic);
+    } else if (mr <= 4) {
+        tower_tile_512(4, nv, x + ic * ldx, mr, k, ldx, w1, width, last, bias, weight, b2,
+                       hidden + ic * ldh, ldh, store_hidden, logits + ic);
+    } else {
+        tower_tile_512(MR, nv, x + ic * ldx, mr, k, ldx, w1, width, last, bias, weight, b2,
+                       hidden + ic * ldh, ldh, store_hidden, logits + ic);
     }
 }
 
