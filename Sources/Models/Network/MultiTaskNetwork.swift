@@ -113,6 +113,7 @@ public enum MultiTaskNetwork {
         let b = batch.count, h = spec.metaWidth, e = spec.expertCount
         ws.dx.resize(rows: b, columns: spec.inputWidth, zeroed: true)
         var dx: Tensor? = ws.dx
+        ws.dx = Tensor(shape: [0, 1])  // `dx` now holds the only reference: the GEMMs write it in place (a shared one was copied)
         if spec.hasGates {
             ws.dExpertStack.resize(to: [e, b, h], zeroed: true)
             ws.dGate.resize(to: [b, e])
