@@ -69,7 +69,7 @@ accumulate_rxv(const int tile_rows, const int nv, ptrdiff_t kc, const float *a, 
 /// C[0..mr, 0..16*nv) (lanes of the last vector limited by `last`) = alpha * A(MR, kc) *
 /// B(kc, 16*nv) + beta * C, accumulated by accumulate_rxv in a tile of tile_rows >= mr rows.
 MR_AVX512 static inline __attribute__((always_inline)) void
-micro_6xv(const int tile_rows, const int nv, ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, ptrdiff_t arows,
+micro_rxv(const int tile_rows, const int nv, ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, ptrdiff_t arows,
           ptrdiff_t mr, const float *b, ptrdiff_t ldb, __mmask16 last, float alpha, float beta,
           float *c, ptrdiff_t ldc) {
     __m512 acc[MR][4];
@@ -85,10 +85,10 @@ micro_6xv(const int tile_rows, const int nv, ptrdiff_t kc, const float *a, ptrdi
     }
 }
 
-/// As micro_6xv for one vector of columns (nr <= 16), with even and odd k in separate
+/// As micro_rxv for one vector of columns (nr <= 16), with even and odd k in separate
 /// accumulators so 12 FMA chains stay in flight instead of 6.
 MR_AVX512 static inline __attribute__((always_inline)) void
-micro_6x16(const int tile_rows, ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, ptrdiff_t arows,
+micro_rx16(const int tile_rows, ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, ptrdiff_t arows,
            ptrdiff_t mr, const float *b, ptrdiff_t ldb, __mmask16 last, float alpha, float beta,
            float *c, ptrdiff_t ldc) {
     const float *row[MR];
@@ -134,18 +134,20 @@ micro_6x16(const int tile_rows, ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptr
         const float *panel = b + q * pstride;                                                      \
         const ptrdiff_t ld = packed ? 16 * nv : ldb;                                               \
         switch (nv) {                                                                              \
-        case 4: micro_6xv(TR, 4, kc, A, RSA, CSA, AROWS, MRV, panel, ld, last, alpha, beta, CROW + jr, ldc); break; \
-        case 3: micro_6xv(TR, 3, kc, A, RSA, CSA, AROWS, MRV, panel, ld, last, alpha, beta, CROW + jr, ldc); break; \
-        case 2: micro_6xv(TR, 2, kc, A, RSA, CSA, AROWS, MRV, panel, ld, last, alpha, beta, CROW + jr, ldc); break; \
-        default: micro_6x16(TR, kc, A, RSA, CSA, AROWS, MRV, panel, ld, last, alpha, beta, CROW + jr, ldc); break;  \
+        case 4: micro_rxv(TR, 4, kc, A, RSA, CSA, AROWS, MRV, panel, ld, last, alpha, beta, CROW + jr, ldc); break; \
+        case 3: micro_rxv(TR, 3, kc, A, RSA, CSA, AROWS, MRV, panel, ld, last, alpha, beta, CROW + jr, ldc); break; \
+        case 2: micro_rxv(TR, 2, kc, A, RSA, CSA, AROWS, MRV, panel, ld, last, alpha, beta, CROW + jr, ldc); break; \
+        default: micro_rx16(TR, kc, A, RSA, CSA, AROWS, MRV, panel, ld, last, alpha, beta, CROW + jr, ldc); break;  \
         }                                                                                          \
     }
 
 /// One sliver of MRV <= MR valid rows against every panel, in the smallest tile that holds it.
 #define SWEEP_PANELS_512(A, RSA, CSA, AROWS, MRV, CROW)                                            \
-    if ((MRV) > 4) { SWEEP_PANELS_TR(MR, A, RSA, CSA, AROWS, MRV, CROW) }                          \
-    else if ((MRV) > 2) { SWEEP_PANELS_TR(4, A, RSA, CSA, AROWS, MRV, CROW) }                      \
-    else { SWEEP_PANELS_TR(2, A, RSA, CSA, AROWS, MRV, CROW) }
+    do {                                                                                           \
+        if ((MRV) > 4) { SWEEP_PANELS_TR(MR, A, RSA, CSA, AROWS, MRV, CROW) }                      \
+        else if ((MRV) > 2) { SWEEP_PANELS_TR(4, A, RSA, CSA, AROWS, MRV, CROW) }                  \
+        else { SWEEP_PANELS_TR(2, A, RSA, CSA, AROWS, MRV, CROW) }                                 \
+    } while (0)
 
 /// All MR x 64 tiles of one (kc, nc) block, A not transposed (A(i, p) = a[i*lda + p]).
 /// B is in place (packed == 0: panel q at b + 64q, rows ldb apart) or packed (panel q at
@@ -156,7 +158,7 @@ sweep_a_plain(ptrdiff_t m, ptrdiff_t nc, ptrdiff_t kc, float alpha, const float 
     const ptrdiff_t pstride = packed ? kc * NR : NR;
     for (ptrdiff_t ic = 0; ic < m; ic += MR) {
         const ptrdiff_t mr = m - ic < MR ? m - ic : MR;
-        SWEEP_PANELS_512(a + ic * lda, lda, 1, mr, mr, c + ic * ldc)
+        SWEEP_PANELS_512(a + ic * lda, lda, 1, mr, mr, c + ic * ldc);
     }
 }
 
@@ -174,7 +176,7 @@ sweep_a_transposed(ptrdiff_t m, ptrdiff_t nc, ptrdiff_t kc, float alpha, const f
     if (nc <= NR && (nc > 16 || m <= 256)) {
         for (ptrdiff_t ic = 0; ic < m; ic += MR) {
             const ptrdiff_t mr = m - ic < MR ? m - ic : MR;
-            SWEEP_PANELS_512(a + ic, 1, lda, mr, mr, c + ic * ldc)
+            SWEEP_PANELS_512(a + ic, 1, lda, mr, mr, c + ic * ldc);
         }
         return;
     }
@@ -184,7 +186,7 @@ sweep_a_transposed(ptrdiff_t m, ptrdiff_t nc, ptrdiff_t kc, float alpha, const f
         for (ptrdiff_t ic = 0; ic < mc; ic += MR) {
             const ptrdiff_t mr = mc - ic < MR ? mc - ic : MR;
             const float *sliver = ablock + (ic / MR) * MR_GEMM_SLIVER_FLOATS(kc);
-            SWEEP_PANELS_512(sliver, 1, MR, MR, mr, c + (i0 + ic) * ldc)
+            SWEEP_PANELS_512(sliver, 1, MR, MR, mr, c + (i0 + ic) * ldc);
         }
     }
 }

@@ -1,8 +1,8 @@
 // The inference bottom's MMoE mixture over a block of rows of its packed first-layer output,
 // the biases added on load and every task mixed in one pass over the experts (see CKernels.h).
 // PackedBottom multiplies a row block into L1 and calls this while it is still there: the bias
-// is not written into the block first, and each expert value is loaded and rectified once for
-// all tasks instead of once per task.
+// is not written into the block first, and each expert value is loaded and rectified once per
+// group of up to four tasks instead of once per task.
 #include <stdlib.h>
 #include "CKernels.h"
 #include "gemm_avx512.h"

@@ -65,14 +65,15 @@ public struct EmbeddingStoreConfig: Sendable, Equatable {
     /// `r = timeResolution · max(1, ⌈ttl / (2¹⁴ · timeResolution)⌉)`: touches are stored in
     /// 16 bits, so a time to live spans at most 16 384 ticks (e.g. 6 s for a 1-day TTL).
     public var timeResolution: Duration
-    /// Count-min sketch counters per row per shard for ``Admission/afterSightings(_:)``.
+    /// Count-min sketch counters per row per shard for ``Admission/afterSightings(_:)``
+    /// (default 64 K: with the default 16 shards, 4 M counters in all).
     public var admissionSketchWidth: Int
 
     public init(
         dimension: Int, shardCount: Int = 16, initializer: RowInitializer = .zeros,
         admission: Admission = .always, expiry: Expiry = .none,
         optimizer: RowOptimizer = .sgd(learningRate: 0.01),
-        timeResolution: Duration = .seconds(1), admissionSketchWidth: Int = 1 << 14
+        timeResolution: Duration = .seconds(1), admissionSketchWidth: Int = 1 << 16
     ) {
         self.dimension = dimension
         self.shardCount = shardCount

@@ -20,7 +20,7 @@
 /// bytes              UTF-8 of every text value; a list's items are separated by one 0x00 byte
 /// ```
 /// Building is O(cells) in either form: a new row appends one cell per column, a new column
-/// `C` cells (the predictor lays the cells out row-major once per request to encode them).
+/// `C` cells (the predictor encodes them column by column).
 /// Equality compares columns by name, whatever their order, and text by its bytes. Text
 /// offsets are 32-bit: one request's text is at most 2 GiB (HTTP bodies are far smaller).
 public struct CandidateColumns: Sendable, Equatable {

@@ -82,9 +82,9 @@ extension Predictor {
     /// numbers stay numbers; only an integer or list for a categorical slot is written out as
     /// text (``PredictorWorkspace/rowBytes``).
     ///
-    /// - Returns: the error naming the value (`candidates[c].key` or `candidates.key[c]`): the
-    ///   first bad cell in row order of the first 64-row chunk that has one, else the
-    ///   encoder's first bad row.
+    /// - Returns: the error naming the value (`candidates[c].key` or `candidates.key[c]`),
+    ///   chunk by chunk of 64 rows, in order: the chunk's first bad cell (by row, then slot),
+    ///   else the encoder's first bad row in it.
     func encode(_ columns: CandidateColumns, of request: ScoreRequest, workspace ws: inout PredictorWorkspace) -> ServingError? {
         let n = plan.names.count
         for s in 0..<n { ws.columnOfSlot[s] = -1 }
@@ -119,11 +119,11 @@ extension Predictor {
                             let f = columnOfSlot[slot]
                             let absent = Self.field(fixedSlots[slot], text: fixed)
                             guard f >= 0 else {
-                                slots[slot] = .constant(absent)  // (a trivial type: assigned, not initialised)
+                                (slots.baseAddress! + slot).initialize(to: .constant(absent))
                                 continue
                             }
                             let out = fields.baseAddress! + slot * chunk
-                            slots[slot] = .values(UnsafePointer(out))
+                            (slots.baseAddress! + slot).initialize(to: .values(UnsafePointer(out)))
                             let kind = plan.kinds[slot]
                             let takesText = switch kind {
                             case .taskKey, .categorical, .multiCategorical: true
@@ -131,7 +131,7 @@ extension Predictor {
                             }
                             let isNumeric = kind == .numeric
                             columns.columns[f].withUnsafeBufferPointer { cells in
-                                for r in 0..<rows {
+                                cells: for r in 0..<rows {
                                     let cell = cells[first + r]
                                     switch cell {
                                     case .absent:
@@ -151,7 +151,7 @@ extension Predictor {
                                     if !plan.accepts(ColumnPlan.shape(of: cell), kind: kind) {
                                         // The first bad cell in row order (then slot order) is reported.
                                         if r < bad?.row ?? .max { bad = (r, slot, f) }
-                                        break
+                                        break cells  // later rows of this column cannot be reported first
                                     }
                                     switch plan.typed(cell, kind: kind, source: source, text: &ws.rowBytes) {
                                     case .text(let s, let e):

@@ -270,29 +270,33 @@ private func same(_ a: EncodedBatch, _ b: EncodedBatch) -> Bool {
             #expect(encodeByColumns(fields, into: &all) == nil)
             #expect(one.count == 3)
             #expect(same(all, one))
-            // Bad values in rows 1 and 2 of different slots: the earliest row is reported, and on one
-            // row the first slot in `columns` order; the batch is left as it was.
+            // Bad values in two slots: the earliest row is reported whichever slot it is in, and on
+            // one row the first slot in `columns` order; the batch is left as it was.
             let like = encoder.columns.firstIndex(of: "like")!, age = encoder.columns.firstIndex(of: "age")!
             #expect(age < like)
-            var bad = fields
-            bad[2 * n + like] = .number(0.5)  // not a binary label
-            bad[1 * n + like] = .number(0.5)
-            bad[1 * n + age] = .number(.infinity)
             let before = all
-            let failure = encodeByColumns(bad, into: &all)
-            #expect(failure?.row == 1 && failure?.error.slot == age)
-            #expect(same(all, before))
+            for (likeRow, ageRow, expected) in [(1, 2, (1, like)), (2, 1, (1, age)), (1, 1, (1, age))] {
+                var bad = fields
+                bad[likeRow * n + like] = .number(0.5)  // not a binary label
+                bad[ageRow * n + age] = .number(.infinity)
+                let failure = encodeByColumns(bad, into: &all)
+                #expect(failure?.row == expected.0 && failure?.error.slot == expected.1, "like row \(likeRow), age row \(ageRow)")
+                #expect(same(all, before))
+            }
             // A constant column is one value for every row: the same rows as that value on each row.
-            let userSlot = encoder.columns.firstIndex(of: "user")!, tsSlot = encoder.columns.firstIndex(of: "ts")!
+            // Every kind: task key and time, multi-categorical, numeric, categorical, label.
+            let constant = Set(["user", "ts", "genres", "age", "city", "like"].map { encoder.columns.firstIndex(of: $0)! })
+            let tsSlot = encoder.columns.firstIndex(of: "ts")!
             var repeated = fields
-            for r in 1..<rows.count { repeated[r * n + userSlot] = fields[userSlot]; repeated[r * n + tsSlot] = fields[tsSlot] }
+            for r in 1..<rows.count { for s in constant { repeated[r * n + s] = fields[s] } }
             var byRows = encoder.makeBatch(), byConstant = encoder.makeBatch()
             try repeated.withUnsafeBufferPointer { f in
                 for r in 0..<rows.count {
                     try encoder.encodeRow(typed: UnsafeBufferPointer(rebasing: f[(r * n)..<(r * n + n)]), into: &byRows)
                 }
             }
-            #expect(encodeByColumns(repeated, constant: [userSlot, tsSlot], into: &byConstant) == nil)
+            #expect(encodeByColumns(repeated, constant: constant, into: &byConstant) == nil)
+            #expect(byConstant.multiCategorical[0].keys.count == 3 * 2)  // "a|b" on every row
             #expect(same(byConstant, byRows))
             // A bad constant fails on row 0.
             var badConstant = fields

@@ -43,3 +43,25 @@ import Testing
         }
     }
 }
+
+extension PackedBottomTests {
+    /// A NaN in an expert's first layer is rectified to 0 by every path (ReLU(NaN) = 0, as the
+    /// mixture kernels define it): row blocks and the whole batch give the same inputs.
+    @Test(arguments: [NetworkSpec.Architecture.mmoe(experts: 4), .sharedBottom])
+    func `a NaN expert unit reads as 0 on both paths`(architecture: NetworkSpec.Architecture) {
+        let spec = NetworkSpec(architecture: architecture, inputWidth: Self.layout.width, bottomWidths: [24],
+                               towerWidths: [4], taskCount: Self.tasks.count, activation: .relu)
+        var parameters = ModelParameters(spec: spec, seed: 5)
+        parameters.experts[0].layers[0].weight[2, 7] = .nan
+        let table = DictionaryEmbeddingTable(dimension: 4)
+        let batch = randomBatch(rows: 29, layout: Self.layout, tasks: Self.tasks, seed: 6)
+        let bottom = PackedBottom(parameters, spec: spec)
+        var blocks = NetworkWorkspace(), whole = NetworkWorkspace()
+        bottom.forward(batch: batch, layout: Self.layout, table: table, workspace: &blocks, rowBlocks: true)
+        bottom.forward(batch: batch, layout: Self.layout, table: table, workspace: &whole, rowBlocks: false)
+        for k in 0..<spec.taskCount {
+            #expect(blocks.meta[k].isFinite && whole.meta[k].isFinite, "\(architecture) task \(k)")
+            expectClose(blocks.meta[k], whole.meta[k], rtol: 1e-5, atol: 1e-6, "\(architecture) task \(k)")
+        }
+    }
+}

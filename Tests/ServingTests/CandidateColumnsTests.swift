@@ -101,6 +101,11 @@ import Testing
         #expect(error(#"{"user": "5", "candidates": {"item_id": [1, 2.5]}}"#)?.field == "candidates.item_id[1]")
         #expect(error(#"{"user": "5", "candidates": {"item_id": "1"}}"#)?.code == "wrong_type")
         #expect(error(#"{"user": "5", "candidates": {"item_id": [{"a": 1}]}}"#)?.field == "candidates.item_id[0]")
+        // Bad cells in two columns: the earlier row is named, whichever column it is in.
+        #expect(error(#"{"user": "5", "candidates": {"item_id": [1, 2, 3.5], "price": [1, "x", 2]}}"#)?.field
+            == "candidates.price[1]")
+        #expect(error(#"{"user": "5", "candidates": {"item_id": [1, 2.5, 3], "price": [1, 2, "x"]}}"#)?.field
+            == "candidates.item_id[1]")
         #expect(error(#"{"user": "5", "candidates": {"item_id": ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]}}"#)
             == .tooManyCandidates(count: 11, limit: 10))
         // Row form: the first row that sets an unknown key, and the row of a bad value.

@@ -123,8 +123,8 @@ int mr_all_finite_at_level(int level, const float *x, ptrdiff_t n);
 /// row stride ldz, *without* its bias (P floats, laid out as z's columns):
 ///   g_t[r, .]     = softmax(L_t[r, .] + c_t)           written over L_t in z
 ///   out_t[r, j]   = sum_x g_t[r, x] * max(Z_x[r, j] + b_x[j], 0)
-/// out_t = outs[t], (rows, width) contiguous. Each expert value is loaded and rectified once for
-/// all K tasks (AVX-512; otherwise plain loops). ReLU(NaN) is 0.
+/// out_t = outs[t], (rows, width) contiguous. Each expert value is loaded and rectified once per
+/// group of up to four tasks (AVX-512; otherwise plain loops). ReLU(NaN) is 0.
 void mr_mmoe_mix_at_level(int level, float *z, ptrdiff_t ldz, const float *bias, ptrdiff_t rows, ptrdiff_t experts,
                           ptrdiff_t width, ptrdiff_t tasks, float *const *outs);
 

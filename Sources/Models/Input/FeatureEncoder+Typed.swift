@@ -57,6 +57,10 @@ extension FeatureEncoder {
         _ slots: UnsafeBufferPointer<FieldColumn>, rows: Int, into batch: inout EncodedBatch
     ) -> (row: Int, error: FeatureEncoderError)? {
         precondition(slots.count == columns.count, "encodeColumns: \(slots.count) columns of fields for \(columns.count) slots")
+        // The columns below are written through pointers at this encoder's widths.
+        precondition(batch.categoricalWidth == categoricalPlans.count && batch.numericWidth == numericPlans.count
+                     && batch.labelWidth == labelPlans.count && batch.multiCategoricalWidth == multiPlans.count,
+                     "encodeColumns: the batch's widths are not this encoder's (use makeBatch())")
         guard rows > 0 else { return nil }
         let start = batch.count
         batch.reserveGrowing(rows: start + rows)
@@ -89,15 +93,26 @@ extension FeatureEncoder {
             }
         }
         for (f, plan) in multiPlans.enumerated() {
-            for r in 0..<rows {
-                let field: Field = switch slots[plan.slot] {
-                case .constant(let value): value
-                case .values(let values): values[r]
-                }
+            switch slots[plan.slot] {
+            case .constant(let field):
+                // Split and hash once; every row gets the first row's keys.
+                let first = batch.multiCategorical[f].keys.count
                 Self.split(Self.text(field, slot: plan.slot), separator: plan.separator) { part in
                     batch.multiCategorical[f].appendKey(plan.hasher.hash(part))
                 }
                 batch.multiCategorical[f].endRow()
+                let n = batch.multiCategorical[f].keys.count - first
+                for _ in 1..<rows {
+                    for i in 0..<n { batch.multiCategorical[f].appendKey(batch.multiCategorical[f].keys[first + i]) }
+                    batch.multiCategorical[f].endRow()
+                }
+            case .values(let values):
+                for r in 0..<rows {
+                    Self.split(Self.text(values[r], slot: plan.slot), separator: plan.separator) { part in
+                        batch.multiCategorical[f].appendKey(plan.hasher.hash(part))
+                    }
+                    batch.multiCategorical[f].endRow()
+                }
             }
         }
         let fn = numericPlans.count

@@ -185,6 +185,7 @@ public enum InputLayer {
         let mask = size - 1
         // The probe loop runs on raw pointers into storage sized above: `keys` holds at most
         // `values` distinct keys, and the table is at most half full, so a probe always ends.
+        precondition(values <= Int(Int32.max), "InputLayer: \(values) keys in one batch (slots are 32-bit)")
         var distinct = 0
         ws.keys.append(contentsOf: repeatElement(0, count: values))
         ws.tableSlots.withUnsafeMutableBufferPointer { table in

@@ -99,6 +99,7 @@ public enum MultiTaskNetwork {
         for k in 0..<spec.taskCount {
             ws.dMeta[k].fill(0)
             var dMeta: Tensor? = ws.dMeta[k]
+            ws.dMeta[k] = Tensor(shape: [0, 1])  // `dMeta` holds the only reference: written in place, not copied
             MLP.backward(parameters.towers[k], input: ws.meta[k], activation: spec.activation, activatesLast: false,
                          cache: &ws.towers[k], dOutput: ws.dLogits[k], gradients: &gradients.towers[k], dInput: &dMeta)
             ws.dMeta[k] = dMeta!

@@ -185,13 +185,16 @@ public struct PackedBottom: Sendable {
     }
 
     /// The Shared-Bottom case of ``forwardInRowBlocks(rows:workspace:)``: every task's input is
-    /// max(z + b, 0) of the one expert.
+    /// ReLU(z + b) of the one expert.
     private static func rectifyOne(
         _ z: UnsafeMutablePointer<Float>, rowStride p: Int, bias: UnsafePointer<Float>, rows: Int, width h: Int,
         outputs: UnsafeBufferPointer<UnsafeMutablePointer<Float>?>
     ) {
         for r in 0..<rows {
-            for j in 0..<h { z[r * p + j] = max(z[r * p + j] + bias[j], 0) }
+            for j in 0..<h {
+                let v = z[r * p + j] + bias[j]
+                z[r * p + j] = v > 0 ? v : 0  // ReLU(NaN) = 0, as in the mixture kernels (`max` would keep NaN)
+            }
             for out in outputs { (out! + r * h).update(from: z + r * p, count: h) }
         }
     }

@@ -169,7 +169,7 @@ extension GateMixture {
     /// out_t  = Σ_x g_t[:, x] ⊙ max(Z_x + b_x, 0)      (rows, W), contiguous at outputs[t]
     /// ```
     /// `bias` holds `P` floats in `z`'s column order. Each expert value is loaded and rectified
-    /// once for all `K` tasks (AVX-512; plain loops otherwise); ReLU(NaN) is 0.
+    /// once per group of up to four tasks (AVX-512; plain loops otherwise); ReLU(NaN) is 0.
     /// - Complexity: `2·E·K·rows·W` flops plus the softmaxes, allocation-free.
     public static func forwardPacked(
         _ z: UnsafeMutablePointer<Float>, rowStride: Int, bias: UnsafePointer<Float>, rows: Int, experts: Int,
