@@ -6,8 +6,8 @@ extension MLPParameters {
     /// (the serving predictor resets each task's fast weights this way on every request).
     public mutating func overwrite(with source: MLPParameters) {
         for l in layers.indices {
-            Self.copy(source.layers[l].weight, into: &layers[l].weight)
-            Self.copy(source.layers[l].bias, into: &layers[l].bias)
+            layers[l].weight.assign(source.layers[l].weight)
+            layers[l].bias.assign(source.layers[l].bias)
         }
     }
 
@@ -17,14 +17,5 @@ extension MLPParameters {
             return false
         }
         return true
-    }
-
-    private static func copy(_ source: Tensor, into destination: inout Tensor) {
-        precondition(source.shape == destination.shape, "overwrite: \(source.shape) into \(destination.shape)")
-        source.withUnsafeBufferPointer { src in
-            destination.withUnsafeMutableBufferPointer { dst in
-                dst.baseAddress!.update(from: src.baseAddress!, count: src.count)
-            }
-        }
     }
 }
