@@ -3,6 +3,7 @@
 // Hand-written kernels for small and skinny shapes, where a BLAS call's fixed cost
 // (argument checks, operand packing) dominates. Row-major throughout.
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -127,6 +128,35 @@ int mr_all_finite_at_level(int level, const float *x, ptrdiff_t n);
 /// group of up to four tasks (AVX-512; otherwise plain loops). ReLU(NaN) is 0.
 void mr_mmoe_mix_at_level(int level, float *z, ptrdiff_t ldz, const float *bias, ptrdiff_t rows, ptrdiff_t experts,
                           ptrdiff_t width, ptrdiff_t tasks, float *const *outs);
+
+/// The folded first layer: y = x.W + b for x = [e_1 | ... | e_F | rest] (B, F*d + R) whose first
+/// F*d columns are embedding rows, computed per *unit* (one distinct row of one feature) instead
+/// of per batch row. Units u < U: slot[u] is the unit's row in `rows` (d floats each), row0[u]
+/// the first of the d rows of W that multiply it (feature f: f*d). unit[f*B + b] is the unit of
+/// batch row b's value of feature f. W is (., n) with row stride ldw.
+
+/// P[u, c] = sum_{k<d} rows[slot[u]*d + k] * W[row0[u] + k, c]       P (U, n), row stride ldp.
+void mr_fold_project_at_level(int level, ptrdiff_t units, ptrdiff_t d, ptrdiff_t n, const float *rows,
+                              const int32_t *slot, const int32_t *row0, const float *w, ptrdiff_t ldw,
+                              float *p, ptrdiff_t ldp);
+
+/// out[b, c] += bias[c] + sum_{f<F} P[unit[f*B + b], c]      (bias may be NULL; out row stride ldo)
+void mr_fold_gather_at_level(int level, ptrdiff_t rows, ptrdiff_t fields, ptrdiff_t n, const float *p, ptrdiff_t ldp,
+                             const int32_t *unit, const float *bias, float *out, ptrdiff_t ldo);
+
+/// S[u, c] = sum_{offsets[u] <= i < offsets[u+1]} dy[members[i], c]      S (U, n) overwritten, stride lds:
+/// the gradient with respect to P, from the batch rows that read each unit (`members`, grouped
+/// by unit, U + 1 offsets).
+void mr_fold_sum_at_level(int level, ptrdiff_t units, ptrdiff_t n, const float *dy, ptrdiff_t ldy,
+                          const int32_t *offsets, const int32_t *members, float *s, ptrdiff_t lds);
+
+/// For every unit u and k < d:
+///   dW[row0[u] + k, c]      += rows[slot[u]*d + k] * S[u, c]
+///   drows[slot[u]*d + k]    += sum_c S[u, c] * W[row0[u] + k, c]
+/// dW has W's shape and stride; drows has rows' shape.
+void mr_fold_backproject_at_level(int level, ptrdiff_t units, ptrdiff_t d, ptrdiff_t n, const float *rows,
+                                  const int32_t *slot, const int32_t *row0, const float *s, ptrdiff_t lds,
+                                  const float *w, ptrdiff_t ldw, float *dw, float *drows);
 
 #ifdef __cplusplus
 }

@@ -119,12 +119,21 @@ public enum MLP {
         cache: inout MLPActivations
     ) {
         cache.prepare(rows: input.shape[0], for: parameters)
+        let first = parameters.layers[0]
+        Linear.forward(input: input, weight: first.weight, bias: first.bias, output: &cache.outputs[0])
+        forwardAfterFirstLayer(parameters, activation: activation, activatesLast: activatesLast, cache: &cache)
+    }
+
+    /// ``forward(_:input:activation:activatesLast:cache:)`` from layer 0's pre-activation
+    /// `x·W_0 + b_0`, which the caller has written to `cache.outputs[0]` (the folded first layer,
+    /// ``FoldedInputLinear``); `cache` was prepared for the batch's rows.
+    static func forwardAfterFirstLayer(
+        _ parameters: MLPParameters, activation: Activation, activatesLast: Bool, cache: inout MLPActivations
+    ) {
         let count = parameters.layers.count
         for l in 0..<count {
-            let layer = parameters.layers[l]
-            if l == 0 {
-                Linear.forward(input: input, weight: layer.weight, bias: layer.bias, output: &cache.outputs[0])
-            } else {
+            if l > 0 {
+                let layer = parameters.layers[l]
                 Linear.forward(input: cache.outputs[l - 1], weight: layer.weight, bias: layer.bias, output: &cache.outputs[l])
             }
             if l < count - 1 || activatesLast { activation.apply(&cache.outputs[l]) }
@@ -143,6 +152,26 @@ public enum MLP {
         cache: inout MLPActivations, dOutput: Tensor,
         gradients: inout MLPParameters, dInput: inout Tensor?
     ) {
+        backwardAboveFirstLayer(parameters, activation: activation, activatesLast: activatesLast, cache: &cache,
+                                dOutput: dOutput, gradients: &gradients)
+        gradients.layers[0].withTensors { dWeight, dBias in
+            if dInput != nil {
+                Linear.backward(input: input, weight: parameters.layers[0].weight, dOutput: cache.deltas[0],
+                                dInput: &dInput!, dWeight: &dWeight, dBias: &dBias)
+            } else {
+                Linear.backwardParameters(input: input, dOutput: cache.deltas[0], dWeight: &dWeight, dBias: &dBias)
+            }
+        }
+    }
+
+    /// ``backward(_:input:activation:activatesLast:cache:dOutput:gradients:dInput:)`` down to
+    /// layer 0's pre-activation: the gradients of layers 1… accumulated into `gradients`, and
+    /// `∂L/∂(x·W_0 + b_0)` left in `cache.deltas[0]` for the caller (the folded first layer,
+    /// ``FoldedInputLinear``, or the plain one above).
+    static func backwardAboveFirstLayer(
+        _ parameters: MLPParameters, activation: Activation, activatesLast: Bool,
+        cache: inout MLPActivations, dOutput: Tensor, gradients: inout MLPParameters
+    ) {
         let count = parameters.layers.count
         precondition(dOutput.shape == cache.outputs[count - 1].shape,
                      "MLP.backward: dOutput \(dOutput.shape) vs output \(cache.outputs[count - 1].shape)")
@@ -155,23 +184,12 @@ public enum MLP {
                 // Copy rather than share: sharing would make the next resize copy-on-write.
                 cache.deltas[l].assign(upstreamGradient)
             }
-            let layerInput = l == 0 ? input : cache.outputs[l - 1]
             if l > 0 {
                 cache.upstream[l - 1].fill(0)
                 gradients.layers[l].withTensors { dWeight, dBias in
                     Linear.backward(
-                        input: layerInput, weight: parameters.layers[l].weight, dOutput: cache.deltas[l],
+                        input: cache.outputs[l - 1], weight: parameters.layers[l].weight, dOutput: cache.deltas[l],
                         dInput: &cache.upstream[l - 1], dWeight: &dWeight, dBias: &dBias)
-                }
-            } else if dInput != nil {
-                gradients.layers[0].withTensors { dWeight, dBias in
-                    Linear.backward(
-                        input: layerInput, weight: parameters.layers[0].weight, dOutput: cache.deltas[0],
-                        dInput: &dInput!, dWeight: &dWeight, dBias: &dBias)
-                }
-            } else {
-                gradients.layers[0].withTensors { dWeight, dBias in
-                    Linear.backwardParameters(input: layerInput, dOutput: cache.deltas[0], dWeight: &dWeight, dBias: &dBias)
                 }
             }
         }

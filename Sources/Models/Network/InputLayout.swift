@@ -49,11 +49,29 @@ public struct InputWorkspace: Sendable {
     var tableSlots: [Int32] = []
     /// Per categorical feature: local ids `(B)`; bags have one id per row.
     var categoricalIDs: [[Int32]] = []
-    var unitOffsets: [Int32] = []
     /// Per multi-categorical feature: local ids of all the batch's values.
     var multiIDs: [[Int32]] = []
     var bag = Tensor(shape: [0, 1])
     var dBag = Tensor(shape: [0, 1])
+
+    // The folded first layer's index (``InputLayer/indexUnits(rows:layout:workspace:)``): a *unit*
+    // is one distinct row of one categorical feature in the batch.
+    /// Per unit: its row in ``rows``.
+    var unitSlots: [Int32] = []
+    /// Per unit: the first of the `d` first-layer weight rows that multiply it (`f·d`).
+    var unitWeightRows: [Int32] = []
+    /// `(Fc, B)` feature-major: the unit of row `b`'s value of feature `f`.
+    var unitOfValue: [Int32] = []
+    /// The batch rows reading each unit, unit by unit (`B·Fc` entries, rows ascending within a
+    /// unit); unit `u`'s are `unitMembers[unitMemberOffsets[u] ..< unitMemberOffsets[u + 1]]`.
+    var unitMembers: [Int32] = []
+    var unitMemberOffsets: [Int32] = []
+    /// Scratch per row of ``rows``: its unit in the feature being indexed, and that feature.
+    var slotUnit: [Int32] = []
+    var slotFeature: [Int32] = []
+
+    /// Number of units of the last ``InputLayer/indexUnits(rows:layout:workspace:)``.
+    public var unitCount: Int { unitSlots.count }
 
     public init() {}
 }
@@ -67,26 +85,36 @@ public enum InputLayer {
         batch: EncodedBatch, layout: InputLayout, table: any EmbeddingTable, create: Bool,
         workspace ws: inout InputWorkspace, output x: inout Tensor
     ) {
-        let b = batch.count, d = layout.embeddingDimension
+        pull(batch: batch, layout: layout, table: table, create: create, workspace: &ws)
+        writeInput(batch: batch, layout: layout, workspace: &ws, output: &x)
+    }
+
+    /// Collects the batch's unique keys and pulls their embedding rows into ``InputWorkspace/rows``.
+    ///
+    /// - Parameter create: training creates rows for unseen keys; inference reads them as zeros.
+    public static func pull(
+        batch: EncodedBatch, layout: InputLayout, table: any EmbeddingTable, create: Bool,
+        workspace ws: inout InputWorkspace
+    ) {
+        let d = layout.embeddingDimension
         precondition(batch.categoricalWidth == layout.categoricalCount
                      && batch.multiCategoricalWidth == layout.multiCategoricalPooling.count
                      && batch.numericWidth == layout.numericCount,
                      "InputLayer: batch widths (\(batch.categoricalWidth), \(batch.multiCategoricalWidth), \(batch.numericWidth)) do not match layout")
         precondition(table.dimension == d, "InputLayer: table dimension \(table.dimension) != layout d \(d)")
-        x.resize(rows: b, columns: layout.width)
         collectKeys(batch: batch, layout: layout, workspace: &ws)
-
         ws.rows.resize(rows: ws.keys.count, columns: d)
         ws.keys.withUnsafeBufferPointer { keys in
             ws.rows.withUnsafeMutableBufferPointer { rows in
                 table.pull(keys: keys, into: rows, create: create)
             }
         }
-        if ws.unitOffsets.count != b + 1 {
-            // Keep the storage: batch sizes vary (merged requests), and a fresh array per size allocates.
-            ws.unitOffsets.removeAll(keepingCapacity: true)
-            for i in 0...b { ws.unitOffsets.append(Int32(i)) }
-        }
+    }
+
+    /// Writes `x` `(B, D)` from the rows of the last ``pull(batch:layout:table:create:workspace:)``.
+    static func writeInput(batch: EncodedBatch, layout: InputLayout, workspace ws: inout InputWorkspace, output x: inout Tensor) {
+        let b = batch.count, d = layout.embeddingDimension
+        x.resize(rows: b, columns: layout.width)
         // A categorical feature has one key per row: its embedding row is copied straight into
         // its column block of x (the sum pooling of one row, without the bag in between).
         let width = layout.width

@@ -20,9 +20,22 @@ public enum MultiTaskNetwork {
         precondition(layout.width == spec.inputWidth, "MultiTaskNetwork: layout width \(layout.width) != spec D \(spec.inputWidth)")
         let b = batch.count
         ws.prepare(rows: b, spec: spec)
-        InputLayer.forward(batch: batch, layout: layout, table: table, create: createEmbeddings, workspace: &ws.input, output: &ws.x)
-        for e in 0..<spec.expertCount {
-            MLP.forward(parameters.experts[e], input: ws.x, activation: spec.activation, activatesLast: true, cache: &ws.experts[e])
+        InputLayer.pull(batch: batch, layout: layout, table: table, create: createEmbeddings, workspace: &ws.input)
+        ws.foldedFirstLayer = ws.firstLayer.folds(rows: b, layout: layout, input: &ws.input)
+        if ws.foldedFirstLayer {
+            InputLayer.writeRest(batch: batch, layout: layout, workspace: &ws.input, into: &ws.rest)
+            for e in 0..<spec.expertCount {
+                let expert = parameters.experts[e]
+                ws.experts[e].prepare(rows: b, for: expert)
+                FoldedInputLinear.forward(weight: expert.layers[0].weight, bias: expert.layers[0].bias, layout: layout,
+                                          input: ws.input, rest: ws.rest, projection: &ws.foldScratch, output: &ws.experts[e].outputs[0])
+                MLP.forwardAfterFirstLayer(expert, activation: spec.activation, activatesLast: true, cache: &ws.experts[e])
+            }
+        } else {
+            InputLayer.writeInput(batch: batch, layout: layout, workspace: &ws.input, output: &ws.x)
+            for e in 0..<spec.expertCount {
+                MLP.forward(parameters.experts[e], input: ws.x, activation: spec.activation, activatesLast: true, cache: &ws.experts[e])
+            }
         }
         if spec.hasGates {
             let h = spec.metaWidth
@@ -31,7 +44,12 @@ public enum MultiTaskNetwork {
             }
             for k in 0..<spec.taskCount {
                 let gate = parameters.gates[k]
-                Linear.forward(input: ws.x, weight: gate.weight, bias: gate.bias, output: &ws.gateLogits[k])
+                if ws.foldedFirstLayer {
+                    FoldedInputLinear.forward(weight: gate.weight, bias: gate.bias, layout: layout, input: ws.input, rest: ws.rest,
+                                              projection: &ws.foldScratch, output: &ws.gateLogits[k])
+                } else {
+                    Linear.forward(input: ws.x, weight: gate.weight, bias: gate.bias, output: &ws.gateLogits[k])
+                }
                 Softmax.forward(ws.gateLogits[k], into: &ws.gates[k])
                 GateMixture.forward(gate: ws.gates[k], experts: ws.expertStack, output: &ws.meta[k])
             }
@@ -112,9 +130,35 @@ public enum MultiTaskNetwork {
         batch: EncodedBatch, gradients: inout ModelParameters, workspace ws: inout NetworkWorkspace
     ) {
         let b = batch.count, h = spec.metaWidth, e = spec.expertCount
-        ws.dx.resize(rows: b, columns: spec.inputWidth, zeroed: true)
-        var dx: Tensor? = ws.dx
-        ws.dx = Tensor(shape: [0, 1])  // `dx` now holds the only reference: the GEMMs write it in place (a shared one was copied)
+        let folded = ws.foldedFirstLayer
+        let restGradient = folded && !layout.multiCategoricalPooling.isEmpty
+        var dx = Tensor(shape: [0, 1])
+        if folded {
+            ws.input.dRows.resize(to: ws.input.rows.shape, zeroed: true)
+            if restGradient { ws.dRest.resize(to: ws.rest.shape, zeroed: true) }
+        } else {
+            ws.dx.resize(rows: b, columns: spec.inputWidth, zeroed: true)
+            swap(&dx, &ws.dx)  // `dx` holds the only reference: the GEMMs write it in place (a shared one was copied)
+        }
+        /// Backward of one first layer (an expert's or a gate's) from `∂L/∂(x·W + b)`.
+        func firstLayerBackward(_ layer: DenseLayer, dOutput: Tensor, gradient: inout DenseLayer, ws: inout NetworkWorkspace) {
+            gradient.withTensors { dWeight, dBias in
+                if folded {
+                    FoldedInputLinear.backward(weight: layer.weight, layout: layout, input: &ws.input, rest: ws.rest, dOutput: dOutput,
+                                               sums: &ws.foldScratch, dWeight: &dWeight, dBias: &dBias, dRest: &ws.dRest,
+                                               restGradient: restGradient)
+                } else {
+                    Linear.backward(input: ws.x, weight: layer.weight, dOutput: dOutput, dInput: &dx, dWeight: &dWeight, dBias: &dBias)
+                }
+            }
+        }
+        /// Backward of expert `j` from `∂L/∂h_j`.
+        func expertBackward(_ j: Int, dOutput: Tensor) {
+            MLP.backwardAboveFirstLayer(parameters.experts[j], activation: spec.activation, activatesLast: true,
+                                        cache: &ws.experts[j], dOutput: dOutput, gradients: &gradients.experts[j])
+            firstLayerBackward(parameters.experts[j].layers[0], dOutput: ws.experts[j].deltas[0],
+                               gradient: &gradients.experts[j].layers[0], ws: &ws)
+        }
         if spec.hasGates {
             ws.dExpertStack.resize(to: [e, b, h], zeroed: true)
             ws.dGate.resize(to: [b, e])
@@ -125,25 +169,24 @@ public enum MultiTaskNetwork {
                                      dGate: &ws.dGate, dExperts: &ws.dExpertStack)
                 ws.dGateLogits.fill(0)
                 Softmax.backward(output: ws.gates[k], dOutput: ws.dGate, dInput: &ws.dGateLogits)
-                gradients.gates[k].withTensors { dWeight, dBias in
-                    Linear.backward(input: ws.x, weight: parameters.gates[k].weight, dOutput: ws.dGateLogits,
-                                    dInput: &dx!, dWeight: &dWeight, dBias: &dBias)
-                }
+                firstLayerBackward(parameters.gates[k], dOutput: ws.dGateLogits, gradient: &gradients.gates[k], ws: &ws)
             }
             ws.dExpert.resize(to: [b, h])
             for j in 0..<e {
                 copy(slice: j, of: ws.dExpertStack, sliceCount: b * h, into: &ws.dExpert)
-                MLP.backward(parameters.experts[j], input: ws.x, activation: spec.activation, activatesLast: true,
-                             cache: &ws.experts[j], dOutput: ws.dExpert, gradients: &gradients.experts[j], dInput: &dx)
+                expertBackward(j, dOutput: ws.dExpert)
             }
         } else {
             ws.dExpert.resize(to: [b, h], zeroed: true)
             for k in 0..<spec.taskCount { ws.dExpert.add(ws.dMeta[k]) }
-            MLP.backward(parameters.experts[0], input: ws.x, activation: spec.activation, activatesLast: true,
-                         cache: &ws.experts[0], dOutput: ws.dExpert, gradients: &gradients.experts[0], dInput: &dx)
+            expertBackward(0, dOutput: ws.dExpert)
         }
-        ws.dx = dx!
-        InputLayer.backward(batch: batch, layout: layout, dInput: ws.dx, workspace: &ws.input)
+        if folded {
+            if restGradient { InputLayer.backwardRest(batch: batch, layout: layout, dRest: ws.dRest, workspace: &ws.input) }
+        } else {
+            swap(&dx, &ws.dx)
+            InputLayer.backward(batch: batch, layout: layout, dInput: ws.dx, workspace: &ws.input)
+        }
     }
 
     private static func copy(_ source: Tensor, intoSlice index: Int, of stack: inout Tensor, sliceCount: Int) {

@@ -4,8 +4,16 @@ import TensorCore
 /// One workspace per thread; nothing in it is shared.
 public struct NetworkWorkspace: Sendable {
     public var input = InputWorkspace()
-    /// `(B, D)` network input.
+    /// How the training bottom evaluates its first layers; `.automatic` unless a test forces one.
+    public var firstLayer = FirstLayerEvaluation.automatic
+    /// Whether the last forward pass folded its first layers (its backward does the same).
+    public internal(set) var foldedFirstLayer = false
+    /// `(B, D)` network input (dense first layers only).
     public var x = Tensor(shape: [0, 1])
+    /// `(B, R)` the non-categorical columns of `x` (folded first layers only).
+    var rest = Tensor(shape: [0, 1])
+    /// `(U, n)` the folded first layer's projection (forward) or unit sums (backward).
+    var foldScratch = Tensor(shape: [0, 1])
     /// Per expert: its MLP activations; `experts[e].result` is `h_e`, `(B, H)`.
     var experts: [MLPActivations] = []
     /// `(E, B, H)` the experts' outputs stacked for the gate mixture.
@@ -32,6 +40,7 @@ public struct NetworkWorkspace: Sendable {
     var dGateLogits = Tensor(shape: [0, 1])   // (B, E)
     var dExpert = Tensor(shape: [0, 1])       // (B, H)
     public var dx = Tensor(shape: [0, 1])     // (B, D)
+    var dRest = Tensor(shape: [0, 1])         // (B, R), folded first layers with pooled bags only
     var labels: [Tensor] = []                 // K × (B)
 
     public init() {}

@@ -1,0 +1,136 @@
+import TensorCore
+
+/// The input layer's side of the folded first layer (``FoldedInputLinear``): the first layers
+/// read the embedding rows per *unit* (one distinct row of one categorical feature), so `x`'s
+/// categorical columns are never written; only the rest of `x` is:
+///
+/// ```
+/// x    = [ e(cat_1) | … | e(cat_Fc) | rest ]
+/// rest = [ pool(multi_1) | … | pool(multi_Fm) | numeric ]      (B, R)   R = Fm·d + Fn
+/// ```
+extension InputLayer {
+    /// Indexes the units of the last ``pull(batch:layout:table:create:workspace:)``: per unit its
+    /// row and first weight row, per (feature, batch row) its unit. Units of one feature are
+    /// contiguous, in first-seen order. Returns the unit count `U ≤ B·Fc`.
+    @discardableResult
+    static func indexUnits(rows b: Int, layout: InputLayout, workspace ws: inout InputWorkspace) -> Int {
+        let fc = layout.categoricalCount, d = layout.embeddingDimension, slots = ws.keys.count
+        ws.unitSlots.removeAll(keepingCapacity: true)
+        ws.unitWeightRows.removeAll(keepingCapacity: true)
+        if ws.unitOfValue.count != fc * b {
+            ws.unitOfValue.removeAll(keepingCapacity: true)
+            ws.unitOfValue.append(contentsOf: repeatElement(0, count: fc * b))
+        }
+        if ws.slotFeature.count < slots {
+            ws.slotFeature.append(contentsOf: repeatElement(-1, count: slots - ws.slotFeature.count))
+            ws.slotUnit.append(contentsOf: repeatElement(0, count: slots - ws.slotUnit.count))
+        }
+        // Sized for the worst case (every value its own unit), trimmed after; raw pointers in the
+        // loop (B·Fc iterations a batch).
+        ws.unitSlots.append(contentsOf: repeatElement(0, count: fc * b))
+        ws.unitWeightRows.append(contentsOf: repeatElement(0, count: fc * b))
+        var units = 0
+        ws.slotFeature.withUnsafeMutableBufferPointer { slotFeature in
+            slotFeature.update(repeating: -1)
+            ws.slotUnit.withUnsafeMutableBufferPointer { slotUnit in
+                ws.unitSlots.withUnsafeMutableBufferPointer { unitSlots in
+                    ws.unitWeightRows.withUnsafeMutableBufferPointer { unitWeightRows in
+                        ws.unitOfValue.withUnsafeMutableBufferPointer { unitOfValue in
+                            for f in 0..<fc {
+                                let feature = Int32(truncatingIfNeeded: f), weightRow = Int32(truncatingIfNeeded: f * d)
+                                ws.categoricalIDs[f].withUnsafeBufferPointer { ids in
+                                    precondition(ids.count == b, "InputLayer.indexUnits: \(ids.count) key slots for \(b) rows (not the pulled batch)")
+                                    for r in 0..<b {
+                                        let slot = Int(ids[r])
+                                        precondition(slot >= 0 && slot < slots, "InputLayer.indexUnits: key slot \(slot) outside \(slots) rows")
+                                        if slotFeature[slot] != feature {
+                                            slotFeature[slot] = feature
+                                            slotUnit[slot] = Int32(truncatingIfNeeded: units)
+                                            unitSlots[units] = ids[r]
+                                            unitWeightRows[units] = weightRow
+                                            units += 1
+                                        }
+                                        unitOfValue[f * b + r] = slotUnit[slot]
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        ws.unitSlots.removeLast(fc * b - units)
+        ws.unitWeightRows.removeLast(fc * b - units)
+        groupMembers(rows: b, features: fc, units: units, workspace: &ws)
+        return ws.unitSlots.count
+    }
+
+    /// Counting sort of the (feature, row) values by unit: ``InputWorkspace/unitMembers`` and
+    /// its offsets. Rows come out ascending within a unit (features in order, rows in order).
+    private static func groupMembers(rows b: Int, features fc: Int, units: Int, workspace ws: inout InputWorkspace) {
+        ws.unitMemberOffsets.removeAll(keepingCapacity: true)
+        ws.unitMemberOffsets.append(contentsOf: repeatElement(0, count: units + 1))
+        if ws.unitMembers.count != fc * b {
+            ws.unitMembers.removeAll(keepingCapacity: true)
+            ws.unitMembers.append(contentsOf: repeatElement(0, count: fc * b))
+        }
+        ws.unitOfValue.withUnsafeBufferPointer { unitOfValue in
+            ws.unitMemberOffsets.withUnsafeMutableBufferPointer { offsets in
+                ws.unitMembers.withUnsafeMutableBufferPointer { members in
+                    for i in 0..<(fc * b) { offsets[Int(unitOfValue[i]) + 1] += 1 }
+                    for u in 0..<units { offsets[u + 1] += offsets[u] }
+                    // Units of feature f are numbered after those of f − 1, so one cursor per unit,
+                    // advanced in (feature, row) order, fills each unit's rows in ascending order.
+                    for f in 0..<fc {
+                        for r in 0..<b {
+                            let u = Int(unitOfValue[f * b + r])
+                            members[Int(offsets[u])] = Int32(truncatingIfNeeded: r)
+                            offsets[u] += 1
+                        }
+                    }
+                    // Each cursor now sits at the next unit's start: shift back by one unit.
+                    for u in stride(from: units, to: 0, by: -1) { offsets[u] = offsets[u - 1] }
+                    offsets[0] = 0
+                }
+            }
+        }
+    }
+
+    /// Width `R` of ``writeRest(batch:layout:workspace:into:)``'s output.
+    static func restWidth(_ layout: InputLayout) -> Int { layout.width - layout.categoricalCount * layout.embeddingDimension }
+
+    /// Writes `rest` `(B, R)`: the pooled multi-categorical blocks and the numeric columns of `x`.
+    static func writeRest(batch: EncodedBatch, layout: InputLayout, workspace ws: inout InputWorkspace, into rest: inout Tensor) {
+        let b = batch.count, d = layout.embeddingDimension, width = restWidth(layout)
+        rest.resize(rows: b, columns: width)
+        if !layout.multiCategoricalPooling.isEmpty { ws.bag.resize(rows: b, columns: d) }
+        for (m, pooling) in layout.multiCategoricalPooling.enumerated() {
+            EmbeddingBag.forward(table: ws.rows, offsets: batch.multiCategorical[m].offsets, ids: ws.multiIDs[m], pooling: pooling, output: &ws.bag)
+            ColumnBlock.copy(ws.bag, into: &rest, atColumn: m * d)
+        }
+        let fn = layout.numericCount, column = layout.multiCategoricalPooling.count * d
+        if fn > 0 {
+            batch.numeric.withUnsafeBufferPointer { src in
+                rest.withUnsafeMutableBufferPointer { dst in
+                    for r in 0..<b {
+                        for j in 0..<fn { dst[r * width + column + j] = src[r * fn + j] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds the pooled blocks' share of `∂L/∂rest` to ``InputWorkspace/dRows`` (the numeric
+    /// columns' share is not needed).
+    static func backwardRest(batch: EncodedBatch, layout: InputLayout, dRest: Tensor, workspace ws: inout InputWorkspace) {
+        let b = batch.count, d = layout.embeddingDimension
+        guard !layout.multiCategoricalPooling.isEmpty else { return }
+        precondition(dRest.shape == [b, restWidth(layout)], "InputLayer.backwardRest: dRest \(dRest.shape), expected [\(b), \(restWidth(layout))]")
+        ws.dBag.resize(to: [b, d])
+        for (m, pooling) in layout.multiCategoricalPooling.enumerated() {
+            ws.dBag.fill(0)
+            ColumnBlock.accumulate(from: dRest, atColumn: m * d, into: &ws.dBag)
+            EmbeddingBag.backward(offsets: batch.multiCategorical[m].offsets, ids: ws.multiIDs[m], pooling: pooling, dOutput: ws.dBag, dTable: &ws.dRows)
+        }
+    }
+}
