@@ -205,6 +205,22 @@ MR_AVX512 static void fold_project_avx512(ptrdiff_t units, ptrdiff_t d, ptrdiff_
     }
 }
 
+/// The eight sums of v[0..7]'s lanes, in order: halves added, then two rounds of pairwise
+/// horizontal adds and one cross-half add (about 20 instructions where eight separate
+/// reductions take some 60).
+MR_AVX512 static inline __attribute__((always_inline)) __m256 sum8(const __m512 *v) {
+    __m256 h[8];
+    for (int j = 0; j < 8; j++)
+        h[j] = _mm256_add_ps(_mm512_castps512_ps256(v[j]),
+                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v[j]), 1)));
+    const __m256 a01 = _mm256_hadd_ps(h[0], h[1]), a23 = _mm256_hadd_ps(h[2], h[3]);
+    const __m256 a45 = _mm256_hadd_ps(h[4], h[5]), a67 = _mm256_hadd_ps(h[6], h[7]);
+    const __m256 b0 = _mm256_hadd_ps(a01, a23), b4 = _mm256_hadd_ps(a45, a67);  // [s0..s3 | s0..s3], halves
+    return _mm256_add_ps(_mm256_permute2f128_ps(b0, b4, 0x20), _mm256_permute2f128_ps(b0, b4, 0x31));
+}
+
+/// Per unit, the weight rows k in groups of eight: each 16-column vector of S is loaded once
+/// for the eight rows' dW updates and dot products, and the eight dots are reduced together.
 MR_AVX512 static void fold_backproject_avx512(ptrdiff_t units, ptrdiff_t d, ptrdiff_t n, const float *rows,
                                               const int32_t *slot, const int32_t *row0, const float *s, ptrdiff_t lds,
                                               const float *w, ptrdiff_t ldw, float *dw, float *drows) {
@@ -212,7 +228,27 @@ MR_AVX512 static void fold_backproject_avx512(ptrdiff_t units, ptrdiff_t d, ptrd
         const float *r = rows + (ptrdiff_t)slot[u] * d;
         const float *su = s + u * lds;
         float *dr = drows + (ptrdiff_t)slot[u] * d;
-        for (ptrdiff_t k = 0; k < d; k++) {
+        ptrdiff_t k = 0;
+        for (; k + 8 <= d; k += 8) {
+            const float *wk = w + ((ptrdiff_t)row0[u] + k) * ldw;
+            float *dwk = dw + ((ptrdiff_t)row0[u] + k) * ldw;
+            __m512 rk[8], dot[8];
+            for (int j = 0; j < 8; j++) {
+                rk[j] = _mm512_set1_ps(r[k + j]);
+                dot[j] = _mm512_setzero_ps();
+            }
+            for (ptrdiff_t c = 0; c < n; c += 16) {
+                const __mmask16 m = mr_lane_mask(n - c);
+                const __m512 sv = _mm512_maskz_loadu_ps(m, su + c);
+                for (int j = 0; j < 8; j++) {
+                    float *target = dwk + j * ldw + c;
+                    _mm512_mask_storeu_ps(target, m, _mm512_fmadd_ps(rk[j], sv, _mm512_maskz_loadu_ps(m, target)));
+                    dot[j] = _mm512_fmadd_ps(sv, _mm512_maskz_loadu_ps(m, wk + j * ldw + c), dot[j]);
+                }
+            }
+            _mm256_storeu_ps(dr + k, _mm256_add_ps(_mm256_loadu_ps(dr + k), sum8(dot)));
+        }
+        for (; k < d; k++) {
             const ptrdiff_t row = (ptrdiff_t)row0[u] + k;
             const float *wk = w + row * ldw;
             float *dwk = dw + row * ldw;
