@@ -407,7 +407,7 @@ def training_section(training, prefix):
         "in the parameter server). Its first layers (every expert's first layer and every gate, which read the "
         "embedding rows) are *folded*: computed once per distinct embedding row of each feature in the batch "
         "and summed per row (`FoldedInputLinear`, Sources/Models/README.md) — the same math to float rounding, "
-        "about a tenth of the dense first layers' flops on these batches (≈ 490 distinct rows for 16,896 "
+        "3% of the dense first layers' multiply-adds plus one addition per value and output on these batches (≈ 490 distinct rows for 16,896 "
         "values per batch of 512). The peers compute the dense `x·W` as the step is written, so the ratios "
         "below include that algorithmic gain, not only faster kernels.",
         f"- Peers (`Benchmarks/peers/training.py`): forward, BCE losses, backward, Adam (dense) and AdaGrad "

@@ -178,29 +178,42 @@ MR_AVX512 static void fold_sum_avx512(ptrdiff_t units, ptrdiff_t n, const float 
     }
 }
 
-MR_AVX512 static void fold_project_avx512(ptrdiff_t units, ptrdiff_t d, ptrdiff_t n, const float *rows,
-                                          const int32_t *slot, const int32_t *row0, const float *w, ptrdiff_t ldw,
-                                          float *p, ptrdiff_t ldp) {
+/// One block of ≤ 64 columns of every unit's projection; `nv` (1...4, a constant after inlining)
+/// vectors, so a gate's few columns take one masked vector, not four.
+MR_AVX512 static inline __attribute__((always_inline)) void
+project_block(ptrdiff_t units, ptrdiff_t d, ptrdiff_t width, const float *rows, const int32_t *slot,
+              const int32_t *row0, const float *w, ptrdiff_t ldw, float *p, ptrdiff_t ldp, const int nv) {
+    FOLD_MASKS(width);
     for (ptrdiff_t u = 0; u < units; u++) {
         const float *r = rows + (ptrdiff_t)slot[u] * d;
         const float *wu = w + (ptrdiff_t)row0[u] * ldw;
         float *pu = p + u * ldp;
-        for (ptrdiff_t c = 0; c < n; c += 64) {
-            const ptrdiff_t width = n - c < 64 ? n - c : 64;
-            FOLD_MASKS(width);
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (ptrdiff_t k = 0; k < d; k++) {
-                const __m512 rk = _mm512_set1_ps(r[k]);
-                const float *wk = wu + k * ldw + c;
-                a0 = _mm512_fmadd_ps(rk, _mm512_maskz_loadu_ps(m0, wk), a0);
-                a1 = _mm512_fmadd_ps(rk, _mm512_maskz_loadu_ps(m1, wk + 16), a1);
-                a2 = _mm512_fmadd_ps(rk, _mm512_maskz_loadu_ps(m2, wk + 32), a2);
-                a3 = _mm512_fmadd_ps(rk, _mm512_maskz_loadu_ps(m3, wk + 48), a3);
-            }
-            _mm512_mask_storeu_ps(pu + c, m0, a0);
-            _mm512_mask_storeu_ps(pu + c + 16, m1, a1);
-            _mm512_mask_storeu_ps(pu + c + 32, m2, a2);
-            _mm512_mask_storeu_ps(pu + c + 48, m3, a3);
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (ptrdiff_t k = 0; k < d; k++) {
+            const __m512 rk = _mm512_set1_ps(r[k]);
+            const float *wk = wu + k * ldw;
+            a0 = _mm512_fmadd_ps(rk, _mm512_maskz_loadu_ps(m0, wk), a0);
+            if (nv > 1) a1 = _mm512_fmadd_ps(rk, _mm512_maskz_loadu_ps(m1, wk + 16), a1);
+            if (nv > 2) a2 = _mm512_fmadd_ps(rk, _mm512_maskz_loadu_ps(m2, wk + 32), a2);
+            if (nv > 3) a3 = _mm512_fmadd_ps(rk, _mm512_maskz_loadu_ps(m3, wk + 48), a3);
+        }
+        _mm512_mask_storeu_ps(pu, m0, a0);
+        if (nv > 1) _mm512_mask_storeu_ps(pu + 16, m1, a1);
+        if (nv > 2) _mm512_mask_storeu_ps(pu + 32, m2, a2);
+        if (nv > 3) _mm512_mask_storeu_ps(pu + 48, m3, a3);
+    }
+}
+
+MR_AVX512 static void fold_project_avx512(ptrdiff_t units, ptrdiff_t d, ptrdiff_t n, const float *rows,
+                                          const int32_t *slot, const int32_t *row0, const float *w, ptrdiff_t ldw,
+                                          float *p, ptrdiff_t ldp) {
+    for (ptrdiff_t c = 0; c < n; c += 64) {
+        const ptrdiff_t width = n - c < 64 ? n - c : 64;
+        switch ((width + 15) / 16) {
+        case 1: project_block(units, d, width, rows, slot, row0, w + c, ldw, p + c, ldp, 1); break;
+        case 2: project_block(units, d, width, rows, slot, row0, w + c, ldw, p + c, ldp, 2); break;
+        case 3: project_block(units, d, width, rows, slot, row0, w + c, ldw, p + c, ldp, 3); break;
+        default: project_block(units, d, width, rows, slot, row0, w + c, ldw, p + c, ldp, 4); break;
         }
     }
 }

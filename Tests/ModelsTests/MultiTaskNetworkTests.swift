@@ -15,20 +15,29 @@ import Testing
 
     /// The base loss of `parameters` on `batch`, in Double.
     static func loss(_ parameters: ModelParameters, _ spec: NetworkSpec, _ batch: EncodedBatch, _ table: any EmbeddingTable,
-                     layout: InputLayout = layout) -> Double {
+                     layout: InputLayout = layout, firstLayer: FirstLayerEvaluation = .dense) -> Double {
         var ws = NetworkWorkspace()
+        ws.firstLayer = firstLayer
         MultiTaskNetwork.forward(parameters, spec: spec, layout: layout, batch: batch, table: table, createEmbeddings: true, workspace: &ws)
         return MultiTaskNetwork.loss(batch: batch, tasks: tasks, workspace: &ws).total
     }
 
+    /// Both ways of evaluating the first layers (dense GEMMs on `x`, folded per distinct row).
+    static let firstLayers: [FirstLayerEvaluation] = [.dense, .folded]
+
     @Test(arguments: [NetworkSpec.Architecture.mmoe(experts: 3), .sharedBottom], [1, 6])
     func `dense gradients match finite differences`(architecture: NetworkSpec.Architecture, rows: Int) {
+        for firstLayer in Self.firstLayers { denseGradients(architecture, rows: rows, firstLayer: firstLayer) }
+    }
+
+    func denseGradients(_ architecture: NetworkSpec.Architecture, rows: Int, firstLayer: FirstLayerEvaluation) {
         let spec = Self.spec(architecture, .tanh)
         let parameters = ModelParameters(spec: spec, seed: 11)
         let batch = randomBatch(rows: rows, layout: Self.layout, tasks: Self.tasks, seed: 5)
         let table = DictionaryEmbeddingTable(dimension: 4)
 
         var ws = NetworkWorkspace()
+        ws.firstLayer = firstLayer
         var gradients = ModelParameters.zeros(like: parameters)
         MultiTaskNetwork.forward(parameters, spec: spec, layout: Self.layout, batch: batch, table: table, createEmbeddings: true, workspace: &ws)
         MultiTaskNetwork.loss(batch: batch, tasks: Self.tasks, workspace: &ws)
@@ -40,14 +49,19 @@ import Testing
             gradientCheck(analytic[name]!, of: { probe in
                 var p = parameters
                 p.updateEachTensor { n, t in if n == name { t = probe } }
-                return Self.loss(p, spec, batch, table)
-            }, at: value, step: 1e-2, rtol: 2e-2, atol: 2e-3, name)
+                return Self.loss(p, spec, batch, table, firstLayer: firstLayer)
+            }, at: value, step: 1e-2, rtol: 2e-2, atol: 2e-3, "\(name), \(firstLayer) first layers")
         }
     }
 
-    /// `d = 12` also runs the eight-lane row additions of the categorical scatter.
+    /// `d = 12` also runs the eight-lane row additions of the dense categorical scatter and the
+    /// folded backward's group of eight weight rows plus a tail of four.
     @Test(arguments: [NetworkSpec.Architecture.mmoe(experts: 2), .sharedBottom], [4, 12])
     func `embedding row gradients match finite differences`(architecture: NetworkSpec.Architecture, d: Int) {
+        for firstLayer in Self.firstLayers { embeddingRowGradients(architecture, d: d, firstLayer: firstLayer) }
+    }
+
+    func embeddingRowGradients(_ architecture: NetworkSpec.Architecture, d: Int, firstLayer: FirstLayerEvaluation) {
         let layout = InputLayout(categoricalCount: 2, multiCategoricalPooling: [.mean], numericCount: 3, embeddingDimension: d)
         let spec = NetworkSpec(architecture: architecture, inputWidth: layout.width, bottomWidths: [6, 5], towerWidths: [4],
                                taskCount: Self.tasks.count, activation: .tanh)
@@ -56,6 +70,7 @@ import Testing
         let table = DictionaryEmbeddingTable(dimension: d)
 
         var ws = NetworkWorkspace()
+        ws.firstLayer = firstLayer
         var gradients = ModelParameters.zeros(like: parameters)
         MultiTaskNetwork.forward(parameters, spec: spec, layout: layout, batch: batch, table: table, createEmbeddings: true, workspace: &ws)
         MultiTaskNetwork.loss(batch: batch, tasks: Self.tasks, workspace: &ws)
@@ -70,8 +85,8 @@ import Testing
             gradientCheck(analytic, of: { probe in
                 table.setRow(key, probe.scalars)
                 defer { table.setRow(key, original) }
-                return Self.loss(parameters, spec, batch, table, layout: layout)
-            }, at: Tensor(shape: [d], scalars: original), step: 1e-2, rtol: 2e-2, atol: 2e-3, "row \(u)")
+                return Self.loss(parameters, spec, batch, table, layout: layout, firstLayer: firstLayer)
+            }, at: Tensor(shape: [d], scalars: original), step: 1e-2, rtol: 2e-2, atol: 2e-3, "row \(u), \(firstLayer) first layers")
         }
     }
 

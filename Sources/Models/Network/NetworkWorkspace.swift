@@ -4,11 +4,11 @@ import TensorCore
 /// One workspace per thread; nothing in it is shared.
 public struct NetworkWorkspace: Sendable {
     public var input = InputWorkspace()
-    /// How the training bottom evaluates its first layers; `.automatic` unless a test forces one.
+    /// How the bottom evaluates its first layers; `.automatic` unless a caller forces one.
     public var firstLayer = FirstLayerEvaluation.automatic
     /// Whether the last forward pass folded its first layers (its backward does the same).
     public internal(set) var foldedFirstLayer = false
-    /// `(B, D)` network input (dense first layers only).
+    /// `(B, D)` network input, written by dense first layers only (a folded pass leaves it as it was).
     public var x = Tensor(shape: [0, 1])
     /// `(B, R)` the non-categorical columns of `x` (folded first layers only).
     var rest = Tensor(shape: [0, 1])
@@ -39,7 +39,7 @@ public struct NetworkWorkspace: Sendable {
     var dGate = Tensor(shape: [0, 1])         // (B, E)
     var dGateLogits = Tensor(shape: [0, 1])   // (B, E)
     var dExpert = Tensor(shape: [0, 1])       // (B, H)
-    public var dx = Tensor(shape: [0, 1])     // (B, D)
+    public var dx = Tensor(shape: [0, 1])     // (B, D), dense first layers only (a folded pass leaves it)
     var dRest = Tensor(shape: [0, 1])         // (B, R), folded first layers with pooled bags only
     var labels: [Tensor] = []                 // K × (B)
 

@@ -45,7 +45,7 @@ public enum FoldedLinear {
 
     /// `S[u, c] = Σ_{offsets[u] ≤ i < offsets[u+1]} dY[members[i], c]`, `S` `(U, n)` overwritten:
     /// the gradient of the loss with respect to `P[u]`, summed over the batch rows that read unit
-    /// `u` (`members`, grouped by unit; a row reading a unit through two features is listed twice).
+    /// `u` (`members`, grouped by unit; a row may be listed more than once and then counts as often).
     public static func sum(
         units: Int, n: Int, dOutput: UnsafePointer<Float>, dOutputStride: Int, offsets: UnsafePointer<Int32>,
         members: UnsafePointer<Int32>, sums: UnsafeMutablePointer<Float>, sumsStride: Int, level: SIMDLevel = .inUse
