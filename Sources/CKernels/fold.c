@@ -70,6 +70,16 @@ static void fold_backproject_portable(ptrdiff_t units, ptrdiff_t d, ptrdiff_t n,
     const __mmask16 m0 = mr_lane_mask(width), m1 = mr_lane_mask((width) - 16), \
                     m2 = mr_lane_mask((width) - 32), m3 = mr_lane_mask((width) - 48)
 
+/// Runs `block(..., nv)` with nv = the vector count (1...4) of a block of `width` ≤ 64 columns,
+/// a constant in each call, so every vector count gets its own unrolled body.
+#define FOLD_BY_VECTORS(width, block, ...)                          \
+    switch (((width) + 15) / 16) {                                  \
+    case 1: block(__VA_ARGS__, 1); break;                           \
+    case 2: block(__VA_ARGS__, 2); break;                           \
+    case 3: block(__VA_ARGS__, 3); break;                           \
+    default: block(__VA_ARGS__, 4); break;                          \
+    }
+
 /// One block of ≤ 64 columns of every row; `nv` (1...4, a constant after inlining) vectors held
 /// in registers across the fields.
 MR_AVX512 static inline __attribute__((always_inline)) void
@@ -121,12 +131,7 @@ MR_AVX512 static void fold_gather_avx512(ptrdiff_t rows, ptrdiff_t fields, ptrdi
     for (ptrdiff_t c = 0; c < n; c += 64) {
         const ptrdiff_t width = n - c < 64 ? n - c : 64;
         const float *bc = bias ? bias + c : NULL;
-        switch ((width + 15) / 16) {
-        case 1: gather_block(rows, fields, width, p + c, ldp, unit, bc, out + c, ldo, 1); break;
-        case 2: gather_block(rows, fields, width, p + c, ldp, unit, bc, out + c, ldo, 2); break;
-        case 3: gather_block(rows, fields, width, p + c, ldp, unit, bc, out + c, ldo, 3); break;
-        default: gather_block(rows, fields, width, p + c, ldp, unit, bc, out + c, ldo, 4); break;
-        }
+        FOLD_BY_VECTORS(width, gather_block, rows, fields, width, p + c, ldp, unit, bc, out + c, ldo);
     }
 }
 
@@ -169,12 +174,7 @@ MR_AVX512 static void fold_sum_avx512(ptrdiff_t units, ptrdiff_t n, const float 
                                       const int32_t *members, float *s, ptrdiff_t lds) {
     for (ptrdiff_t c = 0; c < n; c += 64) {
         const ptrdiff_t width = n - c < 64 ? n - c : 64;
-        switch ((width + 15) / 16) {
-        case 1: sum_block(units, width, dy + c, ldy, offsets, members, s + c, lds, 1); break;
-        case 2: sum_block(units, width, dy + c, ldy, offsets, members, s + c, lds, 2); break;
-        case 3: sum_block(units, width, dy + c, ldy, offsets, members, s + c, lds, 3); break;
-        default: sum_block(units, width, dy + c, ldy, offsets, members, s + c, lds, 4); break;
-        }
+        FOLD_BY_VECTORS(width, sum_block, units, width, dy + c, ldy, offsets, members, s + c, lds);
     }
 }
 
@@ -209,12 +209,7 @@ MR_AVX512 static void fold_project_avx512(ptrdiff_t units, ptrdiff_t d, ptrdiff_
                                           float *p, ptrdiff_t ldp) {
     for (ptrdiff_t c = 0; c < n; c += 64) {
         const ptrdiff_t width = n - c < 64 ? n - c : 64;
-        switch ((width + 15) / 16) {
-        case 1: project_block(units, d, width, rows, slot, row0, w + c, ldw, p + c, ldp, 1); break;
-        case 2: project_block(units, d, width, rows, slot, row0, w + c, ldw, p + c, ldp, 2); break;
-        case 3: project_block(units, d, width, rows, slot, row0, w + c, ldw, p + c, ldp, 3); break;
-        default: project_block(units, d, width, rows, slot, row0, w + c, ldw, p + c, ldp, 4); break;
-        }
+        FOLD_BY_VECTORS(width, project_block, units, d, width, rows, slot, row0, w + c, ldw, p + c, ldp);
     }
 }
 

@@ -101,36 +101,14 @@ extension InputLayer {
 
     /// Writes `rest` `(B, R)`: the pooled multi-categorical blocks and the numeric columns of `x`.
     static func writeRest(batch: EncodedBatch, layout: InputLayout, workspace ws: inout InputWorkspace, into rest: inout Tensor) {
-        let b = batch.count, d = layout.embeddingDimension, width = restWidth(layout)
-        rest.resize(rows: b, columns: width)
-        if !layout.multiCategoricalPooling.isEmpty { ws.bag.resize(rows: b, columns: d) }
-        for (m, pooling) in layout.multiCategoricalPooling.enumerated() {
-            EmbeddingBag.forward(table: ws.rows, offsets: batch.multiCategorical[m].offsets, ids: ws.multiIDs[m], pooling: pooling, output: &ws.bag)
-            ColumnBlock.copy(ws.bag, into: &rest, atColumn: m * d)
-        }
-        let fn = layout.numericCount, column = layout.multiCategoricalPooling.count * d
-        if fn > 0 {
-            batch.numeric.withUnsafeBufferPointer { src in
-                rest.withUnsafeMutableBufferPointer { dst in
-                    for r in 0..<b {
-                        for j in 0..<fn { dst[r * width + column + j] = src[r * fn + j] }
-                    }
-                }
-            }
-        }
+        rest.resize(rows: batch.count, columns: restWidth(layout))
+        writeBagsAndNumeric(batch: batch, layout: layout, workspace: &ws, into: &rest, atColumn: 0)
     }
 
     /// Adds the pooled blocks' share of `∂L/∂rest` to ``InputWorkspace/dRows`` (the numeric
     /// columns' share is not needed).
     static func backwardRest(batch: EncodedBatch, layout: InputLayout, dRest: Tensor, workspace ws: inout InputWorkspace) {
-        let b = batch.count, d = layout.embeddingDimension
-        guard !layout.multiCategoricalPooling.isEmpty else { return }
-        precondition(dRest.shape == [b, restWidth(layout)], "InputLayer.backwardRest: dRest \(dRest.shape), expected [\(b), \(restWidth(layout))]")
-        ws.dBag.resize(to: [b, d])
-        for (m, pooling) in layout.multiCategoricalPooling.enumerated() {
-            ws.dBag.fill(0)
-            ColumnBlock.accumulate(from: dRest, atColumn: m * d, into: &ws.dBag)
-            EmbeddingBag.backward(offsets: batch.multiCategorical[m].offsets, ids: ws.multiIDs[m], pooling: pooling, dOutput: ws.dBag, dTable: &ws.dRows)
-        }
+        precondition(dRest.shape == [batch.count, restWidth(layout)], "InputLayer.backwardRest: dRest \(dRest.shape), expected [\(batch.count), \(restWidth(layout))]")
+        backwardBags(batch: batch, layout: layout, dOutput: dRest, atColumn: 0, workspace: &ws)
     }
 }

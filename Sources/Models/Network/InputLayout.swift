@@ -129,15 +129,24 @@ public enum InputLayer {
                 }
             }
         }
+        writeBagsAndNumeric(batch: batch, layout: layout, workspace: &ws, into: &x, atColumn: layout.categoricalCount * d)
+    }
+
+    /// Writes the pooled multi-categorical blocks, then the numeric columns, of every row into
+    /// `output` from column `first` on: `x`'s last `Fm·d + Fn` columns, or all of the folded
+    /// layers' `rest`.
+    static func writeBagsAndNumeric(batch: EncodedBatch, layout: InputLayout, workspace ws: inout InputWorkspace,
+                                    into output: inout Tensor, atColumn first: Int) {
+        let b = batch.count, d = layout.embeddingDimension, width = output.columns
         if !layout.multiCategoricalPooling.isEmpty { ws.bag.resize(rows: b, columns: d) }
         for (m, pooling) in layout.multiCategoricalPooling.enumerated() {
             EmbeddingBag.forward(table: ws.rows, offsets: batch.multiCategorical[m].offsets, ids: ws.multiIDs[m], pooling: pooling, output: &ws.bag)
-            ColumnBlock.copy(ws.bag, into: &x, atColumn: (layout.categoricalCount + m) * d)
+            ColumnBlock.copy(ws.bag, into: &output, atColumn: first + m * d)
         }
-        let fn = layout.numericCount, column = layout.numericColumn
+        let fn = layout.numericCount, column = first + layout.multiCategoricalPooling.count * d
         if fn > 0 {
             batch.numeric.withUnsafeBufferPointer { src in
-                x.withUnsafeMutableBufferPointer { dst in
+                output.withUnsafeMutableBufferPointer { dst in
                     for r in 0..<b {
                         for j in 0..<fn { dst[r * width + column + j] = src[r * fn + j] }
                     }
@@ -146,12 +155,24 @@ public enum InputLayer {
         }
     }
 
+    /// Adds the pooled blocks' share of `dOutput` (their columns from `first` on) to
+    /// ``InputWorkspace/dRows``.
+    static func backwardBags(batch: EncodedBatch, layout: InputLayout, dOutput: Tensor, atColumn first: Int,
+                             workspace ws: inout InputWorkspace) {
+        let d = layout.embeddingDimension
+        if !layout.multiCategoricalPooling.isEmpty { ws.dBag.resize(to: [batch.count, d]) }
+        for (m, pooling) in layout.multiCategoricalPooling.enumerated() {
+            ws.dBag.fill(0)
+            ColumnBlock.accumulate(from: dOutput, atColumn: first + m * d, into: &ws.dBag)
+            EmbeddingBag.backward(offsets: batch.multiCategorical[m].offsets, ids: ws.multiIDs[m], pooling: pooling, dOutput: ws.dBag, dTable: &ws.dRows)
+        }
+    }
+
     /// Turns `∂L/∂x` into `∂L/∂rows` (`ws.dRows`, `(U, d)`, overwritten) for ``InputWorkspace/keys``.
     public static func backward(batch: EncodedBatch, layout: InputLayout, dInput: Tensor, workspace ws: inout InputWorkspace) {
         let b = batch.count, d = layout.embeddingDimension, width = layout.width, u = ws.keys.count
         precondition(dInput.shape == [b, width], "InputLayer.backward: dInput \(dInput.shape), expected [\(b), \(width)]")
         ws.dRows.resize(to: [u, d], zeroed: true)
-        ws.dBag.resize(to: [b, d])
         // A categorical feature's block of x is a copy of its key's row (forward), so the
         // block's gradient is added straight to that row: no bag, no column copy in between.
         dInput.withUnsafeBufferPointer { dx in
@@ -168,11 +189,7 @@ public enum InputLayer {
                 }
             }
         }
-        for (m, pooling) in layout.multiCategoricalPooling.enumerated() {
-            ws.dBag.fill(0)
-            ColumnBlock.accumulate(from: dInput, atColumn: (layout.categoricalCount + m) * d, into: &ws.dBag)
-            EmbeddingBag.backward(offsets: batch.multiCategorical[m].offsets, ids: ws.multiIDs[m], pooling: pooling, dOutput: ws.dBag, dTable: &ws.dRows)
-        }
+        backwardBags(batch: batch, layout: layout, dOutput: dInput, atColumn: layout.categoricalCount * d, workspace: &ws)
     }
 
     /// Copies one embedding row: 16 floats at a time in registers (a `memmove` call per 64-byte
