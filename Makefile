@@ -60,7 +60,7 @@ $(VENV)/.ready:
 ## METAREC_PYTHON: the interpreter the safetensors interop test runs.
 test: deps $(VENV)/.ready
 	METAREC_PYTHON=$(METAREC_PYTHON) OPENBLAS_NUM_THREADS=1 swift test
-	OPENBLAS_NUM_THREADS=1 swift test --sanitize=thread --scratch-path .build-tsan --filter ParamServerTests
+	OPENBLAS_NUM_THREADS=1 swift test --sanitize=thread --scratch-path .build-tsan --filter "ParamServerTests|WorkerPoolTests|DataParallelStepTests"
 
 ## bench: MetaRec vs JAX jit vs numpy → BENCHMARKS.md and BENCHMARKS-*.png: per-request fine-tune + score
 ## (one core; against S and C), auto-batched throughput (1 and 2 workers), MMoE training rows/s on the census

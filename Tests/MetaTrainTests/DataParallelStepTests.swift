@@ -49,6 +49,81 @@ import Testing
         }
     }
 
+    /// Tensors of ≥ 2 · 4096 elements are summed by both threads, each on one range: a wide
+    /// first layer (49 × 200) takes that path, the small tensors the single-range one.
+    @Test func `the gradient sum split across threads equals the single-thread gradient`() {
+        let layout = InputLayout(categoricalCount: 3, multiCategoricalPooling: [.mean], numericCount: 5, embeddingDimension: 11)
+        let spec = NetworkSpec(architecture: .mmoe(experts: 2), inputWidth: layout.width, bottomWidths: [200, 4],
+                               towerWidths: [3], taskCount: 2, activation: .relu)
+        #expect(layout.width * 200 >= 2 * 4096)
+        let parameters = ModelParameters(spec: spec, seed: 21)
+        let batch = randomBatch(rows: 40, layout: layout, tasks: Self.tasks, taskKeys: 7, seed: 22)
+        let table = DictionaryEmbeddingTable(dimension: 11)
+        let one = DataParallelStep(spec: spec, layout: layout, tasks: Self.tasks, threads: 1, like: parameters)
+        let two = DataParallelStep(spec: spec, layout: layout, tasks: Self.tasks, threads: 2, like: parameters)
+        one.compute(parameters: parameters, batch: batch, table: table)
+        two.compute(parameters: parameters, batch: batch, table: table)
+        #expect(two.gradients.experts[0].layers[0].weight.maxAbs() > 0)
+        for ((name, a), (_, b)) in zip(one.gradients.namedTensors, two.gradients.namedTensors) {
+            expectClose(b, a, rtol: 1e-4, atol: 1e-6, name)
+        }
+    }
+
+    /// `applyUpdate` reads the next batch on a helper while Adam and the embedding push run:
+    /// the weights and rows after three steps are those of the plain sequence (update, then
+    /// read), with one thread or two, and a stream error comes back after the update.
+    @Test func `applyUpdate overlaps reading the next batch and changes nothing else`() throws {
+        let batches = (0..<3).map { randomBatch(rows: 20, layout: Self.layout, tasks: Self.tasks, taskKeys: 4, seed: 30 + UInt64($0)) }
+        let start = ModelParameters(spec: Self.spec, seed: 31)
+        func train(threads: Int, overlapped: Bool) throws -> (ModelParameters, DictionaryEmbeddingTable, Int) {
+            var parameters = start
+            var adam = AdamOptimizer(like: parameters, learningRate: 0.01)
+            let table = DictionaryEmbeddingTable(dimension: 3)
+            let step = DataParallelStep(spec: Self.spec, layout: Self.layout, tasks: Self.tasks, threads: threads, like: parameters)
+            var stream = ListStream(batches: batches)
+            var upcoming = try stream.next()
+            var steps = 0
+            while let batch = upcoming {
+                step.compute(parameters: parameters, batch: batch, table: table)
+                if overlapped {
+                    upcoming = try step.applyUpdate(optimizer: &adam, parameters: &parameters, table: table,
+                                                    readingNextFrom: &stream).get()
+                } else {
+                    adam.update(&parameters, gradients: step.gradients)
+                    step.pushEmbeddingGradients(to: table)
+                    upcoming = try stream.next()
+                }
+                steps += 1
+            }
+            return (parameters, table, steps)
+        }
+        let (reference, referenceTable, referenceSteps) = try train(threads: 1, overlapped: false)
+        #expect(referenceSteps == 3)
+        for threads in [1, 2] {
+            let (parameters, table, steps) = try train(threads: threads, overlapped: true)
+            #expect(steps == 3)
+            for ((name, a), (_, b)) in zip(reference.namedTensors, parameters.namedTensors) {
+                expectClose(b, a, rtol: 1e-4, atol: 1e-6, "\(threads) threads: \(name)")
+            }
+            for key in batches[0].categorical.prefix(6) {
+                let (a, b) = (referenceTable.row(key), table.row(key))
+                #expect(a != nil && b != nil)
+                expectClose(Tensor(shape: [3], scalars: b ?? []), Tensor(shape: [3], scalars: a ?? []), rtol: 1e-4, atol: 1e-6)
+            }
+        }
+        // A failing read is handed back, after the update it overlapped was applied.
+        var parameters = start
+        var adam = AdamOptimizer(like: parameters, learningRate: 0.01)
+        let table = DictionaryEmbeddingTable(dimension: 3)
+        let step = DataParallelStep(spec: Self.spec, layout: Self.layout, tasks: Self.tasks, threads: 2, like: parameters)
+        step.compute(parameters: parameters, batch: batches[0], table: table)
+        var failing = ListStream(batches: [], failure: ListStream.Failure())
+        let next = step.applyUpdate(optimizer: &adam, parameters: &parameters, table: table, readingNextFrom: &failing)
+        #expect(throws: ListStream.Failure.self) { try next.get() }
+        #expect(adam.step == 1)
+        #expect(parameters.experts[0].layers[0].weight != start.experts[0].layers[0].weight)
+    }
+
     /// Second order is the exact gradient of L; first order is checked against its own
     /// definition in `TowerAdaptationTests`.
     @Test func `the meta objective's gradient matches finite differences through the shared bottom`() {
@@ -156,5 +231,21 @@ import Testing
         pair.taskKeys = [7, 7]
         let split = TaskSplitter(minimumRows: 1, supportFraction: 0.9, splitsByTime: true).tasks(of: pair, rng: &rng)
         #expect(split.count == 1 && split[0].support.count == 1 && split[0].query.count == 1)
+    }
+}
+
+/// Batches from a list, then optionally an error.
+private struct ListStream: BatchStream {
+    struct Failure: Error {}
+    var batches: [EncodedBatch]
+    var failure: Failure? = nil
+    var index = 0
+    mutating func next() throws -> EncodedBatch? {
+        if index < batches.count {
+            index += 1
+            return batches[index - 1]
+        }
+        if let failure { throw failure }
+        return nil
     }
 }

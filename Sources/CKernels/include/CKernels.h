@@ -22,6 +22,17 @@ int mr_cpu_simd_level(void);
 /// values are ignored), so the same binary can be measured at a lower level.
 int mr_simd_level(void);
 
+/// A spin-wait hint (x86 `pause`): tells the core this thread is polling, so a waiting loop
+/// yields execution resources (to an SMT sibling, which a VM's vCPU may be) and leaves the
+/// loop without a memory-order mis-speculation when the value changes.
+static inline void mr_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /// C = alpha * op(A) * op(B) + beta * C, row-major.
 /// op(A) is (m, k): A is (m, k) with row stride lda, or (k, m) when trans_a != 0.
 /// op(B) is (k, n): B is (k, n) with row stride ldb, or (n, k) when trans_b != 0.

@@ -118,13 +118,17 @@ public final class Trainer {
             var lossBatches = [Int](repeating: 0, count: tasks.count)
             let epochStart = Date()
             var epochRows = 0
-            while let batch = try stream.next() {
+            var upcoming = try stream.next()
+            while let batch = upcoming {
                 defer { batchIndex += 1 }
-                if batchIndex < state.batchesDone { continue }  // already applied before a resume
+                if batchIndex < state.batchesDone {  // already applied before a resume
+                    upcoming = try stream.next()
+                    continue
+                }
                 let splitSeed = config.training.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(epoch) &* 1_000_003 &+ UInt64(batchIndex)
                 let losses = step.compute(parameters: parameters, batch: batch, table: table, splitSeed: splitSeed).base
-                optimizer.update(&parameters, gradients: step.gradients)
-                step.pushEmbeddingGradients(to: table)
+                // The next batch is read while this one's update is applied.
+                let next = step.applyUpdate(optimizer: &optimizer, parameters: &parameters, table: table, readingNextFrom: &stream)
                 for (k, l) in losses.enumerated() where !l.isNaN {
                     lossSums[k] += l
                     lossBatches[k] += 1
@@ -140,6 +144,7 @@ public final class Trainer {
                     try checkpoint.save(parameters: parameters, optimizer: optimizer, state: state)
                     lastCheckpoint = Date()
                 }
+                upcoming = try next.get()
             }
             state.epoch += 1
             state.batchesDone = 0
