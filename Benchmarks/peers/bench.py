@@ -91,7 +91,7 @@ def main():
     ap.add_argument("--peer-iterations", type=int, default=3000, help="timed calls per peer per config")
     ap.add_argument("--sweep-iterations", type=int, default=2000, help="MetaRec timed iterations per sweep cell")
     ap.add_argument("--sweep-peer-iterations", type=int, default=1000, help="timed calls per peer per sweep cell")
-    ap.add_argument("--training-rounds", type=int, default=2, help="rounds of (MetaRec, JAX 1t, JAX 2t, numpy)")
+    ap.add_argument("--training-rounds", type=int, default=4, help="rounds of (MetaRec, JAX 1t, JAX 2t, numpy)")
     ap.add_argument("--training-runs", type=int, default=5, help="timed runs per implementation per round")
     ap.add_argument("--training-batches", type=int, default=40, help="batches per timed training run")
     ap.add_argument("--skip-training", action="store_true")

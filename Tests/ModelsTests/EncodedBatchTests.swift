@@ -17,16 +17,20 @@ import Testing
         #expect(a == b)
     }
 
-    @Test func `selecting reorders every column consistently`() {
-        let batch = randomBatch(rows: 6, layout: Self.layout, tasks: Self.tasks, seed: 4)
-        let picked = batch.selecting(rows: [5, 0, 3])
-        #expect(picked.count == 3)
-        for (i, r) in [5, 0, 3].enumerated() {
+    /// Runs of consecutive rows are copied as blocks: runs of every length, at the start, the
+    /// end, after a jump backwards, and single rows between them.
+    @Test(arguments: [[5, 0, 3], [2, 3, 4, 9, 0, 1, 7, 8, 11], Array(0..<12), [11], [4, 5, 5, 6, 3]])
+    func `selecting reorders every column consistently`(rows: [Int]) {
+        let batch = randomBatch(rows: 12, layout: Self.layout, tasks: Self.tasks, seed: 4)
+        let picked = batch.selecting(rows: rows)
+        #expect(picked.count == rows.count)
+        for (i, r) in rows.enumerated() {
             #expect(picked.timestamps[i] == batch.timestamps[r])
             #expect(picked.taskKeys[i] == batch.taskKeys[r])
             #expect(Array(picked.categorical[(i * 2)..<(i * 2 + 2)]) == Array(batch.categorical[(r * 2)..<(r * 2 + 2)]))
             #expect(Array(picked.multiCategorical[1].keys(ofRow: i)) == Array(batch.multiCategorical[1].keys(ofRow: r)))
             #expect(Array(picked.numeric[(i * 3)..<(i * 3 + 3)]) == Array(batch.numeric[(r * 3)..<(r * 3 + 3)]))
+            #expect(Array(picked.labels[(i * 2)..<(i * 2 + 2)]).map(\.bitPattern) == Array(batch.labels[(r * 2)..<(r * 2 + 2)]).map(\.bitPattern))
         }
     }
 }

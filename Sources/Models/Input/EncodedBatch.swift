@@ -101,13 +101,19 @@ public struct EncodedBatch: Sendable, Equatable {
     }
 
     /// Copies row `rows[k]` of the row-major `source` to row `k` of `destination`; the row size
-    /// is `destination.count / rows.count` bytes (rows already range-checked).
+    /// is `destination.count / rows.count` bytes (rows already range-checked). Runs of
+    /// consecutive rows are copied in one call: a worker's shard of a batch is one run.
     private static func gather(_ source: UnsafeRawBufferPointer, _ rows: UnsafeBufferPointer<Int>,
                                into destination: UnsafeMutableRawBufferPointer) {
         guard !rows.isEmpty, destination.count > 0 else { return }
         let rowBytes = destination.count / rows.count
-        for (k, i) in rows.enumerated() {
-            (destination.baseAddress! + k * rowBytes).copyMemory(from: source.baseAddress! + i * rowBytes, byteCount: rowBytes)
+        var k = 0
+        while k < rows.count {
+            var end = k + 1
+            while end < rows.count, rows[end] == rows[end - 1] + 1 { end += 1 }
+            (destination.baseAddress! + k * rowBytes).copyMemory(from: source.baseAddress! + rows[k] * rowBytes,
+                                                                 byteCount: (end - k) * rowBytes)
+            k = end
         }
     }
 
