@@ -313,7 +313,7 @@ extension TrainingBench {
     /// Milliseconds per batch of each phase of the trainer's loop (`Trainer.train`'s body, spelled
     /// out with the same calls so each can be timed) for one run of one case. The second phase
     /// applies the update on the caller while a helper reads the next batch (one after the
-    /// other with one thread).
+    /// other with one thread). Reading the first batch is not timed.
     func phaseRun(_ c: TrainingBenchCase) throws -> [Double] {
         let config = config(c)
         let store = try EmbeddingStore(config: EmbeddingStoreConfig(model: config))
@@ -346,7 +346,8 @@ extension TrainingBench {
         return totals.map { $0 / Double(batchList.count) }
     }
 
-    /// The phase profile of every case as a table (ms per batch), with the serial share.
+    /// The phase profile of every case as a table (ms per batch), with the 2-thread speed-up of
+    /// the gradient and the share of the overlapped update.
     func phaseTable(runs: Int) throws -> String {
         // Interleaved like the main measurement, one warm-up round; median per phase.
         var samples: [TrainingBenchCase: [[Double]]] = [:]

@@ -49,23 +49,85 @@ import Testing
         }
     }
 
-    /// Tensors of ≥ 2 · 4096 elements are summed by both threads, each on one range: a wide
-    /// first layer (49 × 200) takes that path, the small tensors the single-range one.
-    @Test func `the gradient sum split across threads equals the single-thread gradient`() {
+    /// Tensors of ≥ 2 · 4096 elements are summed by several threads, each on one range: a wide
+    /// first layer (49 × 200 = 9800, not a multiple of 3 · 16) takes that path, the small
+    /// tensors the single-range one. Two batches in a row, so a range left unsummed would keep
+    /// the first batch's values and show.
+    @Test(arguments: [2, 3])
+    func `the gradient sum split across threads equals the single-thread gradient`(threads: Int) {
         let layout = InputLayout(categoricalCount: 3, multiCategoricalPooling: [.mean], numericCount: 5, embeddingDimension: 11)
         let spec = NetworkSpec(architecture: .mmoe(experts: 2), inputWidth: layout.width, bottomWidths: [200, 4],
                                towerWidths: [3], taskCount: 2, activation: .relu)
         #expect(layout.width * 200 >= 2 * 4096)
         let parameters = ModelParameters(spec: spec, seed: 21)
-        let batch = randomBatch(rows: 40, layout: layout, tasks: Self.tasks, taskKeys: 7, seed: 22)
         let table = DictionaryEmbeddingTable(dimension: 11)
         let one = DataParallelStep(spec: spec, layout: layout, tasks: Self.tasks, threads: 1, like: parameters)
-        let two = DataParallelStep(spec: spec, layout: layout, tasks: Self.tasks, threads: 2, like: parameters)
-        one.compute(parameters: parameters, batch: batch, table: table)
-        two.compute(parameters: parameters, batch: batch, table: table)
-        #expect(two.gradients.experts[0].layers[0].weight.maxAbs() > 0)
-        for ((name, a), (_, b)) in zip(one.gradients.namedTensors, two.gradients.namedTensors) {
-            expectClose(b, a, rtol: 1e-4, atol: 1e-6, name)
+        let many = DataParallelStep(spec: spec, layout: layout, tasks: Self.tasks, threads: threads, like: parameters)
+        for seed in [22, 23] as [UInt64] {
+            let batch = randomBatch(rows: 40, layout: layout, tasks: Self.tasks, taskKeys: 7, seed: seed)
+            one.compute(parameters: parameters, batch: batch, table: table)
+            many.compute(parameters: parameters, batch: batch, table: table)
+            #expect(many.gradients.experts[0].layers[0].weight.maxAbs() > 0)
+            for ((name, a), (_, b)) in zip(one.gradients.namedTensors, many.gradients.namedTensors) {
+                expectClose(b, a, rtol: 1e-4, atol: 1e-6, "batch \(seed): \(name)")
+            }
+        }
+    }
+
+    /// The embedding merge is lazy: whatever the order of computes, reads and pushes, the keys
+    /// and gradients read (and pushed) are those of the last batch, merged once.
+    @Test func `the lazy embedding merge always reflects the last batch`() {
+        let parameters = ModelParameters(spec: Self.spec, seed: 41)
+        let big = randomBatch(rows: 24, layout: Self.layout, tasks: Self.tasks, taskKeys: 5, seed: 42)
+        let single = randomBatch(rows: 1, layout: Self.layout, tasks: Self.tasks, taskKeys: 1, seed: 43)
+        let table = DictionaryEmbeddingTable(dimension: 3)
+        func reference(_ batch: EncodedBatch) -> [UInt64: [Float]] {
+            let step = DataParallelStep(spec: Self.spec, layout: Self.layout, tasks: Self.tasks, threads: 1, like: parameters)
+            step.compute(parameters: parameters, batch: batch, table: table)
+            return Self.gradientsByKey(step)
+        }
+        let (bigReference, singleReference) = (reference(big), reference(single))
+        let step = DataParallelStep(spec: Self.spec, layout: Self.layout, tasks: Self.tasks, threads: 2, like: parameters)
+        // Two parts, read; then one part (a 1-row batch), read: no keys of the first batch remain.
+        step.compute(parameters: parameters, batch: big, table: table)
+        Self.expectSameGradients(Self.gradientsByKey(step), bigReference)
+        step.compute(parameters: parameters, batch: single, table: table)
+        Self.expectSameGradients(Self.gradientsByKey(step), singleReference)
+        // Two parts computed twice without a read, then read twice: one merge, same answer.
+        step.compute(parameters: parameters, batch: big, table: table)
+        step.compute(parameters: parameters, batch: big, table: table)
+        Self.expectSameGradients(Self.gradientsByKey(step), bigReference)
+        Self.expectSameGradients(Self.gradientsByKey(step), bigReference)
+        // A push after a read, and a one-part push without one, apply the same rows as a
+        // single-thread step's push.
+        for (batch, readFirst) in [(big, true), (single, false)] {
+            let pushed = DictionaryEmbeddingTable(dimension: 3, learningRate: 1), expected = DictionaryEmbeddingTable(dimension: 3, learningRate: 1)
+            let alone = DataParallelStep(spec: Self.spec, layout: Self.layout, tasks: Self.tasks, threads: 1, like: parameters)
+            alone.compute(parameters: parameters, batch: batch, table: expected)
+            alone.pushEmbeddingGradients(to: expected)
+            step.compute(parameters: parameters, batch: batch, table: pushed)
+            if readFirst { _ = step.embeddingKeys }
+            step.pushEmbeddingGradients(to: pushed)
+            for key in Self.gradientsByKey(alone).keys {
+                expectClose(Tensor(shape: [3], scalars: pushed.row(key) ?? []), Tensor(shape: [3], scalars: expected.row(key) ?? []),
+                            rtol: 1e-4, atol: 1e-6, "pushed row")
+            }
+        }
+    }
+
+    static func gradientsByKey(_ step: DataParallelStep) -> [UInt64: [Float]] {
+        let (keys, gradients) = (step.embeddingKeys, step.embeddingGradients)
+        #expect(gradients.count == keys.count * 3)
+        #expect(Set(keys).count == keys.count, "merged keys are unique")
+        var byKey: [UInt64: [Float]] = [:]
+        for (u, key) in keys.enumerated() { byKey[key] = Array(gradients[(u * 3)..<((u + 1) * 3)]) }
+        return byKey
+    }
+
+    static func expectSameGradients(_ actual: [UInt64: [Float]], _ expected: [UInt64: [Float]]) {
+        #expect(Set(actual.keys) == Set(expected.keys))
+        for (key, row) in expected {
+            expectClose(Tensor(shape: [3], scalars: actual[key] ?? []), Tensor(shape: [3], scalars: row), rtol: 1e-4, atol: 1e-6, "row \(key)")
         }
     }
 

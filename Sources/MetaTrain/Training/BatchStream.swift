@@ -3,6 +3,11 @@ import TensorCore
 
 /// A pass over training or evaluation data as a sequence of encoded batches.
 /// Errors (a malformed row) are thrown from ``next()``.
+///
+/// Threading: ``Trainer`` calls `next()` on one of its worker-pool helpers while the caller's
+/// thread applies the previous step's update (Adam, the embedding push), never from two
+/// threads at once. A stream must therefore not be bound to one thread, nor touch the
+/// model's embedding table.
 public protocol BatchStream {
     /// The next batch, or nil at the end of the pass.
     mutating func next() throws -> EncodedBatch?

@@ -33,8 +33,10 @@ public final class DataParallelStep: @unchecked Sendable {
 
     /// The summed dense gradient of the last ``compute(parameters:batch:table:splitSeed:)``.
     public private(set) var gradients: ModelParameters
-    /// Unique embedding keys of the last batch and their summed `(U, d)` gradients (merged
-    /// from the workers on first use, so the merge can overlap other work: see ``Trainer``).
+    /// Unique embedding keys of the last batch and their summed `(U, d)` gradients, merged from
+    /// the workers on first use (so the merge overlaps reading the next batch in
+    /// ``applyUpdate(optimizer:parameters:table:readingNextFrom:)``). The first read merges:
+    /// like ``compute(parameters:batch:table:splitSeed:)``, it is not for concurrent callers.
     public var embeddingKeys: [UInt64] {
         mergeEmbeddingGradients()
         return mergedKeys
@@ -189,7 +191,9 @@ public final class DataParallelStep: @unchecked Sendable {
         for t in 0..<parts { total += workers[t].workspace.input.keys.count }
         mergeSlots.reset(capacity: total)
         mergedKeys.removeAll(keepingCapacity: true)
-        if mergedGradients.count < total * d { mergedGradients = [Float](repeating: 0, count: total * d) }
+        // Sized for every key being new; trimmed to the merged count below, capacity kept.
+        mergedGradients.removeAll(keepingCapacity: true)
+        mergedGradients.append(contentsOf: repeatElement(0, count: total * d))
         var merged = 0
         mergedGradients.withUnsafeMutableBufferPointer { out in
             for t in 0..<parts {

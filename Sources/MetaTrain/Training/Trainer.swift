@@ -4,7 +4,8 @@ import TensorCore
 
 /// Where a training run reads its rows.
 public struct TrainingData {
-    /// Starts a new pass over the training rows (called once per epoch).
+    /// Starts a new pass over the training rows (called once per epoch). The stream's `next()`
+    /// runs on a worker-pool helper, overlapping the update (see ``BatchStream``).
     public var trainingPass: () throws -> any BatchStream
     /// Starts a pass over the validation rows, when there are any.
     public var validationPass: (() throws -> any BatchStream)?

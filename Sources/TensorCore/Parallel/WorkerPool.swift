@@ -11,9 +11,9 @@ import Darwin
 /// A fixed team of `threads − 1` helper threads that run the parts of a job together with the
 /// caller: ``run(parts:_:)`` calls `body(0)` on the calling thread and `body(t)` on helper `t`.
 ///
-/// Why not `DispatchQueue.concurrentPerform`: a training step is ≈ 0.6 ms of work, and waking a
+/// Why not `DispatchQueue.concurrentPerform`: a 2-thread training step is ≈ 0.7 ms, and waking a
 /// parked dispatch thread cost ≈ 0.05 ms of it per step (measured on the 2-core benchmark
-/// machine). Helpers here poll for ``spinLimit`` after a job, so the next job — the gradient
+/// machine). Helpers here poll for ``spinLimit`` (200 µs) after a job, so the next job — the gradient
 /// sum a few microseconds later, the next step — starts in ≈ 0.3 µs; then they park on a
 /// condition variable and cost nothing while training is idle. Polling issues the CPU's
 /// `pause` hint: without it, 2-thread training ran slower than with `concurrentPerform`.
@@ -23,15 +23,17 @@ import Darwin
 public final class WorkerPool: @unchecked Sendable {
     /// Threads that work on a job, the caller included (≥ 1).
     public let threads: Int
-    /// How long an idle helper polls for the next job before parking.
-    public static let spinLimit: Duration = .microseconds(200)
-    private let team: Team
+    /// How long an idle helper (or the caller, waiting for helpers) polls before parking; zero
+    /// when the pool has more threads than the machine has cores, where polling would take
+    /// the core from the thread being waited for.
+    public let spinLimit: Duration
+    let team: Team
 
     public init(threads: Int) {
         precondition(threads >= 1, "WorkerPool: threads must be >= 1, got \(threads)")
         self.threads = threads
-        team = Team()
-        team.helpers = threads - 1
+        spinLimit = threads <= ProcessInfo.processInfo.activeProcessorCount ? .microseconds(200) : .zero
+        team = Team(helpers: threads - 1, spinLimit: spinLimit)
         for helper in 1..<threads {
             let team = team
             let thread = Thread { team.serve(part: helper) }
@@ -44,11 +46,16 @@ public final class WorkerPool: @unchecked Sendable {
 
     /// Runs `body(t)` for `t` in `0..<parts`, part 0 on the calling thread, and returns when
     /// every part has finished. `parts` is at most ``threads``.
+    ///
+    /// The parts run concurrently: `body` must not write what another part reads. The compiler
+    /// does not check this (the closure is not `@Sendable`, so it can capture buffers and
+    /// `inout` arguments). With `parts ≥ 2`, calling `run` again before it returns — from a
+    /// part, or from another thread — is a precondition failure.
     public func run(parts: Int, _ body: (Int) -> Void) {
         precondition(parts >= 1 && parts <= threads, "WorkerPool.run: \(parts) parts for \(threads) threads")
         if parts == 1 { return body(0) }
-        precondition(team.running.exchange(true, ordering: .acquiring) == false,
-                     "WorkerPool.run: called while a job is running (from a part, or from two threads)")
+        let busy = team.running.exchange(true, ordering: .acquiring)
+        precondition(!busy, "WorkerPool.run: called while a job is running (from a part, or from two threads)")
         withoutActuallyEscaping(body) { body in
             team.start(parts: parts, body: body)
             body(0)
@@ -68,8 +75,9 @@ public final class WorkerPool: @unchecked Sendable {
         run(parts: 2) { t in if t == 0 { first() } else { second() } }
     }
 
-    /// Splits `0..<count` into ``threads`` contiguous ranges (multiples of `granule`) and runs
-    /// `body` on each, in parallel; one range on the caller when `count < minimumPerPart · 2`.
+    /// Splits `0..<count` into `min(threads, count / minimumPerPart)` contiguous ranges (at
+    /// least one) and runs `body` on each, in parallel. Inner boundaries are multiples of
+    /// `granule` (so a part may fall a little under the minimum).
     public func forEachRange(count: Int, minimumPerPart: Int = 4096, granule: Int = 16, _ body: (Range<Int>) -> Void) {
         let parts = max(1, min(threads, count / max(minimumPerPart, 1)))
         if parts == 1 { return body(0..<count) }
@@ -84,29 +92,40 @@ public final class WorkerPool: @unchecked Sendable {
     /// job was generation `g` waits for `g + 1`. `job` and `parts` are written before the
     /// releasing increment of `generation` and read after an acquiring load of it; every
     /// helper acknowledges every job (those without a part too), so none still reads them when
-    /// the caller writes the next job's.
-    private final class Team: @unchecked Sendable {
+    /// the caller writes the next job's. Both sides poll, then park: helpers on `jobPosted`,
+    /// the caller on `jobDone`; every wake-up is sent under `mutex`, and every sleeper re-checks
+    /// its condition under it, so none is lost.
+    final class Team: @unchecked Sendable {
         let generation = Atomic<Int>(0)
         let unfinished = Atomic<Int>(0)
         let stopping = Atomic<Bool>(false)
         /// A job is in flight: guards against nested and concurrent ``WorkerPool/run(parts:_:)``.
         let running = Atomic<Bool>(false)
+        /// Helper threads that have started and not yet returned (tests check they stop).
+        let liveHelpers = Atomic<Int>(0)
         var job: ((Int) -> Void)?
         var parts = 0
-        var helpers = 0
+        let helpers: Int
+        let spinLimit: Duration
         // Heap-allocated: pthread objects must not move, and `&property` promises no address.
         private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        private let jobPosted = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        private let jobDone = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-        init() {
+        init(helpers: Int, spinLimit: Duration) {
+            self.helpers = helpers
+            self.spinLimit = spinLimit
             pthread_mutex_init(mutex, nil)
-            pthread_cond_init(condition, nil)
+            pthread_cond_init(jobPosted, nil)
+            pthread_cond_init(jobDone, nil)
         }
 
         deinit {
-            pthread_cond_destroy(condition)
+            pthread_cond_destroy(jobDone)
+            pthread_cond_destroy(jobPosted)
             pthread_mutex_destroy(mutex)
-            condition.deallocate()
+            jobDone.deallocate()
+            jobPosted.deallocate()
             mutex.deallocate()
         }
 
@@ -114,21 +133,18 @@ public final class WorkerPool: @unchecked Sendable {
             job = body
             self.parts = parts
             unfinished.store(helpers, ordering: .relaxed)
-            // Under the mutex, so a helper that found no new job and is about to wait cannot
-            // miss this increment's broadcast.
             pthread_mutex_lock(mutex)
             generation.add(1, ordering: .releasing)
-            pthread_cond_broadcast(condition)
+            pthread_cond_broadcast(jobPosted)
             pthread_mutex_unlock(mutex)
         }
 
+        /// Polls, then parks until every helper has acknowledged the job.
         func waitForHelpers() {
-            var spins = 0
-            while unfinished.load(ordering: .acquiring) > 0 {
-                spins += 1
-                mr_cpu_relax()
-                // A helper descheduled by another process: give the core back instead of spinning.
-                if spins > 4096 { sched_yield() }
+            if !poll(until: { unfinished.load(ordering: .acquiring) == 0 }) {
+                pthread_mutex_lock(mutex)
+                while unfinished.load(ordering: .acquiring) > 0 { pthread_cond_wait(jobDone, mutex) }
+                pthread_mutex_unlock(mutex)
             }
             job = nil
         }
@@ -137,12 +153,14 @@ public final class WorkerPool: @unchecked Sendable {
             pthread_mutex_lock(mutex)
             stopping.store(true, ordering: .relaxed)
             generation.add(1, ordering: .releasing)
-            pthread_cond_broadcast(condition)
+            pthread_cond_broadcast(jobPosted)
             pthread_mutex_unlock(mutex)
         }
 
         /// A helper's loop: wait for the next generation, run its part if the job has one.
         func serve(part: Int) {
+            liveHelpers.add(1, ordering: .relaxed)
+            defer { liveHelpers.subtract(1, ordering: .releasing) }
             var seen = 0
             while true {
                 seen = waitForJob(after: seen)
@@ -152,26 +170,37 @@ public final class WorkerPool: @unchecked Sendable {
                     // `withoutActuallyEscaping` checks that nothing holds it afterwards.
                     do { job!(part) }
                 }
-                unfinished.subtract(1, ordering: .releasing)
+                if unfinished.subtract(1, ordering: .releasing).newValue == 0 {
+                    // The last helper wakes a parked caller (a no-op when it is polling).
+                    pthread_mutex_lock(mutex)
+                    pthread_cond_signal(jobDone)
+                    pthread_mutex_unlock(mutex)
+                }
             }
         }
 
-        /// Spins for ``WorkerPool/spinLimit``, then parks; returns the new generation.
+        /// Polls, then parks; returns the new generation.
         private func waitForJob(after seen: Int) -> Int {
-            let clock = ContinuousClock()
-            let deadline = clock.now.advanced(by: WorkerPool.spinLimit)
-            var polls = 0
-            while true {
-                let current = generation.load(ordering: .acquiring)
-                if current != seen { return current }
-                mr_cpu_relax()
-                polls += 1
-                if polls & 255 == 0, clock.now >= deadline { break }
-            }
+            if poll(until: { generation.load(ordering: .acquiring) != seen }) { return generation.load(ordering: .acquiring) }
             pthread_mutex_lock(mutex)
             defer { pthread_mutex_unlock(mutex) }
-            while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(condition, mutex) }
+            while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(jobPosted, mutex) }
             return generation.load(ordering: .acquiring)
+        }
+
+        /// Polls `done` with the `pause` hint for up to `spinLimit`; whether it became true.
+        private func poll(until done: () -> Bool) -> Bool {
+            if done() { return true }
+            guard spinLimit > .zero else { return false }
+            let clock = ContinuousClock()
+            let deadline = clock.now.advanced(by: spinLimit)
+            var polls = 0
+            while true {
+                if done() { return true }
+                mr_cpu_relax()
+                polls += 1
+                if polls & 255 == 0, clock.now >= deadline { return false }
+            }
         }
     }
 }

@@ -46,15 +46,15 @@ private final class Visits: @unchecked Sendable {
         #expect(ranOnCaller)
     }
 
-    @Test(arguments: [0, 1, 15, 16, 17, 4095, 8192, 8193, 100_003])
-    func `forEachRange covers every index once`(count: Int) {
-        let pool = WorkerPool(threads: 2)
+    @Test(arguments: [2, 3], [0, 1, 15, 16, 17, 4095, 8192, 8193, 12_289, 100_003])
+    func `forEachRange covers every index once`(threads: Int, count: Int) {
+        let pool = WorkerPool(threads: threads)
         let visits = Visits(count)
         pool.forEachRange(count: count, minimumPerPart: 4096, granule: 16) { visits.visit($0) }
         #expect(visits.all.allSatisfy { $0 == 1 })
         let parts = visits.ranges
-        // Split only when each part gets at least the minimum; inner boundaries on the granule.
-        #expect(parts.count == (count >= 2 * 4096 ? 2 : 1))
+        // As many parts as threads that each get the minimum; inner boundaries on the granule.
+        #expect(parts.count == max(1, min(threads, count / 4096)))
         for r in parts where r.lowerBound != 0 { #expect(r.lowerBound % 16 == 0) }
     }
 
@@ -68,9 +68,28 @@ private final class Visits: @unchecked Sendable {
         }
     }
 
+    /// With two threads the halves run at the same time: each waits (bounded) for the other to
+    /// have started, which a sequential implementation would never see.
+    @Test(.timeLimit(.minutes(1)))
+    func `overlap runs its halves concurrently`() {
+        let pool = WorkerPool(threads: 2)
+        let started = Atomic(0)
+        let sawOther = Atomic(0)
+        func meet() {
+            started.add(1, ordering: .acquiringAndReleasing)
+            let clock = ContinuousClock(), deadline = clock.now.advanced(by: .seconds(10))
+            while started.load(ordering: .acquiring) < 2, clock.now < deadline { sched_yield() }
+            if started.load(ordering: .acquiring) == 2 { sawOther.add(1, ordering: .relaxed) }
+        }
+        pool.overlap { meet() } with: { meet() }
+        let both = sawOther.load(ordering: .relaxed)
+        #expect(both == 2)
+    }
+
     /// Many jobs back to back (helpers spinning) and with pauses longer than the spin limit
     /// (helpers parked): a lost wake-up would hang, a torn hand-over would miscount.
-    @Test func `jobs back to back and after parking all complete`() async throws {
+    @Test(.timeLimit(.minutes(1)))
+    func `jobs back to back and after parking all complete`() async throws {
         let pool = WorkerPool(threads: 2)
         let total = Atomic(0)
         for job in 0..<2_000 {
@@ -81,13 +100,55 @@ private final class Visits: @unchecked Sendable {
         #expect(sum == 2_000 * 3)
     }
 
-    @Test func `pools are created and destroyed without leaking a running job`() {
-        for _ in 0..<50 {
-            let pool = WorkerPool(threads: 2)
-            let hits = Atomic(0)
-            pool.run(parts: 2) { _ in hits.add(1, ordering: .relaxed) }
-            let count = hits.load(ordering: .relaxed)
-            #expect(count == 2)
+    /// A caller whose helper works for longer than the polling limit parks and is woken.
+    @Test(.timeLimit(.minutes(1)))
+    func `a caller waiting on a slow helper is woken`() {
+        let pool = WorkerPool(threads: 2)
+        let done = Atomic(false)
+        pool.run(parts: 2) { t in
+            if t == 1 {
+                usleep(20_000)  // 100 × the polling limit
+                done.store(true, ordering: .releasing)
+            }
         }
+        let finished = done.load(ordering: .acquiring)
+        #expect(finished)
+    }
+
+    /// Releasing a pool stops its helper threads (its team outlives it here, to count them).
+    @Test(.timeLimit(.minutes(1)), arguments: [2, 3])
+    func `releasing a pool stops its helpers`(threads: Int) async throws {
+        var pool: WorkerPool? = WorkerPool(threads: threads)
+        let team = pool!.team
+        let hits = Atomic(0)
+        pool!.run(parts: threads) { _ in hits.add(1, ordering: .relaxed) }
+        let count = hits.load(ordering: .relaxed)
+        #expect(count == threads)
+        var live = team.liveHelpers.load(ordering: .acquiring)
+        for _ in 0..<1000 where live != threads - 1 {  // helpers may still be starting
+            try await Task.sleep(for: .milliseconds(1))
+            live = team.liveHelpers.load(ordering: .acquiring)
+        }
+        #expect(live == threads - 1)
+        pool = nil
+        for _ in 0..<5000 where live > 0 {
+            try await Task.sleep(for: .milliseconds(1))
+            live = team.liveHelpers.load(ordering: .acquiring)
+        }
+        #expect(live == 0)
+    }
+
+    /// More threads than cores: no polling (it would take the core from the thread awaited),
+    /// and jobs still complete.
+    @Test(.timeLimit(.minutes(1)))
+    func `an oversubscribed pool parks instead of polling`() {
+        let threads = ProcessInfo.processInfo.activeProcessorCount + 1
+        let pool = WorkerPool(threads: threads)
+        #expect(pool.spinLimit == .zero)
+        #expect(WorkerPool(threads: 1).spinLimit > .zero)
+        let total = Atomic(0)
+        for _ in 0..<200 { pool.run(parts: threads) { t in total.add(t, ordering: .relaxed) } }
+        let sum = total.load(ordering: .relaxed)
+        #expect(sum == 200 * threads * (threads - 1) / 2)
     }
 }
