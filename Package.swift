@@ -10,7 +10,8 @@ let package = Package(
         .executable(name: "metarec", targets: ["MetaRecCLI"]),
         .library(name: "TensorCore", targets: ["TensorCore"]),
         // Libraries for the microbenchmark package in Benchmarks/ (depends on this one by path).
-        .library(name: "Models", targets: ["Models"]),
+        .library(name: "ModelMath", targets: ["ModelMath"]),
+        .library(name: "ModelDescription", targets: ["ModelDescription"]),
         .library(name: "ParamServer", targets: ["ParamServer"]),
         .library(name: "Serving", targets: ["Serving"]),
     ],
@@ -44,20 +45,25 @@ let package = Package(
         // gate mixture, sigmoid, softmax, Adam, the peak loop. README.md lists them.
         .target(name: "CKernels", exclude: ["README.md"]),
         .target(name: "TensorCore", dependencies: ["CBLAS", "CKernels"], exclude: ["README.md"]),
-        .target(name: "Models", dependencies: ["TensorCore", "ParamServer", .product(name: "Yams", package: "Yams")],
+        // The model math: networks, layers, towers, MAML and adaptation (tensors in, tensors out).
+        .target(name: "ModelMath", dependencies: ["TensorCore"], exclude: ["README.md"]),
+        // What describes and stores a model: YAML config, feature encoding, checkpoints; where the
+        // parameter server's embedding store meets the math's `EmbeddingTable`.
+        .target(name: "ModelDescription",
+                dependencies: ["ModelMath", "TensorCore", "ParamServer", .product(name: "Yams", package: "Yams")],
                 exclude: ["README.md", "Config/README.md"]),
         // Software prefetch (header only) for the parameter server's index sweeps.
         .target(name: "CPrefetch"),
         .target(name: "ParamServer", dependencies: ["CPrefetch"], exclude: ["README.md"]),
-        .target(name: "MetaTrain", dependencies: ["Models", "ParamServer", "CZlib"], exclude: ["README.md", "Datasets/README.md"]),
+        .target(name: "MetaTrain", dependencies: ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib"], exclude: ["README.md", "Datasets/README.md"]),
         // Counting malloc replacement (glibc) for `metarec bench serving`; linked into the CLI only.
         .target(name: "CMallocCounter"),
         // Per-request fine-tuned scoring, auto-batching, feedback events, metrics (no HTTP here).
-        .target(name: "Serving", dependencies: ["Models", "ParamServer", "TensorCore"], exclude: ["README.md"]),
+        .target(name: "Serving", dependencies: ["ModelMath", "ModelDescription", "ParamServer", "TensorCore"], exclude: ["README.md"]),
         .executableTarget(
             name: "MetaRecCLI",
             dependencies: [
-                "TensorCore", "Models", "ParamServer", "MetaTrain", "Serving", "CMallocCounter",
+                "TensorCore", "ModelMath", "ModelDescription", "ParamServer", "MetaTrain", "Serving", "CMallocCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["HTTPServer"])),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -65,13 +71,16 @@ let package = Package(
         ),
 
         // Test-only helpers: tolerance checks, finite differences, reference kernels, seeded data.
-        .target(name: "TestSupport", dependencies: ["TensorCore", "Models"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["TensorCore", "ModelMath"], path: "Tests/TestSupport"),
+        // Reads Sources/ and Package.swift: the module graph of README.md, checked edge by edge.
+        .testTarget(name: "ArchitectureTests"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "ParamServerTests", dependencies: ["ParamServer"]),
-        .testTarget(name: "MetaTrainTests", dependencies: ["MetaTrain", "Models", "TestSupport"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
+        .testTarget(name: "MetaTrainTests", dependencies: ["MetaTrain", "ModelMath", "ModelDescription", "TensorCore", "ParamServer", "TestSupport"]),
+        .testTarget(name: "ModelMathTests", dependencies: ["ModelMath", "TensorCore", "TestSupport"]),
+        .testTarget(name: "ModelDescriptionTests", dependencies: ["ModelDescription", "ModelMath", "TensorCore", "ParamServer"]),
         .testTarget(name: "ServingTests", dependencies: [
-            "Serving", "Models", "ParamServer", "MetaTrain", "TestSupport", "MetaRecCLI", "CMallocCounter",
+            "Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "MetaTrain", "TestSupport", "MetaRecCLI", "CMallocCounter",
         ]),
     ],
     swiftLanguageModes: [.v6]

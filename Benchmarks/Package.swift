@@ -12,7 +12,7 @@ let package = Package(
     name: "MetaRecBenchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        // The root package (TensorCore, Models, ParamServer, Serving library products).
+        // The root package (TensorCore, ModelMath, ModelDescription, ParamServer, Serving library products).
         .package(path: ".."),
         // jemalloc is not needed: the MallocInterposer trait counts mallocs through
         // ordo-one/malloc-interposer. Naming the trait turns off the default RuntimeInterposer one.
@@ -24,7 +24,8 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "TensorCore", package: metaRec),
-                .product(name: "Models", package: metaRec),
+                .product(name: "ModelMath", package: metaRec),
+                .product(name: "ModelDescription", package: metaRec),
                 .product(name: "ParamServer", package: metaRec),
                 .product(name: "Serving", package: metaRec),
             ],

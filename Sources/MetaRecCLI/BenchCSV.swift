@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import MetaTrain
-import Models
+import ModelDescription
+import ModelMath
 
 /// `metarec bench csv`: throughput of the streaming CSV reader, tokenising only and
 /// tokenising + encoding, on a generated log of mixed quoted/unquoted, numeric and

@@ -1,6 +1,7 @@
 import Foundation
 import Histogram
-import Models
+import ModelDescription
+import ModelMath
 import Serving
 import TensorCore
 

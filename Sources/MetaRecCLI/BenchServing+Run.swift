@@ -1,7 +1,8 @@
 import CMallocCounter
 import Foundation
 import Histogram
-import Models
+import ModelDescription
+import ModelMath
 import Serving
 import TensorCore
 

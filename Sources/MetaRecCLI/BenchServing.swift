@@ -2,7 +2,8 @@ import ArgumentParser
 import CMallocCounter
 import Foundation
 import Histogram
-import Models
+import ModelDescription
+import ModelMath
 import Serving
 import TensorCore
 

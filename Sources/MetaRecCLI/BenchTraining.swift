@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import MetaTrain
-import Models
+import ModelDescription
+import ModelMath
 import ParamServer
 import TensorCore
 

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import MetaTrain
-import Models
+import ModelDescription
+import ModelMath
 
 /// `metarec demo`: the whole MetaRec loop on built-in synthetic data, in one process and with
 /// nothing to download:

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import Models
+import ModelDescription
+import ModelMath
 import Serving
 
 /// `metarec score`: offline scoring of a JSON-lines file of score requests, through the same

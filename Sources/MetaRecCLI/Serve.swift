@@ -1,7 +1,8 @@
 #if HTTPServer  // the package trait (on by default): `metarec serve` needs Hummingbird
 import ArgumentParser
 import Foundation
-import Models
+import ModelDescription
+import ModelMath
 import Serving
 
 /// `metarec serve`: the HTTP scoring server (DESIGN §6) on one model directory.

@@ -1,7 +1,8 @@
 #if HTTPServer  // the package trait (on by default): `metarec serve` needs Hummingbird
 import Foundation
 import Hummingbird
-import Models
+import ModelDescription
+import ModelMath
 import ParamServer
 import Serving
 

@@ -3,7 +3,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Models
+import ModelDescription
+import ModelMath
 
 /// What each input column of the encoder is, so request values can be type-checked and
 /// written as the text the encoder parses. One slot per ``FeatureEncoder/columns`` entry.

@@ -1,4 +1,5 @@
-import Models
+import ModelDescription
+import ModelMath
 
 /// A small recursive-descent JSON reader (RFC 8259) specialised to the serving wire types:
 /// it builds ``ScoreRequest`` / ``EventsRequest`` straight from the bytes, with no

@@ -1,4 +1,5 @@
-import Models
+import ModelDescription
+import ModelMath
 import ParamServer
 import TensorCore
 

@@ -1,5 +1,6 @@
 import Foundation
-import Models
+import ModelDescription
+import ModelMath
 import ParamServer
 
 extension ServingModel {
@@ -9,7 +10,7 @@ extension ServingModel {
     public func write(to path: String) throws {
         let directory = ModelDirectory(path: path)
         try directory.create()
-        try Models.AtomicFile.write(config.yamlString(), to: directory.configPath)
+        try ModelDescription.AtomicFile.write(config.yamlString(), to: directory.configPath)
         try directory.writeJSON(encoder.statistics, to: directory.preprocessingPath)
         try directory.writeParameters(parameters, modelVersion: modelVersion)
         try embeddings.snapshot(to: directory.embeddingsPath)

@@ -1,4 +1,5 @@
-import Models
+import ModelDescription
+import ModelMath
 import ParamServer
 
 /// What a predictor serves: the config, encoder, dense weights, embedding rows and the

@@ -1,5 +1,6 @@
 import Foundation
-import Models
+import ModelDescription
+import ModelMath
 @testable import MetaTrain
 
 /// A temporary directory for one test, removed by `cleanUp()`.

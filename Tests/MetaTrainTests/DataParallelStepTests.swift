@@ -1,5 +1,6 @@
 import MetaTrain
-import Models
+import ModelDescription
+import ModelMath
 import TensorCore
 import TestSupport
 import Testing

@@ -1,6 +1,7 @@
 import Foundation
 import MetaTrain
-import Models
+import ModelDescription
+import ModelMath
 import TensorCore
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
-import Models
+import ModelDescription
+import ModelMath
 import TensorCore
 import Testing
 @testable import MetaTrain
@@ -125,7 +126,7 @@ struct SafeTensorsInteropTests {
             ("empty.ish", Tensor(shape: [1, 1], scalars: [42])),
         ]
         let path = dir + "/t.safetensors"
-        try Models.AtomicFile.write(SafeTensors.encode(tensors, metadata: ["k": "v"]), to: path)
+        try ModelDescription.AtomicFile.write(SafeTensors.encode(tensors, metadata: ["k": "v"]), to: path)
 
         try Self.runPython(["dump", path, dir + "/dump.json"], in: dir)
         let dump = try Dump(dir + "/dump.json")

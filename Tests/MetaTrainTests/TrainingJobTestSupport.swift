@@ -1,5 +1,6 @@
 import Foundation
-import Models
+import ModelDescription
+import ModelMath
 @testable import MetaTrain
 
 /// Tiny end-to-end training fixtures shared by the `TrainingJob` error, resume and interop tests:

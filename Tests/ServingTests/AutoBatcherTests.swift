@@ -1,5 +1,6 @@
 import Foundation
-import Models
+import ModelDescription
+import ModelMath
 @testable import Serving
 import Testing
 

@@ -1,7 +1,8 @@
 import Foundation
 @testable import MetaRecCLI
 import MetaTrain
-import Models
+import ModelDescription
+import ModelMath
 import Testing
 
 /// `metarec eval --format json` must stay valid JSON when a metric is undefined.

@@ -1,6 +1,7 @@
 #if HTTPServer  // the package trait (on by default) that builds `metarec serve`
 import Foundation
-import Models
+import ModelDescription
+import ModelMath
 import ParamServer
 import Serving
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
-import Models
+import ModelDescription
+import ModelMath
 import ParamServer
 import Serving
 import TensorCore

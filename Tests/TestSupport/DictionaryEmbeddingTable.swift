@@ -1,4 +1,4 @@
-import Models
+import ModelMath
 import Synchronization
 import TensorCore
 

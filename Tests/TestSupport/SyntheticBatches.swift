@@ -1,4 +1,4 @@
-import Models
+import ModelMath
 import TensorCore
 
 /// Random encoded batches for model tests: keys from small vocabularies (so rows repeat),

@@ -1,5 +1,6 @@
 import Benchmark
-import Models
+import ModelDescription
+import ModelMath
 import TensorCore
 
 /// One tower's MAML inner loop (Finn et al. 2017) at the reference serving shape: a

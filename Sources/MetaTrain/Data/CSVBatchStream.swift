@@ -1,4 +1,5 @@
-import Models
+import ModelDescription
+import ModelMath
 
 /// A ``BatchStream`` over one CSV log: reads chunks of `chunkRows` rows.
 public struct CSVBatchStream: BatchStream {

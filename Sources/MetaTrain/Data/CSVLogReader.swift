@@ -1,4 +1,5 @@
-import Models
+import ModelDescription
+import ModelMath
 
 /// Streams a CSV log (plain or gzip) as ``EncodedBatch``es: maps the header to the encoder's
 /// columns, encodes each row, and skips up to ``CSVReadOptions/maxBadRows`` bad rows.

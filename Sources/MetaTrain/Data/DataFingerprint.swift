@@ -1,4 +1,5 @@
-import Models
+import ModelDescription
+import ModelMath
 
 /// Identity of a training file's content for the model manifest: a 64-bit hash of the
 /// (decompressed) bytes, their count, and the data rows read.

@@ -1,4 +1,5 @@
-import Models
+import ModelDescription
+import ModelMath
 
 /// What one streaming pass over a training file learns before training: the numeric
 /// statistics the encoder normalises with, and the data fingerprint for the model manifest.

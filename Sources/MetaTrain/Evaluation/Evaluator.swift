@@ -1,4 +1,5 @@
-import Models
+import ModelDescription
+import ModelMath
 import TensorCore
 
 /// Scores a stream with fixed parameters and accumulates per-task metrics.

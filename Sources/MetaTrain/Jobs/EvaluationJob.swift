@@ -1,4 +1,5 @@
-import Models
+import ModelDescription
+import ModelMath
 
 /// `metarec eval`: per-task metrics of a model directory on a CSV log, optionally with
 /// per-task fine-tuning (metrics with and without it, overall and per activity bucket).

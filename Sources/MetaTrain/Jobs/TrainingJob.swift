@@ -1,5 +1,6 @@
 import Foundation
-import Models
+import ModelDescription
+import ModelMath
 import ParamServer
 
 /// `metarec train`: everything from a config and CSV logs to a complete model directory.

@@ -1,4 +1,5 @@
-import Models
+import ModelDescription
+import ModelMath
 import TensorCore
 
 /// MAML settings of a training run (DESIGN §1):

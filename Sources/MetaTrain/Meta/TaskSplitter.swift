@@ -1,4 +1,5 @@
-import Models
+import ModelDescription
+import ModelMath
 import TensorCore
 
 /// One meta-learning task formed inside a batch: its rows split into support and query.

@@ -1,4 +1,5 @@
-import Models
+import ModelDescription
+import ModelMath
 import TensorCore
 
 /// A pass over training or evaluation data as a sequence of encoded batches.

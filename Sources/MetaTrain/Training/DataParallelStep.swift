@@ -1,4 +1,5 @@
-import Models
+import ModelDescription
+import ModelMath
 import TensorCore
 
 /// One training step's gradient, computed data-parallel over worker threads:

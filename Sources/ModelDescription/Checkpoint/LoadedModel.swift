@@ -1,0 +1,67 @@
+import ModelMath
+import Foundation
+import ParamServer
+
+/// A model directory loaded for scoring: config, encoder, dense weights, embedding rows and
+/// (when the directory has one) the support store of per-task meta-layer inputs.
+public struct LoadedModel: Sendable {
+    public let directory: ModelDirectory
+    public let config: ModelConfig
+    public let manifest: ModelManifest
+    public let encoder: FeatureEncoder
+    public let parameters: ModelParameters
+    public let embeddings: EmbeddingStore
+    /// Per-task support rows; empty when the model directory has no `support.snapshot`.
+    public let support: SupportStore
+
+    /// Loads and cross-checks every file; errors name the file and the problem.
+    /// - Parameter clock: time source of the stores (expiry); tests inject a manual clock.
+    public init(path: String, clock: any ParamServerClock = SystemClock()) throws {
+        let directory = ModelDirectory(path: path)
+        guard directory.exists else {
+            throw CheckpointError.io(path: directory.manifestPath, reason: "not a model directory (no manifest.json)")
+        }
+        self.directory = directory
+        manifest = try directory.readJSON(ModelManifest.self, from: directory.manifestPath)
+        guard manifest.formatVersion == ModelDirectory.formatVersion else {
+            throw CheckpointError.mismatch(path: directory.manifestPath,
+                                           reason: "format version \(manifest.formatVersion), this build reads \(ModelDirectory.formatVersion)")
+        }
+        config = try ModelConfig.load(yamlFile: directory.configPath)
+        let statistics = try directory.readJSON(NumericStatistics.self, from: directory.preprocessingPath)
+        encoder = try FeatureEncoder(config: config, statistics: statistics)
+        let (parameters, version) = try directory.readParameters(like: ModelParameters(spec: config.networkSpec, seed: config.model.seed))
+        guard version == manifest.modelVersion else {
+            throw CheckpointError.mismatch(path: directory.parametersPath,
+                                           reason: "model version \(version ?? "none") differs from the manifest's \(manifest.modelVersion)")
+        }
+        self.parameters = parameters
+        embeddings = try EmbeddingStore(config: EmbeddingStoreConfig(model: config), clock: clock)
+        try embeddings.restore(from: directory.embeddingsPath)
+        support = try SupportStore(config: SupportStoreConfig(model: config, modelVersion: manifest.numericModelVersion), clock: clock)
+        if FileManager.default.fileExists(atPath: directory.supportPath) {
+            try support.restore(from: directory.supportPath)
+        }
+    }
+}
+
+extension ModelManifest {
+    /// The model version as the support store's numeric tag (the 16 hex digits).
+    public var numericModelVersion: UInt64 { UInt64(modelVersion, radix: 16) ?? 0 }
+}
+
+extension SupportStoreConfig {
+    /// The support store a model config asks for: rows of `f_1 … f_K` (`K·H` floats) and `K`
+    /// labels, `support_store.capacity` rows per task, its TTL, keep-floor and task bound.
+    public init(model config: ModelConfig, modelVersion: UInt64) {
+        let expiry: Expiry
+        switch config.supportStore.expiry {
+        case .never: expiry = .none
+        case .after(let seconds): expiry = .timeToLive(.seconds(seconds))
+        }
+        let capacity = config.supportStore.capacity
+        self.init(rowWidth: config.taskCount * config.expertOutputWidth, labelWidth: config.taskCount, capacity: capacity,
+                  expiry: expiry, keepFloor: min(config.supportStore.keepFloor, capacity),
+                  memoryBound: .rows(config.supportStore.maxTasks * capacity), modelVersion: modelVersion)
+    }
+}

@@ -1,0 +1,275 @@
+import ModelMath
+import Foundation
+import Yams
+
+extension ModelConfig {
+    /// Reads and validates a config file.
+    ///
+    /// - Throws: ``ConfigError`` naming `path` and the key path of the first problem.
+    public static func load(yamlFile path: String) throws(ConfigError) -> ModelConfig {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw .unreadable(source: path, reason: (error as NSError).localizedDescription)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw .syntax(source: path, line: nil, column: nil, reason: "the file is not valid UTF-8")
+        }
+        return try parse(yaml: text, source: path)
+    }
+
+    /// Parses and validates a config from YAML text.
+    ///
+    /// - Parameters:
+    ///   - yaml: the document (one YAML document; a mapping at the top).
+    ///   - source: the name used in error messages (normally the file path).
+    /// - Throws: ``ConfigError``: YAML syntax, an unknown key (with a "did you mean" suggestion),
+    ///   a wrong type, a missing required key, or a validation rule, each naming the key path.
+    public static func parse(yaml: String, source: String) throws(ConfigError) -> ModelConfig {
+        let root: Node?
+        do { root = try Yams.compose(yaml: yaml) } catch let error as YamlError {
+            throw syntaxError(error, source: source)
+        } catch {
+            throw .syntax(source: source, line: nil, column: nil, reason: "\(error)")
+        }
+        guard let root else { throw .missingKey(source: source, keyPath: "task_key", line: nil) }
+        let config = try decode(ConfigNode(node: root, path: "", source: source))
+        var lines: [String: Int] = [:]
+        collectLines(root, path: "", into: &lines)
+        try config.validate(source: source, lines: lines)
+        return config
+    }
+
+    private static func syntaxError(_ error: YamlError, source: String) -> ConfigError {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+             .composer(_, let problem, let mark, _):
+            return .syntax(source: source, line: mark.line, column: mark.column, reason: problem)
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return .syntax(source: source, line: context.mark.line, column: context.mark.column,
+                           reason: "duplicate key \(duplicates.joined(separator: ", "))")
+        default:
+            let text = "\(error)".split(separator: "\n").first.map(String.init) ?? "invalid YAML"
+            return .syntax(source: source, line: nil, column: nil, reason: text)
+        }
+    }
+
+    /// Records the line of every node by key path, for line numbers in validation errors.
+    private static func collectLines(_ node: Node, path: String, into lines: inout [String: Int]) {
+        if let line = node.mark?.line, !path.isEmpty { lines[path] = line }
+        switch node {
+        case .mapping(let m):
+            for (k, v) in m {
+                guard let key = k.scalar?.string else { continue }
+                collectLines(v, path: path.isEmpty ? key : "\(path).\(key)", into: &lines)
+            }
+        case .sequence(let s):
+            for (i, v) in s.enumerated() { collectLines(v, path: "\(path)[\(i)]", into: &lines) }
+        default: break
+        }
+    }
+
+    // MARK: Sections
+
+    static let topKeys = ["task_key", "time", "features", "labels", "model", "meta", "training",
+                          "embeddings", "support_store", "serving"]
+
+    private static func decode(_ root: ConfigNode) throws(ConfigError) -> ModelConfig {
+        let m = try root.mapping(allowed: topKeys)
+        var features: [Feature] = []
+        let featureList = try m.required("features")
+        for item in try featureList.list() { features.append(try decodeFeature(item)) }
+        var labels: [Label] = []
+        for item in try m.required("labels").list() { labels.append(try decodeLabel(item)) }
+        var config = ModelConfig(
+            taskKey: try m.required("task_key").string(), time: try m["time"]?.string(),
+            features: features, labels: labels)
+        if let n = m["model"] { config.model = try decodeNetwork(n) }
+        if let n = m["meta"] { config.meta = try decodeMeta(n) }
+        if let n = m["training"] { config.training = try decodeTraining(n) }
+        if let n = m["embeddings"] { config.embeddings = try decodeEmbeddings(n) }
+        if let n = m["support_store"] { config.supportStore = try decodeSupportStore(n) }
+        if let n = m["serving"] { config.serving = try decodeServing(n) }
+        return config
+    }
+
+    private static func decodeFeature(_ node: ConfigNode) throws(ConfigError) -> Feature {
+        let m = try node.mapping(allowed: ["name", "kind", "separator", "pooling", "normalization"])
+        let name = try m.required("name").string()
+        let kindNode = try m.required("kind")
+        let kindName = try kindNode.string()
+        // Keys that belong to another kind are reported as unknown for this one.
+        func reject(_ keys: [String]) throws(ConfigError) {
+            for key in keys where m[key] != nil {
+                throw ConfigError.invalidValue(
+                    source: node.source, keyPath: "\(node.path).\(key)", line: m[key]?.line,
+                    reason: "not a setting of kind \(kindName)")
+            }
+        }
+        switch kindName {
+        case "categorical":
+            try reject(["separator", "pooling", "normalization"])
+            return Feature(name: name, kind: .categorical)
+        case "multi_categorical":
+            try reject(["normalization"])
+            return Feature(name: name, kind: .multiCategorical(
+                separator: try m.string("separator", default: "|"),
+                pooling: try m.choice("pooling", default: Pooling.mean)))
+        case "numeric":
+            try reject(["separator", "pooling"])
+            return Feature(name: name, kind: .numeric(
+                normalization: try m.choice("normalization", default: Normalization.standard)))
+        default:
+            throw kindNode.wrongType("one of categorical | multi_categorical | numeric")
+        }
+    }
+
+    private static func decodeLabel(_ node: ConfigNode) throws(ConfigError) -> Label {
+        let m = try node.mapping(allowed: ["name", "kind", "weight"])
+        return Label(name: try m.required("name").string(),
+                     kind: try m.required("kind").choice(LabelKind.self),
+                     weight: try m.double("weight", default: 1.0))
+    }
+
+    private static func decodeNetwork(_ node: ConfigNode) throws(ConfigError) -> Network {
+        let m = try node.mapping(allowed: ["architecture", "embedding_dim", "experts", "expert_layers",
+                                           "tower_layers", "shared_bottom_layers", "seed"])
+        var n = Network()
+        n.architecture = try m.choice("architecture", default: n.architecture)
+        n.embeddingDimension = try m.int("embedding_dim", default: n.embeddingDimension)
+        n.experts = try m.int("experts", default: n.experts)
+        n.expertLayers = try m.intList("expert_layers", default: n.expertLayers)
+        n.towerLayers = try m.intList("tower_layers", default: n.towerLayers)
+        n.sharedBottomLayers = try m.intList("shared_bottom_layers", default: n.sharedBottomLayers)
+        n.seed = try decodeSeed(m, default: n.seed)
+        return n
+    }
+
+    private static func decodeSeed(_ m: ConfigMapping, default value: UInt64) throws(ConfigError) -> UInt64 {
+        guard let node = m["seed"] else { return value }
+        let v = try node.int()
+        guard v >= 0 else { throw node.invalid("must be ≥ 0") }
+        return UInt64(v)
+    }
+
+    private static func decodeMeta(_ node: ConfigNode) throws(ConfigError) -> Meta {
+        let m = try node.mapping(allowed: ["enabled", "order", "inner_steps", "inner_learning_rate",
+                                           "meta_weight", "min_task_rows", "support_fraction", "task_chunk_rows",
+                                           "learn_inner_rates", "inner_rates_learning_rate"])
+        var meta = Meta()
+        meta.enabled = try m.bool("enabled", default: meta.enabled)
+        meta.order = try m.choice("order", default: meta.order)
+        meta.innerSteps = try m.int("inner_steps", default: meta.innerSteps)
+        meta.innerLearningRate = try m.double("inner_learning_rate", default: meta.innerLearningRate)
+        meta.metaWeight = try m.double("meta_weight", default: meta.metaWeight)
+        meta.minTaskRows = try m.int("min_task_rows", default: meta.minTaskRows)
+        meta.supportFraction = try m.double("support_fraction", default: meta.supportFraction)
+        meta.taskChunkRows = try m.int("task_chunk_rows", default: meta.taskChunkRows)
+        meta.learnInnerRates = try m.bool("learn_inner_rates", default: meta.learnInnerRates)
+        meta.innerRatesLearningRate = try m.double("inner_rates_learning_rate", default: meta.innerRatesLearningRate)
+        return meta
+    }
+
+    private static func decodeTraining(_ node: ConfigNode) throws(ConfigError) -> Training {
+        let m = try node.mapping(allowed: ["optimizer", "embedding_optimizer", "batch_size", "epochs", "seed",
+                                           "shuffle_buffer", "threads", "early_stopping_patience", "max_bad_rows"])
+        var t = Training()
+        if let n = m["optimizer"] { t.optimizer = try decodeOptimizer(n) }
+        if let n = m["embedding_optimizer"] { t.embeddingOptimizer = try decodeOptimizer(n) }
+        t.batchSize = try m.int("batch_size", default: t.batchSize)
+        t.epochs = try m.int("epochs", default: t.epochs)
+        t.seed = try decodeSeed(m, default: t.seed)
+        if let n = m["shuffle_buffer"] {
+            let rows = try n.int()
+            guard rows >= 0 else { throw n.invalid("must be ≥ 0 (0 = no shuffle)") }
+            t.shuffle = rows == 0 ? .none : .buffer(rows: rows)
+        }
+        t.threads = try m.int("threads", default: t.threads)
+        if let n = m["early_stopping_patience"] {
+            let epochs = try n.int()
+            guard epochs >= 0 else { throw n.invalid("must be ≥ 0 (0 = off)") }
+            t.earlyStopping = epochs == 0 ? .off : .patience(epochs: epochs)
+        }
+        t.maxBadRows = try m.int("max_bad_rows", default: t.maxBadRows)
+        return t
+    }
+
+    private static func decodeOptimizer(_ node: ConfigNode) throws(ConfigError) -> Optimizer {
+        let all = ["kind", "learning_rate", "beta1", "beta2", "epsilon", "weight_decay",
+                   "initial_accumulator", "momentum"]
+        let m = try node.mapping(allowed: all)
+        let kind = try m.required("kind").string()
+        func only(_ keys: [String]) throws(ConfigError) {
+            for key in all where !keys.contains(key) && key != "kind" && m[key] != nil {
+                throw ConfigError.invalidValue(
+                    source: node.source, keyPath: "\(node.path).\(key)", line: m[key]?.line,
+                    reason: "not a setting of kind \(kind) (its settings: \(keys.joined(separator: ", ")))")
+            }
+        }
+        switch kind {
+        case "adam":
+            try only(["learning_rate", "beta1", "beta2", "epsilon", "weight_decay"])
+            let d = Adam()
+            return .adam(Adam(
+                learningRate: try m.double("learning_rate", default: d.learningRate),
+                beta1: try m.double("beta1", default: d.beta1), beta2: try m.double("beta2", default: d.beta2),
+                epsilon: try m.double("epsilon", default: d.epsilon),
+                weightDecay: try m.double("weight_decay", default: d.weightDecay)))
+        case "adagrad":
+            try only(["learning_rate", "initial_accumulator", "epsilon"])
+            let d = Adagrad()
+            return .adagrad(Adagrad(
+                learningRate: try m.double("learning_rate", default: d.learningRate),
+                initialAccumulator: try m.double("initial_accumulator", default: d.initialAccumulator),
+                epsilon: try m.double("epsilon", default: d.epsilon)))
+        case "sgd":
+            try only(["learning_rate", "momentum", "weight_decay"])
+            let d = SGD()
+            return .sgd(SGD(
+                learningRate: try m.double("learning_rate", default: d.learningRate),
+                momentum: try m.double("momentum", default: d.momentum),
+                weightDecay: try m.double("weight_decay", default: d.weightDecay)))
+        default:
+            throw try m.required("kind").wrongType("one of adam | adagrad | sgd")
+        }
+    }
+
+    private static func decodeExpiry(_ m: ConfigMapping, default value: Expiry) throws(ConfigError) -> Expiry {
+        guard let n = m["ttl_seconds"] else { return value }
+        let seconds = try n.int()
+        guard seconds >= 0 else { throw n.invalid("must be ≥ 0 (0 = never expire)") }
+        return seconds == 0 ? .never : .after(seconds: seconds)
+    }
+
+    private static func decodeEmbeddings(_ node: ConfigNode) throws(ConfigError) -> Embeddings {
+        let m = try node.mapping(allowed: ["admission_count", "ttl_seconds"])
+        var e = Embeddings()
+        e.admissionCount = try m.int("admission_count", default: e.admissionCount)
+        e.expiry = try decodeExpiry(m, default: e.expiry)
+        return e
+    }
+
+    private static func decodeSupportStore(_ node: ConfigNode) throws(ConfigError) -> SupportStore {
+        let m = try node.mapping(allowed: ["capacity", "ttl_seconds", "keep_floor", "max_tasks"])
+        var s = SupportStore()
+        s.capacity = try m.int("capacity", default: s.capacity)
+        s.expiry = try decodeExpiry(m, default: s.expiry)
+        s.keepFloor = try m.int("keep_floor", default: s.keepFloor)
+        s.maxTasks = try m.int("max_tasks", default: s.maxTasks)
+        return s
+    }
+
+    private static func decodeServing(_ node: ConfigNode) throws(ConfigError) -> Serving {
+        let m = try node.mapping(allowed: ["finetune", "inner_steps", "inner_learning_rate", "finetune_min_support_rows", "max_candidates",
+                                           "max_body_bytes", "batch_max_requests", "batch_max_wait_microseconds"])
+        var s = Serving()
+        s.finetune = try m.bool("finetune", default: s.finetune)
+        s.innerSteps = try m.int("inner_steps", default: s.innerSteps)
+        s.innerLearningRate = try m.double("inner_learning_rate", default: s.innerLearningRate)
+        s.finetuneMinSupportRows = try m.int("finetune_min_support_rows", default: s.finetuneMinSupportRows)
+        s.maxCandidates = try m.int("max_candidates", default: s.maxCandidates)
+        s.maxBodyBytes = try m.int("max_body_bytes", default: s.maxBodyBytes)
+        s.batchMaxRequests = try m.int("batch_max_requests", default: s.batchMaxRequests)
+        s.batchMaxWaitMicroseconds = try m.int("batch_max_wait_microseconds", default: s.batchMaxWaitMicroseconds)
+        return s
+    }
+}

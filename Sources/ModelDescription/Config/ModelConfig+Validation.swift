@@ -1,0 +1,163 @@
+import ModelMath
+
+extension ModelConfig {
+    /// Checks every rule of the schema (``parse(yaml:source:)`` calls this; call it yourself on a
+    /// config built in code).
+    ///
+    /// Rules: at least one feature and one label; names non-empty and unique across features
+    /// and labels; `task_key` and `time` are not labels (`task_key` may be a feature); widths,
+    /// counts and learning rates > 0; `support_fraction` in (0, 1); `keep_floor ≤ capacity`;
+    /// optimiser betas and momentum in [0, 1).
+    ///
+    /// - Throws: ``ConfigError/invalidValue(source:keyPath:line:reason:)`` naming the key path.
+    public func validate(source: String = "config") throws(ConfigError) {
+        try validate(source: source, lines: [:])
+    }
+
+    func validate(source: String, lines: [String: Int]) throws(ConfigError) {
+        var v = Validator(source: source, lines: lines)
+        try v.columns(self)
+        try v.network(model)
+        try v.meta(meta)
+        try v.training(training)
+        try v.positive(embeddings.admissionCount, "embeddings.admission_count")
+        try v.expiry(embeddings.expiry, "embeddings.ttl_seconds")
+        try v.positive(supportStore.capacity, "support_store.capacity")
+        try v.expiry(supportStore.expiry, "support_store.ttl_seconds")
+        try v.check(supportStore.keepFloor >= 0 && supportStore.keepFloor <= supportStore.capacity,
+                    "support_store.keep_floor", "must be in 0...capacity (\(supportStore.capacity)), got \(supportStore.keepFloor)")
+        try v.positive(supportStore.maxTasks, "support_store.max_tasks")
+        try v.positive(serving.innerSteps, "serving.inner_steps")
+        try v.positive(serving.innerLearningRate, "serving.inner_learning_rate")
+        try v.check(serving.finetuneMinSupportRows >= 1 && serving.finetuneMinSupportRows <= supportStore.capacity,
+                    "serving.finetune_min_support_rows",
+                    "must be in 1...support_store.capacity (\(supportStore.capacity)), got \(serving.finetuneMinSupportRows)")
+        try v.positive(serving.maxCandidates, "serving.max_candidates")
+        try v.positive(serving.maxBodyBytes, "serving.max_body_bytes")
+        try v.positive(serving.batchMaxRequests, "serving.batch_max_requests")
+        try v.check(serving.batchMaxWaitMicroseconds >= 0, "serving.batch_max_wait_microseconds",
+                    "must be ≥ 0, got \(serving.batchMaxWaitMicroseconds)")
+    }
+}
+
+/// The rule checks, each throwing with the key path and (when parsed from YAML) its line.
+private struct Validator {
+    let source: String
+    let lines: [String: Int]
+
+    func check(_ ok: Bool, _ path: String, _ reason: @autoclosure () -> String) throws(ConfigError) {
+        guard !ok else { return }
+        // Fall back to the nearest enclosing node with a known line (a missing list, an absent key).
+        var p = Substring(path)
+        var line = lines[path]
+        while line == nil, let cut = p.lastIndex(where: { $0 == "." || $0 == "[" }) {
+            p = p[..<cut]
+            line = lines[String(p)]
+        }
+        throw .invalidValue(source: source, keyPath: path, line: line, reason: reason())
+    }
+
+    func positive(_ x: Int, _ path: String) throws(ConfigError) {
+        try check(x > 0, path, "must be > 0, got \(x)")
+    }
+
+    func positive(_ x: Double, _ path: String) throws(ConfigError) {
+        try check(x > 0 && x.isFinite, path, "must be > 0, got \(x)")
+    }
+
+    func nonNegative(_ x: Double, _ path: String) throws(ConfigError) {
+        try check(x >= 0 && x.isFinite, path, "must be ≥ 0, got \(x)")
+    }
+
+    func unitInterval(_ x: Double, _ path: String) throws(ConfigError) {
+        try check(x >= 0 && x < 1, path, "must be in [0, 1), got \(x)")
+    }
+
+    func widths(_ layers: [Int], _ path: String, nonEmpty: Bool) throws(ConfigError) {
+        try check(!nonEmpty || !layers.isEmpty, path, "must list at least one width")
+        for (i, w) in layers.enumerated() { try positive(w, "\(path)[\(i)]") }
+    }
+
+    func expiry(_ e: ModelConfig.Expiry, _ path: String) throws(ConfigError) {
+        if case .after(let seconds) = e { try positive(seconds, path) }
+    }
+
+    mutating func columns(_ c: ModelConfig) throws(ConfigError) {
+        try check(!c.taskKey.isEmpty, "task_key", "must not be empty")
+        try check(!c.features.isEmpty, "features", "must list at least one feature")
+        try check(!c.labels.isEmpty, "labels", "must list at least one label")
+        var seen: [String: String] = [:]  // column name → key path of its first use
+        for (i, f) in c.features.enumerated() {
+            let path = "features[\(i)].name"
+            try check(!f.name.isEmpty, path, "must not be empty")
+            if let first = seen[f.name] { try check(false, path, "duplicate name \"\(f.name)\" (also \(first))") }
+            seen[f.name] = path
+            if case .multiCategorical(let separator, _) = f.kind {
+                try check(!separator.isEmpty, "features[\(i)].separator", "must not be empty")
+            }
+        }
+        for (i, l) in c.labels.enumerated() {
+            let path = "labels[\(i)].name"
+            try check(!l.name.isEmpty, path, "must not be empty")
+            if let first = seen[l.name] { try check(false, path, "duplicate name \"\(l.name)\" (also \(first))") }
+            seen[l.name] = path
+            try nonNegative(l.weight, "labels[\(i)].weight")
+        }
+        let labelNames = Set(c.labels.map(\.name))
+        try check(!labelNames.contains(c.taskKey), "task_key", "\"\(c.taskKey)\" is also a label")
+        if let time = c.time {
+            try check(!time.isEmpty, "time", "must not be empty")
+            try check(!labelNames.contains(time), "time", "\"\(time)\" is also a label")
+            try check(time != c.taskKey, "time", "must differ from task_key")
+        }
+    }
+
+    func network(_ n: ModelConfig.Network) throws(ConfigError) {
+        try positive(n.embeddingDimension, "model.embedding_dim")
+        try positive(n.experts, "model.experts")
+        try widths(n.expertLayers, "model.expert_layers", nonEmpty: n.architecture == .mmoe)
+        try widths(n.towerLayers, "model.tower_layers", nonEmpty: false)
+        try widths(n.sharedBottomLayers, "model.shared_bottom_layers", nonEmpty: n.architecture == .sharedBottom)
+    }
+
+    func meta(_ m: ModelConfig.Meta) throws(ConfigError) {
+        try positive(m.innerSteps, "meta.inner_steps")
+        try positive(m.innerLearningRate, "meta.inner_learning_rate")
+        try nonNegative(m.metaWeight, "meta.meta_weight")
+        try check(m.minTaskRows >= 2, "meta.min_task_rows", "must be ≥ 2 (one support and one query row), got \(m.minTaskRows)")
+        try check(m.supportFraction > 0 && m.supportFraction < 1, "meta.support_fraction",
+                  "must be in (0, 1), got \(m.supportFraction)")
+        try check(m.taskChunkRows >= 0, "meta.task_chunk_rows", "must be ≥ 0 (0 = whole tasks), got \(m.taskChunkRows)")
+        try positive(m.innerRatesLearningRate, "meta.inner_rates_learning_rate")
+        try check(m.enabled || !m.learnInnerRates, "meta.learn_inner_rates",
+                  "learned inner rates need meta-learning: set meta.enabled: true or learn_inner_rates: false")
+    }
+
+    func training(_ t: ModelConfig.Training) throws(ConfigError) {
+        try optimizer(t.optimizer, "training.optimizer")
+        try optimizer(t.embeddingOptimizer, "training.embedding_optimizer")
+        try positive(t.batchSize, "training.batch_size")
+        try positive(t.epochs, "training.epochs")
+        if case .buffer(let rows) = t.shuffle { try positive(rows, "training.shuffle_buffer") }
+        try positive(t.threads, "training.threads")
+        if case .patience(let epochs) = t.earlyStopping { try positive(epochs, "training.early_stopping_patience") }
+        try check(t.maxBadRows >= 0, "training.max_bad_rows", "must be ≥ 0, got \(t.maxBadRows)")
+    }
+
+    func optimizer(_ o: ModelConfig.Optimizer, _ path: String) throws(ConfigError) {
+        try positive(o.learningRate, "\(path).learning_rate")
+        switch o {
+        case .adam(let a):
+            try unitInterval(a.beta1, "\(path).beta1")
+            try unitInterval(a.beta2, "\(path).beta2")
+            try positive(a.epsilon, "\(path).epsilon")
+            try nonNegative(a.weightDecay, "\(path).weight_decay")
+        case .adagrad(let a):
+            try nonNegative(a.initialAccumulator, "\(path).initial_accumulator")
+            try positive(a.epsilon, "\(path).epsilon")
+        case .sgd(let s):
+            try unitInterval(s.momentum, "\(path).momentum")
+            try nonNegative(s.weightDecay, "\(path).weight_decay")
+        }
+    }
+}

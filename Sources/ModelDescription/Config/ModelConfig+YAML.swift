@@ -1,0 +1,165 @@
+import ModelMath
+
+extension ModelConfig {
+    /// The config as YAML, every field written out (defaults included), in schema order.
+    ///
+    /// `ModelConfig.parse(yaml: c.yamlString(), source: …) == c` for every valid `c`; the model
+    /// directory stores this text as `config.yaml`. Numbers use Swift's shortest round-trip
+    /// spelling; strings are quoted only when YAML would read them as something else.
+    public func yamlString() -> String {
+        var out = "# MetaRec model config (reference: Sources/Models/Config/README.md)\n"
+        out += "task_key: \(Self.yamlScalar(taskKey))\n"
+        if let time { out += "time: \(Self.yamlScalar(time))\n" }
+        out += "features:\n"
+        for f in features {
+            var fields = ["name: \(Self.yamlScalar(f.name))", "kind: \(f.kind.yamlName)"]
+            switch f.kind {
+            case .categorical: break
+            case .multiCategorical(let separator, let pooling):
+                fields += ["separator: \(Self.yamlScalar(separator, alwaysQuote: true))", "pooling: \(pooling.rawValue)"]
+            case .numeric(let normalization):
+                fields.append("normalization: \(normalization.rawValue)")
+            }
+            out += "  - {\(fields.joined(separator: ", "))}\n"
+        }
+        out += "labels:\n"
+        for l in labels {
+            out += "  - {name: \(Self.yamlScalar(l.name)), kind: \(l.kind.rawValue), weight: \(l.weight)}\n"
+        }
+        out += """
+            model:
+              architecture: \(model.architecture.rawValue)
+              embedding_dim: \(model.embeddingDimension)
+              experts: \(model.experts)
+              expert_layers: \(model.expertLayers)
+              tower_layers: \(model.towerLayers)
+              shared_bottom_layers: \(model.sharedBottomLayers)
+              seed: \(model.seed)
+            meta:
+              enabled: \(meta.enabled)
+              order: \(meta.order.rawValue)
+              inner_steps: \(meta.innerSteps)
+              inner_learning_rate: \(meta.innerLearningRate)
+              meta_weight: \(meta.metaWeight)
+              min_task_rows: \(meta.minTaskRows)
+              support_fraction: \(meta.supportFraction)
+              task_chunk_rows: \(meta.taskChunkRows)
+              learn_inner_rates: \(meta.learnInnerRates)
+              inner_rates_learning_rate: \(meta.innerRatesLearningRate)
+            training:
+              optimizer: \(Self.yamlOptimizer(training.optimizer))
+              embedding_optimizer: \(Self.yamlOptimizer(training.embeddingOptimizer))
+              batch_size: \(training.batchSize)
+              epochs: \(training.epochs)
+              seed: \(training.seed)
+              shuffle_buffer: \(training.shuffle.yamlRows)
+              threads: \(training.threads)
+              early_stopping_patience: \(training.earlyStopping.yamlEpochs)
+              max_bad_rows: \(training.maxBadRows)
+            embeddings:
+              admission_count: \(embeddings.admissionCount)
+              ttl_seconds: \(embeddings.expiry.yamlSeconds)
+            support_store:
+              capacity: \(supportStore.capacity)
+              ttl_seconds: \(supportStore.expiry.yamlSeconds)
+              keep_floor: \(supportStore.keepFloor)
+              max_tasks: \(supportStore.maxTasks)
+            serving:
+              finetune: \(serving.finetune)
+              inner_steps: \(serving.innerSteps)
+              inner_learning_rate: \(serving.innerLearningRate)
+              finetune_min_support_rows: \(serving.finetuneMinSupportRows)
+              max_candidates: \(serving.maxCandidates)
+              max_body_bytes: \(serving.maxBodyBytes)
+              batch_max_requests: \(serving.batchMaxRequests)
+              batch_max_wait_microseconds: \(serving.batchMaxWaitMicroseconds)
+
+            """
+        return out
+    }
+
+    private static func yamlOptimizer(_ o: Optimizer) -> String {
+        switch o {
+        case .adam(let a):
+            "{kind: adam, learning_rate: \(a.learningRate), beta1: \(a.beta1), beta2: \(a.beta2), epsilon: \(a.epsilon), weight_decay: \(a.weightDecay)}"
+        case .adagrad(let a):
+            "{kind: adagrad, learning_rate: \(a.learningRate), initial_accumulator: \(a.initialAccumulator), epsilon: \(a.epsilon)}"
+        case .sgd(let s):
+            "{kind: sgd, learning_rate: \(s.learningRate), momentum: \(s.momentum), weight_decay: \(s.weightDecay)}"
+        }
+    }
+
+    /// `text` as a YAML scalar: plain when it is an identifier-like word YAML reads back as the
+    /// same string, otherwise double-quoted with escapes.
+    static func yamlScalar(_ text: String, alwaysQuote: Bool = false) -> String {
+        let reserved: Set<String> = ["true", "false", "yes", "no", "on", "off", "null", "y", "n"]
+        let plain = !alwaysQuote && !text.isEmpty && !reserved.contains(text.lowercased())
+            && text.unicodeScalars.first.map { CharacterSet.identifierStart.contains($0) } == true
+            && text.unicodeScalars.allSatisfy { CharacterSet.identifierBody.contains($0) }
+        if plain { return text }
+        var out = "\""
+        for s in text.unicodeScalars {
+            switch s {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if s.value < 0x20 || s.value == 0x7F {
+                    out += "\\x" + String(s.value, radix: 16).leftPadded(to: 2)
+                } else {
+                    out.unicodeScalars.append(s)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// ASCII character classes for plain YAML scalars (no Foundation needed).
+private enum CharacterSet {
+    case identifierStart, identifierBody
+
+    func contains(_ s: Unicode.Scalar) -> Bool {
+        let v = s.value
+        let letter = (v >= 0x41 && v <= 0x5A) || (v >= 0x61 && v <= 0x7A) || v == 0x5F
+        switch self {
+        case .identifierStart: return letter
+        case .identifierBody: return letter || (v >= 0x30 && v <= 0x39) || v == 0x2D || v == 0x2E
+        }
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+extension ModelConfig.Shuffle {
+    fileprivate var yamlRows: Int {
+        switch self {
+        case .none: 0
+        case .buffer(let rows): rows
+        }
+    }
+}
+
+extension ModelConfig.EarlyStopping {
+    fileprivate var yamlEpochs: Int {
+        switch self {
+        case .off: 0
+        case .patience(let epochs): epochs
+        }
+    }
+}
+
+extension ModelConfig.Expiry {
+    fileprivate var yamlSeconds: Int {
+        switch self {
+        case .never: 0
+        case .after(let seconds): seconds
+        }
+    }
+}

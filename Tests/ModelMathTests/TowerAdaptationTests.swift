@@ -1,0 +1,178 @@
+import ModelMath
+import TensorCore
+import TestSupport
+import Testing
+
+/// The MAML inner loop and meta-gradients on a tower (smooth tanh activation so finite
+/// differences do not straddle ReLU kinks).
+@Suite struct TowerAdaptationTests {
+    static func tower(seed: UInt64, widths: [Int] = [5, 4, 3, 1]) -> MLPParameters {
+        var rng = SeededRandom(seed: seed)
+        return MLPParameters(widths: widths, activatesLast: false, using: &rng)
+    }
+
+    static func labels(_ count: Int, kind: TaskKind, seed: UInt64) -> Tensor {
+        var rng = SeededRandom(seed: seed)
+        return Tensor(shape: [count], scalars: (0..<count).map { i in
+            if i == 1 { return .nan }  // one missing label
+            return kind == .binary ? (rng.nextUniform() < 0.5 ? 0 : 1) : rng.nextNormal()
+        })
+    }
+
+    /// `L_Q(θ − α∇L_S(θ))` after `steps` inner steps, in Double.
+    static func metaObjective(_ theta: MLPParameters, support: Tensor, supportLabels: Tensor, query: Tensor,
+                              queryLabels: Tensor, kind: TaskKind, adaptation: TowerAdaptation) -> Double {
+        var ws = TowerWorkspace()
+        let adapted = theta.adapted(on: support, labels: supportLabels, kind: kind, activation: .tanh, adaptation: adaptation, workspace: &ws)
+        return TowerObjective.loss(adapted, input: query, labels: queryLabels, kind: kind, activation: .tanh, workspace: &ws)
+    }
+
+    /// `‖a − b‖ / ‖b‖` over all tensors of two towers.
+    static func relativeError(_ a: MLPParameters, _ b: MLPParameters) -> Double {
+        var diff = 0.0, norm = 0.0
+        for (x, y) in zip(a.layers, b.layers) {
+            for (p, q) in zip(x.weight.scalars + x.bias.scalars, y.weight.scalars + y.bias.scalars) {
+                diff += Double(p - q) * Double(p - q)
+                norm += Double(q) * Double(q)
+            }
+        }
+        return (diff / max(norm, 1e-30)).squareRoot()
+    }
+
+    static func relativeError(_ a: Tensor, _ b: Tensor) -> Double {
+        let diff = (a - b).squaredNorm(), norm = b.squaredNorm()
+        return (diff / max(norm, 1e-30)).squareRoot()
+    }
+
+    /// Central differences of `objective` over every scalar of the tower, step h.
+    static func towerGradient(of objective: (MLPParameters) -> Double, at theta: MLPParameters, h: Float = 1e-2) -> MLPParameters {
+        var grad = theta.zeros()
+        for l in theta.layers.indices {
+            grad.layers[l].weight = TestSupport.numericalGradient(of: { w in
+                var p = theta; p.layers[l].weight = w; return objective(p)
+            }, at: theta.layers[l].weight, step: h)
+            grad.layers[l].bias = TestSupport.numericalGradient(of: { b in
+                var p = theta; p.layers[l].bias = b; return objective(p)
+            }, at: theta.layers[l].bias, step: h)
+        }
+        return grad
+    }
+
+    @Test func `a clone equals the original and adapting it leaves the original alone`() {
+        let theta = Self.tower(seed: 1)
+        var fast = theta
+        #expect(fast == theta)
+        var ws = TowerWorkspace()
+        fast.adapt(on: randomTensor([6, 5], seed: 2), labels: Self.labels(6, kind: .binary, seed: 3), kind: .binary,
+                   activation: .tanh, adaptation: TowerAdaptation(steps: 1, learningRate: 0.5), workspace: &ws)
+        #expect(fast != theta)
+        #expect(theta == Self.tower(seed: 1))
+    }
+
+    @Test func `zero steps is the identity and empty support changes nothing`() {
+        let theta = Self.tower(seed: 4)
+        var ws = TowerWorkspace()
+        let support = randomTensor([6, 5], seed: 5)
+        #expect(theta.adapted(on: support, labels: Self.labels(6, kind: .binary, seed: 6), kind: .binary, activation: .tanh,
+                              adaptation: TowerAdaptation(steps: 0, learningRate: 0.5), workspace: &ws) == theta)
+        #expect(theta.adapted(on: Tensor(shape: [0, 5]), labels: Tensor(shape: [0]), kind: .binary, activation: .tanh,
+                              adaptation: TowerAdaptation(steps: 3, learningRate: 0.5), workspace: &ws) == theta)
+        let unlabelled = Tensor(shape: [6], repeating: .nan)
+        #expect(theta.adapted(on: support, labels: unlabelled, kind: .binary, activation: .tanh,
+                              adaptation: TowerAdaptation(steps: 3, learningRate: 0.5), workspace: &ws) == theta)
+    }
+
+    @Test(arguments: [TaskKind.binary, .regression], [Activation.tanh, .relu])
+    func `one inner step lowers the support loss`(kind: TaskKind, activation: Activation) {
+        let theta = Self.tower(seed: 7)
+        let support = randomTensor([8, 5], seed: 8), labels = Self.labels(8, kind: kind, seed: 9)
+        var ws = TowerWorkspace()
+        let before = TowerObjective.loss(theta, input: support, labels: labels, kind: kind, activation: activation, workspace: &ws)
+        let adapted = theta.adapted(on: support, labels: labels, kind: kind, activation: activation,
+                                    adaptation: TowerAdaptation(steps: 1, learningRate: 0.05), workspace: &ws)
+        let after = TowerObjective.loss(adapted, input: support, labels: labels, kind: kind, activation: activation, workspace: &ws)
+        #expect(after < before, "support loss \(before) → \(after)")
+    }
+
+    @Test(arguments: [TaskKind.binary, .regression])
+    func `tower gradients match finite differences`(kind: TaskKind) {
+        let theta = Self.tower(seed: 10)
+        let f = randomTensor([7, 5], seed: 11), y = Self.labels(7, kind: kind, seed: 12)
+        var ws = TowerWorkspace()
+        TowerObjective.gradient(theta, input: f, labels: y, kind: kind, activation: .tanh, inputGradient: true, workspace: &ws)
+        let analytic = try! #require(ws.gradientsForTesting)
+        let numeric = Self.towerGradient(of: { p in
+            var w = TowerWorkspace()
+            return TowerObjective.loss(p, input: f, labels: y, kind: kind, activation: .tanh, workspace: &w)
+        }, at: theta)
+        #expect(Self.relativeError(analytic, numeric) < 1e-3)
+        let dInput = TestSupport.numericalGradient(of: { probe in
+            var w = TowerWorkspace()
+            return TowerObjective.loss(theta, input: probe, labels: y, kind: kind, activation: .tanh, workspace: &w)
+        }, at: f)
+        #expect(Self.relativeError(ws.inputGradientForTesting!, dInput) < 1e-3)
+    }
+
+    @Test(arguments: [TaskKind.binary, .regression])
+    func `hessian vector products match finite differences of the gradient`(kind: TaskKind) {
+        let theta = Self.tower(seed: 13)
+        let f = randomTensor([6, 5], seed: 14), y = Self.labels(6, kind: kind, seed: 15)
+        let v = Self.tower(seed: 16)
+        let (hv, mixed) = TowerHessian.hessianVectorProduct(theta, input: f, labels: y, kind: kind, activation: .tanh, direction: v)
+        // ψ(θ) = ⟨∇L(θ), v⟩, so ∇θψ = Hv and ∇fψ = mixed.
+        func psi(_ p: MLPParameters, _ input: Tensor) -> Double {
+            var w = TowerWorkspace()
+            TowerObjective.gradient(p, input: input, labels: y, kind: kind, activation: .tanh, inputGradient: false, workspace: &w)
+            let g = w.gradientsForTesting!
+            var s = 0.0
+            for (a, b) in zip(g.layers, v.layers) {
+                s += weightedSum(a.weight, b.weight) + weightedSum(a.bias, b.bias)
+            }
+            return s
+        }
+        let numericHV = Self.towerGradient(of: { psi($0, f) }, at: theta)
+        #expect(Self.relativeError(hv, numericHV) < 2e-3)
+        let numericMixed = TestSupport.numericalGradient(of: { psi(theta, $0) }, at: f)
+        #expect(Self.relativeError(mixed, numericMixed) < 2e-3)
+    }
+
+    @Test(arguments: [TaskKind.binary, .regression])
+    func `first-order meta-gradient is the query gradient at the adapted weights`(kind: TaskKind) {
+        let theta = Self.tower(seed: 17)
+        let support = randomTensor([6, 5], seed: 18), query = randomTensor([4, 5], seed: 19)
+        let ys = Self.labels(6, kind: kind, seed: 20), yq = Self.labels(4, kind: kind, seed: 21)
+        let adaptation = TowerAdaptation(steps: 2, learningRate: 0.3)
+        var ws = TowerWorkspace()
+        let meta = MetaGradient.compute(tower: theta, kind: kind, activation: .tanh, support: support, supportLabels: ys,
+                                        query: query, queryLabels: yq, adaptation: adaptation, order: .first, workspace: &ws)
+        let adapted = theta.adapted(on: support, labels: ys, kind: kind, activation: .tanh, adaptation: adaptation, workspace: &ws)
+        TowerObjective.gradient(adapted, input: query, labels: yq, kind: kind, activation: .tanh, inputGradient: true, workspace: &ws)
+        #expect(meta.tower == ws.gradientsForTesting!)
+        #expect(meta.query == ws.inputGradientForTesting!)
+        #expect(meta.support.maxAbs() == 0)
+    }
+
+    @Test(arguments: [TaskKind.binary, .regression], [1, 2])
+    func `second-order meta-gradient matches finite differences of the whole objective`(kind: TaskKind, steps: Int) {
+        let theta = Self.tower(seed: 22)
+        let support = randomTensor([6, 5], seed: 23), query = randomTensor([5, 5], seed: 24)
+        let ys = Self.labels(6, kind: kind, seed: 25), yq = Self.labels(5, kind: kind, seed: 26)
+        let adaptation = TowerAdaptation(steps: steps, learningRate: 0.4)
+        var ws = TowerWorkspace()
+        let meta = MetaGradient.compute(tower: theta, kind: kind, activation: .tanh, support: support, supportLabels: ys,
+                                        query: query, queryLabels: yq, adaptation: adaptation, order: .second, workspace: &ws)
+        let objective = { (p: MLPParameters, s: Tensor, q: Tensor) in
+            Self.metaObjective(p, support: s, supportLabels: ys, query: q, queryLabels: yq, kind: kind, adaptation: adaptation)
+        }
+        let numericTower = Self.towerGradient(of: { objective($0, support, query) }, at: theta)
+        #expect(Self.relativeError(meta.tower, numericTower) < 1e-3, "tower")
+        let numericSupport = TestSupport.numericalGradient(of: { objective(theta, $0, query) }, at: support)
+        #expect(Self.relativeError(meta.support, numericSupport) < 1e-3, "support rows (reach the shared bottom)")
+        let numericQuery = TestSupport.numericalGradient(of: { objective(theta, support, $0) }, at: query)
+        #expect(Self.relativeError(meta.query, numericQuery) < 1e-3, "query rows")
+        // And first order really differs from it (the test can tell the two apart).
+        let first = MetaGradient.compute(tower: theta, kind: kind, activation: .tanh, support: support, supportLabels: ys,
+                                         query: query, queryLabels: yq, adaptation: adaptation, order: .first, workspace: &ws)
+        #expect(Self.relativeError(first.tower, numericTower) > 1e-2)
+    }
+}
