@@ -39,16 +39,16 @@ struct AdaptScoreLoop {
     let base: ModelParameters
     let activation: Activation
     let tasks: [TaskSpec]
-    let adaptation: TowerAdaptation
+    let adaptation: Adaptation
     let supportMeta: [Tensor], supportLabels: [Tensor], candidateMeta: [Tensor]  // K × (S, H), (S), (C, H)
     /// Per-task tower weights, reset from `base` and adapted on every run.
-    var fast: [MLPParameters]
+    var fast: [Tower]
     var workspace = TowerWorkspace()
     var predictions: [Float] = []
     /// (C, K) scores of the last run.
     var scores: [Float]
 
-    init(base: ModelParameters, activation: Activation, tasks: [TaskSpec], adaptation: TowerAdaptation,
+    init(base: ModelParameters, activation: Activation, tasks: [TaskSpec], adaptation: Adaptation,
          supportMeta: [Tensor], supportLabels: [Tensor], candidateMeta: [Tensor]) {
         self.base = base
         self.activation = activation
@@ -57,11 +57,12 @@ struct AdaptScoreLoop {
         self.supportMeta = supportMeta
         self.supportLabels = supportLabels
         self.candidateMeta = candidateMeta
-        fast = base.towers.map { tower in  // fresh storage, overwritten per request
-            MLPParameters(layers: tower.layers.map {
+        fast = base.towers.indices.map { t in  // fresh storage, overwritten per request
+            let fresh = MLPParameters(layers: base.towers[t].layers.map {
                 DenseLayer(weight: Tensor(shape: $0.weight.shape, scalars: Array($0.weight.scalars)),
                            bias: Tensor(shape: $0.bias.shape, scalars: Array($0.bias.scalars)))
             })
+            return Tower(parameters: fresh, rates: base.innerRates(ofTask: t), kind: tasks[t].kind, activation: activation)
         }
         let candidates = candidateMeta.first?.rows ?? 0
         predictions.reserveCapacity(candidates)
@@ -73,20 +74,15 @@ struct AdaptScoreLoop {
     mutating func adaptAndScore() {
         let kk = tasks.count
         for t in 0..<kk {
-            let kind = tasks[t].kind
-            fast[t].overwrite(with: base.towers[t])
-            supportMeta[t].withUnsafeBufferPointer { f in
-                supportLabels[t].withUnsafeBufferPointer { y in
-                    fast[t].adapt(rows: y.count, features: f.baseAddress!, featureStride: supportMeta[t].shape[1],
-                                  labels: y.baseAddress!, labelStride: 1, kind: kind, activation: activation,
-                                  adaptation: adaptation, rates: base.innerRates(ofTask: t), workspace: &workspace)
-                }
+            fast[t].parameters.overwrite(with: base.towers[t])
+            TowerRows.with(supportMeta[t], labels: supportLabels[t]) {
+                fast[t].adapt(on: $0, policy: adaptation, workspace: &workspace)
             }
             candidateMeta[t].withUnsafeBufferPointer { f in
                 scores.withUnsafeMutableBufferPointer { out in
-                    _ = TowerObjective.predictions(fast[t], rows: candidateMeta[t].shape[0], features: f.baseAddress!,
-                                                   featureStride: candidateMeta[t].shape[1], kind: kind, activation: activation,
-                                                   into: out.baseAddress! + t, outputStride: kk, workspace: &workspace)
+                    _ = fast[t].predict(rows: candidateMeta[t].shape[0], features: f.baseAddress!,
+                                        featureStride: candidateMeta[t].shape[1], into: out.baseAddress! + t,
+                                        outputStride: kk, workspace: &workspace)
                 }
             }
         }
@@ -112,7 +108,7 @@ struct AdaptScoreRun {
         // The same seeded model as `--write-model` and the latency grid.
         let model = try ServingModel.synthetic()
         model.warmEmbeddings(items: 10_000, users: 0)
-        var settings = ServingSettings(model.config.serving)
+        var settings = ServingSettings(model.config)
         settings.maxCandidates = 1000
         let predictor = Predictor(model: model, settings: settings)
         let spec = model.config.networkSpec, tasks = model.config.taskSpecs
@@ -160,7 +156,8 @@ struct AdaptScoreRun {
                                        table: model.embeddings, createEmbeddings: false, workspace: &network)
         let candidateMeta = network.meta  // K × (C, H)
 
-        let adaptation = TowerAdaptation(steps: steps, learningRate: settings.adaptation.learningRate)
+        var adaptation = settings.adaptation
+        adaptation.steps = steps
         var loop = AdaptScoreLoop(
             base: model.parameters, activation: spec.activation, tasks: tasks, adaptation: adaptation,
             supportMeta: supportMeta, supportLabels: supportLabels, candidateMeta: candidateMeta)

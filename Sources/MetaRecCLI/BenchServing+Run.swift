@@ -72,7 +72,7 @@ struct BenchServingRun {
         let shape = ServingModel.SyntheticShape()
         let model = try ServingModel.synthetic(shape)
         model.warmEmbeddings(items: 10_000, users: 0)
-        var settings = ServingSettings(model.config.serving)
+        var settings = ServingSettings(model.config)
         settings.maxCandidates = 1000
         let predictor = Predictor(model: model, settings: settings)
         var traffic = SyntheticTraffic(items: 10_000, seed: 3)

@@ -9,9 +9,9 @@ extension Predictor {
     func finish(_ request: ScoreRequest, rows: Range<Int>, workspace ws: inout PredictorWorkspace, into result: inout ScoreResult) {
         let k = tasks.count, c = rows.count
         let finetune = request.finetune ?? settings.finetune
-        let adaptation = TowerAdaptation(
-            steps: request.steps ?? settings.adaptation.steps,
-            learningRate: request.learningRate.map { Float($0) } ?? settings.adaptation.learningRate)
+        var adaptation = settings.adaptation
+        if let steps = request.steps { adaptation.steps = steps }
+        if let rate = request.learningRate { adaptation.learningRate = Float(rate) }
         result.scores.removeAll(keepingCapacity: true)
         result.scores.append(contentsOf: repeatElement(0, count: c * k))
         result.supportRows = 0
@@ -21,7 +21,7 @@ extension Predictor {
         var fallback: ScoreResult.Fallback?
         var adaptedTasks = 0
         var s = 0
-        if !finetune || adaptation.steps == 0 {
+        if !finetune || adaptation.isIdentity {
             fallback = .disabled
         } else {
             s = Self.pull(model.support, task: taskKey(user: request.user), features: &ws.supportFeatures, labels: &ws.supportLabels)
@@ -33,18 +33,17 @@ extension Predictor {
             for t in 0..<k {
                 let labelled = ws.supportLabels.withUnsafeBufferPointer { TaskLoss.labelledCount($0.baseAddress! + t, count: s, stride: k) }
                 guard labelled > 0 else { continue }
-                ws.fast[t].overwrite(with: model.parameters.towers[t])
+                ws.fast[t].parameters.overwrite(with: model.parameters.towers[t])
                 // Task t's support is column block t of the (S, K·H) rows and column t of the (S, K) labels.
                 ws.supportFeatures.withUnsafeBufferPointer { f in
                     ws.supportLabels.withUnsafeBufferPointer { y in
-                        ws.fast[t].adapt(rows: s, features: f.baseAddress! + t * h, featureStride: k * h,
-                                         labels: y.baseAddress! + t, labelStride: k, kind: tasks[t].kind,
-                                         activation: spec.activation, adaptation: adaptation,
-                                         rates: model.parameters.innerRates(ofTask: t), workspace: &ws.tower)
+                        let support = TowerRows(count: s, features: f.baseAddress! + t * h, featureStride: k * h,
+                                                labels: y.baseAddress! + t, labelStride: k)
+                        ws.fast[t].adapt(on: support, policy: adaptation, workspace: &ws.tower)
                     }
                 }
-                guard ws.fast[t].isFinite,
-                      predict(tower: ws.fast[t], task: t, rows: rows, workspace: &ws, into: &result) else {
+                guard ws.fast[t].parameters.isFinite,
+                      predict(tower: ws.fast[t].parameters, task: t, rows: rows, workspace: &ws, into: &result) else {
                     fallback = .nonFinite
                     break
                 }

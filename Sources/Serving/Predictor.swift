@@ -14,7 +14,7 @@ import TensorCore
 /// f_k      = Bottom(candidates)_k                     (C, H), the shared bottom run once per batch
 /// score_k  = Tower_k(f_k; θ'_k)                       (C)  σ for binary tasks, identity for regression
 /// ```
-/// The adaptation is ``Models/MLPParameters/adapt(on:labels:kind:activation:adaptation:normalizer:workspace:)``,
+/// The adaptation is ``ModelMath/Tower/adapt(on:policy:normalizer:workspace:)``,
 /// the same function as the training inner loop. Because the bottom is row-wise and every
 /// request adapts on its own support with its own normaliser, a request's scores do not
 /// depend on the requests merged with it (``AutoBatcher``).
@@ -45,7 +45,7 @@ public final class Predictor: Sendable {
     ///     `serving` section when `nil`.
     public init(model: ServingModel, settings: ServingSettings? = nil, metrics: ServingMetrics = ServingMetrics()) {
         self.model = model
-        self.settings = settings ?? ServingSettings(model.config.serving)
+        self.settings = settings ?? ServingSettings(model.config)
         self.metrics = metrics
         spec = model.config.networkSpec
         layout = model.config.inputLayout

@@ -32,7 +32,7 @@ public struct PredictorWorkspace: Sendable {
     var supportFeatures: [Float]          // (S_max, W)
     var supportLabels: [Float]            // (S_max, K)
     /// Per task: the fast weights θ'_k of the request being scored (overwritten per request).
-    var fast: [MLPParameters]
+    var fast: [Tower]
     /// The inner loop's buffers, `S` rows.
     var tower = TowerWorkspace()
     /// Scoring's buffers, `C` rows: apart from ``tower`` so neither is resized when a request
@@ -47,12 +47,15 @@ public struct PredictorWorkspace: Sendable {
         let w = model.support.config.rowWidth, k = model.config.taskCount, cap = model.support.config.capacity
         supportFeatures = [Float](repeating: 0, count: cap * w)
         supportLabels = [Float](repeating: 0, count: cap * k)
-        fast = model.parameters.towers.map { tower in
+        fast = model.parameters.towers.indices.map { t in
             // Fresh storage, not a CoW share of the base tower: the first in-place write must not copy.
-            MLPParameters(layers: tower.layers.map {
+            let tower = model.parameters.towers[t]
+            let fresh = MLPParameters(layers: tower.layers.map {
                 DenseLayer(weight: Tensor(shape: $0.weight.shape, scalars: Array($0.weight.scalars)),
                            bias: Tensor(shape: $0.bias.shape, scalars: Array($0.bias.scalars)))
             })
+            return Tower(parameters: fresh, rates: model.parameters.innerRates(ofTask: t),
+                         kind: model.config.taskSpecs[t].kind, activation: model.config.networkSpec.activation)
         }
         rowBytes.reserveCapacity(1024)
         slots = [ColumnPlan.Slot](repeating: .unset, count: columns)

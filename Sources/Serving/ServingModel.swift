@@ -41,14 +41,15 @@ public struct ServingModel: Sendable {
 public struct ServingSettings: Sendable, Equatable {
     /// Fine-tune towers per request.
     public var finetune: Bool
-    /// `k` and `α` of the per-request inner loop.
-    public var adaptation: TowerAdaptation
+    /// The per-request inner loop (`serving.inner_steps`, `serving.inner_learning_rate` and the
+    /// model's inner loss, adapted layers and head); a request may override steps and rate.
+    public var adaptation: Adaptation
     /// Most candidates in one request.
     public var maxCandidates: Int
     /// Fewest support rows a user needs to be fine-tuned; fewer → the base towers.
     public var minimumSupportRows: Int
 
-    public init(finetune: Bool, adaptation: TowerAdaptation, maxCandidates: Int, minimumSupportRows: Int = 1) {
+    public init(finetune: Bool, adaptation: Adaptation, maxCandidates: Int, minimumSupportRows: Int = 1) {
         precondition(minimumSupportRows >= 1, "ServingSettings: minimumSupportRows must be >= 1, got \(minimumSupportRows)")
         self.finetune = finetune
         self.adaptation = adaptation
@@ -56,10 +57,10 @@ public struct ServingSettings: Sendable, Equatable {
         self.minimumSupportRows = minimumSupportRows
     }
 
-    /// The settings of a config's `serving` section.
-    public init(_ serving: ModelConfig.Serving) {
-        self.init(finetune: serving.finetune,
-                  adaptation: TowerAdaptation(steps: max(0, serving.innerSteps), learningRate: Float(serving.innerLearningRate)),
+    /// The settings of a config's `serving` section (and its `meta` inner-loop policy).
+    public init(_ config: ModelConfig) {
+        let serving = config.serving
+        self.init(finetune: serving.finetune, adaptation: config.servingAdaptation,
                   maxCandidates: serving.maxCandidates, minimumSupportRows: max(1, serving.finetuneMinSupportRows))
     }
 

@@ -15,7 +15,7 @@ import Testing
 
     static func meta(_ order: MetaOrder, byTime: Bool) -> MetaLearning {
         MetaLearning(splitter: TaskSplitter(minimumRows: 3, supportFraction: 0.5, splitsByTime: byTime),
-                     adaptation: TowerAdaptation(steps: 2, learningRate: 0.3), order: order, weight: 0.7)
+                     adaptation: Adaptation(steps: 2, learningRate: 0.3), order: order, weight: 0.7)
     }
 
     static func total(_ losses: DataParallelStep.Losses, meta: MetaLearning?) -> Double {
@@ -188,7 +188,7 @@ import Testing
     }
 
     /// Second order is the exact gradient of L; first order is checked against its own
-    /// definition in `TowerAdaptationTests`.
+    /// definition in `AdaptationTests`.
     @Test func `the meta objective's gradient matches finite differences through the shared bottom`() {
         let order = MetaOrder.second
         let parameters = ModelParameters(spec: Self.spec, seed: 8)
@@ -235,7 +235,7 @@ import Testing
         parameters.innerRates[1].layers[0].weight.fill(0.8)  // away from the all-ones start
         let batch = randomBatch(rows: 16, layout: Self.layout, tasks: Self.tasks, taskKeys: 3, seed: 13)
         let meta = MetaLearning(splitter: TaskSplitter(minimumRows: 3, supportFraction: 0.5, splitsByTime: false),
-                                adaptation: TowerAdaptation(steps: order == .first ? 1 : 2, learningRate: 0.3),
+                                adaptation: Adaptation(steps: order == .first ? 1 : 2, learningRate: 0.3),
                                 order: order, weight: 0.7)
         let table = DictionaryEmbeddingTable(dimension: 3)
         let step = DataParallelStep(spec: spec, layout: Self.layout, tasks: Self.tasks, threads: 2, meta: meta, like: parameters)

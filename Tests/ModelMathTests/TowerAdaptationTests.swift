@@ -5,7 +5,7 @@ import Testing
 
 /// The MAML inner loop and meta-gradients on a tower (smooth tanh activation so finite
 /// differences do not straddle ReLU kinks).
-@Suite struct TowerAdaptationTests {
+@Suite struct AdaptationTests {
     static func tower(seed: UInt64, widths: [Int] = [5, 4, 3, 1]) -> MLPParameters {
         var rng = SeededRandom(seed: seed)
         return MLPParameters(widths: widths, activatesLast: false, using: &rng)
@@ -21,10 +21,10 @@ import Testing
 
     /// `L_Q(θ − α∇L_S(θ))` after `steps` inner steps, in Double.
     static func metaObjective(_ theta: MLPParameters, support: Tensor, supportLabels: Tensor, query: Tensor,
-                              queryLabels: Tensor, kind: TaskKind, adaptation: TowerAdaptation) -> Double {
+                              queryLabels: Tensor, kind: TaskKind, adaptation: Adaptation) -> Double {
         var ws = TowerWorkspace()
-        let adapted = theta.adapted(on: support, labels: supportLabels, kind: kind, activation: .tanh, adaptation: adaptation, workspace: &ws)
-        return TowerObjective.loss(adapted, input: query, labels: queryLabels, kind: kind, activation: .tanh, workspace: &ws)
+        let adapted = Tower(parameters: theta, rates: nil, kind: kind, activation: .tanh).adapted(on: support, labels: supportLabels, policy: adaptation, workspace: &ws).parameters
+        return TowerObjective.loss(Tower(parameters: adapted, rates: nil, kind: kind, activation: .tanh), input: query, labels: queryLabels, workspace: &ws)
     }
 
     /// `‖a − b‖ / ‖b‖` over all tensors of two towers.
@@ -63,8 +63,7 @@ import Testing
         var fast = theta
         #expect(fast == theta)
         var ws = TowerWorkspace()
-        fast.adapt(on: randomTensor([6, 5], seed: 2), labels: Self.labels(6, kind: .binary, seed: 3), kind: .binary,
-                   activation: .tanh, adaptation: TowerAdaptation(steps: 1, learningRate: 0.5), workspace: &ws)
+        fast = Tower(parameters: fast, rates: nil, kind: .binary, activation: .tanh).adapted(on: randomTensor([6, 5], seed: 2), labels: Self.labels(6, kind: .binary, seed: 3), policy: Adaptation(steps: 1, learningRate: 0.5), workspace: &ws).parameters
         #expect(fast != theta)
         #expect(theta == Self.tower(seed: 1))
     }
@@ -73,13 +72,10 @@ import Testing
         let theta = Self.tower(seed: 4)
         var ws = TowerWorkspace()
         let support = randomTensor([6, 5], seed: 5)
-        #expect(theta.adapted(on: support, labels: Self.labels(6, kind: .binary, seed: 6), kind: .binary, activation: .tanh,
-                              adaptation: TowerAdaptation(steps: 0, learningRate: 0.5), workspace: &ws) == theta)
-        #expect(theta.adapted(on: Tensor(shape: [0, 5]), labels: Tensor(shape: [0]), kind: .binary, activation: .tanh,
-                              adaptation: TowerAdaptation(steps: 3, learningRate: 0.5), workspace: &ws) == theta)
+        #expect(Tower(parameters: theta, rates: nil, kind: .binary, activation: .tanh).adapted(on: support, labels: Self.labels(6, kind: .binary, seed: 6), policy: Adaptation(steps: 0, learningRate: 0.5), workspace: &ws).parameters == theta)
+        #expect(Tower(parameters: theta, rates: nil, kind: .binary, activation: .tanh).adapted(on: Tensor(shape: [0, 5]), labels: Tensor(shape: [0]), policy: Adaptation(steps: 3, learningRate: 0.5), workspace: &ws).parameters == theta)
         let unlabelled = Tensor(shape: [6], repeating: .nan)
-        #expect(theta.adapted(on: support, labels: unlabelled, kind: .binary, activation: .tanh,
-                              adaptation: TowerAdaptation(steps: 3, learningRate: 0.5), workspace: &ws) == theta)
+        #expect(Tower(parameters: theta, rates: nil, kind: .binary, activation: .tanh).adapted(on: support, labels: unlabelled, policy: Adaptation(steps: 3, learningRate: 0.5), workspace: &ws).parameters == theta)
     }
 
     @Test(arguments: [TaskKind.binary, .regression], [Activation.tanh, .relu])
@@ -87,10 +83,9 @@ import Testing
         let theta = Self.tower(seed: 7)
         let support = randomTensor([8, 5], seed: 8), labels = Self.labels(8, kind: kind, seed: 9)
         var ws = TowerWorkspace()
-        let before = TowerObjective.loss(theta, input: support, labels: labels, kind: kind, activation: activation, workspace: &ws)
-        let adapted = theta.adapted(on: support, labels: labels, kind: kind, activation: activation,
-                                    adaptation: TowerAdaptation(steps: 1, learningRate: 0.05), workspace: &ws)
-        let after = TowerObjective.loss(adapted, input: support, labels: labels, kind: kind, activation: activation, workspace: &ws)
+        let before = TowerObjective.loss(Tower(parameters: theta, rates: nil, kind: kind, activation: activation), input: support, labels: labels, workspace: &ws)
+        let adapted = Tower(parameters: theta, rates: nil, kind: kind, activation: activation).adapted(on: support, labels: labels, policy: Adaptation(steps: 1, learningRate: 0.05), workspace: &ws).parameters
+        let after = TowerObjective.loss(Tower(parameters: adapted, rates: nil, kind: kind, activation: activation), input: support, labels: labels, workspace: &ws)
         #expect(after < before, "support loss \(before) → \(after)")
     }
 
@@ -99,16 +94,16 @@ import Testing
         let theta = Self.tower(seed: 10)
         let f = randomTensor([7, 5], seed: 11), y = Self.labels(7, kind: kind, seed: 12)
         var ws = TowerWorkspace()
-        TowerObjective.gradient(theta, input: f, labels: y, kind: kind, activation: .tanh, inputGradient: true, workspace: &ws)
+        TowerObjective.gradient(Tower(parameters: theta, rates: nil, kind: kind, activation: .tanh), input: f, labels: y, inputGradient: true, workspace: &ws)
         let analytic = try! #require(ws.gradientsForTesting)
         let numeric = Self.towerGradient(of: { p in
             var w = TowerWorkspace()
-            return TowerObjective.loss(p, input: f, labels: y, kind: kind, activation: .tanh, workspace: &w)
+            return TowerObjective.loss(Tower(parameters: p, rates: nil, kind: kind, activation: .tanh), input: f, labels: y, workspace: &w)
         }, at: theta)
         #expect(Self.relativeError(analytic, numeric) < 1e-3)
         let dInput = TestSupport.numericalGradient(of: { probe in
             var w = TowerWorkspace()
-            return TowerObjective.loss(theta, input: probe, labels: y, kind: kind, activation: .tanh, workspace: &w)
+            return TowerObjective.loss(Tower(parameters: theta, rates: nil, kind: kind, activation: .tanh), input: probe, labels: y, workspace: &w)
         }, at: f)
         #expect(Self.relativeError(ws.inputGradientForTesting!, dInput) < 1e-3)
     }
@@ -118,11 +113,11 @@ import Testing
         let theta = Self.tower(seed: 13)
         let f = randomTensor([6, 5], seed: 14), y = Self.labels(6, kind: kind, seed: 15)
         let v = Self.tower(seed: 16)
-        let (hv, mixed) = TowerHessian.hessianVectorProduct(theta, input: f, labels: y, kind: kind, activation: .tanh, direction: v)
+        let (hv, mixed) = TowerHessian.hessianVectorProduct(Tower(parameters: theta, rates: nil, kind: kind, activation: .tanh), input: f, labels: y, direction: v)
         // ψ(θ) = ⟨∇L(θ), v⟩, so ∇θψ = Hv and ∇fψ = mixed.
         func psi(_ p: MLPParameters, _ input: Tensor) -> Double {
             var w = TowerWorkspace()
-            TowerObjective.gradient(p, input: input, labels: y, kind: kind, activation: .tanh, inputGradient: false, workspace: &w)
+            TowerObjective.gradient(Tower(parameters: p, rates: nil, kind: kind, activation: .tanh), input: input, labels: y, inputGradient: false, workspace: &w)
             let g = w.gradientsForTesting!
             var s = 0.0
             for (a, b) in zip(g.layers, v.layers) {
@@ -141,12 +136,11 @@ import Testing
         let theta = Self.tower(seed: 17)
         let support = randomTensor([6, 5], seed: 18), query = randomTensor([4, 5], seed: 19)
         let ys = Self.labels(6, kind: kind, seed: 20), yq = Self.labels(4, kind: kind, seed: 21)
-        let adaptation = TowerAdaptation(steps: 2, learningRate: 0.3)
+        let adaptation = Adaptation(steps: 2, learningRate: 0.3)
         var ws = TowerWorkspace()
-        let meta = MetaGradient.compute(tower: theta, kind: kind, activation: .tanh, support: support, supportLabels: ys,
-                                        query: query, queryLabels: yq, adaptation: adaptation, order: .first, workspace: &ws)
-        let adapted = theta.adapted(on: support, labels: ys, kind: kind, activation: .tanh, adaptation: adaptation, workspace: &ws)
-        TowerObjective.gradient(adapted, input: query, labels: yq, kind: kind, activation: .tanh, inputGradient: true, workspace: &ws)
+        let meta = MetaGradient.compute(for: Tower(parameters: theta, rates: nil, kind: kind, activation: .tanh), support: LabelledRows(features: support, labels: ys), query: LabelledRows(features: query, labels: yq), policy: adaptation, order: .first, workspace: &ws)
+        let adapted = Tower(parameters: theta, rates: nil, kind: kind, activation: .tanh).adapted(on: support, labels: ys, policy: adaptation, workspace: &ws).parameters
+        TowerObjective.gradient(Tower(parameters: adapted, rates: nil, kind: kind, activation: .tanh), input: query, labels: yq, inputGradient: true, workspace: &ws)
         #expect(meta.tower == ws.gradientsForTesting!)
         #expect(meta.query == ws.inputGradientForTesting!)
         #expect(meta.support.maxAbs() == 0)
@@ -157,10 +151,9 @@ import Testing
         let theta = Self.tower(seed: 22)
         let support = randomTensor([6, 5], seed: 23), query = randomTensor([5, 5], seed: 24)
         let ys = Self.labels(6, kind: kind, seed: 25), yq = Self.labels(5, kind: kind, seed: 26)
-        let adaptation = TowerAdaptation(steps: steps, learningRate: 0.4)
+        let adaptation = Adaptation(steps: steps, learningRate: 0.4)
         var ws = TowerWorkspace()
-        let meta = MetaGradient.compute(tower: theta, kind: kind, activation: .tanh, support: support, supportLabels: ys,
-                                        query: query, queryLabels: yq, adaptation: adaptation, order: .second, workspace: &ws)
+        let meta = MetaGradient.compute(for: Tower(parameters: theta, rates: nil, kind: kind, activation: .tanh), support: LabelledRows(features: support, labels: ys), query: LabelledRows(features: query, labels: yq), policy: adaptation, order: .second, workspace: &ws)
         let objective = { (p: MLPParameters, s: Tensor, q: Tensor) in
             Self.metaObjective(p, support: s, supportLabels: ys, query: q, queryLabels: yq, kind: kind, adaptation: adaptation)
         }
@@ -171,8 +164,7 @@ import Testing
         let numericQuery = TestSupport.numericalGradient(of: { objective(theta, support, $0) }, at: query)
         #expect(Self.relativeError(meta.query, numericQuery) < 1e-3, "query rows")
         // And first order really differs from it (the test can tell the two apart).
-        let first = MetaGradient.compute(tower: theta, kind: kind, activation: .tanh, support: support, supportLabels: ys,
-                                         query: query, queryLabels: yq, adaptation: adaptation, order: .first, workspace: &ws)
+        let first = MetaGradient.compute(for: Tower(parameters: theta, rates: nil, kind: kind, activation: .tanh), support: LabelledRows(features: support, labels: ys), query: LabelledRows(features: query, labels: yq), policy: adaptation, order: .first, workspace: &ws)
         #expect(Self.relativeError(first.tower, numericTower) > 1e-2)
     }
 }

@@ -15,8 +15,7 @@ import Testing
                              activation: Activation, steps: Int, rate: Float) -> MLPParameters {
         var fast = tower, ws = TowerWorkspace()
         for _ in 0..<steps {
-            TowerObjective.gradient(fast, input: support, labels: labels, kind: kind, activation: activation,
-                                    inputGradient: false, workspace: &ws)
+            TowerObjective.gradient(Tower(parameters: fast, rates: nil, kind: kind, activation: activation), input: support, labels: labels, inputGradient: false, workspace: &ws)
             let g = ws.gradientsForTesting!
             for l in fast.layers.indices {
                 fast.layers[l].weight.addScaled(g.layers[l].weight, by: -rate)
@@ -41,8 +40,7 @@ import Testing
             let support = randomTensor([s, h], seed: UInt64(s + h))
             let y = s == 1 ? Tensor(shape: [1], scalars: [kind == .binary ? 1 : 0.5]) : Self.labels(s, kind: kind, seed: 4)
             var ws = TowerWorkspace()
-            let fused = base.adapted(on: support, labels: y, kind: kind, activation: activation,
-                                     adaptation: TowerAdaptation(steps: 3, learningRate: 0.3), workspace: &ws)
+            let fused = Tower(parameters: base, rates: nil, kind: kind, activation: activation).adapted(on: support, labels: y, policy: Adaptation(steps: 3, learningRate: 0.3), workspace: &ws).parameters
             let generic = Self.genericAdapt(base, support: support, labels: y, kind: kind, activation: activation,
                                             steps: 3, rate: 0.3)
             for l in 0..<2 {
@@ -63,16 +61,17 @@ import Testing
             ColumnBlock.extract(from: rows, atColumn: task * h, into: &block)
             let y = Tensor(shape: [s], scalars: (0..<s).map { labelMatrix.scalars[$0 * k + task] })
             var ws = TowerWorkspace()
-            let adaptation = TowerAdaptation(steps: 2, learningRate: 0.1)
-            let contiguous = base.adapted(on: block, labels: y, kind: .binary, activation: .relu, adaptation: adaptation, workspace: &ws)
-            var strided = base
+            let adaptation = Adaptation(steps: 2, learningRate: 0.1)
+            let contiguous = Tower(parameters: base, rates: nil, kind: .binary, activation: .relu).adapted(on: block, labels: y, policy: adaptation, workspace: &ws).parameters
+            var strided = Tower(parameters: base, kind: .binary, activation: .relu)
             rows.withUnsafeBufferPointer { f in
                 labelMatrix.withUnsafeBufferPointer { l in
-                    strided.adapt(rows: s, features: f.baseAddress! + task * h, featureStride: k * h, labels: l.baseAddress! + task,
-                                  labelStride: k, kind: .binary, activation: .relu, adaptation: adaptation, workspace: &ws)
+                    strided.adapt(on: TowerRows(count: s, features: f.baseAddress! + task * h, featureStride: k * h,
+                                                labels: l.baseAddress! + task, labelStride: k),
+                                  policy: adaptation, workspace: &ws)
                 }
             }
-            #expect(strided == contiguous, "task \(task)")
+            #expect(strided.parameters == contiguous, "task \(task)")
         }
     }
 
@@ -84,16 +83,16 @@ import Testing
         ColumnBlock.extract(from: rows, atColumn: 6, into: &block)
         let y = Self.labels(10, kind: .regression, seed: 2)
         var ws = TowerWorkspace()
-        let adaptation = TowerAdaptation(steps: 2, learningRate: 0.05)
-        let expected = base.adapted(on: block, labels: y, kind: .regression, activation: .tanh, adaptation: adaptation, workspace: &ws)
-        var strided = base
+        let adaptation = Adaptation(steps: 2, learningRate: 0.05)
+        let expected = Tower(parameters: base, rates: nil, kind: .regression, activation: .tanh).adapted(on: block, labels: y, policy: adaptation, workspace: &ws).parameters
+        var strided = Tower(parameters: base, kind: .regression, activation: .tanh)
         rows.withUnsafeBufferPointer { f in
             y.withUnsafeBufferPointer { l in
-                strided.adapt(rows: 10, features: f.baseAddress! + 6, featureStride: 12, labels: l.baseAddress!, labelStride: 1,
-                              kind: .regression, activation: .tanh, adaptation: adaptation, workspace: &ws)
+                strided.adapt(on: TowerRows(count: 10, features: f.baseAddress! + 6, featureStride: 12, labels: l.baseAddress!),
+                              policy: adaptation, workspace: &ws)
             }
         }
-        #expect(strided == expected)
+        #expect(strided.parameters == expected)
     }
 
     @Test(arguments: [TaskKind.binary, .regression])

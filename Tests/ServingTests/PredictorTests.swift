@@ -5,6 +5,7 @@ import ParamServer
 import Serving
 import TensorCore
 import Testing
+import TestSupport
 
 @Suite struct PredictorTests {
     @Test func `an unknown user is scored by the base towers`() throws {
@@ -120,19 +121,19 @@ import Testing
             var labels = Tensor(shape: [6])
             for i in 0..<6 { labels[i] = support.batch.label(row: i, task: k) }
             var tws = TowerWorkspace()
-            let adapted = model.parameters.towers[k].adapted(
-                on: support.meta[k], labels: labels, kind: .binary, activation: spec.activation,
-                adaptation: TowerAdaptation(steps: steps, learningRate: 0.3), rates: model.parameters.innerRates(ofTask: k),
-                workspace: &tws)
+            let adapted = Tower(parameters: model.parameters.towers[k], rates: model.parameters.innerRates(ofTask: k),
+                                kind: .binary, activation: spec.activation)
+                .adapted(on: support.meta[k], labels: labels, policy: Adaptation(steps: steps, learningRate: 0.3),
+                         workspace: &tws).parameters
             var expected: [Float] = []
             TowerObjective.predictions(adapted, input: candidates.meta[k], kind: .binary, activation: spec.activation,
                                        into: &expected, workspace: &tws)
             let actual = (0..<5).map { served.score(candidate: $0, task: k) }
             #expect(Fixtures.maxRelativeDifference(actual, expected) <= 1e-5, "task \(k)")
             if learnedRates {  // and the multipliers matter: plain MAML steps give other scores
-                let plain = model.parameters.towers[k].adapted(
-                    on: support.meta[k], labels: labels, kind: .binary, activation: spec.activation,
-                    adaptation: TowerAdaptation(steps: steps, learningRate: 0.3), workspace: &tws)
+                let plain = Tower(parameters: model.parameters.towers[k], kind: .binary, activation: spec.activation)
+                    .adapted(on: support.meta[k], labels: labels, policy: Adaptation(steps: steps, learningRate: 0.3),
+                             workspace: &tws).parameters
                 var plainScores: [Float] = []
                 TowerObjective.predictions(plain, input: candidates.meta[k], kind: .binary, activation: spec.activation,
                                            into: &plainScores, workspace: &tws)

@@ -27,10 +27,10 @@ enum Fixtures {
 
     static func predictor(_ model: ServingModel, maxCandidates: Int = 1000, steps: Int = 3, learningRate: Float = 0.5,
                           minimumSupportRows: Int = 1) -> Predictor {
-        var settings = ServingSettings(model.config.serving)
+        var settings = ServingSettings(model.config)
         settings.maxCandidates = maxCandidates
         settings.minimumSupportRows = minimumSupportRows
-        settings.adaptation = TowerAdaptation(steps: steps, learningRate: learningRate)
+        settings.adaptation = Adaptation(steps: steps, learningRate: learningRate)
         return Predictor(model: model, settings: settings)
     }
 

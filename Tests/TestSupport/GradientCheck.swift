@@ -1,4 +1,5 @@
 import Testing
+import ModelMath
 import TensorCore
 
 /// Central finite differences of a scalar function of one tensor, evaluated in Double:
@@ -47,4 +48,15 @@ public func weightedSum(_ y: Tensor, _ w: Tensor) -> Double {
     var s = 0.0
     for i in 0..<y.count { s += Double(y.scalars[i]) * Double(w.scalars[i]) }
     return s
+}
+
+extension Tower {
+    /// Test shorthand for the one entry point on tensors: ``Tower/adapt(on:policy:normalizer:workspace:)``
+    /// on `f` `(S, H)` and `y` `(S)`.
+    public func adapted(on f: Tensor, labels y: Tensor, policy: Adaptation, normalizer: Int? = nil,
+                        workspace: inout TowerWorkspace) -> Tower {
+        var fast = self
+        TowerRows.with(f, labels: y) { fast.adapt(on: $0, policy: policy, normalizer: normalizer, workspace: &workspace) }
+        return fast
+    }
 }

@@ -11,7 +11,7 @@ final class AdaptProblem {
     let support: Tensor // (S, H) = (64, 64)
     let labels: Tensor  // (S) 0/1
     var workspace = TowerWorkspace()
-    let adaptation = TowerAdaptation(steps: 3, learningRate: 0.05)
+    let adaptation = Adaptation(steps: 3, learningRate: 0.05)
 
     init(seed: UInt64) {
         var rng = SeededRandom(seed: seed)
@@ -32,17 +32,14 @@ final class AdaptProblem {
             fast.layers[l].weight.assign(base.layers[l].weight)
             fast.layers[l].bias.assign(base.layers[l].bias)
         }
-        fast.adapt(on: support, labels: labels, kind: .binary, activation: .relu, adaptation: adaptation,
-                   workspace: &workspace)
+        fast = Tower(parameters: fast, rates: nil, kind: .binary, activation: .relu).adapted(on: support, labels: labels, policy: adaptation, workspace: &workspace).parameters
     }
 
     /// Traps unless adapting lowers the support loss to a finite value (the property serving relies on).
     func validate() {
         run()
-        let before = TowerObjective.loss(base, input: support, labels: labels, kind: .binary, activation: .relu,
-                                         workspace: &workspace)
-        let after = TowerObjective.loss(fast, input: support, labels: labels, kind: .binary, activation: .relu,
-                                        workspace: &workspace)
+        let before = TowerObjective.loss(Tower(parameters: base, rates: nil, kind: .binary, activation: .relu), input: support, labels: labels, workspace: &workspace)
+        let after = TowerObjective.loss(Tower(parameters: fast, rates: nil, kind: .binary, activation: .relu), input: support, labels: labels, workspace: &workspace)
         precondition(after.isFinite && after < before, "adapt: support loss \(before) → \(after) did not drop")
     }
 }

@@ -21,7 +21,7 @@ public struct FineTuneComparison: Sendable {
 }
 
 /// Evaluation with per-task fine-tuning (DESIGN §1, §3): each task's towers are adapted on
-/// its support rows with ``MLPParameters/adapt(on:labels:kind:activation:adaptation:normalizer:workspace:)``
+/// its support rows with ``ModelMath/Tower/adapt(on:policy:normalizer:workspace:)``
 /// — the function training's inner loop and serving use — then its rows are scored. Reports
 /// metrics with and without fine-tuning, overall and per activity bucket (support rows
 /// 0, 1–5, 6–20, 21–100, > 100).
@@ -33,13 +33,13 @@ public struct FineTunedEvaluation {
     ]
 
     public let model: LoadedModel
-    public var adaptation: TowerAdaptation
+    public var adaptation: Adaptation
     public var source: SupportSource
     /// Fewest support rows a task needs to be fine-tuned; a task with fewer is scored by the
     /// base towers in the fine-tuned variant too (serving's `finetune_min_support_rows`).
     public var minimumSupportRows: Int
 
-    public init(model: LoadedModel, adaptation: TowerAdaptation, source: SupportSource, minimumSupportRows: Int = 1) {
+    public init(model: LoadedModel, adaptation: Adaptation, source: SupportSource, minimumSupportRows: Int = 1) {
         precondition(minimumSupportRows >= 1, "FineTunedEvaluation: minimumSupportRows must be >= 1, got \(minimumSupportRows)")
         self.model = model
         self.adaptation = adaptation
@@ -93,18 +93,18 @@ public struct FineTunedEvaluation {
             let bucket = Self.buckets.firstIndex { $0.range.contains(supportCount) }!
             bucketTasks[bucket] += 1
             for (k, head) in heads.enumerated() {
-                var tuned = model.parameters.towers[k]
+                let base = Tower(parameters: model.parameters.towers[k], rates: model.parameters.innerRates(ofTask: k),
+                                 kind: head.kind, activation: spec.activation)
+                var tuned = base
                 if supportCount >= minimumSupportRows {   // below it, the support is not even gathered
                     let f = Self.column(block: k, width: h, of: supportFeatures, rows: supportCount, rowWidth: kk * h)
                     let y = Tensor(shape: [supportCount], scalars: (0..<supportCount).map { supportLabels[supportLabels.startIndex + $0 * kk + k] })
-                    tuned = tuned.adapted(on: f, labels: y, kind: head.kind, activation: spec.activation,
-                                          adaptation: adaptation, rates: model.parameters.innerRates(ofTask: k),
-                                          workspace: &towerWS)
+                    TowerRows.with(f, labels: y) { tuned.adapt(on: $0, policy: adaptation, workspace: &towerWS) }
                 }
                 let query = Self.column(block: k, width: h, of: rows.features[(scored.lowerBound * kk * h)..<(scored.upperBound * kk * h)],
                                         rows: scored.count, rowWidth: kk * h)
-                for (tower, isTuned) in [(model.parameters.towers[k], false), (tuned, true)] {
-                    TowerObjective.predictions(tower, input: query, kind: head.kind, activation: spec.activation, into: &scores, workspace: &towerWS)
+                for (tower, isTuned) in [(base, false), (tuned, true)] {
+                    tower.predictions(query, into: &scores, workspace: &towerWS)
                     for (i, r) in scored.enumerated() {
                         let label = rows.labels[r * kk + k]
                         if isTuned {

@@ -30,8 +30,8 @@ public struct EvaluationJob {
     public func runFineTuned(source: SupportSource, steps: Int?, learningRate: Double?,
                              minimumSupportRows: Int? = nil) throws -> (tasks: [String], groups: [FineTuneComparison]) {
         let model = try LoadedModel(path: modelPath)
-        let adaptation = TowerAdaptation(steps: steps ?? model.config.meta.innerSteps,
-                                         learningRate: Float(learningRate ?? model.config.meta.innerLearningRate))
+        let adaptation = model.config.adaptation(steps: steps ?? model.config.meta.innerSteps,
+                                                 learningRate: learningRate ?? model.config.meta.innerLearningRate)
         var stream = try CSVBatchStream(path: dataPath, encoder: model.encoder, options: CSVReadOptions(maxBadRows: maxBadRows))
         let groups = try FineTunedEvaluation(model: model, adaptation: adaptation, source: source,
                                              minimumSupportRows: max(1, minimumSupportRows ?? model.config.serving.finetuneMinSupportRows))

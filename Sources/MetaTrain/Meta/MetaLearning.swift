@@ -11,12 +11,13 @@ import TensorCore
 /// `U` is the number of in-batch tasks with enough rows. `nil` settings = meta-learning off.
 public struct MetaLearning: Sendable {
     public var splitter: TaskSplitter
-    public var adaptation: TowerAdaptation
+    /// The inner loop (the same policy type evaluation and serving adapt with).
+    public var adaptation: Adaptation
     public var order: MetaOrder
     /// `λ`.
     public var weight: Float
 
-    public init(splitter: TaskSplitter, adaptation: TowerAdaptation, order: MetaOrder, weight: Float) {
+    public init(splitter: TaskSplitter, adaptation: Adaptation, order: MetaOrder, weight: Float) {
         self.splitter = splitter
         self.adaptation = adaptation
         self.order = order
@@ -29,8 +30,8 @@ public struct MetaLearning: Sendable {
         self.init(
             splitter: TaskSplitter(minimumRows: config.meta.minTaskRows, supportFraction: config.meta.supportFraction,
                                    splitsByTime: config.time != nil),
-            adaptation: TowerAdaptation(steps: config.meta.innerSteps, learningRate: Float(config.meta.innerLearningRate)),
-            order: config.meta.order == .second ? .second : .first,
+            adaptation: config.trainingAdaptation,
+            order: config.meta.order,
             weight: Float(config.meta.metaWeight))
     }
 }

@@ -139,10 +139,12 @@ public final class DataParallelStep: @unchecked Sendable {
             RowGather.gather(w.workspace.meta[k], rows: task.query, into: &w.query)
             RowGather.gather(vector: w.workspace.taskLabels(k), rows: task.support, into: &w.supportLabels)
             RowGather.gather(vector: w.workspace.taskLabels(k), rows: task.query, into: &w.queryLabels)
+            let tower = Tower(parameters: parameters.towers[k], rates: parameters.innerRates(ofTask: k), kind: head.kind,
+                              activation: spec.activation)
             let g = MetaGradient.compute(
-                tower: parameters.towers[k], kind: head.kind, activation: spec.activation,
-                support: w.support, supportLabels: w.supportLabels, query: w.query, queryLabels: w.queryLabels,
-                adaptation: meta.adaptation, order: meta.order, rates: parameters.innerRates(ofTask: k), workspace: &w.tower)
+                for: tower, support: LabelledRows(features: w.support, labels: w.supportLabels),
+                query: LabelledRows(features: w.query, labels: w.queryLabels), policy: meta.adaptation, order: meta.order,
+                workspace: &w.tower)
             let scale = meta.weight * head.weight / Float(taskCount)
             w.gradients.towers[k].addScaled(g.tower, by: scale)
             if let dRates = g.rates { w.gradients.innerRates[k].addScaled(dRates, by: scale) }

@@ -154,7 +154,8 @@ extension ModelConfig {
     private static func decodeMeta(_ node: ConfigNode) throws(ConfigError) -> Meta {
         let m = try node.mapping(allowed: ["enabled", "order", "inner_steps", "inner_learning_rate",
                                            "meta_weight", "min_task_rows", "support_fraction", "task_chunk_rows",
-                                           "learn_inner_rates", "inner_rates_learning_rate"])
+                                           "learn_inner_rates", "inner_rates_learning_rate", "inner_loss",
+                                           "inner_pointwise_weight", "adapt_layers", "head_solver", "head_l2"])
         var meta = Meta()
         meta.enabled = try m.bool("enabled", default: meta.enabled)
         meta.order = try m.choice("order", default: meta.order)
@@ -166,6 +167,11 @@ extension ModelConfig {
         meta.taskChunkRows = try m.int("task_chunk_rows", default: meta.taskChunkRows)
         meta.learnInnerRates = try m.bool("learn_inner_rates", default: meta.learnInnerRates)
         meta.innerRatesLearningRate = try m.double("inner_rates_learning_rate", default: meta.innerRatesLearningRate)
+        meta.innerLoss = try m.choice("inner_loss", default: meta.innerLoss)
+        meta.innerPointwiseWeight = try m.double("inner_pointwise_weight", default: meta.innerPointwiseWeight)
+        meta.adaptLayers = try m.choice("adapt_layers", default: meta.adaptLayers)
+        meta.headSolver = try m.choice("head_solver", default: meta.headSolver)
+        meta.headL2 = try m.double("head_l2", default: meta.headL2)
         return meta
     }
 

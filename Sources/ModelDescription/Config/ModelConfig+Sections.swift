@@ -61,17 +61,33 @@ extension ModelConfig {
         /// Adam's learning rate `η_ρ` for the multipliers `ρ` (they start at 1 and need to move
         /// further than the weights). YAML `inner_rates_learning_rate`, default 0.01.
         public var innerRatesLearningRate: Double = 0.01
+        /// The support-set loss of the inner loop (training, evaluation and serving):
+        /// `pointwise` (the task's BCE / squared error), `pairwise` (RankNet over the user's rows)
+        /// or `listwise` (ListNet softmax); the ranking losses are invariant to a per-user offset,
+        /// so adapting on them can only re-order. YAML `inner_loss`, default `pointwise`.
+        public var innerLoss: InnerLossName = .pointwise
+        /// Weight of the pointwise term added to a ranking inner loss. YAML
+        /// `inner_pointwise_weight`, default 0.
+        public var innerPointwiseWeight: Double = 0
+        /// Which tower layers the inner steps move: `all`, `hidden` (the first layers, which mix
+        /// the item-side input) or `output` (the logit layer). YAML `adapt_layers`, default `all`.
+        public var adaptLayers: AdaptLayersName = .all
+        /// `gradient` (the steps only) or `ridge` (the last layer then solved in closed form on
+        /// the support rows, a per-user ridge over the tower's hidden layer). YAML `head_solver`,
+        /// default `gradient`.
+        public var headSolver: HeadSolverName = .gradient
+        /// `λ` of the ridge head. YAML `head_l2`, default 1.0.
+        public var headL2: Double = 1.0
 
         public init() {}
     }
 
-    /// Which derivatives the meta-gradient keeps.
-    public enum MetaOrder: String, Sendable, Equatable, Codable, CaseIterable {
-        /// First-order MAML: the meta-gradient is the query gradient at the adapted weights.
-        case first
-        /// Full MAML: back-propagates through the inner steps (Hessian-vector products).
-        case second
-    }
+    /// `meta.inner_loss` values.
+    public enum InnerLossName: String, Sendable, Equatable, Codable, CaseIterable { case pointwise, pairwise, listwise }
+    /// `meta.adapt_layers` values.
+    public enum AdaptLayersName: String, Sendable, Equatable, Codable, CaseIterable { case all, hidden, output }
+    /// `meta.head_solver` values.
+    public enum HeadSolverName: String, Sendable, Equatable, Codable, CaseIterable { case gradient, ridge }
 
     /// Optimisers and the training loop, YAML `training`.
     public struct Training: Sendable, Equatable, Codable {

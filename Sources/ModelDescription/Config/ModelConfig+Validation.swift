@@ -131,6 +131,10 @@ private struct Validator {
         try positive(m.innerRatesLearningRate, "meta.inner_rates_learning_rate")
         try check(m.enabled || !m.learnInnerRates, "meta.learn_inner_rates",
                   "learned inner rates need meta-learning: set meta.enabled: true or learn_inner_rates: false")
+        try nonNegative(m.innerPointwiseWeight, "meta.inner_pointwise_weight")
+        try positive(m.headL2, "meta.head_l2")
+        try check(m.order == .first || m.headSolver == .gradient, "meta.head_solver",
+                  "the ridge head is differentiated first-order only: set meta.order: first or head_solver: gradient")
     }
 
     func training(_ t: ModelConfig.Training) throws(ConfigError) {

@@ -45,6 +45,11 @@ extension ModelConfig {
               support_fraction: \(meta.supportFraction)
               task_chunk_rows: \(meta.taskChunkRows)
               learn_inner_rates: \(meta.learnInnerRates)
+              inner_loss: \(meta.innerLoss.rawValue)
+              inner_pointwise_weight: \(meta.innerPointwiseWeight)
+              adapt_layers: \(meta.adaptLayers.rawValue)
+              head_solver: \(meta.headSolver.rawValue)
+              head_l2: \(meta.headL2)
               inner_rates_learning_rate: \(meta.innerRatesLearningRate)
             training:
               optimizer: \(Self.yamlOptimizer(training.optimizer))

@@ -1,7 +1,7 @@
 import TensorCore
 
 /// Whether the meta-gradient keeps second derivatives.
-public enum MetaOrder: String, Sendable, Equatable, Codable {
+public enum MetaOrder: String, Sendable, Equatable, Codable, CaseIterable {
     /// First-order MAML: `∂θ'/∂θ ≈ I`; the meta-gradient is the query gradient at θ'.
     case first
     /// Full MAML: back-propagates through every inner step with exact Hessian-vector products.
@@ -34,50 +34,65 @@ public struct MetaGradient: Sendable {
     /// `L_Q(θ')`.
     public var queryLoss: Double
 
-    /// Computes the meta-gradient; `workspace` is scratch for the tower passes.
-    /// - Parameter rates: the tower's `ρ`, or nil for plain MAML.
+    /// Computes the meta-gradient of `tower` adapted on `support` under `policy` (the same inner
+    /// loop as ``Tower/adapt(on:policy:normalizer:workspace:)``) and evaluated on `query` with the
+    /// task's pointwise loss; `workspace` is scratch for the tower passes.
+    ///
+    /// A ``HeadSolver/ridge(l2:)`` head is solved after the steps and treated as a constant of
+    /// the meta-gradient, which is first-order MAML's approximation; second order needs
+    /// ``HeadSolver/gradient``.
     public static func compute(
-        tower: MLPParameters, kind: TaskKind, activation: Activation,
-        support: Tensor, supportLabels: Tensor, query: Tensor, queryLabels: Tensor,
-        adaptation: TowerAdaptation, order: MetaOrder, queryNormalizer: Int? = nil, rates: MLPParameters? = nil,
-        workspace ws: inout TowerWorkspace
+        for tower: Tower, support: LabelledRows, query: LabelledRows, policy: Adaptation, order: MetaOrder,
+        queryNormalizer: Int? = nil, workspace ws: inout TowerWorkspace
     ) -> MetaGradient {
-        let alpha = adaptation.learningRate
+        precondition(order == .first || policy.head == .gradient,
+                     "MetaGradient: second-order MAML differentiates SGD steps only; the ridge head needs order .first")
+        let alpha = policy.learningRate
         // Inner loop, keeping every θ_t for the second-order backward pass and, with rates,
         // every support gradient s_t for dρ.
         var iterates = [tower]
         var supportGradients: [MLPParameters] = []
-        let supportCount = TaskLoss.labelledCount(supportLabels)
-        if supportCount > 0 {
-            for _ in 0..<adaptation.steps {
-                var next = iterates[iterates.count - 1]
-                if let rates {
-                    TowerObjective.gradient(next, input: support, labels: supportLabels, kind: kind, activation: activation,
-                                            normalizer: supportCount, inputGradient: false, workspace: &ws)
-                    supportGradients.append(ws.gradients!)
-                    next.descend(along: ws.gradients!, learningRate: alpha, rates: rates)
-                } else {
-                    next.adapt(on: support, labels: supportLabels, kind: kind, activation: activation,
-                               adaptation: TowerAdaptation(steps: 1, learningRate: alpha),
-                               normalizer: supportCount, workspace: &ws)
+        let supportCount = TaskLoss.labelledCount(support.labels)
+        let steps = supportCount > 0 && !policy.adapts.isEmpty ? policy.steps : 0
+        var oneStep = policy
+        (oneStep.steps, oneStep.head) = (1, .gradient)
+        for _ in 0..<steps {
+            var next = iterates[iterates.count - 1]
+            if let rates = tower.rates {
+                TowerObjective.gradient(next, input: support.features, labels: support.labels, loss: policy.loss,
+                                        normalizer: supportCount, inputGradient: false, workspace: &ws)
+                ws.gradients!.zeroLayers(except: policy.adapts)
+                supportGradients.append(ws.gradients!)
+                next.parameters.descend(along: ws.gradients!, learningRate: alpha, rates: rates)
+            } else {
+                TowerRows.with(support.features, labels: support.labels) { rows in
+                    next.adapt(on: rows, policy: oneStep, normalizer: supportCount, workspace: &ws)
                 }
-                iterates.append(next)
+            }
+            iterates.append(next)
+        }
+        var adapted = iterates[iterates.count - 1]
+        if policy.head != .gradient, supportCount > 0 {
+            var headOnly = policy
+            headOnly.steps = 0
+            TowerRows.with(support.features, labels: support.labels) { rows in
+                adapted.adapt(on: rows, policy: headOnly, normalizer: supportCount, workspace: &ws)
             }
         }
-        let adapted = iterates[iterates.count - 1]
-        let queryLoss = TowerObjective.gradient(adapted, input: query, labels: queryLabels, kind: kind, activation: activation,
+        let queryLoss = TowerObjective.gradient(adapted, input: query.features, labels: query.labels,
                                                 normalizer: queryNormalizer, inputGradient: true, workspace: &ws)
         var g = ws.gradients!
         let dQuery = ws.dInput!
-        var dSupport = Tensor(shape: support.shape)
-        var dRates = rates.map { $0.zeros() }
+        var dSupport = Tensor(shape: support.features.shape)
+        var dRates = tower.rates.map { $0.zeros() }
         if order == .second && iterates.count > 1 {
             for t in stride(from: iterates.count - 2, through: 0, by: -1) {
-                // g holds g_{t+1} here.
-                dRates?.addProduct(g, supportGradients[t], scale: -alpha)
-                let direction = rates.map { g.product($0) } ?? g
+                // g holds g_{t+1} here; the step moved θ by −α (M ⊙ ρ) ⊙ s_t.
+                if tower.rates != nil { dRates!.addProduct(g, supportGradients[t], scale: -alpha) }
+                var direction = tower.rates.map { g.product($0) } ?? g
+                direction.zeroLayers(except: policy.adapts)
                 let (hv, mixed) = TowerHessian.hessianVectorProduct(
-                    iterates[t], input: support, labels: supportLabels, kind: kind, activation: activation,
+                    iterates[t], input: support.features, labels: support.labels, loss: policy.loss,
                     normalizer: supportCount, direction: direction)
                 for l in g.layers.indices {
                     g.layers[l].weight.addScaled(hv.layers[l].weight, by: -alpha)
@@ -89,5 +104,18 @@ public struct MetaGradient: Sendable {
             for s in supportGradients { dRates?.addProduct(g, s, scale: -alpha) }
         }
         return MetaGradient(tower: g, support: dSupport, query: dQuery, rates: dRates, queryLoss: queryLoss)
+    }
+}
+
+/// A task's rows as tensors: `features` `(S, H)` meta-layer inputs, `labels` `(S)` (NaN = missing).
+public struct LabelledRows: Sendable {
+    public var features: Tensor
+    public var labels: Tensor
+
+    public init(features: Tensor, labels: Tensor) {
+        precondition(features.rank == 2 && features.shape[0] == labels.count,
+                     "LabelledRows: features \(features.shape) vs labels \(labels.shape)")
+        self.features = features
+        self.labels = labels
     }
 }

@@ -13,7 +13,7 @@ import TensorCore
 /// Per layer `l` (a_0 = f, z_l = a_l W_l + b_l, a_{l+1} = σ(z_l), last layer linear):
 /// ```
 /// tangent:   ż_l = ȧ_l W_l + a_l V_l + c_l       ȧ_{l+1} = σ'(z_l) ⊙ ż_l       ȧ_0 = 0
-/// seeds:     ż̄_L = ℓ'(z_L)/n                      z̄_L = ℓ''(z_L) ⊙ ż_L / n
+/// seeds:     ż̄_L = ∂L/∂z_L                        z̄_L = H_z ż_L        (``InnerLoss``: pointwise ℓ'/n, ℓ''/n; ranking terms)
 /// reverse:   dW_l = a_lᵀ z̄_l + ȧ_lᵀ ż̄_l           db_l = Σ_rows z̄_l
 ///            ā_l = z̄_l W_lᵀ + ż̄_l V_lᵀ            ǡ_l = ż̄_l W_lᵀ
 ///            ż̄_{l−1} = σ' ⊙ ǡ_l                  z̄_{l−1} = σ' ⊙ ā_l + σ'' ⊙ ż_{l−1} ⊙ ǡ_l
@@ -22,9 +22,10 @@ import TensorCore
 public enum TowerHessian {
     /// `(∇²θθ L · v, ∇²fθ L · v)` at `(θ, f)`; shapes of the tower and `(S, H)`.
     public static func hessianVectorProduct(
-        _ tower: MLPParameters, input f: Tensor, labels y: Tensor, kind: TaskKind, activation: Activation,
+        _ head: Tower, input f: Tensor, labels y: Tensor, loss: InnerLoss = .pointwise,
         normalizer: Int? = nil, direction v: MLPParameters
     ) -> (hessianVector: MLPParameters, inputGradient: Tensor) {
+        let tower = head.parameters, activation = head.activation
         let n = normalizer ?? TaskLoss.labelledCount(y)
         var hv = tower.zeros()
         var mixed = Tensor(shape: f.shape)
@@ -48,21 +49,23 @@ public enum TowerHessian {
             if l < layerCount - 1 { aDot.append(derivative(activation, output: a[l + 1]) .* z) }
         }
 
-        // Seeds from the loss: ℓ' and ℓ'' per row, 0 for unlabelled rows.
+        // Seeds from the inner loss: its logit gradient and Hessian along ż (rows without a label get 0).
         let logits = a[layerCount]
         var zBar = Tensor(shape: logits.shape), zDotBar = Tensor(shape: logits.shape)
-        for r in 0..<rows where !y.scalars[r].isNaN {
-            let z = logits.scalars[r], label = y.scalars[r]
-            let (first, second): (Float, Float)
-            switch kind {
-            case .binary:
-                let p = TaskLoss.prediction(kind: .binary, logit: z)
-                (first, second) = (p - label, p * (1 - p))
-            case .regression:
-                (first, second) = (2 * (z - label), 2)
+        logits.withUnsafeBufferPointer { z in
+            y.withUnsafeBufferPointer { y in
+                zDot[layerCount - 1].withUnsafeBufferPointer { direction in
+                    zDotBar.withUnsafeMutableBufferPointer { first in
+                        loss.logitGradient(kind: head.kind, logits: z.baseAddress!, rows: rows, labels: y.baseAddress!,
+                                           labelStride: 1, normalizer: n, into: first.baseAddress!)
+                    }
+                    zBar.withUnsafeMutableBufferPointer { second in
+                        loss.addLogitHessianVector(kind: head.kind, logits: z.baseAddress!, rows: rows, labels: y.baseAddress!,
+                                                   labelStride: 1, normalizer: n, direction: direction.baseAddress!,
+                                                   into: second.baseAddress!)
+                    }
+                }
             }
-            zDotBar.scalars[r] = first / Float(n)
-            zBar.scalars[r] = second * zDot[layerCount - 1].scalars[r] / Float(n)
         }
 
         for l in stride(from: layerCount - 1, through: 0, by: -1) {

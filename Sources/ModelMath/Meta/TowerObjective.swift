@@ -11,23 +11,32 @@ import TensorCore
 public enum TowerObjective {
     /// `L(θ; f, y)` in Double; 0 when no row is labelled.
     public static func loss(
-        _ tower: MLPParameters, input f: Tensor, labels y: Tensor, kind: TaskKind, activation: Activation,
+        _ tower: Tower, input f: Tensor, labels y: Tensor, loss: InnerLoss = .pointwise,
         normalizer: Int? = nil, workspace ws: inout TowerWorkspace
     ) -> Double {
         let n = normalizer ?? TaskLoss.labelledCount(y)
         guard n > 0 else { return 0 }
-        MLP.forward(tower, input: f, activation: activation, activatesLast: false, cache: &ws.activations)
-        return TaskLoss.loss(kind: kind, logits: ws.activations.result, labels: y) / Double(n)
+        MLP.forward(tower.parameters, input: f, activation: tower.activation, activatesLast: false, cache: &ws.activations)
+        let rows = f.shape[0]
+        ws.dLogits.resize(rows: rows, columns: 1, zeroed: false)
+        return ws.activations.result.withUnsafeBufferPointer { z in
+            y.withUnsafeBufferPointer { y in
+                ws.dLogits.withUnsafeMutableBufferPointer { d in
+                    loss.logitGradient(kind: tower.kind, logits: z.baseAddress!, rows: rows, labels: y.baseAddress!,
+                                       labelStride: 1, normalizer: n, into: d.baseAddress!)
+                }
+            }
+        }
     }
 
     /// `∇θ L` (into `ws.gradients`, overwritten) and, when `inputGradient`, `∇f L` (into
     /// `ws.dInput`, overwritten). Returns the loss. With no labelled row both are zero.
     @discardableResult
     public static func gradient(
-        _ tower: MLPParameters, input f: Tensor, labels y: Tensor, kind: TaskKind, activation: Activation,
+        _ tower: Tower, input f: Tensor, labels y: Tensor, loss: InnerLoss = .pointwise,
         normalizer: Int? = nil, inputGradient: Bool, workspace ws: inout TowerWorkspace
     ) -> Double {
-        ws.prepareGradients(like: tower)
+        ws.prepareGradients(like: tower.parameters)
         let n = normalizer ?? TaskLoss.labelledCount(y)
         if inputGradient {
             if ws.dInput?.shape != f.shape { ws.dInput = Tensor(shape: f.shape) } else { ws.dInput!.fill(0) }
@@ -35,13 +44,10 @@ public enum TowerObjective {
             ws.dInput = nil
         }
         guard n > 0 else { return 0 }
-        MLP.forward(tower, input: f, activation: activation, activatesLast: false, cache: &ws.activations)
-        let logits = ws.activations.result
-        ws.dLogits.resize(rows: logits.shape[0], columns: 1, zeroed: true)
-        TaskLoss.backward(kind: kind, logits: logits, labels: y, scale: 1 / Float(n), dLogits: &ws.dLogits)
-        MLP.backward(tower, input: f, activation: activation, activatesLast: false, cache: &ws.activations,
+        let value = Self.loss(tower, input: f, labels: y, loss: loss, normalizer: n, workspace: &ws)
+        MLP.backward(tower.parameters, input: f, activation: tower.activation, activatesLast: false, cache: &ws.activations,
                      dOutput: ws.dLogits, gradients: &ws.gradients!, dInput: &ws.dInput)
-        return TaskLoss.loss(kind: kind, logits: logits, labels: y) / Double(n)
+        return value
     }
 
     /// The tower's outputs on `f`: `σ(z)` for binary tasks, `z` for regression, `(S)`

@@ -42,6 +42,16 @@ extension TowerWorkspace {
         }
     }
 
+    /// Copies `rows` (`H = width` columns of each) into ``stagedInput`` `(S, H)` and ``stagedLabels`` `(S)`: the generic (tensor)
+    /// path of ``Tower/adapt(on:policy:normalizer:workspace:)``.
+    mutating func stage(_ rows: TowerRows, width: Int) {
+        stage(rows: rows.count, width: width, features: rows.features, featureStride: rows.featureStride)
+        stagedLabels.resize(count: rows.count)
+        stagedLabels.withUnsafeMutableBufferPointer { y in
+            for s in 0..<rows.count { y[s] = rows.labels[s * rows.labelStride] }
+        }
+    }
+
     /// The gradient of the last ``TowerObjective/gradient`` call (tests).
     public var gradientsForTesting: MLPParameters? { gradients }
     /// The input gradient of the last ``TowerObjective/gradient`` call (tests).

@@ -52,31 +52,25 @@ enum TwoLayerTower {
         }
     }
 
-    /// `steps` SGD steps of the loss `(1/n) Σ_s ℓ(z_s, y_s)` on `rows` rows, in place.
+    /// `policy.steps` SGD steps of the inner loss on `rows`, in place (``Tower/adapt(on:policy:normalizer:workspace:)``).
     ///
-    /// Without rate multipliers the tensors' storage is borrowed once for all the steps, which then
-    /// run on raw pointers: no retain/release or uniqueness check per tensor access and step
-    /// (perf put ≈ 5 % of a small request's samples in those; its p50 moved within the noise, so
-    /// this is for the cleaner step rather than for speed).
-    ///
-    /// - Parameters:
-    ///   - labels: `y_s = labels[s · ldy]`; NaN = missing.
-    ///   - scale: `1/n`.
+    /// Plain steps (no rates, every layer adapts) borrow the tensors' storage once for all the
+    /// steps, which then run on raw pointers: no retain/release or uniqueness check per tensor
+    /// access and step.
     static func adapt(
-        _ tower: inout MLPParameters, steps: Int, features f: UnsafePointer<Float>, rows: Int, ldf: Int,
-        labels y: UnsafePointer<Float>, ldy: Int, kind: TaskKind, activation: Activation,
-        scale: Float, learningRate alpha: Float, rates: MLPParameters? = nil, scratch: inout TwoLayerScratch
+        _ tower: inout MLPParameters, rows: TowerRows, policy: Adaptation, kind: TaskKind, activation: Activation,
+        normalizer n: Int, rates: MLPParameters?, scratch: inout TwoLayerScratch
     ) {
-        guard steps > 0, rows > 0 else { return }
-        if let rates {
-            for _ in 0..<steps {
-                step(&tower, features: f, rows: rows, ldf: ldf, labels: y, ldy: ldy, kind: kind, activation: activation,
-                     scale: scale, learningRate: alpha, rates: rates, scratch: &scratch)
+        guard policy.steps > 0, rows.count > 0 else { return }
+        if rates != nil || policy.adapts != .all {
+            for _ in 0..<policy.steps {
+                step(&tower, rows: rows, policy: policy, kind: kind, activation: activation, normalizer: n, rates: rates,
+                     scratch: &scratch)
             }
             return
         }
         let h = tower.layers[0].inputs, t = tower.layers[0].outputs
-        scratch.prepare(rows: rows, width: t)
+        scratch.prepare(rows: rows.count, width: t)
         tower.layers.withUnsafeMutableBufferPointer { layers in
             layers[0].weight.withUnsafeMutableBufferPointer { w1 in
                 layers[0].bias.withUnsafeMutableBufferPointer { b1 in
@@ -84,9 +78,9 @@ enum TwoLayerTower {
                         layers[1].bias.withUnsafeMutableBufferPointer { b2 in
                             let weights = Weights(w1: w1.baseAddress!, b1: b1.baseAddress!, w2: w2.baseAddress!,
                                                   b2: b2.baseAddress!, inputs: h, width: t)
-                            for _ in 0..<steps {
-                                plainStep(weights, features: f, rows: rows, ldf: ldf, labels: y, ldy: ldy, kind: kind,
-                                          activation: activation, scale: scale, learningRate: alpha, scratch: &scratch)
+                            for _ in 0..<policy.steps {
+                                plainStep(weights, rows: rows, loss: policy.loss, kind: kind, activation: activation,
+                                          normalizer: n, learningRate: policy.learningRate, scratch: &scratch)
                             }
                         }
                     }
@@ -102,14 +96,13 @@ enum TwoLayerTower {
         let inputs: Int, width: Int
     }
 
-    /// One plain SGD step on `weights` (``adapt(_:steps:features:rows:ldf:labels:ldy:kind:activation:scale:learningRate:rates:scratch:)``);
-    /// `scratch` is prepared for `rows`.
+    /// One plain SGD step on `weights`; `scratch` is prepared for `rows`.
     private static func plainStep(
-        _ weights: Weights, features f: UnsafePointer<Float>, rows: Int, ldf: Int,
-        labels y: UnsafePointer<Float>, ldy: Int, kind: TaskKind, activation: Activation,
-        scale: Float, learningRate alpha: Float, scratch: inout TwoLayerScratch
+        _ weights: Weights, rows support: TowerRows, loss: InnerLoss, kind: TaskKind, activation: Activation,
+        normalizer n: Int, learningRate alpha: Float, scratch: inout TwoLayerScratch
     ) {
         let h = weights.inputs, t = weights.width
+        let f = support.features, ldf = support.featureStride, rows = support.count
         scratch.hidden.withUnsafeMutableBufferPointer { a in
             scratch.logits.withUnsafeMutableBufferPointer { z in
                 scratch.dLogits.withUnsafeMutableBufferPointer { d in
@@ -120,7 +113,7 @@ enum TwoLayerTower {
                             TowerHead.forward(x: f, rows: rows, k: h, ldx: ldf, w1: weights.w1, width: t, b1: weights.b1,
                                               w2: weights.w2, b2: weights.b2[0], activation: activation.head,
                                               hidden: a, ldh: t, keepHidden: true, logits: z)
-                            let dBias2 = lossDerivative(logits: z, rows: rows, labels: y, ldy: ldy, kind: kind, scale: scale, into: d)
+                            let dBias2 = logitGradient(loss, kind: kind, logits: z, rows: support, normalizer: n, into: d)
                             dw2.update(repeating: 0, count: t)
                             db1.update(repeating: 0, count: t)
                             TowerHead.backward(a, rows: rows, width: t, lda: t, activation: activation.head,
@@ -140,38 +133,30 @@ enum TwoLayerTower {
         }
     }
 
-    /// `d_s = scale · ∂ℓ(z_s, y_s)/∂z_s` (0 where `y_s` is missing) for `rows` logits; returns
-    /// `Σ_s d_s`. Binary: `σ(z) − y`, σ for every row in one vectorised pass; regression: `2(z − y)`.
-    private static func lossDerivative(
-        logits z: UnsafePointer<Float>, rows: Int, labels y: UnsafePointer<Float>, ldy: Int, kind: TaskKind,
-        scale: Float, into d: UnsafeMutablePointer<Float>
+    /// `d = ∂L/∂z` of the inner loss (``InnerLoss/logitGradient(kind:logits:rows:labels:labelStride:normalizer:into:)``,
+    /// where each derivative rule is written once); returns `Σ_s d_s`, the gradient of `b2`.
+    private static func logitGradient(
+        _ loss: InnerLoss, kind: TaskKind, logits z: UnsafePointer<Float>, rows: TowerRows, normalizer n: Int,
+        into d: UnsafeMutablePointer<Float>
     ) -> Float {
-        if kind == .binary { Sigmoid.forward(z, count: rows, into: d) }
+        loss.logitGradient(kind: kind, logits: z, rows: rows.count, labels: rows.labels, labelStride: rows.labelStride,
+                           normalizer: n, into: d)
         var sum: Float = 0
-        for s in 0..<rows {
-            let label = y[s * ldy]
-            guard !label.isNaN else { d[s] = 0; continue }
-            switch kind {
-            case .binary: d[s] = scale * (d[s] - label)
-            case .regression: d[s] = scale * 2 * (z[s] - label)
-            }
-            sum += d[s]
-        }
+        for s in 0..<rows.count { sum += d[s] }
         return sum
     }
 
-    /// One SGD step with Meta-SGD multipliers `rates` (their update: see below), in place.
+    /// One SGD step with Meta-SGD multipliers `rates` (nil = 1) on the layers `policy.adapts`, in place.
     private static func step(
-        _ tower: inout MLPParameters, features f: UnsafePointer<Float>, rows: Int, ldf: Int,
-        labels y: UnsafePointer<Float>, ldy: Int, kind: TaskKind, activation: Activation,
-        scale: Float, learningRate alpha: Float, rates: MLPParameters, scratch: inout TwoLayerScratch
+        _ tower: inout MLPParameters, rows support: TowerRows, policy: Adaptation, kind: TaskKind, activation: Activation,
+        normalizer n: Int, rates: MLPParameters?, scratch: inout TwoLayerScratch
     ) {
-        forward(tower, features: f, rows: rows, ldf: ldf, activation: activation, scratch: &scratch)
-        let t = tower.layers[0].outputs
+        let rows = support.count, t = tower.layers[0].outputs
+        forward(tower, features: support.features, rows: rows, ldf: support.featureStride, activation: activation,
+                scratch: &scratch)
         let dBias2 = scratch.logits.withUnsafeBufferPointer { z in
             scratch.dLogits.withUnsafeMutableBufferPointer { d in
-                lossDerivative(logits: z.baseAddress!, rows: rows, labels: y, ldy: ldy, kind: kind, scale: scale,
-                               into: d.baseAddress!)
+                logitGradient(policy.loss, kind: kind, logits: z.baseAddress!, rows: support, normalizer: n, into: d.baseAddress!)
             }
         }
         for j in 0..<t {
@@ -191,36 +176,49 @@ enum TwoLayerTower {
                 }
             }
         }
-        step(&tower, rates: rates, features: f, rows: rows, ldf: ldf, dBias2: dBias2, learningRate: alpha,
-             scratch: &scratch)
+        update(&tower, rates: rates, adapts: policy.adapts, rows: support, dBias2: dBias2,
+               learningRate: policy.learningRate, scratch: &scratch)
     }
 
-    /// The update of a Meta-SGD step, once `scratch` holds `D`, `Σ_s D_s`, `Aᵀd`: `θ ← θ − α·ρ ⊙ ∇θ`.
-    private static func step(
-        _ tower: inout MLPParameters, rates: MLPParameters, features f: UnsafePointer<Float>, rows: Int, ldf: Int,
+    /// The update of a masked or Meta-SGD step, once `scratch` holds `D`, `Σ_s D_s`, `Aᵀd`:
+    /// `θ ← θ − α·ρ ⊙ ∇θ` on the adapted layers.
+    private static func update(
+        _ tower: inout MLPParameters, rates: MLPParameters?, adapts: AdaptedLayers, rows support: TowerRows,
         dBias2: Float, learningRate alpha: Float, scratch: inout TwoLayerScratch
     ) {
         let h = tower.layers[0].inputs, t = tower.layers[0].outputs
-        precondition(zip(rates.layers, tower.layers).allSatisfy { $0.weight.shape == $1.weight.shape && $0.bias.shape == $1.bias.shape }
-                     && rates.layers.count == 2, "TwoLayerTower.step: the rate multipliers are not shaped like the tower")
-        scratch.prepareWeightGradient(count: h * t)
-        scratch.hidden.withUnsafeBufferPointer { delta in
-            scratch.dw1.withUnsafeMutableBufferPointer { dw1 in
-                GEMM.compute(m: h, n: t, k: rows, a: f, lda: ldf, transposeA: true, b: delta.baseAddress!, ldb: t,
-                             c: dw1.baseAddress!, ldc: t, beta: 0)
-            }
-        }
-        func descend(_ p: inout Tensor, _ rho: Tensor, _ g: UnsafeBufferPointer<Float>) {
-            rho.withUnsafeBufferPointer { r in
-                p.withUnsafeMutableBufferPointer { p in
+        func descend(_ p: inout Tensor, _ rho: Tensor?, _ g: UnsafeBufferPointer<Float>) {
+            p.withUnsafeMutableBufferPointer { p in
+                guard let rho else {
+                    for i in p.indices { p[i] -= alpha * g[i] }
+                    return
+                }
+                rho.withUnsafeBufferPointer { r in
                     for i in p.indices { p[i] -= alpha * r[i] * g[i] }
                 }
             }
         }
-        scratch.dw1.withUnsafeBufferPointer { descend(&tower.layers[0].weight, rates.layers[0].weight, UnsafeBufferPointer(rebasing: $0[0..<(h * t)])) }
-        scratch.db1.withUnsafeBufferPointer { descend(&tower.layers[0].bias, rates.layers[0].bias, UnsafeBufferPointer(rebasing: $0[0..<t])) }
-        scratch.dw2.withUnsafeBufferPointer { descend(&tower.layers[1].weight, rates.layers[1].weight, UnsafeBufferPointer(rebasing: $0[0..<t])) }
-        tower.layers[1].bias.scalars[0] -= alpha * rates.layers[1].bias.scalars[0] * dBias2
+        if adapts.contains(.hidden) {
+            scratch.prepareWeightGradient(count: h * t)
+            scratch.hidden.withUnsafeBufferPointer { delta in
+                scratch.dw1.withUnsafeMutableBufferPointer { dw1 in
+                    GEMM.compute(m: h, n: t, k: support.count, a: support.features, lda: support.featureStride,
+                                 transposeA: true, b: delta.baseAddress!, ldb: t, c: dw1.baseAddress!, ldc: t, beta: 0)
+                }
+            }
+            scratch.dw1.withUnsafeBufferPointer {
+                descend(&tower.layers[0].weight, rates?.layers[0].weight, UnsafeBufferPointer(rebasing: $0[0..<(h * t)]))
+            }
+            scratch.db1.withUnsafeBufferPointer {
+                descend(&tower.layers[0].bias, rates?.layers[0].bias, UnsafeBufferPointer(rebasing: $0[0..<t]))
+            }
+        }
+        if adapts.contains(.output) {
+            scratch.dw2.withUnsafeBufferPointer {
+                descend(&tower.layers[1].weight, rates?.layers[1].weight, UnsafeBufferPointer(rebasing: $0[0..<t]))
+            }
+            tower.layers[1].bias.scalars[0] -= alpha * (rates?.layers[1].bias.scalars[0] ?? 1) * dBias2
+        }
     }
 
     /// The tower's outputs on `rows` rows: `σ(z)` (binary) or `z` (regression) into

@@ -48,11 +48,23 @@ public enum BCEWithLogits {
             labels.withUnsafeBufferPointer { y in
                 dLogits.withUnsafeMutableBufferPointer { dz in
                     for i in 0..<dz.count where !y[i].isNaN {
-                        dz[i] += scale * (Sigmoid.value(z[i]) - y[i])
+                        dz[i] += scale * derivative(logit: z[i], label: y[i])
                     }
                 }
             }
         }
+    }
+
+    /// `∂ℓ/∂z = σ(z) − y`: the one place this derivative is written (the tensor backward, the
+    /// fused tower step and the inner losses all call it).
+    @inlinable public static func derivative(logit z: Float, label y: Float) -> Float {
+        Sigmoid.value(z) - y
+    }
+
+    /// `∂²ℓ/∂z² = σ(z)(1 − σ(z))` (Hessian-vector products of the inner loop).
+    @inlinable public static func secondDerivative(logit z: Float) -> Float {
+        let p = Sigmoid.value(z)
+        return p * (1 - p)
     }
 
     private static func checkShapes(logits: Tensor, labels: Tensor, _ op: StaticString) {

@@ -1,0 +1,32 @@
+import ModelMath
+
+extension ModelConfig {
+    /// The inner-loop policy of this model (the `meta` section's loss, adapted layers and head),
+    /// with `steps` and `learningRate` of the caller: training's `meta.inner_steps`, serving's
+    /// `serving.inner_steps`, or an evaluation's override. Training, evaluation and serving all
+    /// build their ``Adaptation`` here, so they differ at most in steps and rate.
+    public func adaptation(steps: Int, learningRate: Double) -> Adaptation {
+        let loss: InnerLoss = switch meta.innerLoss {
+        case .pointwise: .pointwise
+        case .pairwise: .pairwise(pointwiseWeight: Float(meta.innerPointwiseWeight))
+        case .listwise: .listwise(pointwiseWeight: Float(meta.innerPointwiseWeight))
+        }
+        let adapts: AdaptedLayers = switch meta.adaptLayers {
+        case .all: .all
+        case .hidden: .hidden
+        case .output: .output
+        }
+        let head: HeadSolver = meta.headSolver == .ridge ? .ridge(l2: Float(meta.headL2)) : .gradient
+        return Adaptation(steps: max(0, steps), learningRate: Float(learningRate), loss: loss, adapts: adapts, head: head)
+    }
+
+    /// The policy of training's inner loop (`meta.inner_steps`, `meta.inner_learning_rate`).
+    public var trainingAdaptation: Adaptation {
+        adaptation(steps: meta.innerSteps, learningRate: meta.innerLearningRate)
+    }
+
+    /// The policy of serving (`serving.inner_steps`, `serving.inner_learning_rate`).
+    public var servingAdaptation: Adaptation {
+        adaptation(steps: serving.innerSteps, learningRate: serving.innerLearningRate)
+    }
+}

@@ -1,0 +1,68 @@
+import TensorCore
+
+/// How a tower adapts to one task's support rows: the policy of the MAML inner loop (Finn et al.
+/// 2017), bound once and used by training's inner loop, evaluation and serving alike
+/// (learn2learn's `MAML(model, lr, first_order)` shape; every variant is a field here, never
+/// another entry point):
+///
+/// ```
+/// θ_0 = θ;   θ_{t+1} = θ_t − α (M ⊙ ρ) ⊙ ∇θ L(θ_t; f_S, y_S)     t = 0 … k−1
+/// head .ridge(λ):  (w, b) of the last layer ← one Newton step on L + (λ/2)‖Δ‖²  (exact ridge for MSE)
+/// ```
+/// `L` is ``InnerLoss`` (pointwise, pairwise, listwise); `M` masks the layers that do not adapt
+/// (``AdaptedLayers``); `ρ` is the tower's Meta-SGD rates (Li et al. 2017), 1 without them. Only
+/// towers adapt; embeddings, experts and gates, which produce `f_S`, stay fixed (ANIL-style head
+/// adaptation, Raghu et al. 2020, on the MMoE towers).
+public struct Adaptation: Sendable, Equatable, Hashable {
+    /// `k`: inner SGD steps (0 = none; a ridge head is still solved).
+    public var steps: Int
+    /// `α`: inner learning rate.
+    public var learningRate: Float
+    /// The support-set loss `L`.
+    public var loss: InnerLoss
+    /// Which tower layers the SGD steps move.
+    public var adapts: AdaptedLayers
+    /// How the last layer is fitted after the steps.
+    public var head: HeadSolver
+
+    public init(steps: Int, learningRate: Float, loss: InnerLoss = .pointwise, adapts: AdaptedLayers = .all,
+                head: HeadSolver = .gradient) {
+        precondition(steps >= 0, "Adaptation: steps must be >= 0, got \(steps)")
+        if case .ridge(let l2) = head { precondition(l2 > 0, "Adaptation: the ridge head needs l2 > 0, got \(l2)") }
+        self.steps = steps
+        self.learningRate = learningRate
+        self.loss = loss
+        self.adapts = adapts
+        self.head = head
+    }
+
+    /// Whether this policy changes a tower at all.
+    public var isIdentity: Bool { (steps == 0 || adapts.isEmpty) && head == .gradient }
+}
+
+/// The tower layers an inner SGD step moves.
+public struct AdaptedLayers: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// Every layer but the last (for `H → T → 1` towers: `W1`, `b1`, which mix the item-side
+    /// input `f`, so a step on them can re-order a user's candidates).
+    public static let hidden = AdaptedLayers(rawValue: 1)
+    /// The last (logit) layer.
+    public static let output = AdaptedLayers(rawValue: 2)
+    public static let all: AdaptedLayers = [.hidden, .output]
+
+    /// Whether layer `l` of `count` layers adapts.
+    @inlinable public func adapts(layer l: Int, of count: Int) -> Bool {
+        contains(l == count - 1 ? .output : .hidden)
+    }
+}
+
+/// How the last tower layer is fitted to the support rows.
+public enum HeadSolver: Sendable, Equatable, Hashable {
+    /// By the SGD steps only.
+    case gradient
+    /// In closed form after the steps: one Newton step of the inner loss on `(w, b)` of the last
+    /// layer with an L2 pull `λ` toward their current values (Bertinetto et al., ICLR 2019, on our
+    /// towers). For the squared error this is the exact ridge solution; a `(T+1) × (T+1)` solve.
+    case ridge(l2: Float)
+}
