@@ -6,7 +6,7 @@ import Testing
 /// Meta-SGD rate multipliers `ρ` (inner step `θ ← θ − α·ρ ⊙ ∇L_S`): `ρ = 1` is plain MAML, the
 /// fused tower step agrees with the generic one, and `∂L_meta/∂ρ` matches finite differences.
 @Suite struct MetaSGDTests {
-    typealias T = AdaptationTests
+    typealias T = TowerTests
 
     /// Multipliers in [0.5, 1.5), shaped like `tower`.
     static func rates(like tower: MLPParameters, seed: UInt64) -> MLPParameters {

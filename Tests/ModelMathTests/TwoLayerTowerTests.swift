@@ -12,12 +12,14 @@ import Testing
 
     /// `steps` SGD steps through the generic `TowerObjective.gradient` (MLP forward/backward).
     static func genericAdapt(_ tower: MLPParameters, support: Tensor, labels: Tensor, kind: TaskKind,
-                             activation: Activation, steps: Int, rate: Float) -> MLPParameters {
+                             activation: Activation, steps: Int, rate: Float, loss: InnerLoss = .pointwise,
+                             adapts: AdaptedLayers = .all) -> MLPParameters {
         var fast = tower, ws = TowerWorkspace()
         for _ in 0..<steps {
-            TowerObjective.gradient(Tower(parameters: fast, rates: nil, kind: kind, activation: activation), input: support, labels: labels, inputGradient: false, workspace: &ws)
+            TowerObjective.gradient(Tower(parameters: fast, rates: nil, kind: kind, activation: activation), input: support,
+                                    labels: labels, loss: loss, inputGradient: false, workspace: &ws)
             let g = ws.gradientsForTesting!
-            for l in fast.layers.indices {
+            for l in fast.layers.indices where adapts.adapts(layer: l, of: fast.layers.count) {
                 fast.layers[l].weight.addScaled(g.layers[l].weight, by: -rate)
                 fast.layers[l].bias.addScaled(g.layers[l].bias, by: -rate)
             }
@@ -93,6 +95,28 @@ import Testing
             }
         }
         #expect(strided.parameters == expected)
+    }
+
+    @Test(arguments: [TaskKind.binary, .regression],
+          [(InnerLoss.pairwise(pointwiseWeight: 0), AdaptedLayers.all), (.listwise(pointwiseWeight: 0.5), .all),
+           (.pointwise, .hidden), (.pairwise(pointwiseWeight: 0.3), .output)])
+    func `fused adaptation equals the generic inner loop for every loss and layer mask`(
+        kind: TaskKind, variant: (loss: InnerLoss, adapts: AdaptedLayers)
+    ) {
+        let base = Self.tower(h: 13, t: 8, seed: 51)
+        let support = randomTensor([20, 13], seed: 52)
+        let y = Self.labels(20, kind: kind, seed: 53)
+        var ws = TowerWorkspace()
+        let policy = Adaptation(steps: 3, learningRate: 0.3, loss: variant.loss, adapts: variant.adapts)
+        let fused = Tower(parameters: base, kind: kind, activation: .relu)
+            .adapted(on: support, labels: y, policy: policy, workspace: &ws).parameters
+        let generic = Self.genericAdapt(base, support: support, labels: y, kind: kind, activation: .relu, steps: 3,
+                                        rate: 0.3, loss: variant.loss, adapts: variant.adapts)
+        for l in 0..<2 {
+            expectClose(fused.layers[l].weight, generic.layers[l].weight, rtol: 1e-4, atol: 1e-5, "W\(l)")
+            expectClose(fused.layers[l].bias, generic.layers[l].bias, rtol: 1e-4, atol: 1e-5, "b\(l)")
+        }
+        #expect(fused != base)
     }
 
     @Test(arguments: [TaskKind.binary, .regression])

@@ -5,7 +5,7 @@ import Testing
 
 /// The MAML inner loop and meta-gradients on a tower (smooth tanh activation so finite
 /// differences do not straddle ReLU kinks).
-@Suite struct AdaptationTests {
+@Suite struct TowerTests {
     static func tower(seed: UInt64, widths: [Int] = [5, 4, 3, 1]) -> MLPParameters {
         var rng = SeededRandom(seed: seed)
         return MLPParameters(widths: widths, activatesLast: false, using: &rng)
@@ -166,5 +166,62 @@ import Testing
         // And first order really differs from it (the test can tell the two apart).
         let first = MetaGradient.compute(for: Tower(parameters: theta, rates: nil, kind: kind, activation: .tanh), support: LabelledRows(features: support, labels: ys), query: LabelledRows(features: query, labels: yq), policy: adaptation, order: .first, workspace: &ws)
         #expect(Self.relativeError(first.tower, numericTower) > 1e-2)
+    }
+}
+
+/// The policy's loss and layer mask through the whole meta-gradient, and a ridge head.
+extension TowerTests {
+    static let policies: [Adaptation] = [
+        Adaptation(steps: 2, learningRate: 0.4, loss: .pairwise(pointwiseWeight: 0)),
+        Adaptation(steps: 2, learningRate: 0.4, loss: .listwise(pointwiseWeight: 0.5)),
+        Adaptation(steps: 2, learningRate: 0.4, loss: .pointwise, adapts: .output),
+        Adaptation(steps: 2, learningRate: 0.4, loss: .pairwise(pointwiseWeight: 0.2), adapts: .hidden),
+    ]
+
+    @Test(arguments: [TaskKind.binary, .regression], policies)
+    func `second-order meta-gradient of every inner loss and layer mask matches finite differences`(kind: TaskKind, policy: Adaptation) {
+        let theta = Self.tower(seed: 32)
+        let support = randomTensor([6, 5], seed: 33), query = randomTensor([5, 5], seed: 34)
+        let ys = Self.labels(6, kind: kind, seed: 35), yq = Self.labels(5, kind: kind, seed: 36)
+        var ws = TowerWorkspace()
+        let tower = Tower(parameters: theta, kind: kind, activation: .tanh)
+        let meta = MetaGradient.compute(for: tower, support: LabelledRows(features: support, labels: ys),
+                                        query: LabelledRows(features: query, labels: yq), policy: policy, order: .second,
+                                        workspace: &ws)
+        let objective = { (p: MLPParameters, s: Tensor) in
+            Self.metaObjective(p, support: s, supportLabels: ys, query: query, queryLabels: yq, kind: kind, adaptation: policy)
+        }
+        let numericTower = Self.towerGradient(of: { objective($0, support) }, at: theta)
+        #expect(Self.relativeError(meta.tower, numericTower) < 2e-3, "tower")
+        let numericSupport = TestSupport.numericalGradient(of: { objective(theta, $0) }, at: support)
+        #expect(Self.relativeError(meta.support, numericSupport) < 2e-3, "support rows")
+    }
+
+    @Test(arguments: [TaskKind.binary, .regression])
+    func `a layer mask leaves the other layers untouched`(kind: TaskKind) {
+        let theta = Self.tower(seed: 40)
+        let f = randomTensor([8, 5], seed: 41), y = Self.labels(8, kind: kind, seed: 42)
+        var ws = TowerWorkspace()
+        let tower = Tower(parameters: theta, kind: kind, activation: .tanh)
+        let last = theta.layers.count - 1
+        let output = tower.adapted(on: f, labels: y, policy: Adaptation(steps: 3, learningRate: 0.3, adapts: .output),
+                                   workspace: &ws).parameters
+        #expect(Array(output.layers[..<last]) == Array(theta.layers[..<last]))
+        #expect(output.layers[last] != theta.layers[last])
+        let hidden = tower.adapted(on: f, labels: y, policy: Adaptation(steps: 3, learningRate: 0.3, adapts: .hidden),
+                                   workspace: &ws).parameters
+        #expect(hidden.layers[last] == theta.layers[last])
+        #expect(hidden.layers[0] != theta.layers[0])
+    }
+
+    @Test func `a ranking loss never moves the output bias`() {
+        let theta = Self.tower(seed: 43, widths: [5, 6, 1])  // the fused two-layer path
+        let f = randomTensor([9, 5], seed: 44), y = Self.labels(9, kind: .regression, seed: 45)
+        var ws = TowerWorkspace()
+        let adapted = Tower(parameters: theta, kind: .regression, activation: .relu)
+            .adapted(on: f, labels: y, policy: Adaptation(steps: 5, learningRate: 0.5, loss: .pairwise(pointwiseWeight: 0)),
+                     workspace: &ws).parameters
+        #expect(abs(adapted.layers[1].bias.scalars[0] - theta.layers[1].bias.scalars[0]) < 1e-6)
+        #expect(adapted.layers[0].weight != theta.layers[0].weight)
     }
 }
