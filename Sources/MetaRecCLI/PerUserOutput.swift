@@ -14,15 +14,16 @@ enum PerUserOutput {
     }
 
     /// One line per group, task and metric. With one variant:
-    /// `group task metric <a> users skipped`; with two: `group task metric <a> <b> diff ci_low ci_high users skipped_a skipped_b`,
-    /// `users` the users paired in the difference.
+    /// `group task metric <a> users skipped`; with two:
+    /// `group task metric <a> <b> diff ci_low ci_high users skipped_<a> skipped_<b>`, `users` the users
+    /// paired in the difference, `skipped_*` the users whose metric is undefined in that variant.
     static func table(_ groups: [PerUserGroup], a nameA: String, b nameB: String) -> String {
         func f(_ x: Double?) -> String { x.map { $0.isFinite ? String(format: "%.4f", $0) : "nan" } ?? "-" }
         func signed(_ x: Double?) -> String { x.map { $0.isFinite ? String(format: "%+.4f", $0) : "nan" } ?? "-" }
         func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count + 1), withPad: " ", startingAt: 0) }
         let paired = groups.contains { $0.reports.contains { $0.b != nil } }
         var lines = [pad("group", 8) + pad("task", 12) + pad("metric", 11) + pad(nameA, 10)
-                     + (paired ? pad(nameB, 10) + pad("diff", 9) + pad("ci_low", 9) + pad("ci_high", 9) + pad("users", 7) + pad("skipped", 9) + "skipped_" + nameB
+                     + (paired ? pad(nameB, 10) + pad("diff", 9) + pad("ci_low", 9) + pad("ci_high", 9) + pad("users", 7) + pad("skipped_" + nameA, 10) + "skipped_" + nameB
                                : pad("users", 7) + "skipped")]
         for group in groups {
             for report in group.reports {
@@ -32,7 +33,7 @@ enum PerUserOutput {
                     if let bs = report.b {
                         let b = bs[m], d = report.differences[m]
                         line += pad(f(b.users > 0 ? b.mean : nil), 10) + pad(signed(d?.mean), 9) + pad(signed(d?.low), 9) + pad(signed(d?.high), 9)
-                            + pad(String(d?.users ?? 0), 7) + pad(String(a.skipped), 9) + String(b.skipped)
+                            + pad(String(d?.users ?? 0), 7) + pad(String(a.skipped), 10) + String(b.skipped)
                     } else {
                         line += pad(String(a.users), 7) + String(a.skipped)
                     }
