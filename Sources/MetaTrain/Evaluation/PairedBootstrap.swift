@@ -6,8 +6,9 @@ import TensorCore
 public struct PairedDifference: Sendable, Equatable {
     /// `mean_B − mean_A` over the users counted in both (the point estimate).
     public var mean: Double
-    /// The interval's lower and upper bound.
+    /// The interval's lower bound.
     public var low: Double
+    /// The interval's upper bound.
     public var high: Double
     /// Users whose metric is defined in both variants.
     public var users: Int

@@ -13,7 +13,9 @@ import Darwin
 /// graded   labels are grades, e.g. ratings        gain(r) = 2^r − 1    nDCG@K
 /// ```
 /// For labels in {0, 1} the two gains agree (2^r − 1 = r), so the scale only decides which
-/// metrics are defined, never an nDCG value.
+/// metrics are defined, never an nDCG value. Graded gains assume grades ≥ 0 (ratings); with
+/// negative labels (e.g. a standardised regression target) gains go negative, users whose
+/// IDCG@K ≤ 0 are skipped and others' nDCG may leave [0, 1].
 public enum LabelScale: Sendable, Equatable {
     case binary
     case graded
@@ -46,9 +48,12 @@ public enum LabelScale: Sendable, Equatable {
 
 /// One user's scored rows of one task: parallel arrays of labels and predicted scores.
 public struct UserRows: Sendable, Equatable {
+    /// The rows' labels `(n)`.
     public var labels: [Double]
+    /// The rows' predicted scores `(n)`, higher = ranked earlier.
     public var scores: [Double]
 
+    /// A user's rows; `labels` and `scores` have the same length.
     public init(labels: [Double] = [], scores: [Double] = []) {
         precondition(labels.count == scores.count, "UserRows: \(labels.count) labels, \(scores.count) scores")
         self.labels = labels
@@ -58,6 +63,7 @@ public struct UserRows: Sendable, Equatable {
     /// Rows of this user.
     public var count: Int { labels.count }
 
+    /// Appends one row.
     public mutating func append(label: Double, score: Double) {
         labels.append(label)
         scores.append(score)

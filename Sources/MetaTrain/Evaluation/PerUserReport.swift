@@ -6,8 +6,11 @@
 /// with rows in only one variant are counted in ``usersOnlyInA`` / ``usersOnlyInB`` and left
 /// out of the differences (each variant's own mean still includes them).
 public struct PerUserReport: Sendable {
+    /// The task (label) name.
     public var task: String
+    /// How the labels are read: which metrics, which gain.
     public var scale: LabelScale
+    /// The metrics reported, in order: ``LabelScale/metrics(ks:)``.
     public var metrics: [PerUserMetric]
     /// Variant A's values, one per metric.
     public var a: [PerUserValues]
@@ -15,8 +18,9 @@ public struct PerUserReport: Sendable {
     public var b: [PerUserValues]?
     /// `B − A` per metric; `nil` where no user is counted in both.
     public var differences: [PairedDifference?]
-    /// Users with rows of this task in A only / in B only.
+    /// Users with rows of this task in A only.
     public var usersOnlyInA = 0
+    /// Users with rows of this task in B only.
     public var usersOnlyInB = 0
 
     /// The report of one task: `a`'s (and `b`'s) users and their rows.

@@ -5,6 +5,7 @@
 ///        w_u = n_u (the user's row count) for GAUC, 1 for nDCG@K and recall@K
 /// ```
 public struct PerUserValues: Sendable, Equatable {
+    /// The metric computed.
     public let metric: PerUserMetric
     /// The metric of each user where it is defined.
     public private(set) var values: [String: Double] = [:]

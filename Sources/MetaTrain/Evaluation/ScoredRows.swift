@@ -7,13 +7,16 @@
 public struct ScoredRows: Sendable, Equatable {
     /// One labelled prediction.
     public struct Row: Sendable, Equatable {
+        /// The task-key value, e.g. a user id.
         public var user: String
         /// The label's name, e.g. `like`, `rating`.
         public var task: String
+        /// The observed label (0/1, or a grade such as a rating).
         public var label: Double
         /// Higher = ranked earlier (a probability, a rating, a logit, any monotone score).
         public var score: Double
 
+        /// One row.
         public init(user: String, task: String, label: Double, score: Double) {
             self.user = user
             self.task = task
@@ -22,8 +25,10 @@ public struct ScoredRows: Sendable, Equatable {
         }
     }
 
+    /// The rows in the order they were scored or read.
     public var rows: [Row]
 
+    /// Rows given directly.
     public init(rows: [Row] = []) { self.rows = rows }
 
     /// The task names in order of first appearance.

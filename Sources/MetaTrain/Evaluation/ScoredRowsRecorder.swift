@@ -19,6 +19,7 @@ public struct ScoredRowsRecorder: Sendable {
     /// Each task key's activity bucket (an index into ``FineTunedEvaluation/buckets``).
     public internal(set) var buckets: [UInt64: Int] = [:]
 
+    /// A recorder; a disabled one keeps nothing (``FineTunedEvaluation/run(stream:)``).
     public init(enabled: Bool = true) { isEnabled = enabled }
 
     /// Records one prediction; a missing (NaN) label is not recorded, as in the metrics.

@@ -7,6 +7,7 @@ import Models
 public struct TaskKeyNames: Sendable {
     /// The task-key column's name.
     public let column: String
+    /// Value as written, by hashed task key.
     public private(set) var names: [UInt64: String] = [:]
 
     /// Reads the `column` field of every row of `path` (one tokenising pass; row-level errors
