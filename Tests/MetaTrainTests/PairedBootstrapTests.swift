@@ -57,21 +57,34 @@ import Testing
     }
 
     @Test(arguments: [1, 2, 3])
-    func `equally good variants get a CI containing zero`(seed: UInt64) throws {
-        // Identical variants: the difference is 0 in every resample.
-        let usersA = PlantedUsers.make(users: 200, seed: seed)
-        let a = PerUserValues(metric: .gauc, users: usersA, scale: .binary)
+    func `identical variants get the interval [0, 0]`(seed: UInt64) throws {
+        let a = PerUserValues(metric: .gauc, users: PlantedUsers.make(users: 200, seed: seed), scale: .binary)
         let same = try #require(PairedBootstrap.difference(a: a, b: a, resamples: 500, seed: seed))
         #expect(same.mean == 0 && same.low == 0 && same.high == 0 && same.containsZero)
-        // Two variants that differ only by small noise on the scores (no systematic change).
-        var rng = SeededRandom(seed: seed + 50)
-        let noisy = usersA.mapValues { rows in
-            UserRows(labels: rows.labels, scores: rows.scores.map { $0 + Double.random(in: -0.01...0.01, using: &rng) })
+    }
+
+    @Test func `equally good variants get a CI containing zero about 95 % of the time`() throws {
+        // B = A's scores plus small independent noise: no systematic change, so the 95 % interval
+        // should miss 0 in about 1 of 20 noise draws (P(more than 4 misses of 20) ≈ 0.3 %).
+        let usersA = PlantedUsers.make(users: 200, seed: 1)
+        var covered = 0, widths: [Double] = []
+        for noiseSeed in 0..<20 as Range<UInt64> {
+            var rng = SeededRandom(seed: 1000 + noiseSeed)
+            var noisy: [String: UserRows] = [:]
+            for user in usersA.keys.sorted() {   // sorted: a Dictionary's order changes per process
+                let rows = usersA[user]!
+                noisy[user] = UserRows(labels: rows.labels, scores: rows.scores.map { $0 + Double.random(in: -0.02...0.02, using: &rng) })
+            }
+            for metric in [PerUserMetric.gauc, .ndcg(k: 5)] {
+                let a = PerUserValues(metric: metric, users: usersA, scale: .binary)
+                let b = PerUserValues(metric: metric, users: noisy, scale: .binary)
+                let d = try #require(PairedBootstrap.difference(a: a, b: b, resamples: 500, seed: noiseSeed))
+                if d.containsZero { covered += 1 }
+                widths.append(d.high - d.low)
+            }
         }
-        let b = PerUserValues(metric: .gauc, users: noisy, scale: .binary)
-        let d = try #require(PairedBootstrap.difference(a: a, b: b, resamples: 1000, seed: seed))
-        #expect(d.containsZero, "[\(d.low), \(d.high)]")
-        #expect(d.high - d.low < 0.05)
+        #expect(covered >= 36, "\(covered) of 40 intervals contain 0")
+        #expect(widths.allSatisfy { $0 > 0 && $0 < 0.05 }, "\(widths)")
     }
 
     @Test func `users defined in only one variant are left out`() throws {

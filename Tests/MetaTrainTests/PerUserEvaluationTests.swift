@@ -52,4 +52,19 @@ import Testing
         let bucketUsers = result.perUser.dropFirst().map { $0.reports[0].a[1].users + $0.reports[0].a[1].skipped }
         #expect(bucketUsers.reduce(0, +) == all.a[1].users + all.a[1].skipped)
     }
+
+    @Test func `task-key names map the encoder's hashed keys back to the values as written`() throws {
+        let dir = TrainingFixture.temporaryDirectory("metarec-task-key-names")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/log.csv"
+        try "ts,user,like\n1,\"Smith, J.\",1\n2,u2,0\n3,u2\n4,\"Smith, J.\",0\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let names = try TaskKeyNames(path: path, column: "user")
+        #expect(names.names == [FeatureKey.hash(feature: "user", value: "Smith, J."): "Smith, J.",
+                                FeatureKey.hash(feature: "user", value: "u2"): "u2"])
+        #expect(names.name(of: 0xab) == "#ab")
+        #expect(throws: DataError.missingColumn(file: path, column: "uid", header: ["ts", "user", "like"])) {
+            try TaskKeyNames(path: path, column: "uid")
+        }
+    }
 }
+
