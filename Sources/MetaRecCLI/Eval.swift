@@ -5,11 +5,14 @@ import MetaTrain
 /// `metarec eval`: per-task metrics of a model on a CSV log, optionally fine-tuned per task.
 struct Eval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate a model directory on a CSV log (AUC/logloss, RMSE/MAE per task).",
+        abstract: "Evaluate a model directory on a CSV log (AUC/logloss, RMSE/MAE per task; GAUC, nDCG@K, recall@K per user).",
         discussion: """
             With --finetune on, each task's towers are adapted on its support rows (the same \
             inner loop as training and serving) and metrics are reported with and without \
-            fine-tuning, overall and per activity bucket (support rows 0, 1-5, 6-20, 21-100, >100).
+            fine-tuning, overall and per activity bucket (support rows 0, 1-5, 6-20, 21-100, >100). \
+            Per-user metrics (a user = the model's task key): GAUC, nDCG@K and recall@K for binary \
+            tasks, nDCG@K (gain 2^rating - 1) for regression tasks; with --finetune on, each with the \
+            paired bootstrap 95% CI of fine-tuned - base over users.
             """)
 
     enum Switch: String, ExpressibleByArgument, CaseIterable { case on, off }
@@ -30,55 +33,83 @@ struct Eval: AsyncParsableCommand {
     @Option(help: "Fewest support rows a task needs to be fine-tuned; tasks with fewer keep the base towers (default: the model's serving.finetune_min_support_rows).")
     var minSupport: Int?
     @Option(help: "Skip and count up to N malformed rows.") var maxBadRows: Int = 0
+    @Option(help: "Cut-offs K of the per-user nDCG@K and recall@K, comma-separated.", transform: PerUserOutput.cutOffs)
+    var k: [Int] = [5, 10]
+    @Option(help: "Paired bootstrap resamples (CI of fine-tuned - base).") var resamples: Int = PairedBootstrap.defaultResamples
+    @Option(help: "Paired bootstrap seed.") var seed: UInt64 = 1
+    @Option(help: "Write the scored rows (user,task,label,score) to DIR/base.csv and, with --finetune on, DIR/finetuned.csv.")
+    var scoredOut: String?
     @Option(help: "Output format.") var format: OutputFormat = .table
 
     func validate() throws {
         guard supportFraction > 0 && supportFraction < 1 else { throw ValidationError("--support-fraction must be in (0, 1)") }
         if let steps, steps < 0 { throw ValidationError("--steps must be >= 0") }
         if let minSupport, minSupport < 1 { throw ValidationError("--min-support must be >= 1") }
+        guard resamples >= 1 else { throw ValidationError("--resamples must be >= 1") }
     }
 
     func run() async throws {
         try reportingErrors {
             var job = EvaluationJob(modelPath: model, dataPath: data)
             job.maxBadRows = maxBadRows
+            let options = PerUserOptions(ks: k, resamples: resamples, seed: seed)
             if finetune == .off {
-                let results = try job.run()
-                print(try render(rows: results.map { (group: "all", tasks: nil, variant: "base", task: $0.task, metrics: $0.metrics) }))
+                let result = try job.runPerUser(options: options)
+                try writeScoredRows(result)
+                print(try render(rows: zip(result.tasks, result.groups[0].base).map { (group: "all", tasks: nil, variant: "base", task: $0, metrics: $1) },
+                                 perUser: result))
                 return
             }
             let source: SupportSource = support == .store ? .supportStore : .evaluatedFile(fraction: supportFraction)
-            let (names, groups) = try job.runFineTuned(source: source, steps: steps, learningRate: learningRate,
-                                                       minimumSupportRows: minSupport)
+            let result = try job.runFineTunedPerUser(source: source, steps: steps, learningRate: learningRate,
+                                                     minimumSupportRows: minSupport, options: options)
+            try writeScoredRows(result)
+            let names = result.tasks
             var rows: [(group: String, tasks: Int?, variant: String, task: String, metrics: TaskMetrics)] = []
-            for g in groups {
+            for g in result.groups {
                 for (k, name) in names.enumerated() {
                     rows.append((g.name, g.tasks, "base", name, g.base[k]))
                     rows.append((g.name, g.tasks, "finetuned", name, g.fineTuned[k]))
                 }
             }
-            print(try render(rows: rows))
+            print(try render(rows: rows, perUser: result))
         }
     }
 
-    /// The `--format json` document: `{"results": [{group, variant, task, count, tasks?, auc?, …}]}`.
+    private func writeScoredRows(_ result: PerUserEvaluation) throws {
+        guard let scoredOut else { return }
+        try FileManager.default.createDirectory(atPath: scoredOut, withIntermediateDirectories: true)
+        try ScoredRowsFile.write(result.base, to: scoredOut + "/base.csv")
+        if let tuned = result.fineTuned { try ScoredRowsFile.write(tuned, to: scoredOut + "/finetuned.csv") }
+    }
+
+    /// The `--format json` document: `{"results": [{group, variant, task, count, tasks?, auc?, …}]}`,
+    /// plus, given per-user metrics, `"task_key"` and `"per_user": [{group, task, scale, metric, base,
+    /// base_users, base_skipped[, finetuned, …, diff, ci_low, ci_high, users]}]` (``PerUserOutput/json(_:a:b:)``).
     /// An undefined metric (e.g. the AUC of a bucket whose labels are all one class) is `null`:
     /// JSON has no NaN.
-    static func json(rows: [(group: String, tasks: Int?, variant: String, task: String, metrics: TaskMetrics)]) throws -> String {
+    static func json(rows: [(group: String, tasks: Int?, variant: String, task: String, metrics: TaskMetrics)],
+                     perUser: PerUserEvaluation? = nil) throws -> String {
         let objects: [[String: Any]] = rows.map { row in
             var o: [String: Any] = ["group": row.group, "variant": row.variant, "task": row.task, "count": row.metrics.count]
             if let tasks = row.tasks { o["tasks"] = tasks }
             for (name, value) in row.metrics.values { o[name] = value.isFinite ? value : NSNull() }
             return o
         }
-        let data = try JSONSerialization.data(withJSONObject: ["results": objects], options: [.sortedKeys, .prettyPrinted])
+        var document: [String: Any] = ["results": objects]
+        if let perUser {
+            document["task_key"] = perUser.taskKey
+            document["per_user"] = PerUserOutput.json(perUser.perUser, a: "base", b: "finetuned")
+        }
+        let data = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .prettyPrinted])
         return String(decoding: data, as: UTF8.self)
     }
 
-    private func render(rows: [(group: String, tasks: Int?, variant: String, task: String, metrics: TaskMetrics)]) throws -> String {
+    private func render(rows: [(group: String, tasks: Int?, variant: String, task: String, metrics: TaskMetrics)],
+                        perUser: PerUserEvaluation) throws -> String {
         switch format {
         case .json:
-            return try Self.json(rows: rows)
+            return try Self.json(rows: rows, perUser: perUser)
         case .table:
             func f(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "-" }
             func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
@@ -89,7 +120,9 @@ struct Eval: AsyncParsableCommand {
                 lines.append(pad(row.group, 8) + pad(row.tasks.map(String.init) ?? "-", 7) + pad(row.variant, 10) + pad(row.task, 12)
                              + pad(String(m.count), 8) + pad(f(m.auc), 8) + pad(f(m.logLoss), 9) + pad(f(m.rmse), 8) + f(m.mae))
             }
-            return lines.joined(separator: "\n")
+            return lines.joined(separator: "\n") + "\n\n"
+                + PerUserOutput.caption(userColumn: perUser.taskKey, resamples: perUser.fineTuned == nil ? nil : resamples, seed: seed) + "\n"
+                + PerUserOutput.table(perUser.perUser, a: "base", b: "finetuned")
         }
     }
 }

@@ -48,6 +48,13 @@ public struct FineTunedEvaluation {
     }
 
     public func run(stream: inout some BatchStream) throws -> [FineTuneComparison] {
+        var recorder = ScoredRowsRecorder(enabled: false)
+        return try run(stream: &stream, recordingInto: &recorder)
+    }
+
+    /// ``run(stream:)`` that also records every scored row of both variants and each task's
+    /// activity bucket into `recorder` (the per-user metrics' input).
+    public func run(stream: inout some BatchStream, recordingInto recorder: inout ScoredRowsRecorder) throws -> [FineTuneComparison] {
         let spec = model.config.networkSpec, layout = model.config.inputLayout, heads = model.config.taskSpecs
         let kk = spec.taskCount, h = spec.metaWidth
         // 1. Meta-layer inputs of every evaluated row, grouped by task.
@@ -92,6 +99,7 @@ public struct FineTunedEvaluation {
             let supportCount = supportLabels.count / kk
             let bucket = Self.buckets.firstIndex { $0.range.contains(supportCount) }!
             bucketTasks[bucket] += 1
+            recorder.assign(taskKey: key, bucket: bucket)
             for (k, head) in heads.enumerated() {
                 let base = Tower(parameters: model.parameters.towers[k], rates: model.parameters.innerRates(ofTask: k),
                                  kind: head.kind, activation: spec.activation)
@@ -107,6 +115,7 @@ public struct FineTunedEvaluation {
                     tower.predictions(query, into: &scores, workspace: &towerWS)
                     for (i, r) in scored.enumerated() {
                         let label = rows.labels[r * kk + k]
+                        recorder.add(taskKey: key, task: k, fineTuned: isTuned, label: label, score: scores[i])
                         if isTuned {
                             overallTuned[k].add(prediction: scores[i], label: label)
                             bucketTuned[bucket][k].add(prediction: scores[i], label: label)
