@@ -1,6 +1,7 @@
 import Foundation
 import MetaTrain
-import Models
+import ModelDescription
+import ModelMath
 import Testing
 
 /// `EvaluationJob`'s per-user path on the tiny training fixture (users u0 … u6, one binary task).

@@ -1,4 +1,5 @@
-import Models
+import ModelDescription
+import ModelMath
 
 #if canImport(Glibc)
 import Glibc

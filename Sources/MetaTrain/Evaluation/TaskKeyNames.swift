@@ -1,4 +1,5 @@
-import Models
+import ModelDescription
+import ModelMath
 
 /// The task-key values of a log as written (`"17"`, `"alice"`), by the hashed key the encoder
 /// gives the rows (``FeatureKey``, `hash(task-key column, value)`): the names under which

@@ -1,4 +1,5 @@
-import Models
+import ModelDescription
+import ModelMath
 import TensorCore
 
 extension EvaluationJob {
@@ -29,8 +30,8 @@ extension EvaluationJob {
     public func runFineTunedPerUser(source: SupportSource, steps: Int?, learningRate: Double?, minimumSupportRows: Int? = nil,
                                     options: PerUserOptions = .init()) throws -> PerUserEvaluation {
         let model = try LoadedModel(path: modelPath)
-        let adaptation = TowerAdaptation(steps: steps ?? model.config.meta.innerSteps,
-                                         learningRate: Float(learningRate ?? model.config.meta.innerLearningRate))
+        let adaptation = model.config.adaptation(steps: steps ?? model.config.meta.innerSteps,
+                                                 learningRate: learningRate ?? model.config.meta.innerLearningRate)
         var stream = try CSVBatchStream(path: dataPath, encoder: model.encoder, options: CSVReadOptions(maxBadRows: maxBadRows))
         var recorder = ScoredRowsRecorder()
         let groups = try FineTunedEvaluation(model: model, adaptation: adaptation, source: source,
