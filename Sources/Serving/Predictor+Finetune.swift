@@ -42,14 +42,13 @@ extension Predictor {
                         ws.fast[t].adapt(on: support, policy: adaptation, workspace: &ws.tower)
                     }
                 }
-                guard ws.fast[t].parameters.isFinite,
-                      predict(tower: ws.fast[t].parameters, task: t, rows: rows, workspace: &ws, into: &result) else {
-                    fallback = .nonFinite
+                if let refused = served(task: t, rows: rows, workspace: &ws, into: &result) {
+                    fallback = refused
                     break
                 }
                 adaptedTasks |= 1 << t
             }
-            if fallback == .nonFinite { adaptedTasks = 0 }
+            if fallback != nil { adaptedTasks = 0 }
             if adaptedTasks == 0, fallback == nil { fallback = .noSupport }  // support rows but no labels
         }
         if c > 0 {
@@ -61,6 +60,20 @@ extension Predictor {
         result.finetuned = adaptedTasks != 0
         result.fallback = fallback
         metrics.recordScore(finetuned: result.finetuned, fallback: fallback)
+    }
+
+    /// Scores the request's candidates with task `t`'s adapted tower, or says why that tower is
+    /// refused (then the whole request is re-scored with the base towers): a non-finite weight or
+    /// score, an outsized update, or a regression score outside the label's range.
+    private func served(task t: Int, rows: Range<Int>, workspace ws: inout PredictorWorkspace,
+                        into result: inout ScoreResult) -> ScoreResult.Fallback? {
+        guard ws.fast[t].parameters.isFinite else { return .nonFinite }
+        guard guards[t].acceptsUpdate(from: model.parameters.towers[t], to: ws.fast[t].parameters) else { return .outsizedUpdate }
+        guard predict(tower: ws.fast[t].parameters, task: t, rows: rows, workspace: &ws, into: &result) else { return .nonFinite }
+        let inRange = result.scores.withUnsafeBufferPointer { scores in
+            guards[t].acceptsPredictions(scores.baseAddress! + t, count: rows.count, stride: tasks.count)
+        }
+        return inRange ? nil : .outOfRange
     }
 
     /// Scores `rows` of `ws.network.meta[t]` with `tower` into column `t` of `result.scores`

@@ -38,6 +38,8 @@ public final class Predictor: Sendable {
     /// The bottom's first layers and gates packed into one GEMM (built once from the model).
     let bottom: PackedBottom
     let userHasher: FeatureKeyHasher
+    /// Per task: when an adapted tower is refused for a request.
+    let guards: [AdaptationGuard]
     let pool = Mutex<[PredictorWorkspace]>([])
 
     /// - Parameters:
@@ -53,6 +55,7 @@ public final class Predictor: Sendable {
         plan = ColumnPlan(config: model.config, encoder: model.encoder)
         bottom = PackedBottom(model.parameters, spec: spec)
         userHasher = FeatureKeyHasher(feature: model.config.taskKey)
+        guards = self.settings.guards ?? model.config.adaptationGuards(labelRanges: model.labelRanges)
         precondition(model.support.config.rowWidth == spec.taskCount * spec.metaWidth,
                      "Predictor: support rows are \(model.support.config.rowWidth) wide, K·H = \(spec.taskCount * spec.metaWidth)")
         precondition(model.support.config.labelWidth == spec.taskCount,

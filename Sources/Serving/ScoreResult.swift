@@ -44,6 +44,11 @@ public struct ScoreResult: Sendable, Equatable {
         case belowMinimumSupport = "below_min_support"
         /// An adapted weight or score was NaN or infinite.
         case nonFinite = "non_finite"
+        /// An adapted tower moved further from the base than `serving.fallback_max_weight_change`.
+        case outsizedUpdate = "outsized_update"
+        /// A fine-tuned regression prediction left the training labels' range (widened by
+        /// `serving.fallback_label_margin`).
+        case outOfRange = "out_of_range"
     }
 }
 

@@ -15,10 +15,13 @@ public struct ServingModel: Sendable {
     public let modelVersion: String
     /// The model directory, when loaded from one (the support store is snapshotted into it).
     public let directory: ModelDirectory?
+    /// Each label's `[min, max]` in the training data, by task name (the manifest's): what the
+    /// fallback checks fine-tuned regression predictions against. Nil: not checked.
+    public let labelRanges: [String: [Double]]?
 
     public init(
         config: ModelConfig, encoder: FeatureEncoder, parameters: ModelParameters, embeddings: EmbeddingStore,
-        support: SupportStore, modelVersion: String, directory: ModelDirectory? = nil
+        support: SupportStore, modelVersion: String, directory: ModelDirectory? = nil, labelRanges: [String: [Double]]? = nil
     ) {
         self.config = config
         self.encoder = encoder
@@ -27,13 +30,15 @@ public struct ServingModel: Sendable {
         self.support = support
         self.modelVersion = modelVersion
         self.directory = directory
+        self.labelRanges = labelRanges
     }
 
     /// The model of a loaded model directory.
     public init(_ loaded: LoadedModel) {
         self.init(config: loaded.config, encoder: loaded.encoder, parameters: loaded.parameters,
                   embeddings: loaded.embeddings, support: loaded.support,
-                  modelVersion: loaded.manifest.modelVersion, directory: loaded.directory)
+                  modelVersion: loaded.manifest.modelVersion, directory: loaded.directory,
+                  labelRanges: loaded.manifest.labelRanges)
     }
 }
 
@@ -48,6 +53,9 @@ public struct ServingSettings: Sendable, Equatable {
     public var maxCandidates: Int
     /// Fewest support rows a user needs to be fine-tuned; fewer → the base towers.
     public var minimumSupportRows: Int
+    /// Per task: when an adapted tower is refused (outsized update, prediction outside the
+    /// label's range); set from the config and the model's label ranges by ``Predictor``.
+    public var guards: [AdaptationGuard]? = nil
 
     public init(finetune: Bool, adaptation: Adaptation, maxCandidates: Int, minimumSupportRows: Int = 1) {
         precondition(minimumSupportRows >= 1, "ServingSettings: minimumSupportRows must be >= 1, got \(minimumSupportRows)")

@@ -225,3 +225,25 @@ extension TowerTests {
         #expect(adapted.layers[0].weight != theta.layers[0].weight)
     }
 }
+
+@Suite struct AdaptationGuardTests {
+    @Test func `the update bound is relative to the tower's norm`() {
+        let theta = TowerTests.tower(seed: 60)
+        var moved = theta
+        moved.layers[0].weight.addScaled(theta.layers[0].weight, by: 0.5)   // ‖Δ‖ = 0.5 ‖W0‖ < ‖θ‖
+        #expect(AdaptationGuard(labelRange: nil, margin: 0, maxRelativeChange: 0.5).acceptsUpdate(from: theta, to: moved))
+        var far = theta
+        for l in far.layers.indices { far.layers[l].weight.addScaled(theta.layers[l].weight, by: 2) }
+        #expect(!AdaptationGuard(labelRange: nil, margin: 0, maxRelativeChange: 1).acceptsUpdate(from: theta, to: far))
+        #expect(AdaptationGuard.none.acceptsUpdate(from: theta, to: far))
+    }
+
+    @Test func `predictions are checked against the widened label range`() {
+        let guardRange = AdaptationGuard(labelRange: 1...5, margin: 0.5, maxRelativeChange: 1)
+        #expect(guardRange.predictionRange == -1...7)
+        #expect(guardRange.acceptsPredictions([0, 6.9, 3], count: 3))
+        #expect(!guardRange.acceptsPredictions([0, 7.5, 3], count: 3))
+        #expect(!guardRange.acceptsPredictions([9, 3, 64.95, 3], count: 2, stride: 2), "strided: 9 and 64.95")
+        #expect(guardRange.acceptsPredictions([3, 9, 4, 64.95], count: 2, stride: 2), "strided: 3 and 4")
+    }
+}

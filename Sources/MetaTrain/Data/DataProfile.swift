@@ -14,6 +14,9 @@ public struct DataProfile: Sendable, Equatable, Codable {
     public var badRows: Int
     /// Smallest and largest timestamp, when the config has a time column and the file has rows.
     public var timeRange: ClosedRange<Int64>?
+    /// Smallest and largest value of each label (``ModelConfig/labels`` order), nil for a label
+    /// with no value: the range the serving fallback checks regression predictions against.
+    public var labelRanges: [ClosedRange<Float>?] = []
 
     /// Reads `path` once, parsing every row exactly as training will (same checks, same bad-row
     /// budget), and fits the numeric statistics.
@@ -26,6 +29,7 @@ public struct DataProfile: Sendable, Equatable, Codable {
         var moments = [NumericMoments](repeating: NumericMoments(), count: numericNames.count)
         var rows = 0
         var minTime = Int64.max, maxTime = Int64.min
+        var labelRanges = [ClosedRange<Float>?](repeating: nil, count: config.labels.count)
         let hasTime = config.time != nil
         while true {
             if reader.pendingRecord {
@@ -46,6 +50,9 @@ public struct DataProfile: Sendable, Equatable, Codable {
             }
             rows += 1
             for (i, x) in reader.scratch.rawNumeric.enumerated() where !x.isNaN { moments[i].add(x) }
+            for (k, y) in reader.scratch.labels.enumerated() where !y.isNaN {
+                labelRanges[k] = labelRanges[k].map { min($0.lowerBound, y)...max($0.upperBound, y) } ?? y...y
+            }
             if hasTime {
                 minTime = min(minTime, reader.scratch.timestamp)
                 maxTime = max(maxTime, reader.scratch.timestamp)
@@ -57,6 +64,6 @@ public struct DataProfile: Sendable, Equatable, Codable {
             statistics: statistics,
             fingerprint: reader.tokenizer.fingerprint(rows: rows + reader.badRowCount),
             rows: rows, badRows: reader.badRowCount,
-            timeRange: hasTime && rows > 0 ? minTime...maxTime : nil)
+            timeRange: hasTime && rows > 0 ? minTime...maxTime : nil, labelRanges: labelRanges)
     }
 }

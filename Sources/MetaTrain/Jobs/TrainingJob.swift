@@ -103,7 +103,10 @@ public struct TrainingJob {
             modelVersion: version, dataFingerprint: profile.fingerprint.description,
             architecture: config.model.architecture.rawValue, parameterCount: trainer.bestParameters.parameterCount,
             embeddingRows: store.rowCount, metrics: metrics, rowsTrained: report.rowsTrained,
-            epochsCompleted: report.epochsCompleted)
+            epochsCompleted: report.epochsCompleted,
+            labelRanges: Dictionary(uniqueKeysWithValues: zip(config.labels, profile.labelRanges).compactMap { label, range in
+                range.map { (label.name, [Double($0.lowerBound), Double($0.upperBound)]) }
+            }))
         try directory.writeJSON(manifest, to: directory.manifestPath)
         checkpoint.removeAll()
         progress.line("wrote \(outputDirectory) (model version \(version), \(report.rowsTrained) rows trained, \(Int(report.rowsPerSecond)) rows/s)")

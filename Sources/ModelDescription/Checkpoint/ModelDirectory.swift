@@ -122,9 +122,13 @@ public struct ModelManifest: Sendable, Codable, Equatable {
     /// Training rows seen and epochs completed.
     public var rowsTrained: Int
     public var epochsCompleted: Int
+    /// `[min, max]` of each label in the training data, by task name (absent in models written
+    /// before it was recorded): the range the serving fallback checks regression predictions against.
+    public var labelRanges: [String: [Double]]?
 
     public init(modelVersion: String, dataFingerprint: String, architecture: String, parameterCount: Int,
-                embeddingRows: Int, metrics: [String: [String: Double]], rowsTrained: Int, epochsCompleted: Int) {
+                embeddingRows: Int, metrics: [String: [String: Double]], rowsTrained: Int, epochsCompleted: Int,
+                labelRanges: [String: [Double]]? = nil) {
         self.formatVersion = ModelDirectory.formatVersion
         self.modelVersion = modelVersion
         self.createdAt = ISO8601DateFormatter().string(from: Date())
@@ -135,5 +139,6 @@ public struct ModelManifest: Sendable, Codable, Equatable {
         self.metrics = metrics
         self.rowsTrained = rowsTrained
         self.epochsCompleted = epochsCompleted
+        self.labelRanges = labelRanges
     }
 }

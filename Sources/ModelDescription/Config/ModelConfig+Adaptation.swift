@@ -30,3 +30,18 @@ extension ModelConfig {
         adaptation(steps: serving.innerSteps, learningRate: serving.innerLearningRate)
     }
 }
+
+extension ModelConfig {
+    /// The serving fallback of each task (``ModelConfig/labels`` order): regression predictions
+    /// checked against `labelRanges` (the manifest's, by task name) widened by
+    /// `serving.fallback_label_margin`, updates bounded by `serving.fallback_max_weight_change`.
+    public func adaptationGuards(labelRanges: [String: [Double]]?) -> [AdaptationGuard] {
+        zip(labels, taskSpecs).map { label, task in
+            let range: ClosedRange<Float>? = task.kind == .regression
+                ? labelRanges?[label.name].flatMap { $0.count == 2 && $0[0] <= $0[1] ? Float($0[0])...Float($0[1]) : nil }
+                : nil
+            return AdaptationGuard(labelRange: range, margin: Float(serving.fallbackLabelMargin),
+                                   maxRelativeChange: Float(serving.fallbackMaxWeightChange))
+        }
+    }
+}

@@ -266,7 +266,8 @@ extension ModelConfig {
 
     private static func decodeServing(_ node: ConfigNode) throws(ConfigError) -> Serving {
         let m = try node.mapping(allowed: ["finetune", "inner_steps", "inner_learning_rate", "finetune_min_support_rows", "max_candidates",
-                                           "max_body_bytes", "batch_max_requests", "batch_max_wait_microseconds"])
+                                           "max_body_bytes", "batch_max_requests", "batch_max_wait_microseconds",
+                                           "fallback_label_margin", "fallback_max_weight_change"])
         var s = Serving()
         s.finetune = try m.bool("finetune", default: s.finetune)
         s.innerSteps = try m.int("inner_steps", default: s.innerSteps)
@@ -276,6 +277,8 @@ extension ModelConfig {
         s.maxBodyBytes = try m.int("max_body_bytes", default: s.maxBodyBytes)
         s.batchMaxRequests = try m.int("batch_max_requests", default: s.batchMaxRequests)
         s.batchMaxWaitMicroseconds = try m.int("batch_max_wait_microseconds", default: s.batchMaxWaitMicroseconds)
+        s.fallbackLabelMargin = try m.double("fallback_label_margin", default: s.fallbackLabelMargin)
+        s.fallbackMaxWeightChange = try m.double("fallback_max_weight_change", default: s.fallbackMaxWeightChange)
         return s
     }
 }

@@ -186,6 +186,13 @@ extension ModelConfig {
         public var batchMaxRequests: Int = 4
         /// Longest wait for a batch to fill, in µs. YAML `batch_max_wait_microseconds`, default 200.
         public var batchMaxWaitMicroseconds: Int = 200
+        /// The fallback's margin: a fine-tuned regression prediction outside the training labels'
+        /// `[min, max]` widened by this fraction of its width sends the request to the base towers.
+        /// YAML `fallback_label_margin`, default 0.5.
+        public var fallbackLabelMargin: Double = 0.5
+        /// The fallback's bound on the update: `‖θ' − θ‖ / ‖θ‖` above this sends the request to the
+        /// base towers. YAML `fallback_max_weight_change`, default 1.0.
+        public var fallbackMaxWeightChange: Double = 1.0
 
         public init() {}
     }

@@ -33,6 +33,8 @@ extension ModelConfig {
                     "serving.finetune_min_support_rows",
                     "must be in 1...support_store.capacity (\(supportStore.capacity)), got \(serving.finetuneMinSupportRows)")
         try v.positive(serving.maxCandidates, "serving.max_candidates")
+        try v.nonNegative(serving.fallbackLabelMargin, "serving.fallback_label_margin")
+        try v.positive(serving.fallbackMaxWeightChange, "serving.fallback_max_weight_change")
         try v.positive(serving.maxBodyBytes, "serving.max_body_bytes")
         try v.positive(serving.batchMaxRequests, "serving.batch_max_requests")
         try v.check(serving.batchMaxWaitMicroseconds >= 0, "serving.batch_max_wait_microseconds",

@@ -75,6 +75,8 @@ extension ModelConfig {
               inner_learning_rate: \(serving.innerLearningRate)
               finetune_min_support_rows: \(serving.finetuneMinSupportRows)
               max_candidates: \(serving.maxCandidates)
+              fallback_label_margin: \(serving.fallbackLabelMargin)
+              fallback_max_weight_change: \(serving.fallbackMaxWeightChange)
               max_body_bytes: \(serving.maxBodyBytes)
               batch_max_requests: \(serving.batchMaxRequests)
               batch_max_wait_microseconds: \(serving.batchMaxWaitMicroseconds)

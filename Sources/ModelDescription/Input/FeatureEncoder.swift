@@ -134,7 +134,8 @@ public struct FeatureEncoder: Sendable {
         /// The raw (un-normalised) numeric values of the last parsed row, in
         /// ``ModelConfig/numericFeatures`` order; NaN = missing. The fitting pass reads these.
         public internal(set) var rawNumeric: [Double] = []
-        var labels: [Float] = []
+        /// The labels of the last parsed row, in ``ModelConfig/labels`` order; NaN = missing.
+        public internal(set) var labels: [Float] = []
         /// The task key of the last parsed row.
         public internal(set) var taskKey: UInt64 = 0
         /// The timestamp of the last parsed row (0 without a time column).
