@@ -12,6 +12,7 @@
 #
 #   usage: scripts/movielens-usercold.sh                     (needs a release build and $METAREC_DATA)
 #          FOLDS_TO_RUN="0" EPOCHS=3 scripts/movielens-usercold.sh   (one fold, quicker)
+# Five folds at EPOCHS=5 take ≈ 1 minute on 2 cores (release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${METAREC_BIN:-.build/release/metarec}
