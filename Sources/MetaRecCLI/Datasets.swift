@@ -95,20 +95,55 @@ struct DatasetsCensus: AsyncParsableCommand {
     }
 }
 
-/// `metarec datasets movielens`: ml-latest(-small), ml-100k or ml-1m, split per user by time.
+/// `metarec datasets movielens`: ml-latest(-small), ml-100k or ml-1m, split per user by time
+/// (`--protocol warm`, the default) or into user-cold folds (`--protocol user-cold`).
 struct DatasetsMovieLens: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "movielens",
-        abstract: "MovieLens (ml-latest-small, ml-100k, ml-1m): tasks like (rating ≥ 4) and rating, chronological split per user.")
+        abstract: "MovieLens (ml-latest-small, ml-100k, ml-1m): tasks like (rating ≥ 4) and rating, chronological split per user.",
+        discussion: """
+            --protocol user-cold writes OUT/fold-i/{train,validation,test,config.yaml} for i < --folds \
+            (users hashed into folds; fold i held out as test, fold i+1 mod K as validation; a held-out \
+            user's last --query rows are marked role=query, the earlier ones role=support) and OUT/folds.csv.
+            """)
+
+    enum SplitProtocol: String, ExpressibleByArgument, CaseIterable {
+        case warm
+        case userCold = "user-cold"
+    }
 
     @Option(help: "Directory of the unpacked MovieLens release.") var raw: String
     @Option(help: "Output directory (created if missing).") var out: String
+    @Option(help: "warm: chronological split per user; user-cold: users held out in folds.") var `protocol`: SplitProtocol = .warm
+    @Option(help: "user-cold: number of folds K (default 5).") var folds: Int?
+    @Option(help: "user-cold: query rows Q, a held-out user's most recent (default 10).") var query: Int?
+    @Option(help: "user-cold: seed of the user → fold hash (default 1).") var foldSeed: UInt64?
+
+    func validate() throws {
+        if `protocol` == .warm, folds != nil || query != nil || foldSeed != nil {
+            throw ValidationError("--folds, --query and --fold-seed need --protocol user-cold")
+        }
+    }
 
     func run() async throws {
         try reportingErrors {
             let start = ContinuousClock.now
-            let summary = try MovieLensDataset.write(raw: raw, to: out, progress: Datasets.progress())
-            Datasets.report(summary, since: start)
+            switch `protocol` {
+            case .warm:
+                let summary = try MovieLensDataset.write(raw: raw, to: out, progress: Datasets.progress())
+                Datasets.report(summary, since: start)
+            case .userCold:
+                let folds = try UserColdFolds(folds: folds ?? 5, queryRows: query ?? 10, seed: foldSeed ?? 1)
+                let summary = try MovieLensDataset.writeUserCold(raw: raw, to: out, folds: folds, progress: Datasets.progress())
+                for (i, fold) in summary.foldSummaries.enumerated() {
+                    print("fold-\(i) (\(summary.usersPerFold[i]) users)")
+                    for file in fold.files { print("  " + fold.line(for: file)) }
+                }
+                print("folds.csv      \(summary.usersPerFold.reduce(0, +)) users in \(folds.folds) folds; "
+                      + "\(summary.skippedUsers) with ≤ \(folds.queryRows) rows never held out")
+                let elapsed = (ContinuousClock.now - start).components
+                print("wrote \(out) in \(String(format: "%.2f", Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)) s")
+            }
         }
     }
 }

@@ -10,9 +10,9 @@ struct MetaRec: AsyncParsableCommand {
     )
 
     #if HTTPServer
-    static let commands: [any ParsableCommand.Type] = [Demo.self, Train.self, Eval.self, Compare.self, Bench.self, Datasets.self, Serve.self, Score.self]
+    static let commands: [any ParsableCommand.Type] = [Demo.self, Train.self, Eval.self, EvalCold.self, Compare.self, BaselineCommand.self, Bench.self, Datasets.self, Serve.self, Score.self]
     #else
     /// Built without the `HTTPServer` package trait (`make demo`): everything but `serve`.
-    static let commands: [any ParsableCommand.Type] = [Demo.self, Train.self, Eval.self, Compare.self, Bench.self, Datasets.self, Score.self]
+    static let commands: [any ParsableCommand.Type] = [Demo.self, Train.self, Eval.self, EvalCold.self, Compare.self, BaselineCommand.self, Bench.self, Datasets.self, Score.self]
     #endif
 }

@@ -98,12 +98,15 @@ final class DatasetOutput<Key: Hashable> {
     private var labelSums: [[Double]]
     private var labelCounts: [[Int]]
 
-    /// Creates `directory` when missing and opens the three files with `header`.
-    init(directory: String, header: [String], labelCount: Int) throws {
+    /// Creates `directory` when missing and opens the three files with `header`; validation and
+    /// test get `heldOutColumns` after it (the user-cold protocol's `role`).
+    init(directory: String, header: [String], labelCount: Int, heldOutColumns: [String] = []) throws {
         try StreamingAtomicFile.createDirectory(directory)
         self.directory = directory
         writers = try DatasetSplit.allCases.map { try CSVWriter(path: "\(directory)/\($0.fileName)") }
-        for writer in writers { try writer.writeHeader(header) }
+        for (split, writer) in zip(DatasetSplit.allCases, writers) {
+            try writer.writeHeader(split == .train ? header : header + heldOutColumns)
+        }
         keys = Array(repeating: [], count: 3)
         labelSums = Array(repeating: Array(repeating: 0, count: labelCount), count: 3)
         labelCounts = labelSums.map { $0.map { _ in 0 } }

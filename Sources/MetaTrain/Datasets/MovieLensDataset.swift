@@ -30,50 +30,58 @@ public enum MovieLensDataset {
         let order = chronologicalOrder(ratings)
         let splits = assignSplits(ratings, order: order, split: split)
 
-        let demographics = data.users != nil
-        var header = ["user_id", "item_id", "title", "genres", "timestamp"]
-        if demographics { header += ["gender", "age", "occupation"] }
-        header += ["like", "rating"]
-        let output = try DatasetOutput<Int>(directory: directory, header: header, labelCount: 2)
-        let unknownItem = MovieLensData.Item(title: "", genres: "")
-        let unknownUser = MovieLensData.User(gender: "", age: "", occupation: "")
+        let output = try DatasetOutput<Int>(directory: directory, header: header(of: data), labelCount: 2)
         var labels = [0.0, 0.0]
         let step = max(1, ratings.count / 10)
         for (written, index) in order.enumerated() {
-            let r = ratings[index]
-            let item = data.items[r.item] ?? unknownItem
             let destination = splits[index]
-            let writer = output.writer(destination)
-            writer.writeField(r.user)
-            writer.writeField(r.item)
-            writer.writeField(item.title)
-            writer.writeField(item.genres)
-            writer.writeField(r.timestamp)
-            if let users = data.users {
-                let user = users[r.user] ?? unknownUser
-                writer.writeField(user.gender)
-                writer.writeField(user.age)
-                writer.writeField(user.occupation)
-            }
-            labels[0] = r.rating >= 4 ? 1 : 0
-            labels[1] = r.rating
-            writer.writeField(Int(labels[0]))
-            writer.writeField(r.rating, decimals: 1)
-            try output.record(destination, task: r.user, labels: labels)
+            writeFields(of: ratings[index], data: data, to: output.writer(destination), labels: &labels)
+            try output.record(destination, task: ratings[index].user, labels: labels)
             if (written + 1) % step == 0 {
                 progress?(DatasetProgress(stage: "writing rows", done: written + 1, total: ratings.count))
             }
         }
+        return try output.finish(config: config(of: data))
+    }
 
+    /// The columns written: `user_id, item_id, title, genres, timestamp`, the demographics when
+    /// the layout has them, `like, rating`.
+    static func header(of data: MovieLensData) -> [String] {
+        var header = ["user_id", "item_id", "title", "genres", "timestamp"]
+        if data.users != nil { header += ["gender", "age", "occupation"] }
+        return header + ["like", "rating"]
+    }
+
+    /// Writes the fields of rating `r` (the row is ended by the caller); `labels` ← (like, rating).
+    static func writeFields(of r: MovieLensData.Rating, data: MovieLensData, to writer: CSVWriter, labels: inout [Double]) {
+        let item = data.items[r.item] ?? MovieLensData.Item(title: "", genres: "")
+        writer.writeField(r.user)
+        writer.writeField(r.item)
+        writer.writeField(item.title)
+        writer.writeField(item.genres)
+        writer.writeField(r.timestamp)
+        if let users = data.users {
+            let user = users[r.user] ?? MovieLensData.User(gender: "", age: "", occupation: "")
+            writer.writeField(user.gender)
+            writer.writeField(user.age)
+            writer.writeField(user.occupation)
+        }
+        labels[0] = r.rating >= 4 ? 1 : 0
+        labels[1] = r.rating
+        writer.writeField(Int(labels[0]))
+        writer.writeField(r.rating, decimals: 1)
+    }
+
+    /// The `config.yaml` of a MovieLens log: task key `user_id`, time `timestamp`, labels `like`, `rating`.
+    static func config(of data: MovieLensData) -> DatasetConfig {
         var features: [DatasetConfig.Feature] = [
             .init("user_id", .categorical), .init("item_id", .categorical),
             .init("genres", .multiCategorical(separator: "|", pooling: .mean)),
         ]
-        if demographics { features += ["gender", "age", "occupation"].map { .init($0, .categorical) } }
-        let config = DatasetConfig(
+        if data.users != nil { features += ["gender", "age", "occupation"].map { .init($0, .categorical) } }
+        return DatasetConfig(
             taskKey: "user_id", time: "timestamp", features: features,
             labels: [.init("like", .binary), .init("rating", .regression)])
-        return try output.finish(config: config)
     }
 
     /// Row indices sorted by (timestamp, index). Timestamps are < 2³² (checked on reading), so
