@@ -28,18 +28,20 @@ struct EvalCold: AsyncParsableCommand {
     @Option(help: "Inner learning rate (default: the model's serving.inner_learning_rate).") var learningRate: Double?
     @Option(help: "Fewest support rows a user needs to be fine-tuned (default: the model's serving.finetune_min_support_rows).")
     var minSupport: Int?
+    @OptionGroup var policy: AdaptationOverrides
 
     func validate() throws {
         if let steps, steps < 0 || steps > ServingSettings.maxSteps { throw ValidationError("--steps must be in 0...\(ServingSettings.maxSteps)") }
         if let learningRate, !(learningRate >= 0 && learningRate.isFinite) { throw ValidationError("--learning-rate must be finite and >= 0") }
         if let minSupport, minSupport < 1 { throw ValidationError("--min-support must be >= 1") }
+        try policy.validate()
     }
 
     func run() async throws {
         try reportingErrors {
             let clock = ManualClock(start: SystemClock().now())
             let loaded = try LoadedModel(path: model, clock: clock)
-            var settings = ServingSettings(loaded.config)
+            var settings = ServingSettings(policy.applied(to: loaded.config))
             if let minSupport { settings.minimumSupportRows = minSupport }
             let evaluation = UserColdEvaluation(steps: steps, learningRate: learningRate)
             let start = ContinuousClock.now

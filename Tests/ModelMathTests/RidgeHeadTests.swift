@@ -84,3 +84,27 @@ import Glibc
         #expect(after < before - 1e-3)
     }
 }
+
+@Suite struct OffsetHeadTests {
+    @Test(arguments: [TaskKind.binary, .regression])
+    func `the offset head fits the bias alone and keeps every order`(kind: TaskKind) {
+        var rng = SeededRandom(seed: 8)
+        let theta = MLPParameters(widths: [4, 6, 1], activatesLast: false, using: &rng)
+        let f = randomTensor([12, 4], seed: 2)
+        let y = Tensor(shape: [12], scalars: (0..<12).map { i in kind == .binary ? Float(i % 3 == 0 ? 1 : 0) : 3 + Float(i % 4) })
+        var ws = TowerWorkspace()
+        let tower = Tower(parameters: theta, kind: kind, activation: .tanh)
+        let fitted = tower.adapted(on: f, labels: y, policy: Adaptation(steps: 0, learningRate: 0.1, head: .offset), workspace: &ws)
+        #expect(fitted.parameters.layers[0] == theta.layers[0])
+        #expect(fitted.parameters.layers[1].weight == theta.layers[1].weight)
+        // The bias is at the optimum of the pointwise loss: its derivative there is zero.
+        var z: [Float] = []
+        fitted.predictions(f, into: &z, workspace: &ws)
+        let derivative = zip(z, y.scalars).reduce(0.0) { $0 + Double($1.0 - $1.1) }   // σ(z) − y or z − y, summed
+        #expect(abs(derivative) < 1e-3)
+        var before: [Float] = []
+        tower.predictions(f, into: &before, workspace: &ws)
+        #expect(before.indices.sorted { before[$0] < before[$1] } == z.indices.sorted { z[$0] < z[$1] })
+        #expect(before != z)
+    }
+}

@@ -16,7 +16,11 @@ extension ModelConfig {
         case .hidden: .hidden
         case .output: .output
         }
-        let head: HeadSolver = meta.headSolver == .ridge ? .ridge(l2: Float(meta.headL2)) : .gradient
+        let head: HeadSolver = switch meta.headSolver {
+        case .gradient: .gradient
+        case .ridge: .ridge(l2: Float(meta.headL2))
+        case .offset: .offset
+        }
         return Adaptation(steps: max(0, steps), learningRate: Float(learningRate), loss: loss, adapts: adapts, head: head)
     }
 

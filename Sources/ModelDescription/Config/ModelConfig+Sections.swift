@@ -72,9 +72,10 @@ extension ModelConfig {
         /// Which tower layers the inner steps move: `all`, `hidden` (the first layers, which mix
         /// the item-side input) or `output` (the logit layer). YAML `adapt_layers`, default `all`.
         public var adaptLayers: AdaptLayersName = .all
-        /// `gradient` (the steps only) or `ridge` (the last layer then solved in closed form on
-        /// the support rows, a per-user ridge over the tower's hidden layer). YAML `head_solver`,
-        /// default `gradient`.
+        /// `gradient` (the steps only), `ridge` (the last layer then solved in closed form on the
+        /// support rows, a per-user ridge over the tower's hidden layer) or `offset` (the output
+        /// bias refitted by the pointwise loss: puts a ranking loss's free offset back on the
+        /// label scale). YAML `head_solver`, default `gradient`.
         public var headSolver: HeadSolverName = .gradient
         /// `λ` of the ridge head. YAML `head_l2`, default 1.0.
         public var headL2: Double = 1.0
@@ -87,7 +88,7 @@ extension ModelConfig {
     /// `meta.adapt_layers` values.
     public enum AdaptLayersName: String, Sendable, Equatable, Codable, CaseIterable { case all, hidden, output }
     /// `meta.head_solver` values.
-    public enum HeadSolverName: String, Sendable, Equatable, Codable, CaseIterable { case gradient, ridge }
+    public enum HeadSolverName: String, Sendable, Equatable, Codable, CaseIterable { case gradient, ridge, offset }
 
     /// Optimisers and the training loop, YAML `training`.
     public struct Training: Sendable, Equatable, Codable {

@@ -27,7 +27,8 @@ extension ModelConfig {
         try v.check(supportStore.keepFloor >= 0 && supportStore.keepFloor <= supportStore.capacity,
                     "support_store.keep_floor", "must be in 0...capacity (\(supportStore.capacity)), got \(supportStore.keepFloor)")
         try v.positive(supportStore.maxTasks, "support_store.max_tasks")
-        try v.positive(serving.innerSteps, "serving.inner_steps")
+        try v.check(serving.innerSteps >= (meta.headSolver == .ridge ? 0 : 1), "serving.inner_steps",
+                    "must be ≥ 1 (≥ 0 with meta.head_solver: ridge), got \(serving.innerSteps)")
         try v.positive(serving.innerLearningRate, "serving.inner_learning_rate")
         try v.check(serving.finetuneMinSupportRows >= 1 && serving.finetuneMinSupportRows <= supportStore.capacity,
                     "serving.finetune_min_support_rows",
@@ -123,7 +124,8 @@ private struct Validator {
     }
 
     func meta(_ m: ModelConfig.Meta) throws(ConfigError) {
-        try positive(m.innerSteps, "meta.inner_steps")
+        try check(m.innerSteps >= (m.headSolver == .ridge ? 0 : 1), "meta.inner_steps",
+                  "must be ≥ 1 (≥ 0 with head_solver: ridge, which adapts in closed form), got \(m.innerSteps)")
         try positive(m.innerLearningRate, "meta.inner_learning_rate")
         try nonNegative(m.metaWeight, "meta.meta_weight")
         try check(m.minTaskRows >= 2, "meta.min_task_rows", "must be ≥ 2 (one support and one query row), got \(m.minTaskRows)")
@@ -136,7 +138,7 @@ private struct Validator {
         try nonNegative(m.innerPointwiseWeight, "meta.inner_pointwise_weight")
         try positive(m.headL2, "meta.head_l2")
         try check(m.order == .first || m.headSolver == .gradient, "meta.head_solver",
-                  "the ridge head is differentiated first-order only: set meta.order: first or head_solver: gradient")
+                  "a closed-form head (ridge, offset) is differentiated first-order only: set meta.order: first or head_solver: gradient")
     }
 
     func training(_ t: ModelConfig.Training) throws(ConfigError) {

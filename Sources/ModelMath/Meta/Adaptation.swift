@@ -65,4 +65,9 @@ public enum HeadSolver: Sendable, Equatable, Hashable {
     /// layer with an L2 pull `λ` toward their current values (Bertinetto et al., ICLR 2019, on our
     /// towers). For the squared error this is the exact ridge solution; a `(T+1) × (T+1)` solve.
     case ridge(l2: Float)
+    /// After the steps, the last layer's bias alone fitted to the support rows by the task's
+    /// pointwise loss (squared error: the mean residual; BCE: Newton's method in one variable).
+    /// A ranking inner loss leaves a user's offset free; this puts it back on the label's scale
+    /// without changing the order the steps produced.
+    case offset
 }

@@ -46,7 +46,7 @@ public struct MetaGradient: Sendable {
         queryNormalizer: Int? = nil, workspace ws: inout TowerWorkspace
     ) -> MetaGradient {
         precondition(order == .first || policy.head == .gradient,
-                     "MetaGradient: second-order MAML differentiates SGD steps only; the ridge head needs order .first")
+                     "MetaGradient: second-order MAML differentiates SGD steps only; a closed-form head needs order .first")
         let alpha = policy.learningRate
         // Inner loop, keeping every θ_t for the second-order backward pass and, with rates,
         // every support gradient s_t for dρ.

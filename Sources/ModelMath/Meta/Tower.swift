@@ -91,8 +91,10 @@ extension Tower {
                 }
             }
         }
-        if case .ridge(let l2) = policy.head {
-            RidgeHead.solve(&self, on: support, loss: policy.loss, normalizer: n, l2: l2, workspace: &ws)
+        switch policy.head {
+        case .gradient: break
+        case .ridge(let l2): RidgeHead.solve(&self, on: support, loss: policy.loss, normalizer: n, l2: l2, workspace: &ws)
+        case .offset: OffsetHead.solve(&self, on: support, workspace: &ws)
         }
     }
 
