@@ -38,21 +38,32 @@ struct Compare: AsyncParsableCommand {
             for r in reports where r.usersOnlyInA > 0 || r.usersOnlyInB > 0 {
                 printError("compare: task \(r.task): \(r.usersOnlyInA) users only in A, \(r.usersOnlyInB) only in B; they are left out of the differences")
             }
-            print(try render(reports))
+            print(try render(reports, orders: OrderChange.compare(a: rowsA, b: rowsB, k: k.min() ?? 5)))
         }
     }
 
     /// The table, or the JSON document
     /// `{"a": [files], "b": [files], "k": [..], "resamples": n, "seed": s, "results": [``PerUserOutput/json(_:a:b:)`` objects]}`.
-    func render(_ reports: [PerUserReport]) throws -> String {
+    func render(_ reports: [PerUserReport], orders: [OrderChange]) throws -> String {
         let groups = [PerUserGroup(name: "all", reports: reports)]
         switch format {
         case .table:
-            return PerUserOutput.caption(userColumn: nil, resamples: resamples, seed: seed) + "\n"
+            var out = PerUserOutput.caption(userColumn: nil, resamples: resamples, seed: seed) + "\n"
                 + PerUserOutput.table(groups, a: "a", b: "b")
+            out += "\norder of b against a (Kendall τ-b per user, mean; users whose top-K set changed):\n"
+            for o in orders {
+                out += "  \(o.task): τ \(String(format: "%.3f", o.meanKendallTau)) over \(o.users) users; "
+                    + "top-\(o.k) changed for \(o.topKChanged) (\(String(format: "%.1f", 100 * Double(o.topKChanged) / Double(max(o.users, 1))))%)"
+                    + (o.unaligned > 0 ? "; \(o.unaligned) users' rows do not line up" : "") + "\n"
+            }
+            return out
         case .json:
+            let order: [[String: Any]] = orders.map {
+                ["task": $0.task, "kendall_tau": $0.meanKendallTau.isNaN ? NSNull() : $0.meanKendallTau, "users": $0.users,
+                 "k": $0.k, "top_k_changed": $0.topKChanged, "unaligned_users": $0.unaligned]
+            }
             let document: [String: Any] = ["a": a, "b": b, "k": k, "resamples": resamples, "seed": seed,
-                                           "results": PerUserOutput.json(groups, a: "a", b: "b")]
+                                           "results": PerUserOutput.json(groups, a: "a", b: "b"), "order": order]
             let data = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .prettyPrinted])
             return String(decoding: data, as: UTF8.self)
         }

@@ -64,15 +64,17 @@ import Testing
                                          "--k", "1,2", "--resamples", "200", "--format", "json"])
         let reports = PerUserReport.compare(a: try ScoredRowsFile.read(paths: command.a), b: try ScoredRowsFile.read(paths: command.b),
                                             ks: command.k, resamples: command.resamples, seed: command.seed)
-        let decoded = try #require(JSONSerialization.jsonObject(with: Data(try command.render(reports).utf8)) as? [String: Any])
+        let orders = OrderChange.compare(a: try ScoredRowsFile.read(paths: command.a), b: try ScoredRowsFile.read(paths: command.b), k: 1)
+        let decoded = try #require(JSONSerialization.jsonObject(with: Data(try command.render(reports, orders: orders).utf8)) as? [String: Any])
+        #expect((decoded["order"] as? [[String: Any]])?.count == orders.count)
         let rows = try #require(decoded["results"] as? [[String: Any]])
         #expect(rows.map { $0["metric"] as? String } == ["gauc", "ndcg@1", "ndcg@2", "recall@1", "recall@2"])
         for row in rows {
             #expect(row["users"] as? Int == 20 && row["b"] as? Double == 1 && (row["ci_low"] as? Double ?? 0) > 0, "\(row)")
         }
         #expect(rows[0]["a"] as? Double == 0 && rows[0]["diff"] as? Double == 1)
-        let table = try Compare.parse(["--a", dir + "/a0.csv", "--b", dir + "/b0.csv"]).render(reports)
-        #expect(table.contains("gauc") && table.split(separator: "\n").count == 2 + rows.count)
+        let table = try Compare.parse(["--a", dir + "/a0.csv", "--b", dir + "/b0.csv"]).render(reports, orders: orders)
+        #expect(table.contains("gauc") && table.split(separator: "\n").count == 2 + rows.count + 1 + orders.count)
         #expect(throws: (any Error).self) { try Compare.parse(["--a", "x.csv", "--b", "y.csv", "--k", "0"]) }
     }
 }
