@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "Models", targets: ["Models"]),
         .library(name: "ParamServer", targets: ["ParamServer"]),
         .library(name: "Serving", targets: ["Serving"]),
+        // The HTTP scoring server, for apps that embed it (`buildApplication`).
+        .library(name: "MetaRecServer", targets: ["MetaRecServer"]),
     ],
     traits: [
         .trait(name: "HTTPServer", description: """
@@ -25,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
@@ -54,12 +57,18 @@ let package = Package(
         .target(name: "CMallocCounter"),
         // Per-request fine-tuned scoring, auto-batching, feedback events, metrics (no HTTP here).
         .target(name: "Serving", dependencies: ["Models", "ParamServer", "TensorCore"], exclude: ["README.md"]),
+        // The HTTP scoring server (routes, lifecycle services, `buildApplication`); the only importer of Hummingbird.
+        .target(name: "MetaRecServer", dependencies: [
+            "Models", "ParamServer", "Serving",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], exclude: ["README.md"]),
         .executableTarget(
             name: "MetaRecCLI",
             dependencies: [
                 "TensorCore", "Models", "ParamServer", "MetaTrain", "Serving", "CMallocCounter",
+                .target(name: "MetaRecServer", condition: .when(traits: ["HTTPServer"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["HTTPServer"])),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
@@ -72,6 +81,11 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
         .testTarget(name: "ServingTests", dependencies: [
             "Serving", "Models", "ParamServer", "MetaTrain", "TestSupport", "MetaRecCLI", "CMallocCounter",
+        ]),
+        .testTarget(name: "MetaRecServerTests", dependencies: [
+            "MetaRecServer", "Serving", "Models", "ParamServer",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
     ],
     swiftLanguageModes: [.v6]
