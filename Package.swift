@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "metarec", targets: ["MetaRecCLI"]),
+        .executable(name: "metarec-bench", targets: ["MetaRecBench"]),
         .library(name: "TensorCore", targets: ["TensorCore"]),
         // Libraries for the microbenchmark package in Benchmarks/ (depends on this one by path).
         .library(name: "Models", targets: ["Models"]),
@@ -53,7 +54,8 @@ let package = Package(
         .target(name: "CPrefetch"),
         .target(name: "ParamServer", dependencies: ["CPrefetch"], exclude: ["README.md"]),
         .target(name: "MetaTrain", dependencies: ["Models", "ParamServer", "CZlib"], exclude: ["README.md", "Datasets/README.md"]),
-        // Counting malloc replacement (glibc) for `metarec bench serving`; linked into the CLI only.
+        // Counting malloc replacement (glibc) for `metarec-bench serving` and the allocation tests;
+        // never linked into `metarec`.
         .target(name: "CMallocCounter"),
         // Per-request fine-tuned scoring, auto-batching, feedback events, metrics (no HTTP here).
         .target(name: "Serving", dependencies: ["Models", "ParamServer", "TensorCore"], exclude: ["README.md"]),
@@ -63,14 +65,27 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], exclude: ["README.md"]),
+        // The in-process serving benchmark shared by `metarec demo` and `metarec-bench serving` (no malloc counter).
+        .target(name: "ServingBench", dependencies: [
+            "Models", "Serving", "TensorCore", .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ], exclude: ["README.md"]),
         .executableTarget(
             name: "MetaRecCLI",
             dependencies: [
-                "TensorCore", "Models", "ParamServer", "MetaTrain", "Serving", "CMallocCounter",
+                "TensorCore", "Models", "MetaTrain", "Serving", "ServingBench",
                 .target(name: "MetaRecServer", condition: .when(traits: ["HTTPServer"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
+        ),
+        // `metarec-bench`: the benchmark harness, on the counting malloc.
+        .executableTarget(
+            name: "MetaRecBench",
+            dependencies: [
+                "TensorCore", "Models", "ParamServer", "MetaTrain", "Serving", "ServingBench", "CMallocCounter",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            exclude: ["README.md"]
         ),
 
         // Test-only helpers: tolerance checks, finite differences, reference kernels, seeded data.

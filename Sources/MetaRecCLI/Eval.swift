@@ -93,3 +93,8 @@ struct Eval: AsyncParsableCommand {
         }
     }
 }
+
+/// Output format of `metarec eval`.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json
+}
