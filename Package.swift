@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "ParamServer", dependencies: ["CPrefetch"], exclude: ["README.md"]),
         .target(name: "MetaTrain", dependencies: ["Models", "ParamServer", "CZlib"], exclude: ["README.md", "Datasets/README.md"]),
         // Counting malloc replacement (glibc) for `metarec-bench serving` and the allocation tests;
-        // never linked into `metarec`.
+        // never linked into `metarec` (MetaRecCLITests checks its symbols).
         .target(name: "CMallocCounter"),
         // Per-request fine-tuned scoring, auto-batching, feedback events, metrics (no HTTP here).
         .target(name: "Serving", dependencies: ["Models", "ParamServer", "TensorCore"], exclude: ["README.md"]),
@@ -95,13 +95,14 @@ let package = Package(
         .testTarget(name: "MetaTrainTests", dependencies: ["MetaTrain", "Models", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
         .testTarget(name: "ServingTests", dependencies: [
-            "Serving", "Models", "ParamServer", "MetaTrain", "TestSupport", "MetaRecCLI", "CMallocCounter",
+            "Serving", "Models", "ParamServer", "MetaTrain", "TestSupport", "CMallocCounter",
         ]),
         .testTarget(name: "MetaRecServerTests", dependencies: [
             "MetaRecServer", "Serving", "Models", "ParamServer",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        .testTarget(name: "MetaRecCLITests", dependencies: ["MetaRecCLI", "MetaTrain"]),
     ],
     swiftLanguageModes: [.v6]
 )
