@@ -62,7 +62,7 @@ test: deps $(VENV)/.ready
 	METAREC_PYTHON=$(METAREC_PYTHON) OPENBLAS_NUM_THREADS=1 swift test
 	OPENBLAS_NUM_THREADS=1 swift test --sanitize=thread --scratch-path .build-tsan --filter "ParamServerTests|WorkerPoolTests|DataParallelStepTests"
 
-## bench: MetaRec vs JAX jit vs numpy → BENCHMARKS.md and BENCHMARKS-*.png: per-request fine-tune + score
+## bench: MetaRec (`metarec-bench`) vs JAX jit vs numpy → BENCHMARKS.md and BENCHMARKS-*.png: per-request fine-tune + score
 ## (one core; against S and C), auto-batched throughput (1 and 2 workers), MMoE training rows/s on the census
 ## config (1 and 2 threads; needs $(METAREC_DATA)/census-income-kdd). Takes ≈ 5 minutes.
 ## Python (jax, numpy, safetensors, matplotlib from PyPI) in .build-bench-venv/ (git-ignored).
@@ -81,10 +81,12 @@ $(BENCH_VENV)/.ready:
 
 bench: deps $(BENCH_VENV)/.ready
 	swift build -c release --product metarec $(BENCH_SWIFT_FLAGS)
+	swift build -c release --product metarec-bench $(BENCH_SWIFT_FLAGS)
 	OPENBLAS_NUM_THREADS=1 JAX_PLATFORMS=cpu \
 	XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \
 	$(BENCH_PIN) $(BENCH_VENV)/bin/python Benchmarks/peers/bench.py \
 		--metarec "$$(swift build -c release --show-bin-path $(BENCH_SWIFT_FLAGS))/metarec" \
+		--metarec-bench "$$(swift build -c release --show-bin-path $(BENCH_SWIFT_FLAGS))/metarec-bench" \
 		--out BENCHMARKS.md --plot BENCHMARKS-latency.png --command "make bench"
 
 ## microbench: microbenchmarks with ordo-one/benchmark (Benchmarks/, its own package): hand GEMM, adapt,

@@ -8,12 +8,15 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "metarec", targets: ["MetaRecCLI"]),
+        .executable(name: "metarec-bench", targets: ["MetaRecBench"]),
         .library(name: "TensorCore", targets: ["TensorCore"]),
         // Libraries for the microbenchmark package in Benchmarks/ (depends on this one by path).
         .library(name: "ModelMath", targets: ["ModelMath"]),
         .library(name: "ModelDescription", targets: ["ModelDescription"]),
         .library(name: "ParamServer", targets: ["ParamServer"]),
         .library(name: "Serving", targets: ["Serving"]),
+        // The HTTP scoring server, for apps that embed it (`buildApplication`).
+        .library(name: "MetaRecServer", targets: ["MetaRecServer"]),
     ],
     traits: [
         .trait(name: "HTTPServer", description: """
@@ -26,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
@@ -56,18 +60,38 @@ let package = Package(
         .target(name: "CPrefetch"),
         .target(name: "ParamServer", dependencies: ["CPrefetch"], exclude: ["README.md"]),
         .target(name: "MetaTrain", dependencies: ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib"], exclude: ["README.md", "Datasets/README.md"]),
-        // Counting malloc replacement (glibc) for `metarec bench serving`; linked into the CLI only.
+        // Counting malloc replacement (glibc) for `metarec-bench serving` and the allocation tests;
+        // never linked into `metarec` (MetaRecCLITests checks its symbols).
         .target(name: "CMallocCounter"),
         // Per-request fine-tuned scoring, auto-batching, feedback events, metrics (no HTTP here).
         .target(name: "Serving", dependencies: ["ModelMath", "ModelDescription", "ParamServer", "TensorCore"], exclude: ["README.md"]),
+        // The HTTP scoring server (routes, lifecycle services, `buildApplication`); the only importer of Hummingbird.
+        .target(name: "MetaRecServer", dependencies: [
+            "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Serving",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], exclude: ["README.md"]),
+        // The in-process serving benchmark shared by `metarec demo` and `metarec-bench serving` (no malloc counter).
+        .target(name: "ServingBench", dependencies: [
+            "ModelMath", "ModelDescription", "Serving", "TensorCore", .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ], exclude: ["README.md"]),
         .executableTarget(
             name: "MetaRecCLI",
             dependencies: [
-                "TensorCore", "ModelMath", "ModelDescription", "ParamServer", "MetaTrain", "Serving", "CMallocCounter",
+                "TensorCore", "ModelMath", "ModelDescription", "ParamServer", "MetaTrain", "Serving", "ServingBench",
+                .target(name: "MetaRecServer", condition: .when(traits: ["HTTPServer"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["HTTPServer"])),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
+        ),
+        // `metarec-bench`: the benchmark harness, on the counting malloc.
+        .executableTarget(
+            name: "MetaRecBench",
+            dependencies: [
+                "TensorCore", "ModelMath", "ModelDescription", "ParamServer", "MetaTrain", "Serving", "ServingBench", "CMallocCounter",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            exclude: ["README.md"]
         ),
 
         // Test-only helpers: tolerance checks, finite differences, reference kernels, seeded data.
@@ -80,7 +104,15 @@ let package = Package(
         .testTarget(name: "ModelMathTests", dependencies: ["ModelMath", "TensorCore", "TestSupport"]),
         .testTarget(name: "ModelDescriptionTests", dependencies: ["ModelDescription", "ModelMath", "TensorCore", "ParamServer"]),
         .testTarget(name: "ServingTests", dependencies: [
-            "Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "MetaTrain", "TestSupport", "MetaRecCLI", "CMallocCounter",
+            "Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "MetaTrain", "TestSupport", "CMallocCounter",
+        ]),
+        .testTarget(name: "MetaRecServerTests", dependencies: [
+            "MetaRecServer", "Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .testTarget(name: "MetaRecCLITests", dependencies: [
+            "MetaRecCLI", "MetaTrain", "Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore",
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Closed-loop HTTP load on `metarec serve` with the reference model (towers 64 → 64 → 1,
 # 2 tasks, S = 64 support rows per user, k = 3) and C = 200 candidates per request:
-#   1. writes the model (`metarec bench serving --write-model`) and 100 request bodies, with
+#   1. writes the model (`metarec-bench serving --write-model`) and 100 request bodies, with
 #      the candidates as rows (FORM=rows, the default: [{"item_id": …, …}, …]) or as columns
 #      (FORM=columns: {"item_id": […], …});
 #   2. starts the server (WORKERS auto-batcher threads, default 1 as `metarec serve`) and runs wrk: CONNECTIONS connections,
 #      DURATION, latency percentiles; every non-2xx response counts as an error;
 #   3. sends a 10 MB body and a 100 000-candidate request (expects 413 and 400) and checks
 #      that the server still answers /healthz; then stops it with SIGTERM.
-# Needs: a release build, wrk and curl (Debian packages), python3.
+# Needs: a release build of metarec and metarec-bench, wrk and curl (Debian packages), python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${METAREC_BIN:-.build/release/metarec}
+BENCH_BIN=${METAREC_BENCH_BIN:-.build/release/metarec-bench}
 OUT=${OUT:-out/serve-load}
 PORT=${PORT:-18080}
 WORKERS=${WORKERS:-1}  # the server's default; on 2 shared cores a second worker only adds tail (see README)
@@ -20,7 +21,7 @@ DURATION=${DURATION:-30s}
 FORM=${FORM:-rows}
 command -v wrk >/dev/null || { echo "wrk not found (apt-get install wrk)" >&2; exit 1; }
 mkdir -p "$OUT"
-[ -f "$OUT/model/manifest.json" ] || OPENBLAS_NUM_THREADS=1 "$BIN" bench serving --write-model "$OUT/model" >&2
+[ -f "$OUT/model/manifest.json" ] || OPENBLAS_NUM_THREADS=1 "$BENCH_BIN" serving --write-model "$OUT/model" >&2
 
 python3 - "$OUT" "$FORM" <<'PY'
 import json, random, sys

@@ -1,22 +1,22 @@
 """`make bench`: MetaRec vs JAX jit vs numpy, one run; writes BENCHMARKS.md and its PNG plots.
 
-Serving (one core): per cell S,k,C, MetaRec (`metarec bench serving --adapt-score S,k,C
+Serving (one core): per cell S,k,C, MetaRec (`metarec-bench serving --adapt-score S,k,C
 --dump-request F`, which times adapt + score from given f and dumps that request's inputs and
-scores), then the peers (`peers.py`) on the dumped inputs with the weights of `metarec bench
+scores), then the peers (`peers.py`) on the dumped inputs with the weights of `metarec-bench
 serving --write-model DIR`. Nothing is timed before both peers agree with MetaRec's scores to
 <= 1e-4. Cells: the two issue-7 configs, then sweeps over S (k 3, C 200) and C (S 64, k 3).
 
-Throughput (two cores): `metarec bench serving --format json` (its grid and auto-batched runs
+Throughput (two cores): `metarec-bench serving --format json` (its grid and auto-batched runs
 with 1 and 2 worker threads).
 
 Training: the census config (`metarec datasets census` into a scratch directory, from
 $METAREC_DATA/census-income-kdd/census-income.test.gz); `train_peer.py --check` must pass
 (finite differences, jax.grad vs the hand-written numpy gradient, one step JAX = numpy, loss
-halves on a planted batch), then rounds of `metarec bench training --format json` and the JAX
+halves on a planted batch), then rounds of `metarec-bench training --format json` and the JAX
 (1 and 2 threads; 2 threads also data-parallel over 2 CPU devices) and numpy (1 thread) steps of
 `training.py`, alternating.
 
-Usage: python bench.py --metarec BIN [--out BENCHMARKS.md] [--plot BENCHMARKS-latency.png] ...
+Usage: python bench.py --metarec BIN --metarec-bench BIN [--out BENCHMARKS.md] [--plot BENCHMARKS-latency.png] ...
 The caller pins the process to one core and sets the one-thread environment (see Makefile); the
 two-core parts widen their own affinity.
 """
@@ -85,7 +85,8 @@ def cpu_model():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--metarec", required=True)
+    ap.add_argument("--metarec", required=True, help="the metarec executable (datasets)")
+    ap.add_argument("--metarec-bench", required=True, help="the metarec-bench executable (serving, training)")
     ap.add_argument("--out", default="BENCHMARKS.md")
     ap.add_argument("--iterations", type=int, default=5000, help="MetaRec timed iterations per config")
     ap.add_argument("--peer-iterations", type=int, default=3000, help="timed calls per peer per config")
@@ -105,7 +106,7 @@ def main():
     work = tempfile.mkdtemp(prefix="metarec-bench-")
     try:
         model_dir = os.path.join(work, "model")
-        subprocess.run([args.metarec, "bench", "serving", "--write-model", model_dir], check=True,
+        subprocess.run([args.metarec_bench, "serving", "--write-model", model_dir], check=True,
                        stdout=subprocess.DEVNULL)
         towers = peers.load_towers(model_dir)
         cells = {}
@@ -119,8 +120,8 @@ def main():
                                           args.sweep_peer_iterations)
         rows = [cells[(s, k, c)] for _, s, k, c in CONFIGS]
 
-        print("[serving grid] metarec bench serving --format json (2 cores for the batched runs)", flush=True)
-        res = subprocess.run(all_cores([args.metarec, "bench", "serving", "--format", "json"]), check=True,
+        print("[serving grid] metarec-bench serving --format json (2 cores for the batched runs)", flush=True)
+        res = subprocess.run(all_cores([args.metarec_bench, "serving", "--format", "json"]), check=True,
                              capture_output=True, text=True)
         serving = json.loads(res.stdout)
         if not all(b["scoresMatchAlone"] for b in serving["batched"]):
@@ -148,7 +149,7 @@ def measure_cell(args, work, towers, name, s, k, c, iterations, peer_iterations)
 
     dump = os.path.join(work, f"request-{s}-{k}-{c}.safetensors")
     print(f"[{name}] MetaRec: S {s} k {k} C {c}, {iterations} iterations", flush=True)
-    res = subprocess.run([args.metarec, "bench", "serving", "--adapt-score", f"{s},{k},{c}",
+    res = subprocess.run([args.metarec_bench, "serving", "--adapt-score", f"{s},{k},{c}",
                           "--dump-request", dump, "--iterations", str(iterations),
                           "--format", "json"], check=True, capture_output=True, text=True)
     metarec = json.loads(res.stdout)
@@ -212,8 +213,8 @@ def training_bench(args, work):
 
     versions = {}
     for r in range(args.training_rounds):
-        print(f"[training] round {r + 1}/{args.training_rounds}: metarec bench training", flush=True)
-        res = subprocess.run(all_cores([args.metarec, "bench", "training", "--config", config, "--data", train,
+        print(f"[training] round {r + 1}/{args.training_rounds}: metarec-bench training", flush=True)
+        res = subprocess.run(all_cores([args.metarec_bench, "training", "--config", config, "--data", train,
                                         "--format", "json", "--runs", str(args.training_runs),
                                         "--batches", str(args.training_batches)]),
                              check=True, capture_output=True, text=True)
@@ -277,12 +278,12 @@ def write_report(args, rows, cells, serving, training, jax_version, numpy_versio
         "",
         "## Per-request fine-tune and score (serving), one core",
         "",
-        "The work of `metarec bench serving` after the bottom: for each of the 2 tasks, k SGD steps of "
+        "The work of `metarec-bench serving` after the bottom: for each of the 2 tasks, k SGD steps of "
         "the 64 → 64 → 1 tower on the user's S support rows (BCE on the logit, mean over labelled rows), "
         "then the C candidates scored with the adapted tower. All three take the same meta-layer inputs "
-        "(one real request's support and candidate `f_k`, dumped by `metarec bench serving --adapt-score "
+        "(one real request's support and candidate `f_k`, dumped by `metarec-bench serving --adapt-score "
         "S,k,C --dump-request`) and the same tower weights (`model.safetensors` of "
-        "`metarec bench serving --write-model`).",
+        "`metarec-bench serving --write-model`).",
         "",
         f"MetaRec: {args.iterations} timed iterations; peers: {args.peer_iterations} timed calls each, "
         "after 200 warm-up calls. Latency in µs (wall clock per request). Ratio = peer ÷ MetaRec "
@@ -333,7 +334,7 @@ def write_report(args, rows, cells, serving, training, jax_version, numpy_versio
               f"![p50 latency against C]({prefix}-latency-candidates.png)"]
 
     # throughput
-    lines += ["", "## Whole requests and auto-batched throughput (MetaRec, `metarec bench serving --format json`)", "",
+    lines += ["", "## Whole requests and auto-batched throughput (MetaRec, `metarec-bench serving --format json`)", "",
               f"Model: {serving['shape']}. Single-core peak measured in the same run: "
               f"{serving['peakGFLOPS']:.1f} GFLOP/s. Auto-batched: {serving['batched'][0]['clients']} closed-loop "
               "in-process clients, each request checked equal to the same request served alone; the process may "
@@ -402,7 +403,7 @@ def training_section(training, prefix):
         "count when other processes hold the cores: then the 2-thread figures cannot show a speed-up); rows per "
         "CPU-second = rows/s ÷ cores used, the figure least disturbed by that load.",
         "",
-        "- MetaRec: `metarec bench training --format json` — the real trainer (`Trainer.train`: shuffle buffer, "
+        "- MetaRec: `metarec-bench training --format json` — the real trainer (`Trainer.train`: shuffle buffer, "
         "data-parallel gradient over the worker threads, Adam on dense weights, AdaGrad on the embedding rows "
         "in the parameter server). Its first layers (every expert's first layer and every gate, which read the "
         "embedding rows) are *folded*: computed once per distinct embedding row of each feature in the batch "

@@ -10,7 +10,7 @@ TowerObjective.swift, MLP.swift, TaskLoss.swift):
     score_t = sigmoid(Tower(f_t; theta_k)) (binary) | Tower(f_t; theta_k) (regression)
 
 Tower: Linear layers, weight (in, out), ReLU (or tanh) after every layer but the last.
-Inputs F_t (S, H), y_t (S), f_t (C, H) come from `metarec bench serving --adapt-score S,k,C
+Inputs F_t (S, H), y_t (S), f_t (C, H) come from `metarec-bench serving --adapt-score S,k,C
 --dump-request FILE`; the tower weights from the model directory's model.safetensors.
 """
 import json

@@ -4,7 +4,7 @@
     python train_peer.py --config ... --data ... --impl jax|jax-dp|numpy --threads 2 [--batches 40 --runs 5]
 
 A separate process per setting: XLA reads its thread flags when JAX is imported, so this script
-sets the CPU affinity (cores 0 … N−1) and `XLA_FLAGS` before importing JAX. Timing mirrors `metarec bench training`: the same number of batches of the
+sets the CPU affinity (cores 0 … N−1) and `XLA_FLAGS` before importing JAX. Timing mirrors `metarec-bench training`: the same number of batches of the
 config's batch size per run, batches in memory, one warm-up run, the median of --runs runs.
 """
 import argparse

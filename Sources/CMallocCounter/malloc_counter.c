@@ -1,4 +1,4 @@
-// A malloc counter for `metarec bench serving` ("0 allocations per request after warm-up",
+// A malloc counter for `metarec-bench serving` ("0 allocations per request after warm-up",
 // as swift-nio tracks mallocCountTotal). On glibc a program may replace malloc by defining it
 // (glibc manual, "Replacing malloc"); these definitions count and forward to glibc's own
 // allocator through its __libc_* entry points, so every block still comes from, and returns

@@ -3,6 +3,7 @@ import Foundation
 import MetaTrain
 import ModelDescription
 import ModelMath
+import ServingBench
 
 /// `metarec demo`: the whole MetaRec loop on built-in synthetic data, in one process and with
 /// nothing to download:
@@ -11,14 +12,15 @@ import ModelMath
 /// 2. MMoE trained without and with MAML-meta-learned towers (first order, k = 3);
 /// 3. both evaluated on the test split, with and without per-user fine-tuning: the lift table;
 /// 4. fine-tuned scoring served in-process: latency percentiles of the reference request
-///    (the `bench serving --reference-only` measurement).
+///    (the `metarec-bench serving --reference-only` measurement, here without malloc counts:
+///    `metarec` does not link the counting malloc).
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Synthetic logs → MMoE ± MAML → per-user fine-tuned lift table → in-process serving latency.",
         discussion: """
             Writes OUT/data (CSV logs and config), OUT/plain.yaml, OUT/maml.yaml and the model \
             directories OUT/plain and OUT/maml. The same steps by hand: metarec datasets synthetic, \
-            metarec train (twice), metarec eval --finetune on, metarec bench serving --reference-only.
+            metarec train (twice), metarec eval --finetune on, metarec-bench serving --reference-only.
             """)
 
     @Option(help: "Output directory.") var out = "out/demo"
@@ -74,10 +76,10 @@ struct Demo: AsyncParsableCommand {
 
         step("4/4 in-process serving latency (reference request: towers 64→64→1, 2 tasks, S = 64, k = 3, C = 200)")
         do {
-            // `reportingErrors` above already set one BLAS thread per call, as `bench serving` is run.
+            // `reportingErrors` above already set one BLAS thread per call, as `metarec-bench serving` is run.
             var report = try await BenchServingRun(iterations: 300, batchedRequests: 3000, clients: 16, referenceOnly: true,
                                                    candidateForm: .columns).run()
-            report.command = "metarec demo: bench serving --reference-only"
+            report.command = "metarec demo: metarec-bench serving --reference-only (no malloc counter in metarec)"
             say(report.table)
         } catch {
             printError("error: \(error)")

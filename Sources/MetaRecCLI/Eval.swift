@@ -126,3 +126,8 @@ struct Eval: AsyncParsableCommand {
         }
     }
 }
+
+/// Output format of `metarec eval`.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json
+}

@@ -1,6 +1,7 @@
 import ArgumentParser
 
-/// `metarec`: train, evaluate, serve and benchmark MMoE models with meta-learned towers.
+/// `metarec`: train, evaluate and serve MMoE models with meta-learned towers (benchmarks:
+/// `metarec-bench`, its own executable).
 @main
 struct MetaRec: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,9 +11,9 @@ struct MetaRec: AsyncParsableCommand {
     )
 
     #if HTTPServer
-    static let commands: [any ParsableCommand.Type] = [Demo.self, Train.self, Eval.self, EvalCold.self, Compare.self, BaselineCommand.self, Bench.self, Datasets.self, Serve.self, Score.self]
+    static let commands: [any ParsableCommand.Type] = [Demo.self, Train.self, Eval.self, EvalCold.self, Compare.self, BaselineCommand.self, Datasets.self, Serve.self, Score.self]
     #else
     /// Built without the `HTTPServer` package trait (`make demo`): everything but `serve`.
-    static let commands: [any ParsableCommand.Type] = [Demo.self, Train.self, Eval.self, EvalCold.self, Compare.self, BaselineCommand.self, Bench.self, Datasets.self, Score.self]
+    static let commands: [any ParsableCommand.Type] = [Demo.self, Train.self, Eval.self, EvalCold.self, Compare.self, BaselineCommand.self, Datasets.self, Score.self]
     #endif
 }

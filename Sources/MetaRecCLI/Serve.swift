@@ -1,11 +1,13 @@
-#if HTTPServer  // the package trait (on by default): `metarec serve` needs Hummingbird
+#if HTTPServer  // the package trait (on by default): `metarec serve` needs MetaRecServer (Hummingbird)
 import ArgumentParser
 import Foundation
+import MetaRecServer
 import ModelDescription
 import ModelMath
 import Serving
 
-/// `metarec serve`: the HTTP scoring server (DESIGN §6) on one model directory.
+/// `metarec serve`: the HTTP scoring server (DESIGN §6, the `MetaRecServer` library) on one
+/// model directory, until SIGTERM/SIGINT.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve per-user fine-tuned scores over HTTP: POST /v1/score, POST /v1/events, GET /healthz, GET /metrics.")
@@ -38,12 +40,14 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw ValidationError("cannot load \(model): \(error)")
         }
-        let server = ScoringServer(model: ServingModel(loaded), workers: workers,
-                                   sweepInterval: .milliseconds(Int64(sweepSeconds * 1000)))
+        let configuration = ServerConfiguration(host: host, port: port, workers: workers,
+                                                sweepInterval: .milliseconds(Int64(sweepSeconds * 1000)))
         let log: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data(("metarec serve: " + line + "\n").utf8)) }
-        try await server.run(host: host, port: port, log: log) { bound in
+        let app = buildApplication(model: ServingModel(loaded), configuration: configuration, log: log) { bound in
             log("model \(loaded.manifest.modelVersion) listening on http://\(host):\(bound)")
         }
+        // Until SIGTERM/SIGINT: then the server drains, the batcher finishes, the support store is snapshotted.
+        try await app.runService()
     }
 }
 #endif

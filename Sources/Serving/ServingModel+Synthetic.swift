@@ -24,6 +24,19 @@ extension ServingModel {
         /// The reference serving config of issue 6: tower 64 → 64 → 1, 2 tasks, `H = 64`.
         public init() {}
 
+        /// A small shape for tests (fast in debug builds): `D = 3·4 + 2 = 14`, 2 experts 14 → 8,
+        /// towers 8 → 8 → 1, 2 binary tasks, `S_max = 32`.
+        public static var small: SyntheticShape {
+            var shape = SyntheticShape()
+            shape.embeddingDimension = 4
+            shape.experts = 2
+            shape.expertLayers = [8]
+            shape.towerLayers = [8]
+            shape.supportCapacity = 32
+            shape.seed = 5
+            return shape
+        }
+
         /// The model config of this shape (serving defaults: fine-tune, k = 3, α = 0.05).
         public var config: ModelConfig {
             var model = ModelConfig.Network()

@@ -37,7 +37,7 @@ public enum GEMM {
     /// with the hand kernel of `level` (``SIMDLevel/inUse`` by default; ``SIMDLevel/portable``
     /// always resolves to OpenBLAS).
     ///
-    /// The rule is measured, not modelled: `metarec bench gemm --dispatch-grid --all-transposes`
+    /// The rule is measured, not modelled: `metarec-bench gemm --dispatch-grid --all-transposes`
     /// prints the hand/OpenBLAS throughput ratio over a grid of shapes (thread CPU time, 1 BLAS
     /// thread, warmed up), and the hand kernel is picked only where it was not slower.
     ///

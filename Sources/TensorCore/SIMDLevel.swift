@@ -5,7 +5,7 @@ import CKernels
 /// supports (AVX-512 needs AVX-512F with AVX2 and FMA).
 ///
 /// The environment variable `METAREC_SIMD=portable|avx2|avx512` caps the level, so one binary
-/// can be measured at a lower level on the same machine (`METAREC_SIMD=avx2 metarec bench …`).
+/// can be measured at a lower level on the same machine (`METAREC_SIMD=avx2 metarec-bench …`).
 public enum SIMDLevel: Int, Sendable, Comparable, CaseIterable, CustomStringConvertible {
     /// Plain C loops (any CPU).
     case portable = 0

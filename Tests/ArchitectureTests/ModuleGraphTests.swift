@@ -18,11 +18,14 @@ import Testing
         "ModelDescription": ["ModelMath", "TensorCore", "ParamServer", "Yams"],
         "MetaTrain": ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib"],
         "Serving": ["ModelMath", "ModelDescription", "ParamServer", "TensorCore"],
-        "MetaRecServer": ["Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Hummingbird"],
-        "MetaRecBench": ["MetaTrain", "Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore",
-                         "CMallocCounter", "ArgumentParser", "Histogram"],
-        "MetaRecCLI": ["MetaRecServer", "MetaRecBench", "MetaTrain", "Serving", "ModelMath", "ModelDescription",
-                       "ParamServer", "TensorCore", "ArgumentParser", "Histogram", "Hummingbird"],
+        "MetaRecServer": ["Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Hummingbird",
+                          "ServiceLifecycle", "Logging"],
+        "ServingBench": ["Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Histogram"],
+        "MetaRecBench": ["ServingBench", "MetaTrain", "Serving", "ModelMath", "ModelDescription", "ParamServer",
+                         "TensorCore", "CMallocCounter", "ArgumentParser", "Histogram"],
+        // Never CMallocCounter: `metarec serve` runs on the system allocator.
+        "MetaRecCLI": ["MetaRecServer", "ServingBench", "MetaTrain", "Serving", "ModelMath", "ModelDescription",
+                       "ParamServer", "TensorCore", "ArgumentParser"],
     ]
 
     /// C libraries whose import is confined to one file, like swift-numerics' shims: the C surface
@@ -68,12 +71,12 @@ import Testing
         return out
     }
 
-    /// Each target's declared dependencies in `Package.swift` (`.target(name: "X", dependencies: [...])`,
-    /// products as their product names).
+    /// Each target's declared dependencies in `Package.swift` (`.target(name: "X", dependencies: [...])`
+    /// at the targets list's indentation, products as their product names, conditional targets included).
     static func declaredDependencies() throws -> [String: Set<String>] {
         let manifest = try String(contentsOf: root.appendingPathComponent("Package.swift"), encoding: .utf8)
         var out: [String: Set<String>] = [:]
-        let targetStarts = manifest.ranges(of: /\.(target|executableTarget|testTarget|systemLibrary)\(\s*name: "([A-Za-z]+)"/)
+        let targetStarts = manifest.ranges(of: /\n {8}\.(target|executableTarget|testTarget|systemLibrary)\(\s*name: "([A-Za-z]+)"/)
         for (i, start) in targetStarts.enumerated() {
             let end = i + 1 < targetStarts.count ? targetStarts[i + 1].lowerBound : manifest.endIndex
             let body = manifest[start.lowerBound..<end]

@@ -1,8 +1,9 @@
 import CMallocCounter
 
-/// Heap allocations of the calling thread (the glibc malloc counter linked into `metarec`).
+/// Heap allocations of the calling thread (the glibc malloc counter that `metarec-bench` and
+/// this test target link; `metarec` does not).
 enum AllocationCounter {
-    /// Allocations per request the release-build test tolerates: none. `metarec bench serving`
+    /// Allocations per request the release-build test tolerates: none. `metarec-bench serving`
     /// measures the same count (0.0 per request on the reference config) with the same counter.
     static let perRequestBudget = 0
 

@@ -1,7 +1,7 @@
 import Benchmark
 import Serving
 
-/// A whole fine-tuned scoring request at the reference config (as `metarec bench serving`'s
+/// A whole fine-tuned scoring request at the reference config (as `metarec-bench serving`'s
 /// reference cell): synthetic model (towers 64 → 64 → 1, K 2 tasks), 10 000 warm items, users with
 /// S = 64 support rows recorded through the events path, k = 3 steps, C = 200 candidates.
 final class PredictorProblem {

@@ -1,7 +1,7 @@
 import Benchmark
 import ParamServer
 
-/// `SupportStore.pull` at the serving case (as `metarec bench store`): K = 2 tasks × H = 64 →
+/// `SupportStore.pull` at the serving case (as `metarec-bench store`): K = 2 tasks × H = 64 →
 /// W = 128 floats and L = 2 labels per row, S_max = 64 rows, 4 096 full tasks pulled in a
 /// scrambled order. 1 000 pulls per measured iteration (one pull is ≈ 1 µs).
 final class SupportPullProblem {

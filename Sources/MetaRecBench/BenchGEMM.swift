@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import TensorCore
 
-/// `metarec bench gemm`: GFLOP/s of the hand kernel and OpenBLAS against the measured peak.
+/// `metarec-bench gemm`: GFLOP/s of the hand kernel and OpenBLAS against the measured peak.
 ///
 /// ```
 /// GFLOP/s   = 2·m·n·k / seconds / 1e9                 median over samples, p10–p90 beside it

@@ -125,3 +125,12 @@ import Testing
         #expect(error?.description.hasPrefix("\(path):2:5: column \"price\"") == true, "\(String(describing: error))")
     }
 }
+
+/// The serving tests' small synthetic model, with warm item embeddings.
+enum Fixtures {
+    static func model(clock: any ParamServerClock = SystemClock()) throws -> ServingModel {
+        let model = try ServingModel.synthetic(.small, clock: clock)
+        model.warmEmbeddings(items: 500, users: 0)
+        return model
+    }
+}

@@ -1,4 +1,3 @@
-import CMallocCounter
 import Foundation
 import Histogram
 import ModelDescription
@@ -6,69 +5,53 @@ import ModelMath
 import Serving
 import TensorCore
 
-/// One cell of the single-request grid.
-struct ServingCell: Codable {
-    var support: Int
-    var steps: Int
-    var candidates: Int
-    var iterations: Int
-    var p50Microseconds: Double
-    var p90Microseconds: Double
-    var p99Microseconds: Double
-    var p999Microseconds: Double
-    var meanCPUMicroseconds: Double
-    var megaflops: Double
-    /// FLOPs ÷ measured single-core peak, µs.
-    var floorMicroseconds: Double
-    /// p50 ÷ floor.
-    var p50OverFloor: Double
-    var percentOfPeakAtP50: Double
-    var allocationsPerRequest: Double
-    /// Phase split of the mean (µs): encode, bottom, fine-tune + score.
-    var encodeMicroseconds: Double
-    var bottomMicroseconds: Double
-    var finetuneMicroseconds: Double
-}
-
-/// One auto-batched throughput run.
-struct BatchedRun: Codable {
-    var workers: Int
-    var clients: Int
-    var support: Int
-    var steps: Int
-    var candidates: Int
-    var requests: Int
-    var requestsPerSecond: Double
-    var meanBatchSize: Double
-    var p50Microseconds: Double
-    var p99Microseconds: Double
-    var p999Microseconds: Double
-    var scoresMatchAlone: Bool
-}
-
-struct ServingBenchReport: Codable {
-    var command = ""
-    var candidateForm: CandidateForm
-    var peakGFLOPS: Double
-    var simd: String
-    var shape: String
-    var cells: [ServingCell]
-    var batched: [BatchedRun]
-}
-
-struct BenchServingRun {
+/// In-process latency of per-user fine-tuned scoring over a grid of support size S, inner steps
+/// k and candidates C (single requests, one thread), auto-batched throughput with 1 and 2
+/// worker threads, and FLOPs per request against the single-core peak measured in the same run.
+///
+/// Model: the reference shape (``ServingModel/SyntheticShape``: D = 50, 4 experts 50 → 64,
+/// towers 64 → 64 → 1, 2 tasks) with seeded random weights; each user's support rows come
+/// through the events path (``Predictor/record(events:)``), as in production.
+///
+/// Heap allocations per request are counted only when the caller supplies a counter
+/// (`metarec-bench` links a counting malloc; `metarec demo` does not, and reports none).
+/// Threading: single requests run on the calling thread; the batched runs use the
+/// auto-batcher's worker threads and `clients` concurrent tasks.
+package struct BenchServingRun {
     let iterations: Int
     let batchedRequests: Int
     let clients: Int
     let referenceOnly: Bool
     let candidateForm: CandidateForm
+    /// Heap allocations made so far by the calling thread (negative: not available), or `nil`.
+    let threadAllocations: (@Sendable () -> Int64)?
 
     static let supports = [16, 64, 256]
     static let stepsGrid = [1, 3, 5]
     static let candidatesGrid = [100, 200, 1000]
     static let reference = (support: 64, steps: 3, candidates: 200)
 
-    func run() async throws -> ServingBenchReport {
+    /// - Parameters:
+    ///   - iterations: timed single requests per grid cell (the reference cell gets 5×).
+    ///   - batchedRequests: requests per auto-batched throughput run.
+    ///   - clients: concurrent in-process clients of the auto-batcher.
+    ///   - referenceOnly: only the reference cell (S = 64, k = 3, C = 200) and its batched runs.
+    ///   - candidateForm: how requests hold their candidates.
+    ///   - threadAllocations: the calling thread's allocation count, for allocations per request.
+    package init(iterations: Int, batchedRequests: Int, clients: Int, referenceOnly: Bool, candidateForm: CandidateForm,
+                 threadAllocations: (@Sendable () -> Int64)? = nil) {
+        precondition(iterations >= 10 && batchedRequests >= 10 && clients >= 1,
+                     "BenchServingRun: iterations \(iterations), batched requests \(batchedRequests) (both >= 10), clients \(clients) (>= 1)")
+        self.iterations = iterations
+        self.batchedRequests = batchedRequests
+        self.clients = clients
+        self.referenceOnly = referenceOnly
+        self.candidateForm = candidateForm
+        self.threadAllocations = threadAllocations
+    }
+
+    /// Runs the grid (or the reference cell) and the batched runs.
+    package func run() async throws -> ServingBenchReport {
         let shape = ServingModel.SyntheticShape()
         let model = try ServingModel.synthetic(shape)
         model.warmEmbeddings(items: 10_000, users: 0)
@@ -161,7 +144,7 @@ struct BenchServingRun {
         for i in 0..<(iterations / 5 + 20) { try predictor.score(requests[i % requests.count], into: &result) }
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
         var cpu = 0.0
-        let mallocBefore = mr_malloc_count_thread()
+        let mallocBefore = threadAllocations?() ?? -1
         for i in 0..<iterations {
             let r = requests[i % requests.count]
             var failure: ServingError?
@@ -174,7 +157,7 @@ struct BenchServingRun {
             if let failure { throw failure }
             _ = histogram.record(UInt64(wall * 1e9))
         }
-        let mallocs = mr_malloc_count_thread() - mallocBefore
+        let mallocs = mallocBefore < 0 ? -1 : (threadAllocations?() ?? -1) - mallocBefore
         let phases = try predictor.phaseTimes(requests[0], repetitions: max(20, iterations / 5))
         let flops = Self.flops(spec: predictor.model.config.networkSpec, support: s, steps: k, candidates: c)
         let floor = flops / (peakGFLOPS * 1e9) * 1e6

@@ -1,26 +1,35 @@
-#if HTTPServer  // the package trait (on by default) that builds `metarec serve`
 import Foundation
+import Hummingbird
+import MetaRecServer
 import ModelDescription
 import ModelMath
 import ParamServer
 import Serving
+import ServiceLifecycle
 import Testing
-@testable import MetaRecCLI
 
-/// Runs a ``ScoringServer`` on an ephemeral loopback port for the duration of `body`.
+/// Runs the application of `buildApplication` on an ephemeral loopback port for the duration
+/// of `body`, then cancels it and waits until it has stopped (batcher drained, snapshot written).
 func withServer<T: Sendable>(
     _ model: ServingModel, _ body: @Sendable (ScoringServer, Int) async throws -> T
 ) async throws -> T {
-    let server = ScoringServer(model: model, workers: 1, sweepInterval: .milliseconds(100))
+    let server = ScoringServer(model: model, configuration: ServerConfiguration(port: 0, sweepInterval: .milliseconds(100)))
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+    let app = buildApplication(server, onServerRunning: { port in portContinuation.yield(port) })
     let task = Task {
-        try await server.run(host: "127.0.0.1", port: 0, onRunning: { port in portContinuation.yield(port) })
+        defer { portContinuation.finish() }  // a server that fails to start ends the wait below
+        try await app.run()
     }
-    defer { task.cancel() }
     var iterator = ports.makeAsyncIterator()
-    guard let port = await iterator.next() else { throw LoopbackHTTP.Failure(description: "server did not start") }
-    // The blocking socket client runs off the cooperative pool.
-    return try await body(server, port)
+    guard let port = await iterator.next() else {
+        try await task.value
+        throw LoopbackHTTP.Failure(description: "server did not start")
+    }
+    let result: Result<T, any Error>
+    do { result = .success(try await body(server, port)) } catch { result = .failure(error) }
+    task.cancel()
+    if case .failure(let error) = await task.result, !(error is CancellationError) { throw error }
+    return try result.get()
 }
 
 /// `LoopbackHTTP.request` on a detached thread (it blocks in recv).
@@ -131,5 +140,37 @@ func http(_ port: Int, _ method: String, _ path: String, _ body: String = "", de
         try restored.restore(from: ModelDirectory(path: directory.path).supportPath)
         #expect(restored.count == 2)
     }
+
+    @Test func `a graceful shutdown finishes the server, then drains the batcher and snapshots the support store`() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("metarec-serve-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let base = try Fixtures.model()
+        let model = ServingModel(config: base.config, encoder: base.encoder, parameters: base.parameters, embeddings: base.embeddings,
+                                 support: base.support, modelVersion: base.modelVersion, directory: ModelDirectory(path: directory.path))
+        let server = ScoringServer(model: model, configuration: ServerConfiguration(port: 0))
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let app = buildApplication(server, onServerRunning: { port in portContinuation.yield(port) })
+        // As `runService()` runs it on SIGTERM, without installing signal handlers in the test process.
+        let group = ServiceGroup(services: [app], logger: app.logger)
+        let task = Task {
+            defer { portContinuation.finish() }
+            try await group.run()
+        }
+        var iterator = ports.makeAsyncIterator()
+        let port = try #require(await iterator.next(), "server did not start")
+        let events = #"{"events": [{"user": "5", "item_id": "1", "task0": 1}, {"user": "6", "item_id": "2", "task1": 0}]}"#
+        #expect(try await http(port, "POST", "/v1/events", events).status == 200)
+        #expect(try await http(port, "POST", "/v1/score", #"{"user": "5", "candidates": [{"item_id": "1"}]}"#).status == 200)
+
+        await group.triggerGracefulShutdown()
+        try await task.value
+        // The batcher was drained (it refuses new work) and the snapshot written without a manual call.
+        await #expect(throws: ServingError.shuttingDown) {
+            _ = try await server.batcher.score(ScoreRequest(user: "5", candidates: [["item_id": .string("1")]]))
+        }
+        let restored = try SupportStore(config: model.support.config)
+        try restored.restore(from: ModelDirectory(path: directory.path).supportPath)
+        #expect(restored.count == 2)
+    }
 }
-#endif

@@ -4,7 +4,7 @@ import MetaTrain
 import ModelDescription
 import ModelMath
 
-/// `metarec bench csv`: throughput of the streaming CSV reader, tokenising only and
+/// `metarec-bench csv`: throughput of the streaming CSV reader, tokenising only and
 /// tokenising + encoding, on a generated log of mixed quoted/unquoted, numeric and
 /// multi-categorical columns.
 struct BenchCSV: AsyncParsableCommand {
@@ -150,7 +150,7 @@ struct CSVBenchResult {
 }
 
 
-/// The generated log `metarec bench csv` reads: MovieLens-like rows with a quoted free-text
+/// The generated log `metarec-bench csv` reads: MovieLens-like rows with a quoted free-text
 /// title (commas, doubled quotes), a multi-categorical genre list (quoted about half the
 /// time), integers, decimals and two labels.
 enum CSVBenchData {

@@ -3,7 +3,7 @@ import Dispatch
 import Foundation
 import ParamServer
 
-/// `metarec bench store`: parameter-server throughput, sweep cost and memory per entry.
+/// `metarec-bench store`: parameter-server throughput, sweep cost and memory per entry.
 ///
 /// ```
 /// ns/op  = wall time of a sample / ops done by one thread     median, p10–p90 over samples

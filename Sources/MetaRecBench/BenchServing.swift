@@ -5,17 +5,16 @@ import Histogram
 import ModelDescription
 import ModelMath
 import Serving
+import ServingBench
 import TensorCore
 
-/// How a benchmark request holds its candidates (``ScoreRequest/columns`` or ``ScoreRequest/candidates``).
-enum CandidateForm: String, Codable, ExpressibleByArgument, CaseIterable {
-    case columns, rows
-}
+extension CandidateForm: ExpressibleByArgument {}
 
-/// `metarec bench serving`: in-process latency of per-user fine-tuned scoring over a grid of
+/// `metarec-bench serving`: in-process latency of per-user fine-tuned scoring over a grid of
 /// support size S, inner steps k and candidates C (single requests), auto-batched throughput
 /// with 1 and 2 worker threads, FLOPs per request against the single-core peak measured in
-/// the same run, and heap allocations per request after warm-up.
+/// the same run (``BenchServingRun``), and heap allocations per request after warm-up (this
+/// binary links the counting malloc of `CMallocCounter`).
 ///
 /// Model: the reference shape (``ServingModel/SyntheticShape``: D = 50, 4 experts 50 → 64,
 /// towers 64 → 64 → 1, 2 tasks) with seeded random weights; each user's support rows come
@@ -89,8 +88,9 @@ struct BenchServing: AsyncParsableCommand {
         }
         var report = try await BenchServingRun(iterations: iterations, batchedRequests: batchedRequests,
                                                clients: clients, referenceOnly: referenceOnly,
-                                               candidateForm: candidatesAs).run()
-        report.command = "metarec bench serving" + CommandLine.arguments.dropFirst(3).map { " " + $0 }.joined()
+                                               candidateForm: candidatesAs,
+                                               threadAllocations: { mr_malloc_count_thread() }).run()
+        report.command = "metarec-bench serving" + CommandLine.arguments.dropFirst(2).map { " " + $0 }.joined()
         switch format {
         case .json:
             let encoder = JSONEncoder()

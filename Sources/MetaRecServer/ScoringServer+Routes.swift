@@ -1,4 +1,3 @@
-#if HTTPServer  // the package trait (on by default): `metarec serve` needs Hummingbird
 import Foundation
 import Hummingbird
 import Serving
@@ -90,4 +89,3 @@ enum HTTPReply {
         return json(HTTPResponse.Status(code: error.httpStatus), Array(data))
     }
 }
-#endif

@@ -2,19 +2,21 @@ import Foundation
 
 extension ServingBenchReport {
     /// The human-readable report.
-    var table: String {
+    package var table: String {
         func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
         var out = "\(command)\n"
         out += "single-core peak \(f(peakGFLOPS)) GFLOP/s (FMA loop, thread CPU time, same run); kernels: \(simd)\n"
         out += "model: \(shape)\n\n"
-        out += "single requests, candidates as \(candidateForm.rawValue) (wall clock, µs; floor = FLOPs ÷ peak; allocs = mallocs per request after warm-up)\n"
+        out += "single requests, candidates as \(candidateForm.rawValue) (wall clock, µs; floor = FLOPs ÷ peak; allocs = mallocs per request after warm-up, - without a malloc counter)\n"
         out += "   S  k     C  iters    p50    p90    p99  p99.9   cpu  MFLOP  floor  p50/floor  %peak  allocs | encode bottom finetune+score\n"
         for c in cells {
-            out += String(format: "%4d %2d %5d %6d %6.0f %6.0f %6.0f %6.0f %5.0f %6.2f %6.0f %10.2f %6.1f %7.1f | %6.0f %6.0f %6.0f\n",
+            let allocs = c.allocationsPerRequest < 0 ? "-" : String(format: "%.1f", c.allocationsPerRequest)
+            out += String(format: "%4d %2d %5d %6d %6.0f %6.0f %6.0f %6.0f %5.0f %6.2f %6.0f %10.2f %6.1f ",
                           c.support, c.steps, c.candidates, c.iterations, c.p50Microseconds, c.p90Microseconds,
                           c.p99Microseconds, c.p999Microseconds, c.meanCPUMicroseconds, c.megaflops, c.floorMicroseconds,
-                          c.p50OverFloor, c.percentOfPeakAtP50, c.allocationsPerRequest,
-                          c.encodeMicroseconds, c.bottomMicroseconds, c.finetuneMicroseconds)
+                          c.p50OverFloor, c.percentOfPeakAtP50)
+            out += String(repeating: " ", count: max(0, 7 - allocs.count)) + allocs
+            out += String(format: " | %6.0f %6.0f %6.0f\n", c.encodeMicroseconds, c.bottomMicroseconds, c.finetuneMicroseconds)
         }
         out += "\nauto-batched (closed loop, in-process clients; latency per request in µs)\n"
         out += " workers clients   S  k     C  requests    req/s  batch    p50    p99  p99.9  equal-alone\n"

@@ -3,7 +3,7 @@ import TensorCore
 
 /// The shape sweep behind ``GEMM/resolvedBackend(m:n:k:)``: hand kernel over OpenBLAS on a
 /// grid of (M, N, K), so the dispatch rule can be re-derived on a new machine
-/// (`metarec bench gemm --dispatch-grid`).
+/// (`metarec-bench gemm --dispatch-grid`).
 extension BenchGEMM {
     static let defaultGridM = [1, 4, 16, 64, 256, 1024]
     static let defaultGridN = [1, 4, 8, 16, 32, 64, 128, 256]

@@ -6,7 +6,7 @@ import ModelMath
 import ParamServer
 import TensorCore
 
-/// `metarec bench training`: training throughput (rows/s) with 1 and 2 worker threads,
+/// `metarec-bench training`: training throughput (rows/s) with 1 and 2 worker threads,
 /// plain MMoE (λ = 0) and first-order MAML with k = 1, on the census config.
 ///
 /// Every run is the real training loop (`Trainer.train`: shuffle buffer, `DataParallelStep`,

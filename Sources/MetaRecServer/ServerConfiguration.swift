@@ -1,0 +1,28 @@
+/// Where the HTTP scoring server listens and the threads and timer it owns; the model's
+/// `serving:` config holds the rest (batching, request limits, adaptation).
+public struct ServerConfiguration: Sendable, Equatable {
+    /// Address to bind (loopback by default).
+    public var host: String
+    /// TCP port; 0 picks a free one (passed to `onServerRunning`).
+    public var port: Int
+    /// Auto-batcher worker threads.
+    public var workers: Int
+    /// Time between eviction sweeps of the support store and the embedding table.
+    public var sweepInterval: Duration
+    /// The `Server` response header.
+    public var serverName: String
+
+    /// - Precondition: `port` in 0...65535, `workers` ≥ 1, `sweepInterval` > 0 (`metarec serve`
+    ///   validates its options before it gets here).
+    public init(host: String = "127.0.0.1", port: Int = 8080, workers: Int = 1, sweepInterval: Duration = .seconds(60),
+                serverName: String = "metarec") {
+        precondition((0...65_535).contains(port), "ServerConfiguration: port \(port) is not in 0...65535")
+        precondition(workers >= 1, "ServerConfiguration: workers \(workers) must be >= 1")
+        precondition(sweepInterval > .zero, "ServerConfiguration: sweep interval \(sweepInterval) must be positive")
+        self.host = host
+        self.port = port
+        self.workers = workers
+        self.sweepInterval = sweepInterval
+        self.serverName = serverName
+    }
+}
