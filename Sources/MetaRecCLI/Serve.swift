@@ -5,7 +5,7 @@ import ModelDescription
 import ModelMath
 import Serving
 
-/// `metarec serve`: the HTTP scoring server (DESIGN §6) on one model directory.
+/// `metarec serve`: the HTTP scoring server (`docs/DESIGN.md` §HTTP) on one model directory.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve per-user fine-tuned scores over HTTP: POST /v1/score, POST /v1/events, GET /healthz, GET /metrics.")

@@ -6,7 +6,7 @@ import ModelMath
 import ParamServer
 import Serving
 
-/// The HTTP scoring server behind `metarec serve` (DESIGN §6): routes, limits, the
+/// The HTTP scoring server behind `metarec serve` (`docs/DESIGN.md` §HTTP): routes, limits, the
 /// auto-batcher, the periodic eviction sweep, and the graceful shutdown that drains in-flight
 /// requests and snapshots the support store into the model directory.
 ///
