@@ -7,9 +7,10 @@
 //         for jr in NC by NR:               micro-kernel: C[ic.., jc+jr..] (MR x NR, or MR x 8)
 //
 // Plain A is read in place: on serving shapes (K <= 256, N <= 128) each A element is used
-// only N/8 times, so packing it would cost 10-25% of the multiply. Rows past the M edge alias
-// the last valid row (their results are discarded), so no edge copy is needed. Transposed A
-// is packed MC rows at a time (sweep_a_transposed). Edge tiles use masked loads and stores.
+// only N/8 times, too few to amortise packing it (measured in Sources/TensorCore/README.md).
+// Rows past the M edge alias the last valid row (their results are discarded), so no edge
+// copy is needed. Transposed A is packed MC rows at a time (sweep_a_transposed). Edge tiles
+// use masked loads and stores.
 #include "gemm_avx2.h"
 
 #if MR_GEMM_HAS_X86

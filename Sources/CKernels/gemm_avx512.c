@@ -164,7 +164,8 @@ sweep_a_plain(ptrdiff_t m, ptrdiff_t nc, ptrdiff_t kc, float alpha, const float 
 
 /// As sweep_a_plain with A transposed (stored (k, m), A(i, p) = a[p*lda + i]). With one panel
 /// (nc <= 64) every element of A is used by one micro-kernel call only, so A is read in place:
-/// a sliver's MR floats at each p are contiguous (TN 64x64x128: 197-203 -> 227-231 GFLOP/s).
+/// a sliver's MR floats at each p are contiguous, so packing would be a copy used once (the
+/// gain is measured in Sources/TensorCore/README.md).
 /// Otherwise A is packed MC rows at a time into MR-tall slivers by the AVX2 kernel's routine
 /// (gemm_avx2.c): with more panels each sliver is reused, and with one 16-wide panel and
 /// M > 256 the in-place reads of a large A lost (M 1024: 1.7x -> 1.2x OpenBLAS).

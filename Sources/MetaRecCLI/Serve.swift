@@ -6,7 +6,7 @@ import ModelDescription
 import ModelMath
 import Serving
 
-/// `metarec serve`: the HTTP scoring server (DESIGN §6, the `MetaRecServer` library) on one
+/// `metarec serve`: the HTTP scoring server (`docs/DESIGN.md` §HTTP, the `MetaRecServer` library) on one
 /// model directory, until SIGTERM/SIGINT.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -5,7 +5,7 @@ import Serving
 import Synchronization
 
 /// Builds the HTTP scoring application for `model`: `POST /v1/score`, `POST /v1/events`,
-/// `GET /healthz`, `GET /metrics` (DESIGN §6), Hummingbird 2's `buildApplication` pattern.
+/// `GET /healthz`, `GET /metrics` (`docs/DESIGN.md` §HTTP), Hummingbird 2's `buildApplication` pattern.
 ///
 /// Run it with `runService()` (graceful shutdown on SIGTERM/SIGINT, as `metarec serve` does),
 /// or add it to an embedding app's own `ServiceGroup`. On shutdown the HTTP server drains its

@@ -5,7 +5,7 @@ import ParamServer
 import Serving
 import Synchronization
 
-/// The HTTP scoring server behind `metarec serve` (DESIGN §6): the predictor, the
+/// The HTTP scoring server behind `metarec serve` (`docs/DESIGN.md` §HTTP): the predictor, the
 /// auto-batcher, the request limits, the eviction sweep and the support-store snapshot.
 /// ``buildApplication(_:log:onServerRunning:)`` turns it into a Hummingbird application.
 ///

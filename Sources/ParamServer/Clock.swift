@@ -86,7 +86,7 @@ public protocol ParamServerClock: Sendable {
 public struct SystemClock: ParamServerClock {
     public init() {}
 
-    /// - Complexity: O(1), one `clock_gettime` call (vDSO, ~20 ns).
+    /// - Complexity: O(1), one `clock_gettime` call (through the vDSO: no system call).
     public func now() -> Timestamp {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)

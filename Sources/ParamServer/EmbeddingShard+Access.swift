@@ -57,8 +57,9 @@ extension EmbeddingShard {
     ///    falling back to a full `find` on a mismatch or no candidate.
     ///
     /// With the probe and the slab read in one loop (as `find` does), each key's mispredicted
-    /// probe exit discarded the loads of the keys after it: 75 → 60 ns a row on 16 K hot rows
-    /// and 1 M random rows, index at load 0.8–0.9 (the probe runs ≈ 5 buckets).
+    /// probe exit discards the loads already issued for the keys after it, so their misses are
+    /// served one at a time; split into passes they overlap (measured in the README, "Why the
+    /// pull got slower at load 0.8–0.9").
     @inline(__always)
     private func resolve(order: UnsafePointer<Int32>, n: Int, keys: UnsafePointer<UInt64>, hashes: UnsafePointer<UInt64>,
                          into slots: UnsafeMutablePointer<Int32>) {

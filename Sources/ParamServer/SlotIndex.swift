@@ -21,9 +21,8 @@ import CPrefetch
 ///   slot field 0, distance kept — which probes pass like the entry it replaced (so the Robin
 ///   Hood stop rule still holds) and which an insert takes over when the tombstone lies no
 ///   farther from its home than the inserted key would (see ``place(_:home:keyAt:)``).
-///   Before this, deletion was the backward shift: at load 0.8–0.9 it moved ≈ 16 followers a
-///   removal (counted), and a sweep of 100 K expired keys was 2.5× slower with 1 M live keys
-///   than with none.
+///   The backward shift it replaces moved many followers per removal at high load, so a sweep
+///   got slower the more live keys the index held (README, "Sweep").
 /// - Tombstones count towards the load. An insert that finds the load at 0.9 rebuilds: at the
 ///   same capacity when tombstones are ≥ 1/16 of the buckets (each purge is paid for by the
 ///   ≥ capacity/16 removals that made them: O(16) a removal), otherwise grown ×1.125.
@@ -91,8 +90,8 @@ struct SlotIndex {
     /// Used as a software prefetch: a pass of independent `peek`s over a batch puts several
     /// cache misses in flight at once, so the dependent probes of the next pass hit cache. The
     /// second load covers the next cache line when the probe run (≈ 5 buckets at α = 0.9)
-    /// crosses into it, which it does for about a third of the homes; loading only the home
-    /// bucket gained nothing measurable, loading both took 75 → 60 ns a row (16 K hot rows).
+    /// crosses into it, which it does for about a third of the homes; the home bucket alone
+    /// does not help (README, "Why the pull got slower at load 0.8–0.9").
     @inline(__always)
     func peek(_ hash: UInt64) -> UInt32 {
         guard let b = buckets else { return 0 }

@@ -1,8 +1,8 @@
 import Synchronization
 
-/// The support store (DESIGN §2): task key → ring buffer of that task's most recent
-/// meta-layer inputs `f_1 … f_K` (`W = K·H` floats), labels (`L = K`), event timestamp and
-/// model version, capacity `S_max` rows.
+/// The support store (`docs/DESIGN.md` §Parameter server): task key → ring buffer of that task's
+/// most recent meta-layer inputs `f_1 … f_K` (`W = K·H` floats), labels (`L = K`), event timestamp
+/// and model version, capacity `S_max` rows.
 ///
 /// Serving pulls a task's rows as contiguous `(S, W)` and `(S, L)` matrices for `adapt`; the
 /// feedback path and the end of training append. Invariants (README): a row written longer

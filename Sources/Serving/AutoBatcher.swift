@@ -1,12 +1,12 @@
 import Foundation
 
-/// Merges concurrent score requests into batches (DESIGN §3 "auto-batching"): a worker takes
-/// the oldest waiting request, waits at most `maxWait` (from that request's arrival) for up to
-/// `maxRequests` to gather — but stops as soon as no request has arrived for `maxWait / 4`
-/// (``BatchQueue/batchClosing(oldest:newest:maxWait:)``), so a lone client is held ≈ 50 µs, not
-/// 200 — then runs ``Predictor/scoreBatch(_:into:workspace:)``: the bottom
-/// once over all `Σ C_r` candidates, then each request's own inner loop with its own weights
-/// and its own normaliser, so its scores equal those it would get alone.
+/// Merges concurrent score requests into batches (`docs/DESIGN.md` §Serving, auto-batching): a
+/// worker takes the oldest waiting request, waits at most `maxWait` (from that request's
+/// arrival) for up to `maxRequests` to gather — but stops as soon as no request has arrived for
+/// `maxWait / 4` (``BatchQueue/batchClosing(oldest:newest:maxWait:)``), so a lone client is held
+/// a quarter of the wait, not all of it — then runs ``Predictor/scoreBatch(_:into:workspace:)``:
+/// the bottom once over all `Σ C_r` candidates, then each request's own inner loop with its own
+/// weights and its own normaliser, so its scores equal those it would get alone.
 ///
 /// Threading: ``start()`` launches `workers` dedicated threads (CPU-bound work stays off the
 /// Swift concurrency pool and the server's event loops); each owns one
@@ -194,11 +194,11 @@ final class BatchQueue: @unchecked Sendable {
     /// When a gathering batch closes: `maxWait` after its oldest request arrived, or `maxWait / 4`
     /// after the newest one did, whichever is first.
     ///
-    /// Concurrent clients arrive in bursts (µs apart), so a batch keeps growing while the burst
-    /// lasts; a lone client (one request per round trip) sends nothing more, so its request runs
-    /// after the quiet `maxWait / 4` instead of the whole `maxWait` (measured in the Serving
-    /// README). `maxWait / 8` held the sequential client less but split the in-process
-    /// 16-client bursts more (their resubmissions spread over ≈ 25–100 µs).
+    /// Concurrent clients arrive in bursts (microseconds apart), so a batch keeps growing while
+    /// the burst lasts; a lone client (one request per round trip) sends nothing more, so its
+    /// request runs after the quiet `maxWait / 4` instead of the whole `maxWait`. A shorter quiet
+    /// time holds the sequential client less but splits the bursts of concurrent clients, whose
+    /// resubmissions spread over a good part of the wait (measured in the Serving README).
     static func batchClosing(oldest: ContinuousClock.Instant, newest: ContinuousClock.Instant,
                              maxWait: Duration) -> ContinuousClock.Instant {
         min(oldest + maxWait, newest + maxWait / 4)

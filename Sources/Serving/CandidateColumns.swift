@@ -1,7 +1,7 @@
 /// A request's `C` candidates as a table of cells: one column per feature name, every text
 /// value's bytes in one shared buffer. This is what the predictor encodes from.
 ///
-/// The JSON reader builds it straight from either wire form of `candidates` (DESIGN §6):
+/// The JSON reader builds it straight from either wire form of `candidates` (`docs/DESIGN.md` §HTTP):
 ///
 /// ```json
 /// "candidates": [{"item_id": "7", "price": 9.5}, {"item_id": "8"}]      rows

@@ -102,8 +102,8 @@ enum JSONText {
 
     /// `⌊log10 a⌋` or one less, for a finite `a > 0`, from the binary exponent: with
     /// `a ∈ [2^b, 2^(b+1))`, `log10 a ∈ [b·log10 2, (b+1)·log10 2)`, an interval narrower than 1.
-    /// The callers' mantissa checks add the missing 1. (A `log10` per score was ≈ 2% of the
-    /// server's CPU under load.)
+    /// The callers' mantissa checks add the missing 1. (A `log10` per score was a visible part
+    /// of the server's CPU under load; README.)
     private static func decimalExponentEstimate(_ a: Double) -> Int {
         Int((Double(a.exponent) * 0.301_029_995_663_981_2).rounded(.down))
     }

@@ -4,9 +4,9 @@ import ParamServer
 import TensorCore
 
 extension Predictor {
-    /// Turns feedback events into support rows (DESIGN §3): each event's item features go
-    /// through the *current* model's bottom, and its `f_1 … f_K` and labels are appended to its
-    /// user's ring in the support store, so the user's next score adapts on them.
+    /// Turns feedback events into support rows (`docs/DESIGN.md` §Serving): each event's item
+    /// features go through the *current* model's bottom, and its `f_1 … f_K` and labels are
+    /// appended to its user's ring in the support store, so the user's next score adapts on them.
     ///
     /// ```
     /// f_k(event) = Bottom(event features)_k          (n, H) per task, concatenated to (n, K·H)

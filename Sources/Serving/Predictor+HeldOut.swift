@@ -2,7 +2,7 @@ import ModelDescription
 import ModelMath
 import ParamServer
 
-/// A user held out of training (the user-cold protocol, DESIGN §1.1): their earlier rows,
+/// A user held out of training (the user-cold protocol, `docs/DESIGN.md` §Personalisation): their earlier rows,
 /// sent as feedback events, and their last rows, scored as one request's candidates.
 public struct HeldOutRequest: Sendable, Equatable {
     /// The task-key value.

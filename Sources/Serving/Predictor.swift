@@ -5,7 +5,7 @@ import Synchronization
 import TensorCore
 
 /// Scores candidates for one user with towers fine-tuned on that user's support rows
-/// (DESIGN §3):
+/// (`docs/DESIGN.md` §Serving):
 ///
 /// ```
 /// F, Y     = supportStore.pull(user)                 F: (S, K·H), Y: (S, K)
@@ -75,7 +75,7 @@ public final class Predictor: Sendable {
 
     /// Runs `body` on a workspace from the pool (a new one when the pool is empty) and returns
     /// it to the pool. The workspace is moved in and out, never copied: a copy retains and
-    /// releases every one of its buffers (≈ 1 µs a request).
+    /// releases every one of its buffers, a measurable cost per request (README, "Measured").
     func withWorkspace<R, E: Error>(_ body: (inout PredictorWorkspace) throws(E) -> R) throws(E) -> R {
         var held: PredictorWorkspace? = pool.withLock { $0.popLast() } ?? makeWorkspace()
         defer {

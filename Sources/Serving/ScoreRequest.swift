@@ -1,4 +1,4 @@
-/// `POST /v1/score` (DESIGN §6): one user (the task key) and `C` candidates to score.
+/// `POST /v1/score` (`docs/DESIGN.md` §HTTP): one user (the task key) and `C` candidates to score.
 ///
 /// ```json
 /// {"user": "42", "candidates": [{"item_id": "7", "price": 9.5}], "context": {"hour": 20},

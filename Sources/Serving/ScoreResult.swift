@@ -52,7 +52,7 @@ public struct ScoreResult: Sendable, Equatable {
     }
 }
 
-/// The JSON response of `POST /v1/score` (DESIGN §6).
+/// The JSON response of `POST /v1/score` (`docs/DESIGN.md` §HTTP).
 ///
 /// ```json
 /// {"model_version": "…", "finetuned": true, "support_rows": 17, "scores": [{"click": 0.81}]}

@@ -1,6 +1,6 @@
-/// Everything that can go wrong with outside input to the serving layer (DESIGN §6): a request
-/// body, a feature value, a limit. Each case names the offending JSON field as a path such as
-/// `candidates[3].price` so the HTTP layer can answer with a 4xx naming it.
+/// Everything that can go wrong with outside input to the serving layer (`docs/DESIGN.md` §HTTP): a
+/// request body, a feature value, a limit. Each case names the offending JSON field as a path such
+/// as `candidates[3].price` so the HTTP layer can answer with a 4xx naming it.
 ///
 /// Requests never trap: every check on outside input throws one of these, and nothing is
 /// half-applied when one is thrown (an events request with one bad event appends none).

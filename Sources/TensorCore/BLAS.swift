@@ -39,8 +39,8 @@ public enum BLASRuntime {
     }
 
     /// Touches OpenBLAS's per-thread buffers with one 256×512×256 GEMM. Call once on every
-    /// thread that will call BLAS, at start-up: until a large GEMM has run, OpenBLAS is
-    /// 2–3.5× slower on many shapes on this class of machine.
+    /// thread that will call BLAS, at start-up: until a large GEMM has run, OpenBLAS is several
+    /// times slower on many shapes (figures in `Sources/TensorCore/README.md`).
     public static func warmUp() {
         let m = 256, k = 512, n = 256
         let a = [Float](repeating: 0.5, count: m * k)

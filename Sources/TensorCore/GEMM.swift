@@ -39,50 +39,21 @@ public enum GEMM {
     ///
     /// The rule is measured, not modelled: `metarec-bench gemm --dispatch-grid --all-transposes`
     /// prints the hand/OpenBLAS throughput ratio over a grid of shapes (thread CPU time, 1 BLAS
-    /// thread, warmed up), and the hand kernel is picked only where it was not slower.
+    /// thread, warmed up), and the hand kernel is picked only where it was not slower. The grids
+    /// and the ratios behind each threshold are in `Sources/TensorCore/README.md` ("Measured:
+    /// where the hand kernels lose").
     ///
-    /// **AVX-512** (2-core AMD EPYC with 512-bit FMA, measured single-core peak ≈ 240 GFLOP/s;
-    /// Debian's OpenBLAS 0.3.21 runs its AVX2 "Haswell" kernels there). The 6×64 tile runs the
-    /// serving shapes (M 64–1024 × K 128 × N 64) at 82–97% of that peak, 1.9–2.2× OpenBLAS in all
-    /// four transposes, and wins for every N ≥ 16 on the grid M ∈ {1, 4, 16, 64, 256, 1024},
-    /// N ∈ {1, 4, 8, 16, 32, 64, 128, 256}, K ∈ {8, 32, 128, 256, 512} and on the training grid
-    /// M ∈ {16, 64, 271, 1024}, N, K ∈ {64, 271, 512, 1024} (1.1–2.8×). Where it loses:
+    /// **AVX-512** (the 6×64 tile) wins wherever a row sliver fills most of a tile. It loses
+    /// where the tile is mostly padding or the packing is not amortised: transposed B with very
+    /// few rows and a deep K, and narrow outputs (N < 16) except the small plain cases listed in
+    /// the rule. Shapes with N or K beyond the measured grid (1024) go to OpenBLAS; M has no
+    /// bound, since the kernel's work and traffic per 6-row sliver do not depend on it.
     ///
-    /// ```
-    /// B transposed, M < 6, K = 512, N ≥ 64   0.8–1.0×
-    /// N < 16, A transposed                   0.4–1.0× beyond M ≤ 4, K ≤ 32 with B plain
-    /// N < 16, B transposed                   0.5–1.0× unless N = 8, M ≥ 64, K ≥ 32 (1.0–1.2×)
-    /// N = 1, A and B plain, M ≥ 64            0.7–0.9×  (N = 4–8: M ≥ 256 with K = 8 0.8–0.9×)
-    /// ```
-    ///
-    /// Shapes with N or K beyond 1024 were not measured and go to OpenBLAS. M has no bound: the
-    /// kernel's work and traffic per 6-row sliver do not depend on it (measured to M = 1024).
-    ///
-    /// **AVX2/FMA** (the 6×16 tile), measured over M ∈ {1, 4, 6, 16, 64, 256, 1024, 2048},
-    /// N ∈ {1, 4, 8, 16, 20, 32, 64, 128, 256}, K ∈ {8, 32, 128, 256, 512}.
-    /// On the 2-core AMD EPYC (AVX2/FMA, measured single-core peak ≈ 102 GFLOP/s) the hand
-    /// kernel runs the serving shapes (M 256–1024 × K 128 × N 64) at ≈ 95 GFLOP/s (93% of peak),
-    /// 1.2–1.35× OpenBLAS in all four transposes. Where it loses (hand/OpenBLAS):
-    ///
-    /// ```
-    /// M < 6                              0.3–1.0×  (the 6-row tile is mostly padding)
-    /// A, B plain,   N = 1, K ≤ 32        0.6–1.0×
-    /// B transposed, N ≤ 4                0.5–1.0×  (the 16-wide B panel is mostly padding)
-    /// A transposed, N < 64               0.5–1.0×  (per-call A packing not amortised)
-    /// A transposed, M 6–31, K 33–128     0.9×      (OpenBLAS's native layout; M = 16)
-    /// A transposed, K = 256, M < 1024    0.87–1.0×
-    /// ```
-    ///
-    /// Beyond the serving range, on the training shapes (census experts: K or N = D = 271, M = the
-    /// batch shard; grid M ∈ {16, 64, 256, 271, 512, 1024}, N ∈ {64, 256, 271, 512},
-    /// K ∈ {64, 271, 512}), the hand kernel measured, against OpenBLAS:
-    ///
-    /// ```
-    /// A, B plain,   M ≥ 64                1.03–1.31×   (M = 16: 0.86–1.05×)
-    /// B transposed                        1.04–1.31×
-    /// A transposed, M ≥ 64, K ≤ 271       1.00–1.07×   (K = 512: 0.97–1.03×; M = 16: 0.88–0.95×)
-    /// N > 512 or K > 512                  left to OpenBLAS (square 1024: 0.97×)
-    /// ```
+    /// **AVX2/FMA** (the 6×16 tile) loses with fewer than 6 rows (the tile is mostly padding),
+    /// with a 1-wide plain output and a shallow K, with transposed B and N ≤ 4 (the 16-wide B
+    /// panel is mostly padding), and with transposed A and a narrow N (the per-call packing of A
+    /// is not amortised); the wider rules for the training shapes (K or N up to 512) follow the
+    /// same measurements.
     public static func resolvedBackend(
         m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, level: SIMDLevel = .inUse
     ) -> Backend {

@@ -43,7 +43,7 @@ public enum MachinePeak {
     ///
     /// - Parameters:
     ///   - runs: number of timed runs (the median is returned); at least 1.
-    ///   - iterations: loop iterations per run; the default takes about 2.5 ms at 100 GFLOP/s.
+    ///   - iterations: loop iterations per run; the default runs a few milliseconds, long enough for a stable median.
     ///   - timing: thread CPU time (default; robust to other load on the machine) or wall clock.
     /// - Returns: GFLOP/s (1e9 flop per second).
     /// - Complexity: `runs · iterations` loop iterations, on the calling thread.

@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// A baseline scorer for held-out users (DESIGN §1.1): what per-user fine-tuning must beat on
+/// A baseline scorer for held-out users (`docs/DESIGN.md` §Personalisation): what per-user fine-tuning must beat on
 /// the *order* of a user's candidates.
 ///
 /// ```

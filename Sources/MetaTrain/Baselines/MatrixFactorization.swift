@@ -1,7 +1,7 @@
 import TensorCore
 
 /// Biased matrix factorisation trained by alternating least squares, with a per-user ridge
-/// *fold-in* for users never seen in training (the user-cold baseline of DESIGN §1.1).
+/// *fold-in* for users never seen in training (the user-cold baseline of `docs/DESIGN.md` §Personalisation).
 ///
 /// ```
 /// r̂_ui = μ + b_u + b_i + p_uᵀ q_i                    p_u, q_i ∈ ℝᶠ (f = factors)

@@ -18,54 +18,11 @@ extension CSVTokenizer {
                 while q < end, buf[q] == 0x20 { q += 1 }
             }
             if q < end, buf[q] == Self.quote {
-                // Quoted field: up to the next quote that is not doubled.
-                let quoteLine = nextLine + lines
-                var r = q + 1
-                var escaped = false
-                while true {
-                    guard r < end else {
-                        if endOfInput { throw DataError.unterminatedQuote(file: file, line: quoteLine, column: f + 1) }
-                        return nil
-                    }
-                    let b = buf[r]
-                    if b == Self.quote {
-                        guard r + 1 < end else {
-                            if endOfInput { break }
-                            return nil
-                        }
-                        if buf[r + 1] == Self.quote {
-                            escaped = true
-                            r += 2
-                            continue
-                        }
-                        break
-                    }
-                    if b == Self.lf { lines += 1 }
-                    r += 1
+                switch try scanQuotedField(at: q, field: f, lines: &lines) {
+                case .needsInput: return nil
+                case .delimiter(let next): f += 1; p = next; continue
+                case .recordEnd(let next): fieldCount = f + 1; return (next, lines)
                 }
-                setSpan(f, q + 1, r, escaped: escaped)
-                f += 1
-                r += 1  // past the closing quote
-                guard r < end else {
-                    if endOfInput { fieldCount = f; return (end, lines) }
-                    return nil
-                }
-                let b = buf[r]
-                if b == delimiter { p = r + 1; continue }
-                if b == Self.lf { fieldCount = f; return (r + 1, lines + 1) }
-                if b == Self.cr {
-                    guard r + 1 < end else {
-                        if endOfInput { fieldCount = f; return (end, lines) }
-                        return nil
-                    }
-                    if buf[r + 1] == Self.lf { fieldCount = f; return (r + 2, lines + 1) }
-                }
-                // Drop the rest of the line; the caller may skip this row and read on.
-                fieldCount = f
-                nextLine += lines
-                start = r
-                resynchronising = true
-                throw DataError.malformedQuote(file: file, line: nextLine, column: f)
             }
             // Unquoted field: up to the delimiter or the line break (CRLF or LF).
             var r = q
@@ -108,6 +65,78 @@ extension CSVTokenizer {
                 r += 1
             }
         }
+    }
+
+    /// How the scan of one field ended.
+    enum FieldEnd {
+        /// The buffer ends inside the record before the end of the input: refill and rescan.
+        case needsInput
+        /// A delimiter follows the field; the next field starts at `next`.
+        case delimiter(next: Int)
+        /// The field ends the record; the next record starts at `next`.
+        case recordEnd(next: Int)
+    }
+
+    /// Scans the quoted field number `f` (0-based) whose opening quote is at `q`: sets its span
+    /// and says what follows the closing quote. Adds the line breaks inside the quotes to
+    /// `lines`, and the record's own line break when the record ends here. Inlined into
+    /// ``scanRecord()``, so the enum costs nothing.
+    ///
+    /// - Throws: ``DataError/unterminatedQuote(file:line:column:)`` when the input ends inside
+    ///   the quotes; ``DataError/malformedQuote(file:line:column:)`` when anything but a
+    ///   delimiter or a line break follows the closing quote (after positioning the tokenizer to
+    ///   drop the rest of the line).
+    @inline(__always)
+    func scanQuotedField(at q: Int, field f: Int, lines: inout Int) throws(DataError) -> FieldEnd {
+        let buf = buffer
+        let end = self.end
+        // Up to the next quote that is not doubled.
+        let quoteLine = nextLine + lines
+        var r = q + 1
+        var escaped = false
+        while true {
+            guard r < end else {
+                if endOfInput { throw DataError.unterminatedQuote(file: file, line: quoteLine, column: f + 1) }
+                return .needsInput
+            }
+            let b = buf[r]
+            if b == Self.quote {
+                guard r + 1 < end else {
+                    if endOfInput { break }
+                    return .needsInput
+                }
+                if buf[r + 1] == Self.quote {
+                    escaped = true
+                    r += 2
+                    continue
+                }
+                break
+            }
+            if b == Self.lf { lines += 1 }
+            r += 1
+        }
+        setSpan(f, q + 1, r, escaped: escaped)
+        r += 1  // past the closing quote
+        guard r < end else { return endOfInput ? .recordEnd(next: end) : .needsInput }
+        let b = buf[r]
+        if b == delimiter { return .delimiter(next: r + 1) }
+        if b == Self.lf {
+            lines += 1
+            return .recordEnd(next: r + 1)
+        }
+        if b == Self.cr {
+            guard r + 1 < end else { return endOfInput ? .recordEnd(next: end) : .needsInput }
+            if buf[r + 1] == Self.lf {
+                lines += 1
+                return .recordEnd(next: r + 2)
+            }
+        }
+        // Drop the rest of the line; the caller may skip this row and read on.
+        fieldCount = f + 1
+        nextLine += lines
+        start = r
+        resynchronising = true
+        throw DataError.malformedQuote(file: file, line: nextLine, column: f + 1)
     }
 
     /// Rewrites quoted fields with doubled quotes in place (`""` → `"`); the record is complete,

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import ParamServer
 
 /// A buffered, atomic CSV writer (RFC 4180 quoting, UTF-8, LF line endings).
 ///
@@ -26,7 +27,7 @@ public final class CSVWriter {
     /// Data rows written so far, not counting a header written with ``writeHeader(_:)``.
     public private(set) var rowCount = 0
 
-    private let file: StreamingAtomicFile
+    private let file: AtomicFileWriter
     private var buffer: [UInt8] = []
     private let bufferSize: Int
     private var fieldsInRow = 0
@@ -45,7 +46,11 @@ public final class CSVWriter {
         self.path = path
         self.delimiter = byte
         self.bufferSize = max(bufferSize, 1024)
-        self.file = try StreamingAtomicFile(path: path)
+        do throws(ParamServerError) {
+            self.file = try AtomicFileWriter(path: path)
+        } catch {
+            throw DatasetError(writing: path, error)
+        }
         buffer.reserveCapacity(self.bufferSize + 4096)
     }
 
@@ -136,7 +141,11 @@ public final class CSVWriter {
         precondition(fieldsInRow == 0, "CSVWriter.close in the middle of a row of \(path)")
         closed = true
         try flush()
-        try file.commit()
+        do throws(ParamServerError) {
+            try file.commit()
+        } catch {
+            throw DatasetError(writing: path, error)
+        }
     }
 
     /// `value` rounded half away from zero to `decimals` places, as written by
@@ -168,7 +177,11 @@ public final class CSVWriter {
 
     private func flush() throws {
         guard !buffer.isEmpty else { return }
-        try buffer.withUnsafeBytes { try file.write($0) }
+        do throws(ParamServerError) {
+            try file.write(buffer)
+        } catch {
+            throw DatasetError(writing: path, error)
+        }
         buffer.removeAll(keepingCapacity: true)
     }
 }

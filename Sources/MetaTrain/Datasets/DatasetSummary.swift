@@ -101,7 +101,7 @@ final class DatasetOutput<Key: Hashable> {
     /// Creates `directory` when missing and opens the three files with `header`; validation and
     /// test get `heldOutColumns` after it (the user-cold protocol's `role`).
     init(directory: String, header: [String], labelCount: Int, heldOutColumns: [String] = []) throws {
-        try StreamingAtomicFile.createDirectory(directory)
+        try DatasetFiles.createDirectory(directory)
         self.directory = directory
         writers = try DatasetSplit.allCases.map { try CSVWriter(path: "\(directory)/\($0.fileName)") }
         for (split, writer) in zip(DatasetSplit.allCases, writers) {
@@ -130,7 +130,7 @@ final class DatasetOutput<Key: Hashable> {
     func finish(config: DatasetConfig) throws -> DatasetSummary {
         for writer in writers { try writer.close() }
         let configPath = "\(directory)/config.yaml"
-        try StreamingAtomicFile.write(config.yaml, to: configPath)
+        try DatasetFiles.write(config.yaml, to: configPath)
         let files = DatasetSplit.allCases.map { split in
             let s = split.index
             return DatasetSummary.File(

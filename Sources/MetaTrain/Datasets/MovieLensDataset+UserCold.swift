@@ -34,7 +34,7 @@ extension MovieLensDataset {
         let users = rowsOfUser.keys.sorted()
         let foldOfUser = Dictionary(uniqueKeysWithValues: users.map { ($0, protocolFolds.fold(ofUser: $0)) })
 
-        try StreamingAtomicFile.createDirectory(directory)
+        try DatasetFiles.createDirectory(directory)
         let foldsFile = try CSVWriter(path: "\(directory)/folds.csv")
         try foldsFile.writeHeader(["user_id", "fold", "rows"])
         for user in users {

@@ -1,4 +1,4 @@
-/// The user-cold protocol (DESIGN §1.1; MeLU style, Lee et al. KDD 2019): users, not rows, are
+/// The user-cold protocol (`docs/DESIGN.md` §Personalisation; MeLU style, Lee et al. KDD 2019): users, not rows, are
 /// held out. Users fall into `K` folds by a seeded hash of their id; fold `i` is the test fold
 /// once, so every user is a test user exactly once. Inside the training folds one fold is the
 /// validation fold (for every choice of settings), the rest train:

@@ -20,11 +20,11 @@ public struct FineTuneComparison: Sendable {
     public var fineTuned: [TaskMetrics]
 }
 
-/// Evaluation with per-task fine-tuning (DESIGN §1, §3): each task's towers are adapted on
-/// its support rows with ``ModelMath/Tower/adapt(on:policy:normalizer:workspace:)``
-/// — the function training's inner loop and serving use — then its rows are scored. Reports
-/// metrics with and without fine-tuning, overall and per activity bucket (support rows
-/// 0, 1–5, 6–20, 21–100, > 100).
+/// Evaluation with per-task fine-tuning (`docs/DESIGN.md` §Math, §Serving): each task's towers are
+/// adapted on its support rows with ``ModelMath/Tower/adapt(on:policy:normalizer:workspace:)`` —
+/// the function training's inner loop and serving use — then its rows are scored. Reports metrics
+/// with and without fine-tuning, overall and per activity bucket (support rows 0, 1–5, 6–20,
+/// 21–100, > 100).
 ///
 /// Memory: the evaluated file's meta-layer inputs are held (`rows × K·H` floats).
 public struct FineTunedEvaluation {
@@ -55,17 +55,10 @@ public struct FineTunedEvaluation {
     /// ``run(stream:)`` that also records every scored row of both variants and each task's
     /// activity bucket into `recorder` (the per-user metrics' input).
     public func run(stream: inout some BatchStream, recordingInto recorder: inout ScoredRowsRecorder) throws -> [FineTuneComparison] {
-        let spec = model.config.networkSpec, layout = model.config.inputLayout, heads = model.config.taskSpecs
+        let spec = model.config.networkSpec, heads = model.config.taskSpecs
         let kk = spec.taskCount, h = spec.metaWidth
         // 1. Meta-layer inputs of every evaluated row, grouped by task.
-        var builder = SupportSetBuilder(capacity: Int.max, taskCount: kk, metaWidth: h)
-        var ws = NetworkWorkspace()
-        while let batch = try stream.next() {
-            MultiTaskNetwork.forwardBottom(model.parameters, spec: spec, layout: layout, batch: batch, table: model.embeddings,
-                                           createEmbeddings: false, workspace: &ws)
-            builder.add(batch: batch, workspace: ws)
-        }
-        let rowsByTask = builder.sortedSets()
+        let rowsByTask = try metaLayerInputs(of: &stream)
 
         var overallBase = heads.map { TaskMetricsAccumulator(kind: $0.kind) }
         var overallTuned = overallBase
@@ -134,6 +127,20 @@ public struct FineTunedEvaluation {
                                           fineTuned: bucketTuned[b].map { $0.result() }))
         }
         return out
+    }
+
+    /// The meta-layer inputs `f_k` and labels of every row of `stream`, grouped by task key: the
+    /// model's bottom with fixed weights, creating no embedding rows.
+    private func metaLayerInputs(of stream: inout some BatchStream) throws -> [UInt64: SupportSetBuilder.SupportSet] {
+        let spec = model.config.networkSpec, layout = model.config.inputLayout
+        var builder = SupportSetBuilder(capacity: Int.max, taskCount: spec.taskCount, metaWidth: spec.metaWidth)
+        var ws = NetworkWorkspace()
+        while let batch = try stream.next() {
+            MultiTaskNetwork.forwardBottom(model.parameters, spec: spec, layout: layout, batch: batch, table: model.embeddings,
+                                           createEmbeddings: false, workspace: &ws)
+            builder.add(batch: batch, workspace: ws)
+        }
+        return builder.sortedSets()
     }
 
     /// Columns `[block·width, (block+1)·width)` of a row-major `(rows, rowWidth)` slice, as `(rows, width)`.

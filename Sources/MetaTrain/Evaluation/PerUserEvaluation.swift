@@ -1,4 +1,4 @@
-/// Settings of the per-user metrics of `metarec eval` (DESIGN §1.1).
+/// Settings of the per-user metrics of `metarec eval` (`docs/DESIGN.md` §Personalisation).
 public struct PerUserOptions: Sendable, Equatable {
     /// Cut-offs K of nDCG@K and recall@K.
     public var ks: [Int]

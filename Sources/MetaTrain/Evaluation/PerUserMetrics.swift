@@ -7,7 +7,7 @@ import Glibc
 import Darwin
 #endif
 
-/// How a task's labels are read by the per-user ranking metrics (DESIGN §1.1).
+/// How a task's labels are read by the per-user ranking metrics (`docs/DESIGN.md` §Personalisation).
 ///
 /// ```
 /// binary   labels 0/1 (relevant ⇔ label ≥ 0.5)   gain(r) = r          GAUC, nDCG@K, recall@K
@@ -71,8 +71,8 @@ public struct UserRows: Sendable, Equatable {
     }
 }
 
-/// A metric computed within one user's rows and then averaged over users (DESIGN §1.1): a
-/// per-user offset added to every score changes none of them.
+/// A metric computed within one user's rows and then averaged over users (`docs/DESIGN.md`
+/// §Personalisation): a per-user offset added to every score changes none of them.
 ///
 /// ```
 /// gauc        AUC of the user's rows; users with one label class are skipped;

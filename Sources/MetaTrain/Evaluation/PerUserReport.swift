@@ -1,5 +1,6 @@
-/// Per-user metrics of one task for one variant `A`, or for two variants `A` and `B` scored on
-/// the same users with the paired bootstrap CI of `B − A` for each metric (DESIGN §1.1).
+/// Per-user metrics of one task for one variant `A`, or for two variants `A` and `B` scored on the
+/// same users with the paired bootstrap CI of `B − A` for each metric (`docs/DESIGN.md`
+/// §Personalisation).
 ///
 /// Which metrics: ``LabelScale/metrics(ks:)`` (binary: GAUC, nDCG@K, recall@K; graded: nDCG@K).
 /// Pairing: a user counts in a difference when its metric is defined in both variants; users

@@ -2,7 +2,7 @@ import ModelDescription
 import ModelMath
 import TensorCore
 
-/// MAML settings of a training run (DESIGN §1):
+/// MAML settings of a training run (`docs/DESIGN.md` §Math):
 ///
 /// ```
 /// L = L_base + λ · L_meta,    L_meta = (1/U) Σ_u Σ_k w_k · L_{Q_u,k}(θ'_{u,k})

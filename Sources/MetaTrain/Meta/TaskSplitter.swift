@@ -12,11 +12,11 @@ public struct InBatchTask: Sendable, Equatable {
     public var query: [Int]
 }
 
-/// In-batch task formation (DESIGN §1): group a batch's rows by the task-key column; a task
-/// with at least `minimumRows` rows is split into support and query —
-/// by time when the config has a time column (earlier rows support, later rows query),
-/// otherwise by a seeded shuffle. `|S| = clamp(round(fraction · n), 1, n − 1)`, so neither
-/// set is ever empty. Rows of smaller tasks still count in the base loss.
+/// In-batch task formation (`docs/DESIGN.md` §Math): group a batch's rows by the task-key column;
+/// a task with at least `minimumRows` rows is split into support and query — by time when the
+/// config has a time column (earlier rows support, later rows query), otherwise by a seeded
+/// shuffle. `|S| = clamp(round(fraction · n), 1, n − 1)`, so neither set is ever empty. Rows of
+/// smaller tasks still count in the base loss.
 public struct TaskSplitter: Sendable {
     public var minimumRows: Int
     public var supportFraction: Double

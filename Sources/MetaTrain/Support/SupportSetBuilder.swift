@@ -5,7 +5,7 @@ import TensorCore
 
 /// Turns logged rows into per-task support sets: the meta-layer inputs `f_1 … f_K` of each
 /// task's most recent rows, computed with a given model — what the support store holds
-/// (DESIGN §2) and what fine-tuned evaluation adapts on.
+/// (`docs/DESIGN.md` §Parameter server) and what fine-tuned evaluation adapts on.
 ///
 /// Keeps at most `capacity` rows per task (the newest by timestamp; file order breaks ties),
 /// so memory is `tasks × capacity × (K·H + K)` floats whatever the log's size.

@@ -221,7 +221,7 @@ public final class DataParallelStep: @unchecked Sendable {
     /// Applies the last step's gradients — Adam on the dense parameters, then the embedding push
     /// to `table` — on the calling thread, while a helper reads the next batch from `stream`.
     /// The two share nothing, and reading a batch (shuffle-buffer refills, row copies) is the
-    /// largest serial part of a step (≈ 0.06 of 0.7 ms on the census benchmark, 2 threads).
+    /// largest serial part of a step (measured in the module README, "Training step").
     ///
     /// - Returns: the stream's next batch (nil at the end of the pass), or the error it threw,
     ///   for the caller to raise after its bookkeeping of this step.

@@ -35,7 +35,7 @@ public struct TrainingReport: Sendable {
     public var rowsPerSecond: Double
 }
 
-/// Trains the base model (DESIGN §1, L_base): mini-batch Adam on the dense parameters,
+/// Trains the base model (`docs/DESIGN.md` §Math, `L_base`): mini-batch Adam on the dense parameters,
 /// the configured row optimiser on embeddings, data-parallel over `training.threads`,
 /// validation after each epoch with early stopping (the best epoch's weights are kept),
 /// and crash-safe checkpoints.
@@ -151,28 +151,7 @@ public final class Trainer {
             state.epoch += 1
             state.batchesDone = 0
             var summary = "epoch \(epoch + 1)/\(epochs): \(epochRows) rows in \(duration(Date().timeIntervalSince(epochStart)))"
-            if let validationPass = data.validationPass {
-                var evaluator = Evaluator(spec: spec, layout: layout, tasks: tasks)
-                var validation = AnyBatchStream(try validationPass())
-                let (metrics, loss) = try evaluator.evaluate(parameters, stream: &validation, table: table)
-                summary += "; validation loss \(compact(loss)); " + zip(tasks, metrics).map { "\($0.name) \($1.summary)" }.joined(separator: "; ")
-                if state.bestValidationLoss.map({ loss < $0 }) ?? true {
-                    state.bestValidationLoss = loss
-                    state.bestEpoch = epoch
-                    state.epochsWithoutImprovement = 0
-                    bestParameters = parameters
-                    lastMetrics = metrics
-                    try checkpoint?.saveBest(parameters: parameters)
-                } else {
-                    state.epochsWithoutImprovement += 1
-                    if case .patience(let patience) = config.training.earlyStopping, state.epochsWithoutImprovement >= patience {
-                        state.finished = true
-                        summary += "; stopping early (best epoch \((state.bestEpoch ?? 0) + 1))"
-                    }
-                }
-            } else {
-                bestParameters = parameters
-            }
+            if let metrics = try validate(epoch: epoch, data: data, summary: &summary) { lastMetrics = metrics }
             progress.line(summary)
             if let checkpoint {
                 try checkpoint.save(parameters: parameters, optimizer: optimizer, state: state)
@@ -189,6 +168,36 @@ public final class Trainer {
         return TrainingReport(epochsCompleted: state.epoch, rowsTrained: state.rowsTrained,
                               stoppedEarly: state.epoch < epochs, validationMetrics: lastMetrics,
                               rowsPerSecond: Double(state.rowsTrained - rowsAtStart) / max(seconds, 1e-9))
+    }
+
+    /// Validates the parameters after `epoch`, keeps them when they are the best so far (with a
+    /// best checkpoint), and finishes training after `patience` epochs without improvement.
+    /// Without validation data every epoch's parameters are the best.
+    /// - Returns: the validation metrics when this epoch is the best so far; the losses and any
+    ///   early stop are appended to `summary`.
+    private func validate(epoch: Int, data: TrainingData, summary: inout String) throws -> [TaskMetrics]? {
+        guard let validationPass = data.validationPass else {
+            bestParameters = parameters
+            return nil
+        }
+        var evaluator = Evaluator(spec: spec, layout: layout, tasks: tasks)
+        var validation = AnyBatchStream(try validationPass())
+        let (metrics, loss) = try evaluator.evaluate(parameters, stream: &validation, table: table)
+        summary += "; validation loss \(compact(loss)); " + zip(tasks, metrics).map { "\($0.name) \($1.summary)" }.joined(separator: "; ")
+        if state.bestValidationLoss.map({ loss < $0 }) ?? true {
+            state.bestValidationLoss = loss
+            state.bestEpoch = epoch
+            state.epochsWithoutImprovement = 0
+            bestParameters = parameters
+            try checkpoint?.saveBest(parameters: parameters)
+            return metrics
+        }
+        state.epochsWithoutImprovement += 1
+        if case .patience(let patience) = config.training.earlyStopping, state.epochsWithoutImprovement >= patience {
+            state.finished = true
+            summary += "; stopping early (best epoch \((state.bestEpoch ?? 0) + 1))"
+        }
+        return nil
     }
 
     private func progressLine(epoch: Int, rows: Int, elapsed: Double, total: Int?, lossSums: [Double], lossBatches: [Int]) -> String {

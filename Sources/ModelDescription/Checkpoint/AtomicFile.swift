@@ -1,49 +1,17 @@
-import ModelMath
 import Foundation
+import ParamServer
 
-/// Writes files so that a crash leaves either the old file or the new one, never a torn mix:
-/// write to a temporary file in the same directory, `fsync` it, `rename` over the target,
-/// then `fsync` the directory so the rename itself is durable.
+/// Writes model files so that a crash leaves either the old file or the new one, never a torn
+/// mix: the parameter server's ``ParamServer/AtomicFileWriter`` (temporary file in the same
+/// directory, fsync, rename, fsync of the directory), with errors as ``CheckpointError``.
 public enum AtomicFile {
     /// Atomically replaces `path` with `data`.
     /// - Throws: ``CheckpointError/io(path:reason:)`` naming the file and the failing step.
     public static func write(_ data: Data, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let directory = url.deletingLastPathComponent().path
-        let temporary = directory + "/.\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw CheckpointError.io(path: temporary, reason: "cannot create: \(errnoText())") }
-        var ok = false
-        defer {
-            if !ok { unlink(temporary) }
-        }
-        try data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    let reason = errnoText()
-                    close(fd)
-                    throw CheckpointError.io(path: temporary, reason: "write failed: \(reason)")
-                }
-                offset += n
-            }
-        }
-        guard fsync(fd) == 0 else {
-            let reason = errnoText()
-            close(fd)
-            throw CheckpointError.io(path: temporary, reason: "fsync failed: \(reason)")
-        }
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            throw CheckpointError.io(path: path, reason: "rename failed: \(errnoText())")
-        }
-        ok = true
-        let dirfd = open(directory, O_RDONLY)
-        if dirfd >= 0 {
-            fsync(dirfd)
-            close(dirfd)
+        do {
+            try data.withUnsafeBytes { try AtomicFileWriter.write($0, to: path) }
+        } catch let error as ParamServerError {
+            throw CheckpointError(error)
         }
     }
 
@@ -51,8 +19,18 @@ public enum AtomicFile {
     public static func write(_ text: String, to path: String) throws {
         try write(Data(text.utf8), to: path)
     }
+}
 
-    static func errnoText() -> String { String(cString: strerror(errno)) }
+extension CheckpointError {
+    /// The checkpoint form of a failed atomic write: the file and `<operation> failed: <reason>`.
+    init(_ error: ParamServerError) {
+        guard case let .io(path, operation, code) = error else {
+            self = .io(path: "", reason: error.description)
+            return
+        }
+        let verb = operation == "open" ? "cannot create" : "\(operation) failed"
+        self = .io(path: path, reason: "\(verb): \(String(cString: strerror(code)))")
+    }
 }
 
 /// Errors reading or writing model files.

@@ -2,7 +2,7 @@ import ModelMath
 import Foundation
 import TensorCore
 
-/// The files of a trained model (DESIGN §4):
+/// The files of a trained model (`docs/DESIGN.md` §Formats):
 ///
 /// ```
 /// MODEL/

@@ -1,7 +1,8 @@
 import ModelMath
 
 extension ModelConfig {
-    /// Network shape (YAML `model`). Symbols as in DESIGN §1: `E` experts, `H` expert output width.
+    /// Network shape (YAML `model`). Symbols as in `docs/DESIGN.md` §Math: `E` experts, `H`
+    /// expert output width.
     public struct Network: Sendable, Equatable, Codable {
         /// MMoE or a single shared bottom. YAML `architecture`, default `mmoe`.
         public var architecture: Architecture = .mmoe
@@ -182,8 +183,8 @@ extension ModelConfig {
         /// Largest accepted HTTP body. YAML `max_body_bytes`, default 1048576.
         public var maxBodyBytes: Int = 1_048_576
         /// Most requests merged into one auto-batch `R`. YAML `batch_max_requests`, default 4
-        /// (measured: smaller merges keep the batch's buffers in cache and release its requests
-        /// sooner; 4 beat 1, 2, 8, 16 and 64 on throughput and p99, Serving/README.md).
+        /// (smaller merges keep the batch's buffers in cache and release its requests sooner;
+        /// the measurements behind the default are in `Sources/Serving/README.md`).
         public var batchMaxRequests: Int = 4
         /// Longest wait for a batch to fill, in µs. YAML `batch_max_wait_microseconds`, default 200.
         public var batchMaxWaitMicroseconds: Int = 200

@@ -93,6 +93,32 @@ extension FeatureEncoder {
                 }
             }
         }
+        appendMultiCategorical(slots, rows: rows, to: &batch)
+        let fn = numericPlans.count
+        batch.numeric.withUnsafeMutableBufferPointer { out in
+            for (f, plan) in numericPlans.enumerated() {
+                keep(Self.fill(slots[plan.slot], rows: rows, into: out.baseAddress! + start * fn + f, stride: fn) { field throws(FeatureEncoderError) in
+                    normalized(try number(field, slot: plan.slot), plan: plan)
+                })
+            }
+        }
+        let fl = labelPlans.count
+        batch.labels.withUnsafeMutableBufferPointer { out in
+            for (f, plan) in labelPlans.enumerated() {
+                keep(Self.fill(slots[plan.slot], rows: rows, into: out.baseAddress! + start * fl + f, stride: fl) { field throws(FeatureEncoderError) in
+                    try label(field, plan: plan)
+                })
+            }
+        }
+        if failure != nil { batch.removeRows(from: start) }
+        return failure
+    }
+
+    /// Appends `rows` rows of every multi-categorical feature's keys (a constant column is split
+    /// and hashed once, its keys repeated for every row); `rows > 0`. Cannot fail: any text is
+    /// a list.
+    @inline(__always)
+    private func appendMultiCategorical(_ slots: UnsafeBufferPointer<FieldColumn>, rows: Int, to batch: inout EncodedBatch) {
         for (f, plan) in multiPlans.enumerated() {
             switch slots[plan.slot] {
             case .constant(let field):
@@ -116,24 +142,6 @@ extension FeatureEncoder {
                 }
             }
         }
-        let fn = numericPlans.count
-        batch.numeric.withUnsafeMutableBufferPointer { out in
-            for (f, plan) in numericPlans.enumerated() {
-                keep(Self.fill(slots[plan.slot], rows: rows, into: out.baseAddress! + start * fn + f, stride: fn) { field throws(FeatureEncoderError) in
-                    normalized(try number(field, slot: plan.slot), plan: plan)
-                })
-            }
-        }
-        let fl = labelPlans.count
-        batch.labels.withUnsafeMutableBufferPointer { out in
-            for (f, plan) in labelPlans.enumerated() {
-                keep(Self.fill(slots[plan.slot], rows: rows, into: out.baseAddress! + start * fl + f, stride: fl) { field throws(FeatureEncoderError) in
-                    try label(field, plan: plan)
-                })
-            }
-        }
-        if failure != nil { batch.removeRows(from: start) }
-        return failure
     }
 
     /// Writes `value(field of row r)` to `out[r·stride]` for every row (computed once for a

@@ -48,9 +48,9 @@ public enum FirstLayerEvaluation: Sendable, Equatable {
 /// dW_rest  += restᵀ dY      db += Σ_b dY    dRest += dY·W_restᵀ   (the last only when asked)
 /// ```
 /// - Complexity: per pass `2·U·d·n` flops and `B·Fc·n` additions where the dense layer takes
-///   `2·B·Fc·d·n` flops, plus the rest's `2·B·R·n`; the census batch (B 512, Fc 33, d 8) has
-///   U ≈ 490 units for 16 896 values: 3% of the dense multiply-adds, plus one addition per value
-///   and output column each way.
+///   `2·B·Fc·d·n` flops, plus the rest's `2·B·R·n`: folding saves work when a batch's values
+///   repeat (`U` well below `B·Fc`), as categorical features' values do; the ModelMath README
+///   has a measured batch.
 enum FoldedInputLinear {
     /// `output = x·W + b` `(B, n)`, overwritten; `projection` is scratch.
     static func forward(

@@ -1,6 +1,6 @@
 import TensorCore
 
-/// Forward and backward of the whole multi-task network (DESIGN §1):
+/// Forward and backward of the whole multi-task network (`docs/DESIGN.md` §Math):
 ///
 /// ```
 /// x    = InputLayer(batch)                                   (B, D)

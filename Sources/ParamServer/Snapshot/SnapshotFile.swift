@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// Snapshot container (README "Snapshot format"): a 64-byte header, checksummed frames of
 /// records, an end frame with the record total. Little-endian throughout.
@@ -20,25 +19,19 @@ enum SnapshotFormat {
     }
 }
 
-/// Writes a snapshot to `path` atomically: everything goes to a temporary file in the same
-/// directory, which is fsynced and renamed over `path`, then the directory is fsynced. On any
-/// failure the temporary file is removed and an existing snapshot at `path` is untouched.
+/// Writes a snapshot to `path` atomically through an ``AtomicFileWriter``: on any failure, or
+/// when the writer is dropped without ``commit()``, the temporary file is removed and an existing
+/// snapshot at `path` is untouched.
 final class SnapshotWriter {
-    let path: String
-    let temporaryPath: String
-    private var fd: Int32
+    private let file: AtomicFileWriter
     private var frame = ByteEncoder()
     private var frameRecords: UInt32 = 0
     private var pending: [[UInt8]] = []
     private var total: UInt64 = 0
-    private static let sequence = Atomic<Int>(0)
 
     init(path: String, kind: SnapshotFormat.Kind, fields: [UInt64]) throws(ParamServerError) {
         precondition(fields.count == 5, "snapshot headers carry 5 fields")
-        self.path = path
-        temporaryPath = "\(path).tmp-\(getpid())-\(Self.sequence.add(1, ordering: .relaxed).newValue)"
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC, 0o644)
-        if fd < 0 { throw .io(path: temporaryPath, operation: "open", code: errno) }
+        file = try AtomicFileWriter(path: path)
         var header = ByteEncoder()
         header.append(SnapshotFormat.magic)
         header.append(SnapshotFormat.version)
@@ -46,14 +39,7 @@ final class SnapshotWriter {
         for f in fields { header.append(f) }
         let sum = header.bytes.withUnsafeBytes { SnapshotChecksum.of($0) }
         header.append(sum)
-        try write(header.bytes)
-    }
-
-    deinit {
-        if fd >= 0 {
-            close(fd)
-            unlink(temporaryPath)
-        }
+        try file.write(header.bytes)
     }
 
     /// Appends one record's bytes (`encode` writes into the current frame).
@@ -80,11 +66,11 @@ final class SnapshotWriter {
 
     /// Writes sealed frames to disk; call outside shard locks.
     func flush() throws(ParamServerError) {
-        for bytes in pending { try write(bytes) }
+        for bytes in pending { try file.write(bytes) }
         pending.removeAll()
     }
 
-    /// Seals, writes the end frame, fsyncs and renames into place.
+    /// Seals, writes the end frame, and commits the file (fsync, rename, fsync of the directory).
     func commit() throws(ParamServerError) {
         sealFrame()
         try flush()
@@ -94,34 +80,8 @@ final class SnapshotWriter {
         end.append(total)
         let sum = end.bytes.withUnsafeBytes { SnapshotChecksum.of($0) }
         end.append(sum)
-        try write(end.bytes)
-        if fsync(fd) != 0 { throw .io(path: temporaryPath, operation: "fsync", code: errno) }
-        let closed = close(fd)
-        fd = -1
-        if closed != 0 { unlink(temporaryPath); throw .io(path: temporaryPath, operation: "close", code: errno) }
-        if rename(temporaryPath, path) != 0 {
-            let code = errno
-            unlink(temporaryPath)
-            throw .io(path: path, operation: "rename", code: code)
-        }
-        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-        let dfd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_CLOEXEC)
-        if dfd >= 0 {
-            defer { close(dfd) }
-            if fsync(dfd) != 0 { throw .io(path: directory, operation: "fsync", code: errno) }
-        }
-    }
-
-    private func write(_ bytes: [UInt8]) throws(ParamServerError) {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io(path: temporaryPath, operation: "write", code: errno)
-            }
-            offset += n
-        }
+        try file.write(end.bytes)
+        try file.commit()
     }
 }
 

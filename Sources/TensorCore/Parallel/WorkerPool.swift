@@ -11,12 +11,12 @@ import Darwin
 /// A fixed team of `threads − 1` helper threads that run the parts of a job together with the
 /// caller: ``run(parts:_:)`` calls `body(0)` on the calling thread and `body(t)` on helper `t`.
 ///
-/// Why not `DispatchQueue.concurrentPerform`: a 2-thread training step is ≈ 0.7 ms, and waking a
-/// parked dispatch thread cost ≈ 0.05 ms of it per step (measured on the 2-core benchmark
-/// machine). Helpers here poll for ``spinLimit`` (200 µs) after a job, so the next job — the gradient
-/// sum a few microseconds later, the next step — starts in ≈ 0.3 µs; then they park on a
-/// condition variable and cost nothing while training is idle. Polling issues the CPU's
-/// `pause` hint: without it, 2-thread training ran slower than with `concurrentPerform`.
+/// Why not `DispatchQueue.concurrentPerform`: a training step is short, and waking a parked
+/// dispatch thread is a noticeable part of it. Helpers here poll for ``spinLimit`` after a job,
+/// so the next job (the gradient sum a few microseconds later, the next step) starts at once;
+/// then they park on a condition variable and cost nothing while training is idle. Polling
+/// issues the CPU's `pause` hint, which keeps a spinning helper from slowing its sibling
+/// hyperthread or core. The measured costs are in `Sources/TensorCore/README.md`.
 ///
 /// Threading: one job at a time; ``run(parts:_:)`` is not for concurrent callers. The helpers
 /// stop when the pool is deinitialised.
