@@ -123,38 +123,8 @@ struct AdaptScoreRun {
             throw BenchAdaptScoreError("request not fine-tuned on \(support) rows (got \(served.supportRows))")
         }
 
-        // Support f_t (S, H) and y_t (S), as Predictor.finish copies them.
-        let capacity = model.support.config.capacity
-        var features = [Float](repeating: 0, count: capacity * kk * h), labels = [Float](repeating: 0, count: capacity * kk)
-        let s = features.withUnsafeMutableBufferPointer { f in
-            labels.withUnsafeMutableBufferPointer { l in model.support.pull(task: predictor.taskKey(user: user), features: f, labels: l) }
-        }
-        precondition(s == support, "adapt-score: pulled \(s) rows, expected \(support)")
-        var supportMeta: [Tensor] = []    // K × (S, H)
-        var supportLabels: [Tensor] = []  // K × (S)
-        for t in 0..<kk {
-            var block = [Float](), column = [Float]()
-            for i in 0..<s {
-                let start: Int = i * kk * h + t * h
-                block.append(contentsOf: features[start..<(start + h)])
-                column.append(labels[i * kk + t])
-            }
-            supportMeta.append(Tensor(shape: [s, h], scalars: block))
-            supportLabels.append(Tensor(shape: [s], scalars: column))
-        }
-
-        // Candidate f_t (C, H): the bottom on the request's candidates, encoded as the predictor does.
-        var batch = model.encoder.makeBatch(reservingRows: candidates)
-        var scratch = FeatureEncoder.Scratch()
-        for candidate in request.candidates {
-            var row: [String: String] = [model.config.taskKey: user]
-            for (key, value) in candidate { row[key] = Self.text(value) }
-            try model.encoder.encode(row: row, into: &batch, scratch: &scratch)
-        }
-        var network = NetworkWorkspace()
-        MultiTaskNetwork.forwardBottom(model.parameters, spec: spec, layout: model.config.inputLayout, batch: batch,
-                                       table: model.embeddings, createEmbeddings: false, workspace: &network)
-        let candidateMeta = network.meta  // K × (C, H)
+        let (supportMeta, supportLabels) = Self.supportBlocks(of: user, model: model, predictor: predictor, expected: support)
+        let candidateMeta = try Self.candidateMetaInputs(request, user: user, model: model)  // K × (C, H)
 
         var adaptation = settings.adaptation
         adaptation.steps = steps
@@ -190,6 +160,46 @@ struct AdaptScoreRun {
             learningRate: adaptation.learningRate, p50Microseconds: us(50), p90Microseconds: us(90), p99Microseconds: us(99),
             meanMicroseconds: total / Double(iterations) * 1e6, servingFinetuneMicroseconds: phases.finetune * 1e6,
             maxDifferenceToServed: maxDifference)
+    }
+
+    /// The user's support as the predictor copies it: per task `f_t` `(S, H)` and `y_t` `(S)`.
+    static func supportBlocks(of user: String, model: ServingModel, predictor: Predictor,
+                              expected: Int) -> (features: [Tensor], labels: [Tensor]) {
+        let h = model.config.networkSpec.metaWidth, kk = model.config.networkSpec.taskCount
+        let capacity = model.support.config.capacity
+        var features = [Float](repeating: 0, count: capacity * kk * h), labels = [Float](repeating: 0, count: capacity * kk)
+        let s = features.withUnsafeMutableBufferPointer { f in
+            labels.withUnsafeMutableBufferPointer { l in model.support.pull(task: predictor.taskKey(user: user), features: f, labels: l) }
+        }
+        precondition(s == expected, "adapt-score: pulled \(s) rows, expected \(expected)")
+        var supportMeta: [Tensor] = [], supportLabels: [Tensor] = []
+        for t in 0..<kk {
+            var block = [Float](), column = [Float]()
+            for i in 0..<s {
+                let start: Int = i * kk * h + t * h
+                block.append(contentsOf: features[start..<(start + h)])
+                column.append(labels[i * kk + t])
+            }
+            supportMeta.append(Tensor(shape: [s, h], scalars: block))
+            supportLabels.append(Tensor(shape: [s], scalars: column))
+        }
+        return (supportMeta, supportLabels)
+    }
+
+    /// The candidates' meta-layer inputs `K × (C, H)`: the bottom on the request's candidates,
+    /// encoded as the predictor does.
+    static func candidateMetaInputs(_ request: ScoreRequest, user: String, model: ServingModel) throws -> [Tensor] {
+        var batch = model.encoder.makeBatch(reservingRows: request.candidates.count)
+        var scratch = FeatureEncoder.Scratch()
+        for candidate in request.candidates {
+            var row: [String: String] = [model.config.taskKey: user]
+            for (key, value) in candidate { row[key] = Self.text(value) }
+            try model.encoder.encode(row: row, into: &batch, scratch: &scratch)
+        }
+        var network = NetworkWorkspace()
+        MultiTaskNetwork.forwardBottom(model.parameters, spec: model.config.networkSpec, layout: model.config.inputLayout,
+                                       batch: batch, table: model.embeddings, createEmbeddings: false, workspace: &network)
+        return network.meta
     }
 
     /// Candidate value → the encoder's text (numbers: 15 significant digits, as `ColumnPlan`).
