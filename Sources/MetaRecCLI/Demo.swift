@@ -8,9 +8,13 @@ import ServingBench
 /// `metarec demo`: the whole MetaRec loop on built-in synthetic data, in one process and with
 /// nothing to download:
 ///
-/// 1. synthetic CSV logs whose users have their own task weights (so per-user fine-tuning can help);
+/// 1. synthetic CSV logs whose users have their own task weights over the row features `x`
+///    (`SyntheticGenerator`: `w_kᵤ = w_k + σ·aᵤ`), so a user's order of rows differs from the
+///    shared order and only per-user adaptation can recover it;
 /// 2. MMoE trained without and with MAML-meta-learned towers (first order, k = 3);
-/// 3. both evaluated on the test split, with and without per-user fine-tuning: the lift table;
+/// 3. both evaluated on the test split, with and without per-user fine-tuning: the lift table,
+///    per user (GAUC, nDCG@5: the order of each user's rows) with paired bootstrap CIs, and
+///    global AUC as a secondary column;
 /// 4. fine-tuned scoring served in-process: latency percentiles of the reference request
 ///    (the `metarec-bench serving --reference-only` measurement, here without malloc counts:
 ///    `metarec` does not link the counting malloc).
@@ -65,13 +69,15 @@ struct Demo: AsyncParsableCommand {
 
             step("3/4 test split, with and without per-user fine-tuning (k = \(Self.evaluationSteps), α = \(Self.evaluationLearningRate); "
                  + "support: each user's latest training rows)")
-            var results: [String: (tasks: [String], groups: [FineTuneComparison])] = [:]
+            var results: [(name: String, evaluation: PerUserEvaluation)] = []
             for model in models {
                 say("-- evaluating \(model.name)")
-                results[model.name] = try EvaluationJob(modelPath: model.path, dataPath: summary.file(.test).path)
-                    .runFineTuned(source: .supportStore, steps: Self.evaluationSteps, learningRate: Self.evaluationLearningRate)
+                let evaluation = try EvaluationJob(modelPath: model.path, dataPath: summary.file(.test).path)
+                    .runFineTunedPerUser(source: .supportStore, steps: Self.evaluationSteps,
+                                         learningRate: Self.evaluationLearningRate, options: PerUserOptions(ks: [5]))
+                results.append((model.name, evaluation))
             }
-            say(Self.liftTable(plain: results["plain"]!, maml: results["maml"]!))
+            say(Self.liftTable(results))
         }
 
         step("4/4 in-process serving latency (reference request: towers 64→64→1, 2 tasks, S = 64, k = 3, C = 200)")
@@ -90,26 +96,30 @@ struct Demo: AsyncParsableCommand {
                    Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18, out, out))
     }
 
-    /// Rows: activity bucket × task; columns: plain MMoE, plain + fine-tuning, MAML + fine-tuning
-    /// (AUC for binary tasks, higher is better; RMSE for regression tasks, lower is better).
-    static func liftTable(plain: (tasks: [String], groups: [FineTuneComparison]),
-                          maml: (tasks: [String], groups: [FineTuneComparison])) -> String {
+    /// Rows: model × task × per-user metric; columns: unadapted, fine-tuned, Δ with its paired
+    /// bootstrap 95 % CI over users, and the global AUC of both (a per-user offset moves global
+    /// AUC but not the per-user columns, which are the ones personalisation must move).
+    static func liftTable(_ results: [(name: String, evaluation: PerUserEvaluation)]) -> String {
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s.padding(toLength: n, withPad: " ", startingAt: 0) }
         func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? " " + s : String(repeating: " ", count: n - s.count) + s }
-        func metric(_ m: TaskMetrics) -> (name: String, value: Double?) { m.kind == "binary" ? ("auc", m.auc) : ("rmse", m.rmse) }
         func f(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "-" }
-        var lines = ["lift table (support rows = the user's rows in the support store; Δ = MAML+finetune − plain)",
-                     pad("support rows", 14) + lpad("users", 6) + "  " + pad("task", 8) + pad("metric", 7)
-                     + lpad("plain", 8) + lpad("plain+ft", 10) + lpad("MAML+ft", 10) + lpad("Δ", 9) + lpad("test rows", 11)]
-        for g in plain.groups {
-            guard let m = maml.groups.first(where: { $0.name == g.name }) else { continue }
-            for (k, task) in plain.tasks.enumerated() {
-                let (name, base) = metric(g.base[k])
-                let tuned = metric(g.fineTuned[k]).value, meta = metric(m.fineTuned[k]).value
-                let delta = meta.flatMap { a in base.map { String(format: "%+.4f", a - $0) } } ?? "-"
-                lines.append(pad(g.name, 14) + lpad(String(g.tasks), 6) + "  " + pad(task, 8) + pad(name, 7)
-                             + lpad(f(base), 8) + lpad(f(tuned), 10) + lpad(f(meta), 10) + lpad(delta, 9)
-                             + lpad(String(g.base[k].count), 11))
+        var lines = ["lift table, per user (GAUC: AUC within each user, row-weighted; nDCG@5 of each user's rows; "
+                     + "Δ = fine-tuned − unadapted, 95 % CI by paired bootstrap over users)",
+                     pad("model", 7) + pad("task", 8) + pad("metric", 8) + lpad("users", 6) + lpad("unadapted", 11)
+                     + lpad("fine-tuned", 11) + lpad("Δ", 9) + lpad("95 % CI", 20) + lpad("global AUC", 18)]
+        for (name, evaluation) in results {
+            guard let all = evaluation.perUser.first(where: { $0.name == "all" }),
+                  let global = evaluation.groups.first(where: { $0.name == "all" }) else { continue }
+            for (k, report) in all.reports.enumerated() {
+                let auc = k < global.base.count ? "\(f(global.base[k].auc)) → \(f(global.fineTuned[k].auc))" : "-"
+                for (m, metric) in report.metrics.enumerated() where metric != .recall(k: 5) {
+                    let d = report.differences[m]
+                    let ci = d.map { String(format: "[%+.4f, %+.4f]", $0.low, $0.high) } ?? "-"
+                    lines.append(pad(name, 7) + pad(report.task, 8) + pad(metric.description, 8) + lpad(String(d?.users ?? 0), 6)
+                                 + lpad(f(report.a[m].mean), 11) + lpad(f(report.b?[m].mean), 11)
+                                 + lpad(d.map { String(format: "%+.4f", $0.mean) } ?? "-", 9) + lpad(ci, 20)
+                                 + lpad(m == 0 ? auc : "", 18))
+                }
             }
         }
         return lines.joined(separator: "\n")

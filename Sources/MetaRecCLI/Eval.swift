@@ -40,18 +40,22 @@ struct Eval: AsyncParsableCommand {
     @Option(help: "Write the scored rows (user,task,label,score) to DIR/base.csv and, with --finetune on, DIR/finetuned.csv.")
     var scoredOut: String?
     @Option(help: "Output format.") var format: OutputFormat = .table
+    @OptionGroup var policy: AdaptationOverrides
 
     func validate() throws {
         guard supportFraction > 0 && supportFraction < 1 else { throw ValidationError("--support-fraction must be in (0, 1)") }
         if let steps, steps < 0 { throw ValidationError("--steps must be >= 0") }
         if let minSupport, minSupport < 1 { throw ValidationError("--min-support must be >= 1") }
         guard resamples >= 1 else { throw ValidationError("--resamples must be >= 1") }
+        try policy.validate()
     }
 
     func run() async throws {
         try reportingErrors {
             var job = EvaluationJob(modelPath: model, dataPath: data)
             job.maxBadRows = maxBadRows
+            let overrides = policy
+            job.policy = { overrides.applied(to: $0) }
             let options = PerUserOptions(ks: k, resamples: resamples, seed: seed)
             if finetune == .off {
                 let result = try job.runPerUser(options: options)

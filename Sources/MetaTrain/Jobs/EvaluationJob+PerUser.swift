@@ -30,7 +30,7 @@ extension EvaluationJob {
     public func runFineTunedPerUser(source: SupportSource, steps: Int?, learningRate: Double?, minimumSupportRows: Int? = nil,
                                     options: PerUserOptions = .init()) throws -> PerUserEvaluation {
         let model = try LoadedModel(path: modelPath)
-        let adaptation = model.config.adaptation(steps: steps ?? model.config.meta.innerSteps,
+        let adaptation = policy(model.config).adaptation(steps: steps ?? model.config.meta.innerSteps,
                                                  learningRate: learningRate ?? model.config.meta.innerLearningRate)
         var stream = try CSVBatchStream(path: dataPath, encoder: model.encoder, options: CSVReadOptions(maxBadRows: maxBadRows))
         var recorder = ScoredRowsRecorder()

@@ -7,6 +7,9 @@ public struct EvaluationJob {
     public var modelPath: String
     public var dataPath: String
     public var maxBadRows = 0
+    /// The inner-loop policy's fields (inner loss, adapted layers, head) to evaluate instead of
+    /// the model's own `meta` section: the model's config in, the config to adapt with out.
+    public var policy: @Sendable (ModelConfig) -> ModelConfig = { $0 }
 
     public init(modelPath: String, dataPath: String) {
         self.modelPath = modelPath
@@ -30,7 +33,7 @@ public struct EvaluationJob {
     public func runFineTuned(source: SupportSource, steps: Int?, learningRate: Double?,
                              minimumSupportRows: Int? = nil) throws -> (tasks: [String], groups: [FineTuneComparison]) {
         let model = try LoadedModel(path: modelPath)
-        let adaptation = model.config.adaptation(steps: steps ?? model.config.meta.innerSteps,
+        let adaptation = policy(model.config).adaptation(steps: steps ?? model.config.meta.innerSteps,
                                                  learningRate: learningRate ?? model.config.meta.innerLearningRate)
         var stream = try CSVBatchStream(path: dataPath, encoder: model.encoder, options: CSVReadOptions(maxBadRows: maxBadRows))
         let groups = try FineTunedEvaluation(model: model, adaptation: adaptation, source: source,
