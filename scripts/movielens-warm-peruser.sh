@@ -76,7 +76,7 @@ echo "2/2 test split" >&2
 import json, sys
 for x in json.load(open(sys.argv[1]))["per_user"]:
     if x["group"] == "all":
-        print(f"{x[\"task\"]:7s} {x[\"metric\"]:9s} users {x[\"users\"]:4d}  unadapted {x[\"base\"]:.4f}  fine-tuned {x[\"finetuned\"]:.4f}"
-              f"  diff {x[\"diff\"]:+.4f} [{x[\"ci_low\"]:+.4f}, {x[\"ci_high\"]:+.4f}]")' "$json"
+        print("%-7s %-9s users %4d  unadapted %.4f  fine-tuned %.4f  diff %+.4f [%+.4f, %+.4f]" % (
+            x["task"], x["metric"], x["users"], x["base"], x["finetuned"], x["diff"], x["ci_low"], x["ci_high"]))' "$json"
   done
 } 2>&1 | tee "$OUT/results.txt"
