@@ -43,6 +43,8 @@ reproduce: build
 	METAREC_BIN=$(RELEASE_BIN) scripts/census-crowd-table.sh
 	METAREC_BIN=$(RELEASE_BIN) scripts/synthetic-table.sh
 	METAREC_BIN=$(RELEASE_BIN) scripts/movielens-table.sh
+	METAREC_BIN=$(RELEASE_BIN) scripts/movielens-usercold.sh
+	METAREC_BIN=$(RELEASE_BIN) scripts/movielens-warm-peruser.sh
 
 ## venv: Python for the interop tests only (safetensors + numpy from PyPI), in .build-venv/ (git-ignored).
 VENV := .build-venv
