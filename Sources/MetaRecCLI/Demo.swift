@@ -12,9 +12,10 @@ import ServingBench
 ///    (`SyntheticGenerator`: `w_kᵤ = w_k + σ·aᵤ`), so a user's order of rows differs from the
 ///    shared order and only per-user adaptation can recover it;
 /// 2. MMoE trained without and with MAML-meta-learned towers (first order, k = 3);
-/// 3. both evaluated on the test split, with and without per-user fine-tuning: the lift table,
-///    per user (GAUC, nDCG@5: the order of each user's rows) with paired bootstrap CIs, and
-///    global AUC as a secondary column;
+/// 3. both evaluated on the test split, with and without per-user fine-tuning under two serving
+///    policies (pointwise steps; pairwise steps, which can only re-order): the lift table, per user
+///    (GAUC, nDCG@5: the order of each user's rows) with paired bootstrap CIs, and global AUC as
+///    a secondary column;
 /// 4. fine-tuned scoring served in-process: latency percentiles of the reference request
 ///    (the `metarec-bench serving --reference-only` measurement, here without malloc counts:
 ///    `metarec` does not link the counting malloc).
@@ -32,9 +33,18 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Rows (events) of the synthetic log.") var rows = 300_000
     @Option(help: "Training epochs of each model.") var epochs = 3
 
-    /// Fine-tuning at evaluation time (inner steps k, α), the same for both models.
-    static let evaluationSteps = 3
-    static let evaluationLearningRate = 0.05
+    /// A user's deviation from the shared task weights, relative to them (`σ` of
+    /// `SyntheticGenerator`): at 1 a user's order of rows is far from the shared order, so what
+    /// the unadapted model misses is visible per user.
+    static let userPerturbation = 1.0
+
+    /// The serving policies compared at evaluation time, the same for both models: the config's
+    /// default (pointwise steps) and a re-ranking one (pairwise steps, then the output bias refitted).
+    static let policies: [(name: String, steps: Int, learningRate: Double, loss: ModelConfig.InnerLossName,
+                           head: ModelConfig.HeadSolverName)] = [
+        ("pointwise k=3", 3, 0.05, .pointwise, .gradient),
+        ("pairwise k=20", 20, 1.0, .pairwise, .offset),
+    ]
 
     func validate() throws {
         guard users >= 1, rows >= 1, epochs >= 1 else { throw ValidationError("--users, --rows and --epochs must be >= 1") }
@@ -43,8 +53,12 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         let start = ContinuousClock.now
         try reportingErrors {
+            say("planted structure: each user's task weights over the row features x deviate from the shared ones by "
+                + "σ = \(Self.userPerturbation) of their size (SyntheticGenerator), so each user's order of rows differs "
+                + "from the shared order; only per-user adaptation can recover it.")
             step("1/4 synthetic logs: \(users) users, \(rows) rows → \(out)/data")
-            let summary = try SyntheticDataset.write(try SyntheticConfig(users: users, rows: rows), to: "\(out)/data",
+            let summary = try SyntheticDataset.write(try SyntheticConfig(users: users, rows: rows, userPerturbation: Self.userPerturbation),
+                                                     to: "\(out)/data",
                                                      progress: Datasets.progress())
             for file in summary.files { say(summary.line(for: file)) }
 
@@ -67,15 +81,22 @@ struct Demo: AsyncParsableCommand {
                 models.append((name, "\(out)/\(name)"))
             }
 
-            step("3/4 test split, with and without per-user fine-tuning (k = \(Self.evaluationSteps), α = \(Self.evaluationLearningRate); "
-                 + "support: each user's latest training rows)")
+            step("3/4 test split, with and without per-user fine-tuning (support: each user's latest training rows)")
             var results: [(name: String, evaluation: PerUserEvaluation)] = []
             for model in models {
-                say("-- evaluating \(model.name)")
-                let evaluation = try EvaluationJob(modelPath: model.path, dataPath: summary.file(.test).path)
-                    .runFineTunedPerUser(source: .supportStore, steps: Self.evaluationSteps,
-                                         learningRate: Self.evaluationLearningRate, options: PerUserOptions(ks: [5]))
-                results.append((model.name, evaluation))
+                for policy in Self.policies {
+                    say("-- evaluating \(model.name), \(policy.name)")
+                    var job = EvaluationJob(modelPath: model.path, dataPath: summary.file(.test).path)
+                    job.policy = { config in
+                        var config = config
+                        config.meta.innerLoss = policy.loss
+                        config.meta.headSolver = policy.head
+                        return config
+                    }
+                    let evaluation = try job.runFineTunedPerUser(source: .supportStore, steps: policy.steps,
+                                                                 learningRate: policy.learningRate, options: PerUserOptions(ks: [5]))
+                    results.append(("\(model.name), \(policy.name)", evaluation))
+                }
             }
             say(Self.liftTable(results))
         }
@@ -105,7 +126,7 @@ struct Demo: AsyncParsableCommand {
         func f(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "-" }
         var lines = ["lift table, per user (GAUC: AUC within each user, row-weighted; nDCG@5 of each user's rows; "
                      + "Δ = fine-tuned − unadapted, 95 % CI by paired bootstrap over users)",
-                     pad("model", 7) + pad("task", 8) + pad("metric", 8) + lpad("users", 6) + lpad("unadapted", 11)
+                     pad("model, policy", 22) + pad("task", 8) + pad("metric", 8) + lpad("users", 6) + lpad("unadapted", 11)
                      + lpad("fine-tuned", 11) + lpad("Δ", 9) + lpad("95 % CI", 20) + lpad("global AUC", 18)]
         for (name, evaluation) in results {
             guard let all = evaluation.perUser.first(where: { $0.name == "all" }),
@@ -115,7 +136,7 @@ struct Demo: AsyncParsableCommand {
                 for (m, metric) in report.metrics.enumerated() where metric != .recall(k: 5) {
                     let d = report.differences[m]
                     let ci = d.map { String(format: "[%+.4f, %+.4f]", $0.low, $0.high) } ?? "-"
-                    lines.append(pad(name, 7) + pad(report.task, 8) + pad(metric.description, 8) + lpad(String(d?.users ?? 0), 6)
+                    lines.append(pad(name, 22) + pad(report.task, 8) + pad(metric.description, 8) + lpad(String(d?.users ?? 0), 6)
                                  + lpad(f(report.a[m].mean), 11) + lpad(f(report.b?[m].mean), 11)
                                  + lpad(d.map { String(format: "%+.4f", $0.mean) } ?? "-", 9) + lpad(ci, 20)
                                  + lpad(m == 0 ? auc : "", 18))
