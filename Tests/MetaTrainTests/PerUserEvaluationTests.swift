@@ -54,6 +54,28 @@ import Testing
         #expect(bucketUsers.reduce(0, +) == all.a[1].users + all.a[1].skipped)
     }
 
+    @Test func `evaluation applies serving's fallback: a refused adaptation scores with the base towers`() throws {
+        let dir = TrainingFixture.temporaryDirectory("metarec-eval-guard")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = try LoadedModel(path: try TrainingFixture.trainModel(in: dir))
+        func scores(_ guards: [AdaptationGuard]) throws -> (base: [Double], tuned: [Double]) {
+            var evaluation = FineTunedEvaluation(model: model, adaptation: Adaptation(steps: 3, learningRate: 0.5),
+                                                 source: .evaluatedFile(fraction: 0.5))
+            evaluation.guards = guards
+            var stream = try CSVBatchStream(path: dir + "/good.csv", encoder: model.encoder)
+            var recorder = ScoredRowsRecorder()
+            _ = try evaluation.run(stream: &stream, recordingInto: &recorder)
+            let names = try TaskKeyNames(path: dir + "/good.csv", column: "user")
+            return (recorder.rows(fineTuned: false, names: names, taskNames: ["like"]).rows.map(\.score),
+                    recorder.rows(fineTuned: true, names: names, taskNames: ["like"]).rows.map(\.score))
+        }
+        let free = try scores([.none])
+        #expect(free.base != free.tuned, "unguarded, fine-tuning changes the scores")
+        let refused = try scores([AdaptationGuard(labelRange: nil, margin: 0, maxRelativeChange: 1e-9)])
+        #expect(refused.base == refused.tuned, "every update is outsized: the base towers score")
+        #expect(refused.base == free.base)
+    }
+
     @Test func `task-key names map the encoder's hashed keys back to the values as written`() throws {
         let dir = TrainingFixture.temporaryDirectory("metarec-task-key-names")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -38,6 +38,8 @@ public struct FineTunedEvaluation {
     /// Fewest support rows a task needs to be fine-tuned; a task with fewer is scored by the
     /// base towers in the fine-tuned variant too (serving's `finetune_min_support_rows`).
     public var minimumSupportRows: Int
+    /// Per task: when an adapted tower is refused (serving's fallback); the model's by default.
+    public var guards: [AdaptationGuard]
 
     public init(model: LoadedModel, adaptation: Adaptation, source: SupportSource, minimumSupportRows: Int = 1) {
         precondition(minimumSupportRows >= 1, "FineTunedEvaluation: minimumSupportRows must be >= 1, got \(minimumSupportRows)")
@@ -45,6 +47,7 @@ public struct FineTunedEvaluation {
         self.adaptation = adaptation
         self.source = source
         self.minimumSupportRows = minimumSupportRows
+        guards = model.config.adaptationGuards(labelRanges: model.manifest.labelRanges)
     }
 
     public func run(stream: inout some BatchStream) throws -> [FineTuneComparison] {
@@ -69,6 +72,10 @@ public struct FineTunedEvaluation {
         var storeFeatures = [Float](repeating: 0, count: model.support.config.capacity * kk * h)
         var storeLabels = [Float](repeating: 0, count: model.support.config.capacity * kk)
         var scores: [Float] = []
+        let baseTowers = heads.indices.map { k in
+            Tower(parameters: model.parameters.towers[k], rates: model.parameters.innerRates(ofTask: k), kind: heads[k].kind,
+                  activation: spec.activation)
+        }
 
         for key in rowsByTask.keys.sorted() {
             let rows = rowsByTask[key]!
@@ -93,17 +100,15 @@ public struct FineTunedEvaluation {
             let bucket = Self.buckets.firstIndex { $0.range.contains(supportCount) }!
             bucketTasks[bucket] += 1
             recorder.assign(taskKey: key, bucket: bucket)
-            for (k, head) in heads.enumerated() {
-                let base = Tower(parameters: model.parameters.towers[k], rates: model.parameters.innerRates(ofTask: k),
-                                 kind: head.kind, activation: spec.activation)
-                var tuned = base
-                if supportCount >= minimumSupportRows {   // below it, the support is not even gathered
-                    let f = Self.column(block: k, width: h, of: supportFeatures, rows: supportCount, rowWidth: kk * h)
-                    let y = Tensor(shape: [supportCount], scalars: (0..<supportCount).map { supportLabels[supportLabels.startIndex + $0 * kk + k] })
-                    TowerRows.with(f, labels: y) { tuned.adapt(on: $0, policy: adaptation, workspace: &towerWS) }
-                }
-                let query = Self.column(block: k, width: h, of: rows.features[(scored.lowerBound * kk * h)..<(scored.upperBound * kk * h)],
-                                        rows: scored.count, rowWidth: kk * h)
+            let queries = (0..<kk).map { k in
+                Self.column(block: k, width: h, of: rows.features[(scored.lowerBound * kk * h)..<(scored.upperBound * kk * h)],
+                            rows: scored.count, rowWidth: kk * h)
+            }
+            let tunedTowers = supportCount >= minimumSupportRows   // below it, the support is not even gathered
+                ? adapted(baseTowers, support: (supportFeatures, supportLabels), queries: queries, workspace: &towerWS)
+                : baseTowers
+            for k in heads.indices {
+                let (base, tuned, query) = (baseTowers[k], tunedTowers[k], queries[k])
                 for (tower, isTuned) in [(base, false), (tuned, true)] {
                     tower.predictions(query, into: &scores, workspace: &towerWS)
                     for (i, r) in scored.enumerated() {
@@ -141,6 +146,26 @@ public struct FineTunedEvaluation {
             builder.add(batch: batch, workspace: ws)
         }
         return builder.sortedSets()
+    }
+
+    /// Every task's tower adapted on the user's support (`(S, K·H)` features, `(S, K)` labels), or
+    /// the base towers for every task when a guard refuses one of them (an outsized update, or a
+    /// regression prediction on the user's scored rows outside the label's range), as serving does.
+    func adapted(_ base: [Tower], support: (features: ArraySlice<Float>, labels: ArraySlice<Float>), queries: [Tensor],
+                 workspace ws: inout TowerWorkspace) -> [Tower] {
+        let kk = base.count, h = model.config.networkSpec.metaWidth, s = support.labels.count / max(kk, 1)
+        var out = base, predictions: [Float] = []
+        for k in base.indices {
+            let f = Self.column(block: k, width: h, of: support.features, rows: s, rowWidth: kk * h)
+            let y = Tensor(shape: [s], scalars: (0..<s).map { support.labels[support.labels.startIndex + $0 * kk + k] })
+            TowerRows.with(f, labels: y) { out[k].adapt(on: $0, policy: adaptation, workspace: &ws) }
+            out[k].predictions(queries[k], into: &predictions, workspace: &ws)
+            let accepted = out[k].parameters.isFinite && predictions.allSatisfy(\.isFinite)
+                && guards[k].acceptsUpdate(from: base[k].parameters, to: out[k].parameters)
+                && (predictions.isEmpty || predictions.withUnsafeBufferPointer { guards[k].acceptsPredictions($0.baseAddress!, count: $0.count) })
+            if !accepted { return base }
+        }
+        return out
     }
 
     /// Columns `[block·width, (block+1)·width)` of a row-major `(rows, rowWidth)` slice, as `(rows, width)`.
