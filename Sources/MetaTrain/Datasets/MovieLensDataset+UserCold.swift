@@ -21,11 +21,7 @@ extension MovieLensDataset {
         raw: String, to directory: String, folds protocolFolds: UserColdFolds = .standard,
         progress: ((DatasetProgress) -> Void)? = nil
     ) throws -> UserColdSummary {
-        let layout = try MovieLensLayout.detect(in: raw)
-        let data = try MovieLensData.read(directory: raw, layout: layout, progress: progress)
-        guard !data.ratings.isEmpty else {
-            throw DatasetError.malformedLine(file: "\(raw)/\(layout.files.ratings)", line: 1, reason: "no ratings")
-        }
+        let data = try readRatings(raw: raw, progress: progress)
         let ratings = data.ratings
         let order = chronologicalOrder(ratings)
         // Each user's rows in rank order (walking the global time order visits them so).

@@ -21,11 +21,7 @@ public enum MovieLensDataset {
         raw: String, to directory: String, split: ChronologicalSplit = .standard,
         progress: ((DatasetProgress) -> Void)? = nil
     ) throws -> DatasetSummary {
-        let layout = try MovieLensLayout.detect(in: raw)
-        let data = try MovieLensData.read(directory: raw, layout: layout, progress: progress)
-        guard !data.ratings.isEmpty else {
-            throw DatasetError.malformedLine(file: "\(raw)/\(layout.files.ratings)", line: 1, reason: "no ratings")
-        }
+        let data = try readRatings(raw: raw, progress: progress)
         let ratings = data.ratings
         let order = chronologicalOrder(ratings)
         let splits = assignSplits(ratings, order: order, split: split)
@@ -82,6 +78,16 @@ public enum MovieLensDataset {
         return DatasetConfig(
             taskKey: "user_id", time: "timestamp", features: features,
             labels: [.init("like", .binary), .init("rating", .regression)])
+    }
+
+    /// The raw ratings (ml-latest-small, ml-100k or ml-1m), at least one.
+    static func readRatings(raw: String, progress: ((DatasetProgress) -> Void)?) throws -> MovieLensData {
+        let layout = try MovieLensLayout.detect(in: raw)
+        let data = try MovieLensData.read(directory: raw, layout: layout, progress: progress)
+        guard !data.ratings.isEmpty else {
+            throw DatasetError.malformedLine(file: "\(raw)/\(layout.files.ratings)", line: 1, reason: "no ratings")
+        }
+        return data
     }
 
     /// Row indices sorted by (timestamp, index). Timestamps are < 2³² (checked on reading), so

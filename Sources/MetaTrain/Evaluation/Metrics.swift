@@ -41,23 +41,7 @@ public struct TaskMetricsAccumulator: Sendable {
 
     /// ROC AUC: `(Σ ranks of positives − P(P+1)/2) / (P·N)`; NaN when a class is absent.
     public static func auc(scores: [Float], labels: [Float]) -> Double {
-        let order = scores.indices.sorted { scores[$0] < scores[$1] }
-        var rankSumPositive = 0.0
-        var positives = 0.0
-        var i = 0
-        while i < order.count {
-            var j = i
-            while j + 1 < order.count && scores[order[j + 1]] == scores[order[i]] { j += 1 }
-            let averageRank = Double(i + j) / 2 + 1
-            for t in i...j where labels[order[t]] >= 0.5 {
-                rankSumPositive += averageRank
-                positives += 1
-            }
-            i = j + 1
-        }
-        let negatives = Double(order.count) - positives
-        guard positives > 0, negatives > 0 else { return .nan }
-        return (rankSumPositive - positives * (positives + 1) / 2) / (positives * negatives)
+        RankingMetrics.auc(labels: labels, scores: scores) ?? .nan
     }
 
     private func logLoss() -> Double {

@@ -121,7 +121,7 @@ public enum RankingMetrics {
     /// ```
     /// - Returns: `nil` when the rows hold only one class (positive ⇔ label ≥ 0.5).
     /// - Complexity: O(n log n).
-    public static func auc(labels: [Double], scores: [Double]) -> Double? {
+    public static func auc<Label: BinaryFloatingPoint, Score: BinaryFloatingPoint>(labels: [Label], scores: [Score]) -> Double? {
         precondition(labels.count == scores.count, "auc: \(labels.count) labels, \(scores.count) scores")
         let order = scores.indices.sorted { scores[$0] < scores[$1] }
         var rankSumPositive = 0.0, positives = 0.0
