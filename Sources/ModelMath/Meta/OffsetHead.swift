@@ -5,7 +5,7 @@ import TensorCore
 ///
 /// ```
 /// regression   b ← b + (1/n) Σ_s (y_s − z_s)                       (exact least squares in b)
-/// binary       δ ← δ − Σ_s (σ(z_s + δ) − y_s) / Σ_s σ'(z_s + δ)     (Newton, ≤ 8 iterations), b ← b + δ
+/// binary       δ ← δ − Σ_s ℓ'(z_s + δ, y_s) / Σ_s ℓ''(z_s + δ)   (Newton on BCE, ≤ 8 iterations), b ← b + δ
 /// ```
 /// A shift of every logit by the same amount changes no order, so this only recalibrates.
 enum OffsetHead {
@@ -39,9 +39,9 @@ enum OffsetHead {
         for _ in 0..<8 {
             var g = 0.0, h = 0.0
             for i in y.indices where !y[i].isNaN {
-                let p = 1 / (1 + exp(-(Double(z[i]) + delta)))
-                g += p - Double(y[i])
-                h += p * (1 - p)
+                let z = z[i] + Float(delta)
+                g += Double(BCEWithLogits.derivative(logit: z, label: y[i]))
+                h += Double(BCEWithLogits.secondDerivative(logit: z))
             }
             guard h > 1e-12 else { break }
             let step = g / h
