@@ -46,9 +46,9 @@ enum TwoLayerTower {
 
     /// `policy.steps` SGD steps of the inner loss on `rows`, in place (``Tower/adapt(on:policy:normalizer:workspace:)``).
     ///
-    /// Plain steps (no rates, every layer adapts) borrow the tensors' storage once for all the
-    /// steps (``TensorCore/Borrow``), which then run on raw pointers: no retain/release or
-    /// uniqueness check per tensor access and step.
+    /// Plain steps (no rates, every layer adapts) borrow the weights' and the scratch's storage
+    /// once for all the steps (``TensorCore/Borrow``), which then run on raw pointers: no
+    /// retain/release or uniqueness check per tensor access and step.
     static func adapt(
         _ tower: inout MLPParameters, rows: TowerRows, policy: Adaptation, kind: TaskKind, activation: Activation,
         normalizer n: Int, rates: MLPParameters?, scratch: inout TwoLayerScratch
@@ -66,10 +66,23 @@ enum TwoLayerTower {
         tower.layers.withUnsafeMutableBufferPointer { layers in
             Borrow.update(&layers[0].weight, &layers[0].bias, &layers[1].weight, &layers[1].bias) { w1, b1, w2, b2 in
                 let weights = Weights(w1: w1, b1: b1, w2: w2, b2: b2, inputs: h, width: t)
-                for _ in 0..<policy.steps {
-                    plainStep(weights, rows: rows, loss: policy.loss, kind: kind, activation: activation,
-                              normalizer: n, learningRate: policy.learningRate, scratch: &scratch)
-                }
+                plainSteps(weights, rows: rows, policy: policy, kind: kind, activation: activation, normalizer: n,
+                           scratch: &scratch)
+            }
+        }
+    }
+
+    /// `policy.steps` plain steps on borrowed weights; the scratch buffers are borrowed once for
+    /// all of them.
+    private static func plainSteps(
+        _ weights: Weights, rows: TowerRows, policy: Adaptation, kind: TaskKind, activation: Activation,
+        normalizer n: Int, scratch: inout TwoLayerScratch
+    ) {
+        Borrow.update(&scratch.hidden, &scratch.logits, &scratch.dLogits, &scratch.dw2, &scratch.db1) { a, z, d, dw2, db1 in
+            let buffers = StepBuffers(hidden: a, logits: z, dLogits: d, dw2: dw2, db1: db1)
+            for _ in 0..<policy.steps {
+                plainStep(weights, buffers, rows: rows, loss: policy.loss, kind: kind, activation: activation,
+                          normalizer: n, learningRate: policy.learningRate)
             }
         }
     }
@@ -81,31 +94,39 @@ enum TwoLayerTower {
         let inputs: Int, width: Int
     }
 
-    /// One plain SGD step on `weights`; `scratch` is prepared for `rows`.
+    /// ``TwoLayerScratch``'s buffers as raw pointers, prepared for the support rows: `A` `(rows, T)`,
+    /// `z`, `∂L/∂z` `(rows)`, the gradients of `w2` and `b1` `(T)`.
+    struct StepBuffers {
+        let hidden: UnsafeMutablePointer<Float>, logits: UnsafeMutablePointer<Float>
+        let dLogits: UnsafeMutablePointer<Float>
+        let dw2: UnsafeMutablePointer<Float>, db1: UnsafeMutablePointer<Float>
+    }
+
+    /// One plain SGD step on `weights`, with `buffers` as scratch.
+    @inline(__always)
     private static func plainStep(
-        _ weights: Weights, rows support: TowerRows, loss: InnerLoss, kind: TaskKind, activation: Activation,
-        normalizer n: Int, learningRate alpha: Float, scratch: inout TwoLayerScratch
+        _ weights: Weights, _ buffers: StepBuffers, rows support: TowerRows, loss: InnerLoss, kind: TaskKind,
+        activation: Activation, normalizer n: Int, learningRate alpha: Float
     ) {
         let h = weights.inputs, t = weights.width
         let f = support.features, ldf = support.featureStride, rows = support.count
-        Borrow.update(&scratch.hidden, &scratch.logits, &scratch.dLogits, &scratch.dw2, &scratch.db1) { a, z, d, dw2, db1 in
-            TowerHead.forward(x: f, rows: rows, k: h, ldx: ldf, w1: weights.w1, width: t, b1: weights.b1,
-                              w2: weights.w2, b2: weights.b2[0], activation: activation.head,
-                              hidden: a, ldh: t, keepHidden: true, logits: z)
-            let dBias2 = logitGradient(loss, kind: kind, logits: z, rows: support, normalizer: n, into: d)
-            dw2.update(repeating: 0, count: t)
-            db1.update(repeating: 0, count: t)
-            TowerHead.backward(a, rows: rows, width: t, lda: t, activation: activation.head,
-                               d: d, w2: weights.w2, dw2: dw2, db1: db1)
-            // W1 ← W1 − α·FᵀD straight into the weights; then b1, w2, b2.
-            GEMM.compute(m: h, n: t, k: rows, a: f, lda: ldf, transposeA: true, b: a, ldb: t,
-                         c: weights.w1, ldc: t, alpha: -alpha, beta: 1)
-            for j in 0..<t {
-                weights.b1[j] -= alpha * db1[j]
-                weights.w2[j] -= alpha * dw2[j]
-            }
-            weights.b2[0] -= alpha * dBias2
+        let a = buffers.hidden, z = buffers.logits, d = buffers.dLogits, dw2 = buffers.dw2, db1 = buffers.db1
+        TowerHead.forward(x: f, rows: rows, k: h, ldx: ldf, w1: weights.w1, width: t, b1: weights.b1,
+                          w2: weights.w2, b2: weights.b2[0], activation: activation.head,
+                          hidden: a, ldh: t, keepHidden: true, logits: z)
+        let dBias2 = logitGradient(loss, kind: kind, logits: z, rows: support, normalizer: n, into: d)
+        dw2.update(repeating: 0, count: t)
+        db1.update(repeating: 0, count: t)
+        TowerHead.backward(a, rows: rows, width: t, lda: t, activation: activation.head,
+                           d: d, w2: weights.w2, dw2: dw2, db1: db1)
+        // W1 ← W1 − α·FᵀD straight into the weights; then b1, w2, b2.
+        GEMM.compute(m: h, n: t, k: rows, a: f, lda: ldf, transposeA: true, b: a, ldb: t,
+                     c: weights.w1, ldc: t, alpha: -alpha, beta: 1)
+        for j in 0..<t {
+            weights.b1[j] -= alpha * db1[j]
+            weights.w2[j] -= alpha * dw2[j]
         }
+        weights.b2[0] -= alpha * dBias2
     }
 
     /// `d = ∂L/∂z` of the inner loss (``InnerLoss/logitGradient(kind:logits:rows:labels:labelStride:normalizer:into:)``,
