@@ -1,5 +1,6 @@
-/// A request's `C` candidates as a table of cells: one column per feature name, every text
-/// value's bytes in one shared buffer. This is what the predictor encodes from.
+/// A request's `C` candidates as columns: one column per feature name (a feature's values
+/// across the candidates), every text value's bytes in one shared buffer. This is what
+/// ``CandidateEncoder`` encodes from (its doc has the vocabulary: feature, column, value).
 ///
 /// The JSON reader builds it straight from either wire form of `candidates` (`docs/DESIGN.md` §HTTP):
 ///
@@ -8,24 +9,24 @@
 /// "candidates": {"item_id": ["7", "8"], "price": [9.5, null]}           columns
 /// ```
 /// No dictionary and no `String` is made per candidate; a row-form candidate that lacks a
-/// key gets an *absent* cell there (filled from `context`, the user or the missing value,
+/// key gets an *absent* value there (filled from `context`, the user or the missing value,
 /// exactly like a row without the key), while JSON `null` is the missing value itself.
 /// Library callers build it with ``init(rows:)`` or ``init(count:)`` + ``setColumn(_:_:)``.
 ///
 /// Layout (`C = count` rows, `F` columns):
 /// ```
-/// names   (F)        column names, in first-seen order (at most ``maxColumns``)
-/// columns (F)(C)     columns[f][c]: absent | null | text(range in bytes) | integer | number |
-///                    boolean | list(range)
+/// names   (F)        column (feature) names, in first-seen order (at most ``maxColumns``)
+/// columns (F)(C)     columns[f][c], candidate c's value: absent | null | text(range in bytes) |
+///                    integer | number | boolean | list(range)
 /// bytes              UTF-8 of every text value; a list's items are separated by one 0x00 byte
 /// ```
-/// Building is O(cells) in either form: a new row appends one cell per column, a new column
-/// `C` cells (the predictor encodes them column by column).
+/// Building is O(values) in either form: a new row appends one value per column, a new column
+/// `C` values (the encoder reads them column by column).
 /// Equality compares columns by name, whatever their order, and text by its bytes. Text
 /// offsets are 32-bit: one request's text is at most 2 GiB (HTTP bodies are far smaller).
 public struct CandidateColumns: Sendable, Equatable {
-    /// One value (``FeatureValue`` without owned storage).
-    enum Cell: Sendable, Equatable {
+    /// One candidate's value in a column (``FeatureValue`` without owned storage).
+    enum Value: Sendable, Equatable {
         /// The key is not set on this row (row form only).
         case absent
         case null
@@ -48,8 +49,8 @@ public struct CandidateColumns: Sendable, Equatable {
     public static let maxColumns = 512
     /// Column names, in first-seen order.
     public private(set) var names: [String] = []
-    /// `F` columns of `C` cells.
-    var columns: [[Cell]] = []
+    /// `F` columns of `C` values.
+    var columns: [[Value]] = []
     /// Each column name's UTF-8 bytes as given (what ``columnIndex(of:)`` compares).
     private var nameBytes: [[UInt8]] = []
     /// Open addressing from a name's bytes to its column (`f + 1`; 0 = empty), load ≤ 1/2:
@@ -88,12 +89,12 @@ public struct CandidateColumns: Sendable, Equatable {
         }
         guard !names.contains(name) else { throw .invalidValue(field: field, reason: "set twice") }
         try checkRoomForColumn()
-        var column: [Cell] = []
+        var column: [Value] = []
         column.reserveCapacity(count)
         for (i, value) in values.enumerated() {
-            column.append(try cell(value, field: field + "[\(i)]"))
+            column.append(try store(value, path: field + "[\(i)]"))
         }
-        try append(column: name, cells: column)
+        try append(column: name, values: column)
     }
 
     /// ``setColumn(_:_:)`` for text values (IDs, categories).
@@ -109,12 +110,12 @@ public struct CandidateColumns: Sendable, Equatable {
     /// Columns `F`.
     var width: Int { names.count }
 
-    /// The cell of row `c`, column `f`.
-    func cell(row c: Int, column f: Int) -> Cell { columns[f][c] }
+    /// Candidate `c`'s value in column `f`.
+    func value(candidate c: Int, column f: Int) -> Value { columns[f][c] }
 
-    /// The JSON path of the value in column `f`, row `c`: `candidates[c].name` for row-form
+    /// The JSON path of candidate `c`'s value in column `f`: `candidates[c].name` for row-form
     /// candidates, `candidates.name[c]` for columns.
-    func field(column f: Int, row c: Int) -> String {
+    func path(column f: Int, candidate c: Int) -> String {
         switch form {
         case .rows: "candidates[\(c)].\(names[f])"
         case .columns: "candidates.\(names[f])[\(c)]"
@@ -122,17 +123,17 @@ public struct CandidateColumns: Sendable, Equatable {
     }
 
     /// The JSON path of column `f` as a whole: `candidates.name`, or for row-form candidates
-    /// `candidates[c].name` at the first row `c` that sets it.
-    func field(column f: Int) -> String {
+    /// `candidates[c].name` at the first candidate `c` that sets it.
+    func path(column f: Int) -> String {
         switch form {
-        case .rows: field(column: f, row: (0..<count).first { cell(row: $0, column: f) != .absent } ?? 0)
+        case .rows: path(column: f, candidate: (0..<count).first { value(candidate: $0, column: f) != .absent } ?? 0)
         case .columns: "candidates.\(names[f])"
         }
     }
 
     // MARK: Row-wise building (the JSON row form, ``init(rows:)``)
 
-    /// Starts a new candidate: every column gets an absent cell on it.
+    /// Starts a new candidate: every column gets an absent value on it.
     mutating func beginRow() {
         count += 1
         for f in columns.indices { columns[f].append(.absent) }
@@ -162,7 +163,7 @@ public struct CandidateColumns: Sendable, Equatable {
         }
         try checkRoomForColumn()
         addName(String(decoding: key, as: UTF8.self), bytes: Array(key))
-        columns.append([Cell](repeating: .absent, count: count))
+        columns.append([Value](repeating: .absent, count: count))
         return names.count - 1
     }
 
@@ -205,7 +206,7 @@ public struct CandidateColumns: Sendable, Equatable {
             for (key, value) in row {
                 var key = key
                 let f = try Self.withBytes(of: &key) { (key) throws(ServingError) in try columnIndex(of: key) }
-                columns[f][count - 1] = try cell(value, field: "candidates[\(c)].\(key)")
+                columns[f][count - 1] = try store(value, path: "candidates[\(c)].\(key)")
             }
         }
     }
@@ -221,7 +222,7 @@ public struct CandidateColumns: Sendable, Equatable {
         for f in columns.indices { columns[f].removeAll(keepingCapacity: true) }
     }
 
-    /// Removes columns whose every cell is absent.
+    /// Removes columns whose every value is absent.
     mutating func dropAbsentColumns() {
         removeColumns((0..<width).filter { f in !columns[f].contains { $0 != .absent } })
     }
@@ -243,9 +244,9 @@ public struct CandidateColumns: Sendable, Equatable {
         count = rows
     }
 
-    /// Appends a column of ``count`` cells whose text is already in ``bytes``.
-    mutating func append(column name: String, cells column: [Cell]) throws(ServingError) {
-        precondition(column.count == count, "append(column:): \(column.count) cells for \(count) rows")
+    /// Appends a column of ``count`` values whose text is already in ``bytes``.
+    mutating func append(column name: String, values column: [Value]) throws(ServingError) {
+        precondition(column.count == count, "append(column:values:): \(column.count) values for \(count) candidates")
         try checkRoomForColumn()
         addName(name, bytes: Array(name.utf8))
         columns.append(column)
@@ -261,26 +262,27 @@ public struct CandidateColumns: Sendable, Equatable {
         return try result.get()
     }
 
-    /// Sets column `f` on the current row.
-    mutating func setCell(column f: Int, _ cell: Cell) { columns[f][count - 1] = cell }
+    /// Sets column `f`'s value of the current (last) candidate.
+    mutating func setValue(column f: Int, _ value: Value) { columns[f][count - 1] = value }
 
     // MARK: Text
 
-    /// Appends `text` to the shared bytes and returns its cell.
-    mutating func appendText(_ text: UnsafeRawBufferPointer) -> Cell {
+    /// Appends `text` to the shared bytes and returns its value.
+    mutating func appendText(_ text: UnsafeRawBufferPointer) -> Value {
         let start = Int32(bytes.count)
         bytes.append(contentsOf: text)
         return .text(start: start, end: Int32(bytes.count))
     }
 
-    mutating func appendText(_ text: String) -> Cell {
+    mutating func appendText(_ text: String) -> Value {
         let start = Int32(bytes.count)
         bytes.append(contentsOf: text.utf8)
         return .text(start: start, end: Int32(bytes.count))
     }
 
-    /// The cell of `value`, its text appended to ``bytes``.
-    mutating func cell(_ value: FeatureValue, field: @autoclosure () -> String) throws(ServingError) -> Cell {
+    /// Stores `value`'s text in ``bytes`` and returns the value that refers to it (`path`: its
+    /// JSON path, for errors).
+    mutating func store(_ value: FeatureValue, path field: @autoclosure () -> String) throws(ServingError) -> Value {
         switch value {
         case .string(let s): return appendText(s)
         case .integer(let i): return .integer(i)
@@ -305,13 +307,13 @@ public struct CandidateColumns: Sendable, Equatable {
         }
     }
 
-    /// The candidates as row dictionaries (absent cells left out): the `Codable` form.
+    /// The candidates as row dictionaries (absent values left out): the `Codable` form.
     public var rows: [[String: FeatureValue]] {
         (0..<count).map { c in
             var row: [String: FeatureValue] = [:]
             for (f, name) in names.enumerated() {
                 let value: FeatureValue
-                switch cell(row: c, column: f) {
+                switch self.value(candidate: c, column: f) {
                 case .absent: continue
                 case .null: value = .null
                 case .text(let s, let e): value = .string(String(decoding: bytes[Int(s)..<Int(e)], as: UTF8.self))
@@ -334,12 +336,12 @@ public struct CandidateColumns: Sendable, Equatable {
         guard a.count == b.count, Set(a.names) == Set(b.names), a.names.count == b.names.count else { return false }
         for (f, name) in a.names.enumerated() {
             guard let g = b.names.firstIndex(of: name) else { return false }
-            for c in 0..<a.count where !a.same(a.cell(row: c, column: f), as: b.cell(row: c, column: g), in: b) { return false }
+            for c in 0..<a.count where !a.same(a.value(candidate: c, column: f), as: b.value(candidate: c, column: g), in: b) { return false }
         }
         return true
     }
 
-    private func same(_ x: Cell, as y: Cell, in other: CandidateColumns) -> Bool {
+    private func same(_ x: Value, as y: Value, in other: CandidateColumns) -> Bool {
         switch (x, y) {
         case (.text(let s1, let e1), .text(let s2, let e2)), (.list(let s1, let e1), .list(let s2, let e2)):
             return bytes[Int(s1)..<Int(e1)].elementsEqual(other.bytes[Int(s2)..<Int(e2)])

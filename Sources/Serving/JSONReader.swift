@@ -105,7 +105,7 @@ struct JSONReader {
                 }
                 position += 1
                 let cell = try reader.cell(into: &columns, field: "candidates[\(c)].\(String(decoding: key, as: UTF8.self))")
-                columns.setCell(column: f, cell)
+                columns.setValue(column: f, cell)
             }
         }
         return columns
@@ -119,7 +119,7 @@ struct JSONReader {
             let name = String(decoding: key, as: UTF8.self)
             let field = "candidates." + name
             guard !columns.names.contains(name) else { throw .invalidValue(field: field, reason: "set twice") }
-            var cells: [CandidateColumns.Cell] = []
+            var cells: [CandidateColumns.Value] = []
             cells.reserveCapacity(columns.count)
             try reader.array(field: field) { (reader: inout JSONReader, c: Int) throws(ServingError) in
                 guard c < reader.maxCandidates else { throw .tooManyCandidates(count: c + 1, limit: reader.maxCandidates) }
@@ -132,13 +132,13 @@ struct JSONReader {
             guard cells.count == columns.count else {
                 throw .invalidValue(field: field, reason: "\(cells.count) values, but the first column has \(columns.count)")
             }
-            try columns.append(column: name, cells: cells)
+            try columns.append(column: name, values: cells)
         }
         return columns
     }
 
     /// One feature value as a cell, its text written to `columns`' bytes.
-    mutating func cell(into columns: inout CandidateColumns, field: @autoclosure () -> String) throws(ServingError) -> CandidateColumns.Cell {
+    mutating func cell(into columns: inout CandidateColumns, field: @autoclosure () -> String) throws(ServingError) -> CandidateColumns.Value {
         skipSpace()
         guard i < bytes.count else { throw syntax(field(), "unexpected end of input") }
         switch bytes[i] {
@@ -152,7 +152,7 @@ struct JSONReader {
         case UInt8(ascii: "{"):
             throw .wrongType(field: field(), expected: "a string, number, boolean, array or null, got an object")
         case UInt8(ascii: "["):
-            return try columns.cell(value(field: field()), field: field())
+            return try columns.store(value(field: field()), path: field())
         default:
             switch try number(field: field()) {
             case .integer(let n): return .integer(n)

@@ -25,12 +25,12 @@ extension Predictor {
         let n = try withWorkspace { (ws: inout PredictorWorkspace) throws(ServingError) -> Int in
             ws.batch.removeAll()
             for (i, event) in events.enumerated() {
-                fillRow(workspace: &ws) { slot in
-                    let name = plan.names[slot]
+                fillRow(workspace: &ws) { feature in
+                    let name = schema.names[feature]
                     if let v = event[name] { return .value(v) }
-                    if slot == plan.taskSlot, let v = event["user"] { return .value(v) }
-                    if slot == plan.timeSlot, let v = event["timestamp"] { return .value(v) }
-                    return .absent
+                    if feature == schema.taskFeature, let v = event["user"] { return .value(v) }
+                    if feature == schema.timeFeature, let v = event["timestamp"] { return .value(v) }
+                    return .missing
                 }
                 if let error = appendRow(workspace: &ws) {
                     throw .invalidValue(field: "events[\(i)].\(error.column ?? "")", reason: error.reason)
@@ -71,25 +71,25 @@ extension Predictor {
     func validate(event: [String: FeatureValue], index i: Int) throws(ServingError) {
         var hasUser = false, labels = 0
         for (key, value) in event {
-            let slot: Int
+            let feature: Int
             if key == "user" {
-                slot = plan.taskSlot
-            } else if key == "timestamp", let timeSlot = plan.timeSlot, plan.slot(named: key) == nil {
-                slot = timeSlot
-            } else if let s = plan.slot(named: key) {
-                slot = s
+                feature = schema.taskFeature
+            } else if key == "timestamp", let timeFeature = schema.timeFeature, schema.feature(named: key) == nil {
+                feature = timeFeature
+            } else if let f = schema.feature(named: key) {
+                feature = f
             } else {
                 throw .unknownFeature(field: "events[\(i)].\(key)")
             }
-            try plan.check(value, kind: plan.kinds[slot], field: "events[\(i)].\(key)")
-            if slot == plan.taskSlot, value != .null {
+            try schema.check(value, kind: schema.kinds[feature], path: "events[\(i)].\(key)")
+            if feature == schema.taskFeature, value != .null {
                 if case .string(let s) = value, s.isEmpty {} else { hasUser = true }
             }
-            if case .label = plan.kinds[slot], value != .null { labels += 1 }
+            if case .label = schema.kinds[feature], value != .null { labels += 1 }
         }
         guard hasUser else { throw .missingField(field: "events[\(i)].user") }
         guard labels > 0 else {
-            throw .missingField(field: "events[\(i)].\(plan.labelSlots.map { plan.names[$0] }.joined(separator: "|"))")
+            throw .missingField(field: "events[\(i)].\(schema.labelFeatures.map { schema.names[$0] }.joined(separator: "|"))")
         }
     }
 }

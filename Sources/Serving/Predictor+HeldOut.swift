@@ -82,8 +82,8 @@ extension Predictor {
 
     /// The role of column `name`.
     public func columnRole(_ name: String) -> ColumnRole {
-        guard let slot = plan.slot(named: name) else { return .unused }
-        if case .label = plan.kinds[slot] { return .label }
+        guard let feature = schema.feature(named: name) else { return .unused }
+        if case .label = schema.kinds[feature] { return .label }
         return .input
     }
 
@@ -100,14 +100,14 @@ extension Predictor {
     /// - Throws: ``ServingError/invalidValue(field:reason:)`` naming `name` for a cell that is not
     ///   a number where one is needed, or a binary label other than 0/1.
     public func requestValue(column name: String, text: String) throws(ServingError) -> FeatureValue? {
-        guard let slot = plan.slot(named: name) else { return nil }
+        guard let feature = schema.feature(named: name) else { return nil }
         let trimmed = text.trimmedSpacesAndTabs()
         if trimmed.isEmpty { return .null }
         func number() throws(ServingError) -> Double {
             guard let v = Double(trimmed), v.isFinite else { throw .invalidValue(field: name, reason: "not a number: \"\(text)\"") }
             return v
         }
-        switch plan.kinds[slot] {
+        switch schema.kinds[feature] {
         case .taskKey, .categorical, .multiCategorical:
             return .string(text)
         case .numeric, .label(.regression):

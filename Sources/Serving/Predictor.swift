@@ -34,7 +34,10 @@ public final class Predictor: Sendable {
     let spec: NetworkSpec
     let layout: InputLayout
     let tasks: [TaskSpec]
-    let plan: ColumnPlan
+    /// Each feature's name and kind (request type checks).
+    let schema: FeatureSchema
+    /// Candidates → rows of the merged batch.
+    let candidateEncoder: CandidateEncoder
     /// The bottom's first layers and gates packed into one GEMM (built once from the model).
     let bottom: PackedBottom
     let userHasher: FeatureKeyHasher
@@ -52,7 +55,8 @@ public final class Predictor: Sendable {
         spec = model.config.networkSpec
         layout = model.config.inputLayout
         tasks = model.config.taskSpecs
-        plan = ColumnPlan(config: model.config, encoder: model.encoder)
+        schema = FeatureSchema(config: model.config, encoder: model.encoder)
+        candidateEncoder = CandidateEncoder(schema: schema, encoder: model.encoder)
         bottom = PackedBottom(model.parameters, spec: spec)
         userHasher = FeatureKeyHasher(feature: model.config.taskKey)
         guards = self.settings.guards ?? model.config.adaptationGuards(labelRanges: model.labelRanges)
@@ -70,7 +74,7 @@ public final class Predictor: Sendable {
 
     /// A fresh workspace (for callers that keep one per thread, e.g. ``AutoBatcher`` workers).
     public func makeWorkspace() -> PredictorWorkspace {
-        PredictorWorkspace(model: model, columns: plan.names.count)
+        PredictorWorkspace(model: model, features: schema.count)
     }
 
     /// Runs `body` on a workspace from the pool (a new one when the pool is empty) and returns
@@ -106,7 +110,6 @@ public final class Predictor: Sendable {
             // One request: encode it directly (iterating a one-element collection copied the request).
             ws.batch.removeAll()
             ws.rowOffsets.removeAll(keepingCapacity: true)
-            ws.rowOffsets.append(0)
             if let failure = encodeCandidates(of: request, workspace: &ws) { throw failure }
             ws.rowOffsets.append(ws.batch.count)
             runBottom(workspace: &ws)

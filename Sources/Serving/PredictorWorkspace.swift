@@ -9,21 +9,13 @@ import TensorCore
 /// Shapes (`B` rows of all merged candidates, `C` one request's candidates, `S` its support
 /// rows, `S_max` the store's capacity, `H` meta width, `K` tasks, `W = K·H`):
 public struct PredictorWorkspace: Sendable {
-    /// UTF-8 text written for one row (events) or one chunk of candidate rows, slot after slot.
-    var rowBytes: [UInt8] = []
-    /// Per slot: a number, or the range of its text in ``rowBytes``.
-    var slots: [ColumnPlan.Slot] = []
     /// Row-form candidates of the request being encoded, as columns (reused).
     var rowColumns = CandidateColumns(count: 0)
-    /// Per slot: the column of the request's ``CandidateColumns`` that sets it, or −1.
-    var columnOfSlot: [Int] = []
-    /// Per slot: its value where a candidate leaves it absent (context, user, missing), text in ``fixedBytes``.
-    var fixedSlots: [ColumnPlan.Slot] = []
-    var fixedBytes: [UInt8] = []
-    /// Encoder fields of a chunk of candidate rows.
-    var fields = FieldBuffer()
-    /// Fields whose text is in ``rowBytes``: `(field index, start, end)` triples.
-    var pendingText: [Int] = []
+    /// The candidate encoder's buffers.
+    var candidates: CandidateEncoder.Scratch
+    /// One event's values, feature by feature, text in ``eventText`` (``Predictor/record(events:)``).
+    var eventValues: [FeatureSchema.TypedValue] = []
+    var eventText: [UInt8] = []
     /// The merged batch of every request's candidates (or a batch of events).
     var batch: EncodedBatch
     /// `R + 1` row offsets of each request in ``batch``.
@@ -42,8 +34,9 @@ public struct PredictorWorkspace: Sendable {
     var eventFeatures: [Float] = []       // (n, W)
     var eventTimes: [Timestamp] = []      // (n)
 
-    init(model: ServingModel, columns: Int) {
+    init(model: ServingModel, features: Int) {
         batch = model.encoder.makeBatch(reservingRows: 256)
+        candidates = CandidateEncoder.Scratch(features: features)
         let w = model.support.config.rowWidth, k = model.config.taskCount, cap = model.support.config.capacity
         supportFeatures = [Float](repeating: 0, count: cap * w)
         supportLabels = [Float](repeating: 0, count: cap * k)
@@ -57,37 +50,8 @@ public struct PredictorWorkspace: Sendable {
             return Tower(parameters: fresh, rates: model.parameters.innerRates(ofTask: t),
                          kind: model.config.taskSpecs[t].kind, activation: model.config.networkSpec.activation)
         }
-        rowBytes.reserveCapacity(1024)
-        slots = [ColumnPlan.Slot](repeating: .unset, count: columns)
-        columnOfSlot = [Int](repeating: -1, count: columns)
-        fixedSlots = [ColumnPlan.Slot](repeating: .unset, count: columns)
-        fixedBytes.reserveCapacity(256)
-        pendingText.reserveCapacity(3 * FieldBuffer.rows * columns)
+        eventValues = [FeatureSchema.TypedValue](repeating: .unset, count: features)
+        eventText.reserveCapacity(1024)
         rowOffsets.reserveCapacity(128)
-    }
-}
-
-extension PredictorWorkspace {
-    /// The ``Models/FeatureEncoder/Field``s of up to ``rows`` candidate rows, reused across
-    /// requests (the fields hold pointers that are only valid while one request is encoded).
-    /// A workspace is used by one thread at a time, and so is its buffer (a copied workspace
-    /// gets its own on first use: the predictor checks that it holds the only reference).
-    final class FieldBuffer: @unchecked Sendable {
-        /// Rows per chunk.
-        static let rows = 64
-        private var storage = UnsafeMutableBufferPointer<FeatureEncoder.Field>(start: nil, count: 0)
-
-        /// Room for `rows × columns` fields (grown once).
-        func buffer(rows: Int, columns: Int) -> UnsafeMutableBufferPointer<FeatureEncoder.Field> {
-            let count = rows * columns
-            if storage.count < count {
-                storage.deallocate()
-                storage = .allocate(capacity: count)
-                storage.initialize(repeating: .integer(0))
-            }
-            return storage
-        }
-
-        deinit { storage.deallocate() }
     }
 }

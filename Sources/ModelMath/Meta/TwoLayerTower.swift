@@ -36,27 +36,19 @@ enum TwoLayerTower {
         scratch.prepare(rows: rows, width: t)
         guard rows > 0 else { return }
         let b2 = tower.layers[1].bias.scalars[0]
-        scratch.hidden.withUnsafeMutableBufferPointer { a in
-            tower.layers[0].weight.withUnsafeBufferPointer { w1 in
-                tower.layers[0].bias.withUnsafeBufferPointer { b1 in
-                    tower.layers[1].weight.withUnsafeBufferPointer { w2 in
-                        scratch.logits.withUnsafeMutableBufferPointer { z in
-                            TowerHead.forward(x: f, rows: rows, k: h, ldx: ldf, w1: w1.baseAddress!, width: t,
-                                              b1: b1.baseAddress!, w2: w2.baseAddress!, b2: b2,
-                                              activation: activation.head, hidden: a.baseAddress!, ldh: t,
-                                              keepHidden: keepHidden, logits: z.baseAddress!)
-                        }
-                    }
-                }
+        Borrow.update(&scratch.hidden, &scratch.logits) { a, z in
+            Borrow.read(tower.layers[0].weight, tower.layers[0].bias, tower.layers[1].weight) { w1, b1, w2 in
+                TowerHead.forward(x: f, rows: rows, k: h, ldx: ldf, w1: w1, width: t, b1: b1, w2: w2, b2: b2,
+                                  activation: activation.head, hidden: a, ldh: t, keepHidden: keepHidden, logits: z)
             }
         }
     }
 
     /// `policy.steps` SGD steps of the inner loss on `rows`, in place (``Tower/adapt(on:policy:normalizer:workspace:)``).
     ///
-    /// Plain steps (no rates, every layer adapts) borrow the tensors' storage once for all the
-    /// steps, which then run on raw pointers: no retain/release or uniqueness check per tensor
-    /// access and step.
+    /// Plain steps (no rates, every layer adapts) borrow the weights' and the scratch's storage
+    /// once for all the steps (``TensorCore/Borrow``), which then run on raw pointers: no
+    /// retain/release or uniqueness check per tensor access and step.
     static func adapt(
         _ tower: inout MLPParameters, rows: TowerRows, policy: Adaptation, kind: TaskKind, activation: Activation,
         normalizer n: Int, rates: MLPParameters?, scratch: inout TwoLayerScratch
@@ -72,19 +64,25 @@ enum TwoLayerTower {
         let h = tower.layers[0].inputs, t = tower.layers[0].outputs
         scratch.prepare(rows: rows.count, width: t)
         tower.layers.withUnsafeMutableBufferPointer { layers in
-            layers[0].weight.withUnsafeMutableBufferPointer { w1 in
-                layers[0].bias.withUnsafeMutableBufferPointer { b1 in
-                    layers[1].weight.withUnsafeMutableBufferPointer { w2 in
-                        layers[1].bias.withUnsafeMutableBufferPointer { b2 in
-                            let weights = Weights(w1: w1.baseAddress!, b1: b1.baseAddress!, w2: w2.baseAddress!,
-                                                  b2: b2.baseAddress!, inputs: h, width: t)
-                            for _ in 0..<policy.steps {
-                                plainStep(weights, rows: rows, loss: policy.loss, kind: kind, activation: activation,
-                                          normalizer: n, learningRate: policy.learningRate, scratch: &scratch)
-                            }
-                        }
-                    }
-                }
+            Borrow.update(&layers[0].weight, &layers[0].bias, &layers[1].weight, &layers[1].bias) { w1, b1, w2, b2 in
+                let weights = Weights(w1: w1, b1: b1, w2: w2, b2: b2, inputs: h, width: t)
+                plainSteps(weights, rows: rows, policy: policy, kind: kind, activation: activation, normalizer: n,
+                           scratch: &scratch)
+            }
+        }
+    }
+
+    /// `policy.steps` plain steps on borrowed weights; the scratch buffers are borrowed once for
+    /// all of them.
+    private static func plainSteps(
+        _ weights: Weights, rows: TowerRows, policy: Adaptation, kind: TaskKind, activation: Activation,
+        normalizer n: Int, scratch: inout TwoLayerScratch
+    ) {
+        Borrow.update(&scratch.hidden, &scratch.logits, &scratch.dLogits, &scratch.dw2, &scratch.db1) { a, z, d, dw2, db1 in
+            let buffers = StepBuffers(hidden: a, logits: z, dLogits: d, dw2: dw2, db1: db1)
+            for _ in 0..<policy.steps {
+                plainStep(weights, buffers, rows: rows, loss: policy.loss, kind: kind, activation: activation,
+                          normalizer: n, learningRate: policy.learningRate)
             }
         }
     }
@@ -96,41 +94,39 @@ enum TwoLayerTower {
         let inputs: Int, width: Int
     }
 
-    /// One plain SGD step on `weights`; `scratch` is prepared for `rows`.
+    /// ``TwoLayerScratch``'s buffers as raw pointers, prepared for the support rows: `A` `(rows, T)`,
+    /// `z`, `∂L/∂z` `(rows)`, the gradients of `w2` and `b1` `(T)`.
+    struct StepBuffers {
+        let hidden: UnsafeMutablePointer<Float>, logits: UnsafeMutablePointer<Float>
+        let dLogits: UnsafeMutablePointer<Float>
+        let dw2: UnsafeMutablePointer<Float>, db1: UnsafeMutablePointer<Float>
+    }
+
+    /// One plain SGD step on `weights`, with `buffers` as scratch.
+    @inline(__always)
     private static func plainStep(
-        _ weights: Weights, rows support: TowerRows, loss: InnerLoss, kind: TaskKind, activation: Activation,
-        normalizer n: Int, learningRate alpha: Float, scratch: inout TwoLayerScratch
+        _ weights: Weights, _ buffers: StepBuffers, rows support: TowerRows, loss: InnerLoss, kind: TaskKind,
+        activation: Activation, normalizer n: Int, learningRate alpha: Float
     ) {
         let h = weights.inputs, t = weights.width
         let f = support.features, ldf = support.featureStride, rows = support.count
-        scratch.hidden.withUnsafeMutableBufferPointer { a in
-            scratch.logits.withUnsafeMutableBufferPointer { z in
-                scratch.dLogits.withUnsafeMutableBufferPointer { d in
-                    scratch.dw2.withUnsafeMutableBufferPointer { dw2 in
-                        scratch.db1.withUnsafeMutableBufferPointer { db1 in
-                            let a = a.baseAddress!, z = z.baseAddress!, d = d.baseAddress!
-                            let dw2 = dw2.baseAddress!, db1 = db1.baseAddress!
-                            TowerHead.forward(x: f, rows: rows, k: h, ldx: ldf, w1: weights.w1, width: t, b1: weights.b1,
-                                              w2: weights.w2, b2: weights.b2[0], activation: activation.head,
-                                              hidden: a, ldh: t, keepHidden: true, logits: z)
-                            let dBias2 = logitGradient(loss, kind: kind, logits: z, rows: support, normalizer: n, into: d)
-                            dw2.update(repeating: 0, count: t)
-                            db1.update(repeating: 0, count: t)
-                            TowerHead.backward(a, rows: rows, width: t, lda: t, activation: activation.head,
-                                               d: d, w2: weights.w2, dw2: dw2, db1: db1)
-                            // W1 ← W1 − α·FᵀD straight into the weights; then b1, w2, b2.
-                            GEMM.compute(m: h, n: t, k: rows, a: f, lda: ldf, transposeA: true, b: a, ldb: t,
-                                         c: weights.w1, ldc: t, alpha: -alpha, beta: 1)
-                            for j in 0..<t {
-                                weights.b1[j] -= alpha * db1[j]
-                                weights.w2[j] -= alpha * dw2[j]
-                            }
-                            weights.b2[0] -= alpha * dBias2
-                        }
-                    }
-                }
-            }
+        let a = buffers.hidden, z = buffers.logits, d = buffers.dLogits, dw2 = buffers.dw2, db1 = buffers.db1
+        TowerHead.forward(x: f, rows: rows, k: h, ldx: ldf, w1: weights.w1, width: t, b1: weights.b1,
+                          w2: weights.w2, b2: weights.b2[0], activation: activation.head,
+                          hidden: a, ldh: t, keepHidden: true, logits: z)
+        let dBias2 = logitGradient(loss, kind: kind, logits: z, rows: support, normalizer: n, into: d)
+        dw2.update(repeating: 0, count: t)
+        db1.update(repeating: 0, count: t)
+        TowerHead.backward(a, rows: rows, width: t, lda: t, activation: activation.head,
+                           d: d, w2: weights.w2, dw2: dw2, db1: db1)
+        // W1 ← W1 − α·FᵀD straight into the weights; then b1, w2, b2.
+        GEMM.compute(m: h, n: t, k: rows, a: f, lda: ldf, transposeA: true, b: a, ldb: t,
+                     c: weights.w1, ldc: t, alpha: -alpha, beta: 1)
+        for j in 0..<t {
+            weights.b1[j] -= alpha * db1[j]
+            weights.w2[j] -= alpha * dw2[j]
         }
+        weights.b2[0] -= alpha * dBias2
     }
 
     /// `d = ∂L/∂z` of the inner loss (``InnerLoss/logitGradient(kind:logits:rows:labels:labelStride:normalizer:into:)``,
@@ -154,26 +150,17 @@ enum TwoLayerTower {
         let rows = support.count, t = tower.layers[0].outputs
         forward(tower, features: support.features, rows: rows, ldf: support.featureStride, activation: activation,
                 scratch: &scratch)
-        let dBias2 = scratch.logits.withUnsafeBufferPointer { z in
-            scratch.dLogits.withUnsafeMutableBufferPointer { d in
-                logitGradient(policy.loss, kind: kind, logits: z.baseAddress!, rows: support, normalizer: n, into: d.baseAddress!)
+        let dBias2 = Borrow.update(&scratch.dLogits) { d in
+            Borrow.read(scratch.logits) { z in
+                logitGradient(policy.loss, kind: kind, logits: z, rows: support, normalizer: n, into: d)
             }
         }
-        for j in 0..<t {
-            scratch.dw2[j] = 0
-            scratch.db1[j] = 0
-        }
-        scratch.hidden.withUnsafeMutableBufferPointer { a in
-            scratch.dLogits.withUnsafeBufferPointer { d in
-                scratch.dw2.withUnsafeMutableBufferPointer { dw2 in
-                    scratch.db1.withUnsafeMutableBufferPointer { db1 in
-                        tower.layers[1].weight.withUnsafeBufferPointer { w2 in
-                            TowerHead.backward(a.baseAddress!, rows: rows, width: t, lda: t, activation: activation.head,
-                                               d: d.baseAddress!, w2: w2.baseAddress!, dw2: dw2.baseAddress!,
-                                               db1: db1.baseAddress!)
-                        }
-                    }
-                }
+        Borrow.update(&scratch.hidden, &scratch.dw2, &scratch.db1) { a, dw2, db1 in
+            dw2.update(repeating: 0, count: t)
+            db1.update(repeating: 0, count: t)
+            Borrow.read(scratch.dLogits, tower.layers[1].weight) { d, w2 in
+                TowerHead.backward(a, rows: rows, width: t, lda: t, activation: activation.head,
+                                   d: d, w2: w2, dw2: dw2, db1: db1)
             }
         }
         update(&tower, rates: rates, adapts: policy.adapts, rows: support, dBias2: dBias2,
@@ -187,36 +174,31 @@ enum TwoLayerTower {
         dBias2: Float, learningRate alpha: Float, scratch: inout TwoLayerScratch
     ) {
         let h = tower.layers[0].inputs, t = tower.layers[0].outputs
-        func descend(_ p: inout Tensor, _ rho: Tensor?, _ g: UnsafeBufferPointer<Float>) {
-            p.withUnsafeMutableBufferPointer { p in
+        func descend(_ p: inout Tensor, _ rho: Tensor?, _ g: UnsafePointer<Float>) {
+            let count = p.count
+            Borrow.update(&p) { p in
                 guard let rho else {
-                    for i in p.indices { p[i] -= alpha * g[i] }
+                    for i in 0..<count { p[i] -= alpha * g[i] }
                     return
                 }
-                rho.withUnsafeBufferPointer { r in
-                    for i in p.indices { p[i] -= alpha * r[i] * g[i] }
+                Borrow.read(rho) { r in
+                    for i in 0..<count { p[i] -= alpha * r[i] * g[i] }
                 }
             }
         }
         if adapts.contains(.hidden) {
             scratch.prepareWeightGradient(count: h * t)
-            scratch.hidden.withUnsafeBufferPointer { delta in
-                scratch.dw1.withUnsafeMutableBufferPointer { dw1 in
+            Borrow.update(&scratch.dw1) { dw1 in
+                Borrow.read(scratch.hidden) { delta in
                     GEMM.compute(m: h, n: t, k: support.count, a: support.features, lda: support.featureStride,
-                                 transposeA: true, b: delta.baseAddress!, ldb: t, c: dw1.baseAddress!, ldc: t, beta: 0)
+                                 transposeA: true, b: delta, ldb: t, c: dw1, ldc: t, beta: 0)
                 }
             }
-            scratch.dw1.withUnsafeBufferPointer {
-                descend(&tower.layers[0].weight, rates?.layers[0].weight, UnsafeBufferPointer(rebasing: $0[0..<(h * t)]))
-            }
-            scratch.db1.withUnsafeBufferPointer {
-                descend(&tower.layers[0].bias, rates?.layers[0].bias, UnsafeBufferPointer(rebasing: $0[0..<t]))
-            }
+            Borrow.read(scratch.dw1) { descend(&tower.layers[0].weight, rates?.layers[0].weight, $0) }
+            Borrow.read(scratch.db1) { descend(&tower.layers[0].bias, rates?.layers[0].bias, $0) }
         }
         if adapts.contains(.output) {
-            scratch.dw2.withUnsafeBufferPointer {
-                descend(&tower.layers[1].weight, rates?.layers[1].weight, UnsafeBufferPointer(rebasing: $0[0..<t]))
-            }
+            Borrow.read(scratch.dw2) { descend(&tower.layers[1].weight, rates?.layers[1].weight, $0) }
             tower.layers[1].bias.scalars[0] -= alpha * (rates?.layers[1].bias.scalars[0] ?? 1) * dBias2
         }
     }
@@ -229,10 +211,10 @@ enum TwoLayerTower {
     ) -> Bool {
         forward(tower, features: f, rows: rows, ldf: ldf, activation: activation, keepHidden: false, scratch: &scratch)
         var finite = true
-        scratch.logits.withUnsafeBufferPointer { z in
+        Borrow.read(scratch.logits) { z in
             switch kind {
             case .binary:
-                Sigmoid.forward(z.baseAddress!, count: rows, into: output, stride: outputStride)
+                Sigmoid.forward(z, count: rows, into: output, stride: outputStride)
                 for i in 0..<rows { finite = finite && output[i * outputStride].isFinite }
             case .regression:
                 for i in 0..<rows {

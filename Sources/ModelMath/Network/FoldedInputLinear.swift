@@ -62,35 +62,19 @@ enum FoldedInputLinear {
                      "FoldedInputLinear.forward: bias \(bias.shape), output \(output.shape) for [\(b), \(n)]")
         let units = input.unitCount, d = layout.embeddingDimension, fc = layout.categoricalCount
         projection.resize(rows: units, columns: n)
-        weight.withUnsafeBufferPointer { w in
-            output.withUnsafeMutableBufferPointer { y in
+        Borrow.update(&output, &projection) { y, p in
+            Borrow.read(weight, rest, bias, input.rows, input.unitSlots, input.unitWeightRows, input.unitOfValue) {
+                w, r, c, rows, slot, row0, unit in
                 if restWidth > 0 {
-                    rest.withUnsafeBufferPointer { r in
-                        GEMM.compute(m: b, n: n, k: restWidth, a: r.baseAddress!, lda: restWidth,
-                                     b: w.baseAddress! + restColumn * n, ldb: n, c: y.baseAddress!, ldc: n, beta: 0)
-                    }
+                    GEMM.compute(m: b, n: n, k: restWidth, a: r, lda: restWidth, b: w + restColumn * n, ldb: n,
+                                 c: y, ldc: n, beta: 0)
                 } else {
-                    y.update(repeating: 0)
+                    y.update(repeating: 0, count: b * n)
                 }
-                input.rows.withUnsafeBufferPointer { rows in
-                    input.unitSlots.withUnsafeBufferPointer { slot in
-                        input.unitWeightRows.withUnsafeBufferPointer { row0 in
-                            projection.withUnsafeMutableBufferPointer { p in
-                                FoldedLinear.project(units: units, d: d, n: n, rows: rows.baseAddress!, slot: slot.baseAddress!,
-                                                     row0: row0.baseAddress!, weight: w.baseAddress!, weightStride: n,
-                                                     projection: p.baseAddress!, projectionStride: n)
-                            }
-                        }
-                    }
-                }
-                projection.withUnsafeBufferPointer { p in
-                    input.unitOfValue.withUnsafeBufferPointer { unit in
-                        bias.withUnsafeBufferPointer { c in
-                            FoldedLinear.gather(rows: b, fields: fc, n: n, projection: p.baseAddress!, projectionStride: n,
-                                                unit: unit.baseAddress!, bias: c.baseAddress!, output: y.baseAddress!, outputStride: n)
-                        }
-                    }
-                }
+                FoldedLinear.project(units: units, d: d, n: n, rows: rows, slot: slot, row0: row0, weight: w,
+                                     weightStride: n, projection: p, projectionStride: n)
+                FoldedLinear.gather(rows: b, fields: fc, n: n, projection: p, projectionStride: n, unit: unit,
+                                    bias: c, output: y, outputStride: n)
             }
         }
     }
@@ -108,45 +92,25 @@ enum FoldedInputLinear {
                      "FoldedInputLinear.backward: dOutput \(dOutput.shape), dWeight \(dWeight.shape), dBias \(dBias.shape), dRows \(input.dRows.shape), dRest \(dRest.shape)")
         sums.resize(rows: units, columns: n)
         dOutput.accumulateColumnSums(into: &dBias)
-        dOutput.withUnsafeBufferPointer { dy in
-            weight.withUnsafeBufferPointer { w in
-                dWeight.withUnsafeMutableBufferPointer { dw in
-                    if restWidth > 0 {
-                        rest.withUnsafeBufferPointer { r in
-                            GEMM.compute(m: restWidth, n: n, k: b, a: r.baseAddress!, lda: restWidth, transposeA: true,
-                                         b: dy.baseAddress!, ldb: n, c: dw.baseAddress! + restColumn * n, ldc: n, beta: 1)
-                        }
-                        if restGradient {
-                            dRest.withUnsafeMutableBufferPointer { dr in
-                                GEMM.compute(m: b, n: restWidth, k: n, a: dy.baseAddress!, lda: n,
-                                             b: w.baseAddress! + restColumn * n, ldb: n, transposeB: true,
-                                             c: dr.baseAddress!, ldc: restWidth, beta: 1)
-                            }
-                        }
-                    }
-                    sums.withUnsafeMutableBufferPointer { s in
-                        input.unitMemberOffsets.withUnsafeBufferPointer { offsets in
-                            input.unitMembers.withUnsafeBufferPointer { members in
-                                FoldedLinear.sum(units: units, n: n, dOutput: dy.baseAddress!, dOutputStride: n, offsets: offsets.baseAddress!,
-                                                 members: members.baseAddress!, sums: s.baseAddress!, sumsStride: n)
-                            }
-                        }
-                    }
-                    input.rows.withUnsafeBufferPointer { rows in
-                        input.unitSlots.withUnsafeBufferPointer { slot in
-                            input.unitWeightRows.withUnsafeBufferPointer { row0 in
-                                sums.withUnsafeBufferPointer { s in
-                                    input.dRows.withUnsafeMutableBufferPointer { dRows in
-                                        FoldedLinear.backproject(units: units, d: d, n: n, rows: rows.baseAddress!, slot: slot.baseAddress!,
-                                                                 row0: row0.baseAddress!, sums: s.baseAddress!, sumsStride: n,
-                                                                 weight: w.baseAddress!, weightStride: n, dWeight: dw.baseAddress!,
-                                                                 dRows: dRows.baseAddress!)
-                                    }
-                                }
-                            }
-                        }
-                    }
+        if restWidth > 0 && restGradient {
+            Borrow.update(&dRest) { dr in
+                Borrow.read(dOutput, weight) { dy, w in
+                    GEMM.compute(m: b, n: restWidth, k: n, a: dy, lda: n, b: w + restColumn * n, ldb: n,
+                                 transposeB: true, c: dr, ldc: restWidth, beta: 1)
                 }
+            }
+        }
+        Borrow.update(&dWeight, &sums, &input.dRows) { dw, s, dRows in
+            Borrow.read(dOutput, weight, rest, input.unitMemberOffsets, input.unitMembers, input.rows, input.unitSlots,
+                        input.unitWeightRows) { dy, w, r, offsets, members, rows, slot, row0 in
+                if restWidth > 0 {
+                    GEMM.compute(m: restWidth, n: n, k: b, a: r, lda: restWidth, transposeA: true,
+                                 b: dy, ldb: n, c: dw + restColumn * n, ldc: n, beta: 1)
+                }
+                FoldedLinear.sum(units: units, n: n, dOutput: dy, dOutputStride: n, offsets: offsets,
+                                 members: members, sums: s, sumsStride: n)
+                FoldedLinear.backproject(units: units, d: d, n: n, rows: rows, slot: slot, row0: row0, sums: s,
+                                         sumsStride: n, weight: w, weightStride: n, dWeight: dw, dRows: dRows)
             }
         }
     }

@@ -30,31 +30,26 @@ extension InputLayer {
         ws.unitSlots.append(contentsOf: repeatElement(0, count: fc * b))
         ws.unitWeightRows.append(contentsOf: repeatElement(0, count: fc * b))
         var units = 0
-        ws.slotFeature.withUnsafeMutableBufferPointer { slotFeature in
-            slotFeature.update(repeating: -1)
-            ws.slotUnit.withUnsafeMutableBufferPointer { slotUnit in
-                ws.unitSlots.withUnsafeMutableBufferPointer { unitSlots in
-                    ws.unitWeightRows.withUnsafeMutableBufferPointer { unitWeightRows in
-                        ws.unitOfValue.withUnsafeMutableBufferPointer { unitOfValue in
-                            for f in 0..<fc {
-                                let feature = Int32(truncatingIfNeeded: f), weightRow = Int32(truncatingIfNeeded: f * d)
-                                ws.categoricalIDs[f].withUnsafeBufferPointer { ids in
-                                    precondition(ids.count == b, "InputLayer.indexUnits: \(ids.count) key slots for \(b) rows (not the pulled batch)")
-                                    for r in 0..<b {
-                                        let slot = Int(ids[r])
-                                        precondition(slot >= 0 && slot < slots, "InputLayer.indexUnits: key slot \(slot) outside \(slots) rows")
-                                        if slotFeature[slot] != feature {
-                                            slotFeature[slot] = feature
-                                            slotUnit[slot] = Int32(truncatingIfNeeded: units)
-                                            unitSlots[units] = ids[r]
-                                            unitWeightRows[units] = weightRow
-                                            units += 1
-                                        }
-                                        unitOfValue[f * b + r] = slotUnit[slot]
-                                    }
-                                }
-                            }
+        let slotCount = ws.slotFeature.count
+        Borrow.update(&ws.slotFeature, &ws.slotUnit, &ws.unitSlots, &ws.unitWeightRows, &ws.unitOfValue) {
+            slotFeature, slotUnit, unitSlots, unitWeightRows, unitOfValue in
+            slotFeature.update(repeating: -1, count: slotCount)
+            for f in 0..<fc {
+                let feature = Int32(truncatingIfNeeded: f), weightRow = Int32(truncatingIfNeeded: f * d)
+                precondition(ws.categoricalIDs[f].count == b,
+                             "InputLayer.indexUnits: \(ws.categoricalIDs[f].count) key slots for \(b) rows (not the pulled batch)")
+                Borrow.read(ws.categoricalIDs[f]) { ids in
+                    for r in 0..<b {
+                        let slot = Int(ids[r])
+                        precondition(slot >= 0 && slot < slots, "InputLayer.indexUnits: key slot \(slot) outside \(slots) rows")
+                        if slotFeature[slot] != feature {
+                            slotFeature[slot] = feature
+                            slotUnit[slot] = Int32(truncatingIfNeeded: units)
+                            unitSlots[units] = ids[r]
+                            unitWeightRows[units] = weightRow
+                            units += 1
                         }
+                        unitOfValue[f * b + r] = slotUnit[slot]
                     }
                 }
             }
@@ -74,24 +69,22 @@ extension InputLayer {
             ws.unitMembers.removeAll(keepingCapacity: true)
             ws.unitMembers.append(contentsOf: repeatElement(0, count: fc * b))
         }
-        ws.unitOfValue.withUnsafeBufferPointer { unitOfValue in
-            ws.unitMemberOffsets.withUnsafeMutableBufferPointer { offsets in
-                ws.unitMembers.withUnsafeMutableBufferPointer { members in
-                    for i in 0..<(fc * b) { offsets[Int(unitOfValue[i]) + 1] += 1 }
-                    for u in 0..<units { offsets[u + 1] += offsets[u] }
-                    // Units of feature f are numbered after those of f − 1, so one cursor per unit,
-                    // advanced in (feature, row) order, fills each unit's rows in ascending order.
-                    for f in 0..<fc {
-                        for r in 0..<b {
-                            let u = Int(unitOfValue[f * b + r])
-                            members[Int(offsets[u])] = Int32(truncatingIfNeeded: r)
-                            offsets[u] += 1
-                        }
+        Borrow.update(&ws.unitMemberOffsets, &ws.unitMembers) { offsets, members in
+            Borrow.read(ws.unitOfValue) { unitOfValue in
+                for i in 0..<(fc * b) { offsets[Int(unitOfValue[i]) + 1] += 1 }
+                for u in 0..<units { offsets[u + 1] += offsets[u] }
+                // Units of feature f are numbered after those of f − 1, so one cursor per unit,
+                // advanced in (feature, row) order, fills each unit's rows in ascending order.
+                for f in 0..<fc {
+                    for r in 0..<b {
+                        let u = Int(unitOfValue[f * b + r])
+                        members[Int(offsets[u])] = Int32(truncatingIfNeeded: r)
+                        offsets[u] += 1
                     }
-                    // Each cursor now sits at the next unit's start: shift back by one unit.
-                    for u in stride(from: units, to: 0, by: -1) { offsets[u] = offsets[u - 1] }
-                    offsets[0] = 0
                 }
+                // Each cursor now sits at the next unit's start: shift back by one unit.
+                for u in stride(from: units, to: 0, by: -1) { offsets[u] = offsets[u - 1] }
+                offsets[0] = 0
             }
         }
     }

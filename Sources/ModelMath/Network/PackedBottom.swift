@@ -85,10 +85,8 @@ public struct PackedBottom: Sendable {
         }
         let p = columns
         ws.packed.resize(rows: b, columns: p)
-        ws.packed.withUnsafeMutableBufferPointer { z in
-            ws.x.withUnsafeBufferPointer { x in
-                multiplyPacked(rows: 0..<b, x: x.baseAddress!, into: z.baseAddress!, seedBias: true)
-            }
+        Borrow.update(&ws.packed) { z in
+            Borrow.read(ws.x) { x in multiplyPacked(rows: 0..<b, x: x, into: z, seedBias: true) }
         }
         // Experts with more layers: activate the first, run the rest (rare; not fused).
         if !reluOnLoad { activateExpertColumns(rows: b, workspace: &ws) }
@@ -98,28 +96,23 @@ public struct PackedBottom: Sendable {
                 ws.stagedExpert.resize(rows: b, columns: firstWidth)
                 ColumnBlock.extract(from: ws.packed, atColumn: x * firstWidth, into: &ws.stagedExpert)
                 MLP.forward(deeper[x], input: ws.stagedExpert, activation: spec.activation, activatesLast: true, cache: &ws.experts[x])
-                ws.experts[x].result.withUnsafeBufferPointer { src in
-                    ws.expertStack.withUnsafeMutableBufferPointer { dst in
-                        (dst.baseAddress! + x * b * h).update(from: src.baseAddress!, count: b * h)
-                    }
+                Borrow.update(&ws.expertStack) { stack in
+                    Borrow.read(ws.experts[x].result) { src in (stack + x * b * h).update(from: src, count: b * h) }
                 }
             }
         }
         for t in 0..<kk {
-            ws.meta[t].withUnsafeMutableBufferPointer { f in
-                ws.packed.withUnsafeMutableBufferPointer { z in
-                    let zp = z.baseAddress!, fp = f.baseAddress!
-                    if spec.hasGates { Softmax.forwardInPlace(zp + e * firstWidth + t * e, rows: b, width: e, stride: p) }
-                    let gates = spec.hasGates ? UnsafePointer(zp + e * firstWidth + t * e) : nil
-                    if multiLayer {
-                        ws.expertStack.withUnsafeBufferPointer { stack in
-                            GateMixture.forward(gates: gates, gateStride: p, experts: e, expertBase: stack.baseAddress!,
-                                                expertStride: b * h, rowStride: h, relu: false, rows: b, width: h, output: fp)
-                        }
-                    } else {
-                        GateMixture.forward(gates: gates, gateStride: p, experts: e, expertBase: zp, expertStride: h,
-                                            rowStride: p, relu: reluOnLoad, rows: b, width: h, output: fp)
-                    }
+            Borrow.update(&ws.meta[t], &ws.packed) { fp, zp in
+                if spec.hasGates { Softmax.forwardInPlace(zp + e * firstWidth + t * e, rows: b, width: e, stride: p) }
+                let gates = spec.hasGates ? UnsafePointer(zp + e * firstWidth + t * e) : nil
+                guard multiLayer else {
+                    GateMixture.forward(gates: gates, gateStride: p, experts: e, expertBase: zp, expertStride: h,
+                                        rowStride: p, relu: reluOnLoad, rows: b, width: h, output: fp)
+                    return
+                }
+                Borrow.read(ws.expertStack) { stack in
+                    GateMixture.forward(gates: gates, gateStride: p, experts: e, expertBase: stack,
+                                        expertStride: b * h, rowStride: h, relu: false, rows: b, width: h, output: fp)
                 }
             }
         }
@@ -142,44 +135,31 @@ public struct PackedBottom: Sendable {
         // A Shared-Bottom has no gate columns: its one expert is every task's input.
         precondition(spec.hasGates || e == 1, "PackedBottom: \(e) experts without gates")
         ws.packed.resize(rows: min(b, Self.rowBlock), columns: p)
-        Self.withBaseAddresses(of: &ws.meta) { outputs in
-            ws.packed.withUnsafeMutableBufferPointer { z in
-                ws.x.withUnsafeBufferPointer { x in
-                    bias.withUnsafeBufferPointer { c in
-                        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>?.self, capacity: kk) { blockOutputs in
-                            for r0 in stride(from: 0, to: b, by: Self.rowBlock) {
-                                let r1 = min(r0 + Self.rowBlock, b)
-                                multiplyPacked(rows: r0..<r1, x: x.baseAddress!, into: z.baseAddress!, seedBias: false)
-                                for t in 0..<kk { blockOutputs[t] = outputs[t]! + r0 * h }
-                                if spec.hasGates {
-                                    GateMixture.forwardPacked(z.baseAddress!, rowStride: p, bias: c.baseAddress!, rows: r1 - r0,
-                                                              experts: e, width: h, outputs: UnsafeBufferPointer(blockOutputs))
-                                } else {
-                                    Self.rectifyOne(z.baseAddress!, rowStride: p, bias: c.baseAddress!, rows: r1 - r0,
-                                                    width: h, outputs: UnsafeBufferPointer(blockOutputs))
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+        Borrow.update(each: &ws.meta) { outputs in
+            Borrow.update(&ws.packed) { z in mixInRowBlocks(rows: b, x: ws.x, packed: z, outputs: outputs) }
         }
     }
 
-    /// Calls `body` with the base address of each of `tensors` (valid during the call).
-    private static func withBaseAddresses<R>(
-        of tensors: inout [Tensor], _ body: (UnsafeBufferPointer<UnsafeMutablePointer<Float>?>) -> R
-    ) -> R {
-        tensors.withUnsafeMutableBufferPointer { tensors in
-            withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>?.self, capacity: tensors.count) { bases in
-                func borrow(from i: Int) -> R {
-                    guard i < tensors.count else { return body(UnsafeBufferPointer(bases)) }
-                    return tensors[i].withUnsafeMutableBufferPointer { t in
-                        bases[i] = t.baseAddress
-                        return borrow(from: i + 1)
+    /// The loop of ``forwardInRowBlocks(rows:workspace:)`` on borrowed storage: `packed` holds
+    /// one block `(rowBlock, P)`, `outputs[t]` is task `t`'s `(B, H)` input.
+    private func mixInRowBlocks(
+        rows b: Int, x: Tensor, packed z: UnsafeMutablePointer<Float>, outputs: UnsafeBufferPointer<UnsafeMutablePointer<Float>>
+    ) {
+        let p = columns, e = spec.expertCount, h = spec.metaWidth, kk = spec.taskCount
+        Borrow.read(x, bias) { x, c in
+            withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>?.self, capacity: kk) { blockOutputs in
+                for r0 in stride(from: 0, to: b, by: Self.rowBlock) {
+                    let r1 = min(r0 + Self.rowBlock, b)
+                    multiplyPacked(rows: r0..<r1, x: x, into: z, seedBias: false)
+                    for t in 0..<kk { blockOutputs[t] = outputs[t] + r0 * h }
+                    if spec.hasGates {
+                        GateMixture.forwardPacked(z, rowStride: p, bias: c, rows: r1 - r0, experts: e, width: h,
+                                                  outputs: UnsafeBufferPointer(blockOutputs))
+                    } else {
+                        Self.rectifyOne(z, rowStride: p, bias: c, rows: r1 - r0, width: h,
+                                        outputs: UnsafeBufferPointer(blockOutputs))
                     }
                 }
-                return borrow(from: 0)
             }
         }
     }
@@ -204,21 +184,19 @@ public struct PackedBottom: Sendable {
     /// GEMM alone (beta = 0).
     private func multiplyPacked(rows: Range<Int>, x: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>, seedBias: Bool) {
         let p = columns, d = spec.inputWidth, m = rows.count
-        if seedBias {
-            bias.withUnsafeBufferPointer { c in
-                for r in 0..<m { (z + r * p).update(from: c.baseAddress!, count: p) }
+        Borrow.read(weight, bias) { w, c in
+            if seedBias {
+                for r in 0..<m { (z + r * p).update(from: c, count: p) }
             }
-        }
-        weight.withUnsafeBufferPointer { w in
-            GEMM.compute(m: m, n: p, k: d, a: x + rows.lowerBound * d, lda: d, b: w.baseAddress!, ldb: p,
-                         c: z, ldc: p, beta: seedBias ? 1 : 0)
+            GEMM.compute(m: m, n: p, k: d, a: x + rows.lowerBound * d, lda: d, b: w, ldb: p, c: z, ldc: p,
+                         beta: seedBias ? 1 : 0)
         }
     }
 
     /// Applies the activation to the experts' first-layer columns of `ws.packed` in place.
     private func activateExpertColumns(rows b: Int, workspace ws: inout NetworkWorkspace) {
         let p = columns, width = spec.expertCount * firstWidth, activation = spec.activation
-        ws.packed.withUnsafeMutableBufferPointer { z in
+        Borrow.update(&ws.packed) { z in
             for r in 0..<b {
                 for j in 0..<width {
                     let v = z[r * p + j]

@@ -26,30 +26,28 @@ public enum GateMixture {
         // Eight columns at a time, summed over experts in registers: one store per output
         // element instead of a read-modify-write per expert. The adds run in the same order
         // as the reference loop (0 + w_0·x_0 + w_1·x_1 + …), so the result is bitwise equal.
-        gate.withUnsafeBufferPointer { g in
-            experts.withUnsafeBufferPointer { x in
-                output.withUnsafeMutableBufferPointer { f in
-                    let xs = UnsafeRawPointer(x.baseAddress!), fs = UnsafeMutableRawPointer(f.baseAddress!)
-                    let stride = MemoryLayout<Float>.stride
-                    for row in 0..<b {
-                        let out = row * h
-                        var j = 0
-                        while j + 8 <= h {
-                            var acc = SIMD8<Float>(repeating: 0)
-                            for expert in 0..<e {
-                                let weight = g[row * e + expert]
-                                let slab = (expert * b + row) * h
-                                acc += weight * xs.loadUnaligned(fromByteOffset: (slab + j) * stride, as: SIMD8<Float>.self)
-                            }
-                            fs.storeBytes(of: acc, toByteOffset: (out + j) * stride, as: SIMD8<Float>.self)
-                            j += 8
+        Borrow.update(&output) { f in
+            Borrow.read(gate, experts) { g, x in
+                let xs = UnsafeRawPointer(x), fs = UnsafeMutableRawPointer(f)
+                let stride = MemoryLayout<Float>.stride
+                for row in 0..<b {
+                    let out = row * h
+                    var j = 0
+                    while j + 8 <= h {
+                        var acc = SIMD8<Float>(repeating: 0)
+                        for expert in 0..<e {
+                            let weight = g[row * e + expert]
+                            let slab = (expert * b + row) * h
+                            acc += weight * xs.loadUnaligned(fromByteOffset: (slab + j) * stride, as: SIMD8<Float>.self)
                         }
-                        while j < h {
-                            var acc: Float = 0
-                            for expert in 0..<e { acc += g[row * e + expert] * x[(expert * b + row) * h + j] }
-                            f[out + j] = acc
-                            j += 1
-                        }
+                        fs.storeBytes(of: acc, toByteOffset: (out + j) * stride, as: SIMD8<Float>.self)
+                        j += 8
+                    }
+                    while j < h {
+                        var acc: Float = 0
+                        for expert in 0..<e { acc += g[row * e + expert] * x[(expert * b + row) * h + j] }
+                        f[out + j] = acc
+                        j += 1
                     }
                 }
             }
@@ -83,41 +81,34 @@ public enum GateMixture {
         precondition(
             dOutput.shape == [b, h] && dGate.shape == gate.shape && dExperts.shape == experts.shape,
             "GateMixture.backward: gate \(gate.shape), experts \(experts.shape) need dOutput [\(b), \(h)], dGate \(gate.shape), dExperts \(experts.shape); got dOutput \(dOutput.shape), dGate \(dGate.shape), dExperts \(dExperts.shape)")
-        gate.withUnsafeBufferPointer { g in
-            experts.withUnsafeBufferPointer { x in
-                dOutput.withUnsafeBufferPointer { df in
-                    dGate.withUnsafeMutableBufferPointer { dg in
-                        dExperts.withUnsafeMutableBufferPointer { dx in
-                            // Eight lanes at a time (the compiler keeps the scalar dot product serial).
-                            typealias V = SIMD8<Float>
-                            let stride = MemoryLayout<Float>.stride
-                            let dfs = UnsafeRawPointer(df.baseAddress!), xs = UnsafeRawPointer(x.baseAddress!)
-                            let dxs = UnsafeMutableRawPointer(dx.baseAddress!)
-                            for row in 0..<b {
-                                let out = row * h
-                                for expert in 0..<e {
-                                    let weight = g[row * e + expert]
-                                    let slab = (expert * b + row) * h
-                                    var dots = V(repeating: 0)
-                                    var j = 0
-                                    while j + 8 <= h {
-                                        let d = dfs.loadUnaligned(fromByteOffset: (out + j) * stride, as: V.self)
-                                        let o = (slab + j) * stride
-                                        dots += d * xs.loadUnaligned(fromByteOffset: o, as: V.self)
-                                        dxs.storeBytes(of: dxs.loadUnaligned(fromByteOffset: o, as: V.self) + weight * d,
-                                                       toByteOffset: o, as: V.self)
-                                        j += 8
-                                    }
-                                    var dot = dots.sum()
-                                    while j < h {
-                                        dot += df[out + j] * x[slab + j]
-                                        dx[slab + j] += weight * df[out + j]
-                                        j += 1
-                                    }
-                                    dg[row * e + expert] += dot
-                                }
-                            }
+        Borrow.update(&dGate, &dExperts) { dg, dx in
+            Borrow.read(gate, experts, dOutput) { g, x, df in
+                // Eight lanes at a time (the compiler keeps the scalar dot product serial).
+                typealias V = SIMD8<Float>
+                let stride = MemoryLayout<Float>.stride
+                let dfs = UnsafeRawPointer(df), xs = UnsafeRawPointer(x), dxs = UnsafeMutableRawPointer(dx)
+                for row in 0..<b {
+                    let out = row * h
+                    for expert in 0..<e {
+                        let weight = g[row * e + expert]
+                        let slab = (expert * b + row) * h
+                        var dots = V(repeating: 0)
+                        var j = 0
+                        while j + 8 <= h {
+                            let d = dfs.loadUnaligned(fromByteOffset: (out + j) * stride, as: V.self)
+                            let o = (slab + j) * stride
+                            dots += d * xs.loadUnaligned(fromByteOffset: o, as: V.self)
+                            dxs.storeBytes(of: dxs.loadUnaligned(fromByteOffset: o, as: V.self) + weight * d,
+                                           toByteOffset: o, as: V.self)
+                            j += 8
                         }
+                        var dot = dots.sum()
+                        while j < h {
+                            dot += df[out + j] * x[slab + j]
+                            dx[slab + j] += weight * df[out + j]
+                            j += 1
+                        }
+                        dg[row * e + expert] += dot
                     }
                 }
             }

@@ -6,9 +6,10 @@ import Darwin
 import ModelDescription
 import ModelMath
 
-/// What each input column of the encoder is, so request values can be type-checked and
-/// written as the text the encoder parses. One slot per ``FeatureEncoder/columns`` entry.
-struct ColumnPlan: Sendable {
+/// What each feature the encoder reads is (its name and kind), so that request values can be
+/// type-checked and typed for the encoder: one entry per ``FeatureEncoder/columns`` name, in that
+/// order (a *feature index* is the encoder's slot). See ``CandidateEncoder`` for the vocabulary.
+struct FeatureSchema: Sendable {
     enum Kind: Sendable, Equatable {
         case taskKey
         case time
@@ -18,28 +19,28 @@ struct ColumnPlan: Sendable {
         case label(TaskKind)
     }
 
-    /// ``FeatureEncoder/columns``.
+    /// Feature names, ``FeatureEncoder/columns``.
     let names: [String]
     let kinds: [Kind]
-    /// ``slot(named:)``'s table.
+    /// ``feature(named:)``'s table.
     let nameTable: NameTable
-    /// Slot of the task-key column.
-    let taskSlot: Int
-    /// Slot of the time column, if the config has one.
-    let timeSlot: Int?
-    /// Label slots, in task order.
-    let labelSlots: [Int]
+    /// The task-key feature.
+    let taskFeature: Int
+    /// The time feature, if the config has one.
+    let timeFeature: Int?
+    /// Label features, in task order.
+    let labelFeatures: [Int]
 
     init(config: ModelConfig, encoder: FeatureEncoder) {
         names = encoder.columns
-        var slots: [String: Int] = [:]
-        for (i, n) in names.enumerated() { slots[n] = i }
+        var index: [String: Int] = [:]
+        for (i, n) in names.enumerated() { index[n] = i }
         nameTable = NameTable(names)
         var kinds = [Kind](repeating: .categorical, count: names.count)
-        taskSlot = slots[config.taskKey]!
-        kinds[taskSlot] = .taskKey
+        taskFeature = index[config.taskKey]!
+        kinds[taskFeature] = .taskKey
         for label in config.labels {
-            kinds[slots[label.name]!] = .label(label.kind == .binary ? .binary : .regression)
+            kinds[index[label.name]!] = .label(label.kind == .binary ? .binary : .regression)
         }
         for feature in config.features {
             let kind: Kind = switch feature.kind {
@@ -47,25 +48,28 @@ struct ColumnPlan: Sendable {
             case .multiCategorical(let separator, _): .multiCategorical(separator: Array(separator.utf8))
             case .numeric: .numeric
             }
-            kinds[slots[feature.name]!] = kind
+            kinds[index[feature.name]!] = kind
         }
-        timeSlot = config.time.flatMap { slots[$0] }
-        if let timeSlot { kinds[timeSlot] = .time }
-        labelSlots = config.labels.map { slots[$0.name]! }
+        timeFeature = config.time.flatMap { index[$0] }
+        if let timeFeature { kinds[timeFeature] = .time }
+        labelFeatures = config.labels.map { index[$0.name]! }
         self.kinds = kinds
     }
 
-    /// The slot of column `key`: a hash of its UTF-8 bytes and a byte compare (cheaper than a
-    /// `[String: Int]` lookup's SipHash on the per-candidate path), `nil` for an unknown name.
+    /// Features `F`.
+    var count: Int { names.count }
+
+    /// The feature named `key`: a hash of its UTF-8 bytes and a byte compare (cheaper than a
+    /// `[String: Int]` lookup's SipHash on the per-request path), `nil` for an unknown name.
     @inline(__always)
-    func slot(named key: String) -> Int? {
+    func feature(named key: String) -> Int? {
         var key = key
-        return key.withUTF8 { nameTable.slot(of: UnsafeRawBufferPointer($0)) }
+        return key.withUTF8 { nameTable.index(of: UnsafeRawBufferPointer($0)) }
     }
 
-    /// Whether a candidate (or the context) may set this slot: features, the task key, the time.
-    func isCandidateInput(_ slot: Int) -> Bool {
-        if case .label = kinds[slot] { return false }
+    /// Whether a candidate (or the context) may set this feature: not a label.
+    func isCandidateInput(_ feature: Int) -> Bool {
+        if case .label = kinds[feature] { return false }
         return true
     }
 
@@ -104,8 +108,9 @@ struct ColumnPlan: Sendable {
         }
     }
 
-    /// Throws unless `value` has a JSON type that column kind `kind` accepts.
-    func check(_ value: FeatureValue, kind: Kind, field: @autoclosure () -> String) throws(ServingError) {
+    /// Throws unless `value` has a JSON type that a feature of kind `kind` accepts (`path`:
+    /// where it sits in the request JSON, for the error).
+    func check(_ value: FeatureValue, kind: Kind, path field: @autoclosure () -> String) throws(ServingError) {
         if case .list(let items) = value, case .multiCategorical = kind {
             for (i, item) in items.enumerated() {
                 switch item {
@@ -114,21 +119,21 @@ struct ColumnPlan: Sendable {
                 }
             }
         }
-        try check(Self.shape(of: value), kind: kind, field: field())
+        try check(Self.shape(of: value), kind: kind, path: field())
     }
 
-    /// Whether a value of `shape` fits column kind `kind` (``check(_:kind:field:)`` without the error).
+    /// Whether a value of `shape` fits a feature of kind `kind` (``check(_:kind:path:)`` without the error).
     func accepts(_ shape: Shape, kind: Kind) -> Bool {
         do throws(ServingError) {
-            try check(shape, kind: kind, field: "")
+            try check(shape, kind: kind, path: "")
             return true
         } catch {
             return false
         }
     }
 
-    /// Throws unless a value of `shape` fits column kind `kind`.
-    func check(_ shape: Shape, kind: Kind, field: @autoclosure () -> String) throws(ServingError) {
+    /// Throws unless a value of `shape` fits a feature of kind `kind`.
+    func check(_ shape: Shape, kind: Kind, path field: @autoclosure () -> String) throws(ServingError) {
         switch kind {
         case .taskKey, .categorical:
             switch shape {
@@ -171,20 +176,34 @@ struct ColumnPlan: Sendable {
         }
     }
 
-    // MARK: Values
+    // MARK: Typed values
 
-    /// One row value as the encoder takes it (``FeatureEncoder/Field``), positions instead of pointers.
-    enum Slot: Sendable, Equatable {
+    /// A value typed for the encoder: a number, or text given as a range of a byte buffer
+    /// (positions, not pointers, while that buffer still grows). ``field(text:)`` turns it into
+    /// the encoder's ``FeatureEncoder/Field`` once the buffer no longer moves.
+    enum TypedValue: Sendable, Equatable {
+        /// No value yet; reads as the empty text (missing).
         case unset
-        /// `rowBytes[start ..< end]`.
+        /// `text[start ..< end]`.
         case text(Int, Int)
         case number(Double)
         case integer(Int64)
+
+        /// The encoder field of this value, its text in `text`.
+        @inline(__always)
+        func field(text: UnsafePointer<UInt8>) -> FeatureEncoder.Field {
+            switch self {
+            case .text(let start, let end): .text(UnsafeRawBufferPointer(start: text + start, count: end - start))
+            case .number(let d): .number(d)
+            case .integer(let i): .integer(i)
+            case .unset: .text(UnsafeRawBufferPointer(start: text, count: 0))
+            }
+        }
     }
 
     /// The encoder value of a checked `value` for `kind`: numbers of numeric, time and label
-    /// slots stay numbers (no text round trip); everything else is written as text to `out`.
-    func typed(_ value: FeatureValue, kind: Kind, text out: inout [UInt8]) -> Slot {
+    /// features stay numbers (no text round trip); everything else is written as text to `out`.
+    func typed(_ value: FeatureValue, kind: Kind, text out: inout [UInt8]) -> TypedValue {
         if let number = Self.number(Self.shape(of: value), value.boolValue, kind: kind) { return number }
         let start = out.count
         appendText(value, kind: kind, to: &out)
@@ -192,10 +211,10 @@ struct ColumnPlan: Sendable {
     }
 
     /// The encoder value of a number, integer or boolean (`flag`) for a numeric, time or label
-    /// slot: it stays a number (no text round trip). `nil` for other kinds and for text, lists
-    /// and null (null reads as the empty text: missing).
+    /// feature: it stays a number (no text round trip). `nil` for other kinds and for text,
+    /// lists and null (null reads as the empty text: missing).
     @inline(__always)
-    static func number(_ shape: Shape, _ flag: Bool?, kind: Kind) -> Slot? {
+    static func number(_ shape: Shape, _ flag: Bool?, kind: Kind) -> TypedValue? {
         switch kind {
         case .numeric, .time, .label:
             switch shape {
@@ -205,6 +224,29 @@ struct ColumnPlan: Sendable {
             default: return nil
             }
         default: return nil
+        }
+    }
+
+    /// Where a feature's value comes from when it is not a candidate's own.
+    enum Source {
+        /// A JSON value (a context entry, an event's field).
+        case value(FeatureValue)
+        /// The request's user (the task-key feature).
+        case user(String)
+        /// Nothing: the missing value.
+        case missing
+    }
+
+    /// The encoder value of `feature` from `source` (text appended to `text`): a value typed for
+    /// the feature's kind, the user's text, or the missing value (0 for the time feature).
+    func typed(_ source: Source, feature: Int, text: inout [UInt8]) -> TypedValue {
+        switch source {
+        case .value(let v): return typed(v, kind: kinds[feature], text: &text)
+        case .user(let user):
+            let start = text.count
+            text.append(contentsOf: user.utf8)
+            return .text(start, text.count)
+        case .missing: return kinds[feature] == .time ? .integer(0) : .text(0, 0)
         }
     }
 
@@ -233,28 +275,28 @@ struct ColumnPlan: Sendable {
     }
 }
 
-/// Open-addressing table from a column name's UTF-8 bytes to its slot (load factor ≤ 1/4).
+/// Open-addressing table from a name's UTF-8 bytes to its index (load factor ≤ 1/4).
 struct NameTable: Sendable {
     private let names: [[UInt8]]
-    /// `slot + 1` per bucket, 0 = empty.
+    /// `index + 1` per bucket, 0 = empty.
     private let buckets: [Int32]
     private let mask: Int
 
-    init(_ columns: [String]) {
-        names = columns.map { Array($0.utf8) }
+    init(_ names: [String]) {
+        self.names = names.map { Array($0.utf8) }
         var size = 8
-        while size < 4 * columns.count { size *= 2 }
+        while size < 4 * names.count { size *= 2 }
         var buckets = [Int32](repeating: 0, count: size)
-        for (slot, name) in names.enumerated() {
+        for (index, name) in self.names.enumerated() {
             var b = name.withUnsafeBytes { Self.hash($0) } & (size - 1)
             while buckets[b] != 0 { b = (b + 1) & (size - 1) }
-            buckets[b] = Int32(slot + 1)
+            buckets[b] = Int32(index + 1)
         }
         self.buckets = buckets
         mask = size - 1
     }
 
-    func slot(of key: UnsafeRawBufferPointer) -> Int? {
+    func index(of key: UnsafeRawBufferPointer) -> Int? {
         var b = Self.hash(key) & mask
         while true {
             let entry = Int(buckets[b])
@@ -267,8 +309,8 @@ struct NameTable: Sendable {
         }
     }
 
-    /// A multiplicative hash of the length and the first and last (up to) eight bytes: column
-    /// names are short, and the table verifies every hit by comparing the bytes.
+    /// A multiplicative hash of the length and the first and last (up to) eight bytes: names
+    /// are short, and the table verifies every hit by comparing the bytes.
     @inline(__always)
     static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
         let n = bytes.count
