@@ -35,21 +35,36 @@ public struct AdaptationGuard: Sendable, Equatable {
     /// Whether `adapted` moved no further from `base` than ``maxRelativeChange`` (relative to `‖θ‖`).
     public func acceptsUpdate(from base: MLPParameters, to adapted: MLPParameters) -> Bool {
         guard maxRelativeChange.isFinite else { return true }
-        var change = 0.0, norm = 0.0
+        var change: Float = 0, norm: Float = 0
         for (b, a) in zip(base.layers, adapted.layers) {
-            for (x, y) in [(b.weight, a.weight), (b.bias, a.bias)] {
-                x.withUnsafeBufferPointer { x in
-                    y.withUnsafeBufferPointer { y in
-                        for i in x.indices {
-                            let d = Double(y[i] - x[i])
-                            change += d * d
-                            norm += Double(x[i]) * Double(x[i])
-                        }
-                    }
-                }
-            }
+            Borrow.read(b.weight, a.weight) { x, y in Self.accumulate(x, y, count: b.weight.count, into: &change, &norm) }
+            Borrow.read(b.bias, a.bias) { x, y in Self.accumulate(x, y, count: b.bias.count, into: &change, &norm) }
         }
-        return change.squareRoot() <= Double(maxRelativeChange) * max(norm.squareRoot(), 1e-12)
+        return change.squareRoot() <= maxRelativeChange * max(norm.squareRoot(), 1e-12)
+    }
+
+    /// `change += ‖y − x‖²`, `norm += ‖x‖²` over `count` floats, four independent partial sums so
+    /// the loop vectorises (a per-request check: it must cost little beside the adaptation).
+    private static func accumulate(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int,
+                                   into change: inout Float, _ norm: inout Float) {
+        var c = SIMD4<Float>(), n = SIMD4<Float>()
+        var i = 0
+        while i + 4 <= count {
+            let xs = SIMD4(x[i], x[i + 1], x[i + 2], x[i + 3]), ys = SIMD4(y[i], y[i + 1], y[i + 2], y[i + 3])
+            let d = ys - xs
+            c += d * d
+            n += xs * xs
+            i += 4
+        }
+        var cs = c.sum(), ns = n.sum()
+        while i < count {
+            let d = y[i] - x[i]
+            cs += d * d
+            ns += x[i] * x[i]
+            i += 1
+        }
+        change += cs
+        norm += ns
     }
 
     /// Whether every `values[i · stride]`, `i < count`, lies in ``predictionRange``.

@@ -41,30 +41,54 @@ public enum InnerLoss: Sendable, Equatable, Hashable {
         kind: TaskKind, logits z: UnsafePointer<Float>, rows: Int, labels y: UnsafePointer<Float>, labelStride: Int,
         normalizer: Int, into d: UnsafeMutablePointer<Float>
     ) -> Double {
-        d.update(repeating: 0, count: rows)
-        var total = 0.0
+        logitGradient(kind: kind, logits: z, rows: rows, labels: y, labelStride: labelStride, normalizer: normalizer,
+                      computesLoss: true, into: d)
+    }
+
+    /// ``logitGradient(kind:logits:rows:labels:labelStride:normalizer:into:)``; without `computesLoss`
+    /// the loss is not evaluated (0 is returned): the serving and training hot path only steps.
+    @discardableResult
+    public func logitGradient(
+        kind: TaskKind, logits z: UnsafePointer<Float>, rows: Int, labels y: UnsafePointer<Float>, labelStride: Int,
+        normalizer: Int, computesLoss: Bool, into d: UnsafeMutablePointer<Float>
+    ) -> Double {
         let w = pointwiseWeight
+        var total = 0.0
         if w != 0, normalizer > 0 {
             let scale = w / Float(normalizer)
-            for s in 0..<rows {
-                let label = y[s * labelStride]
-                guard !label.isNaN else { continue }
-                switch kind {
-                case .binary:
-                    d[s] += scale * BCEWithLogits.derivative(logit: z[s], label: label)
-                    let zs = Double(z[s])
-                    total += Double(scale) * (max(zs, 0) - zs * Double(label) + log1p(exp(-abs(zs))))
-                case .regression:
-                    d[s] += scale * MSE.derivative(prediction: z[s], label: label)
-                    let r = Double(z[s]) - Double(label)
-                    total += Double(scale) * r * r
+            switch kind {
+            case .binary:
+                BCEWithLogits.derivatives(logits: z, count: rows, labels: y, labelStride: labelStride, scale: scale, into: d)
+            case .regression:
+                for s in 0..<rows {
+                    let label = y[s * labelStride]
+                    d[s] = label.isNaN ? 0 : scale * MSE.derivative(prediction: z[s], label: label)
                 }
             }
+            if computesLoss { total = Double(scale) * Self.pointwiseLossSum(kind: kind, logits: z, rows: rows, labels: y, labelStride: labelStride) }
+        } else {
+            d.update(repeating: 0, count: rows)
         }
         switch self {
         case .pointwise: break
         case .pairwise: total += Self.pairwise(logits: z, rows: rows, labels: y, labelStride: labelStride, into: d)
         case .listwise: total += Self.listwise(logits: z, rows: rows, labels: y, labelStride: labelStride, into: d)
+        }
+        return total
+    }
+
+    /// `Σ_s ℓ(z_s, y_s)` over labelled rows, in Double (BCE in its stable form, or squared error).
+    static func pointwiseLossSum(kind: TaskKind, logits z: UnsafePointer<Float>, rows: Int, labels y: UnsafePointer<Float>,
+                                 labelStride: Int) -> Double {
+        var total = 0.0
+        for s in 0..<rows {
+            let label = y[s * labelStride]
+            guard !label.isNaN else { continue }
+            let zs = Double(z[s])
+            switch kind {
+            case .binary: total += max(zs, 0) - zs * Double(label) + log1p(exp(-abs(zs)))
+            case .regression: total += (zs - Double(label)) * (zs - Double(label))
+            }
         }
         return total
     }

@@ -136,7 +136,7 @@ enum TwoLayerTower {
         into d: UnsafeMutablePointer<Float>
     ) -> Float {
         loss.logitGradient(kind: kind, logits: z, rows: rows.count, labels: rows.labels, labelStride: rows.labelStride,
-                           normalizer: n, into: d)
+                           normalizer: n, computesLoss: false, into: d)
         var sum: Float = 0
         for s in 0..<rows.count { sum += d[s] }
         return sum

@@ -55,10 +55,28 @@ public enum BCEWithLogits {
         }
     }
 
-    /// `∂ℓ/∂z = σ(z) − y`: the one place this derivative is written (the tensor backward, the
-    /// fused tower step and the inner losses all call it).
+    /// `∂ℓ/∂z = σ(z) − y` given `p = σ(z)`: the one place this derivative is written (the tensor
+    /// backward, the fused tower step and the inner losses all reach it through the two below).
+    @inlinable public static func derivative(sigmoid p: Float, label y: Float) -> Float {
+        p - y
+    }
+
+    /// `∂ℓ/∂z` at one logit.
     @inlinable public static func derivative(logit z: Float, label y: Float) -> Float {
-        Sigmoid.value(z) - y
+        derivative(sigmoid: Sigmoid.value(z), label: y)
+    }
+
+    /// `d[s] = scale · ∂ℓ(z_s, y_s)/∂z_s` for `count` logits (0 where `y_s = y[s · labelStride]` is
+    /// NaN), the sigmoid in one vectorised pass: the inner loop's hot path.
+    public static func derivatives(
+        logits z: UnsafePointer<Float>, count: Int, labels y: UnsafePointer<Float>, labelStride: Int, scale: Float,
+        into d: UnsafeMutablePointer<Float>
+    ) {
+        Sigmoid.forward(z, count: count, into: d)
+        for s in 0..<count {
+            let label = y[s * labelStride]
+            d[s] = label.isNaN ? 0 : scale * derivative(sigmoid: d[s], label: label)
+        }
     }
 
     /// `∂²ℓ/∂z² = σ(z)(1 − σ(z))` (Hessian-vector products of the inner loop).
