@@ -112,7 +112,7 @@ struct AdaptScoreRun {
         settings.maxCandidates = 1000
         let predictor = Predictor(model: model, settings: settings)
         let spec = model.config.networkSpec, tasks = model.config.taskSpecs
-        let h = spec.metaWidth, kk = spec.taskCount
+        let kk = spec.taskCount
         var traffic = SyntheticTraffic(items: 10_000, seed: 3)
         let user = "adapt-score-u0"
         _ = try predictor.record(events: traffic.events(user: user, count: support, tasks: kk))

@@ -55,7 +55,7 @@ public enum TowerHessian {
         logits.withUnsafeBufferPointer { z in
             y.withUnsafeBufferPointer { y in
                 zDot[layerCount - 1].withUnsafeBufferPointer { direction in
-                    zDotBar.withUnsafeMutableBufferPointer { first in
+                    _ = zDotBar.withUnsafeMutableBufferPointer { first in
                         loss.logitGradient(kind: head.kind, logits: z.baseAddress!, rows: rows, labels: y.baseAddress!,
                                            labelStride: 1, normalizer: n, into: first.baseAddress!)
                     }

@@ -131,7 +131,7 @@ public struct PackedBottom: Sendable {
     /// (Not used below AVX-512: there the 24-row multiplies would go to OpenBLAS, whose fixed
     /// cost per call was not measured against the gain.)
     private func forwardInRowBlocks(rows b: Int, workspace ws: inout NetworkWorkspace) {
-        let p = columns, e = spec.expertCount, h = spec.metaWidth, kk = spec.taskCount
+        let p = columns, e = spec.expertCount
         // A Shared-Bottom has no gate columns: its one expert is every task's input.
         precondition(spec.hasGates || e == 1, "PackedBottom: \(e) experts without gates")
         ws.packed.resize(rows: min(b, Self.rowBlock), columns: p)
