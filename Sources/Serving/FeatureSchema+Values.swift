@@ -25,12 +25,7 @@ extension FeatureSchema {
         case .text(let s, let e):
             out.append(contentsOf: UnsafeRawBufferPointer(start: source + Int(s), count: Int(e - s)))
         case .integer(let i): JSONText.appendInteger(i, to: &out)
-        case .number(let d):
-            if kind == .categorical || kind == .taskKey {
-                JSONText.appendInteger(Int64(d), to: &out)
-            } else {
-                JSONText.appendDouble(d, to: &out)
-            }
+        case .number(let d): Self.appendNumber(d, kind: kind, to: &out)
         case .boolean(let b): out.append(b ? UInt8(ascii: "1") : UInt8(ascii: "0"))
         case .list(let s, let e):
             guard case .multiCategorical(let separator) = kind else { break }

@@ -252,17 +252,22 @@ struct FeatureSchema: Sendable {
 
     // MARK: Text
 
+    /// Appends a JSON number as the encoder reads it for `kind`: an ID (categorical, task key) as
+    /// an integer, anything else in full.
+    static func appendNumber(_ d: Double, kind: Kind, to out: inout [UInt8]) {
+        if kind == .categorical || kind == .taskKey {
+            JSONText.appendInteger(Int64(d), to: &out)
+        } else {
+            JSONText.appendDouble(d, to: &out)
+        }
+    }
+
     /// Appends the text form of a checked `value` that the encoder parses for `kind`.
     func appendText(_ value: FeatureValue, kind: Kind, to out: inout [UInt8]) {
         switch value {
         case .string(let s): out.append(contentsOf: s.utf8)
         case .integer(let i): JSONText.appendInteger(i, to: &out)
-        case .number(let d):
-            if kind == .categorical || kind == .taskKey {
-                JSONText.appendInteger(Int64(d), to: &out)
-            } else {
-                JSONText.appendDouble(d, to: &out)
-            }
+        case .number(let d): Self.appendNumber(d, kind: kind, to: &out)
         case .bool(let b): out.append(b ? UInt8(ascii: "1") : UInt8(ascii: "0"))
         case .list(let items):
             guard case .multiCategorical(let separator) = kind else { return }
