@@ -73,7 +73,7 @@ public final class Predictor: Sendable {
     public func taskKey(user: String) -> UInt64 { userHasher.hash(user) }
 
     /// A fresh workspace (for callers that keep one per thread, e.g. ``AutoBatcher`` workers).
-    public func makeWorkspace() -> PredictorWorkspace {
+    package func makeWorkspace() -> PredictorWorkspace {
         PredictorWorkspace(model: model, features: schema.count)
     }
 
@@ -123,7 +123,7 @@ public final class Predictor: Sendable {
     /// `Σ C_r` candidates, then each request adapts on its own support and scores its rows.
     ///
     /// - Parameter results: one entry per request, reused (`.success` keeps its buffers).
-    public func scoreBatch(
+    package func scoreBatch(
         _ requests: [ScoreRequest], into results: inout [Result<ScoreResult, ServingError>],
         workspace ws: inout PredictorWorkspace
     ) {

@@ -8,7 +8,7 @@ import TensorCore
 ///
 /// Shapes (`B` rows of all merged candidates, `C` one request's candidates, `S` its support
 /// rows, `S_max` the store's capacity, `H` meta width, `K` tasks, `W = K·H`):
-public struct PredictorWorkspace: Sendable {
+package struct PredictorWorkspace: Sendable {
     /// Row-form candidates of the request being encoded, as columns (reused).
     var rowColumns = CandidateColumns(count: 0)
     /// The candidate encoder's buffers.

@@ -19,9 +19,9 @@ import TensorCore
 ///            ż̄_{l−1} = σ' ⊙ ǡ_l                  z̄_{l−1} = σ' ⊙ ā_l + σ'' ⊙ ż_{l−1} ⊙ ǡ_l
 /// ```
 /// `v = (V_l, c_l)`. ReLU has σ'' = 0 almost everywhere; tanh σ' = 1 − a², σ'' = −2a(1 − a²).
-public enum TowerHessian {
+package enum TowerHessian {
     /// `(∇²θθ L · v, ∇²fθ L · v)` at `(θ, f)`; shapes of the tower and `(S, H)`.
-    public static func hessianVectorProduct(
+    package static func hessianVectorProduct(
         _ head: Tower, input f: Tensor, labels y: Tensor, loss: InnerLoss = .pointwise,
         normalizer: Int? = nil, direction v: MLPParameters
     ) -> (hessianVector: MLPParameters, inputGradient: Tensor) {

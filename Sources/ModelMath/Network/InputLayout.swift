@@ -35,13 +35,13 @@ public struct InputLayout: Sendable, Equatable {
 
 /// The batch's embedding rows, pulled once per batch: `U` unique keys, their `(U, d)` rows,
 /// and per feature the local row indices each batch row reads.
-public struct InputWorkspace: Sendable {
+package struct InputWorkspace: Sendable {
     /// The batch's unique keys, in first-seen order; row `u` of ``rows`` belongs to `keys[u]`.
-    public var keys: [UInt64] = []
+    package var keys: [UInt64] = []
     /// `(U, d)` embedding rows of ``keys``.
-    public var rows = Tensor(shape: [0, 1])
+    package var rows = Tensor(shape: [0, 1])
     /// `(U, d)` gradient of ``rows`` after backward.
-    public var dRows = Tensor(shape: [0, 1])
+    package var dRows = Tensor(shape: [0, 1])
     /// Open-addressing table (linear probing) from key to its row in ``keys``: `tableSlots[i]`
     /// is −1 (empty) or a row whose key hashes to `i` or before. Keys are already
     /// fmix64-finalised, so their low bits index it directly; cheaper than a `Dictionary`,
@@ -71,17 +71,17 @@ public struct InputWorkspace: Sendable {
     var slotFeature: [Int32] = []
 
     /// Number of units of the last ``InputLayer/indexUnits(rows:layout:workspace:)``.
-    public var unitCount: Int { unitSlots.count }
+    package var unitCount: Int { unitSlots.count }
 
-    public init() {}
+    package init() {}
 }
 
 /// Forward and backward of the input layer.
-public enum InputLayer {
+package enum InputLayer {
     /// Pulls the batch's embedding rows and writes `x` `(B, D)`.
     ///
     /// - Parameter create: training creates rows for unseen keys; inference reads them as zeros.
-    public static func forward(
+    package static func forward(
         batch: EncodedBatch, layout: InputLayout, table: any EmbeddingTable, create: Bool,
         workspace ws: inout InputWorkspace, output x: inout Tensor
     ) {
@@ -92,7 +92,7 @@ public enum InputLayer {
     /// Collects the batch's unique keys and pulls their embedding rows into ``InputWorkspace/rows``.
     ///
     /// - Parameter create: training creates rows for unseen keys; inference reads them as zeros.
-    public static func pull(
+    package static func pull(
         batch: EncodedBatch, layout: InputLayout, table: any EmbeddingTable, create: Bool,
         workspace ws: inout InputWorkspace
     ) {
@@ -169,7 +169,7 @@ public enum InputLayer {
     }
 
     /// Turns `∂L/∂x` into `∂L/∂rows` (`ws.dRows`, `(U, d)`, overwritten) for ``InputWorkspace/keys``.
-    public static func backward(batch: EncodedBatch, layout: InputLayout, dInput: Tensor, workspace ws: inout InputWorkspace) {
+    package static func backward(batch: EncodedBatch, layout: InputLayout, dInput: Tensor, workspace ws: inout InputWorkspace) {
         let b = batch.count, d = layout.embeddingDimension, width = layout.width, u = ws.keys.count
         precondition(dInput.shape == [b, width], "InputLayer.backward: dInput \(dInput.shape), expected [\(b), \(width)]")
         ws.dRows.resize(to: [u, d], zeroed: true)

@@ -3,7 +3,7 @@ import TensorCore
 /// Buffers of one forward/backward pass over a batch of `B` rows, reused across batches.
 /// One workspace per thread; nothing in it is shared.
 public struct NetworkWorkspace: Sendable {
-    public var input = InputWorkspace()
+    package var input = InputWorkspace()
     /// How the bottom evaluates its first layers; `.automatic` unless a caller forces one.
     public var firstLayer = FirstLayerEvaluation.automatic
     /// Whether the last forward pass folded its first layers (its backward does the same).
