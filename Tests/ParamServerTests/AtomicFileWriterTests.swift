@@ -24,16 +24,7 @@ import Testing
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    func entries() -> [String] {
-        guard let d = opendir(directory) else { return [] }
-        defer { closedir(d) }
-        var names: [String] = []
-        while let entry = readdir(d) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
-    }
+    func entries() -> [String] { directoryEntries(directory) }
 
     /// Writes `text` to `path` through the writer and commits.
     func replace(_ path: String, with text: String) throws {

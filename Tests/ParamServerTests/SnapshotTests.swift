@@ -170,18 +170,8 @@ import Testing
         try table.snapshot(to: path)
         #expect(fileBytes(path) != before)
         // No temporary files are left behind.
-        let entries = try listDirectory(dir)
+        let entries = directoryEntries(dir)
         #expect(entries == ["emb.snap"])
     }
 
-    func listDirectory(_ dir: String) throws -> [String] {
-        guard let d = opendir(dir) else { return [] }
-        defer { closedir(d) }
-        var names: [String] = []
-        while let entry = readdir(d) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
-    }
 }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 @testable import ParamServer
 
 /// Pulls `keys` and returns the rows as one flat array.
@@ -35,4 +40,16 @@ func pullSupport(_ store: SupportStore, task: UInt64) -> (count: Int, features: 
 /// A row whose every float encodes `(task, sequence)`, so a torn read is detectable.
 func rowValue(task: UInt64, sequence: Int) -> Float {
     Float(Int(task % 1000) * 10_000 + sequence)
+}
+
+/// The names in `directory` (without `.` and `..`), sorted; empty when it cannot be opened.
+func directoryEntries(_ directory: String) -> [String] {
+    guard let d = opendir(directory) else { return [] }
+    defer { closedir(d) }
+    var names: [String] = []
+    while let entry = readdir(d) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
 }
