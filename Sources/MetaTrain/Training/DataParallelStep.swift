@@ -149,7 +149,7 @@ public final class DataParallelStep: @unchecked Sendable {
             w.gradients.towers[k].addScaled(g.tower, by: scale)
             if let dRates = g.rates { w.gradients.innerRates[k].addScaled(dRates, by: scale) }
             RowGather.scatterAdd(g.query, scale: scale, rows: task.query, into: &w.workspace.dMeta[k])
-            if meta.order == .second {
+            if g.differentiatesSupport {
                 RowGather.scatterAdd(g.support, scale: scale, rows: task.support, into: &w.workspace.dMeta[k])
             }
             w.metaLossSum += Double(head.weight) * g.queryLoss

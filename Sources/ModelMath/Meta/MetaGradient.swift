@@ -33,18 +33,27 @@ public struct MetaGradient: Sendable {
     public var rates: MLPParameters?
     /// `L_Q(θ')`.
     public var queryLoss: Double
+    /// Whether ``support`` carries a gradient (second order, or a differentiated ridge head);
+    /// false means it is zero and callers may skip it.
+    public var differentiatesSupport: Bool = false
 
     /// Computes the meta-gradient of `tower` adapted on `support` under `policy` (the same inner
     /// loop as ``Tower/adapt(on:policy:normalizer:workspace:)``) and evaluated on `query` with the
     /// task's pointwise loss; `workspace` is scratch for the tower passes.
     ///
-    /// A ``HeadSolver/ridge(l2:)`` head is solved after the steps and treated as a constant of
-    /// the meta-gradient, which is first-order MAML's approximation; second order needs
-    /// ``HeadSolver/gradient``.
+    /// A ``HeadSolver/ridge(l2:)`` head alone (no SGD steps) on a regression tower with the
+    /// pointwise loss is differentiated exactly, whatever `order` (``RidgeMetaGradient``: there is
+    /// no step to approximate). After SGD steps, or on other losses, a closed-form head is treated
+    /// as a constant of the meta-gradient, which is first-order MAML's approximation; second
+    /// order then needs ``HeadSolver/gradient``.
     public static func compute(
         for tower: Tower, support: LabelledRows, query: LabelledRows, policy: Adaptation, order: MetaOrder,
         queryNormalizer: Int? = nil, workspace ws: inout TowerWorkspace
     ) -> MetaGradient {
+        if case .ridge(let l2) = policy.head, RidgeMetaGradient.applies(to: tower, policy: policy) {
+            return RidgeMetaGradient.compute(for: tower, support: support, query: query, l2: l2,
+                                             queryNormalizer: queryNormalizer, workspace: &ws)
+        }
         precondition(order == .first || policy.head == .gradient,
                      "MetaGradient: second-order MAML differentiates SGD steps only; a closed-form head needs order .first")
         let alpha = policy.learningRate
@@ -103,7 +112,8 @@ public struct MetaGradient: Sendable {
         } else {
             for s in supportGradients { dRates?.addProduct(g, s, scale: -alpha) }
         }
-        return MetaGradient(tower: g, support: dSupport, query: dQuery, rates: dRates, queryLoss: queryLoss)
+        return MetaGradient(tower: g, support: dSupport, query: dQuery, rates: dRates, queryLoss: queryLoss,
+                            differentiatesSupport: order == .second && iterates.count > 1)
     }
 }
 

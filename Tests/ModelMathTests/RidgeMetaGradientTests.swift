@@ -1,0 +1,51 @@
+import ModelMath
+import TensorCore
+import TestSupport
+import Testing
+
+/// The meta-gradient through the closed-form ridge head against finite differences of the whole
+/// objective `L_Q(ridge(θ; f_S, y_S); f_Q, y_Q)`.
+@Suite struct RidgeMetaGradientTests {
+    @Test(arguments: [[5, 4, 3, 1], [5, 6, 1], [5, 1]], [MetaOrder.first, .second])
+    func `the ridge head's meta-gradient matches finite differences of the whole objective`(widths: [Int], order: MetaOrder) {
+        let theta = TowerTests.tower(seed: 70, widths: widths)
+        let support = randomTensor([9, 5], seed: 71), query = randomTensor([6, 5], seed: 72)
+        let ys = TowerTests.labels(9, kind: .regression, seed: 73), yq = TowerTests.labels(6, kind: .regression, seed: 74)
+        let policy = Adaptation(steps: 0, learningRate: 0.1, head: .ridge(l2: 0.3))
+        var ws = TowerWorkspace()
+        let meta = MetaGradient.compute(for: Tower(parameters: theta, kind: .regression, activation: .tanh),
+                                        support: LabelledRows(features: support, labels: ys),
+                                        query: LabelledRows(features: query, labels: yq), policy: policy, order: order,
+                                        workspace: &ws)
+        let objective = { (p: MLPParameters, s: Tensor, q: Tensor) in
+            TowerTests.metaObjective(p, support: s, supportLabels: ys, query: q, queryLabels: yq, kind: .regression,
+                                     adaptation: policy)
+        }
+        #expect(meta.differentiatesSupport)
+        let numericTower = TowerTests.towerGradient(of: { objective($0, support, query) }, at: theta)
+        #expect(TowerTests.relativeError(meta.tower, numericTower) < 2e-3, "tower (θ_0 of the head, hidden layers)")
+        let numericSupport = TestSupport.numericalGradient(of: { objective(theta, $0, query) }, at: support)
+        #expect(TowerTests.relativeError(meta.support, numericSupport) < 2e-3, "support rows (reach the shared bottom)")
+        let numericQuery = TestSupport.numericalGradient(of: { objective(theta, support, $0) }, at: query)
+        #expect(TowerTests.relativeError(meta.query, numericQuery) < 2e-3, "query rows")
+        #expect(abs(meta.queryLoss - objective(theta, support, query)) < 1e-4 * max(1, meta.queryLoss))
+    }
+
+    @Test func `a support set with no label gives the unadapted tower's query gradient`() {
+        let theta = TowerTests.tower(seed: 75)
+        let support = randomTensor([3, 5], seed: 76), query = randomTensor([4, 5], seed: 77)
+        let ys = Tensor(shape: [3], scalars: [.nan, .nan, .nan]), yq = TowerTests.labels(4, kind: .regression, seed: 78)
+        var ws = TowerWorkspace()
+        let tower = Tower(parameters: theta, kind: .regression, activation: .tanh)
+        let meta = MetaGradient.compute(for: tower, support: LabelledRows(features: support, labels: ys),
+                                        query: LabelledRows(features: query, labels: yq),
+                                        policy: Adaptation(steps: 0, learningRate: 0.1, head: .ridge(l2: 0.3)), order: .first,
+                                        workspace: &ws)
+        let plain = MetaGradient.compute(for: tower, support: LabelledRows(features: support, labels: ys),
+                                         query: LabelledRows(features: query, labels: yq),
+                                         policy: Adaptation(steps: 0, learningRate: 0.1), order: .first, workspace: &ws)
+        #expect(meta.tower == plain.tower)
+        #expect(meta.query == plain.query)
+        #expect(meta.support.squaredNorm() == 0)
+    }
+}
