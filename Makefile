@@ -46,20 +46,21 @@ reproduce: build
 	METAREC_BIN=$(RELEASE_BIN) scripts/movielens-usercold.sh
 	METAREC_BIN=$(RELEASE_BIN) scripts/movielens-warm-peruser.sh
 
-## venv: Python for the interop tests only (safetensors + numpy from PyPI), in .build-venv/ (git-ignored).
+## venv: Python for the interop tests only (Tests/Scripts/requirements.txt from PyPI: safetensors, numpy,
+## dp-accounting), in .build-venv/ (git-ignored); rebuilt when the requirements change.
 VENV := .build-venv
 METAREC_PYTHON := $(abspath $(VENV))/bin/python
-$(VENV)/.ready:
+$(VENV)/.ready: Tests/Scripts/requirements.txt
 	@python3 -c 'import venv, ensurepip' 2>/dev/null || { \
 		echo "installing python3-venv (apt-get)"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv >/dev/null; }
 	python3 -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q --disable-pip-version-check --no-input safetensors numpy
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check --no-input -r Tests/Scripts/requirements.txt
 	@touch $@
 
 ## test: the whole test suite (one BLAS thread: parallel tests would oversubscribe the cores).
-## METAREC_PYTHON: the interpreter the safetensors interop test runs.
+## METAREC_PYTHON: the interpreter the interop tests run (safetensors, dp-accounting).
 test: deps $(VENV)/.ready
 	METAREC_PYTHON=$(METAREC_PYTHON) OPENBLAS_NUM_THREADS=1 swift test
 	OPENBLAS_NUM_THREADS=1 swift test --sanitize=thread --scratch-path .build-tsan --filter "ParamServerTests|WorkerPoolTests|DataParallelStepTests"

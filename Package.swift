@@ -57,6 +57,7 @@ let package = Package(
                 dependencies: ["ModelMath", "TensorCore", "ParamServer", .product(name: "Yams", package: "Yams")],
                 exclude: ["README.md", "Config/README.md"]),
         // Software prefetch (header only) for the parameter server's index sweeps.
+        .target(name: "PrivacyAccounting", exclude: ["README.md"]),
         .target(name: "CPrefetch"),
         .target(name: "ParamServer", dependencies: ["CPrefetch"], exclude: ["README.md"]),
         .target(name: "MetaTrain", dependencies: ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib"], exclude: ["README.md", "Datasets/README.md"]),
@@ -100,6 +101,7 @@ let package = Package(
         .testTarget(name: "ArchitectureTests"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "ParamServerTests", dependencies: ["ParamServer"]),
+        .testTarget(name: "PrivacyAccountingTests", dependencies: ["PrivacyAccounting"]),
         .testTarget(name: "MetaTrainTests", dependencies: ["MetaTrain", "ModelMath", "ModelDescription", "TensorCore", "ParamServer", "TestSupport"]),
         .testTarget(name: "ModelMathTests", dependencies: ["ModelMath", "TensorCore", "TestSupport"]),
         .testTarget(name: "ModelDescriptionTests", dependencies: ["ModelDescription", "ModelMath", "TensorCore", "ParamServer"]),

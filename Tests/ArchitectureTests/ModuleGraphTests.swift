@@ -14,6 +14,7 @@ import Testing
         "CKernels": [], "CBLAS": [], "CZlib": [], "CPrefetch": [], "CMallocCounter": [],
         "TensorCore": ["CBLAS", "CKernels"],
         "ParamServer": ["CPrefetch"],
+        "PrivacyAccounting": [],
         "ModelMath": ["TensorCore"],
         "ModelDescription": ["ModelMath", "TensorCore", "ParamServer", "Yams"],
         "MetaTrain": ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib"],
