@@ -10,12 +10,17 @@ RELEASE_BIN := .build/release/metarec
 
 .PHONY: deps build demo reproduce test bench microbench clean
 
-## deps: install OpenBLAS and zlib (Debian/Ubuntu libopenblas-dev, zlib1g-dev) and pkg-config when missing.
+## deps: install OpenBLAS, hiredis and zlib (Debian/Ubuntu libopenblas-dev, libhiredis-dev, zlib1g-dev) and pkg-config when missing.
 deps:
 	@if ! pkg-config --exists openblas 2>/dev/null; then \
 		echo "installing libopenblas-dev (apt-get)"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libopenblas-dev pkg-config >/dev/null; \
+	fi
+	@if [ ! -f /usr/include/hiredis/hiredis.h ]; then \
+		echo "installing libhiredis-dev (apt-get)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libhiredis-dev >/dev/null; \
 	fi
 	@if ! pkg-config --exists zlib 2>/dev/null; then \
 		echo "installing zlib1g-dev (apt-get)"; \
@@ -62,7 +67,7 @@ $(VENV)/.ready: Tests/Scripts/requirements.txt
 ## test: the whole test suite (one BLAS thread: parallel tests would oversubscribe the cores).
 ## METAREC_PYTHON: the interpreter the interop tests run (safetensors, dp-accounting).
 test: deps $(VENV)/.ready
-	METAREC_PYTHON=$(METAREC_PYTHON) OPENBLAS_NUM_THREADS=1 swift test
+	METAREC_PYTHON=$(METAREC_PYTHON) OPENBLAS_NUM_THREADS=1 scripts/with-redis.sh swift test
 	OPENBLAS_NUM_THREADS=1 swift test --sanitize=thread --scratch-path .build-tsan --filter "ParamServerTests|WorkerPoolTests|DataParallelStepTests"
 
 ## bench: MetaRec (`metarec-bench`) vs JAX jit vs numpy → BENCHMARKS.md and BENCHMARKS-*.png: per-request fine-tune + score

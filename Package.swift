@@ -45,6 +45,10 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // hiredis (Debian libhiredis-dev, headers in the system include path; `make deps` installs it;
+        // no pkgConfig: its -D_FILE_OFFSET_BITS=64 is a flag SwiftPM refuses with a warning per build);
+        // only ParamServer/Redis/RedisConnection.swift imports it.
+        .systemLibrary(name: "CHiredis"),
         // Hand-written kernels (AVX-512 / AVX2 / portable, chosen at run time): GEMM, tower head,
         // gate mixture, sigmoid, softmax, Adam, the peak loop. README.md lists them.
         .target(name: "CKernels", exclude: ["README.md"]),
@@ -59,7 +63,7 @@ let package = Package(
         // Software prefetch (header only) for the parameter server's index sweeps.
         .target(name: "PrivacyAccounting", exclude: ["README.md"]),
         .target(name: "CPrefetch"),
-        .target(name: "ParamServer", dependencies: ["CPrefetch"], exclude: ["README.md"]),
+        .target(name: "ParamServer", dependencies: ["CPrefetch", "CHiredis"], exclude: ["README.md"]),
         .target(name: "MetaTrain", dependencies: ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib"], exclude: ["README.md", "Datasets/README.md"]),
         // Counting malloc replacement (glibc) for `metarec-bench serving` and the allocation tests;
         // never linked into `metarec` (MetaRecCLITests checks its symbols).
