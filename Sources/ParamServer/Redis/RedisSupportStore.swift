@@ -1,0 +1,129 @@
+import Synchronization
+
+/// The support store on Redis (docs/DESIGN.md §Parameter server, §Planned "serving fleet"): every
+/// server of a fleet reads and writes the same rows, so an event recorded by one replica
+/// fine-tunes the next request on another.
+///
+/// Layout: one list per task at `PREFIX:v<model version>:t<task key>` (both hex), each element a
+/// row `[write ns: Int64][event ns: Int64][f: W × Float32][y: L × Float32]`, little-endian.
+///
+/// ```
+/// append (per task, one EVAL = one atomic step):  RPUSH rows… ; LTRIM −S_max −1 ; PEXPIRE 2·TTL
+/// pull   (all tasks of a batch, one pipelined round trip):  LRANGE −S_max −1
+/// served = the newest rows, newest first, while (k < keep floor or age < TTL) — the in-process rule
+/// ```
+/// The model version is in the key, so rows of another version are never read (they expire with
+/// their key). TTL and keep floor are applied on read with the injected clock, exactly as the
+/// in-process store does; the key's expiry (twice the TTL, none with a keep floor) only reclaims
+/// memory, and Redis's `maxmemory` with an LRU policy bounds it. ``sweep()`` has nothing to do.
+///
+/// Connections: a pool; each call checks one out, so concurrent batch workers each hold their
+/// own. A broken or timed-out connection is reconnected on the next use, at most once per
+/// ``reconnectBackoff``; meanwhile calls fail fast with ``RedisError/connection(_:)``.
+public final class RedisSupportStore: Sendable {
+    public let address: RedisAddress
+    public let rowWidth: Int
+    public let labelWidth: Int
+    /// `S_max`.
+    public let capacity: Int
+    public let keyPrefix: String
+    /// Seconds between reconnection attempts after a failure.
+    public let reconnectBackoff: Double
+    let ttlNanoseconds: Int64
+    let keepFloor: Int
+    let timeoutSeconds: Double
+    let clock: any ParamServerClock
+    private let version: Atomic<UInt64>
+    private let pool = Mutex<[PooledConnection]>([])
+    private let lastFailure = Mutex<ContinuousClock.Instant?>(nil)
+    private let counters = Mutex(RedisSupportStatistics())
+
+    func withStatistics(_ body: (inout RedisSupportStatistics) -> Void) { counters.withLock { body(&$0) } }
+
+    public init(address: RedisAddress, config: SupportStoreConfig, keyPrefix: String = "metarec:support",
+                timeoutSeconds: Double = 0.05, reconnectBackoff: Double = 0.5,
+                clock: any ParamServerClock = SystemClock()) throws(ParamServerError) {
+        guard config.rowWidth >= 1, config.labelWidth >= 0, config.capacity >= 1 else {
+            throw .invalidConfiguration(field: "support_store", reason: "row width, label width and capacity must be positive")
+        }
+        guard timeoutSeconds > 0 else { throw .invalidConfiguration(field: "redis timeout", reason: "must be > 0") }
+        self.address = address
+        self.rowWidth = config.rowWidth
+        self.labelWidth = config.labelWidth
+        self.capacity = config.capacity
+        self.keyPrefix = keyPrefix
+        self.reconnectBackoff = reconnectBackoff
+        if case .timeToLive(let d) = config.expiry { ttlNanoseconds = max(1, d.saturatingNanoseconds) } else { ttlNanoseconds = 0 }
+        self.keepFloor = config.keepFloor
+        self.timeoutSeconds = timeoutSeconds
+        self.clock = clock
+        self.version = Atomic(config.modelVersion)
+    }
+
+    /// Rows written from now on carry this version; rows of other versions are never served.
+    public var modelVersion: UInt64 { version.load(ordering: .acquiring) }
+
+    public func setModelVersion(_ v: UInt64) { version.store(v, ordering: .releasing) }
+
+    /// Bytes of one stored row.
+    public var rowBytes: Int { 16 + 4 * (rowWidth + labelWidth) }
+
+    /// Counters since start (appends, pulls, round trips, failures).
+    public var statistics: RedisSupportStatistics { counters.withLock { $0 } }
+
+    /// The key of `task`'s list under the current model version.
+    func key(task: UInt64, version v: UInt64) -> [UInt8] {
+        Array("\(keyPrefix):v\(String(v, radix: 16)):t\(String(task, radix: 16))".utf8)
+    }
+
+    /// Runs `body` with a pooled connection (opened on demand), returning it afterwards unless
+    /// it failed; a failure blocks new connections for ``reconnectBackoff`` seconds.
+    func withConnection<R>(_ body: (RedisConnection) throws(RedisError) -> R) throws(RedisError) -> R {
+        var connection = pool.withLock { $0.popLast() }?.connection
+        if connection == nil {
+            let blocked = lastFailure.withLock { last in
+                last.map { ContinuousClock.now - $0 < .milliseconds(Int64(reconnectBackoff * 1000)) } ?? false
+            }
+            if blocked { throw .connection("\(address) is down (retrying every \(reconnectBackoff) s)") }
+            do {
+                connection = try RedisConnection(address: address, timeoutSeconds: timeoutSeconds)
+            } catch {
+                noteFailure()
+                throw error
+            }
+        }
+        let c = connection!
+        do {
+            let result = try body(c)
+            pool.withLock { $0.append(PooledConnection(connection: c)) }
+            counters.withLock { $0.roundTrips += 1 }
+            return result
+        } catch {
+            noteFailure()
+            throw error
+        }
+    }
+
+    private func noteFailure() {
+        lastFailure.withLock { $0 = ContinuousClock.now }
+        counters.withLock { $0.failures += 1 }
+    }
+}
+
+/// A connection in the pool: used by one caller at a time — the pool's lock hands it from one
+/// to the next and nothing keeps a reference after returning it, which is the `@unchecked`'s promise.
+private struct PooledConnection: @unchecked Sendable {
+    let connection: RedisConnection
+}
+
+/// What a ``RedisSupportStore`` has done since start.
+public struct RedisSupportStatistics: Sendable, Equatable {
+    public var rowsAppended = 0
+    public var pulls = 0
+    /// Pipelined round trips that completed.
+    public var roundTrips = 0
+    /// Connection failures and timeouts.
+    public var failures = 0
+
+    public init() {}
+}

@@ -1,0 +1,127 @@
+import Foundation
+import ParamServer
+import Testing
+
+/// The Redis support store against the in-process one: the same append / pull / sweep /
+/// version-change sequence under a manual clock must serve the same rows.
+@Suite(.enabled(if: TestRedis.address != nil, "METAREC_REDIS_URL is unset: run `make test` (it starts redis-server on loopback)"))
+struct RedisSupportStoreTests {
+    static let (w, l, s) = (3, 2, 4)
+
+    /// Both stores, fed the same calls.
+    struct Pair {
+        let clock = ManualClock(start: .seconds(1_000))
+        let local: SupportStore
+        let redis: RedisSupportStore
+
+        init(expiry: Expiry, keepFloor: Int) throws {
+            let config = SupportStoreConfig(rowWidth: w, labelWidth: l, capacity: s, expiry: expiry, keepFloor: keepFloor,
+                                            modelVersion: 7, shardCount: 4)
+            local = try SupportStore(config: config, clock: clock)
+            redis = try RedisSupportStore(address: TestRedis.address!, config: config, keyPrefix: TestRedis.prefix("contract"),
+                                          timeoutSeconds: 1, clock: clock)
+        }
+
+        /// Appends rows `(task, value)`: features `value + 0.1·c`, labels `−value − c`, event time `value` s.
+        func append(_ rows: [(UInt64, Float)]) throws {
+            let tasks = rows.map(\.0)
+            let features = rows.flatMap { r in (0..<w).map { r.1 + 0.1 * Float($0) } }
+            let labels = rows.flatMap { r in (0..<l).map { -r.1 - Float($0) } }
+            let times = rows.map { Timestamp.seconds(Int64($0.1)) }
+            try tasks.withUnsafeBufferPointer { t in
+                try features.withUnsafeBufferPointer { f in
+                    try labels.withUnsafeBufferPointer { y in
+                        try times.withUnsafeBufferPointer { ts in
+                            local.append(tasks: t, features: f, labels: y, timestamps: ts)
+                            try redis.append(tasks: t, features: f, labels: y, timestamps: ts)
+                        }
+                    }
+                }
+            }
+        }
+
+        /// Pulls `tasks` from both and expects the same rows, labels and event times.
+        func expectSamePulls(_ tasks: [UInt64], _ note: String) throws {
+            var f = [Float](repeating: 0, count: tasks.count * s * w), y = [Float](repeating: 0, count: tasks.count * s * l)
+            var counts = [Int](repeating: -1, count: tasks.count)
+            var times = [Timestamp](repeating: .zero, count: tasks.count * s)
+            try tasks.withUnsafeBufferPointer { t in
+                try redis.pull(tasks: t, features: f.withUnsafeMutableBufferPointer { $0 }, labels: y.withUnsafeMutableBufferPointer { $0 },
+                               counts: counts.withUnsafeMutableBufferPointer { $0 }, timestamps: times.withUnsafeMutableBufferPointer { $0 })
+            }
+            for (i, task) in tasks.enumerated() {
+                var lf = [Float](repeating: 0, count: s * w), ly = [Float](repeating: 0, count: s * l)
+                var lt = [Timestamp](repeating: .zero, count: s)
+                let n = lf.withUnsafeMutableBufferPointer { fp in
+                    ly.withUnsafeMutableBufferPointer { yp in
+                        lt.withUnsafeMutableBufferPointer { tp in local.pull(task: task, features: fp, labels: yp, timestamps: tp) }
+                    }
+                }
+                #expect(counts[i] == n, "\(note): task \(task) rows")
+                #expect(Array(f[(i * s * w)..<(i * s * w + n * w)]) == Array(lf[..<(n * w)]), "\(note): task \(task) features")
+                #expect(Array(y[(i * s * l)..<(i * s * l + n * l)]) == Array(ly[..<(n * l)]), "\(note): task \(task) labels")
+                #expect(Array(times[(i * s)..<(i * s + n)]) == Array(lt[..<n]), "\(note): task \(task) event times")
+            }
+        }
+    }
+
+    @Test(arguments: [0, 2])
+    func `the Redis store serves what the in-process store serves`(keepFloor: Int) throws {
+        let pair = try Pair(expiry: .timeToLive(.seconds(60)), keepFloor: keepFloor)
+        try pair.append([(1, 1), (2, 2), (1, 3)])
+        try pair.expectSamePulls([1, 2, 3], "first rows")
+        try pair.append((4..<10).map { (1, Float($0)) })          // task 1 overflows S_max = 4
+        try pair.expectSamePulls([1, 2], "after overflow")
+        pair.clock.advance(by: .seconds(40))
+        try pair.append([(2, 20), (3, 21)])
+        pair.clock.advance(by: .seconds(30))                          // task 1's rows are 70 s old, task 2's first 70 s
+        try pair.expectSamePulls([1, 2, 3], "after the TTL of the first rows")
+        pair.local.sweep()
+        pair.redis.sweep()
+        try pair.expectSamePulls([3, 2, 1], "after a sweep")
+        pair.local.setModelVersion(8)
+        pair.redis.setModelVersion(8)
+        try pair.expectSamePulls([1, 2, 3], "after a model-version change")
+        try pair.append([(3, 30), (4, 31)])
+        try pair.expectSamePulls([3, 4, 1], "rows of the new version")
+    }
+
+    @Test func `two stores on one Redis see each other's rows (two replicas of a fleet)`() throws {
+        let config = SupportStoreConfig(rowWidth: 2, labelWidth: 1, capacity: 8, modelVersion: 1)
+        let prefix = TestRedis.prefix("fleet")
+        let a = try RedisSupportStore(address: TestRedis.address!, config: config, keyPrefix: prefix)
+        let b = try RedisSupportStore(address: TestRedis.address!, config: config, keyPrefix: prefix)
+        try [UInt64(42)].withUnsafeBufferPointer { t in
+            try [Float(0.5), 1.5].withUnsafeBufferPointer { f in
+                try [Float(1)].withUnsafeBufferPointer { y in
+                    try [Timestamp.seconds(5)].withUnsafeBufferPointer { ts in try a.append(tasks: t, features: f, labels: y, timestamps: ts) }
+                }
+            }
+        }
+        var f = [Float](repeating: 0, count: 16), y = [Float](repeating: 0, count: 8), n = [0]
+        try [UInt64(42)].withUnsafeBufferPointer { t in
+            try b.pull(tasks: t, features: f.withUnsafeMutableBufferPointer { $0 }, labels: y.withUnsafeMutableBufferPointer { $0 },
+                       counts: n.withUnsafeMutableBufferPointer { $0 })
+        }
+        #expect(n == [1] && Array(f[..<2]) == [0.5, 1.5] && y[0] == 1)
+        #expect(b.statistics.roundTrips == 1, "one pipelined round trip for the pull")
+    }
+
+    @Test func `Redis down: calls fail fast with a connection error and recover after the backoff`() throws {
+        let config = SupportStoreConfig(rowWidth: 1, labelWidth: 1, capacity: 2)
+        let store = try RedisSupportStore(address: RedisAddress(host: "127.0.0.1", port: 1), config: config,
+                                          timeoutSeconds: 0.2, reconnectBackoff: 30)
+        var f: [Float] = [0, 0], y: [Float] = [0, 0], n = [0]
+        func pull() throws {
+            try [UInt64(1)].withUnsafeBufferPointer { t in
+                try store.pull(tasks: t, features: f.withUnsafeMutableBufferPointer { $0 }, labels: y.withUnsafeMutableBufferPointer { $0 },
+                               counts: n.withUnsafeMutableBufferPointer { $0 })
+            }
+        }
+        #expect(throws: RedisError.self) { try pull() }
+        let start = ContinuousClock.now
+        #expect { try pull() } throws: { "\($0)".contains("is down") }
+        #expect(ContinuousClock.now - start < .milliseconds(100), "within the backoff no connection is attempted")
+        #expect(store.statistics.failures == 1)
+    }
+}
