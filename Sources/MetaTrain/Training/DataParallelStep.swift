@@ -225,7 +225,7 @@ public final class DataParallelStep: @unchecked Sendable {
     ///
     /// - Returns: the stream's next batch (nil at the end of the pass), or the error it threw,
     ///   for the caller to raise after its bookkeeping of this step.
-    public func applyUpdate(optimizer: inout AdamOptimizer, parameters: inout ModelParameters, table: any EmbeddingTable,
+    public func applyUpdate(optimizer: inout DenseOptimizer, parameters: inout ModelParameters, table: any EmbeddingTable,
                             readingNextFrom stream: inout some BatchStream) -> Result<EncodedBatch?, any Error> {
         var next: Result<EncodedBatch?, any Error> = .success(nil)
         pool.overlap {

@@ -7,7 +7,8 @@ extension ModelConfig {
     /// Rules: at least one feature and one label; names non-empty and unique across features
     /// and labels; `task_key` and `time` are not labels (`task_key` may be a feature); widths,
     /// counts and learning rates > 0; `support_fraction` in (0, 1); `keep_floor ≤ capacity`;
-    /// optimiser betas and momentum in [0, 1).
+    /// optimiser betas and momentum in [0, 1); the embedding optimiser without momentum or weight
+    /// decay (not implemented for sparse rows).
     ///
     /// - Throws: ``ConfigError/invalidValue(source:keyPath:line:reason:)`` naming the key path.
     public func validate(source: String = "config") throws(ConfigError) {
@@ -144,12 +145,28 @@ private struct Validator {
     func training(_ t: ModelConfig.Training) throws(ConfigError) {
         try optimizer(t.optimizer, "training.optimizer")
         try optimizer(t.embeddingOptimizer, "training.embedding_optimizer")
+        try rowOptimizer(t.embeddingOptimizer, "training.embedding_optimizer")
         try positive(t.batchSize, "training.batch_size")
         try positive(t.epochs, "training.epochs")
         if case .buffer(let rows) = t.shuffle { try positive(rows, "training.shuffle_buffer") }
         try positive(t.threads, "training.threads")
         if case .patience(let epochs) = t.earlyStopping { try positive(epochs, "training.early_stopping_patience") }
         try check(t.maxBadRows >= 0, "training.max_bad_rows", "must be ≥ 0, got \(t.maxBadRows)")
+    }
+
+    /// The embedding rows' optimiser (the parameter server's `RowOptimizer`) has no momentum and
+    /// no weight decay: a setting it would silently ignore is refused instead.
+    func rowOptimizer(_ o: ModelConfig.Optimizer, _ path: String) throws(ConfigError) {
+        let unsupported = "is not implemented for embedding rows (sparse updates); remove it or set it to 0"
+        switch o {
+        case .adam(let a):
+            try check(a.weightDecay == 0, "\(path).weight_decay", "\(unsupported), got \(a.weightDecay)")
+        case .adagrad:
+            break
+        case .sgd(let s):
+            try check(s.momentum == 0, "\(path).momentum", "\(unsupported), got \(s.momentum)")
+            try check(s.weightDecay == 0, "\(path).weight_decay", "\(unsupported), got \(s.weightDecay)")
+        }
     }
 
     func optimizer(_ o: ModelConfig.Optimizer, _ path: String) throws(ConfigError) {
