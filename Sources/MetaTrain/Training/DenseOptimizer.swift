@@ -86,6 +86,7 @@ public struct DenseOptimizer: Sendable {
     /// Applies one update of `parameters` from `gradients`.
     public mutating func update(_ parameters: inout ModelParameters, gradients: ModelParameters) {
         step += 1
+        let rule = self.rule, t = step
         for slot in parameters.tensorSlots {
             let isRate: Bool
             if case .innerRate = slot { isRate = true } else { isRate = false }
@@ -97,7 +98,8 @@ public struct DenseOptimizer: Sendable {
                             m.withUnsafeMutableBufferPointer { mm in
                                 v.withUnsafeMutableBufferPointer { vv in
                                     p.withUnsafeMutableBufferPointer { pp in
-                                        apply(parameters: pp, gradients: g, m: mm, v: vv, learningRate: lr, decays: !isRate)
+                                        Self.apply(rule, step: t, parameters: pp, gradients: g, m: mm, v: vv,
+                                                   learningRate: lr, decays: !isRate)
                                     }
                                 }
                             }
@@ -108,8 +110,8 @@ public struct DenseOptimizer: Sendable {
         }
     }
 
-    /// One tensor's step under ``rule`` (`decays: false` drops the weight decay, for `ρ`).
-    private func apply(parameters p: UnsafeMutableBufferPointer<Float>, gradients g: UnsafeBufferPointer<Float>,
+    /// One tensor's step `t` under `rule` (`decays: false` drops the weight decay, for `ρ`).
+    private static func apply(_ rule: Rule, step: Int, parameters p: UnsafeMutableBufferPointer<Float>, gradients g: UnsafeBufferPointer<Float>,
                        m: UnsafeMutableBufferPointer<Float>, v: UnsafeMutableBufferPointer<Float>,
                        learningRate lr: Float, decays: Bool) {
         switch rule {
