@@ -18,10 +18,12 @@ import Testing
         for f in fields { header.append(f) }
         header.append(header.bytes.withUnsafeBytes { SnapshotChecksum.of($0) })
         var frame = ByteEncoder()
-        frame.append(frameLength ?? UInt32(payload.count))
-        frame.append(records)
-        frame.bytes += payload
-        frame.append(frame.bytes.withUnsafeBytes { SnapshotChecksum.of($0) })
+        if !payload.isEmpty {  // an empty frame would read as the end frame
+            frame.append(frameLength ?? UInt32(payload.count))
+            frame.append(records)
+            frame.bytes += payload
+            frame.append(frame.bytes.withUnsafeBytes { SnapshotChecksum.of($0) })
+        }
         var end = ByteEncoder()
         end.append(UInt32(0))
         end.append(UInt32(0))
