@@ -1,3 +1,4 @@
+import Foundation
 import MetaTrain
 import ModelDescription
 import ModelMath
@@ -64,6 +65,30 @@ import Testing
         }
         for (k, (name, tensor)) in parameters.namedTensors.enumerated() {
             expectClose(tensor, Tensor(shape: tensor.shape, scalars: flat[k].map(Float.init)), rtol: 1e-4, atol: 1e-6, name)
+        }
+    }
+
+    @Test func `a checkpoint keeps the optimiser's state and refuses to resume under another kind`() throws {
+        let spec = NetworkSpec(architecture: .mmoe(experts: 2), inputWidth: 5, bottomWidths: [4], towerWidths: [3], taskCount: 1)
+        var parameters = ModelParameters(spec: spec, seed: 6)
+        var sgd = DenseOptimizer(like: parameters, learningRate: 0.1, rule: .sgd(momentum: 0.9, weightDecay: 0))
+        var gradients = ModelParameters.zeros(like: parameters)
+        gradients.updateEachTensor { _, g in g = randomTensor(g.shape, seed: 8) }
+        sgd.update(&parameters, gradients: gradients)
+        let dir = NSTemporaryDirectory() + "dense-optimizer-checkpoint-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let checkpoint = TrainingCheckpoint(modelDirectory: dir, saveEmbeddings: { try Data().write(to: URL(fileURLWithPath: $0)) },
+                                            loadEmbeddings: { _ in })
+        try checkpoint.save(parameters: parameters, optimizer: sgd, state: TrainingState())
+        var restored = ModelParameters(spec: spec, seed: 7)
+        var again = DenseOptimizer(like: restored, learningRate: 0.1, rule: .sgd(momentum: 0.9, weightDecay: 0))
+        _ = try checkpoint.restore(parameters: &restored, optimizer: &again)
+        #expect(restored == parameters && again.m == sgd.m && again.step == 1)
+        var adam = DenseOptimizer(like: restored, learningRate: 0.1)
+        #expect {
+            _ = try checkpoint.restore(parameters: &restored, optimizer: &adam)
+        } throws: { error in
+            "\(error)".contains("checkpoint holds sgd optimiser state; training.optimizer is adam")
         }
     }
 
