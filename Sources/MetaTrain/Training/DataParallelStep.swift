@@ -218,7 +218,7 @@ public final class DataParallelStep: @unchecked Sendable {
         mergedGradients.removeLast(mergedGradients.count - merged * d)
     }
 
-    /// Applies the last step's gradients — Adam on the dense parameters, then the embedding push
+    /// Applies the last step's gradients — the dense optimiser's update (``DenseOptimizer``), then the embedding push
     /// to `table` — on the calling thread, while a helper reads the next batch from `stream`.
     /// The two share nothing, and reading a batch (shuffle-buffer refills, row copies) is the
     /// largest serial part of a step (measured in the module README, "Training step").
