@@ -1,7 +1,7 @@
 """numpy and JAX-jit peers of one MMoE training step (issue 7), on the census config's shapes.
 
 One step on a batch of B rows (same math as Sources/Models/Network/MultiTaskNetwork.swift,
-TaskLoss.swift, MetaTrain's AdamOptimizer and the parameter server's AdaGrad rows):
+TaskLoss.swift, MetaTrain's DenseOptimizer (Adam) and the parameter server's AdaGrad rows):
 
     x    = [E[id_1] | ... | E[id_Fc] | numeric]             (B, D)   D = Fc*d + Fn; E (V, d) dense table
     h_e  = relu(relu(x W1_e + b1_e) W2_e + b2_e)            (B, H)   e < E experts (ReLU after every layer)

@@ -319,8 +319,7 @@ extension TrainingBench {
         let config = config(c)
         let store = try EmbeddingStore(config: EmbeddingStoreConfig(model: config))
         var parameters = ModelParameters(spec: config.networkSpec, seed: config.model.seed)
-        var optimizer = AdamOptimizer(like: parameters, learningRate: Float(config.training.optimizer.learningRate),
-                                      innerRatesLearningRate: Float(config.meta.innerRatesLearningRate))
+        var optimizer = DenseOptimizer(like: parameters, config: config)
         let step = DataParallelStep(spec: config.networkSpec, layout: config.inputLayout, tasks: config.taskSpecs,
                                     threads: c.threads, meta: MetaLearning(config: config), like: parameters)
         var stream = ShuffledBatches(MemoryBatches(batches: batchList), batchSize: config.training.batchSize,

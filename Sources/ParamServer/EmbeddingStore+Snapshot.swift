@@ -34,9 +34,10 @@ extension EmbeddingStore {
     /// time, so rows that expired while the process was down are reclaimed by the next sweep.
     /// The admission sketch is not part of a snapshot.
     ///
-    /// - Throws: ``ParamServerError`` `.io`, `.truncatedSnapshot`, `.corruptSnapshot`,
+    /// - Throws: ``ParamServerError`` `.io`, `.truncatedSnapshot`, `.corruptSnapshot` (also for
+    ///   a NaN or infinite weight or optimiser state, naming the key),
     ///   `.unsupportedSnapshotVersion`, or `.snapshotMismatch` when the dimension or optimiser
-    ///   differs from this table's.
+    ///   differs from this table's (header fields are compared, never used to size anything).
     /// - Complexity: O(rows · (d + log rows)) time (each shard's rows are sorted by touch time);
     ///   the file and a copy of its rows are held in memory while restoring.
     public func restore(from path: String) throws(ParamServerError) {
@@ -70,7 +71,15 @@ extension EmbeddingStore {
                 let t = layout.hasTouch ? tick(Timestamp(nanosecondsSinceEpoch: touched)) : 0
                 pending[shard].append(Pending(touch: t, key: key, offset: at, at: floats[shard].count))
                 try decoder.need(4 * width)
-                for _ in 0..<width { floats[shard].append(Float(bitPattern: try decoder.read(UInt32.self))) }
+                for j in 0..<width {
+                    let x = Float(bitPattern: try decoder.read(UInt32.self))
+                    // A NaN row would be served as finite-looking scores; refuse it by its key.
+                    guard x.isFinite else {
+                        throw .corruptSnapshot(path: path, offset: at, reason: "key \(key): "
+                                               + (j < d ? "weight" : "optimiser state") + " \(j < d ? j : j - d) is \(x), not finite")
+                    }
+                    floats[shard].append(x)
+                }
             }
         }
         for (i, shard) in fresh.enumerated() {

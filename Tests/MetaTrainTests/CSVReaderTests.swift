@@ -181,6 +181,47 @@ import Testing
         #expect(csvReadError(good) == nil)
     }
 
+    @Test func `a duplicated header column names both columns`() {
+        let dir = CSVScratchDirectory()
+        defer { dir.cleanUp() }
+        // The duplicate is a column the config uses …
+        let used = dir.write("d1.csv", "user,ts,age,genres,age,like\nu1,1,30,a,31,1\n")
+        #expect(csvReadError(used) == "\(used):1:5: duplicate column \"age\" in the header (also column 3)")
+        // … or one it does not (which of two the config means would be a guess either way).
+        let unused = dir.write("d2.csv", "user,ts,genres,age,like,note,note\nu1,1,a,30,1,x,y\n")
+        #expect(csvReadError(unused) == "\(unused):1:7: duplicate column \"note\" in the header (also column 6)")
+        // The evaluation tables read headers the same way.
+        #expect(throws: DataError.duplicateColumn(file: used, column: 5, name: "age", firstColumn: 3)) {
+            _ = try CSVTable(path: used)
+        }
+    }
+
+    @Test(arguments: [1, 3, 7, 8, 9, 64])
+    func `a NUL byte in a field is refused at its line and column`(chunkSize: Int) {
+        let dir = CSVScratchDirectory()
+        defer { dir.cleanUp() }
+        let options = CSVReadOptions(chunkSize: chunkSize)
+        // Unquoted, in a later row (the word-at-a-time check sees it in any lane).
+        let plain = dir.write("n1.csv", bytes: Array("user,ts,genres,age,like\nu1,1,a,30,1\nu2,2,ab".utf8) + [0] + Array("c,30,0\n".utf8))
+        #expect(csvReadError(plain, options: options) == "\(plain):3:3: NUL byte in a field (a binary or UTF-16 file?)")
+        // Inside a quoted field after a line break: the physical line of the byte.
+        let quoted = dir.write("n2.csv", bytes: Array("user,ts,genres,age,like\nu1,1,\"a\n".utf8) + [0] + Array("\",30,1\n".utf8))
+        #expect(csvReadError(quoted, options: options) == "\(quoted):3:3: NUL byte in a field (a binary or UTF-16 file?)")
+        // In the header: a file-level error at line 1.
+        let header = dir.write("n3.csv", bytes: Array("user,ts,gen".utf8) + [0] + Array("res,age,like\nu1,1,a,30,1\n".utf8))
+        #expect(csvReadError(header, options: options) == "\(header):1:3: NUL byte in a field (a binary or UTF-16 file?)")
+        // UTF-16 (every ASCII character followed by a NUL): refused at the first field.
+        let utf16 = dir.write("n4.csv", bytes: Array("user,ts,genres,age,like\n".utf16).flatMap { [UInt8($0), 0] })
+        #expect(csvReadError(utf16, options: options) == "\(utf16):1:1: NUL byte in a field (a binary or UTF-16 file?)")
+    }
+
+    @Test func `NUL rows count as bad rows under max_bad_rows`() throws {
+        let dir = CSVScratchDirectory()
+        defer { dir.cleanUp() }
+        let path = dir.write("n5.csv", bytes: Array("user,ts,genres,age,like\nu1,1,a,30,1\nu2,2,b,3".utf8) + [0] + Array(",0\nu3,3,c,30,1\n".utf8))
+        #expect(try csvReadAll(path, options: .init(maxBadRows: 1)).0.count == 2)
+    }
+
     @Test func `empty file and header only`() {
         let dir = CSVScratchDirectory()
         defer { dir.cleanUp() }

@@ -42,7 +42,7 @@ private let fullYAML = """
       inner_rates_learning_rate: 0.02
     training:
       optimizer: {kind: adam, learning_rate: 0.002, beta1: 0.8, beta2: 0.99, epsilon: 1.0e-7, weight_decay: 0.01}
-      embedding_optimizer: {kind: sgd, learning_rate: 0.1, momentum: 0.9}
+      embedding_optimizer: {kind: sgd, learning_rate: 0.1}
       batch_size: 256
       epochs: 3
       seed: 9
@@ -138,7 +138,7 @@ private func failure(_ yaml: String, sourceLocation: SourceLocation = #_sourceLo
         #expect(c.meta.order == .second && c.meta.supportFraction == 0.25)
         #expect(c.meta.learnInnerRates && c.meta.innerRatesLearningRate == 0.02)
         #expect(c.training.optimizer == .adam(.init(learningRate: 0.002, beta1: 0.8, beta2: 0.99, epsilon: 1e-7, weightDecay: 0.01)))
-        #expect(c.training.embeddingOptimizer == .sgd(.init(learningRate: 0.1, momentum: 0.9, weightDecay: 0)))
+        #expect(c.training.embeddingOptimizer == .sgd(.init(learningRate: 0.1, momentum: 0, weightDecay: 0)))
         #expect(c.training.shuffle == .none && c.training.earlyStopping == .off && c.training.maxBadRows == 5)
         #expect(c.embeddings.expiry == .after(seconds: 86400) && c.supportStore.expiry == .never)
         #expect(!c.serving.finetune && c.serving.batchMaxWaitMicroseconds == 500)

@@ -38,8 +38,9 @@ public final class CSVLogReader {
     /// Opens `path`, reads the header and checks that every column the encoder needs is there
     /// and that at least one data row follows.
     ///
-    /// - Throws: ``DataError/emptyFile(file:)``, ``DataError/missingColumn(file:column:header:)``,
-    ///   ``DataError/headerOnly(file:line:)``, read and gzip errors.
+    /// - Throws: ``DataError/emptyFile(file:)``, ``DataError/duplicateColumn(file:column:name:firstColumn:)``,
+    ///   ``DataError/missingColumn(file:column:header:)``, ``DataError/headerOnly(file:line:)``,
+    ///   read and gzip errors.
     public convenience init(path: String, encoder: FeatureEncoder, options: CSVReadOptions = .init()) throws(DataError) {
         try self.init(tokenizer: CSVTokenizer(path: path, options: options), encoder: encoder, options: options)
     }
@@ -50,11 +51,10 @@ public final class CSVLogReader {
         self.encoder = encoder
         self.options = options
         guard try tokenizer.nextRecord() else { throw .emptyFile(file: tokenizer.file) }
-        var header: [String] = []
-        for i in 0..<tokenizer.fieldCount { header.append(tokenizer.fieldString(i)) }
+        let header = try tokenizer.headerNames()
         self.header = header
         var position: [String: Int] = [:]
-        for (i, name) in header.enumerated() where position[name] == nil { position[name] = i }
+        for (i, name) in header.enumerated() { position[name] = i }
         var index: [Int] = []
         for column in encoder.columns {
             guard let i = position[column] else {

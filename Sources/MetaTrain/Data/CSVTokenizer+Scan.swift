@@ -156,30 +156,45 @@ extension CSVTokenizer {
         }
     }
 
-    /// Checks the record's bytes; ASCII-only records (the common case) cost one OR per 8 bytes.
+    /// Checks the record's bytes: UTF-8 and no NUL. ASCII-only records without NUL (the common
+    /// case) cost a few integer operations per 8 bytes:
     ///
-    /// - Throws: ``DataError/invalidUTF8(file:line:column:)`` at the field and physical line of
-    ///   the first bad byte.
+    /// ```
+    /// high bits:  bits  |= w                                   any byte ≥ 0x80 sets a 0x80 lane
+    /// NUL bytes:  zeros |= (w − 0x01…01) & ~w & 0x80…80         nonzero iff some byte of w is 0
+    /// ```
+    /// (the second is the classic "has a zero byte" test: exact as a yes/no per word).
+    ///
+    /// - Throws: ``DataError/invalidUTF8(file:line:column:)`` or
+    ///   ``DataError/nulByte(file:line:column:)`` at the field and physical line of the first
+    ///   bad byte.
     func validateUTF8(from lo: Int, to hi: Int) throws(DataError) {
         let raw = UnsafeRawPointer(buffer)
         var i = lo
-        var bits: UInt64 = 0
+        var bits: UInt64 = 0, zeros: UInt64 = 0
         while i + 8 <= hi {
-            bits |= raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            bits |= w
+            zeros |= (w &- 0x0101_0101_0101_0101) & ~w & 0x8080_8080_8080_8080
             i += 8
         }
         while i < hi {
             bits |= UInt64(buffer[i])
+            if buffer[i] == 0 { zeros = 1 }
             i += 1
         }
-        guard bits & 0x8080_8080_8080_8080 != 0 else { return }
+        guard bits & 0x8080_8080_8080_8080 != 0 || zeros != 0 else { return }
         for f in 0..<fieldCount {
             let s = spans[f]
-            if let bad = Self.firstInvalidUTF8(buffer + s.start, count: s.end - s.start) {
-                var lineOfByte = line
-                for j in lo..<(s.start + bad) where buffer[j] == Self.lf { lineOfByte += 1 }
-                throw DataError.invalidUTF8(file: file, line: lineOfByte, column: f + 1)
-            }
+            let field = UnsafeBufferPointer(start: buffer + s.start, count: s.end - s.start)
+            let bad = Self.firstInvalidUTF8(buffer + s.start, count: s.end - s.start)
+            let nul = field.firstIndex(of: 0)
+            guard bad != nil || nul != nil else { continue }
+            let at = min(bad ?? .max, nul ?? .max)
+            var lineOfByte = line
+            for j in lo..<(s.start + at) where buffer[j] == Self.lf { lineOfByte += 1 }
+            if at == nul { throw DataError.nulByte(file: file, line: lineOfByte, column: f + 1) }
+            throw DataError.invalidUTF8(file: file, line: lineOfByte, column: f + 1)
         }
     }
 

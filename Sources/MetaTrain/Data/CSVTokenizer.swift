@@ -109,6 +109,22 @@ public final class CSVTokenizer {
         DataFingerprint(contentHash: hasher.finalize(), bytes: hasher.length, rows: rows)
     }
 
+    /// The current record read as a header: its fields as column names, each name once.
+    ///
+    /// - Throws: ``DataError/duplicateColumn(file:column:name:firstColumn:)`` at the second
+    ///   column with a name (`file:1:column`): a config name would otherwise silently pick one.
+    public func headerNames() throws(DataError) -> [String] {
+        var names: [String] = []
+        var first: [String: Int] = [:]
+        for i in 0..<fieldCount {
+            let name = fieldString(i)
+            if let j = first[name] { throw .duplicateColumn(file: file, column: i + 1, name: name, firstColumn: j + 1) }
+            first[name] = i
+            names.append(name)
+        }
+        return names
+    }
+
     /// Advances to the next non-empty record.
     ///
     /// - Returns: `false` at the end of the input.

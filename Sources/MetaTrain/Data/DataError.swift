@@ -26,13 +26,19 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     case malformedQuote(file: String, line: Int, column: Int)
     /// Bytes that are not UTF-8.
     case invalidUTF8(file: String, line: Int, column: Int)
+    /// A NUL byte (U+0000) in a field: valid UTF-8, but never meant in a text log (a binary or
+    /// corrupt file, or UTF-16 read as bytes).
+    case nulByte(file: String, line: Int, column: Int)
+    /// A header column name that an earlier column already has (`column` is the later one):
+    /// which of the two a config name means would be a guess.
+    case duplicateColumn(file: String, column: Int, name: String, firstColumn: Int)
     /// More bad rows than `maxBadRows`; `last` is the row that went over the limit.
     indirect case tooManyBadRows(limit: Int, last: DataError)
 
     /// `true` for a problem confined to one row, which `maxBadRows` may skip.
     public var isRowError: Bool {
         switch self {
-        case .raggedRow, .invalidValue, .malformedQuote, .invalidUTF8: true
+        case .raggedRow, .invalidValue, .malformedQuote, .invalidUTF8, .nulByte: true
         default: false
         }
     }
@@ -42,7 +48,8 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
         switch self {
         case .unreadable(let f, _), .corruptGzip(let f, _), .emptyFile(let f), .headerOnly(let f, _),
              .missingColumn(let f, _, _), .raggedRow(let f, _, _, _, _), .invalidValue(let f, _, _, _, _),
-             .unterminatedQuote(let f, _, _), .malformedQuote(let f, _, _), .invalidUTF8(let f, _, _):
+             .unterminatedQuote(let f, _, _), .malformedQuote(let f, _, _), .invalidUTF8(let f, _, _),
+             .nulByte(let f, _, _), .duplicateColumn(let f, _, _, _):
             f
         case .tooManyBadRows(_, let last): last.file
         }
@@ -55,8 +62,10 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
         case .emptyFile, .missingColumn: (1, 1)
         case .headerOnly(_, let line): (line, 1)
         case .raggedRow(_, let l, let c, _, _), .invalidValue(_, let l, let c, _, _),
-             .unterminatedQuote(_, let l, let c), .malformedQuote(_, let l, let c), .invalidUTF8(_, let l, let c):
+             .unterminatedQuote(_, let l, let c), .malformedQuote(_, let l, let c), .invalidUTF8(_, let l, let c),
+             .nulByte(_, let l, let c):
             (l, c)
+        case .duplicateColumn(_, let column, _, _): (1, column)
         case .tooManyBadRows(_, let last): last.position
         }
     }
@@ -76,6 +85,8 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
         case .unterminatedQuote: "unterminated quote: the quoted field opened here is still open at the end of the file"
         case .malformedQuote: "malformed quote: a closing quote must be followed by a delimiter or a line break"
         case .invalidUTF8: "invalid UTF-8"
+        case .nulByte: "NUL byte in a field (a binary or UTF-16 file?)"
+        case .duplicateColumn(_, _, let name, let first): "duplicate column \"\(name)\" in the header (also column \(first))"
         case .tooManyBadRows(let limit, let last): "\(last.reason) (more than max_bad_rows = \(limit) bad rows)"
         }
     }

@@ -22,14 +22,15 @@ public struct CSVTable: Sendable {
     /// Reads `path`, keeping `columns` (every column of the header when `nil`).
     ///
     /// - Throws: ``DataError``: unreadable or corrupt files, an empty file, a header without
-    ///   data rows, a missing column, ragged rows, malformed quotes, invalid UTF-8.
+    ///   data rows, a duplicated or missing column, ragged rows, malformed quotes, invalid UTF-8,
+    ///   NUL bytes.
     public init(path: String, columns wanted: [String]? = nil) throws(DataError) {
         let tokenizer = try CSVTokenizer(path: path)
         file = tokenizer.file
         guard try tokenizer.nextRecord() else { throw .emptyFile(file: file) }
-        let header = (0..<tokenizer.fieldCount).map { tokenizer.fieldString($0) }
+        let header = try tokenizer.headerNames()
         var position: [String: Int] = [:]
-        for (i, name) in header.enumerated() where position[name] == nil { position[name] = i }
+        for (i, name) in header.enumerated() { position[name] = i }
         let names = wanted ?? header
         var index: [Int] = []
         for name in names {

@@ -58,7 +58,7 @@ public enum ScoredRowsFile {
     static func readPositioned(path: String) throws(DataError) -> (rows: ScoredRows, lines: [Int], userColumn: Int) {
         let tokenizer = try CSVTokenizer(path: path)
         guard try tokenizer.nextRecord() else { throw .emptyFile(file: path) }
-        let header = (0..<tokenizer.fieldCount).map(tokenizer.fieldString)
+        let header = try tokenizer.headerNames()
         var slot: [Int] = []
         for name in columns {
             guard let i = header.firstIndex(of: name) else { throw .missingColumn(file: path, column: name, header: header) }

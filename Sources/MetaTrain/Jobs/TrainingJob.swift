@@ -42,6 +42,8 @@ public struct TrainingJob {
         if let maxBadRows { config.training.maxBadRows = maxBadRows }
         if let threads { config.training.threads = threads }
         if let epochs { config.training.epochs = epochs }
+        // The flags are held to the config's bounds (threads, epochs) like the YAML values.
+        if maxBadRows != nil || threads != nil || epochs != nil { try config.validate(source: configPath) }
         let options = CSVReadOptions(maxBadRows: config.training.maxBadRows)
 
         progress.line("reading \(trainingPath)")

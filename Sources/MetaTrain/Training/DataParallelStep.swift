@@ -218,14 +218,14 @@ public final class DataParallelStep: @unchecked Sendable {
         mergedGradients.removeLast(mergedGradients.count - merged * d)
     }
 
-    /// Applies the last step's gradients — Adam on the dense parameters, then the embedding push
+    /// Applies the last step's gradients — the dense optimiser's update (``DenseOptimizer``), then the embedding push
     /// to `table` — on the calling thread, while a helper reads the next batch from `stream`.
     /// The two share nothing, and reading a batch (shuffle-buffer refills, row copies) is the
     /// largest serial part of a step (measured in the module README, "Training step").
     ///
     /// - Returns: the stream's next batch (nil at the end of the pass), or the error it threw,
     ///   for the caller to raise after its bookkeeping of this step.
-    public func applyUpdate(optimizer: inout AdamOptimizer, parameters: inout ModelParameters, table: any EmbeddingTable,
+    public func applyUpdate(optimizer: inout DenseOptimizer, parameters: inout ModelParameters, table: any EmbeddingTable,
                             readingNextFrom stream: inout some BatchStream) -> Result<EncodedBatch?, any Error> {
         var next: Result<EncodedBatch?, any Error> = .success(nil)
         pool.overlap {

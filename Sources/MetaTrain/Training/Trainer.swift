@@ -35,7 +35,8 @@ public struct TrainingReport: Sendable {
     public var rowsPerSecond: Double
 }
 
-/// Trains the base model (`docs/DESIGN.md` §Math, `L_base`): mini-batch Adam on the dense parameters,
+/// Trains the base model (`docs/DESIGN.md` §Math, `L_base`): mini-batch steps of the configured
+/// dense optimiser (``DenseOptimizer``: Adam, AdaGrad or SGD),
 /// the configured row optimiser on embeddings, data-parallel over `training.threads`,
 /// validation after each epoch with early stopping (the best epoch's weights are kept),
 /// and crash-safe checkpoints.
@@ -45,7 +46,7 @@ public final class Trainer {
     public let layout: InputLayout
     public let tasks: [TaskSpec]
     public private(set) var parameters: ModelParameters
-    public private(set) var optimizer: AdamOptimizer
+    public private(set) var optimizer: DenseOptimizer
     public private(set) var state = TrainingState()
     /// The best validation epoch's parameters (the current ones when there is no validation).
     public private(set) var bestParameters: ModelParameters
@@ -68,12 +69,7 @@ public final class Trainer {
         let parameters = initialParameters ?? ModelParameters(spec: spec, seed: config.model.seed)
         self.parameters = parameters
         self.bestParameters = parameters
-        let adam: ModelConfig.Adam
-        if case .adam(let settings) = config.training.optimizer { adam = settings } else { adam = .init() }
-        self.optimizer = AdamOptimizer(like: parameters, learningRate: Float(config.training.optimizer.learningRate),
-                                       beta1: Float(adam.beta1), beta2: Float(adam.beta2), epsilon: Float(adam.epsilon),
-                                       weightDecay: Float(adam.weightDecay),
-                                       innerRatesLearningRate: Float(config.meta.innerRatesLearningRate))
+        self.optimizer = DenseOptimizer(like: parameters, config: config)
         self.step = DataParallelStep(spec: spec, layout: layout, tasks: tasks, threads: max(1, config.training.threads),
                                      meta: MetaLearning(config: config), like: parameters)
         self.checkpoint = checkpoint

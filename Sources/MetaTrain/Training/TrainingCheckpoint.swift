@@ -6,7 +6,7 @@ import TensorCore
 /// Crash-safe training checkpoints in `MODEL/checkpoint/`:
 ///
 /// ```
-/// checkpoint/gen-<N>/weights.safetensors   parameters + Adam moments (optimizer.m.*, optimizer.v.*)
+/// checkpoint/gen-<N>/weights.safetensors   parameters + the dense optimiser's state (optimizer.m.*, optimizer.v.*)
 /// checkpoint/gen-<N>/embeddings.snapshot   embedding rows with their optimiser state
 /// checkpoint/gen-<N>/state.json            TrainingState
 /// checkpoint/LATEST                        "<N>", replaced atomically after gen-<N> is complete
@@ -37,7 +37,7 @@ public struct TrainingCheckpoint {
     }
 
     /// Writes a new generation and makes it the latest.
-    public func save(parameters: ModelParameters, optimizer: AdamOptimizer, state: TrainingState) throws {
+    public func save(parameters: ModelParameters, optimizer: DenseOptimizer, state: TrainingState) throws {
         let n = (latestGeneration() ?? 0) + 1
         let path = generationPath(n)
         try? FileManager.default.removeItem(atPath: path)
@@ -49,7 +49,8 @@ public struct TrainingCheckpoint {
         var tensors = parameters.namedTensors
         tensors += optimizer.m.namedTensors.map { (name: "optimizer.m." + $0.name, tensor: $0.tensor) }
         tensors += optimizer.v.namedTensors.map { (name: "optimizer.v." + $0.name, tensor: $0.tensor) }
-        try AtomicFile.write(SafeTensors.encode(tensors, metadata: ["optimizer_step": String(optimizer.step)]),
+        try AtomicFile.write(SafeTensors.encode(tensors, metadata: ["optimizer_step": String(optimizer.step),
+                                                                    "optimizer_kind": optimizer.rule.kindName]),
                              to: path + "/weights.safetensors")
         try saveEmbeddings(path + "/embeddings.snapshot")
         try ModelDirectory(path: path).writeJSON(state, to: path + "/state.json")
@@ -60,13 +61,17 @@ public struct TrainingCheckpoint {
 
     /// Restores the latest generation into `parameters` (whose shapes come from the config),
     /// `optimizer` and the embedding table.
-    public func restore(parameters: inout ModelParameters, optimizer: inout AdamOptimizer) throws -> TrainingState {
+    public func restore(parameters: inout ModelParameters, optimizer: inout DenseOptimizer) throws -> TrainingState {
         guard let n = latestGeneration() else {
             throw CheckpointError.io(path: latestPath, reason: "no checkpoint to resume from")
         }
         let path = generationPath(n)
         let weightsPath = path + "/weights.safetensors"
         let (tensors, metadata) = try SafeTensors.decode(try ModelDirectory.read(weightsPath), path: weightsPath)
+        if let kind = metadata["optimizer_kind"], kind != optimizer.rule.kindName {
+            throw CheckpointError.mismatch(path: weightsPath,
+                                           reason: "checkpoint holds \(kind) optimiser state; training.optimizer is \(optimizer.rule.kindName)")
+        }
         try parameters.load(from: tensors, path: weightsPath)
         var m = optimizer.m, v = optimizer.v
         try m.load(from: Dictionary(uniqueKeysWithValues: tensors.compactMap { name, t in

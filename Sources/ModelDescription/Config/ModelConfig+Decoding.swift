@@ -71,7 +71,7 @@ extension ModelConfig {
     // MARK: Sections
 
     static let topKeys = ["task_key", "time", "features", "labels", "model", "meta", "training",
-                          "embeddings", "support_store", "serving"]
+                          "embeddings", "support_store", "serving", "limits"]
 
     private static func decode(_ root: ConfigNode) throws(ConfigError) -> ModelConfig {
         let m = try root.mapping(allowed: topKeys)
@@ -89,6 +89,7 @@ extension ModelConfig {
         if let n = m["embeddings"] { config.embeddings = try decodeEmbeddings(n) }
         if let n = m["support_store"] { config.supportStore = try decodeSupportStore(n) }
         if let n = m["serving"] { config.serving = try decodeServing(n) }
+        if let n = m["limits"] { config.limits = try decodeLimits(n) }
         return config
     }
 
@@ -262,6 +263,14 @@ extension ModelConfig {
         s.keepFloor = try m.int("keep_floor", default: s.keepFloor)
         s.maxTasks = try m.int("max_tasks", default: s.maxTasks)
         return s
+    }
+
+    private static func decodeLimits(_ node: ConfigNode) throws(ConfigError) -> Limits {
+        let m = try node.mapping(allowed: ["max_parameters", "max_memory_bytes"])
+        var l = Limits()
+        l.maxParameters = try m.int("max_parameters", default: l.maxParameters)
+        l.maxMemoryBytes = try m.int("max_memory_bytes", default: l.maxMemoryBytes)
+        return l
     }
 
     private static func decodeServing(_ node: ConfigNode) throws(ConfigError) -> Serving {

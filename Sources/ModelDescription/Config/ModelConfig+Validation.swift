@@ -7,7 +7,10 @@ extension ModelConfig {
     /// Rules: at least one feature and one label; names non-empty and unique across features
     /// and labels; `task_key` and `time` are not labels (`task_key` may be a feature); widths,
     /// counts and learning rates > 0; `support_fraction` in (0, 1); `keep_floor ≤ capacity`;
-    /// optimiser betas and momentum in [0, 1).
+    /// optimiser betas and momentum in [0, 1); the embedding optimiser without momentum or weight
+    /// decay (not implemented for sparse rows); counts within ``Bounds``; the estimated parameter
+    /// count and memory within ``limits`` (``estimatedParameterCount``, ``estimatedMemoryBytes``).
+    /// Validation allocates nothing in proportion to the sizes it checks.
     ///
     /// - Throws: ``ConfigError/invalidValue(source:keyPath:line:reason:)`` naming the key path.
     public func validate(source: String = "config") throws(ConfigError) {
@@ -40,6 +43,8 @@ extension ModelConfig {
         try v.positive(serving.batchMaxRequests, "serving.batch_max_requests")
         try v.check(serving.batchMaxWaitMicroseconds >= 0, "serving.batch_max_wait_microseconds",
                     "must be ≥ 0, got \(serving.batchMaxWaitMicroseconds)")
+        try v.bounds(self)
+        try v.size(self)
     }
 }
 
@@ -82,7 +87,65 @@ private struct Validator {
     }
 
     func expiry(_ e: ModelConfig.Expiry, _ path: String) throws(ConfigError) {
-        if case .after(let seconds) = e { try positive(seconds, path) }
+        if case .after(let seconds) = e {
+            try positive(seconds, path)
+            try atMost(seconds, ModelConfig.Bounds.ttlSeconds, path)
+        }
+    }
+
+    func atMost(_ x: Int, _ bound: Int, _ path: String) throws(ConfigError) {
+        try check(x <= bound, path, "must be ≤ \(bound), got \(x)")
+    }
+
+    /// The fixed ``ModelConfig/Bounds`` (after the sign checks, so only the upper ends remain).
+    func bounds(_ c: ModelConfig) throws(ConfigError) {
+        typealias B = ModelConfig.Bounds
+        try atMost(c.model.embeddingDimension, B.embeddingDimension, "model.embedding_dim")
+        try atMost(c.meta.innerSteps, B.innerSteps, "meta.inner_steps")
+        try atMost(c.serving.innerSteps, B.innerSteps, "serving.inner_steps")
+        try atMost(c.training.epochs, B.epochs, "training.epochs")
+        try atMost(c.training.batchSize, B.batchSize, "training.batch_size")
+        try atMost(c.training.threads, B.threads, "training.threads")
+        if case .buffer(let rows) = c.training.shuffle { try atMost(rows, B.shuffleBufferRows, "training.shuffle_buffer") }
+        try atMost(c.embeddings.admissionCount, B.admissionCount, "embeddings.admission_count")
+        try atMost(c.supportStore.capacity, B.supportCapacity, "support_store.capacity")
+        try atMost(c.supportStore.maxTasks, B.maxTasks, "support_store.max_tasks")
+        try atMost(c.serving.maxCandidates, B.maxCandidates, "serving.max_candidates")
+        try atMost(c.serving.maxBodyBytes, B.maxBodyBytes, "serving.max_body_bytes")
+        try atMost(c.serving.batchMaxRequests, B.batchMaxRequests, "serving.batch_max_requests")
+        try atMost(c.serving.batchMaxWaitMicroseconds, B.batchMaxWaitMicroseconds, "serving.batch_max_wait_microseconds")
+        // A support row is K · H floats; in Double, since H is not bounded by itself.
+        let width = c.model.architecture == .mmoe ? "model.expert_layers" : "model.shared_bottom_layers"
+        let rowFloats = Double(c.taskCount) * Double(c.expertOutputWidth)
+        try check(rowFloats <= Double(B.supportRowFloats), width,
+                  "a support row of K · H = \(c.taskCount) · \(c.expertOutputWidth) floats exceeds \(B.supportRowFloats)")
+        try check(rowFloats * Double(c.supportStore.capacity) <= Double(B.supportTaskFloats), "support_store.capacity",
+                  "K · H · capacity = \(c.taskCount) · \(c.expertOutputWidth) · \(c.supportStore.capacity) floats a task exceeds \(B.supportTaskFloats)")
+    }
+
+    /// The estimated size against ``ModelConfig/limits``, naming the sizes that dominate.
+    func size(_ c: ModelConfig) throws(ConfigError) {
+        try positive(c.limits.maxParameters, "limits.max_parameters")
+        try positive(c.limits.maxMemoryBytes, "limits.max_memory_bytes")
+        let p = c.estimatedParameterCount
+        try check(p <= Double(c.limits.maxParameters), "model",
+                  "the network has ≈ \(Self.compact(p)) dense parameters (embedding_dim \(c.model.embeddingDimension), "
+                  + "experts \(c.model.experts), expert_layers \(c.model.expertLayers), tower_layers \(c.model.towerLayers)), "
+                  + "over limits.max_parameters = \(c.limits.maxParameters); raise limits.max_parameters to allow it")
+        let bytes = c.estimatedMemoryBytes
+        try check(bytes <= Double(c.limits.maxMemoryBytes), "limits.max_memory_bytes",
+                  "the config needs ≈ \(Self.compact(bytes)) bytes (≈ \(Self.compact(p)) parameters × (5 + training.threads), "
+                  + "training.batch_size \(c.training.batchSize), training.shuffle_buffer, serving.max_candidates × batch_max_requests), "
+                  + "over limits.max_memory_bytes = \(c.limits.maxMemoryBytes); shrink them or raise the limit")
+    }
+
+    /// `x` with three significant digits and an exponent when large (`1.23e+12`).
+    static func compact(_ x: Double) -> String {
+        guard x.isFinite else { return "\(x)" }
+        if x < 1e6 { return String(Int(x)) }
+        var mantissa = x, exponent = 0
+        while mantissa >= 10 { mantissa /= 10; exponent += 1 }
+        return "\((mantissa * 100).rounded() / 100)e\(exponent)"
     }
 
     mutating func columns(_ c: ModelConfig) throws(ConfigError) {
@@ -144,12 +207,28 @@ private struct Validator {
     func training(_ t: ModelConfig.Training) throws(ConfigError) {
         try optimizer(t.optimizer, "training.optimizer")
         try optimizer(t.embeddingOptimizer, "training.embedding_optimizer")
+        try rowOptimizer(t.embeddingOptimizer, "training.embedding_optimizer")
         try positive(t.batchSize, "training.batch_size")
         try positive(t.epochs, "training.epochs")
         if case .buffer(let rows) = t.shuffle { try positive(rows, "training.shuffle_buffer") }
         try positive(t.threads, "training.threads")
         if case .patience(let epochs) = t.earlyStopping { try positive(epochs, "training.early_stopping_patience") }
         try check(t.maxBadRows >= 0, "training.max_bad_rows", "must be ≥ 0, got \(t.maxBadRows)")
+    }
+
+    /// The embedding rows' optimiser (the parameter server's `RowOptimizer`) has no momentum and
+    /// no weight decay: a setting it would silently ignore is refused instead.
+    func rowOptimizer(_ o: ModelConfig.Optimizer, _ path: String) throws(ConfigError) {
+        let unsupported = "is not implemented for embedding rows (sparse updates); remove it or set it to 0"
+        switch o {
+        case .adam(let a):
+            try check(a.weightDecay == 0, "\(path).weight_decay", "\(unsupported), got \(a.weightDecay)")
+        case .adagrad:
+            break
+        case .sgd(let s):
+            try check(s.momentum == 0, "\(path).momentum", "\(unsupported), got \(s.momentum)")
+            try check(s.weightDecay == 0, "\(path).weight_decay", "\(unsupported), got \(s.weightDecay)")
+        }
     }
 
     func optimizer(_ o: ModelConfig.Optimizer, _ path: String) throws(ConfigError) {

@@ -80,6 +80,7 @@ extension ModelConfig {
               max_body_bytes: \(serving.maxBodyBytes)
               batch_max_requests: \(serving.batchMaxRequests)
               batch_max_wait_microseconds: \(serving.batchMaxWaitMicroseconds)
+            limits: {max_parameters: \(limits.maxParameters), max_memory_bytes: \(limits.maxMemoryBytes)}
 
             """
         return out

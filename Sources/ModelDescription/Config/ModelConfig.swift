@@ -41,6 +41,8 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var supportStore: SupportStore
     /// Per-request fine-tuning and request limits. YAML `serving`.
     public var serving: Serving
+    /// Size guards checked at validation (parameter count, estimated memory). YAML `limits`.
+    public var limits: Limits
 
     /// A config with every section at its default.
     ///
@@ -48,7 +50,8 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public init(
         taskKey: String, time: String? = nil, features: [Feature], labels: [Label],
         model: Network = .init(), meta: Meta = .init(), training: Training = .init(),
-        embeddings: Embeddings = .init(), supportStore: SupportStore = .init(), serving: Serving = .init()
+        embeddings: Embeddings = .init(), supportStore: SupportStore = .init(), serving: Serving = .init(),
+        limits: Limits = .init()
     ) {
         self.taskKey = taskKey
         self.time = time
@@ -60,5 +63,6 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         self.embeddings = embeddings
         self.supportStore = supportStore
         self.serving = serving
+        self.limits = limits
     }
 }
