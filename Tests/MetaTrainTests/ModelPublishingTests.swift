@@ -138,4 +138,26 @@ import Testing
         #expect(loaded.manifest.epochsCompleted == TrainingFixture.config.training.epochs)
         #expect(loaded.manifest.rowsTrained == 48)
     }
+
+    @Test(arguments: ["gen-1\n", "garbage\n"])
+    func `a run without --resume removes an earlier run's checkpoints, even a damaged one`(pointer: String) throws {
+        let dir = TrainingFixture.temporaryDirectory("metarec-publish")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = try TrainingFixture.writeConfig(in: dir)
+        try TrainingFixture.goodLog().write(toFile: dir + "/good.csv", atomically: true, encoding: .utf8)
+        let model = dir + "/model"
+        try FileManager.default.createDirectory(atPath: model + "/checkpoint/gen-1", withIntermediateDirectories: true)
+        try pointer.write(toFile: model + "/checkpoint/LATEST", atomically: true, encoding: .utf8)
+        try TrainingJob(configPath: config, trainingPath: dir + "/good.csv", validationPath: nil, outputDirectory: model)
+            .run(progress: ProgressReporter(quiet: true))
+        #expect(!FileManager.default.fileExists(atPath: model + "/checkpoint"))
+        _ = try LoadedModel(path: model)
+        // --resume with a damaged pointer is an error naming it, not a silent fresh start.
+        try FileManager.default.createDirectory(atPath: model + "/checkpoint", withIntermediateDirectories: true)
+        try "garbage\n".write(toFile: model + "/checkpoint/LATEST", atomically: true, encoding: .utf8)
+        var job = TrainingJob(configPath: config, trainingPath: dir + "/good.csv", validationPath: nil, outputDirectory: model)
+        job.resume = true
+        let error = try #require(throws: CheckpointError.self) { try job.run(progress: ProgressReporter(quiet: true)) }
+        #expect(error.description.hasPrefix(model + "/checkpoint/LATEST: malformed"), "\(error)")
+    }
 }

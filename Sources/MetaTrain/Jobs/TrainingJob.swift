@@ -97,7 +97,10 @@ public struct TrainingJob {
     private func startOrResume(_ trainer: Trainer, checkpoint: TrainingCheckpoint, fingerprint: String,
                                progress: ProgressReporter) throws {
         if !resume {
-            if try checkpoint.exists() { progress.line("removing the checkpoints of an earlier unfinished run in \(checkpoint.directory)") }
+            // Even a damaged pointer: a fresh run needs none of it.
+            if (try? checkpoint.exists()) != false {
+                progress.line("removing the checkpoints of an earlier unfinished run in \(checkpoint.directory)")
+            }
             checkpoint.removeAll()
         } else if try checkpoint.exists() {
             try trainer.resume(expectingFingerprint: fingerprint)
