@@ -40,7 +40,7 @@ train() { # name, meta enabled, inner steps, learned inner rates
   local cfg="$OUT/$1.yaml"
   sed -e "s/^meta: {enabled: true, order: first, inner_steps: 1/meta: {enabled: $2, learn_inner_rates: ${4:-false}, order: first, inner_steps: $3/" \
       -e "s/^  expert_layers: \[64, 32\]$/  expert_layers: [128, 64]/" "$OUT/data/config.yaml" > "$cfg"
-  [ -f "$OUT/$1/manifest.json" ] || "$BIN" train --config "$cfg" --data "$OUT/data/train.csv" \
+  [ -f "$OUT/$1/CURRENT" ] || "$BIN" train --config "$cfg" --data "$OUT/data/train.csv" \
       --validation "$OUT/data/validation.csv" --out "$OUT/$1" --epochs "$EPOCHS" 2> "$OUT/$1.log"
 }
 train mmoe false 1

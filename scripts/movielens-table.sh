@@ -48,7 +48,7 @@ train() { # name, meta enabled, order, inner steps, learned inner rates
   sed -e "s/^meta: {enabled: true, order: first, inner_steps: 1/meta: {enabled: $2, learn_inner_rates: ${5:-false}, order: $3, inner_steps: $4/" \
       -e "s/^  seed: 1$/  seed: $SEED/" "$OUT/data/config.yaml" |
     awk -v seed="$SEED" '{ print } /^  architecture: mmoe$/ { print "  seed: " seed }' > "$cfg"
-  [ -f "$OUT/$1/manifest.json" ] || "$BIN" train --config "$cfg" --data "$OUT/data/train.csv" \
+  [ -f "$OUT/$1/CURRENT" ] || "$BIN" train --config "$cfg" --data "$OUT/data/train.csv" \
       --validation "$OUT/data/validation.csv" --out "$OUT/$1" --epochs "$EPOCHS" 2> "$OUT/$1.log"
 }
 # Candidates: plain MMoE; MAML with 1 or 3 inner steps (α = 0.05) in training, each order, with

@@ -58,7 +58,7 @@ declare -A POLICIES=(
 # train CANDIDATE FOLD SEED -> model directory (cached)
 train() {
   local name=$1 i=$2 seed=$3 d="$OUT/data/fold-$2" dir="$OUT/models/$1-s$3/fold-$2"
-  if [ ! -f "$dir/manifest.json" ]; then
+  if [ ! -f "$dir/CURRENT" ]; then
     mkdir -p "$dir"
     sed -e "s/^meta: .*/meta: ${TRAIN[$name]}/" -e "s/^  seed: 1$/  seed: $seed/" "$d/config.yaml" > "$dir.yaml"
     [[ $name == *-nouid ]] && sed -i '/- {name: user_id, kind: categorical}/d' "$dir.yaml"

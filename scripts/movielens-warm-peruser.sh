@@ -33,7 +33,7 @@ declare -A POLICIES=(
 
 train() { # seed -> model directory (cached)
   local dir="$OUT/maml-s$1"
-  if [ ! -f "$dir/manifest.json" ]; then
+  if [ ! -f "$dir/CURRENT" ]; then
     sed -e "s/^  seed: 1$/  seed: $1/" "$OUT/data/config.yaml" > "$dir.yaml"
     "$BIN" train --config "$dir.yaml" --data "$OUT/data/train.csv" --validation "$OUT/data/validation.csv" \
       --out "$dir" --epochs "$EPOCHS" 2> "$dir.log" >&2

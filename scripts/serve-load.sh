@@ -21,7 +21,7 @@ DURATION=${DURATION:-30s}
 FORM=${FORM:-rows}
 command -v wrk >/dev/null || { echo "wrk not found (apt-get install wrk)" >&2; exit 1; }
 mkdir -p "$OUT"
-[ -f "$OUT/model/manifest.json" ] || OPENBLAS_NUM_THREADS=1 "$BENCH_BIN" serving --write-model "$OUT/model" >&2
+[ -f "$OUT/model/CURRENT" ] || OPENBLAS_NUM_THREADS=1 "$BENCH_BIN" serving --write-model "$OUT/model" >&2
 
 python3 - "$OUT" "$FORM" <<'PY'
 import json, random, sys

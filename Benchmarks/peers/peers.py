@@ -21,9 +21,19 @@ from safetensors import safe_open
 from safetensors.numpy import load_file
 
 
+def model_version_dir(model_dir):
+    """The published version a model path names (docs/DESIGN.md §Formats): the directory its
+    CURRENT file names, or the path itself for a model written before versioned publishing."""
+    pointer = os.path.join(model_dir, "CURRENT")
+    if os.path.exists(pointer):
+        with open(pointer) as f:
+            return os.path.join(model_dir, f.read().strip())
+    return model_dir
+
+
 def load_towers(model_dir):
     """[[(W (in,out), b (out,)), ...] per task] from model.safetensors."""
-    tensors = load_file(os.path.join(model_dir, "model.safetensors"))
+    tensors = load_file(os.path.join(model_version_dir(model_dir), "model.safetensors"))
     towers = []
     t = 0
     while f"towers.{t}.layers.0.weight" in tensors:

@@ -10,15 +10,18 @@ struct Train: AsyncParsableCommand {
         discussion: """
             Reads every input file in full before writing anything, so a malformed row \
             (reported as file:line:column) leaves an existing model directory untouched. \
+            The new model is written whole beside the current one and published by replacing \
+            OUT/CURRENT atomically: a kill at any instant leaves the old model or the new one. \
             Checkpoints go to OUT/checkpoint/ every epoch and every --checkpoint-seconds; \
-            after a crash, run the same command with --resume.
+            after a crash, run the same command with --resume (with no checkpoint yet, it \
+            starts from scratch).
             """)
 
     @Option(help: "Model config (YAML).") var config: String
     @Option(help: "Training CSV log (optionally gzip).") var data: String
     @Option(help: "Validation CSV log: metrics per epoch, early stopping, best epoch kept.") var validation: String?
     @Option(help: "Model directory to write.") var out: String
-    @Flag(help: "Continue from OUT/checkpoint/ after an interruption.") var resume = false
+    @Flag(help: "Continue from OUT/checkpoint/ after an interruption (from scratch when there is none).") var resume = false
     @Option(name: .customLong("init"), help: "Warm-start from another model directory.") var initialModel: String?
     @Option(help: "Skip and count up to N malformed rows instead of failing (default: config, 0).") var maxBadRows: Int?
     @Option(help: "Worker threads (default: config training.threads).") var threads: Int?

@@ -49,12 +49,13 @@ public final class ScoringServer: Sendable {
         predictor.metrics.recordSweep()
     }
 
-    /// Writes the support store atomically into the model directory (when served from one).
+    /// Writes the support store atomically into the served model version's directory (when served
+    /// from one), as `support.served.snapshot`: server state beside the trained files, which stay as trained.
     ///
     /// - Throws: the parameter server's error when the snapshot cannot be written.
     public func snapshot(log: @Sendable (String) -> Void) throws {
         guard let directory = predictor.model.directory else { return }
-        try predictor.model.support.snapshot(to: directory.supportPath)
-        log("support store snapshot: \(predictor.model.support.count) tasks -> \(directory.supportPath)")
+        try predictor.model.support.snapshot(to: directory.servedSupportPath)
+        log("support store snapshot: \(predictor.model.support.count) tasks -> \(directory.servedSupportPath)")
     }
 }

@@ -4,12 +4,14 @@ import ModelMath
 import ParamServer
 
 extension ServingModel {
-    /// Writes this model as a model directory (config, preprocessing, weights, embeddings,
-    /// support store, manifest last), loadable by `LoadedModel` and `metarec serve`; used to
-    /// serve the benchmark's synthetic model over HTTP.
+    /// Publishes this model as a model directory (config, preprocessing, weights, embeddings,
+    /// support store, then the manifest with their checksums, through ``ModelPublisher``),
+    /// loadable by `LoadedModel` and `metarec serve`; used to serve the benchmark's synthetic
+    /// model over HTTP.
     public func write(to path: String) throws {
-        let directory = ModelDirectory(path: path)
-        try directory.create()
+        let publisher = ModelPublisher(root: path)
+        try publisher.prepare()
+        let directory = try publisher.beginVersion(modelVersion)
         try ModelDescription.AtomicFile.write(config.yamlString(), to: directory.configPath)
         try directory.writeJSON(encoder.statistics, to: directory.preprocessingPath)
         try directory.writeParameters(parameters, modelVersion: modelVersion)
@@ -19,6 +21,6 @@ extension ServingModel {
             modelVersion: modelVersion, dataFingerprint: "synthetic", architecture: config.model.architecture.rawValue,
             parameterCount: parameters.parameterCount, embeddingRows: embeddings.rowCount, metrics: [:],
             rowsTrained: 0, epochsCompleted: 0)
-        try directory.writeJSON(manifest, to: directory.manifestPath)
+        try publisher.publish(directory, manifest: manifest)
     }
 }

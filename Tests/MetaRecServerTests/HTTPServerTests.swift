@@ -137,7 +137,7 @@ func http(_ port: Int, _ method: String, _ path: String, _ body: String = "", de
             try server.snapshot(log: { _ in })
         }
         let restored = try SupportStore(config: model.support.config)
-        try restored.restore(from: ModelDirectory(path: directory.path).supportPath)
+        try restored.restore(from: ModelDirectory(path: directory.path).servedSupportPath)
         #expect(restored.count == 2)
     }
 
@@ -170,7 +170,7 @@ func http(_ port: Int, _ method: String, _ path: String, _ body: String = "", de
             _ = try await server.batcher.score(ScoreRequest(user: "5", candidates: [["item_id": .string("1")]]))
         }
         let restored = try SupportStore(config: model.support.config)
-        try restored.restore(from: ModelDirectory(path: directory.path).supportPath)
+        try restored.restore(from: ModelDirectory(path: directory.path).servedSupportPath)
         #expect(restored.count == 2)
     }
 }

@@ -34,11 +34,12 @@ import Testing
         let learned = try evaluation.runFineTuned(source: .evaluatedFile(fraction: 0.5), steps: 3, learningRate: 0.5,
                                                   minimumSupportRows: 1).groups[0]
         #expect(learned.fineTuned != learned.base)
-        let parametersPath = ModelDirectory(path: path).parametersPath
+        let parametersPath = try ModelDirectory.resolve(path).parametersPath
         var (tensors, metadata) = try SafeTensors.decode(try Data(contentsOf: URL(fileURLWithPath: parametersPath)), path: parametersPath)
         for name in tensors.keys where name.hasPrefix("inner_rates.") { tensors[name]!.fill(0) }
         try SafeTensors.encode(tensors.map { (name: $0.key, tensor: $0.value) }, metadata: metadata)
             .write(to: URL(fileURLWithPath: parametersPath))
+        try TrainingFixture.recordChecksums(of: path)  // a deliberate edit, not damage
         let frozen = try evaluation.runFineTuned(source: .evaluatedFile(fraction: 0.5), steps: 3, learningRate: 0.5,
                                                  minimumSupportRows: 1).groups[0]
         #expect(frozen.fineTuned == frozen.base)
@@ -70,7 +71,7 @@ import Testing
         // A model directory itself stays strict: its config and its tensors must agree.
         var probe = ModelParameters(spec: config.networkSpec, seed: 1)
         #expect(throws: CheckpointError.self) {
-            probe = try ModelDirectory(path: plain).readParameters(like: probe).0
+            probe = try ModelDirectory.resolve(plain).readParameters(like: probe).0
         }
     }
 }

@@ -44,8 +44,8 @@ import Testing
     /// The newest checkpoint's training state, once `LATEST` names a generation.
     static func latestState(_ model: String) -> TrainingState? {
         guard let text = try? String(contentsOfFile: model + "/checkpoint/LATEST", encoding: .utf8),
-              let n = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-              let data = FileManager.default.contents(atPath: model + "/checkpoint/gen-\(n)/state.json")
+              case let name = text.trimmingCharacters(in: .whitespacesAndNewlines), name.hasPrefix("gen-"),
+              let data = FileManager.default.contents(atPath: model + "/checkpoint/\(name)/state.json")
         else { return nil }
         return try? JSONDecoder().decode(TrainingState.self, from: data)
     }
@@ -85,7 +85,7 @@ import Testing
         // Re-read: a newer generation may have landed between the poll and the kill.
         let killedAt = try #require(Self.latestState(model), "the checkpoint is unreadable after the kill")
         #expect(child.terminationReason == .uncaughtSignal && child.terminationStatus == SIGKILL)
-        #expect(!FileManager.default.fileExists(atPath: model + "/manifest.json"), "the killed run had already finished")
+        #expect(!FileManager.default.fileExists(atPath: model + "/CURRENT"), "the killed run had already finished")
         #expect(killedAt.epoch < Self.epochs)
 
         // Resume: completes, removes its checkpoints, and the model loads.

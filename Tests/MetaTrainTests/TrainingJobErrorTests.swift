@@ -57,7 +57,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let model = try TrainingFixture.trainModel(in: dir)
         let before = try DirectorySnapshot(model)
-        #expect(before.files.contains("model.safetensors") && before.files.contains("manifest.json"))
+        #expect(before.files.contains("CURRENT") && before.files.contains { $0.hasSuffix("/model.safetensors") }
+                && before.files.contains { $0.hasSuffix("/manifest.json") })
 
         let bad = dir + "/bad.csv"
         try Data(c.bytes).write(to: URL(fileURLWithPath: bad))
@@ -86,8 +87,10 @@ import Testing
                               outputDirectory: model)
         try job.run(progress: ProgressReporter(quiet: true))
         let changed = try DirectorySnapshot(model).differences(from: before)
-        #expect(changed.contains { $0.hasPrefix("changed manifest.json") }, "\(changed)")
-        #expect(changed.contains { $0.hasPrefix("changed model.safetensors") }, "\(changed)")
+        let version = "v-" + (try LoadedModel(path: model)).manifest.modelVersion
+        #expect(changed.contains { $0.hasPrefix("changed CURRENT") }, "\(changed)")
+        #expect(changed.contains("added \(version)/manifest.json"), "\(changed)")
+        #expect(changed.contains("added \(version)/model.safetensors"), "\(changed)")
     }
 
     @Test func `bad input does not create a missing model directory`() throws {

@@ -63,6 +63,14 @@ enum TrainingFixture {
         return model
     }
 
+    /// Re-records the checksums in a published model's manifest after a test edited its files on purpose.
+    static func recordChecksums(of model: String) throws {
+        let directory = try ModelDirectory.resolve(model)
+        var manifest = try directory.readJSON(ModelManifest.self, from: directory.manifestPath)
+        manifest.files = try directory.fileChecksums()
+        try directory.writeJSON(manifest, to: directory.manifestPath)
+    }
+
     /// A fresh empty directory under the system temporary directory.
     static func temporaryDirectory(_ label: String) -> String {
         var template = Array("\(NSTemporaryDirectory())/\(label).XXXXXX".utf8CString)
@@ -165,15 +173,17 @@ enum MetaRecBinary {
     }
 
     /// Runs `metarec arguments…` to completion, returning its exit status and standard error.
-    static func run(_ arguments: [String], log: String) throws -> (status: Int32, reason: Process.TerminationReason, stderr: String) {
-        let process = try start(arguments, log: log)
+    static func run(_ arguments: [String], log: String, environment extra: [String: String] = [:])
+        throws -> (status: Int32, reason: Process.TerminationReason, stderr: String) {
+        let process = try start(arguments, log: log, environment: extra)
         process.waitUntilExit()
         let stderr = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         return (process.terminationStatus, process.terminationReason, stderr)
     }
 
-    /// Starts `metarec arguments…` with standard output and error going to `log`.
-    static func start(_ arguments: [String], log: String) throws -> Process {
+    /// Starts `metarec arguments…` with standard output and error going to `log`, with `extra`
+    /// added to the environment.
+    static func start(_ arguments: [String], log: String, environment extra: [String: String] = [:]) throws -> Process {
         guard let path else { throw BinaryNotFound() }
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -182,6 +192,7 @@ enum MetaRecBinary {
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["OPENBLAS_NUM_THREADS"] = "1"
+        environment.merge(extra) { $1 }
         process.environment = environment
         process.standardOutput = handle
         process.standardError = handle

@@ -8,8 +8,12 @@ import ParamServer
 /// Order matters for crash safety and for "bad input leaves an existing model untouched":
 /// 1. the config and *every* input file are parsed in full (fitting normalisation statistics
 ///    and the data fingerprint) before anything is written;
-/// 2. training writes only under `MODEL/checkpoint/`;
-/// 3. the final files are written atomically, `manifest.json` last; then checkpoints go.
+/// 2. what killed runs left (staging directories, unreferenced versions) is removed
+///    (``ModelPublisher/prepare()``), and training writes only under `MODEL/checkpoint/`;
+/// 3. the whole new model — config, preprocessing, embeddings, weights, support sets, then the
+///    manifest with their checksums — is written into a fresh staging directory beside the
+///    current version and published by atomically replacing `MODEL/CURRENT`; then the
+///    checkpoints go. A kill at any instant leaves the previous model or the new one.
 public struct TrainingJob {
     public var configPath: String
     public var trainingPath: String
@@ -59,7 +63,7 @@ public struct TrainingJob {
         let store = try EmbeddingStore(config: EmbeddingStoreConfig(model: config))
         var initialParameters: ModelParameters? = nil
         if let initialModel {
-            let directory = ModelDirectory(path: initialModel)
+            let directory = try ModelDirectory.resolve(initialModel)
             initialParameters = try directory.readParameters(like: ModelParameters(spec: config.networkSpec, seed: config.model.seed),
                                                              warmStart: true).0
             try store.restore(from: directory.embeddingsPath)
@@ -71,34 +75,72 @@ public struct TrainingJob {
             loadEmbeddings: { path in try store.restore(from: path) })
         let trainer = Trainer(config: config, table: store, initialParameters: initialParameters, checkpoint: checkpoint)
         trainer.checkpointInterval = checkpointInterval
-        try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
-        if resume {
-            try trainer.resume(expectingFingerprint: profile.fingerprint.description)
-            progress.line("resuming at epoch \(trainer.state.epoch + 1), batch \(trainer.state.batchesDone)")
-        }
+        try ModelPublisher(root: outputDirectory).prepare()
+        try startOrResume(trainer, checkpoint: checkpoint, fingerprint: profile.fingerprint.description, progress: progress)
+        CrashPoint.reached("train.started")
         let chunk = 4096
         let data = TrainingData(
             trainingPass: { try CSVBatchStream(path: trainingPath, encoder: encoder, options: options, chunkRows: chunk) },
             validationPass: validationPath.map { path in { try CSVBatchStream(path: path, encoder: encoder, options: options, chunkRows: chunk) } },
             trainingRows: profile.rows, fingerprint: profile.fingerprint.description)
         let report = try trainer.train(data: data, progress: progress)
+        CrashPoint.reached("train.finished")
+        let manifest = try publishModel(config: config, profile: profile, encoder: encoder, store: store, trainer: trainer, report: report,
+                                        progress: progress)
+        checkpoint.removeAll()
+        CrashPoint.reached("train.checkpoints-removed")
+        progress.line("wrote \(outputDirectory) (model version \(manifest.modelVersion), \(report.rowsTrained) rows trained, \(Int(report.rowsPerSecond)) rows/s)")
+        return (report, manifest)
+    }
 
-        let directory = ModelDirectory(path: outputDirectory)
+    /// `--resume`: continues from the latest checkpoint, or starts from scratch with a message
+    /// when there is none (a kill before the first checkpoint). Without `--resume`, checkpoints
+    /// of an earlier unfinished run are removed, so a later `--resume` continues this run.
+    private func startOrResume(_ trainer: Trainer, checkpoint: TrainingCheckpoint, fingerprint: String,
+                               progress: ProgressReporter) throws {
+        if !resume {
+            // Even a damaged pointer: a fresh run needs none of it.
+            if (try? checkpoint.exists()) != false {
+                progress.line("removing the checkpoints of an earlier unfinished run in \(checkpoint.directory)")
+            }
+            checkpoint.removeAll()
+        } else if try checkpoint.exists() {
+            try trainer.resume(expectingFingerprint: fingerprint)
+            progress.line("resuming at epoch \(trainer.state.epoch + 1), batch \(trainer.state.batchesDone)")
+        } else {
+            progress.line("no checkpoint in \(checkpoint.directory) to resume from: starting from scratch")
+        }
+    }
+
+    /// Writes the final model into a staging directory beside the current version and publishes
+    /// it (``ModelPublisher``); the crash points name each file as it lands.
+    private func publishModel(config: ModelConfig, profile: DataProfile, encoder: FeatureEncoder, store: EmbeddingStore,
+                              trainer: Trainer, report: TrainingReport, progress: ProgressReporter) throws -> ModelManifest {
+        let publisher = ModelPublisher(root: outputDirectory)
         let version = ModelDirectory.newModelVersion()
+        let directory = try publisher.beginVersion(version)
+        CrashPoint.reached("model.staged")
         try AtomicFile.write(config.yamlString(), to: directory.configPath)
+        CrashPoint.reached("model.config-written")
         try directory.writeJSON(profile.statistics, to: directory.preprocessingPath)
+        CrashPoint.reached("model.preprocessing-written")
         try store.snapshot(to: directory.embeddingsPath)
+        CrashPoint.reached("model.embeddings-written")
         try directory.writeParameters(trainer.bestParameters, modelVersion: version)
+        CrashPoint.reached("model.parameters-written")
         // Serving starts warm: each task's most recent training rows as meta-layer inputs of
         // the final model, tagged with its version.
         progress.line("building support sets (\(config.supportStore.capacity) most recent rows per task)")
-        var supportStream = try CSVBatchStream(path: trainingPath, encoder: encoder, options: options, chunkRows: chunk)
+        var supportStream = try CSVBatchStream(path: trainingPath, encoder: encoder,
+                                               options: CSVReadOptions(maxBadRows: config.training.maxBadRows), chunkRows: 4096)
         let supportSets = try SupportSetBuilder.build(
             from: &supportStream, parameters: trainer.bestParameters, spec: config.networkSpec, layout: config.inputLayout,
             table: store, capacity: config.supportStore.capacity)
+        CrashPoint.reached("model.support-built")
         let support = try SupportStore(config: SupportStoreConfig(model: config, modelVersion: UInt64(version, radix: 16) ?? 0))
         supportSets.write(to: support)
         try support.snapshot(to: directory.supportPath)
+        CrashPoint.reached("model.support-written")
         var metrics: [String: [String: Double]] = [:]
         for (task, m) in zip(config.labels, report.validationMetrics) { metrics[task.name] = m.values }
         let manifest = ModelManifest(
@@ -109,10 +151,8 @@ public struct TrainingJob {
             labelRanges: Dictionary(uniqueKeysWithValues: zip(config.labels, profile.labelRanges).compactMap { label, range in
                 range.map { (label.name, [Double($0.lowerBound), Double($0.upperBound)]) }
             }))
-        try directory.writeJSON(manifest, to: directory.manifestPath)
-        checkpoint.removeAll()
-        progress.line("wrote \(outputDirectory) (model version \(version), \(report.rowsTrained) rows trained, \(Int(report.rowsPerSecond)) rows/s)")
-        return (report, manifest)
+        try publisher.publish(directory, manifest: manifest)
+        return manifest
     }
 }
 

@@ -138,6 +138,7 @@ public final class Trainer {
                 let elapsed = Date().timeIntervalSince(epochStart)
                 progress.update(self.progressLine(epoch: epoch, rows: epochRows, elapsed: elapsed, total: data.trainingRows,
                                                   lossSums: lossSums, lossBatches: lossBatches))
+                CrashPoint.reached("train.batch")
                 if let checkpoint, Date().timeIntervalSince(lastCheckpoint) >= checkpointInterval {
                     try checkpoint.save(parameters: parameters, optimizer: optimizer, state: state)
                     lastCheckpoint = Date()

@@ -3,18 +3,26 @@ import ModelDescription
 import ModelMath
 import TensorCore
 
-/// Crash-safe training checkpoints in `MODEL/checkpoint/`:
+/// Crash-safe training checkpoints in `MODEL/checkpoint/`, published like model versions
+/// (``VersionedDirectory``: written under a staging name, renamed, then a pointer replaced
+/// atomically):
 ///
 /// ```
 /// checkpoint/gen-<N>/weights.safetensors   parameters + the dense optimiser's state (optimizer.m.*, optimizer.v.*)
 /// checkpoint/gen-<N>/embeddings.snapshot   embedding rows with their optimiser state
 /// checkpoint/gen-<N>/state.json            TrainingState
-/// checkpoint/LATEST                        "<N>", replaced atomically after gen-<N> is complete
+/// checkpoint/LATEST                        "gen-<N>", replaced atomically after gen-<N> is complete
+/// checkpoint/best-<id>/                    the best validation epoch's weights and embedding rows
+/// checkpoint/BEST                          "best-<id>", the same way
 /// ```
-/// A crash while writing generation N leaves `LATEST` naming N − 1, which is intact; older
-/// generations are removed only after `LATEST` moves on.
+/// A kill while writing generation N leaves `LATEST` naming N − 1, which is intact; older
+/// generations, and staging directories of killed writers, are removed only after `LATEST`
+/// moves on.
 public struct TrainingCheckpoint {
+    /// `MODEL/checkpoint`.
     public let directory: String
+    /// `MODEL`.
+    let modelDirectory: String
     /// Saves the embedding table to a path; loads it back.
     public var saveEmbeddings: (String) throws -> Void
     public var loadEmbeddings: (String) throws -> Void
@@ -22,50 +30,54 @@ public struct TrainingCheckpoint {
     public init(modelDirectory: String, saveEmbeddings: @escaping (String) throws -> Void,
                 loadEmbeddings: @escaping (String) throws -> Void) {
         self.directory = modelDirectory + "/checkpoint"
+        self.modelDirectory = modelDirectory
         self.saveEmbeddings = saveEmbeddings
         self.loadEmbeddings = loadEmbeddings
     }
 
-    private var latestPath: String { directory + "/LATEST" }
-    private func generationPath(_ n: Int) -> String { directory + "/gen-\(n)" }
+    /// The generations: `LATEST` → `gen-<N>/`.
+    var generations: VersionedDirectory { VersionedDirectory(root: directory, pointer: "LATEST", prefix: "gen-") }
+    /// The best epoch: `BEST` → `best-<id>/`.
+    var best: VersionedDirectory { VersionedDirectory(root: directory, pointer: "BEST", prefix: "best-") }
 
-    /// The newest complete generation, if any.
+    /// The newest complete generation, if any (nil also when `LATEST` is unreadable).
     public func latestGeneration() -> Int? {
-        guard let data = FileManager.default.contents(atPath: latestPath),
-              let text = String(data: data, encoding: .utf8) else { return nil }
-        return Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        guard let name = try? generations.currentName() else { return nil }
+        return Int(name.dropFirst(generations.prefix.count))
     }
+
+    /// Whether a generation can be resumed from.
+    /// - Throws: when `LATEST` exists but is malformed or names a missing generation.
+    public func exists() throws -> Bool { try generations.currentName() != nil }
 
     /// Writes a new generation and makes it the latest.
     public func save(parameters: ModelParameters, optimizer: DenseOptimizer, state: TrainingState) throws {
-        let n = (latestGeneration() ?? 0) + 1
-        let path = generationPath(n)
-        try? FileManager.default.removeItem(atPath: path)
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw CheckpointError.io(path: path, reason: "cannot create checkpoint directory: \(error.localizedDescription)")
-        }
+        let name = "gen-\((latestGeneration() ?? 0) + 1)"
+        let path = try generations.beginStaging(name)
+        CrashPoint.reached("checkpoint.staged")
         var tensors = parameters.namedTensors
         tensors += optimizer.m.namedTensors.map { (name: "optimizer.m." + $0.name, tensor: $0.tensor) }
         tensors += optimizer.v.namedTensors.map { (name: "optimizer.v." + $0.name, tensor: $0.tensor) }
         try AtomicFile.write(SafeTensors.encode(tensors, metadata: ["optimizer_step": String(optimizer.step),
                                                                     "optimizer_kind": optimizer.rule.kindName]),
                              to: path + "/weights.safetensors")
+        CrashPoint.reached("checkpoint.weights-written")
         try saveEmbeddings(path + "/embeddings.snapshot")
+        CrashPoint.reached("checkpoint.embeddings-written")
         try ModelDirectory(path: path).writeJSON(state, to: path + "/state.json")
-        try AtomicFile.write("\(n)\n", to: latestPath)
+        CrashPoint.reached("checkpoint.state-written")
+        try generations.publish(staged: path, as: name, label: "checkpoint")
         // Older generations are no longer needed once LATEST names this one.
-        for old in 1..<n { try? FileManager.default.removeItem(atPath: generationPath(old)) }
+        generations.removeStale()
+        CrashPoint.reached("checkpoint.old-removed")
     }
 
     /// Restores the latest generation into `parameters` (whose shapes come from the config),
     /// `optimizer` and the embedding table.
     public func restore(parameters: inout ModelParameters, optimizer: inout DenseOptimizer) throws -> TrainingState {
-        guard let n = latestGeneration() else {
-            throw CheckpointError.io(path: latestPath, reason: "no checkpoint to resume from")
+        guard let path = try generations.currentPath() else {
+            throw CheckpointError.io(path: generations.pointerPath, reason: "no checkpoint to resume from")
         }
-        let path = generationPath(n)
         let weightsPath = path + "/weights.safetensors"
         let (tensors, metadata) = try SafeTensors.decode(try ModelDirectory.read(weightsPath), path: weightsPath)
         if let kind = metadata["optimizer_kind"], kind != optimizer.rule.kindName {
@@ -87,39 +99,42 @@ public struct TrainingCheckpoint {
         return try ModelDirectory(path: path).readJSON(TrainingState.self, from: path + "/state.json")
     }
 
-    private var bestPath: String { directory + "/best" }
-
-    /// Keeps the best validation epoch's weights and embedding rows in `checkpoint/best/`
-    /// (written to `best.tmp/` first, then renamed), so early stopping can return them.
+    /// Keeps the best validation epoch's weights and embedding rows (a new `best-<id>/`,
+    /// published through `BEST`), so early stopping can return them.
     public func saveBest(parameters: ModelParameters) throws {
-        let staging = directory + "/best.tmp"
-        try? FileManager.default.removeItem(atPath: staging)
-        do {
-            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
-        } catch {
-            throw CheckpointError.io(path: staging, reason: "cannot create directory: \(error.localizedDescription)")
-        }
+        let name = "best-" + ModelDirectory.newModelVersion()
+        let staging = try best.beginStaging(name)
         try AtomicFile.write(SafeTensors.encode(parameters.namedTensors), to: staging + "/weights.safetensors")
         try saveEmbeddings(staging + "/embeddings.snapshot")
-        try? FileManager.default.removeItem(atPath: bestPath)
-        guard rename(staging, bestPath) == 0 else {
-            throw CheckpointError.io(path: bestPath, reason: "cannot rename \(staging)")
-        }
+        CrashPoint.reached("checkpoint.best-written")
+        try best.publish(staged: staging, as: name, label: "checkpoint.best")
+        best.removeStale()
     }
 
     /// Loads the best epoch's weights (into `parameters`) and embedding rows, when saved.
     /// - Returns: whether a best checkpoint existed.
     public func restoreBest(parameters: inout ModelParameters) throws -> Bool {
+        guard let bestPath = try best.currentPath() else { return false }
         let weightsPath = bestPath + "/weights.safetensors"
-        guard FileManager.default.fileExists(atPath: weightsPath) else { return false }
         let (tensors, _) = try SafeTensors.decode(try ModelDirectory.read(weightsPath), path: weightsPath)
         try parameters.load(from: tensors, path: weightsPath)
         try loadEmbeddings(bestPath + "/embeddings.snapshot")
         return true
     }
 
-    /// Removes all checkpoints (after the final model is written).
+    /// Removes all checkpoints (after the final model is published, or before a fresh run): the
+    /// directory is first renamed to a staging name of the model root in one step, so a kill
+    /// never leaves a `LATEST` naming a half-deleted generation; ``ModelPublisher/prepare()``
+    /// reclaims the renamed directory if the deletion is cut short.
     public func removeAll() {
-        try? FileManager.default.removeItem(atPath: directory)
+        guard FileManager.default.fileExists(atPath: directory) else { return }
+        let aside = modelDirectory + "/" + VersionedDirectory.stagingPrefix + "checkpoint-removed-\(getpid())"
+        try? FileManager.default.removeItem(atPath: aside)
+        guard rename(directory, aside) == 0 else {
+            try? FileManager.default.removeItem(atPath: directory)
+            return
+        }
+        CrashPoint.reached("checkpoint.removing")
+        try? FileManager.default.removeItem(atPath: aside)
     }
 }

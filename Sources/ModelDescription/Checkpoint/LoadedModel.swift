@@ -14,19 +14,19 @@ public struct LoadedModel: Sendable {
     /// Per-task support rows; empty when the model directory has no `support.snapshot`.
     public let support: SupportStore
 
-    /// Loads and cross-checks every file; errors name the file and the problem.
+    /// Resolves `path` (``ModelDirectory/resolve(_:)``: the version `CURRENT` names, or a
+    /// format-1 flat directory), checks every file against the manifest's checksums, then loads
+    /// and cross-checks them; errors name the file and the problem.
     /// - Parameter clock: time source of the stores (expiry); tests inject a manual clock.
     public init(path: String, clock: any ParamServerClock = SystemClock()) throws {
-        let directory = ModelDirectory(path: path)
-        guard directory.exists else {
-            throw CheckpointError.io(path: directory.manifestPath, reason: "not a model directory (no manifest.json)")
-        }
+        let directory = try ModelDirectory.resolve(path)
         self.directory = directory
         manifest = try directory.readJSON(ModelManifest.self, from: directory.manifestPath)
-        guard manifest.formatVersion == ModelDirectory.formatVersion else {
+        guard (ModelDirectory.oldestReadableFormatVersion...ModelDirectory.formatVersion).contains(manifest.formatVersion) else {
             throw CheckpointError.mismatch(path: directory.manifestPath,
-                                           reason: "format version \(manifest.formatVersion), this build reads \(ModelDirectory.formatVersion)")
+                                           reason: "format version \(manifest.formatVersion), this build reads \(ModelDirectory.oldestReadableFormatVersion)–\(ModelDirectory.formatVersion)")
         }
+        try directory.verifyChecksums(manifest)
         config = try ModelConfig.load(yamlFile: directory.configPath)
         let statistics = try directory.readJSON(NumericStatistics.self, from: directory.preprocessingPath)
         encoder = try FeatureEncoder(config: config, statistics: statistics)
@@ -39,7 +39,9 @@ public struct LoadedModel: Sendable {
         embeddings = try EmbeddingStore(config: EmbeddingStoreConfig(model: config), clock: clock)
         try embeddings.restore(from: directory.embeddingsPath)
         support = try SupportStore(config: SupportStoreConfig(model: config, modelVersion: manifest.numericModelVersion), clock: clock)
-        if FileManager.default.fileExists(atPath: directory.supportPath) {
+        if FileManager.default.fileExists(atPath: directory.servedSupportPath) {
+            try support.restore(from: directory.servedSupportPath)
+        } else if FileManager.default.fileExists(atPath: directory.supportPath) {
             try support.restore(from: directory.supportPath)
         }
     }

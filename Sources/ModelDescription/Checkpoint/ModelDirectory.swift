@@ -2,22 +2,31 @@ import ModelMath
 import Foundation
 import TensorCore
 
-/// The files of a trained model (`docs/DESIGN.md` §Formats):
+/// The files of one trained model version (`docs/DESIGN.md` §Formats):
 ///
 /// ```
-/// MODEL/
-///   config.yaml              the model config, as trained
-///   model.safetensors        every dense tensor by path (experts.0.layers.0.weight, …), float32
-///   preprocessing.json       fitted numeric statistics (normalisation)
-///   embeddings.snapshot      embedding rows (parameter-server snapshot format)
-///   support.snapshot         per-task support store (written when present)
-///   manifest.json            format version, model version id, data fingerprint, metrics
+/// MODEL/                     the path given to train, eval, score, serve (see ModelPublisher)
+///   CURRENT                  "v-<model version>": the published version, replaced atomically
+///   v-<model version>/       one ModelDirectory:
+///     config.yaml              the model config, as trained
+///     model.safetensors        every dense tensor by path (experts.0.layers.0.weight, …), float32
+///     preprocessing.json       fitted numeric statistics (normalisation)
+///     embeddings.snapshot      embedding rows (parameter-server snapshot format)
+///     support.snapshot         per-task support store (written when present)
+///     manifest.json            format version, model version id, data fingerprint, metrics,
+///                              and each file's size and CRC-32
+///   checkpoint/              training checkpoints (TrainingCheckpoint), while a run is unfinished
 /// ```
-/// Every file is written atomically; `manifest.json` is written last, so a directory with a
-/// manifest is complete, and the manifest's `modelVersion` is stamped into
-/// `model.safetensors`'s metadata so mixed generations are detected on load.
+/// A model directory is written whole into a staging directory and published by replacing
+/// `CURRENT` (``ModelPublisher``); ``resolve(_:)`` is how every loader finds it. The manifest's
+/// `modelVersion` is also stamped into `model.safetensors`'s metadata. Directories written
+/// before versioned publishing (format version 1: the files directly in `MODEL/`, no
+/// `CURRENT`, no checksums) still resolve and load.
 public struct ModelDirectory: Sendable {
-    public static let formatVersion = 1
+    /// 2: published as a version directory behind `CURRENT`, with per-file checksums in the manifest.
+    public static let formatVersion = 2
+    /// The oldest format version this build loads (1: flat directory, no checksums).
+    public static let oldestReadableFormatVersion = 1
     public let path: String
 
     public init(path: String) { self.path = path }
@@ -27,10 +36,75 @@ public struct ModelDirectory: Sendable {
     public var preprocessingPath: String { path + "/preprocessing.json" }
     public var embeddingsPath: String { path + "/embeddings.snapshot" }
     public var supportPath: String { path + "/support.snapshot" }
+    /// Where a server snapshots its support store on shutdown: server state, not part of the
+    /// trained model, so not in the manifest's checksums (the snapshot format checks itself);
+    /// loaded in preference to ``supportPath`` when present.
+    public var servedSupportPath: String { path + "/support.served.snapshot" }
     public var manifestPath: String { path + "/manifest.json" }
 
-    /// Whether a complete model (a manifest) is present.
+    /// Whether a complete model (a manifest) is present in this very directory.
     public var exists: Bool { FileManager.default.fileExists(atPath: manifestPath) }
+
+    /// The files whose size and checksum the manifest records (the support store only when written).
+    public var checksummedFiles: [String] {
+        ["config.yaml", "preprocessing.json", "model.safetensors", "embeddings.snapshot", "support.snapshot"]
+            .filter { $0 != "support.snapshot" || FileManager.default.fileExists(atPath: path + "/" + $0) }
+    }
+
+    /// The model version directory a model path names — the one resolution every loader (serve,
+    /// score, eval, warm start) goes through:
+    ///
+    /// 1. `path/CURRENT` exists: the version directory it names (a malformed pointer is an error);
+    /// 2. else `path/manifest.json` exists: `path` itself (a model written before versioned
+    ///    publishing, or a version directory given directly);
+    /// 3. else: not a model directory. Staging directories and unreferenced versions are never
+    ///    candidates.
+    /// - Throws: ``CheckpointError`` naming the pointer or the missing manifest.
+    public static func resolve(_ path: String) throws -> ModelDirectory {
+        if let current = try ModelPublisher(root: path).versions.currentPath() {
+            return ModelDirectory(path: current)
+        }
+        let flat = ModelDirectory(path: path)
+        guard flat.exists else {
+            throw CheckpointError.io(path: path, reason: "not a model directory (no CURRENT or manifest.json)")
+        }
+        return flat
+    }
+
+    /// Computes the size and CRC-32 of each of ``checksummedFiles``.
+    public func fileChecksums() throws -> [String: ModelFileChecksum] {
+        var out: [String: ModelFileChecksum] = [:]
+        for name in checksummedFiles {
+            let (crc, bytes) = try CRC32.checksum(file: path + "/" + name)
+            out[name] = ModelFileChecksum(bytes: bytes, crc32: crc)
+        }
+        return out
+    }
+
+    /// Checks every file the manifest lists against its recorded size and CRC-32.
+    /// - Throws: ``CheckpointError/malformed(path:reason:)`` naming the first file that differs
+    ///   (or ``CheckpointError/io(path:reason:)`` when it is missing); a format-2 manifest
+    ///   without checksums, or missing a required file's, is malformed too.
+    public func verifyChecksums(_ manifest: ModelManifest) throws {
+        guard manifest.formatVersion >= 2 else { return }  // format 1 recorded none
+        guard let files = manifest.files else {
+            throw CheckpointError.malformed(path: manifestPath, reason: "format version \(manifest.formatVersion) without file checksums")
+        }
+        for required in ["config.yaml", "preprocessing.json", "model.safetensors", "embeddings.snapshot"] where files[required] == nil {
+            throw CheckpointError.malformed(path: manifestPath, reason: "no checksum for \(required)")
+        }
+        for (name, expected) in files.sorted(by: { $0.key < $1.key }) {
+            guard !name.contains("/"), name != "manifest.json" else {
+                throw CheckpointError.malformed(path: manifestPath, reason: "lists \(String(reflecting: name)), not a model file")
+            }
+            let file = path + "/" + name
+            let (crc, bytes) = try CRC32.checksum(file: file)
+            let found = ModelFileChecksum(bytes: bytes, crc32: crc)
+            guard found == expected else {
+                throw CheckpointError.malformed(path: file, reason: "checksum mismatch: manifest.json records \(expected), the file has \(found)")
+            }
+        }
+    }
 
     /// Creates the directory (and parents) when missing.
     public func create() throws {
@@ -125,6 +199,9 @@ public struct ModelManifest: Sendable, Codable, Equatable {
     /// `[min, max]` of each label in the training data, by task name (absent in models written
     /// before it was recorded): the range the serving fallback checks regression predictions against.
     public var labelRanges: [String: [Double]]?
+    /// Size and CRC-32 of every other file of the version, by file name (format version 2;
+    /// absent in format 1), checked by every load.
+    public var files: [String: ModelFileChecksum]?
 
     public init(modelVersion: String, dataFingerprint: String, architecture: String, parameterCount: Int,
                 embeddingRows: Int, metrics: [String: [String: Double]], rowsTrained: Int, epochsCompleted: Int,
@@ -141,4 +218,19 @@ public struct ModelManifest: Sendable, Codable, Equatable {
         self.epochsCompleted = epochsCompleted
         self.labelRanges = labelRanges
     }
+}
+
+/// A model file's size and CRC-32 as the manifest records them: `{"bytes": 1234, "crc32": "cbf43926"}`
+/// (8 lowercase hex digits, zlib's `crc32`: `format(zlib.crc32(data), "08x")` in Python).
+public struct ModelFileChecksum: Sendable, Codable, Equatable, CustomStringConvertible {
+    public var bytes: Int
+    public var crc32: String
+
+    public init(bytes: Int, crc32: UInt32) {
+        self.bytes = bytes
+        let hex = String(crc32, radix: 16)
+        self.crc32 = String(repeating: "0", count: 8 - hex.count) + hex
+    }
+
+    public var description: String { "CRC-32 \(crc32) (\(bytes) bytes)" }
 }
