@@ -1,13 +1,15 @@
 extension SupportStore {
     var isOverBound: Bool {
-        switch config.memoryBound {
-        case .none: return false
-        case let .bytes(limit): return tasksInUse.load(ordering: .relaxed) * layout.blockBytes > limit
-        case let .rows(limit): return rowsInUse.load(ordering: .relaxed) > limit
-        }
+        let bound = config.memoryBound
+        if let limit = bound.maxTasks, tasksInUse.load(ordering: .relaxed) > limit { return true }
+        if let limit = bound.maxBytes, bytesInUse.load(ordering: .relaxed) > limit { return true }
+        if let limit = bound.maxRows, rowsInUse.load(ordering: .relaxed) > limit { return true }
+        return false
     }
 
-    /// Evicts least-recently-used tasks until the store is within its memory bound.
+    /// Evicts least-recently-used tasks until the store is within every limit of its memory
+    /// bound (tasks, bytes charged, rows); evictions are counted in
+    /// ``SupportStoreStatistics/tasksEvicted``.
     ///
     /// Each round reads every shard's LRU tail (one lock at a time, never two at once) and
     /// evicts the globally oldest, so the order is exact LRU when single-threaded and
@@ -26,12 +28,15 @@ extension SupportStore {
                 if t < oldest || (victim < 0 && t != Int64.max) { oldest = t; victim = i }
             }
             guard victim >= 0 else { break }
-            let rows = shards[victim].withLock { s -> Int in
-                guard s.lruTail >= 0 else { return -1 }
-                return s.removeEntry(Int(s.lruTail))
+            let (rows, bytes) = shards[victim].withLock { s -> (Int, Int) in
+                guard s.lruTail >= 0 else { return (-1, 0) }
+                let before = s.taskBytes
+                let rows = s.removeEntry(Int(s.lruTail))
+                return (rows, before - s.taskBytes)
             }
             guard rows >= 0 else { continue }
             rowsInUse.subtract(rows, ordering: .relaxed)
+            bytesInUse.subtract(bytes, ordering: .relaxed)
             tasksInUse.subtract(1, ordering: .relaxed)
             evictions.add(1, ordering: .relaxed)
             evicted += 1

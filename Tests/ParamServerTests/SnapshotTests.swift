@@ -86,7 +86,7 @@ import Testing
         }
         // A bounded store restoring it evicts the least recently used tasks first.
         var bounded = config
-        bounded.memoryBound = .bytes(10 * store.blockBytes)
+        bounded.memoryBound = .tasks(10)
         let small = try SupportStore(config: bounded, clock: clock)
         try small.restore(from: path)
         #expect(small.count == 10)
