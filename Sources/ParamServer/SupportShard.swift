@@ -304,6 +304,9 @@ final class SupportShard: @unchecked Sendable {
         if lruTail < 0 { lruTail = Int32(e) }
     }
 
+    /// Last use of the least recently used task, `Int64.max` when the shard is empty.
+    var tailUse: Int64 { lruTail >= 0 ? entries[Int(lruTail)].lastUse : .max }
+
     func markUsed(_ e: Int, now: Int64) {
         entries[e].lastUse = max(entries[e].lastUse, now)
         if lruHead != Int32(e) {
