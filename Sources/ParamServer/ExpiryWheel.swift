@@ -43,6 +43,32 @@ struct ExpiryWheel {
         return refs
     }
 
+    /// Drops the references `keep` rejects and duplicates within a generation.
+    ///
+    /// - Complexity: O(R log R) for R references; the owner calls it when R has doubled since
+    ///   the last compaction, so amortised O(log R) a reference.
+    mutating func compact(keep: (UInt32) -> Bool) {
+        var i = 0
+        while i < generations.count {
+            var refs = references[i].filter(keep)
+            refs.sort()
+            var unique = 0
+            for r in refs where unique == 0 || refs[unique - 1] != r {
+                refs[unique] = r
+                unique += 1
+            }
+            refs.removeLast(refs.count - unique)
+            referenceCount -= references[i].count - refs.count
+            if refs.isEmpty {
+                generations.remove(at: i)
+                references.remove(at: i)
+            } else {
+                references[i] = refs
+                i += 1
+            }
+        }
+    }
+
     /// Forgets every reference.
     mutating func removeAll() {
         generations.removeAll()

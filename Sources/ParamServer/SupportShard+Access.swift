@@ -2,7 +2,9 @@ extension SupportShard {
     /// Appends one row to task `key`'s ring, overwriting its oldest row when full.
     ///
     /// - Returns: `(rows added, tasks added)` for the store's global counters.
-    /// - Complexity: O(W + L) plus an expected O(1) index probe.
+    /// - Complexity: O(W + L) plus an expected O(1) index probe; when the task's ring is full
+    ///   and smaller than `S_max`, O(rows · (W + L)) and one allocation to move to the next
+    ///   size class (amortised O(W + L) a row: classes double).
     func append(
         key: UInt64, hash: UInt64, features source: UnsafePointer<Float>, labels labelSource: UnsafePointer<Float>?,
         eventTime: Int64, now: Int64, version: UInt64, policy: SupportPolicy
@@ -15,7 +17,11 @@ extension SupportShard {
             e = allocateEntry(key: key, hash: hash, now: now)
             tasks = 1
         }
-        let s = layout.capacity, w = layout.rowWidth, l = layout.labelWidth
+        // A full ring grows into the next size class (one allocation); a full block overwrites.
+        if Int(entries[e].count) == ringSize(e) && ringSize(e) < layout.capacity {
+            resize(e, toClass: Int(entries[e].sizeClass) + 1)
+        }
+        let bl = blockLayout(e), s = bl.rows, w = layout.rowWidth, l = layout.labelWidth
         let entry = entries[e]
         let previousWrite: Int64? = entry.count > 0 ? writeTime(e, (Int(entry.head) + Int(entry.count) - 1) % s) : nil
         let slot: Int
@@ -29,15 +35,15 @@ extension SupportShard {
             slot = Int(entry.head)
             entries[e].head = Int32((slot + 1) % s)
         }
-        (features(e) + slot * w).update(from: source, count: w)
-        if l > 0, let labelSource { (labels(e) + slot * l).update(from: labelSource, count: l) }
         let b = block(e)
-        b.storeBytes(of: eventTime, toByteOffset: layout.eventOffset + slot * 8, as: Int64.self)
-        b.storeBytes(of: now, toByteOffset: layout.writeOffset + slot * 8, as: Int64.self)
-        b.storeBytes(of: version, toByteOffset: layout.versionOffset + slot * 8, as: UInt64.self)
+        (b.assumingMemoryBound(to: Float.self) + slot * w).update(from: source, count: w)
+        if l > 0, let labelSource { ((b + bl.labelsOffset).assumingMemoryBound(to: Float.self) + slot * l).update(from: labelSource, count: l) }
+        b.storeBytes(of: eventTime, toByteOffset: bl.eventOffset + slot * 8, as: Int64.self)
+        b.storeBytes(of: now, toByteOffset: bl.writeOffset + slot * 8, as: Int64.self)
+        b.storeBytes(of: version, toByteOffset: bl.versionOffset + slot * 8, as: UInt64.self)
         markUsed(e, now: now)
         if policy.ttl > 0 && (previousWrite.map { policy.generation(of: $0) != policy.generation(of: now) } ?? true) {
-            wheel.add(e, generation: policy.generation(of: now))
+            enqueueExpiry(e, generation: policy.generation(of: now))
         }
         statistics.rowsAppended += 1
         return (rows, tasks)
@@ -54,7 +60,7 @@ extension SupportShard {
         let served = servedCount(e, now: now, version: version, policy: policy)
         markUsed(e, now: now)
         guard served > 0 else { return 0 }
-        let s = layout.capacity, w = layout.rowWidth, l = layout.labelWidth
+        let s = ringSize(e), w = layout.rowWidth, l = layout.labelWidth
         let start = (Int(entries[e].head) + Int(entries[e].count) - served) % s
         let first = min(served, s - start), second = served - first
         let f = features(e)

@@ -7,23 +7,23 @@ extension SupportStore {
     ///   left untouched on failure.
     /// - Complexity: O(rows · (W + L)); one shard lock at a time.
     public func snapshot(to path: String) throws(ParamServerError) {
-        let w = layout.rowWidth, l = layout.labelWidth, cap = layout.capacity
+        let w = layout.rowWidth, l = layout.labelWidth
         let writer = try SnapshotWriter(path: path, kind: .support, fields: [
-            UInt64(w), UInt64(l), UInt64(cap), modelVersion, 0,
+            UInt64(w), UInt64(l), UInt64(layout.capacity), modelVersion, 0,
         ])
         for shard in shards {
             shard.withLock { s in
                 // Least recently used first, so restoring in file order rebuilds the LRU list.
                 var e = Int(s.lruTail)
                 while e >= 0 {
-                    let entry = s.entries[e]
+                    let entry = s.entries[e], ring = s.ringSize(e)
                     writer.record { out in
                         out.append(entry.key)
                         out.append(entry.lastUse)
                         out.append(UInt32(entry.count))
                         out.append(UInt32(0))
                         for i in 0..<Int(entry.count) {
-                            let slot = (Int(entry.head) + i) % cap
+                            let slot = (Int(entry.head) + i) % ring
                             out.append(floats: s.features(e) + slot * w, count: w)
                             out.append(floats: s.labels(e) + slot * l, count: l)
                             out.append(s.eventTime(e, slot))
@@ -61,7 +61,7 @@ extension SupportStore {
         }
         let fresh = shards.map { _ in SupportShard(layout: layout, version: f[3]) }
         let mask = shards.count - 1
-        var rows = 0, tasks = 0
+        var rows = 0, tasks = 0, bytes = 0
         try contents.forEachFrame { (decoder, records) throws(ParamServerError) in
             for _ in 0..<records {
                 let at = decoder.base + decoder.position
@@ -78,22 +78,22 @@ extension SupportStore {
                 if shard.find(key, hash: hash) != nil {
                     throw .corruptSnapshot(path: path, offset: at, reason: "task \(key) appears twice")
                 }
-                let e = shard.allocateEntry(key: key, hash: hash, now: lastUse)
-                let b = shard.block(e)
+                let e = shard.allocateEntry(key: key, hash: hash, now: lastUse, sizeClass: layout.sizeClass(rows: count))
+                let b = shard.block(e), bl = shard.blockLayout(e)
                 var newest: Int64 = .min
                 for slot in 0..<count {
                     try decoder.readFloats(into: shard.features(e) + slot * w, count: w)
                     try decoder.readFloats(into: shard.labels(e) + slot * l, count: l)
-                    b.storeBytes(of: try decoder.read(Int64.self), toByteOffset: layout.eventOffset + slot * 8, as: Int64.self)
+                    b.storeBytes(of: try decoder.read(Int64.self), toByteOffset: bl.eventOffset + slot * 8, as: Int64.self)
                     newest = try decoder.read(Int64.self)
-                    b.storeBytes(of: newest, toByteOffset: layout.writeOffset + slot * 8, as: Int64.self)
-                    b.storeBytes(of: try decoder.read(UInt64.self), toByteOffset: layout.versionOffset + slot * 8, as: UInt64.self)
+                    b.storeBytes(of: newest, toByteOffset: bl.writeOffset + slot * 8, as: Int64.self)
+                    b.storeBytes(of: try decoder.read(UInt64.self), toByteOffset: bl.versionOffset + slot * 8, as: UInt64.self)
                 }
                 shard.entries[e].count = Int32(count)
                 shard.storedRows += count
                 if policy.ttl > 0 {
                     // Oldest write's generation: the first sweep that can drop any of its rows.
-                    let oldest = b.loadUnaligned(fromByteOffset: layout.writeOffset, as: Int64.self)
+                    let oldest = b.loadUnaligned(fromByteOffset: bl.writeOffset, as: Int64.self)
                     shard.wheel.add(e, generation: policy.generation(of: oldest))
                     if policy.generation(of: newest) != policy.generation(of: oldest) {
                         shard.wheel.add(e, generation: policy.generation(of: newest))
@@ -101,6 +101,7 @@ extension SupportStore {
                 }
                 rows += count
                 tasks += 1
+                bytes += layout.taskBytes(sizeClass: Int(shard.entries[e].sizeClass))
             }
         }
         for (lock, shard) in zip(shards, fresh) {
@@ -108,6 +109,7 @@ extension SupportStore {
         }
         rowsInUse.store(rows, ordering: .relaxed)
         tasksInUse.store(tasks, ordering: .relaxed)
+        bytesInUse.store(bytes, ordering: .relaxed)
         enforceMemoryBound()
     }
 }

@@ -10,8 +10,11 @@ import Synchronization
 /// a row written under another model version is never served; a pull returns the newest
 /// servable suffix oldest-first; the memory bound evicts least-recently-used tasks.
 ///
+/// A task's rows live in one block of its size class (1, 2, 4, … `S_max` rows, growing as rows
+/// arrive), so a task costs about what it holds: ``taskBytes(rows:)``.
+///
 /// Sharded by task-key hash, one `Mutex` per shard; no global lock (the memory bound is kept
-/// with atomics and may be exceeded by one task per concurrent appender).
+/// with atomics and may be exceeded by one task, or one task's growth, per concurrent appender).
 public final class SupportStore: Sendable {
     /// The validated configuration (its `modelVersion` is the initial version).
     public let config: SupportStoreConfig
@@ -22,6 +25,8 @@ public final class SupportStore: Sendable {
     let currentVersion: Atomic<UInt64>
     let rowsInUse = Atomic<Int>(0)
     let tasksInUse = Atomic<Int>(0)
+    /// Bytes charged to stored tasks (the sum of ``taskBytes(rows:)``), for the byte bound.
+    let bytesInUse = Atomic<Int>(0)
     let evictions = Atomic<Int>(0)
 
     /// Creates an empty store.
@@ -41,8 +46,20 @@ public final class SupportStore: Sendable {
         }
     }
 
-    /// Bytes of one task's block: `S_max · (W + L) · 4 + S_max · 24`, padded to 64.
+    /// Bytes of a full task block: `S_max · (W + L) · 4 + S_max · 24`, padded to 16.
     public var blockBytes: Int { layout.blockBytes }
+
+    /// Bytes a task holding `rows` rows is charged (the measure of ``MemoryBound/bytes(_:)``):
+    /// its block of the smallest size class holding `rows` (1, 2, 4, … `S_max` rows) as the
+    /// allocator hands it out (glibc: 8-byte header, 16-byte granules), plus its entry (48 bytes:
+    /// key, block pointer, last use, ring head and count, LRU links, size class) and 5 bytes of
+    /// index. A one-row task with W = 128, L = 2 costs 613 bytes; a full 64-row one 34 885.
+    ///
+    /// - Parameter rows: in 1...S_max.
+    public func taskBytes(rows: Int) -> Int {
+        precondition(rows >= 1 && rows <= layout.capacity, "rows \(rows) is not in 1...S_max (\(layout.capacity))")
+        return layout.taskBytes(sizeClass: layout.sizeClass(rows: rows))
+    }
 
     /// The version written with new rows; rows of other versions read as expired.
     public var modelVersion: UInt64 { currentVersion.load(ordering: .acquiring) }
@@ -74,8 +91,10 @@ public final class SupportStore: Sendable {
         let hash = mixKey(task)
         let now = clock.now().nanosecondsSinceEpoch, version = modelVersion
         let added = shards[shardOf(hash: hash, mask: shards.count - 1)].withLock { s in
-            s.append(key: task, hash: hash, features: f, labels: labels.baseAddress, eventTime: timestamp.nanosecondsSinceEpoch,
-                     now: now, version: version, policy: policy)
+            let before = s.taskBytes
+            let d = s.append(key: task, hash: hash, features: f, labels: labels.baseAddress, eventTime: timestamp.nanosecondsSinceEpoch,
+                             now: now, version: version, policy: policy)
+            return SupportDelta(rows: d.rows, tasks: d.tasks, bytes: s.taskBytes - before)
         }
         account(added)
         enforceMemoryBound()
@@ -96,11 +115,12 @@ public final class SupportStore: Sendable {
         guard n > 0, let keyBase = tasks.baseAddress, let f = features.baseAddress, let t = timestamps.baseAddress else { return }
         let labelBase = labels.baseAddress
         let now = clock.now().nanosecondsSinceEpoch, version = modelVersion
-        var added = (rows: 0, tasks: 0)
+        var added = SupportDelta()
         ShardRouting.forEachChunk(keys: tasks, shardMask: shards.count - 1) { offset, g in
             for s in 0..<shards.count where g.starts[s + 1] > g.starts[s] {
-                let delta = shards[s].withLock { shard in
-                    var delta = (rows: 0, tasks: 0)
+                added += shards[s].withLock { shard in
+                    let before = shard.taskBytes
+                    var delta = SupportDelta()
                     for i in g.starts[s]..<g.starts[s + 1] {
                         let q = Int(g.order[i]), p = offset + q
                         let d = shard.append(key: keyBase[p], hash: g.hashes[q], features: f + p * w,
@@ -109,10 +129,9 @@ public final class SupportStore: Sendable {
                         delta.rows += d.rows
                         delta.tasks += d.tasks
                     }
+                    delta.bytes = shard.taskBytes - before
                     return delta
                 }
-                added.rows += delta.rows
-                added.tasks += delta.tasks
             }
         }
         account(added)
@@ -155,18 +174,24 @@ public final class SupportStore: Sendable {
         let now = clock.now().nanosecondsSinceEpoch, version = modelVersion
         var report = SweepReport()
         for shard in shards {
-            let r = shard.withLock { $0.sweep(now: now, version: version, policy: policy) }
+            let (r, bytes) = shard.withLock { s in
+                let before = s.taskBytes
+                let r = s.sweep(now: now, version: version, policy: policy)
+                return (r, before - s.taskBytes)
+            }
             rowsInUse.subtract(r.rowsReclaimed, ordering: .relaxed)
             tasksInUse.subtract(r.entriesReclaimed, ordering: .relaxed)
+            bytesInUse.subtract(bytes, ordering: .relaxed)
             report += r
         }
         report.entriesEvicted = enforceMemoryBound()
         return report
     }
 
-    func account(_ added: (rows: Int, tasks: Int)) {
+    func account(_ added: SupportDelta) {
         if added.rows != 0 { rowsInUse.add(added.rows, ordering: .relaxed) }
         if added.tasks != 0 { tasksInUse.add(added.tasks, ordering: .relaxed) }
+        if added.bytes != 0 { bytesInUse.add(added.bytes, ordering: .relaxed) }
     }
 
     /// Counters and memory use (tasks, rows, bytes, evictions), summed over shards.
@@ -179,6 +204,7 @@ public final class SupportStore: Sendable {
                 total.tasks += s.liveEntries
                 total.rows += s.storedRows
                 total.bytes += s.bytes
+                total.taskBytes += s.taskBytes
                 total.rowsAppended += s.statistics.rowsAppended
                 total.pulls += s.statistics.pulls
                 total.tasksExpired += s.statistics.tasksExpired
@@ -196,8 +222,12 @@ public struct SupportStoreStatistics: Sendable, Equatable {
     public var tasks = 0
     /// Rows stored, including rows that are expired but not yet swept.
     public var rows = 0
-    /// Heap bytes held: slab pages, entry table, index, expiry queue.
+    /// Heap bytes held: task blocks (as allocated), entry tables, free lists, index, expiry
+    /// queue. At least ``taskBytes`` minus the index estimate; more by the tables' spare capacity.
     public var bytes = 0
+    /// Bytes charged to the stored tasks, the sum of ``SupportStore/taskBytes(rows:)`` (the
+    /// measure of ``MemoryBound/maxBytes``).
+    public var taskBytes = 0
     public var rowsAppended = 0
     public var pulls = 0
     /// Tasks and rows reclaimed by sweeps (time to live or model version).
@@ -207,4 +237,18 @@ public struct SupportStoreStatistics: Sendable, Equatable {
     public var tasksEvicted = 0
 
     public init() {}
+
+    /// Mean bytes charged per stored task (per user), 0 when empty.
+    public var bytesPerTask: Double { tasks > 0 ? Double(taskBytes) / Double(tasks) : 0 }
+}
+
+/// Changes to the store's global counters from one locked shard operation.
+struct SupportDelta: Sendable {
+    var rows = 0, tasks = 0, bytes = 0
+
+    static func += (a: inout SupportDelta, b: SupportDelta) {
+        a.rows += b.rows
+        a.tasks += b.tasks
+        a.bytes += b.bytes
+    }
 }

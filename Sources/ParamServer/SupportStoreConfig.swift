@@ -1,10 +1,42 @@
-/// A global cap on the support store; least-recently-used tasks are evicted first.
-public enum MemoryBound: Sendable, Equatable {
-    case none
-    /// Bytes of task blocks in use (`tasks × blockBytes`, see ``SupportStore/blockBytes``).
-    case bytes(Int)
+/// Global caps on the support store, each optional; when any is exceeded, least-recently-used
+/// tasks are evicted until all hold (`append` and `pull` both count as use).
+///
+/// `MemoryBound.tasks(10_000)`, `.bytes(1 << 30)`, or both: `MemoryBound(tasks: 10_000, bytes: 1 << 30)`.
+public struct MemoryBound: Sendable, Equatable {
+    /// Tasks (users) stored.
+    public var maxTasks: Int?
+    /// Bytes charged to tasks: the sum of ``SupportStore/taskBytes(rows:)`` over stored tasks
+    /// (each task's block as the allocator hands it out, its entry and its index bucket share).
+    public var maxBytes: Int?
     /// Support rows stored, over all tasks.
-    case rows(Int)
+    public var maxRows: Int?
+
+    public init(tasks: Int? = nil, bytes: Int? = nil, rows: Int? = nil) {
+        maxTasks = tasks
+        maxBytes = bytes
+        maxRows = rows
+    }
+
+    /// No bound.
+    public static let none = MemoryBound()
+    /// At most `n` tasks.
+    public static func tasks(_ n: Int) -> MemoryBound { MemoryBound(tasks: n) }
+    /// At most `n` bytes charged to tasks (see ``maxBytes``).
+    public static func bytes(_ n: Int) -> MemoryBound { MemoryBound(bytes: n) }
+    /// At most `n` rows.
+    public static func rows(_ n: Int) -> MemoryBound { MemoryBound(rows: n) }
+
+    /// Largest value each limit accepts (so sums and products of them never overflow).
+    static let limit = 1 << 50
+
+    func validate() throws(ParamServerError) {
+        for (name, value) in [("tasks", maxTasks), ("bytes", maxBytes), ("rows", maxRows)] {
+            guard let v = value else { continue }
+            guard v > 0 && v <= Self.limit else {
+                throw .invalidConfiguration(field: "memoryBound", reason: "\(name)(\(v)) is not in 1...\(Self.limit)")
+            }
+        }
+    }
 }
 
 /// Configuration of a ``SupportStore``; validated by the store's initialiser.
@@ -52,11 +84,7 @@ public struct SupportStoreConfig: Sendable, Equatable {
         }
         guard keepFloor >= 0 && keepFloor <= capacity else { throw fail("keepFloor", "\(keepFloor) is not in 0...capacity (\(capacity))") }
         if case let .timeToLive(ttl) = expiry, ttl <= .zero { throw fail("expiry", "time to live must be positive") }
-        switch memoryBound {
-        case .none: break
-        case let .bytes(b): guard b > 0 else { throw fail("memoryBound", "bytes(\(b)) must be positive") }
-        case let .rows(r): guard r > 0 else { throw fail("memoryBound", "rows(\(r)) must be positive") }
-        }
+        try memoryBound.validate()
         guard shardCount >= 1 && shardCount <= 65_536 && shardCount & (shardCount - 1) == 0 else {
             throw fail("shardCount", "\(shardCount) is not a power of two in 1...65536")
         }

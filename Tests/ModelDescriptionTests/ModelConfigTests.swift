@@ -109,6 +109,7 @@ private func failure(_ yaml: String, sourceLocation: SourceLocation = #_sourceLo
         #expect(c.embeddings.admissionCount == 1 && c.embeddings.expiry == .never)
         #expect(c.supportStore.capacity == 64 && c.supportStore.expiry == .after(seconds: 2_592_000))
         #expect(c.supportStore.keepFloor == 4 && c.supportStore.maxTasks == 1_000_000)
+        #expect(c.supportStore.maxBytes == 1 << 30)
         #expect(c.serving.finetune && c.serving.innerSteps == 3 && c.serving.innerLearningRate == 0.05)
         #expect(c.serving.maxCandidates == 1000 && c.serving.maxBodyBytes == 1_048_576)
         #expect(c.serving.batchMaxRequests == 4 && c.serving.batchMaxWaitMicroseconds == 200)
@@ -298,6 +299,9 @@ private func failure(_ yaml: String, sourceLocation: SourceLocation = #_sourceLo
         (variant("support_store: {capacity: 0}"), "support_store.capacity"),
         (variant("support_store: {capacity: 8, keep_floor: 9}"), "support_store.keep_floor"),
         (variant("support_store: {max_tasks: 0}"), "support_store.max_tasks"),
+        (variant("support_store: {max_tasks: 9000000000000000000}"), "support_store.max_tasks"),
+        (variant("support_store: {max_bytes: 1000}"), "support_store.max_bytes"),
+        (variant("support_store: {max_bytes: 2000000000000}"), "support_store.max_bytes"),
         (variant("support_store: {ttl_seconds: -1}"), "support_store.ttl_seconds"),
         (variant("serving: {inner_steps: 0}"), "serving.inner_steps"),
         (variant("serving: {inner_learning_rate: -1}"), "serving.inner_learning_rate"),

@@ -68,9 +68,8 @@ import Testing
 
     @Test func `concurrent sweeps, appends and evictions keep the counters consistent`() async throws {
         let clock = ManualClock(start: .seconds(1_000))
-        let probe = try SupportStore(config: .init(rowWidth: 4, labelWidth: 1, capacity: 4))
         let store = try SupportStore(config: .init(rowWidth: 4, labelWidth: 1, capacity: 4, expiry: .timeToLive(.seconds(5)),
-                                                   memoryBound: .bytes(40 * probe.blockBytes), shardCount: 4), clock: clock)
+                                                   memoryBound: .tasks(40), shardCount: 4), clock: clock)
         await withTaskGroup(of: Void.self) { group in
             for w in 0..<Self.workers {
                 group.addTask {

@@ -86,12 +86,45 @@ import Testing
         }
         // A bounded store restoring it evicts the least recently used tasks first.
         var bounded = config
-        bounded.memoryBound = .bytes(10 * store.blockBytes)
+        bounded.memoryBound = .tasks(10)
         let small = try SupportStore(config: bounded, clock: clock)
         try small.restore(from: path)
         #expect(small.count == 10)
         #expect(pullSupport(small, task: 49).count > 0)
         #expect(pullSupport(small, task: 0).count == 0)
+    }
+
+    /// A support snapshot written by the fixed-block layout (commit 169acb5): W = 2, L = 1,
+    /// S_max = 4, version 3; task 11 got rows 0–5 (its ring wrapped), 12 row 0, 13 rows 0–2, a row
+    /// `i` of task `t` being `([v, −v], [v / 2])` with `v = 100t + i` and event time `i` s.
+    static let fixedBlockSnapshot = [
+        "4d525053534e4150010000000200000002000000000000000100000000000000040000000000000003000000000000000000",
+        "0000000000007dfd570b71e37fb168010000030000000b000000000000000002abfee9000000040000000000000000c08944",
+        "00c089c400c00944009435770000000000a4da4be9000000030000000000000000e0894400e089c400e00944005ed0b20000",
+        "0000006e7587e9000000030000000000000000008a4400008ac400000a4400286bee00000000003810c3e900000003000000",
+        "0000000000208a4400208ac400200a4400f2052a010000000002abfee900000003000000000000000d00000000000000002a",
+        "16edea00000003000000000000000080a2440080a2c40080224400000000000000000096e075ea0000000300000000000000",
+        "00a0a24400a0a2c400a0224400ca9a3b0000000000607bb1ea000000030000000000000000c0a24400c0a2c400c022440094",
+        "357700000000002a16edea00000003000000000000000c0000000000000000cc453aea000000010000000000000000009644",
+        "000096c400001644000000000000000000cc453aea00000003000000000000006bf9ae905f42b74300000000000000000300",
+        "000000000000b1da86f614660834",
+    ].joined()
+
+    @Test func `a support snapshot written before size classes restores into them, and is written back the same`() throws {
+        let dir = temporaryDirectory(), path = dir + "/old.snap"
+        let hex = Array(Self.fixedBlockSnapshot.utf8)
+        let bytes = (0..<hex.count / 2).map { UInt8(String(decoding: hex[2 * $0..<2 * $0 + 2], as: UTF8.self), radix: 16)! }
+        writeBytes(bytes, to: path)
+        let store = try SupportStore(config: .init(rowWidth: 2, labelWidth: 1, capacity: 4, modelVersion: 3, shardCount: 2))
+        try store.restore(from: path)
+        try store.snapshot(to: dir + "/again.snap")   // before the pulls, which are uses
+        #expect(fileBytes(dir + "/again.snap") == bytes)
+        for (task, rows) in [(11, 6), (12, 1), (13, 3)] {
+            let kept = (max(0, rows - 4)..<rows).map { Float(task * 100 + $0) }
+            let (n, f, l) = pullSupport(store, task: UInt64(task))
+            #expect(n == kept.count && f == kept.flatMap { [$0, -$0] } && l == kept.map { $0 / 2 })
+        }
+        #expect(store.statistics.taskBytes == store.taskBytes(rows: 4) + store.taskBytes(rows: 1) + store.taskBytes(rows: 3))
     }
 
     @Test func `truncation at any point is a clear error and leaves the table unchanged`() throws {

@@ -64,8 +64,7 @@ import Testing
 
     @Test func `the memory bound evicts the least recently used task first`() throws {
         let clock = ManualClock(start: .seconds(1_000))
-        let probe = try makeStore()
-        let store = try makeStore(bound: .bytes(3 * probe.blockBytes), clock: clock)
+        let store = try makeStore(bound: .tasks(3), clock: clock)
         for task: UInt64 in [1, 2, 3] { append(store, task, 0); clock.advance(by: .seconds(1)) }
         _ = pullSupport(store, task: 1)      // 1 is now the most recently used
         clock.advance(by: .seconds(1))

@@ -54,7 +54,7 @@ extension ModelManifest {
 
 extension SupportStoreConfig {
     /// The support store a model config asks for: rows of `f_1 … f_K` (`K·H` floats) and `K`
-    /// labels, `support_store.capacity` rows per task, its TTL, keep-floor and task bound.
+    /// labels, `support_store.capacity` rows per task, its TTL, keep-floor, and its task and byte bounds.
     public init(model config: ModelConfig, modelVersion: UInt64) {
         let expiry: Expiry
         switch config.supportStore.expiry {
@@ -64,6 +64,7 @@ extension SupportStoreConfig {
         let capacity = config.supportStore.capacity
         self.init(rowWidth: config.taskCount * config.expertOutputWidth, labelWidth: config.taskCount, capacity: capacity,
                   expiry: expiry, keepFloor: min(config.supportStore.keepFloor, capacity),
-                  memoryBound: .rows(config.supportStore.maxTasks * capacity), modelVersion: modelVersion)
+                  memoryBound: MemoryBound(tasks: config.supportStore.maxTasks, bytes: config.supportStore.maxBytes),
+                  modelVersion: modelVersion)
     }
 }

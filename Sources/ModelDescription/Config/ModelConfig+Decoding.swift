@@ -256,12 +256,13 @@ extension ModelConfig {
     }
 
     private static func decodeSupportStore(_ node: ConfigNode) throws(ConfigError) -> SupportStore {
-        let m = try node.mapping(allowed: ["capacity", "ttl_seconds", "keep_floor", "max_tasks"])
+        let m = try node.mapping(allowed: ["capacity", "ttl_seconds", "keep_floor", "max_tasks", "max_bytes"])
         var s = SupportStore()
         s.capacity = try m.int("capacity", default: s.capacity)
         s.expiry = try decodeExpiry(m, default: s.expiry)
         s.keepFloor = try m.int("keep_floor", default: s.keepFloor)
         s.maxTasks = try m.int("max_tasks", default: s.maxTasks)
+        s.maxBytes = try m.int("max_bytes", default: s.maxBytes)
         return s
     }
 

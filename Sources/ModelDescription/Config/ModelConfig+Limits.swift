@@ -38,7 +38,7 @@ extension ModelConfig {
         public static let supportTaskFloats = 1 << 26
         /// `K · H`, the floats of one support row (the parameter server's bound).
         public static let supportRowFloats = 1 << 20
-        public static let maxTasks = 1 << 32
+        public static let maxTasks = 1_000_000_000
         public static let maxCandidates = 1 << 20
         public static let maxBodyBytes = 1 << 30
         public static let batchMaxRequests = 1 << 12

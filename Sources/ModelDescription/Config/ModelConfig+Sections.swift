@@ -161,8 +161,13 @@ extension ModelConfig {
         /// A task's newest rows that survive a sweep even when expired (≤ capacity).
         /// YAML `keep_floor`, default 4.
         public var keepFloor: Int = 4
-        /// Global bound on stored tasks; least recently used go first. YAML `max_tasks`, default 1000000.
+        /// Global bound on stored tasks (users); least recently used go first. YAML `max_tasks`,
+        /// default 1000000, at most 1000000000.
         public var maxTasks: Int = 1_000_000
+        /// Global bound on the bytes charged to stored tasks (each task's block of its size class,
+        /// entry and index share); least recently used go first. YAML `max_bytes`, default
+        /// 1073741824 (1 GiB), in 1 MiB … 1 TiB.
+        public var maxBytes: Int = 1 << 30
 
         public init() {}
     }

@@ -29,7 +29,10 @@ extension ModelConfig {
         try v.expiry(supportStore.expiry, "support_store.ttl_seconds")
         try v.check(supportStore.keepFloor >= 0 && supportStore.keepFloor <= supportStore.capacity,
                     "support_store.keep_floor", "must be in 0...capacity (\(supportStore.capacity)), got \(supportStore.keepFloor)")
-        try v.positive(supportStore.maxTasks, "support_store.max_tasks")
+        try v.check(supportStore.maxTasks >= 1 && supportStore.maxTasks <= 1_000_000_000, "support_store.max_tasks",
+                    "must be in 1...1000000000 (tasks, i.e. users), got \(supportStore.maxTasks)")
+        try v.check(supportStore.maxBytes >= 1 << 20 && supportStore.maxBytes <= 1 << 40, "support_store.max_bytes",
+                    "must be in 1048576...1099511627776 (1 MiB to 1 TiB), got \(supportStore.maxBytes)")
         try v.check(serving.innerSteps >= (meta.headSolver == .ridge ? 0 : 1), "serving.inner_steps",
                     "must be ≥ 1 (≥ 0 with meta.head_solver: ridge), got \(serving.innerSteps)")
         try v.positive(serving.innerLearningRate, "serving.inner_learning_rate")

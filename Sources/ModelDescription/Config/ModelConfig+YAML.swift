@@ -69,6 +69,7 @@ extension ModelConfig {
               ttl_seconds: \(supportStore.expiry.yamlSeconds)
               keep_floor: \(supportStore.keepFloor)
               max_tasks: \(supportStore.maxTasks)
+              max_bytes: \(supportStore.maxBytes)
             serving:
               finetune: \(serving.finetune)
               inner_steps: \(serving.innerSteps)
