@@ -14,9 +14,9 @@ extension SupportStore {
     /// It reads every shard's LRU tail once (one lock at a time, never two at once), then
     /// repeatedly evicts the oldest tail and re-reads only that shard's new tail, so the order
     /// is exact LRU when single-threaded and approximately LRU under concurrent use (another
-    /// thread's use of a cached tail is seen only when that shard is visited). A task is never
-    /// evicted to make room for less than itself: the newest task may exceed a bound smaller
-    /// than its own block alone.
+    /// thread's use of a cached tail is seen only when that shard is visited). The last task left
+    /// is never evicted: it may exceed a bound smaller than its own block alone (and a small
+    /// task's growth may evict a larger, less recently used one).
     ///
     /// - Returns: tasks evicted.
     /// - Complexity: O(shards) locks, plus one lock and O(shards) comparisons per task evicted.

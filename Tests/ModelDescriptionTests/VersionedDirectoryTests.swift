@@ -49,6 +49,18 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted() == ["CURRENT", "checkpoint", "v-3"])
     }
 
+    @Test(arguments: ["v-9\n", "garbage\n"])
+    func `a damaged pointer keeps every version: cleaning removes only staging and temporary files`(pointer: String) throws {
+        let root = Self.temporaryRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let versions = VersionedDirectory(root: root, pointer: "CURRENT", prefix: "v-")
+        for name in ["v-1", "v-2"] { try versions.publish(staged: try Self.stage(versions, name, contents: name), as: name, label: "test") }
+        _ = try Self.stage(versions, "v-3", contents: "killed")
+        try AtomicFile.write(pointer, to: versions.pointerPath)
+        versions.removeStale()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted() == ["CURRENT", "v-1", "v-2"])
+    }
+
     @Test(arguments: ["../elsewhere", ".staging-v-1-7", "v-1/../../x", "", "w-1", "v-"])
     func `a pointer that is not a version name is refused, naming the pointer`(content: String) throws {
         let root = Self.temporaryRoot()

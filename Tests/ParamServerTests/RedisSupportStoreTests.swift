@@ -45,10 +45,7 @@ struct RedisSupportStoreTests {
             var f = [Float](repeating: 0, count: tasks.count * s * w), y = [Float](repeating: 0, count: tasks.count * s * l)
             var counts = [Int](repeating: -1, count: tasks.count)
             var times = [Timestamp](repeating: .zero, count: tasks.count * s)
-            try tasks.withUnsafeBufferPointer { t in
-                try redis.pull(tasks: t, features: f.withUnsafeMutableBufferPointer { $0 }, labels: y.withUnsafeMutableBufferPointer { $0 },
-                               counts: counts.withUnsafeMutableBufferPointer { $0 }, timestamps: times.withUnsafeMutableBufferPointer { $0 })
-            }
+            try RedisSupportStoreTests.pull(redis, tasks, &f, &y, &counts, &times)
             for (i, task) in tasks.enumerated() {
                 var lf = [Float](repeating: 0, count: s * w), ly = [Float](repeating: 0, count: s * l)
                 var lt = [Timestamp](repeating: .zero, count: s)
@@ -61,6 +58,22 @@ struct RedisSupportStoreTests {
                 #expect(Array(f[(i * s * w)..<(i * s * w + n * w)]) == Array(lf[..<(n * w)]), "\(note): task \(task) features")
                 #expect(Array(y[(i * s * l)..<(i * s * l + n * l)]) == Array(ly[..<(n * l)]), "\(note): task \(task) labels")
                 #expect(Array(times[(i * s)..<(i * s + n)]) == Array(lt[..<n]), "\(note): task \(task) event times")
+            }
+        }
+    }
+
+    /// `store.pull` into the arrays, each borrowed for the whole call.
+    static func pull(_ store: RedisSupportStore, _ tasks: [UInt64], _ f: inout [Float], _ y: inout [Float], _ counts: inout [Int],
+                     _ times: inout [Timestamp]) throws {
+        try tasks.withUnsafeBufferPointer { t in
+            try f.withUnsafeMutableBufferPointer { fp in
+                try y.withUnsafeMutableBufferPointer { yp in
+                    try counts.withUnsafeMutableBufferPointer { cp in
+                        try times.withUnsafeMutableBufferPointer { tp in
+                            try store.pull(tasks: t, features: fp, labels: yp, counts: cp, timestamps: tp)
+                        }
+                    }
+                }
             }
         }
     }
@@ -99,29 +112,34 @@ struct RedisSupportStoreTests {
             }
         }
         var f = [Float](repeating: 0, count: 16), y = [Float](repeating: 0, count: 8), n = [0]
-        try [UInt64(42)].withUnsafeBufferPointer { t in
-            try b.pull(tasks: t, features: f.withUnsafeMutableBufferPointer { $0 }, labels: y.withUnsafeMutableBufferPointer { $0 },
-                       counts: n.withUnsafeMutableBufferPointer { $0 })
-        }
+        var times = [Timestamp](repeating: .zero, count: 8)
+        try Self.pull(b, [42], &f, &y, &n, &times)
         #expect(n == [1] && Array(f[..<2]) == [0.5, 1.5] && y[0] == 1)
         #expect(b.statistics.roundTrips == 1, "one pipelined round trip for the pull")
     }
 
-    @Test func `Redis down: calls fail fast with a connection error and recover after the backoff`() throws {
+    @Test func `Redis down: calls fail fast with a connection error, and recover after the backoff`() throws {
         let config = SupportStoreConfig(rowWidth: 1, labelWidth: 1, capacity: 2)
-        let store = try RedisSupportStore(address: RedisAddress(host: "127.0.0.1", port: 1), config: config,
-                                          timeoutSeconds: 0.2, reconnectBackoff: 30)
-        var f: [Float] = [0, 0], y: [Float] = [0, 0], n = [0]
-        func pull() throws {
-            try [UInt64(1)].withUnsafeBufferPointer { t in
-                try store.pull(tasks: t, features: f.withUnsafeMutableBufferPointer { $0 }, labels: y.withUnsafeMutableBufferPointer { $0 },
-                               counts: n.withUnsafeMutableBufferPointer { $0 })
-            }
-        }
-        #expect(throws: RedisError.self) { try pull() }
+        let down = try RedisSupportStore(address: RedisAddress(host: "127.0.0.1", port: 1), config: config,
+                                         timeoutSeconds: 0.2, reconnectBackoff: 30)
+        var f: [Float] = [0, 0], y: [Float] = [0, 0], n = [0], times = [Timestamp](repeating: .zero, count: 2)
+        #expect(throws: RedisError.self) { try Self.pull(down, [1], &f, &y, &n, &times) }
         let start = ContinuousClock.now
-        #expect { try pull() } throws: { "\($0)".contains("is down") }
+        #expect { try Self.pull(down, [1], &f, &y, &n, &times) } throws: { "\($0)".contains("is down") }
         #expect(ContinuousClock.now - start < .milliseconds(100), "within the backoff no connection is attempted")
-        #expect(store.statistics.failures == 1)
+        #expect(down.statistics.failures == 1)
+
+        // Recovery: a store whose Redis went away (its pooled connection killed by the server)
+        // serves again on the next call, without a restart.
+        let store = try RedisSupportStore(address: TestRedis.address!, config: config, keyPrefix: TestRedis.prefix("recover"),
+                                          timeoutSeconds: 0.5, reconnectBackoff: 0.05)
+        try Self.pull(store, [1], &f, &y, &n, &times)
+        let admin = try RedisConnection(address: TestRedis.address!)
+        _ = try admin.command([Array("CLIENT".utf8), Array("KILL".utf8), Array("TYPE".utf8), Array("normal".utf8),
+                               Array("SKIPME".utf8), Array("yes".utf8)])
+        n = [-1]
+        try Self.pull(store, [1], &f, &y, &n, &times)
+        #expect(n == [0], "the stale pooled connection was replaced and the pull answered")
+        #expect(store.statistics.roundTrips == 2)
     }
 }

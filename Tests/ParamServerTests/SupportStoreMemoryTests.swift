@@ -224,11 +224,10 @@ import Testing
         for bound in [MemoryBound.tasks(0), .bytes(-1), .rows(0), MemoryBound(tasks: 1 << 60)] {
             #expect(throws: ParamServerError.self) { try SupportStore(config: .init(rowWidth: 4, labelWidth: 1, capacity: 4, memoryBound: bound)) }
         }
-        do {
-            _ = try SupportStore(config: .init(rowWidth: 4, labelWidth: 1, capacity: 4, memoryBound: .tasks(0)))
-        } catch {
-            #expect(error.description == "invalid parameter-server configuration: memoryBound: tasks(0) is not in 1...\(1 << 50)")
+        let error = #expect(throws: ParamServerError.self) {
+            try SupportStore(config: .init(rowWidth: 4, labelWidth: 1, capacity: 4, memoryBound: .tasks(0)))
         }
+        #expect(error?.description == "invalid parameter-server configuration: memoryBound: tasks(0) is not in 1...\(1 << 50)")
     }
 }
 

@@ -3,7 +3,8 @@ import PrivacyAccounting
 import Testing
 
 /// `RDPAccountant` against Google's `dp-accounting` (PyPI), run through `$METAREC_PYTHON`
-/// (`make test` creates `.build-venv/` with it and sets the variable): ε within 1 % over a grid of
+/// (`make test` creates `.build-venv/` with it and sets the variable): ε within 1e-6 relative (the
+/// issue asks for 1 %) and the same best order, over a grid of
 /// sampling rates, noise multipliers, rounds and δ.
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["METAREC_PYTHON"].map { !$0.isEmpty } ?? false,
                 "METAREC_PYTHON is unset: run `make test` (it creates .build-venv with dp-accounting) or export METAREC_PYTHON"))
@@ -44,15 +45,15 @@ struct DPAccountingInteropTests {
         }
     }
 
-    @Test func `ε agrees with dp-accounting to 1 % over the grid`() throws {
+    @Test func `ε and the best order agree with dp-accounting over the grid`() throws {
         let expected = try Self.reference(Self.grid)
         try #require(expected.count == Self.grid.count)
         for (c, (epsilon, order)) in zip(Self.grid, expected) {
             var accountant = RDPAccountant()
             accountant.composeSampledGaussian(samplingRate: c.q, noiseMultiplier: c.sigma, count: c.rounds)
             let got = accountant.epsilon(delta: c.delta)
-            #expect(abs(got.epsilon - epsilon) <= 0.01 * max(epsilon, 1e-3), "\(c): ε \(got.epsilon) vs \(epsilon)")
-            #expect(got.order == order || abs(got.epsilon - epsilon) <= 1e-9 * epsilon, "\(c): order \(got.order) vs \(order)")
+            #expect(abs(got.epsilon - epsilon) <= 1e-6 * max(epsilon, 1e-3), "\(c): ε \(got.epsilon) vs \(epsilon)")
+            #expect(got.order == order, "\(c): order \(got.order) vs \(order)")
         }
     }
 }

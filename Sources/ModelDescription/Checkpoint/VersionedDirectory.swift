@@ -109,13 +109,23 @@ public struct VersionedDirectory: Sendable {
     /// Removes what killed or finished writers left behind: staging directories, the pointer's
     /// temporary files, and every version other than the current one and `keeping`.
     /// Entries that are neither (say a model's `checkpoint/`) are left alone. Best effort: a
-    /// failure to remove leaves the entry for the next call.
+    /// failure to remove leaves the entry for the next call. When the pointer cannot be read (it
+    /// is malformed, names a missing version, or reading it fails) no version is removed: the
+    /// current one cannot be told apart, and a damaged pointer is repairable by hand only while
+    /// the versions exist.
     public func removeStale(keeping: Set<String> = []) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: root) else { return }
-        let current = try? currentName()
+        let current: String?
+        let versionsRemovable: Bool
+        do {
+            current = try currentName()
+            versionsRemovable = true
+        } catch {
+            (current, versionsRemovable) = (nil, false)
+        }
         for name in names {
             let stale = name.hasPrefix(Self.stagingPrefix) || name.hasPrefix(".\(pointer).tmp-")
-                || (isVersionName(name) && name != current && !keeping.contains(name))
+                || (versionsRemovable && isVersionName(name) && name != current && !keeping.contains(name))
             if stale { try? FileManager.default.removeItem(atPath: root + "/" + name) }
         }
     }

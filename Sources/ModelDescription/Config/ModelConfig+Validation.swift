@@ -204,7 +204,7 @@ private struct Validator {
         try nonNegative(m.innerPointwiseWeight, "meta.inner_pointwise_weight")
         try positive(m.headL2, "meta.head_l2")
         try check(m.order == .first || m.headSolver == .gradient, "meta.head_solver",
-                  "a closed-form head (ridge, offset) is differentiated first-order only: set meta.order: first or head_solver: gradient")
+                  "a closed-form head (ridge, offset) needs meta.order: first (a ridge head alone on a regression tower is differentiated exactly in first order already; after SGD steps or on a binary tower it is held constant): set meta.order: first or head_solver: gradient")
     }
 
     func training(_ t: ModelConfig.Training) throws(ConfigError) {

@@ -77,8 +77,20 @@ public final class RedisConnection {
         }
         context = c
         if address.database != 0 {
-            let reply = try command([Array("SELECT".utf8), Array(String(address.database).utf8)])
-            guard reply == .status("OK") else { throw .server("SELECT \(address.database): \(reply)") }
+            // A failed SELECT must not leave a usable connection on database 0.
+            let reply: RedisReply
+            do {
+                reply = try command([Array("SELECT".utf8), Array(String(address.database).utf8)])
+            } catch {
+                redisFree(c)
+                context = nil
+                throw error
+            }
+            guard reply == .status("OK") else {
+                redisFree(c)
+                context = nil
+                throw .server("SELECT \(address.database): \(reply)")
+            }
         }
     }
 

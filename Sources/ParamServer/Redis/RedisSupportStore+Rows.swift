@@ -29,7 +29,9 @@ extension RedisSupportStore {
                                                      features: features.baseAddress! + i * w,
                                                      labels: labels.baseAddress.map { $0 + i * l }))
         }
-        let expiryMilliseconds = keepFloor > 0 || ttlNanoseconds == 0 ? 0 : max(1, 2 * (ttlNanoseconds / 1_000_000))
+        let expiryMilliseconds: Int64 = ttlNanoseconds == 0 ? 0
+            : keepFloor > 0 ? max(keepFloorIdleSeconds * 1000, 2 * (ttlNanoseconds / 1_000_000))
+            : max(1, 2 * (ttlNanoseconds / 1_000_000))
         var commands: [[[UInt8]]] = []
         for task in order {
             // Lua's unpack takes a few thousand values at most: long runs go in chunks, in order.
@@ -41,7 +43,10 @@ extension RedisSupportStore {
             }
         }
         let replies = try withConnection { c throws(RedisError) in try c.pipeline(commands) }
-        for reply in replies where reply.integer == nil { throw .unexpectedReply("append: \(reply)") }
+        for reply in replies where reply.integer == nil {
+            if case .error(let message) = reply { throw .server("append: \(message)") }
+            throw .unexpectedReply("append: \(reply)")
+        }
         counters(appended: n, pulls: 0)
     }
 
@@ -64,6 +69,7 @@ extension RedisSupportStore {
         let replies = try withConnection { c throws(RedisError) in try c.pipeline(commands) }
         let now = clock.now().nanosecondsSinceEpoch
         for i in 0..<n {
+            if case .error(let message) = replies[i] { throw .server("pull: \(message)") }
             guard let elements = replies[i].elements else { throw .unexpectedReply("pull: \(replies[i])") }
             let rows = elements.compactMap(\.bytes).filter { $0.count == rowBytes }
             let served = servedCount(rows, now: now)

@@ -4,22 +4,28 @@ import Synchronization
 /// server of a fleet reads and writes the same rows, so an event recorded by one replica
 /// fine-tunes the next request on another.
 ///
-/// Layout: one list per task at `PREFIX:v<model version>:t<task key>` (both hex), each element a
-/// row `[write ns: Int64][event ns: Int64][f: W × Float32][y: L × Float32]`, little-endian.
+/// Layout (DESIGN §10): one list per task at `PREFIX:<model version>:sup:<task key>` (both hex),
+/// each element a row `[write ns: Int64][event ns: Int64][f: W × Float32][y: L × Float32]`,
+/// little-endian, oldest first.
 ///
 /// ```
-/// append (per task, one EVAL = one atomic step):  RPUSH rows… ; LTRIM −S_max −1 ; PEXPIRE 2·TTL
+/// append (per task, one EVAL = one atomic step):  RPUSH rows… ; LTRIM −S_max −1 ; PEXPIRE idle
 /// pull   (all tasks of a batch, one pipelined round trip):  LRANGE −S_max −1
-/// served = the newest rows, newest first, while (k < keep floor or age < TTL) — the in-process rule
+/// served = scanning from the newest row back, while (k < keep floor or age < TTL) — the
+///          in-process rule; returned oldest first
 /// ```
-/// The model version is in the key, so rows of another version are never read (they expire with
-/// their key). TTL and keep floor are applied on read with the injected clock, exactly as the
-/// in-process store does; the key's expiry (twice the TTL, none with a keep floor) only reclaims
-/// memory, and Redis's `maxmemory` with an LRU policy bounds it. ``sweep()`` has nothing to do.
+/// The model version is in the key, so rows of another version are never read; they leave with
+/// their key's expiry. TTL and keep floor are applied on read with the injected clock, exactly
+/// as the in-process store does; the key's idle expiry only reclaims memory: twice the TTL, or
+/// ``keepFloorIdleSeconds`` (default 90 days) when a keep floor protects rows from the TTL (a
+/// user idle that long loses their floor rows, which the in-process store would keep until its
+/// memory bound evicts them); no expiry without a TTL. Redis's `maxmemory` with an LRU policy
+/// bounds memory. ``sweep()`` has nothing to do.
 ///
 /// Connections: a pool; each call checks one out, so concurrent batch workers each hold their
-/// own. A broken or timed-out connection is reconnected on the next use, at most once per
-/// ``reconnectBackoff``; meanwhile calls fail fast with ``RedisError/connection(_:)``.
+/// own. A pooled connection that fails (Redis restarted, an idle timeout closed it) is replaced
+/// by a fresh one and the call retried once; a fresh connection that fails blocks new attempts
+/// for ``reconnectBackoff`` seconds, during which calls fail fast with ``RedisError/connection(_:)``.
 public final class RedisSupportStore: Sendable {
     public let address: RedisAddress
     public let rowWidth: Int
@@ -29,6 +35,8 @@ public final class RedisSupportStore: Sendable {
     public let keyPrefix: String
     /// Seconds between reconnection attempts after a failure.
     public let reconnectBackoff: Double
+    /// A task's key expiry when a keep floor protects its newest rows from the TTL.
+    public let keepFloorIdleSeconds: Int64
     let ttlNanoseconds: Int64
     let keepFloor: Int
     let timeoutSeconds: Double
@@ -41,7 +49,7 @@ public final class RedisSupportStore: Sendable {
     func withStatistics(_ body: (inout RedisSupportStatistics) -> Void) { counters.withLock { body(&$0) } }
 
     public init(address: RedisAddress, config: SupportStoreConfig, keyPrefix: String = "metarec:support",
-                timeoutSeconds: Double = 0.05, reconnectBackoff: Double = 0.5,
+                timeoutSeconds: Double = 0.05, reconnectBackoff: Double = 0.5, keepFloorIdleSeconds: Int64 = 90 * 86_400,
                 clock: any ParamServerClock = SystemClock()) throws(ParamServerError) {
         guard config.rowWidth >= 1, config.labelWidth >= 0, config.capacity >= 1 else {
             throw .invalidConfiguration(field: "support_store", reason: "row width, label width and capacity must be positive")
@@ -53,6 +61,7 @@ public final class RedisSupportStore: Sendable {
         self.capacity = config.capacity
         self.keyPrefix = keyPrefix
         self.reconnectBackoff = reconnectBackoff
+        self.keepFloorIdleSeconds = keepFloorIdleSeconds
         if case .timeToLive(let d) = config.expiry { ttlNanoseconds = max(1, d.saturatingNanoseconds) } else { ttlNanoseconds = 0 }
         self.keepFloor = config.keepFloor
         self.timeoutSeconds = timeoutSeconds
@@ -73,35 +82,52 @@ public final class RedisSupportStore: Sendable {
 
     /// The key of `task`'s list under the current model version.
     func key(task: UInt64, version v: UInt64) -> [UInt8] {
-        Array("\(keyPrefix):v\(String(v, radix: 16)):t\(String(task, radix: 16))".utf8)
+        Array("\(keyPrefix):\(String(v, radix: 16)):sup:\(String(task, radix: 16))".utf8)
     }
 
     /// Runs `body` with a pooled connection (opened on demand), returning it afterwards unless
     /// it failed; a failure blocks new connections for ``reconnectBackoff`` seconds.
     func withConnection<R>(_ body: (RedisConnection) throws(RedisError) -> R) throws(RedisError) -> R {
-        var connection = pool.withLock { $0.popLast() }?.connection
-        if connection == nil {
-            let blocked = lastFailure.withLock { last in
-                last.map { ContinuousClock.now - $0 < .milliseconds(Int64(reconnectBackoff * 1000)) } ?? false
-            }
-            if blocked { throw .connection("\(address) is down (retrying every \(reconnectBackoff) s)") }
+        if let pooled = pool.withLock({ $0.popLast() })?.connection {
             do {
-                connection = try RedisConnection(address: address, timeoutSeconds: timeoutSeconds)
+                return try run(body, on: pooled)
+            } catch .server(let message) {
+                throw .server(message)
             } catch {
-                noteFailure()
-                throw error
+                // A stale pooled connection: fall through to one fresh attempt.
             }
         }
-        let c = connection!
+        let blocked = lastFailure.withLock { last in
+            last.map { ContinuousClock.now - $0 < .milliseconds(Int64(reconnectBackoff * 1000)) } ?? false
+        }
+        if blocked { throw .connection("\(address) is down (retrying every \(reconnectBackoff) s)") }
+        let fresh: RedisConnection
         do {
-            let result = try body(c)
-            pool.withLock { $0.append(PooledConnection(connection: c)) }
-            counters.withLock { $0.roundTrips += 1 }
-            return result
+            fresh = try RedisConnection(address: address, timeoutSeconds: timeoutSeconds)
         } catch {
             noteFailure()
             throw error
         }
+        do {
+            return try run(body, on: fresh)
+        } catch {
+            noteFailure()
+            throw error
+        }
+    }
+
+    /// `body` on `c`; `c` goes back to the pool when it is still usable.
+    private func run<R>(_ body: (RedisConnection) throws(RedisError) -> R, on c: RedisConnection) throws(RedisError) -> R {
+        let result: R
+        do {
+            result = try body(c)
+        } catch {
+            if c.isUsable { pool.withLock { $0.append(PooledConnection(connection: c)) } }
+            throw error
+        }
+        pool.withLock { $0.append(PooledConnection(connection: c)) }
+        counters.withLock { $0.roundTrips += 1 }
+        return result
     }
 
     private func noteFailure() {
