@@ -64,7 +64,7 @@ let package = Package(
         .target(name: "PrivacyAccounting", exclude: ["README.md"]),
         .target(name: "CPrefetch"),
         .target(name: "ParamServer", dependencies: ["CPrefetch", "CHiredis"], exclude: ["README.md"]),
-        .target(name: "MetaTrain", dependencies: ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib"], exclude: ["README.md", "Datasets/README.md"]),
+        .target(name: "MetaTrain", dependencies: ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib", "PrivacyAccounting"], exclude: ["README.md", "Datasets/README.md"]),
         // Counting malloc replacement (glibc) for `metarec-bench serving` and the allocation tests;
         // never linked into `metarec` (MetaRecCLITests checks its symbols).
         .target(name: "CMallocCounter"),
@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "ParamServerTests", dependencies: ["ParamServer"]),
         .testTarget(name: "PrivacyAccountingTests", dependencies: ["PrivacyAccounting"]),
-        .testTarget(name: "MetaTrainTests", dependencies: ["MetaTrain", "ModelMath", "ModelDescription", "TensorCore", "ParamServer", "TestSupport"]),
+        .testTarget(name: "MetaTrainTests", dependencies: ["MetaTrain", "ModelMath", "ModelDescription", "TensorCore", "ParamServer", "TestSupport", "PrivacyAccounting"]),
         .testTarget(name: "ModelMathTests", dependencies: ["ModelMath", "TensorCore", "TestSupport"]),
         .testTarget(name: "ModelDescriptionTests", dependencies: ["ModelDescription", "ModelMath", "TensorCore", "ParamServer"]),
         .testTarget(name: "ServingTests", dependencies: [

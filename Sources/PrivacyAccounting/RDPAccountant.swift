@@ -40,6 +40,14 @@ public struct RDPAccountant: Sendable, Equatable {
         }
     }
 
+    /// Adds `count` repetitions of what `other` has composed (same orders): a mechanism's
+    /// per-round RDP computed once, then added every round.
+    public mutating func compose(_ other: RDPAccountant, count: Int = 1) {
+        precondition(other.orders == orders, "RDPAccountant: composing accountants over different orders")
+        precondition(count >= 0, "RDPAccountant: count \(count) is negative")
+        for i in rdp.indices { rdp[i] += Double(count) * other.rdp[i] }
+    }
+
     /// The smallest ε for which the composed mechanism is (ε, δ)-DP, and the order that gives it.
     public func epsilon(delta: Double) -> (epsilon: Double, order: Double) {
         precondition(delta > 0 && delta < 1, "RDPAccountant: δ = \(delta) is not in (0, 1)")

@@ -17,7 +17,7 @@ import Testing
         "PrivacyAccounting": [],
         "ModelMath": ["TensorCore"],
         "ModelDescription": ["ModelMath", "TensorCore", "ParamServer", "Yams"],
-        "MetaTrain": ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib"],
+        "MetaTrain": ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib", "PrivacyAccounting"],
         "Serving": ["ModelMath", "ModelDescription", "ParamServer", "TensorCore"],
         "MetaRecServer": ["Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Hummingbird",
                           "ServiceLifecycle", "Logging"],

@@ -71,3 +71,15 @@ import Testing
         #expect(RDPAccountant().epsilon(delta: 1e-5).epsilon == 0)
     }
 }
+
+@Suite struct RDPCompositionTests {
+    @Test func `composing a per-round accountant equals composing the mechanism`() {
+        var once = RDPAccountant()
+        once.composeSampledGaussian(samplingRate: 0.03, noiseMultiplier: 1.2)
+        var stepped = RDPAccountant()
+        stepped.compose(once, count: 7)
+        var direct = RDPAccountant()
+        direct.composeSampledGaussian(samplingRate: 0.03, noiseMultiplier: 1.2, count: 7)
+        #expect(stepped == direct)
+    }
+}
