@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import MetaTrain
 import TensorCore
 
@@ -24,8 +25,10 @@ struct Train: AsyncParsableCommand {
     @Option(help: "Worker threads (default: config training.threads).") var threads: Int?
     @Option(help: "Epochs (default: config training.epochs).") var epochs: Int?
     @Option(help: "Seconds between mid-epoch checkpoints.") var checkpointSeconds: Double = 60
+    @OptionGroup var logOptions: LogOptions
 
     func run() async throws {
+        let logger = try logOptions.bootstrap()
         try reportingErrors {
             var job = TrainingJob(configPath: config, trainingPath: data, validationPath: validation, outputDirectory: out)
             job.resume = resume
@@ -34,7 +37,7 @@ struct Train: AsyncParsableCommand {
             job.threads = threads
             job.epochs = epochs
             job.checkpointInterval = checkpointSeconds
-            try job.run(progress: ProgressReporter())
+            try job.run(progress: ProgressReporter(logger: logger))
         }
     }
 }

@@ -143,7 +143,7 @@ public final class Trainer {
                 progress.update(self.progressLine(epoch: epoch, rows: epochRows, elapsed: elapsed, total: data.trainingRows,
                                                   lossSums: lossSums, lossBatches: lossBatches))
                 if let checkpoint, Date().timeIntervalSince(lastCheckpoint) >= checkpointInterval {
-                    try checkpoint.save(parameters: parameters, optimizer: optimizer, state: state)
+                    try saveCheckpoint(checkpoint, progress: progress)
                     lastCheckpoint = Date()
                 }
                 upcoming = try next.get()
@@ -153,8 +153,12 @@ public final class Trainer {
             var summary = "epoch \(epoch + 1)/\(epochs): \(epochRows) rows in \(duration(Date().timeIntervalSince(epochStart)))"
             if let metrics = try validate(epoch: epoch, data: data, summary: &summary) { lastMetrics = metrics }
             progress.line(summary)
+            if state.finished, let best = state.bestEpoch {
+                progress.log(.notice, "early stop after epoch \(epoch + 1): best epoch \(best + 1)",
+                             metadata: ["event": "early_stop", "epoch": "\(epoch + 1)", "best_epoch": "\(best + 1)"])
+            }
             if let checkpoint {
-                try checkpoint.save(parameters: parameters, optimizer: optimizer, state: state)
+                try saveCheckpoint(checkpoint, progress: progress)
                 lastCheckpoint = Date()
             }
         }
@@ -168,6 +172,15 @@ public final class Trainer {
         return TrainingReport(epochsCompleted: state.epoch, rowsTrained: state.rowsTrained,
                               stoppedEarly: state.epoch < epochs, validationMetrics: lastMetrics,
                               rowsPerSecond: Double(state.rowsTrained - rowsAtStart) / max(seconds, 1e-9))
+    }
+
+    /// Saves a resumable checkpoint and logs it.
+    private func saveCheckpoint(_ checkpoint: TrainingCheckpoint, progress: ProgressReporter) throws {
+        try checkpoint.save(parameters: parameters, optimizer: optimizer, state: state)
+        progress.log(.info, "checkpoint written", metadata: [
+            "event": "checkpoint_written", "directory": "\(checkpoint.directory)",
+            "epoch": "\(state.epoch)", "batches_done": "\(state.batchesDone)",
+        ])
     }
 
     /// Validates the parameters after `epoch`, keeps them when they are the best so far (with a
