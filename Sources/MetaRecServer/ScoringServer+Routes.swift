@@ -4,11 +4,18 @@ import Logging
 import Serving
 
 extension ScoringServer {
+    /// The routes and the methods they take.
+    static let routes: [String: [HTTPRequest.Method]] = [
+        "/v1/score": [.post], "/v1/events": [.post], "/healthz": [.get], "/metrics": [.get], "/openapi.yaml": [.get],
+    ]
+
     /// `POST /v1/score`, `POST /v1/events`, `GET /healthz`, `GET /metrics`, `GET /openapi.yaml`;
-    /// Hummingbird's `MetricsMiddleware` (HTTP metrics on the process-wide `MetricsSystem`).
+    /// Hummingbird's `MetricsMiddleware` (HTTP metrics on the process-wide `MetricsSystem`); 404
+    /// and 405 as JSON errors (``RouteErrorMiddleware``).
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: RouteErrorMiddleware(routes: Self.routes))
         router.post("/v1/score") { [self] request, _ -> Response in
             await timed(.score) { () async throws(ServingError) -> Response in
                 let body = try await readBody(request)
@@ -98,7 +105,7 @@ enum HTTPReply {
     static func error(_ error: ServingError) -> Response {
         var object: [String: String] = ["code": error.code, "message": error.description]
         if let field = error.field { object["field"] = field }
-        let data = (try? JSONSerialization.data(withJSONObject: ["error": object], options: [.sortedKeys])) ?? Data()
+        let data = (try? JSONSerialization.data(withJSONObject: ["error": object], options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
         return json(HTTPResponse.Status(code: error.httpStatus), Array(data))
     }
 }

@@ -24,6 +24,8 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
     case shuttingDown
     /// No such resource (HTTP 404): an unknown path, or a document not installed with the server.
     case notFound(path: String)
+    /// A known path asked with a method it does not take (HTTP 405; `allowed` goes in `Allow`).
+    case methodNotAllowed(method: String, path: String, allowed: [String])
 
     /// The JSON field the error is about (`nil` for limits not tied to a field).
     public var field: String? {
@@ -32,7 +34,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .missingField(let field), .unknownFeature(let field): field
         case .wrongType(let field, _), .invalidValue(let field, _): field
         case .tooManyCandidates: "candidates"
-        case .bodyTooLarge, .shuttingDown, .notFound: nil
+        case .bodyTooLarge, .shuttingDown, .notFound, .methodNotAllowed: nil
         }
     }
 
@@ -48,16 +50,18 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .bodyTooLarge: "body_too_large"
         case .shuttingDown: "shutting_down"
         case .notFound: "not_found"
+        case .methodNotAllowed: "method_not_allowed"
         }
     }
 
     /// The HTTP status the error maps to: 413 for the body limit, 503 while draining, 404 for a
-    /// missing resource, else 400.
+    /// missing resource, 405 for a method a path does not take, else 400.
     public var httpStatus: Int {
         switch self {
         case .bodyTooLarge: 413
         case .shuttingDown: 503
         case .notFound: 404
+        case .methodNotAllowed: 405
         default: 400
         }
     }
@@ -74,6 +78,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .bodyTooLarge(let limit): "request body larger than \(limit) bytes"
         case .shuttingDown: "the server is shutting down"
         case .notFound(let path): "no resource at \(path)"
+        case .methodNotAllowed(let method, let path, let allowed): "\(path) takes \(allowed.joined(separator: ", ")), not \(method)"
         }
     }
 }

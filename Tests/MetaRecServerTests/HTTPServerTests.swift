@@ -127,6 +127,25 @@ func http(_ port: Int, _ method: String, _ path: String, _ body: String = "", de
         }
     }
 
+    @Test func `the OpenAPI document is served, and unknown paths and methods get JSON errors`() async throws {
+        let model = try Fixtures.model()
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let document = try Data(contentsOf: repository.appendingPathComponent("Sources/MetaRecServer/openapi.yaml"))
+        try await withServer(model) { _, port in
+            let served = try await http(port, "GET", "/openapi.yaml")
+            #expect(served.status == 200)
+            #expect(served.headers["content-type"] == "application/yaml")
+            #expect(served.body == document)
+            let wrongMethod = try await http(port, "DELETE", "/v1/score")
+            #expect(wrongMethod.status == 405)
+            #expect(wrongMethod.headers["allow"] == "POST")
+            #expect((wrongMethod.json?["error"] as? [String: Any])?["code"] as? String == "method_not_allowed")
+            let unknown = try await http(port, "GET", "/v2/score")
+            #expect(unknown.status == 404)
+            #expect((unknown.json?["error"] as? [String: Any])?["code"] as? String == "not_found")
+        }
+    }
+
     @Test func `oversized bodies and 100k candidates are refused and the server stays up`() async throws {
         let model = try Fixtures.model()
         try await withServer(model) { _, port in
