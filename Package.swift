@@ -116,7 +116,10 @@ let package = Package(
         .testTarget(name: "ArchitectureTests"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "ParamServerTests", dependencies: ["ParamServer"]),
-        .testTarget(name: "MetaTrainTests", dependencies: ["MetaTrain", "ModelMath", "ModelDescription", "TensorCore", "ParamServer", "TestSupport"]),
+        .testTarget(name: "MetaTrainTests", dependencies: [
+            "MetaTrain", "ModelMath", "ModelDescription", "TensorCore", "ParamServer", "TestSupport",
+            .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
+        ]),
         .testTarget(name: "ModelMathTests", dependencies: ["ModelMath", "TensorCore", "TestSupport"]),
         .testTarget(name: "ModelDescriptionTests", dependencies: ["ModelDescription", "ModelMath", "TensorCore", "ParamServer"]),
         .testTarget(name: "ServingTests", dependencies: [
