@@ -53,10 +53,23 @@ struct LogOptions: ParsableArguments {
         ProcessInfo.processInfo.environment[key.uppercased().replacingOccurrences(of: ".", with: "_")]
     }
 
-    private static let bootstrapped = Mutex(false)
+    /// The format bootstrapped, once a command has.
+    private static let bootstrapped = Mutex<Format?>(nil)
+
+    /// A command's failure as the error to throw: with `--log-format json` it is logged first
+    /// (`critical`, so standard error stays JSON lines) and the exit code says the rest; otherwise
+    /// ArgumentParser's one error line.
+    static func failure(_ message: String) -> any Error {
+        guard bootstrapped.withLock({ $0 }) == .json else { return ValidationError(message) }
+        Logger(label: "metarec").critical("\(message)")
+        return ExitCode.failure
+    }
+
+    /// Whether records are JSON lines (`printError` then logs instead of printing).
+    static var isJSON: Bool { bootstrapped.withLock { $0 } == .json }
 
     private static func bootstrapOnce(level: Logger.Level, format: Format) {
-        guard bootstrapped.withLock({ done in defer { done = true }; return !done }) else { return }
+        guard bootstrapped.withLock({ done in defer { done = done ?? format }; return done == nil }) else { return }
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler = switch format {
             case .text: StreamLogHandler.standardError(label: label)

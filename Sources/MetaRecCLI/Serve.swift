@@ -59,20 +59,20 @@ struct Serve: AsyncParsableCommand {
         do {
             settings = try ServerSettings(reader: reader)
         } catch {
-            throw ValidationError(error.description)
+            throw LogOptions.failure(error.description)
         }
         let loaded: LoadedModel
         do {
             loaded = try LoadedModel(path: settings.model)
         } catch {
-            throw ValidationError("cannot load \(settings.model): \(error)")
+            throw LogOptions.failure("cannot load \(settings.model): \(error)")
         }
         let server = ScoringServer(model: ServingModel(loaded), configuration: settings.configuration, logger: logger)
         server.bootstrapProcessMetrics()
         do {
             try server.restoreState()
         } catch {
-            throw ValidationError("cannot restore the state in \(settings.configuration.stateDirectory ?? ""): \(error)")
+            throw LogOptions.failure("cannot restore the state in \(settings.configuration.stateDirectory ?? ""): \(error)")
         }
         // Until SIGTERM/SIGINT: the server stops accepting and drains, the batcher finishes, the support store is snapshotted.
         try await makeServiceGroup(server, signals: [.sigterm, .sigint]).run()

@@ -58,8 +58,12 @@ func reportingErrors(_ body: () throws -> Void) throws {
     }
 }
 
-/// Writes a line to standard error.
+/// Writes a line to standard error (an `error` record when the process logs JSON lines).
 func printError(_ text: String) {
+    if LogOptions.isJSON {
+        Logger(label: "metarec").error("\(text)")
+        return
+    }
     var stream = StandardError()
     print(text, to: &stream)
 }

@@ -115,6 +115,14 @@ struct ServeCommandTests {
         _ = served.waitFor { _ in false }
         #expect(served.process.terminationStatus != 0)
         #expect(served.lines.contains { $0.contains("METAREC_WORKERS") && $0.contains("1...64") }, "\(served.lines)")
+        // With JSON records, the failure is a record too: standard error stays JSON lines.
+        let json = try Served(arguments: ["--log-format", "json"], environment: ["METAREC_MODEL": "/nonexistent"])
+        json.process.waitUntilExit()
+        _ = json.waitFor { _ in false }
+        #expect(json.process.terminationStatus != 0)
+        let records = json.lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(!json.lines.isEmpty && records.count == json.lines.count, "\(json.lines)")
+        #expect(records.contains { $0["level"] as? String == "critical" && ($0["message"] as? String)?.hasPrefix("cannot load /nonexistent") == true })
     }
 }
 #endif
