@@ -8,7 +8,7 @@ export METAREC_DATA
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 RELEASE_BIN := .build/release/metarec
 
-.PHONY: deps build demo reproduce test bench microbench clean
+.PHONY: deps build demo reproduce test openapi bench microbench clean
 
 ## deps: install OpenBLAS, hiredis and zlib (Debian/Ubuntu libopenblas-dev, libhiredis-dev, zlib1g-dev) and pkg-config when missing.
 deps:
@@ -51,24 +51,38 @@ reproduce: build
 	METAREC_BIN=$(RELEASE_BIN) scripts/movielens-usercold.sh
 	METAREC_BIN=$(RELEASE_BIN) scripts/movielens-warm-peruser.sh
 
-## venv: Python for the interop tests only (Tests/Scripts/requirements.txt from PyPI: safetensors, numpy,
-## dp-accounting), in .build-venv/ (git-ignored); rebuilt when the requirements change.
+## venv: Python for the tests only, in .build-venv/ (git-ignored), from PyPI: safetensors + numpy (interop test),
+## dp-accounting (the privacy accountant's interop test), prometheus_client (parses /metrics),
+## openapi-spec-validator and schemathesis (the HTTP contract, `openapi` below).
+## The stamp names the package list, so adding a package reinstalls.
 VENV := .build-venv
 METAREC_PYTHON := $(abspath $(VENV))/bin/python
-$(VENV)/.ready: Tests/Scripts/requirements.txt
+VENV_PACKAGES := safetensors numpy dp-accounting prometheus_client==0.26.0 openapi-spec-validator==0.9.0 schemathesis==4.32.5
+VENV_STAMP := $(VENV)/.ready-$(shell echo '$(VENV_PACKAGES)' | cksum | cut -d' ' -f1)
+$(VENV_STAMP):
 	@python3 -c 'import venv, ensurepip' 2>/dev/null || { \
 		echo "installing python3-venv (apt-get)"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv >/dev/null; }
 	python3 -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q --disable-pip-version-check --no-input -r Tests/Scripts/requirements.txt
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check --no-input $(VENV_PACKAGES)
 	@touch $@
 
-## test: the whole test suite (one BLAS thread: parallel tests would oversubscribe the cores).
-## METAREC_PYTHON: the interpreter the interop tests run (safetensors, dp-accounting).
-test: deps $(VENV)/.ready
+## test: the whole test suite (one BLAS thread: parallel tests would oversubscribe the cores), then the HTTP
+## contract (`openapi`), with a throw-away redis-server on loopback for the Redis tests (scripts/with-redis.sh).
+## METAREC_PYTHON: the interpreter of the interop and `metarec serve` tests.
+test: deps $(VENV_STAMP)
 	METAREC_PYTHON=$(METAREC_PYTHON) OPENBLAS_NUM_THREADS=1 scripts/with-redis.sh swift test
+	VENV=$(VENV) scripts/openapi-check.sh
 	OPENBLAS_NUM_THREADS=1 swift test --sanitize=thread --scratch-path .build-tsan --filter "ParamServerTests|WorkerPoolTests|DataParallelStepTests"
+
+## openapi: Sources/MetaRecServer/openapi.yaml validated (openapi-spec-validator) and fuzzed against a live
+## `metarec serve` on loopback by schemathesis: 0 5xx and 0 responses outside the document, ST_MAX_TIME seconds
+## (default 60, seed ST_SEED). Needs the debug build `swift test` makes (`make test` runs it after the tests).
+openapi: deps $(VENV_STAMP)
+	swift build --product metarec
+	swift build --product metarec-bench
+	VENV=$(VENV) scripts/openapi-check.sh
 
 ## bench: MetaRec (`metarec-bench`) vs JAX jit vs numpy → BENCHMARKS.md and BENCHMARKS-*.png: per-request fine-tune + score
 ## (one core; against S and C), auto-batched throughput (1 and 2 workers), MMoE training rows/s on the census

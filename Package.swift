@@ -29,7 +29,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // Traits off, as Hummingbird takes it: environment variables need none of them.
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: []),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
@@ -64,18 +69,27 @@ let package = Package(
         .target(name: "PrivacyAccounting", exclude: ["README.md"]),
         .target(name: "CPrefetch"),
         .target(name: "ParamServer", dependencies: ["CPrefetch", "CHiredis"], exclude: ["README.md"]),
-        .target(name: "MetaTrain", dependencies: ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib", "PrivacyAccounting"], exclude: ["README.md", "Datasets/README.md"]),
+        .target(name: "MetaTrain", dependencies: ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib", "PrivacyAccounting",
+                                                .product(name: "Logging", package: "swift-log")], exclude: ["README.md", "Datasets/README.md"]),
         // Counting malloc replacement (glibc) for `metarec-bench serving` and the allocation tests;
         // never linked into `metarec` (MetaRecCLITests checks its symbols).
         .target(name: "CMallocCounter"),
         // Per-request fine-tuned scoring, auto-batching, feedback events, metrics (no HTTP here).
-        .target(name: "Serving", dependencies: ["ModelMath", "ModelDescription", "ParamServer", "TensorCore"], exclude: ["README.md"]),
+        .target(name: "Serving", dependencies: [
+            "ModelMath", "ModelDescription", "ParamServer", "TensorCore",
+            .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
+        ], exclude: ["README.md"]),
         // The HTTP scoring server (routes, lifecycle services, `buildApplication`); the only importer of Hummingbird.
         .target(name: "MetaRecServer", dependencies: [
             "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Serving",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], exclude: ["README.md"]),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Configuration", package: "swift-configuration"),
+        ], exclude: ["README.md"], resources: [.copy("openapi.yaml")]),
         // The in-process serving benchmark shared by `metarec demo` and `metarec-bench serving` (no malloc counter).
         .target(name: "ServingBench", dependencies: [
             "ModelMath", "ModelDescription", "Serving", "TensorCore", .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -86,6 +100,8 @@ let package = Package(
                 "TensorCore", "ModelMath", "ModelDescription", "ParamServer", "MetaTrain", "Serving", "ServingBench",
                 .target(name: "MetaRecServer", condition: .when(traits: ["HTTPServer"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Configuration", package: "swift-configuration", condition: .when(traits: ["HTTPServer"])),
             ]
         ),
         // `metarec-bench`: the benchmark harness, on the counting malloc.
@@ -106,16 +122,27 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "ParamServerTests", dependencies: ["ParamServer"]),
         .testTarget(name: "PrivacyAccountingTests", dependencies: ["PrivacyAccounting"]),
-        .testTarget(name: "MetaTrainTests", dependencies: ["MetaTrain", "ModelMath", "ModelDescription", "TensorCore", "ParamServer", "TestSupport", "PrivacyAccounting"]),
+        .testTarget(name: "MetaTrainTests", dependencies: [
+            "MetaTrain", "ModelMath", "ModelDescription", "TensorCore", "ParamServer", "TestSupport", "PrivacyAccounting",
+            .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
+        ]),
         .testTarget(name: "ModelMathTests", dependencies: ["ModelMath", "TensorCore", "TestSupport"]),
         .testTarget(name: "ModelDescriptionTests", dependencies: ["ModelDescription", "ModelMath", "TensorCore", "ParamServer"]),
         .testTarget(name: "ServingTests", dependencies: [
             "Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "MetaTrain", "TestSupport", "CMallocCounter",
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .testTarget(name: "MetaRecServerTests", dependencies: [
             "MetaRecServer", "Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "InMemoryLogging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Configuration", package: "swift-configuration"),
         ]),
         .testTarget(name: "MetaRecCLITests", dependencies: [
             "MetaRecCLI", "MetaTrain", "Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import MetaTrain
 
 /// `metarec baseline`: item-mean, popularity or matrix factorisation (with a per-user ridge
@@ -39,6 +40,7 @@ struct BaselineCommand: AsyncParsableCommand {
     @Option(help: "Item column.") var itemColumn = "item_id"
     @Option(help: "Rating column (fit and fold-in target).") var ratingColumn = "rating"
     @Option(help: "Comma-separated label columns written as tasks.") var labels = "like,rating"
+    @OptionGroup var logOptions: LogOptions
 
     static func numbers(_ text: String, flag: String) throws -> [Double] {
         try text.split(separator: ",").map {
@@ -54,6 +56,7 @@ struct BaselineCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let logger = try logOptions.bootstrap()
         try reportingErrors {
             var job = BaselineJob(method: BaselineJob.Method(rawValue: method.rawValue)!, trainingPath: train, dataPath: data, outputPath: out)
             job.validationPath = validation
@@ -67,7 +70,7 @@ struct BaselineCommand: AsyncParsableCommand {
             job.itemColumn = itemColumn
             job.ratingColumn = ratingColumn
             job.labels = labels.split(separator: ",").map { String($0) }
-            let report = try job.run(log: { printError($0) })
+            let report = try job.run(log: { logger.info("\($0)") })
             var chosen = ""
             switch report.method {
             case .itemMean(let m): chosen = " (prior count \(m))"

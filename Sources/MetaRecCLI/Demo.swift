@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import MetaTrain
 import ModelDescription
 import ModelMath
@@ -32,6 +33,7 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "User population of the synthetic log.") var users = 5000
     @Option(help: "Rows (events) of the synthetic log.") var rows = 300_000
     @Option(help: "Training epochs of each model.") var epochs = 3
+    @OptionGroup var logOptions: LogOptions
 
     /// A user's deviation from the shared task weights, relative to them (`σ` of
     /// `SyntheticGenerator`): at 1 a user's order of rows is far from the shared order, so what
@@ -51,6 +53,7 @@ struct Demo: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let logger = try logOptions.bootstrap()
         let start = ContinuousClock.now
         try reportingErrors {
             say("planted structure: each user's task weights over the row features x deviate from the shared ones by "
@@ -77,7 +80,7 @@ struct Demo: AsyncParsableCommand {
                 var job = TrainingJob(configPath: configPath, trainingPath: summary.file(.train).path,
                                       validationPath: summary.file(.validation).path, outputDirectory: "\(out)/\(name)")
                 job.epochs = epochs
-                try job.run(progress: ProgressReporter())
+                try job.run(progress: ProgressReporter(logger: logger))
                 models.append((name, "\(out)/\(name)"))
             }
 

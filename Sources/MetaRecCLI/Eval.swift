@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import MetaTrain
 
 /// `metarec eval`: per-task metrics of a model on a CSV log, optionally fine-tuned per task.
@@ -41,6 +42,7 @@ struct Eval: AsyncParsableCommand {
     var scoredOut: String?
     @Option(help: "Output format.") var format: OutputFormat = .table
     @OptionGroup var policy: AdaptationOverrides
+    @OptionGroup var logOptions: LogOptions
 
     func validate() throws {
         guard supportFraction > 0 && supportFraction < 1 else { throw ValidationError("--support-fraction must be in (0, 1)") }
@@ -51,9 +53,11 @@ struct Eval: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let logger = try logOptions.bootstrap()
         try reportingErrors {
             var job = EvaluationJob(modelPath: model, dataPath: data)
             job.maxBadRows = maxBadRows
+            job.logger = logger
             let overrides = policy
             job.policy = { overrides.applied(to: $0) }
             let options = PerUserOptions(ks: k, resamples: resamples, seed: seed)

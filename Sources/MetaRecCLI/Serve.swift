@@ -1,53 +1,81 @@
 #if HTTPServer  // the package trait (on by default): `metarec serve` needs MetaRecServer (Hummingbird)
 import ArgumentParser
+import Configuration
 import Foundation
+import Logging
 import MetaRecServer
 import ModelDescription
 import ModelMath
 import Serving
 
 /// `metarec serve`: the HTTP scoring server (`docs/DESIGN.md` §HTTP, the `MetaRecServer` library) on one
-/// model directory, until SIGTERM/SIGINT.
+/// model directory, until SIGTERM/SIGINT. Settings come from the flags, then the environment
+/// (``MetaRecServer/ServerSettings`` lists the variables), then the defaults.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve per-user fine-tuned scores over HTTP: POST /v1/score, POST /v1/events, GET /healthz, GET /metrics.")
+        abstract: "Serve per-user fine-tuned scores over HTTP: POST /v1/score, POST /v1/events, GET /healthz, GET /metrics, GET /openapi.yaml.",
+        discussion: """
+            Every setting can also come from the environment; a flag wins over its variable: \
+            METAREC_MODEL, METAREC_HOST, METAREC_PORT, METAREC_WORKERS, METAREC_SWEEP_SECONDS, METAREC_STATE, \
+            LOG_LEVEL, LOG_FORMAT. The model directory is only read; the support-store snapshot lives \
+            in --state (restored at start, written at shutdown; without --state there is none).
+            """)
 
-    @Option(help: "Model directory (from metarec train).")
-    var model: String
+    @Option(help: "Model directory (from metarec train); only read. [METAREC_MODEL]")
+    var model: String?
 
-    @Option(help: "Address to bind (loopback by default).")
-    var host = "127.0.0.1"
+    @Option(help: "Address to bind (default 127.0.0.1). [METAREC_HOST]")
+    var host: String?
 
-    @Option(help: "TCP port (0 picks a free one).")
-    var port = 8080
+    @Option(help: "TCP port, 0 picks a free one (default 8080). [METAREC_PORT]")
+    var port: String?
 
-    @Option(help: "Auto-batcher worker threads.")
-    var workers = 1
+    @Option(help: "Auto-batcher worker threads, 1...64 (default 1). [METAREC_WORKERS]")
+    var workers: String?
 
-    @Option(help: "Seconds between eviction sweeps of the support store and embedding table.")
-    var sweepSeconds = 60.0
+    @Option(help: "Seconds between eviction sweeps of the support store and embedding table (default 60). [METAREC_SWEEP_SECONDS]")
+    var sweepSeconds: String?
 
-    func validate() throws {
-        guard (0...65_535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
-        guard workers >= 1 && workers <= 64 else { throw ValidationError("--workers must be in 1...64") }
-        guard sweepSeconds > 0 else { throw ValidationError("--sweep-seconds must be positive") }
+    @Option(help: "State directory: the support-store snapshot, restored at start and written at shutdown. [METAREC_STATE]")
+    var state: String?
+
+    @OptionGroup var logOptions: LogOptions
+
+    /// The flags given, as the first provider: they win over the environment.
+    var flagProvider: InMemoryProvider {
+        let flags: [(AbsoluteConfigKey, String?)] = [
+            ("metarec.model", model), ("metarec.host", host), ("metarec.port", port), ("metarec.workers", workers),
+            ("metarec.sweep.seconds", sweepSeconds), ("metarec.state", state),
+        ]
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        for case let (key, value?) in flags { values[key] = ConfigValue(.string(value), isSecret: false) }
+        return InMemoryProvider(name: "flags", values: values)
     }
 
     func run() async throws {
+        let reader = ConfigReader(providers: [flagProvider, EnvironmentVariablesProvider()])
+        let logger = try logOptions.bootstrap(environment: { reader.string(forKey: ConfigKey($0)) })
+        let settings: ServerSettings
+        do {
+            settings = try ServerSettings(reader: reader)
+        } catch {
+            throw LogOptions.failure(error.description)
+        }
         let loaded: LoadedModel
         do {
-            loaded = try LoadedModel(path: model)
+            loaded = try LoadedModel(path: settings.model)
         } catch {
-            throw ValidationError("cannot load \(model): \(error)")
+            throw LogOptions.failure("cannot load \(settings.model): \(error)")
         }
-        let configuration = ServerConfiguration(host: host, port: port, workers: workers,
-                                                sweepInterval: .milliseconds(Int64(sweepSeconds * 1000)))
-        let log: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data(("metarec serve: " + line + "\n").utf8)) }
-        let app = buildApplication(model: ServingModel(loaded), configuration: configuration, log: log) { bound in
-            log("model \(loaded.manifest.modelVersion) listening on http://\(host):\(bound)")
+        let server = ScoringServer(model: ServingModel(loaded), configuration: settings.configuration, logger: logger)
+        server.bootstrapProcessMetrics()
+        do {
+            try server.restoreState()
+        } catch {
+            throw LogOptions.failure("cannot restore the state in \(settings.configuration.stateDirectory ?? ""): \(error)")
         }
-        // Until SIGTERM/SIGINT: then the server drains, the batcher finishes, the support store is snapshotted.
-        try await app.runService()
+        // Until SIGTERM/SIGINT: the server stops accepting and drains, the batcher finishes, the support store is snapshotted.
+        try await makeServiceGroup(server, signals: [.sigterm, .sigint]).run()
     }
 }
 #endif

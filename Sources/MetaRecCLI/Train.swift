@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import MetaTrain
 import TensorCore
 
@@ -27,8 +28,10 @@ struct Train: AsyncParsableCommand {
     @Option(help: "Worker threads (default: config training.threads).") var threads: Int?
     @Option(help: "Epochs (default: config training.epochs).") var epochs: Int?
     @Option(help: "Seconds between mid-epoch checkpoints.") var checkpointSeconds: Double = 60
+    @OptionGroup var logOptions: LogOptions
 
     func run() async throws {
+        let logger = try logOptions.bootstrap()
         try reportingErrors {
             var job = TrainingJob(configPath: config, trainingPath: data, validationPath: validation, outputDirectory: out)
             job.resume = resume
@@ -37,7 +40,7 @@ struct Train: AsyncParsableCommand {
             job.threads = threads
             job.epochs = epochs
             job.checkpointInterval = checkpointSeconds
-            try job.run(progress: ProgressReporter())
+            try job.run(progress: ProgressReporter(logger: logger))
         }
     }
 }
@@ -58,8 +61,12 @@ func reportingErrors(_ body: () throws -> Void) throws {
     }
 }
 
-/// Writes a line to standard error.
+/// Writes a line to standard error (an `error` record when the process logs JSON lines).
 func printError(_ text: String) {
+    if LogOptions.isJSON {
+        Logger(label: "metarec").error("\(text)")
+        return
+    }
     var stream = StandardError()
     print(text, to: &stream)
 }

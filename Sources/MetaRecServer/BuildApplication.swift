@@ -1,62 +1,67 @@
 import Hummingbird
-import ModelDescription
-import ModelMath
-import Serving
-import Synchronization
+import Logging
+import ServiceLifecycle
+import UnixSignals
 
-/// Builds the HTTP scoring application for `model`: `POST /v1/score`, `POST /v1/events`,
-/// `GET /healthz`, `GET /metrics` (`docs/DESIGN.md` §HTTP), Hummingbird 2's `buildApplication` pattern.
-///
-/// Run it with `runService()` (graceful shutdown on SIGTERM/SIGINT, as `metarec serve` does),
-/// or add it to an embedding app's own `ServiceGroup`. On shutdown the HTTP server drains its
-/// connections first; then the auto-batcher finishes the queued requests and the support store
-/// is snapshotted into the model directory (when served from one).
-///
-/// ```swift
-/// let app = buildApplication(model: ServingModel(try LoadedModel(path: "model/")),
-///                            configuration: ServerConfiguration(host: "127.0.0.1", port: 8080))
-/// try await app.runService()
-/// ```
-///
-/// - Parameters:
-///   - model: the served model.
-///   - configuration: host, port, auto-batcher workers, sweep interval.
-///   - settings: adaptation and request limits; `nil` takes them from the model's `serving:` config.
-///   - log: one line per lifecycle event (the snapshot written at shutdown).
-///   - onServerRunning: called with the bound port once the server listens (port 0 picks one).
-/// - Returns: the application; it runs once.
-public func buildApplication(
-    model: ServingModel, configuration: ServerConfiguration = ServerConfiguration(), settings: ServingSettings? = nil,
-    log: @escaping @Sendable (String) -> Void = { _ in },
-    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-) -> some ApplicationProtocol {
-    buildApplication(ScoringServer(model: model, configuration: configuration, settings: settings),
-                     log: log, onServerRunning: onServerRunning)
-}
-
-/// Builds the HTTP scoring application around `server`, for callers that keep the server
-/// (to read its metrics, sweep or snapshot by hand). One application per server: a server runs once.
+/// The HTTP application of `server`: its routes (`POST /v1/score`, `POST /v1/events`,
+/// `GET /healthz`, `GET /metrics`, `GET /openapi.yaml`, `docs/DESIGN.md` §HTTP) on Hummingbird 2,
+/// logging through the server's logger. It does not start the auto-batcher: run it inside
+/// ``makeServiceGroup(_:services:signals:onServerRunning:)``, which adds the batcher, the
+/// sweeper and the shutdown snapshot around it.
 ///
 /// - Parameters:
 ///   - server: the predictor, batcher and configuration to serve.
-///   - log: one line per lifecycle event (the snapshot written at shutdown).
 ///   - onServerRunning: called with the bound port once the server listens (port 0 picks one).
-/// - Returns: the application: the routes, the auto-batcher started just before the server
-///   listens, and the ``ServerMaintenance`` service (sweeps; drain and snapshot at shutdown).
+/// - Returns: the application; it runs once.
 public func buildApplication(
-    _ server: ScoringServer, log: @escaping @Sendable (String) -> Void = { _ in },
-    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    _ server: ScoringServer, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let configuration = server.configuration
-    var app = Application(
+    return Application(
         router: server.makeRouter(),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port),
                              serverName: configuration.serverName),
-        services: [ServerMaintenance(server: server, log: log)],
         onServerRunning: { channel in
             server.listened.store(true, ordering: .relaxed)
-            await onServerRunning(channel.localAddress?.port ?? configuration.port)
-        })
-    app.beforeServerStarts { server.batcher.start() }
-    return app
+            let port = channel.localAddress?.port ?? configuration.port
+            server.logger.info("listening", metadata: [
+                "address": "http://\(configuration.host):\(port)", "model_version": "\(server.predictor.model.modelVersion)",
+            ])
+            await onServerRunning(port)
+        },
+        logger: server.logger)
+}
+
+/// The whole server as one swift-service-lifecycle `ServiceGroup`, in this order:
+///
+/// ```
+/// SnapshotService   support store → <state>/support.snapshot        stops last
+/// BatcherService    auto-batcher threads; drains at shutdown
+/// SweepService      eviction sweep every sweep interval
+/// services…         the caller's own
+/// Application       Hummingbird: stops accepting, finishes open requests   stops first
+/// ```
+///
+/// A graceful shutdown (one of `signals`, or `triggerGracefulShutdown()`) stops the services in
+/// reverse order, each after the one below it has finished: the server stops accepting and
+/// answers its open requests, the batcher finishes the queued ones, and the snapshot is taken
+/// last, so every acknowledged event is in it. Any service that ends, or fails, shuts the rest
+/// down the same way (the error is rethrown by `run()`).
+///
+/// - Parameters:
+///   - server: the server to run (once).
+///   - services: more services to run with it (between the sweeper and the HTTP server).
+///   - signals: Unix signals that start a graceful shutdown (`metarec serve`: SIGTERM, SIGINT);
+///     none in tests.
+///   - onServerRunning: called with the bound port once the server listens.
+public func makeServiceGroup(
+    _ server: ScoringServer, services: [any Service] = [], signals: [UnixSignal] = [],
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> ServiceGroup {
+    let ordered: [any Service] = [SnapshotService(server: server), BatcherService(server: server), SweepService(server: server)]
+        + services + [buildApplication(server, onServerRunning: onServerRunning)]
+    return ServiceGroup(configuration: .init(
+        services: ordered.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
+                                      failureTerminationBehavior: .gracefullyShutdownGroup) },
+        gracefulShutdownSignals: signals, cancellationSignals: [], logger: server.logger))
 }

@@ -1,11 +1,21 @@
 import Foundation
 import Hummingbird
+import Logging
 import Serving
 
 extension ScoringServer {
-    /// `POST /v1/score`, `POST /v1/events`, `GET /healthz`, `GET /metrics`.
+    /// The routes and the methods they take.
+    static let routes: [String: [HTTPRequest.Method]] = [
+        "/v1/score": [.post], "/v1/events": [.post], "/healthz": [.get], "/metrics": [.get], "/openapi.yaml": [.get],
+    ]
+
+    /// `POST /v1/score`, `POST /v1/events`, `GET /healthz`, `GET /metrics`, `GET /openapi.yaml`;
+    /// Hummingbird's `MetricsMiddleware` (HTTP metrics on the process-wide `MetricsSystem`); 404
+    /// and 405 as JSON errors (``RouteErrorMiddleware``).
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: RouteErrorMiddleware(routes: Self.routes))
         router.post("/v1/score") { [self] request, _ -> Response in
             await timed(.score) { () async throws(ServingError) -> Response in
                 let body = try await readBody(request)
@@ -34,16 +44,23 @@ extension ScoringServer {
         }
         router.get("/metrics") { [self] _, _ -> Response in
             await timed(.metrics) { () async throws(ServingError) -> Response in
-                let text = predictor.metrics.prometheusText(support: predictor.model.support, embeddings: predictor.model.embeddings)
+                predictor.metrics.recordStores(support: predictor.model.support, embeddings: predictor.model.embeddings)
                 return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                                body: .init(byteBuffer: ByteBuffer(string: text)))
+                                body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+            }
+        }
+        router.get("/openapi.yaml") { [self] _, _ -> Response in
+            await timed(.openapi) { () async throws(ServingError) -> Response in
+                guard !OpenAPIDocument.bytes.isEmpty else { throw .notFound(path: "/openapi.yaml") }
+                return Response(status: .ok, headers: [.contentType: "application/yaml"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
             }
         }
         return router
     }
 
-    /// Runs `body`, turns a ``ServingError`` into its 4xx/5xx JSON reply, and records the
-    /// request and its latency in the metrics.
+    /// Runs `body`, turns a ``ServingError`` into its 4xx/5xx JSON reply (logged: 4xx at `info`,
+    /// 5xx at `error`, with the code and field), and records the request and its latency in the metrics.
     private func timed(_ endpoint: ServingMetrics.Endpoint,
                        _ body: () async throws(ServingError) -> Response) async -> Response {
         let start = ContinuousClock.now
@@ -52,9 +69,12 @@ extension ScoringServer {
             response = try await body()
         } catch {
             response = HTTPReply.error(error)
+            let metadata: Logger.Metadata = ["endpoint": "\(endpoint.rawValue)", "status": "\(error.httpStatus)",
+                                             "code": "\(error.code)", "field": "\(error.field ?? "")"]
+            logger.log(level: error.httpStatus >= 500 ? .error : .info, "request refused: \(error.description)", metadata: metadata)
         }
         let (s, atto) = (ContinuousClock.now - start).components
-        predictor.metrics.recordRequest(endpoint, status: Int(response.status.code), seconds: Double(s) + Double(atto) * 1e-18)
+        predictor.metrics.recordRequest(endpoint, status: Int(response.status.code), nanoseconds: s * 1_000_000_000 + atto / 1_000_000_000)
         return response
     }
 
@@ -85,7 +105,7 @@ enum HTTPReply {
     static func error(_ error: ServingError) -> Response {
         var object: [String: String] = ["code": error.code, "message": error.description]
         if let field = error.field { object["field"] = field }
-        let data = (try? JSONSerialization.data(withJSONObject: ["error": object], options: [.sortedKeys])) ?? Data()
+        let data = (try? JSONSerialization.data(withJSONObject: ["error": object], options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
         return json(HTTPResponse.Status(code: error.httpStatus), Array(data))
     }
 }

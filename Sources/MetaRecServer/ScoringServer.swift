@@ -1,61 +1,134 @@
+import CoreMetrics
 import Foundation
+import Logging
 import ModelDescription
 import ModelMath
 import ParamServer
+import Prometheus
 import Serving
 import Synchronization
 
 /// The HTTP scoring server behind `metarec serve` (`docs/DESIGN.md` §HTTP): the predictor, the
-/// auto-batcher, the request limits, the eviction sweep and the support-store snapshot.
-/// ``buildApplication(_:log:onServerRunning:)`` turns it into a Hummingbird application.
+/// auto-batcher, the request limits, the eviction sweep, the support-store snapshot in the
+/// state directory, its logger and its Prometheus registry.
+/// ``makeServiceGroup(_:services:signals:onServerRunning:)`` runs it.
 ///
 /// Threading: Hummingbird's event loops parse HTTP and JSON; scoring runs on the
-/// auto-batcher's worker threads (started just before the server listens, drained after it
-/// stops); the sweep runs in a service of the application's `ServiceGroup`.
+/// auto-batcher's worker threads (started by ``BatcherService``, drained after the HTTP server
+/// stops); the sweep runs in ``SweepService``; all are services of one `ServiceGroup`.
 public final class ScoringServer: Sendable {
     /// Scores requests and records events; shared by every route.
     public let predictor: Predictor
     /// Merges concurrent `/v1/score` requests onto ``ServerConfiguration/workers`` threads.
     public let batcher: AutoBatcher
-    /// Where the server listens, its worker threads and its sweep interval.
+    /// Where the server listens, its worker threads, its sweep interval and its state directory.
     public let configuration: ServerConfiguration
+    /// The one logger of the server, its batcher, sweeps, snapshots and Hummingbird.
+    public let logger: Logger
+    /// What `GET /metrics` renders: the serving metrics (made by a factory on this registry)
+    /// and whatever else the caller registers on it.
+    public let registry: PrometheusCollectorRegistry
     /// `serving.max_body_bytes` of the model's config (413 beyond).
     let maxBodyBytes: Int
     /// Whether the server has listened: a server that never did (say, the port was taken)
-    /// served nothing and leaves the model directory's snapshot alone.
+    /// served nothing and leaves the state directory's snapshot alone.
     let listened = Atomic<Bool>(false)
 
     /// A server for `model`.
     ///
     /// - Parameters:
-    ///   - model: the served model (``ServingModel/init(_:)`` from a loaded model directory, or a synthetic one).
-    ///   - configuration: host, port, workers, sweep interval.
+    ///   - model: the served model (``ServingModel/init(_:)`` from a loaded model directory, or a synthetic one);
+    ///     the model directory is only read.
+    ///   - configuration: host, port, workers, sweep interval, state directory.
     ///   - settings: adaptation and request limits; `nil` takes them from the model's `serving:` config.
-    public init(model: ServingModel, configuration: ServerConfiguration = ServerConfiguration(), settings: ServingSettings? = nil) {
-        predictor = Predictor(model: model, settings: settings)
+    ///   - logger: the process's logger (`Logger(label: "metarec")` on the bootstrapped handler by default).
+    ///   - registry: the Prometheus registry the metrics go to; a new one per server by default, so
+    ///     several servers can run in one process.
+    public init(model: ServingModel, configuration: ServerConfiguration = ServerConfiguration(), settings: ServingSettings? = nil,
+                logger: Logger = Logger(label: "metarec"), registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        self.logger = logger
+        predictor = Predictor(model: model, settings: settings, metrics: ServingMetrics(factory: Self.metricsFactory(registry)))
         let serving = model.config.serving
         batcher = AutoBatcher(predictor: predictor, configuration: .init(
             maxRequests: max(1, serving.batchMaxRequests),
             maxWait: .microseconds(max(0, serving.batchMaxWaitMicroseconds)),
-            workers: configuration.workers))
+            workers: configuration.workers), logger: logger)
         self.configuration = configuration
         maxBodyBytes = serving.maxBodyBytes
     }
 
-    /// One eviction pass over both stores.
+    /// swift-prometheus' factory on `registry`, with the request-latency buckets of
+    /// ``ServingMetrics/latencyBuckets`` and names made Prometheus-safe (`hb.requests` →
+    /// `hb_requests`, for Hummingbird's `MetricsMiddleware` when the process bootstraps
+    /// `MetricsSystem` with it, as `metarec serve` does).
+    public static func metricsFactory(_ registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets[ServingMetrics.latencyBucketsLabel] = ServingMetrics.latencyBuckets.map {
+            .nanoseconds(Int64(($0 * 1e9).rounded()))
+        }
+        factory.nameAndLabelSanitizer = { name, labels in
+            func safe(_ s: String) -> String { String(s.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" }) }
+            return (safe(name), labels.map { (safe($0.0), $0.1) })
+        }
+        return factory
+    }
+
+    /// Bootstraps the process-wide `MetricsSystem` with a factory on this server's registry, so
+    /// Hummingbird's `MetricsMiddleware` (which records on the process-wide factory) and any
+    /// other library of the process appear at this server's `/metrics`. Once per process
+    /// (`metarec serve`); tests that run several servers leave it alone.
+    public func bootstrapProcessMetrics() {
+        MetricsSystem.bootstrap(Self.metricsFactory(registry))
+    }
+
+    /// One eviction pass over both stores; the stores' gauges follow.
     public func sweep() {
+        let before = predictor.model.support.count
         predictor.model.support.sweep()
         predictor.model.embeddings.sweep()
         predictor.metrics.recordSweep()
+        predictor.metrics.recordStores(support: predictor.model.support, embeddings: predictor.model.embeddings)
+        logger.debug("eviction sweep", metadata: ["tasks_before": "\(before)", "tasks_after": "\(predictor.model.support.count)"])
     }
 
-    /// Writes the support store atomically into the served model version's directory (when served
-    /// from one), as `support.served.snapshot`: server state beside the trained files, which stay as trained.
+    /// Writes the support store atomically into the state directory (`--state`); without one, logs
+    /// that there is no snapshot. The model directory is never written.
     ///
     /// - Throws: the parameter server's error when the snapshot cannot be written.
-    public func snapshot(log: @Sendable (String) -> Void) throws {
-        guard let directory = predictor.model.directory else { return }
-        try predictor.model.support.snapshot(to: directory.servedSupportPath)
-        log("support store snapshot: \(predictor.model.support.count) tasks -> \(directory.servedSupportPath)")
+    public func snapshot() throws {
+        guard let state = configuration.stateDirectory else {
+            logger.notice("no state directory (--state): the support store is not snapshotted")
+            return
+        }
+        let path = ServerConfiguration.supportSnapshotPath(in: state)
+        do {
+            try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        } catch {
+            throw ParamServerError.io(path: state, operation: "create directory", code: Int32(truncatingIfNeeded: (error as NSError).code))
+        }
+        try predictor.model.support.snapshot(to: path)
+        logger.info("support store snapshot written", metadata: ["path": "\(path)", "tasks": "\(predictor.model.support.count)"])
+    }
+
+    /// Restores the support store from the state directory's snapshot, when there is one (a
+    /// restart); the model directory's support rows stay otherwise.
+    ///
+    /// - Returns: whether a snapshot was restored.
+    /// - Throws: the parameter server's error for an unreadable or mismatched snapshot.
+    @discardableResult
+    public func restoreState() throws -> Bool {
+        guard let state = configuration.stateDirectory else {
+            logger.notice("no state directory (--state): support rows start from the model directory and are not snapshotted")
+            return false
+        }
+        let path = ServerConfiguration.supportSnapshotPath(in: state)
+        guard FileManager.default.fileExists(atPath: path) else {
+            logger.info("state directory has no support snapshot yet", metadata: ["path": "\(path)"])
+            return false
+        }
+        try predictor.model.support.restore(from: path)
+        logger.info("support store restored", metadata: ["path": "\(path)", "tasks": "\(predictor.model.support.count)"])
+        return true
     }
 }

@@ -1,5 +1,8 @@
-/// Where the HTTP scoring server listens and the threads and timer it owns; the model's
-/// `serving:` config holds the rest (batching, request limits, adaptation).
+import Logging
+
+/// Where the HTTP scoring server listens, the threads and timer it owns and where it keeps its
+/// state; the model's `serving:` config holds the rest (batching, request limits, adaptation).
+/// ``ServerSettings`` reads it from flags and environment variables.
 public struct ServerConfiguration: Sendable, Equatable {
     /// Address to bind (loopback by default).
     public var host: String
@@ -11,11 +14,14 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var sweepInterval: Duration
     /// The `Server` response header.
     public var serverName: String
+    /// The server's own state (`--state`): the support-store snapshot, written at shutdown and
+    /// restored at start. `nil`: no snapshot (said in the log). Never the model directory.
+    public var stateDirectory: String?
 
     /// - Precondition: `port` in 0...65535, `workers` ≥ 1, `sweepInterval` > 0 (`metarec serve`
     ///   validates its options before it gets here).
     public init(host: String = "127.0.0.1", port: Int = 8080, workers: Int = 1, sweepInterval: Duration = .seconds(60),
-                serverName: String = "metarec") {
+                serverName: String = "metarec", stateDirectory: String? = nil) {
         precondition((0...65_535).contains(port), "ServerConfiguration: port \(port) is not in 0...65535")
         precondition(workers >= 1, "ServerConfiguration: workers \(workers) must be >= 1")
         precondition(sweepInterval > .zero, "ServerConfiguration: sweep interval \(sweepInterval) must be positive")
@@ -24,5 +30,11 @@ public struct ServerConfiguration: Sendable, Equatable {
         self.workers = workers
         self.sweepInterval = sweepInterval
         self.serverName = serverName
+        self.stateDirectory = stateDirectory
+    }
+
+    /// The support-store snapshot in a state directory.
+    public static func supportSnapshotPath(in stateDirectory: String) -> String {
+        stateDirectory + "/support.snapshot"
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// Merges concurrent score requests into batches (`docs/DESIGN.md` §Serving, auto-batching): a
 /// worker takes the oldest waiting request, waits at most `maxWait` (from that request's
@@ -34,11 +35,15 @@ public final class AutoBatcher: Sendable {
 
     public let predictor: Predictor
     public let configuration: Configuration
+    /// Start and drain are logged (`info`); nothing is logged per request or batch.
+    public let logger: Logger
     let queue: BatchQueue
 
-    public init(predictor: Predictor, configuration: Configuration) {
+    /// - Parameter logger: the process's logger (the server passes its own).
+    public init(predictor: Predictor, configuration: Configuration, logger: Logger = Logger(label: "metarec")) {
         self.predictor = predictor
         self.configuration = configuration
+        self.logger = logger
         queue = BatchQueue()
     }
 
@@ -54,6 +59,10 @@ public final class AutoBatcher: Sendable {
             thread.name = "metarec-batch-\(w)"
             thread.start()
         }
+        logger.info("auto-batcher started", metadata: [
+            "workers": "\(configuration.workers)", "max_requests": "\(configuration.maxRequests)",
+            "max_wait": "\(configuration.maxWait)",
+        ])
     }
 
     /// Validates `request`, queues it and returns its scores once its batch has run.
@@ -76,6 +85,7 @@ public final class AutoBatcher: Sendable {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             queue.group.notify(queue: .global()) { c.resume() }
         }
+        logger.info("auto-batcher drained", metadata: ["batches": "\(predictor.metrics.batches.batches)"])
     }
 
     private func workerLoop() {

@@ -22,6 +22,10 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
     case bodyTooLarge(limit: Int)
     /// The server is draining for shutdown (HTTP 503).
     case shuttingDown
+    /// No such resource (HTTP 404): an unknown path, or a document not installed with the server.
+    case notFound(path: String)
+    /// A known path asked with a method it does not take (HTTP 405; `allowed` goes in `Allow`).
+    case methodNotAllowed(method: String, path: String, allowed: [String])
 
     /// The JSON field the error is about (`nil` for limits not tied to a field).
     public var field: String? {
@@ -30,7 +34,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .missingField(let field), .unknownFeature(let field): field
         case .wrongType(let field, _), .invalidValue(let field, _): field
         case .tooManyCandidates: "candidates"
-        case .bodyTooLarge, .shuttingDown: nil
+        case .bodyTooLarge, .shuttingDown, .notFound, .methodNotAllowed: nil
         }
     }
 
@@ -45,14 +49,19 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .tooManyCandidates: "too_many_candidates"
         case .bodyTooLarge: "body_too_large"
         case .shuttingDown: "shutting_down"
+        case .notFound: "not_found"
+        case .methodNotAllowed: "method_not_allowed"
         }
     }
 
-    /// The HTTP status the error maps to: 413 for the body limit, 503 while draining, else 400.
+    /// The HTTP status the error maps to: 413 for the body limit, 503 while draining, 404 for a
+    /// missing resource, 405 for a method a path does not take, else 400.
     public var httpStatus: Int {
         switch self {
         case .bodyTooLarge: 413
         case .shuttingDown: 503
+        case .notFound: 404
+        case .methodNotAllowed: 405
         default: 400
         }
     }
@@ -68,6 +77,8 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .tooManyCandidates(let count, let limit): "candidates: \(count == limit + 1 ? "more than \(limit)" : "\(count)") candidates, the limit is \(limit)"
         case .bodyTooLarge(let limit): "request body larger than \(limit) bytes"
         case .shuttingDown: "the server is shutting down"
+        case .notFound(let path): "no resource at \(path)"
+        case .methodNotAllowed(let method, let path, let allowed): "\(path) takes \(allowed.joined(separator: ", ")), not \(method)"
         }
     }
 }

@@ -17,16 +17,18 @@ import Testing
         "PrivacyAccounting": [],
         "ModelMath": ["TensorCore"],
         "ModelDescription": ["ModelMath", "TensorCore", "ParamServer", "Yams"],
-        "MetaTrain": ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib", "PrivacyAccounting"],
-        "Serving": ["ModelMath", "ModelDescription", "ParamServer", "TensorCore"],
+        // swift-log and swift-metrics are APIs, not backends: the libraries log and count through them,
+        // the executable (or an embedding app) picks the handler and the factory.
+        "MetaTrain": ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib", "PrivacyAccounting", "Logging"],
+        "Serving": ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Logging", "CoreMetrics"],
         "MetaRecServer": ["Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Hummingbird",
-                          "ServiceLifecycle", "Logging"],
+                          "ServiceLifecycle", "UnixSignals", "Logging", "CoreMetrics", "Prometheus", "Configuration"],
         "ServingBench": ["Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Histogram"],
         "MetaRecBench": ["ServingBench", "MetaTrain", "Serving", "ModelMath", "ModelDescription", "ParamServer",
                          "TensorCore", "CMallocCounter", "ArgumentParser", "Histogram"],
         // Never CMallocCounter: `metarec serve` runs on the system allocator.
         "MetaRecCLI": ["MetaRecServer", "ServingBench", "MetaTrain", "Serving", "ModelMath", "ModelDescription",
-                       "ParamServer", "TensorCore", "ArgumentParser"],
+                       "ParamServer", "TensorCore", "ArgumentParser", "Logging", "Configuration"],
     ]
 
     /// C libraries whose import is confined to one file, like swift-numerics' shims: the C surface

@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import InMemoryLogging
+import Logging
 import MetaRecServer
 import ModelDescription
 import ModelMath
@@ -8,17 +10,27 @@ import Serving
 import ServiceLifecycle
 import Testing
 
-/// Runs the application of `buildApplication` on an ephemeral loopback port for the duration
-/// of `body`, then cancels it and waits until it has stopped (batcher drained, snapshot written).
+/// Runs the server's `ServiceGroup` (``makeServiceGroup``) on an ephemeral loopback port for the
+/// duration of `body`, then shuts it down gracefully and waits until it has stopped (HTTP server
+/// closed, batcher drained, snapshot written when there is a state directory).
 func withServer<T: Sendable>(
-    _ model: ServingModel, _ body: @Sendable (ScoringServer, Int) async throws -> T
+    _ model: ServingModel, stateDirectory: String? = nil, logger: Logger = Logger(label: "metarec-test"),
+    _ body: @Sendable (ScoringServer, Int) async throws -> T
 ) async throws -> T {
-    let server = ScoringServer(model: model, configuration: ServerConfiguration(port: 0, sweepInterval: .milliseconds(100)))
+    let server = ScoringServer(model: model, configuration: ServerConfiguration(port: 0, sweepInterval: .milliseconds(100),
+                                                                                stateDirectory: stateDirectory), logger: logger)
+    return try await withRunning(server) { port in try await body(server, port) }
+}
+
+/// Runs `server`'s group for the duration of `body(port)`, then a graceful shutdown.
+func withRunning<T: Sendable>(
+    _ server: ScoringServer, services: [any Service] = [], _ body: @Sendable (Int) async throws -> T
+) async throws -> T {
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-    let app = buildApplication(server, onServerRunning: { port in portContinuation.yield(port) })
+    let group = makeServiceGroup(server, services: services, onServerRunning: { port in portContinuation.yield(port) })
     let task = Task {
         defer { portContinuation.finish() }  // a server that fails to start ends the wait below
-        try await app.run()
+        try await group.run()
     }
     var iterator = ports.makeAsyncIterator()
     guard let port = await iterator.next() else {
@@ -26,10 +38,17 @@ func withServer<T: Sendable>(
         throw LoopbackHTTP.Failure(description: "server did not start")
     }
     let result: Result<T, any Error>
-    do { result = .success(try await body(server, port)) } catch { result = .failure(error) }
-    task.cancel()
-    if case .failure(let error) = await task.result, !(error is CancellationError) { throw error }
+    do { result = .success(try await body(port)) } catch { result = .failure(error) }
+    await group.triggerGracefulShutdown()
+    try await task.value
     return try result.get()
+}
+
+/// A fresh temporary directory (removed by the caller).
+func temporaryDirectory(_ prefix: String) throws -> URL {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    return directory
 }
 
 /// `LoopbackHTTP.request` on a detached thread (it blocks in recv).
@@ -78,9 +97,10 @@ func http(_ port: Int, _ method: String, _ path: String, _ body: String = "", de
         }
     }
 
-    @Test func `bad requests get a 4xx JSON error naming the field`() async throws {
+    @Test func `bad requests get a 4xx JSON error naming the field, and a log record`() async throws {
         let model = try Fixtures.model()
-        try await withServer(model) { _, port in
+        let (logger, records) = InMemoryLogHandler.makeLogger(label: "metarec-test")
+        try await withServer(model, logger: logger) { _, port in
             let cases: [(String, String, Int, String?)] = [
                 ("/v1/score", #"{"user": "1", "candidates": [{"colour": "red"}]}"#, 400, "candidates[0].colour"),
                 ("/v1/score", #"{"user": "1", "candidates": [{"price": "x"}]}"#, 400, "candidates[0].price"),
@@ -96,6 +116,33 @@ func http(_ port: Int, _ method: String, _ path: String, _ body: String = "", de
                 if let field { #expect(error?["field"] as? String == field, "\(body)") }
             }
             #expect(model.support.count == 0)  // the half-good events request appended nothing
+            // One `info` record per refused request, with its code and field.
+            let refused = records.entries.filter { $0.message.description.hasPrefix("request refused") }
+            #expect(refused.count == cases.count)
+            let unknown = try #require(refused.first)
+            #expect(unknown.level == .info)
+            #expect(unknown.metadata["code"]?.description == "unknown_feature")
+            #expect(unknown.metadata["field"]?.description == "candidates[0].colour")
+            #expect(unknown.metadata["status"]?.description == "400")
+        }
+    }
+
+    @Test func `the OpenAPI document is served, and unknown paths and methods get JSON errors`() async throws {
+        let model = try Fixtures.model()
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let document = try Data(contentsOf: repository.appendingPathComponent("Sources/MetaRecServer/openapi.yaml"))
+        try await withServer(model) { _, port in
+            let served = try await http(port, "GET", "/openapi.yaml")
+            #expect(served.status == 200)
+            #expect(served.headers["content-type"] == "application/yaml")
+            #expect(served.body == document)
+            let wrongMethod = try await http(port, "DELETE", "/v1/score")
+            #expect(wrongMethod.status == 405)
+            #expect(wrongMethod.headers["allow"] == "POST")
+            #expect((wrongMethod.json?["error"] as? [String: Any])?["code"] as? String == "method_not_allowed")
+            let unknown = try await http(port, "GET", "/v2/score")
+            #expect(unknown.status == 404)
+            #expect((unknown.json?["error"] as? [String: Any])?["code"] as? String == "not_found")
         }
     }
 
@@ -121,56 +168,70 @@ func http(_ port: Int, _ method: String, _ path: String, _ body: String = "", de
         }
     }
 
-    @Test func `the server sweeps periodically and snapshots the support store atomically`() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("metarec-serve-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let base = try Fixtures.model()
-        let model = ServingModel(config: base.config, encoder: base.encoder, parameters: base.parameters, embeddings: base.embeddings,
-                                 support: base.support, modelVersion: base.modelVersion, directory: ModelDirectory(path: directory.path))
-        try await withServer(model) { server, port in
+    @Test func `the server sweeps periodically and snapshots the support store into the state directory`() async throws {
+        let state = try temporaryDirectory("metarec-state")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let model = try Fixtures.model()
+        try await withServer(model, stateDirectory: state.path) { server, port in
             let events = #"{"events": [{"user": "5", "item_id": "1", "task0": 1}, {"user": "6", "item_id": "2", "task1": 0}]}"#
             #expect(try await http(port, "POST", "/v1/events", events).status == 200)
             try await Task.sleep(for: .milliseconds(350))
             let metrics = try await http(port, "GET", "/metrics")
+            #expect(metrics.text.contains("metarec_eviction_sweeps_total "))
             #expect(!metrics.text.contains("metarec_eviction_sweeps_total 0\n"))
-            try server.snapshot(log: { _ in })
+            try server.snapshot()
         }
         let restored = try SupportStore(config: model.support.config)
-        try restored.restore(from: ModelDirectory(path: directory.path).servedSupportPath)
+        try restored.restore(from: ServerConfiguration.supportSnapshotPath(in: state.path))
         #expect(restored.count == 2)
     }
 
-    @Test func `a graceful shutdown finishes the server, then drains the batcher and snapshots the support store`() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("metarec-serve-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let base = try Fixtures.model()
-        let model = ServingModel(config: base.config, encoder: base.encoder, parameters: base.parameters, embeddings: base.embeddings,
-                                 support: base.support, modelVersion: base.modelVersion, directory: ModelDirectory(path: directory.path))
-        let server = ScoringServer(model: model, configuration: ServerConfiguration(port: 0))
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = buildApplication(server, onServerRunning: { port in portContinuation.yield(port) })
-        // As `runService()` runs it on SIGTERM, without installing signal handlers in the test process.
-        let group = ServiceGroup(services: [app], logger: app.logger)
-        let task = Task {
-            defer { portContinuation.finish() }
-            try await group.run()
+    @Test func `a graceful shutdown stops the server, then drains the batcher, then snapshots, and logs each`() async throws {
+        let state = try temporaryDirectory("metarec-state")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let model = try Fixtures.model()
+        let (logger, records) = InMemoryLogHandler.makeLogger(label: "metarec-test")
+        let server = try await withServer(model, stateDirectory: state.path, logger: logger) { (server, port) async throws -> ScoringServer in
+            let events = #"{"events": [{"user": "5", "item_id": "1", "task0": 1}, {"user": "6", "item_id": "2", "task1": 0}]}"#
+            #expect(try await http(port, "POST", "/v1/events", events).status == 200)
+            #expect(try await http(port, "POST", "/v1/score", #"{"user": "5", "candidates": [{"item_id": "1"}]}"#).status == 200)
+            return server
         }
-        var iterator = ports.makeAsyncIterator()
-        let port = try #require(await iterator.next(), "server did not start")
-        let events = #"{"events": [{"user": "5", "item_id": "1", "task0": 1}, {"user": "6", "item_id": "2", "task1": 0}]}"#
-        #expect(try await http(port, "POST", "/v1/events", events).status == 200)
-        #expect(try await http(port, "POST", "/v1/score", #"{"user": "5", "candidates": [{"item_id": "1"}]}"#).status == 200)
-
-        await group.triggerGracefulShutdown()
-        try await task.value
         // The batcher was drained (it refuses new work) and the snapshot written without a manual call.
         await #expect(throws: ServingError.shuttingDown) {
             _ = try await server.batcher.score(ScoreRequest(user: "5", candidates: [["item_id": .string("1")]]))
         }
         let restored = try SupportStore(config: model.support.config)
-        try restored.restore(from: ModelDirectory(path: directory.path).servedSupportPath)
+        try restored.restore(from: ServerConfiguration.supportSnapshotPath(in: state.path))
         #expect(restored.count == 2)
+        // In order: listening, batcher drained, snapshot written, shutdown complete.
+        let messages = records.entries.map(\.message.description)
+        let order = ["listening", "auto-batcher drained", "support store snapshot written", "shutdown complete"].map { messages.firstIndex(of: $0) }
+        #expect(order.allSatisfy { $0 != nil }, "\(messages)")
+        #expect(order.compactMap { $0 } == order.compactMap { $0 }.sorted(), "\(messages)")
+        let snapshot = try #require(records.entries.first { $0.message.description == "support store snapshot written" })
+        #expect(snapshot.metadata["tasks"]?.description == "2")
+        #expect(snapshot.metadata["path"]?.description == ServerConfiguration.supportSnapshotPath(in: state.path))
+    }
+
+    @Test func `without a state directory nothing is snapshotted, and the log says so`() async throws {
+        let model = try Fixtures.model()
+        let (logger, records) = InMemoryLogHandler.makeLogger(label: "metarec-test")
+        try await withServer(model, logger: logger) { (server, port) async throws -> Void in
+            #expect(try server.restoreState() == false)
+            #expect(try await http(port, "POST", "/v1/events", #"{"events": [{"user": "5", "item_id": "1", "task0": 1}]}"#).status == 200)
+        }
+        let notices = records.entries.filter { $0.level == .notice && $0.message.description.contains("no state directory") }
+        #expect(notices.count == 2)  // at start (restore) and at shutdown (snapshot)
+    }
+}
+
+extension InMemoryLogHandler {
+    /// A logger at `trace` whose records are kept in memory, and the handler to read them.
+    static func makeLogger(label: String) -> (Logger, InMemoryLogHandler) {
+        let handler = InMemoryLogHandler()
+        var logger = Logger(label: label, factory: { _ in handler })
+        logger.logLevel = .trace
+        return (logger, handler)
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import MetricsTestKit
+import Prometheus
 import ModelDescription
 import ModelMath
 import ParamServer
@@ -144,7 +146,8 @@ import TestSupport
 
     @Test func `non-finite adapted weights fall back to the base towers`() throws {
         let model = try Fixtures.model()
-        let predictor = Fixtures.predictor(model)
+        let metricsBackend = TestMetrics()
+        let predictor = Fixtures.predictor(model, metrics: ServingMetrics(factory: metricsBackend))
         var traffic = SyntheticTraffic(items: 500, seed: 4)
         let request = traffic.request(user: "bad", candidates: 4)
         let base = try predictor.score(request)
@@ -163,8 +166,9 @@ import TestSupport
         #expect(result.supportRows == 1)
         #expect(result.scores == base.scores)
         #expect(predictor.metrics.fallbacks(.nonFinite) == 1)
-        #expect(predictor.metrics.prometheusText(support: nil, embeddings: nil)
-            .contains("metarec_finetune_fallbacks_total{reason=\"non_finite\"} 1"))
+        // The same count reached the swift-metrics backend (a test factory here, Prometheus in the server).
+        #expect(try metricsBackend.expectCounter("metarec_finetune_fallbacks_total", [("reason", "non_finite")]).totalValue == 1)
+        #expect(try metricsBackend.expectCounter("metarec_scored_requests_total").totalValue == 2)
     }
 
     @Test func `support rows without labels fall back to the base towers`() throws {
@@ -220,7 +224,8 @@ import TestSupport
 
     @Test func `scoring allocates nothing after warm-up`() throws {
         let model = try Fixtures.model()
-        let predictor = Fixtures.predictor(model)
+        // The server's metrics backend (swift-prometheus): its counters and histograms must not allocate either.
+        let predictor = Fixtures.predictor(model, metrics: ServingMetrics(factory: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())))
         var traffic = SyntheticTraffic(items: 500, seed: 8)
         try predictor.record(events: traffic.events(user: "a", count: 16, tasks: 2))
         let request = traffic.request(user: "a", candidates: 50)

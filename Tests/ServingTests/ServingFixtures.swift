@@ -19,13 +19,13 @@ enum Fixtures {
     /// than their own norm at these rates, so the adaptation guards are off unless `guarded`
     /// (the fallback has its own tests).
     static func predictor(_ model: ServingModel, maxCandidates: Int = 1000, steps: Int = 3, learningRate: Float = 0.5,
-                          minimumSupportRows: Int = 1, guarded: Bool = false) -> Predictor {
+                          minimumSupportRows: Int = 1, guarded: Bool = false, metrics: ServingMetrics = ServingMetrics()) -> Predictor {
         var settings = ServingSettings(model.config)
         settings.maxCandidates = maxCandidates
         settings.minimumSupportRows = minimumSupportRows
         settings.adaptation = Adaptation(steps: steps, learningRate: learningRate)
         if !guarded { settings.guards = [AdaptationGuard](repeating: .none, count: model.config.labels.count) }
-        return Predictor(model: model, settings: settings)
+        return Predictor(model: model, settings: settings, metrics: metrics)
     }
 
     /// Largest `|a − b| / max(|a|, |b|, 1e-6)` over two score lists of equal length.

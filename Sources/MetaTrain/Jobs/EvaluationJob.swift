@@ -1,3 +1,4 @@
+import Logging
 import ModelDescription
 import ModelMath
 
@@ -7,6 +8,8 @@ public struct EvaluationJob {
     public var modelPath: String
     public var dataPath: String
     public var maxBadRows = 0
+    /// Job events (bad rows skipped) go here.
+    public var logger = Logger(label: "metarec")
     /// The inner-loop policy's fields (inner loss, adapted layers, head) to evaluate instead of
     /// the model's own `meta` section: the model's config in, the config to adapt with out.
     public var policy: @Sendable (ModelConfig) -> ModelConfig = { $0 }
@@ -22,6 +25,7 @@ public struct EvaluationJob {
         var evaluator = Evaluator(spec: model.config.networkSpec, layout: model.config.inputLayout, tasks: model.config.taskSpecs)
         var stream = try CSVBatchStream(path: dataPath, encoder: model.encoder, options: CSVReadOptions(maxBadRows: maxBadRows))
         let (metrics, _) = try evaluator.evaluate(model.parameters, stream: &stream, table: model.embeddings)
+        logBadRows(stream.reader.badRowCount)
         return zip(model.config.labels.map(\.name), metrics).map { (task: $0, metrics: $1) }
     }
 
@@ -39,6 +43,14 @@ public struct EvaluationJob {
         let groups = try FineTunedEvaluation(model: model, adaptation: adaptation, source: source,
                                              minimumSupportRows: max(1, minimumSupportRows ?? model.config.serving.finetuneMinSupportRows))
             .run(stream: &stream)
+        logBadRows(stream.reader.badRowCount)
         return (model.config.labels.map(\.name), groups)
+    }
+
+    /// Logs the malformed rows skipped (`--max-bad-rows`), when there were any.
+    func logBadRows(_ count: Int) {
+        guard count > 0 else { return }
+        logger.warning("skipped \(count) bad rows in \(dataPath)",
+                       metadata: ["event": "bad_rows_skipped", "file": "\(dataPath)", "bad_rows": "\(count)"])
     }
 }

@@ -52,7 +52,10 @@ public struct TrainingJob {
 
         progress.line("reading \(trainingPath)")
         let profile = try DataProfile.fit(path: trainingPath, config: config, options: options)
-        if profile.badRows > 0 { progress.line("skipped \(profile.badRows) bad rows in \(trainingPath)") }
+        if profile.badRows > 0 {
+            progress.log(.warning, "skipped \(profile.badRows) bad rows in \(trainingPath)",
+                         metadata: ["event": "bad_rows_skipped", "file": "\(trainingPath)", "bad_rows": "\(profile.badRows)"])
+        }
         let encoder = try FeatureEncoder(config: config, statistics: profile.statistics)
         if let validationPath {
             let validationProfile = try DataProfile.fit(path: validationPath, config: config, options: options)

@@ -1,18 +1,25 @@
 import Foundation
+import Logging
 
-/// Progress output for long work: a live line rewritten in place on a terminal, plain lines
-/// at a slower pace otherwise (logs, CI). Writes to standard error so standard output stays
-/// machine-readable.
+/// Progress output for long work: a live line rewritten in place on a terminal (standard
+/// error), and everything else (permanent lines, job events, and the progress itself when
+/// standard error is not a terminal, at a slower pace) as records of the process's `Logger`,
+/// so a job's output has the one format of the process (`--log-format`).
 public final class ProgressReporter: @unchecked Sendable {
     private let isTerminal: Bool
     private let interval: Double
     private var lastPrint = 0.0
     private var lineOpen = false
     private let quiet: Bool
+    /// Where lines and events go.
+    public let logger: Logger
 
-    /// - Parameter quiet: print nothing (tests).
-    public init(quiet: Bool = false) {
+    /// - Parameters:
+    ///   - logger: the process's logger.
+    ///   - quiet: print no live line and log nothing (tests).
+    public init(logger: Logger = Logger(label: "metarec"), quiet: Bool = false) {
         self.quiet = quiet
+        self.logger = logger
         self.isTerminal = isatty(STDERR_FILENO) != 0
         self.interval = isTerminal ? 0.25 : 10
     }
@@ -27,18 +34,23 @@ public final class ProgressReporter: @unchecked Sendable {
             FileHandle.standardError.write(Data(("\r\u{1B}[K" + text()).utf8))
             lineOpen = true
         } else {
-            FileHandle.standardError.write(Data((text() + "\n").utf8))
+            logger.info("\(text())", metadata: ["event": "progress"])
         }
     }
 
-    /// Prints a permanent line (ending any live line first).
+    /// Logs a permanent line at `info` (ending any live line first).
     public func line(_ text: String) {
+        log(.info, text)
+    }
+
+    /// Logs a job event (bad rows skipped, checkpoint written, early stop…), ending any live line first.
+    public func log(_ level: Logger.Level, _ message: String, metadata: Logger.Metadata = [:]) {
         guard !quiet else { return }
         if lineOpen {
             FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
             lineOpen = false
         }
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        logger.log(level: level, "\(message)", metadata: metadata)
     }
 }
 

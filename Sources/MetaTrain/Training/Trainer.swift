@@ -140,7 +140,7 @@ public final class Trainer {
                                                   lossSums: lossSums, lossBatches: lossBatches))
                 CrashPoint.reached("train.batch")
                 if let checkpoint, Date().timeIntervalSince(lastCheckpoint) >= checkpointInterval {
-                    try checkpoint.save(parameters: parameters, optimizer: optimizer, state: state)
+                    try saveCheckpoint(checkpoint, progress: progress)
                     lastCheckpoint = Date()
                 }
                 upcoming = try next.get()
@@ -150,8 +150,12 @@ public final class Trainer {
             var summary = "epoch \(epoch + 1)/\(epochs): \(epochRows) rows in \(duration(Date().timeIntervalSince(epochStart)))"
             if let metrics = try validate(epoch: epoch, data: data, summary: &summary) { lastMetrics = metrics }
             progress.line(summary)
+            if state.finished, let best = state.bestEpoch {
+                progress.log(.notice, "early stop after epoch \(epoch + 1): best epoch \(best + 1)",
+                             metadata: ["event": "early_stop", "epoch": "\(epoch + 1)", "best_epoch": "\(best + 1)"])
+            }
             if let checkpoint {
-                try checkpoint.save(parameters: parameters, optimizer: optimizer, state: state)
+                try saveCheckpoint(checkpoint, progress: progress)
                 lastCheckpoint = Date()
             }
         }
@@ -165,6 +169,15 @@ public final class Trainer {
         return TrainingReport(epochsCompleted: state.epoch, rowsTrained: state.rowsTrained,
                               stoppedEarly: state.epoch < epochs, validationMetrics: lastMetrics,
                               rowsPerSecond: Double(state.rowsTrained - rowsAtStart) / max(seconds, 1e-9))
+    }
+
+    /// Saves a resumable checkpoint and logs it.
+    private func saveCheckpoint(_ checkpoint: TrainingCheckpoint, progress: ProgressReporter) throws {
+        try checkpoint.save(parameters: parameters, optimizer: optimizer, state: state)
+        progress.log(.info, "checkpoint written", metadata: [
+            "event": "checkpoint_written", "directory": "\(checkpoint.directory)",
+            "epoch": "\(state.epoch)", "batches_done": "\(state.batchesDone)",
+        ])
     }
 
     /// Validates the parameters after `epoch`, keeps them when they are the best so far (with a

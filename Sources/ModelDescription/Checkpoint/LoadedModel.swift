@@ -39,9 +39,7 @@ public struct LoadedModel: Sendable {
         embeddings = try EmbeddingStore(config: EmbeddingStoreConfig(model: config), clock: clock)
         try embeddings.restore(from: directory.embeddingsPath)
         support = try SupportStore(config: SupportStoreConfig(model: config, modelVersion: manifest.numericModelVersion), clock: clock)
-        if FileManager.default.fileExists(atPath: directory.servedSupportPath) {
-            try support.restore(from: directory.servedSupportPath)
-        } else if FileManager.default.fileExists(atPath: directory.supportPath) {
+        if FileManager.default.fileExists(atPath: directory.supportPath) {
             try support.restore(from: directory.supportPath)
         }
     }

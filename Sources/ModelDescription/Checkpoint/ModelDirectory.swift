@@ -36,10 +36,6 @@ public struct ModelDirectory: Sendable {
     public var preprocessingPath: String { path + "/preprocessing.json" }
     public var embeddingsPath: String { path + "/embeddings.snapshot" }
     public var supportPath: String { path + "/support.snapshot" }
-    /// Where a server snapshots its support store on shutdown: server state, not part of the
-    /// trained model, so not in the manifest's checksums (the snapshot format checks itself);
-    /// loaded in preference to ``supportPath`` when present.
-    public var servedSupportPath: String { path + "/support.served.snapshot" }
     public var manifestPath: String { path + "/manifest.json" }
 
     /// Whether a complete model (a manifest) is present in this very directory.

@@ -1,0 +1,52 @@
+import Logging
+import ServiceLifecycle
+
+/// Runs the auto-batcher for as long as the group runs: starts its worker threads, and at a
+/// graceful shutdown (or cancellation) stops intake and drains what is queued. Placed before the
+/// HTTP application in the group, so it drains only after the server has stopped accepting and
+/// finished its open requests.
+struct BatcherService: Service {
+    let server: ScoringServer
+
+    func run() async throws {
+        server.batcher.start()
+        try? await gracefulShutdown()  // returns on graceful shutdown, throws on cancellation
+        await server.batcher.shutdown()
+    }
+}
+
+/// The periodic eviction sweep of the support store and the embedding table (the server's one
+/// timer); ends at a graceful shutdown or cancellation.
+struct SweepService: Service {
+    let server: ScoringServer
+
+    func run() async throws {
+        let server = server
+        // The sleep ends early on graceful shutdown or cancellation.
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: server.configuration.sweepInterval)
+                if Task.isCancelled { break }
+                server.sweep()
+            }
+        }
+    }
+}
+
+/// The shutdown snapshot of the support store into the state directory: first in the group, so
+/// the last to stop; it writes once every other service (the HTTP server, the sweeper, the
+/// batcher's drain) has finished, and only when the server listened (a server that never did
+/// served nothing and leaves an earlier snapshot alone).
+struct SnapshotService: Service {
+    let server: ScoringServer
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        guard server.listened.load(ordering: .relaxed) else {
+            server.logger.notice("the server never listened: no snapshot")
+            return
+        }
+        try server.snapshot()
+        server.logger.info("shutdown complete")
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import Configuration
+
+/// The deployment settings of `metarec serve`, read through swift-configuration: the command
+/// puts the flags it was given in an in-memory provider ahead of the environment, so a flag wins
+/// over its variable and a variable over the default.
+///
+/// | key | environment variable | flag | default |
+/// | --- | --- | --- | --- |
+/// | `metarec.model` | `METAREC_MODEL` | `--model` | (required) |
+/// | `metarec.host` | `METAREC_HOST` | `--host` | `127.0.0.1` |
+/// | `metarec.port` | `METAREC_PORT` | `--port` | `8080` |
+/// | `metarec.workers` | `METAREC_WORKERS` | `--workers` | `1` |
+/// | `metarec.sweep.seconds` | `METAREC_SWEEP_SECONDS` | `--sweep-seconds` | `60` |
+/// | `metarec.state` | `METAREC_STATE` | `--state` | none (no snapshot) |
+/// | `log.level` | `LOG_LEVEL` | `--log-level` | `info` (read by the command) |
+/// | `log.format` | `LOG_FORMAT` | `--log-format` | `text` (read by the command) |
+public struct ServerSettings: Sendable, Equatable {
+    /// The model directory to serve (only read).
+    public var model: String
+    /// Host, port, workers, sweep interval, state directory.
+    public var configuration: ServerConfiguration
+
+    /// A value that is not what its key needs, named by its environment variable (its flag is the same
+    /// in lower case with dashes).
+    public struct Invalid: Error, Equatable, CustomStringConvertible {
+        public var variable: String
+        public var reason: String
+        public var description: String { "\(variable): \(reason)" }
+    }
+
+    /// Reads and validates every setting.
+    ///
+    /// - Throws: ``Invalid`` naming the first missing or malformed setting (a port outside
+    ///   0...65535, workers outside 1...64, a sweep period that is not a positive number).
+    public init(reader: ConfigReader) throws(Invalid) {
+        guard let model = Self.text(reader, "metarec.model") else {
+            throw Invalid(variable: "METAREC_MODEL", reason: "the model directory is required (--model or METAREC_MODEL)")
+        }
+        let port = try Self.number(reader, "metarec.port", "METAREC_PORT", default: 8080, in: 0...65_535, Int.init)
+        let workers = try Self.number(reader, "metarec.workers", "METAREC_WORKERS", default: 1, in: 1...64, Int.init)
+        let sweep = try Self.number(reader, "metarec.sweep.seconds", "METAREC_SWEEP_SECONDS", default: 60,
+                                    in: 1e-3...1e9, Double.init)
+        self.model = model
+        configuration = ServerConfiguration(
+            host: Self.text(reader, "metarec.host") ?? "127.0.0.1", port: port, workers: workers,
+            sweepInterval: .milliseconds(Int64((sweep * 1000).rounded())), stateDirectory: Self.text(reader, "metarec.state"))
+    }
+
+    /// A non-empty string at `key`, or `nil`.
+    static func text(_ reader: ConfigReader, _ key: ConfigKey) -> String? {
+        guard let value = reader.string(forKey: key), !value.isEmpty else { return nil }
+        return value
+    }
+
+    /// The number at `key` parsed by `parse` and checked against `range`, or `fallback` when unset.
+    static func number<T: Comparable>(_ reader: ConfigReader, _ key: ConfigKey, _ variable: String, default fallback: T,
+                                      in range: ClosedRange<T>, _ parse: (String) -> T?) throws(Invalid) -> T {
+        guard let text = text(reader, key) else { return fallback }
+        guard let value = parse(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+            throw Invalid(variable: variable, reason: "\"\(text)\" is not a number in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+}
