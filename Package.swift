@@ -59,6 +59,9 @@ let package = Package(
         // Software prefetch (header only) for the parameter server's index sweeps.
         .target(name: "CPrefetch"),
         .target(name: "ParamServer", dependencies: ["CPrefetch"], exclude: ["README.md"]),
+        // Candidate retrieval: two towers, history encoders, sampled softmax with cross-batch
+        // negatives, exact top-N over the catalogue, recall/nDCG and the baselines (docs/DESIGN.md §Retrieval).
+        .target(name: "Retrieval", dependencies: ["ModelMath", "TensorCore"], exclude: ["README.md"]),
         .target(name: "MetaTrain", dependencies: ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib"], exclude: ["README.md", "Datasets/README.md"]),
         // Counting malloc replacement (glibc) for `metarec-bench serving` and the allocation tests;
         // never linked into `metarec` (MetaRecCLITests checks its symbols).
@@ -78,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "MetaRecCLI",
             dependencies: [
-                "TensorCore", "ModelMath", "ModelDescription", "ParamServer", "MetaTrain", "Serving", "ServingBench",
+                "TensorCore", "ModelMath", "ModelDescription", "ParamServer", "MetaTrain", "Serving", "ServingBench", "Retrieval",
                 .target(name: "MetaRecServer", condition: .when(traits: ["HTTPServer"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -102,6 +105,7 @@ let package = Package(
         .testTarget(name: "ParamServerTests", dependencies: ["ParamServer"]),
         .testTarget(name: "MetaTrainTests", dependencies: ["MetaTrain", "ModelMath", "ModelDescription", "TensorCore", "ParamServer", "TestSupport"]),
         .testTarget(name: "ModelMathTests", dependencies: ["ModelMath", "TensorCore", "TestSupport"]),
+        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "ModelMath", "TensorCore", "TestSupport"]),
         .testTarget(name: "ModelDescriptionTests", dependencies: ["ModelDescription", "ModelMath", "TensorCore", "ParamServer"]),
         .testTarget(name: "ServingTests", dependencies: [
             "Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "MetaTrain", "TestSupport", "CMallocCounter",

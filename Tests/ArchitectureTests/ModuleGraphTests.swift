@@ -15,6 +15,7 @@ import Testing
         "TensorCore": ["CBLAS", "CKernels"],
         "ParamServer": ["CPrefetch"],
         "ModelMath": ["TensorCore"],
+        "Retrieval": ["ModelMath", "TensorCore"],
         "ModelDescription": ["ModelMath", "TensorCore", "ParamServer", "Yams"],
         "MetaTrain": ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib"],
         "Serving": ["ModelMath", "ModelDescription", "ParamServer", "TensorCore"],
@@ -24,7 +25,7 @@ import Testing
         "MetaRecBench": ["ServingBench", "MetaTrain", "Serving", "ModelMath", "ModelDescription", "ParamServer",
                          "TensorCore", "CMallocCounter", "ArgumentParser", "Histogram"],
         // Never CMallocCounter: `metarec serve` runs on the system allocator.
-        "MetaRecCLI": ["MetaRecServer", "ServingBench", "MetaTrain", "Serving", "ModelMath", "ModelDescription",
+        "MetaRecCLI": ["MetaRecServer", "ServingBench", "MetaTrain", "Serving", "Retrieval", "ModelMath", "ModelDescription",
                        "ParamServer", "TensorCore", "ArgumentParser"],
     ]
 
