@@ -83,8 +83,8 @@ public struct InteractionLog: Sendable {
             throw .malformedData(file: path, line: 0, reason: "cannot read: \(error.localizedDescription)")
         }
         var out: [(Int, Substring)] = []
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where i > 0 {
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+        // "\r\n" is one Character (a grapheme cluster) in Swift, and a newline.
+        for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() where i > 0 {
             if !line.isEmpty { out.append((i + 1, line)) }
         }
         return out
