@@ -32,6 +32,7 @@ struct RetrievalTrain: AsyncParsableCommand {
     @Option(help: "Softmax temperature tau.") var temperature: Float = 0.05
     @Option(help: "History items the user tower reads (L).") var maxHistory: Int = 50
     @Option(help: "Cross-batch negatives kept in the FIFO queue (0: in-batch only).") var queue: Int = 1024
+    @Option(help: "Steps on in-batch negatives only before the queue joins the softmax.") var queueWarmup: Int = 1000
     @Flag(help: "Turn the logQ correction off.") var noLogq = false
     @Option(help: "Adam learning rate.") var learningRate: Float = 1e-3
     @Option(help: "Batch size.") var batchSize: Int = 256
@@ -51,12 +52,13 @@ struct RetrievalTrain: AsyncParsableCommand {
             }
             (config.dimension, config.embeddingWidth, config.hiddenWidth) = (dimension, embedding, hidden)
             (config.temperature, config.maxHistory, config.queueCapacity, config.logQCorrection) = (temperature, maxHistory, queue, !noLogq)
+            config.queueWarmupSteps = queueWarmup
             (config.learningRate, config.batchSize, config.seed) = (learningRate, batchSize, seed)
             try config.validate()
             print("data: \(log.userIDs.count) users, \(log.itemIDs.count) items, \(log.genres.count) genres; "
                   + "\(split.trainingPositions.count) training examples, \(split.validation.count) validation users")
             print("model: \(config.encoder), d \(config.dimension), tau \(config.temperature), L \(config.maxHistory), "
-                  + "queue \(config.queueCapacity), logQ \(config.logQCorrection), seed \(config.seed)")
+                  + "queue \(config.queueCapacity) after \(config.queueWarmupSteps) steps, logQ \(config.logQCorrection), seed \(config.seed)")
             let trained = RetrievalTraining.train(config: config, log: log, split: split, epochs: epochs) { r in
                 print(String(format: "epoch %2d: loss %.4f, validation recall@50 %.4f (%.1f s)", r.epoch, r.loss, r.validationRecall, r.seconds))
             }

@@ -16,7 +16,7 @@ struct RetrievalManifest: Codable {
     var modelVersion: String
     var encoder: String
     var items: Int, itemFeatures: Int, embeddingWidth: Int, dimension: Int, hiddenWidth: Int, gruHidden: Int?
-    var temperature: Float, maxHistory: Int, queueCapacity: Int, logQCorrection: Bool
+    var temperature: Float, maxHistory: Int, queueCapacity: Int, queueWarmupSteps: Int, logQCorrection: Bool
     var learningRate: Float, batchSize: Int, seed: UInt64
     var catalogue: [Int]
     var bestEpoch: Int, validationRecallAt50: Double, epochLosses: [Double], epochValidationRecall: [Double]
@@ -27,6 +27,7 @@ struct RetrievalManifest: Codable {
         (items, itemFeatures, embeddingWidth, dimension, hiddenWidth) = (c.items, c.itemFeatures, c.embeddingWidth, c.dimension, c.hiddenWidth)
         if case .gru(let h) = c.encoder { gruHidden = h }
         (temperature, maxHistory, queueCapacity, logQCorrection) = (c.temperature, c.maxHistory, c.queueCapacity, c.logQCorrection)
+        queueWarmupSteps = c.queueWarmupSteps
         (learningRate, batchSize, seed) = (c.learningRate, c.batchSize, c.seed)
         self.catalogue = catalogue
         (bestEpoch, validationRecallAt50) = (trained.bestEpoch, trained.bestValidationRecall)
@@ -39,6 +40,7 @@ struct RetrievalManifest: Codable {
         (c.embeddingWidth, c.dimension, c.hiddenWidth) = (embeddingWidth, dimension, hiddenWidth)
         c.encoder = gruHidden.map { .gru(hidden: $0) } ?? .bagOfWords
         (c.temperature, c.maxHistory, c.queueCapacity, c.logQCorrection) = (temperature, maxHistory, queueCapacity, logQCorrection)
+        c.queueWarmupSteps = queueWarmupSteps
         (c.learningRate, c.batchSize, c.seed) = (learningRate, batchSize, seed)
         return c
     }

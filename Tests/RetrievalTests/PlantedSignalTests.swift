@@ -26,7 +26,7 @@ import TestSupport
         var config = RetrievalConfig(items: 120, itemFeatures: 0)
         (config.embeddingWidth, config.dimension, config.hiddenWidth, config.encoder) = (8, 8, 16, encoder)
         (config.maxHistory, config.batchSize, config.queueCapacity, config.logQCorrection) = (8, 32, queue, logQ)
-        (config.learningRate, config.temperature) = (0.01, 0.1)
+        (config.learningRate, config.temperature, config.queueWarmupSteps) = (0.01, 0.1, 30)
         func recall(_ p: RetrievalParameters, _ v: Tensor) -> Double {
             let ranked = TwoTowerRanking.rank(split.test, parameters: p, itemEmbeddings: v, maxHistory: 8, k: 5)
             return zip(split.test, ranked).map { CaseMetrics($0, ranked: $1, cutoffs: [5]).recall[5]! }.reduce(0, +) / Double(split.test.count)

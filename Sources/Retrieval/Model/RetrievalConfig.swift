@@ -39,6 +39,10 @@ public struct RetrievalConfig: Sendable, Equatable {
     public var maxHistory = 50
     /// `M`, cross-batch negatives kept (0: in-batch negatives only).
     public var queueCapacity = 1024
+    /// Optimizer steps on in-batch negatives only before the queue's entries join the softmax:
+    /// early on the item tower drifts fast, and stale queued embeddings are then told apart by
+    /// their age rather than their content (Wang et al. SIGIR 2021 warm up the same way).
+    public var queueWarmupSteps = 1000
     /// Whether logits are corrected by `− log Q(item)`.
     public var logQCorrection = true
     /// Adam's step size.
@@ -67,6 +71,7 @@ public struct RetrievalConfig: Sendable, Equatable {
         try require(temperature > 0 && temperature.isFinite, "temperature must be > 0, got \(temperature)")
         try require(maxHistory >= 1, "max history must be >= 1, got \(maxHistory)")
         try require(queueCapacity >= 0, "queue capacity must be >= 0, got \(queueCapacity)")
+        try require(queueWarmupSteps >= 0, "queue warm-up steps must be >= 0, got \(queueWarmupSteps)")
         try require(learningRate > 0 && learningRate.isFinite, "learning rate must be > 0, got \(learningRate)")
         try require(batchSize >= 2, "batch size must be >= 2, got \(batchSize)")
     }

@@ -11,6 +11,8 @@ import TensorCore
 /// θ ← Adam(θ, ∇L)                                        every tensor of ``RetrievalParameters``
 /// queue ← push(v, targets)                               after the step: a batch is never its own queue
 /// ```
+/// The queue's entries join the softmax only after `queueWarmupSteps` steps (before that the
+/// loss sees in-batch negatives alone; the queue is filled all along).
 /// Not `Sendable`-shared: one trainer on one thread.
 public struct RetrievalTrainer {
     /// The model's settings.
@@ -57,6 +59,7 @@ public struct RetrievalTrainer {
                      "RetrievalTrainer.step: \(history.count) histories, \(targets.count) targets")
         for (_, path) in paths { gradients[keyPath: path].fill(0) }
         frequency.observe(targets)
+        let negatives = steps >= config.queueWarmupSteps ? queue : Self.noQueue(config)
         UserTower.forward(parameters, history: history, workspace: &userWorkspace)
         ItemTower.forward(parameters, features: features, ids: targets, workspace: &itemWorkspace)
         let b = targets.count
@@ -64,15 +67,15 @@ public struct RetrievalTrainer {
         if config.logQCorrection {
             logQ.removeAll(keepingCapacity: true)
             for id in targets { logQ.append(frequency.logProbability(id)) }
-            for j in 0..<queue.count { logQ.append(frequency.logProbability(queue.ids[j])) }
+            for j in 0..<negatives.count { logQ.append(frequency.logProbability(negatives.ids[j])) }
             correction = logQ
         }
         let loss = SampledSoftmax.forward(
-            users: userWorkspace.output, items: itemWorkspace.output, itemIDs: targets, queue: queue, logQ: correction,
+            users: userWorkspace.output, items: itemWorkspace.output, itemIDs: targets, queue: negatives, logQ: correction,
             temperature: config.temperature, workspace: &lossWorkspace)
         dUsers.resize(rows: b, columns: config.dimension, zeroed: true)
         dItems.resize(rows: b, columns: config.dimension, zeroed: true)
-        SampledSoftmax.backward(users: userWorkspace.output, items: itemWorkspace.output, queue: queue,
+        SampledSoftmax.backward(users: userWorkspace.output, items: itemWorkspace.output, queue: negatives,
                                 temperature: config.temperature, scale: 1 / Float(b), workspace: &lossWorkspace,
                                 dUsers: &dUsers, dItems: &dItems)
         UserTower.backward(parameters, history: history, dUser: dUsers, workspace: &userWorkspace, gradients: &gradients)
@@ -80,6 +83,11 @@ public struct RetrievalTrainer {
         applyAdam()
         queue.push(itemWorkspace.output, itemIDs: targets)
         return loss / Double(b)
+    }
+
+    /// An empty queue (the warm-up's negatives: in-batch only).
+    private static func noQueue(_ config: RetrievalConfig) -> NegativeQueue {
+        NegativeQueue(capacity: 0, dimension: config.dimension)
     }
 
     /// Adam (β = 0.9, 0.999, ε = 1e-8, no weight decay) on every tensor.
