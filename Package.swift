@@ -90,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "MetaRecBench",
             dependencies: [
-                "TensorCore", "ModelMath", "ModelDescription", "ParamServer", "MetaTrain", "Serving", "ServingBench", "CMallocCounter",
+                "TensorCore", "ModelMath", "ModelDescription", "ParamServer", "MetaTrain", "Serving", "ServingBench", "Retrieval", "CMallocCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

@@ -22,7 +22,7 @@ import Testing
         "MetaRecServer": ["Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Hummingbird",
                           "ServiceLifecycle", "Logging"],
         "ServingBench": ["Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Histogram"],
-        "MetaRecBench": ["ServingBench", "MetaTrain", "Serving", "ModelMath", "ModelDescription", "ParamServer",
+        "MetaRecBench": ["ServingBench", "MetaTrain", "Serving", "Retrieval", "ModelMath", "ModelDescription", "ParamServer",
                          "TensorCore", "CMallocCounter", "ArgumentParser", "Histogram"],
         // Never CMallocCounter: `metarec serve` runs on the system allocator.
         "MetaRecCLI": ["MetaRecServer", "ServingBench", "MetaTrain", "Serving", "Retrieval", "ModelMath", "ModelDescription",
