@@ -10,7 +10,8 @@ import TensorCore
 /// per N: items V (N, d) and queries (Q, d) ~ N(0, 1), seeded
 ///        validated first: every query's top-k equals a full sort of its scores
 ///        median / p10 / p90 of `runs` searches (after one warm-up search)
-/// floor  = N·d·4 bytes ÷ measured copy bandwidth (memcpy of the same buffer, median of 5)
+/// floor  = N·d·4 bytes read ÷ measured copy bandwidth, counted as STREAM does (a memcpy of
+///          the buffer moves 2·N·d·4 bytes: read and write; median of 5 after one warm-up copy)
 /// ```
 /// `--dump DIR` writes `items_N.f32`, `queries.f32` (raw little-endian float32, row-major) and
 /// `topk_N.i32` (our ids per query) for `Benchmarks/peers/topn_peer.py`, which times numpy and
@@ -79,15 +80,16 @@ struct BenchTopN: AsyncParsableCommand {
         return Tensor.normal(shape: shape, std: 1, using: &rng)
     }
 
-    /// Bytes per second of a memcpy of `v`'s buffer (median of 5).
+    /// Bytes moved per second (read + write) by a memcpy of `v`'s buffer (median of 5, warmed up).
     static func copyBandwidth(_ v: Tensor) -> Double {
         var target = [Float](repeating: 0, count: v.count)
+        target.withUnsafeMutableBytes { t in v.scalars.withUnsafeBytes { s in t.copyMemory(from: s) } }
         let times = (0..<5).map { _ in
             MachinePeak.seconds(.threadCPUTime) {
                 target.withUnsafeMutableBytes { t in v.scalars.withUnsafeBytes { s in t.copyMemory(from: s) } }
             }
         }.sorted()
-        return Double(v.count * 4) / times[2]
+        return Double(2 * v.count * 4) / times[2]
     }
 
     static func write<T>(_ values: [T], to path: String) throws {
