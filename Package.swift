@@ -116,7 +116,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "MetaRecCLITests", dependencies: [
-            "MetaRecCLI", "MetaTrain", "Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore",
+            "MetaRecCLI", "MetaTrain", "Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Retrieval",
         ]),
     ],
     swiftLanguageModes: [.v6]

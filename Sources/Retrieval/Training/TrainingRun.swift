@@ -24,6 +24,13 @@ public struct TrainedRetrieval: Sendable {
     public var bestValidationRecall: Double
     /// Every epoch's report.
     public var epochs: [EpochReport]
+
+    /// A result from its parts.
+    public init(parameters: RetrievalParameters, itemEmbeddings: Tensor, bestEpoch: Int, bestValidationRecall: Double,
+                epochs: [EpochReport]) {
+        (self.parameters, self.itemEmbeddings, self.bestEpoch) = (parameters, itemEmbeddings, bestEpoch)
+        (self.bestValidationRecall, self.epochs) = (bestValidationRecall, epochs)
+    }
 }
 
 /// Epochs over the split's training positions in a seeded random order, each followed by
