@@ -69,6 +69,9 @@ let package = Package(
         .target(name: "PrivacyAccounting", exclude: ["README.md"]),
         .target(name: "CPrefetch"),
         .target(name: "ParamServer", dependencies: ["CPrefetch", "CHiredis"], exclude: ["README.md"]),
+        // Candidate retrieval: two towers, history encoders, sampled softmax with cross-batch
+        // negatives, exact top-N over the catalogue, recall/nDCG and the baselines (docs/DESIGN.md §Retrieval).
+        .target(name: "Retrieval", dependencies: ["ModelMath", "TensorCore"], exclude: ["README.md"]),
         .target(name: "MetaTrain", dependencies: ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib", "PrivacyAccounting",
                                                 .product(name: "Logging", package: "swift-log")], exclude: ["README.md", "Datasets/README.md"]),
         // Counting malloc replacement (glibc) for `metarec-bench serving` and the allocation tests;
@@ -97,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "MetaRecCLI",
             dependencies: [
-                "TensorCore", "ModelMath", "ModelDescription", "ParamServer", "MetaTrain", "Serving", "ServingBench",
+                "TensorCore", "ModelMath", "ModelDescription", "ParamServer", "MetaTrain", "Serving", "ServingBench", "Retrieval",
                 .target(name: "MetaRecServer", condition: .when(traits: ["HTTPServer"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -108,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "MetaRecBench",
             dependencies: [
-                "TensorCore", "ModelMath", "ModelDescription", "ParamServer", "MetaTrain", "Serving", "ServingBench", "CMallocCounter",
+                "TensorCore", "ModelMath", "ModelDescription", "ParamServer", "MetaTrain", "Serving", "ServingBench", "Retrieval", "CMallocCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -127,6 +130,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
         ]),
         .testTarget(name: "ModelMathTests", dependencies: ["ModelMath", "TensorCore", "TestSupport"]),
+        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "ModelMath", "TensorCore", "TestSupport"]),
         .testTarget(name: "ModelDescriptionTests", dependencies: ["ModelDescription", "ModelMath", "TensorCore", "ParamServer"]),
         .testTarget(name: "ServingTests", dependencies: [
             "Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "MetaTrain", "TestSupport", "CMallocCounter",
@@ -145,7 +149,7 @@ let package = Package(
             .product(name: "Configuration", package: "swift-configuration"),
         ]),
         .testTarget(name: "MetaRecCLITests", dependencies: [
-            "MetaRecCLI", "MetaTrain", "Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore",
+            "MetaRecCLI", "MetaTrain", "Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Retrieval",
         ]),
     ],
     swiftLanguageModes: [.v6]

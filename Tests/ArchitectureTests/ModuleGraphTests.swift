@@ -16,6 +16,7 @@ import Testing
         "ParamServer": ["CPrefetch", "CHiredis"],
         "PrivacyAccounting": [],
         "ModelMath": ["TensorCore"],
+        "Retrieval": ["ModelMath", "TensorCore"],
         "ModelDescription": ["ModelMath", "TensorCore", "ParamServer", "Yams"],
         // swift-log and swift-metrics are APIs, not backends: the libraries log and count through them,
         // the executable (or an embedding app) picks the handler and the factory.
@@ -24,10 +25,10 @@ import Testing
         "MetaRecServer": ["Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Hummingbird",
                           "ServiceLifecycle", "UnixSignals", "Logging", "CoreMetrics", "Prometheus", "Configuration"],
         "ServingBench": ["Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Histogram"],
-        "MetaRecBench": ["ServingBench", "MetaTrain", "Serving", "ModelMath", "ModelDescription", "ParamServer",
+        "MetaRecBench": ["ServingBench", "MetaTrain", "Serving", "Retrieval", "ModelMath", "ModelDescription", "ParamServer",
                          "TensorCore", "CMallocCounter", "ArgumentParser", "Histogram"],
         // Never CMallocCounter: `metarec serve` runs on the system allocator.
-        "MetaRecCLI": ["MetaRecServer", "ServingBench", "MetaTrain", "Serving", "ModelMath", "ModelDescription",
+        "MetaRecCLI": ["MetaRecServer", "ServingBench", "MetaTrain", "Serving", "Retrieval", "ModelMath", "ModelDescription",
                        "ParamServer", "TensorCore", "ArgumentParser", "Logging", "Configuration"],
     ]
 

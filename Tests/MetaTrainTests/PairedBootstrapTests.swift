@@ -29,6 +29,16 @@ import Testing
         users.mapValues { UserRows(labels: $0.labels, scores: zip($0.labels, $0.scores).map { y, s in s + lift * (y >= 0.5 ? 1 : -1) }) }
     }
 
+    @Test func `precomputed values equal the values computed from rows and skip NaN`() {
+        let users = PlantedUsers.make(users: 20, seed: 4)
+        let computed = PerUserValues(metric: .recall(k: 3), users: users, scale: .binary)
+        var given = computed.values
+        given["absent"] = .nan
+        let precomputed = PerUserValues(metric: .recall(k: 3), values: given)
+        #expect(precomputed.values == computed.values && precomputed.weights == computed.weights)
+        #expect(precomputed.mean == computed.mean && precomputed.skipped == 1)
+    }
+
     @Test(arguments: [PerUserMetric.gauc, .ndcg(k: 5), .recall(k: 3)])
     func `the bootstrap matches the naive definition`(metric: PerUserMetric) throws {
         let usersA = PlantedUsers.make(users: 50, seed: 3)

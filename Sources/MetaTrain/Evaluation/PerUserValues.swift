@@ -27,6 +27,21 @@ public struct PerUserValues: Sendable, Equatable {
         }
     }
 
+    /// Values computed elsewhere (e.g. retrieval's recall@K over the whole catalogue), each user
+    /// weighted 1; users whose value is NaN are skipped.
+    public init(metric: PerUserMetric, values: [String: Double]) {
+        precondition(!metric.isRowWeighted, "PerUserValues: \(metric) needs row weights")
+        self.metric = metric
+        for (user, v) in values {
+            guard !v.isNaN else {
+                skipped += 1
+                continue
+            }
+            self.values[user] = v
+            weights[user] = 1
+        }
+    }
+
     /// Users counted in the mean.
     public var users: Int { values.count }
 

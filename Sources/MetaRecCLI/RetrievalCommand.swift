@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import Retrieval
+
+/// `metarec retrieval`: two-tower candidate retrieval over the whole catalogue (docs/DESIGN.md §Retrieval).
+struct RetrievalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retrieval",
+        abstract: "Two-tower retrieval: train on a MovieLens directory, evaluate recall@K / nDCG@K over the whole catalogue.",
+        subcommands: [RetrievalTrain.self, RetrievalEval.self])
+}
+
+/// `metarec retrieval train`.
+struct RetrievalTrain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a two-tower model on ratings.csv + movies.csv (chronological split) and write a model directory.",
+        discussion: """
+            Per user, the last --targets items are test targets and the --targets before them validation \\
+            targets; earlier items are training data (every position a next-item example, history = \\
+            the previous --max-history items). After each epoch recall@50 on validation is measured; \\
+            the best epoch is kept (stop after 3 epochs without improvement).
+            """)
+
+    @Option(help: "MovieLens directory (ratings.csv, movies.csv).") var data: String
+    @Option(help: "Model directory to write.") var out: String
+    @Option(help: "History encoder: bow or gru.") var encoder: String = "bow"
+    @Option(help: "GRU hidden width.") var gruHidden: Int = 64
+    @Option(help: "Embedding width d of u and v.") var dimension: Int = 64
+    @Option(help: "Item-id / history embedding width e.") var embedding: Int = 32
+    @Option(help: "Hidden width of both towers' MLPs.") var hidden: Int = 128
+    @Option(help: "Softmax temperature tau.") var temperature: Float = 0.05
+    @Option(help: "History items the user tower reads (L).") var maxHistory: Int = 50
+    @Option(help: "Cross-batch negatives kept in the FIFO queue (0: in-batch only).") var queue: Int = 1024
+    @Option(help: "Steps on in-batch negatives only before the queue joins the softmax.") var queueWarmup: Int = 1000
+    @Flag(help: "Turn the logQ correction off.") var noLogq = false
+    @Option(help: "Adam learning rate.") var learningRate: Float = 1e-3
+    @Option(help: "Batch size.") var batchSize: Int = 256
+    @Option(help: "Maximum epochs.") var epochs: Int = 20
+    @Option(help: "Targets per user for validation and for test.") var targets: Int = 5
+    @Option(help: "Seed of the initialisation and the example order.") var seed: UInt64 = 1
+
+    func run() async throws {
+        try reportingErrors {
+            let log = try InteractionLog.readMovieLens(directory: data)
+            let split = NextItemSplit(log, targets: targets)
+            var config = RetrievalConfig(items: log.itemIDs.count, itemFeatures: log.genres.count)
+            switch encoder {
+            case "bow": config.encoder = .bagOfWords
+            case "gru": config.encoder = .gru(hidden: gruHidden)
+            default: throw ValidationError("--encoder must be bow or gru, got \(encoder)")
+            }
+            (config.dimension, config.embeddingWidth, config.hiddenWidth) = (dimension, embedding, hidden)
+            (config.temperature, config.maxHistory, config.queueCapacity, config.logQCorrection) = (temperature, maxHistory, queue, !noLogq)
+            config.queueWarmupSteps = queueWarmup
+            (config.learningRate, config.batchSize, config.seed) = (learningRate, batchSize, seed)
+            try config.validate()
+            print("data: \(log.userIDs.count) users, \(log.itemIDs.count) items, \(log.genres.count) genres; "
+                  + "\(split.trainingPositions.count) training examples, \(split.validation.count) validation users")
+            print("model: \(config.encoder), d \(config.dimension), tau \(config.temperature), L \(config.maxHistory), "
+                  + "queue \(config.queueCapacity) after \(config.queueWarmupSteps) steps, logQ \(config.logQCorrection), seed \(config.seed)")
+            let trained = RetrievalTraining.train(config: config, log: log, split: split, epochs: epochs) { r in
+                print(String(format: "epoch %2d: loss %.4f, validation recall@50 %.4f (%.1f s)", r.epoch, r.loss, r.validationRecall, r.seconds))
+            }
+            try RetrievalModelDirectory.write(trained, config: config, catalogue: log.itemIDs, to: out)
+            print(String(format: "best epoch %d (validation recall@50 %.4f); wrote %@", trained.bestEpoch, trained.bestValidationRecall, out))
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import MetaTrain
+import Retrieval
+
+/// `metarec retrieval eval`: the models (one per seed, metrics averaged per user) against
+/// popularity and co-occurrence on the same split, with paired bootstrap CIs over users.
+struct RetrievalEval: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Recall@K and nDCG@K over the whole catalogue (K = 10, 50, 100) of models and baselines, by history length.",
+        discussion: """
+            Every model directory is ranked on the same split; a user's metric is the mean over the \\
+            models given (e.g. three seeds). Baselines: popularity and item-item co-occurrence, the \\
+            latter's damping chosen on the validation split. Already-seen items are excluded for all. \\
+            Differences model - baseline are paired over users with a bootstrap 95% CI.
+            """)
+
+    @Option(help: "MovieLens directory (ratings.csv, movies.csv).") var data: String
+    @Option(help: "Model directory (repeat: one per seed).") var model: [String]
+    @Option(help: "Split: test or validation.") var split: String = "test"
+    @Option(help: "Targets per user (as in training).") var targets: Int = 5
+    @Option(help: "Paired bootstrap resamples.") var resamples: Int = PairedBootstrap.defaultResamples
+    @Option(help: "Write per-user metrics (CSV) here.") var perUserOut: String?
+
+    func run() async throws {
+        try reportingErrors {
+            guard split == "test" || split == "validation" else { throw ValidationError("--split must be test or validation") }
+            let log = try InteractionLog.readMovieLens(directory: data)
+            let chronological = NextItemSplit(log, targets: targets)
+            let cases = split == "test" ? chronological.test : chronological.validation
+            let k = RetrievalMetrics.cutoffs.max()!
+            var methods: [(String, [CaseMetrics])] = []
+            var perModel: [[CaseMetrics]] = []
+            for directory in model {
+                let (manifest, parameters, embeddings) = try RetrievalModelDirectory.read(directory)
+                guard manifest.catalogue == log.itemIDs else { throw RetrievalError.mismatch("\(directory): catalogue differs from \(data)") }
+                let ranked = TwoTowerRanking.rank(cases, parameters: parameters, itemEmbeddings: embeddings,
+                                                  maxHistory: manifest.maxHistory, k: k)
+                perModel.append(zip(cases, ranked).map { CaseMetrics($0, ranked: $1) })
+                printError("ranked \(cases.count) users with \(directory) (\(manifest.encoder), best epoch \(manifest.bestEpoch))")
+            }
+            methods.append(("two-tower", RetrievalReport.average(perModel)))
+            methods.append(("popularity", zip(cases, Baselines.popularity(cases, items: log.itemIDs.count, k: k)).map { CaseMetrics($0, ranked: $1) }))
+            let damping = RetrievalReport.chooseDamping(chronological.validation, items: log.itemIDs.count)
+            printError("co-occurrence damping chosen on validation: \(damping)")
+            methods.append(("cooc(a=\(damping))", zip(cases, Baselines.coOccurrence(cases, items: log.itemIDs.count, k: k, damping: damping))
+                .map { CaseMetrics($0, ranked: $1) }))
+            print("split \(split): \(cases.count) users, \(log.itemIDs.count) items, \(model.count) model(s); "
+                  + "paired bootstrap \(resamples) resamples, 95% CI")
+            print(RetrievalReport.table(methods, resamples: resamples))
+            if let perUserOut { try RetrievalReport.writePerUser(methods, userIDs: log.userIDs, to: perUserOut) }
+        }
+    }
+}
