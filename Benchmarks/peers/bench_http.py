@@ -135,7 +135,7 @@ def measure(args, work, cores):
     return {"runs": runs, "diff": diff, "seconds": args.http_seconds, "rounds": args.http_rounds}
 
 
-def report(h):
+def report(h, prefix):
     if h is None:
         return []
     lines = ["", "## HTTP: `metarec serve` against a Python service, loopback", ""]
@@ -164,7 +164,7 @@ def report(h):
     lines += ["", "| issue 22 target | figure | met |", "|---|---:|---|",
               f"| ≥ 5× the Python service's req/s at a lower p99 | {r:.2f}× (p99 {ma['p99'] / 1e3:.2f} vs "
               f"{mb['p99'] / 1e3:.2f} ms) | {'**yes**' if met else '**no**'} |",
-              "", "![HTTP throughput](BENCHMARKS-http.png)"]
+              "", f"![HTTP throughput]({prefix}-http.png)"]
     return lines
 
 

@@ -111,7 +111,7 @@ def measure(args, model_dir, reference):
             "bottom_diff": bottom_diff, "onnxruntime": onnxruntime.__version__}
 
 
-def report(w, command):
+def report(w, prefix):
     """BENCHMARKS.md lines of the whole-request section."""
     if w is None:
         return []
@@ -148,7 +148,7 @@ def report(w, command):
         lines.append(f"| cost of personalisation: MetaRec fine-tuned ÷ ONNX Runtime unadapted ≤ 2× | {r:.2f}× | "
                      f"{'**yes**' if r <= 2 else '**no**'} |")
         lines.append(f"| (MetaRec fine-tuned ÷ MetaRec unadapted) | {mr['p50'] / plain['p50']:.2f}× | — |")
-    return lines + ["", "![whole request latency](BENCHMARKS-whole.png)"]
+    return lines + ["", f"![whole request latency]({prefix}-whole.png)"]
 
 
 def plot(path, w):
