@@ -516,7 +516,8 @@ def training_section(training, prefix):
         f"Census-Income (KDD) config of `metarec datasets census` (from `{training['source']}`): {chk['shape']}, "
         f"B = {training['batch_size']}; {training['batches']} batches ({training['rows_per_run']} rows) per run, "
         f"batches in memory, {training['rounds']} rounds × {training['runs']} runs per implementation (after a "
-        "warm-up run each round), rounds alternating MetaRec / JAX 1 thread / JAX 2 threads / JAX data-parallel 2 threads / numpy. "
+        "warm-up run each round), rounds alternating MetaRec / JAX 1 thread / JAX 2 threads / JAX data-parallel 2 threads / numpy"
+        + (" / PyTorch 1 and 2 threads" if any(label == "PyTorch eager" for label, _ in cases) else "") + ". "
         "Rows/s: median over all runs, [worst – best]; cores used = CPU time ÷ wall time (below the thread "
         "count when other processes hold the cores: then the 2-thread figures cannot show a speed-up); rows per "
         "CPU-second = rows/s ÷ cores used, the figure least disturbed by that load.",
