@@ -645,7 +645,7 @@ def plot_configs(path, rows):
     ax.set_ylabel("µs per request (bar p50, tick p99; log scale)")
     ax.set_yscale("log")
     ax.set_title("Per-request fine-tune + score, one core")
-    ax.legend()
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

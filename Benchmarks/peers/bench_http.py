@@ -180,7 +180,6 @@ def plot(path, h):
     ax1.bar(range(len(labels)), rps, color=["tab:blue", "tab:orange"])
     ax1.set_xticks(range(len(labels)), [l.split(" (")[0] for l in labels])
     ax1.set_ylabel("requests / s (median of rounds)")
-    ax1.set_yscale("log")
     for i, (p, name) in enumerate(((50, "p50"), (99, "p99"))):
         ax2.bar(np.arange(len(labels)) + (i - 0.5) * 0.35,
                 [float(np.median([r[name] for r in h["runs"][l]])) / 1e3 for l in labels], 0.35, label=name)

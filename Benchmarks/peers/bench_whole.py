@@ -157,7 +157,7 @@ def plot(path, w):
     import matplotlib.pyplot as plt
     rows = w["rows"]
     labels = list(rows)
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     y = np.arange(len(labels))
     p50 = [rows[l]["p50"] for l in labels]
     p99 = [rows[l]["p99"] for l in labels]
@@ -168,7 +168,7 @@ def plot(path, w):
     ax.invert_yaxis()
     ax.set_xscale("log")
     ax.set_xlabel("µs per request (bar p50, tick p99; blue: fine-tuned, grey: unadapted)")
-    ax.set_title(f"Whole request from raw features (S = {w['S']}, k = {w['k']}, C = {w['C']}), one core")
+    ax.set_title(f"Whole request from raw features, S = {w['S']}, k = {w['k']}, C = {w['C']}, one core", fontsize=10)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
