@@ -69,9 +69,10 @@ test: deps $(VENV)/.ready
 ## core; against S and C), the whole request from raw features (encode + bottom + fine-tune + score; ONNX Runtime
 ## and MetaRec unadapted beside it), auto-batched throughput (1 and 2 workers), HTTP on loopback (`metarec serve`
 ## vs FastAPI/uvicorn + JAX, wrk, 16 connections), MMoE training rows/s on the census config (1 and 2 threads;
-## needs $(METAREC_DATA)/census-income-kdd). Takes ≈ 15 minutes on a quiet machine (torch.compile compiles three
-## functions; the first run also fills the inductor cache). BENCH_FLAGS: extra bench.py flags, e.g. --only whole,http
-## for a smoke run or --skip-torch.
+## needs $(METAREC_DATA)/census-income-kdd). Takes ≈ 12 minutes (11.5 measured with other builds loading the two
+## cores, load average 7–12; the fixed iteration counts make a quiet run no longer), plus 1–3 minutes the first time
+## for torch.compile to fill its inductor cache (/tmp/torchinductor_$$USER). BENCH_FLAGS: extra bench.py flags, e.g.
+## --only whole,http for a smoke run (≈ 1–2 minutes) or --skip-torch.
 ## Python (jax, numpy, safetensors, matplotlib, torch, onnx, onnxruntime, fastapi, uvicorn from PyPI) in
 ## .build-bench-venv/ (git-ignored). torch comes from PyPI's default index (download.pytorch.org's CPU wheels
 ## were not reachable here), so the first install also fetches the CUDA wheels it depends on (≈ 3 GB, unused).

@@ -582,7 +582,9 @@ def training_section(training, prefix):
                   "the same update rules; threads via `torch.set_num_threads` (1 inter-op thread). Checked: gradient vs "
                   f"the numpy float64 gradient {chk['torch_grad_vs_numpy_max_rel']:.1e} of each tensor's largest entry "
                   f"(limit 1e-3), one step vs one numpy step max |Δ weight| {chk['one_step_torch_vs_numpy_max_abs']:.1e} "
-                  "(limit 1e-5)."]
+                  "(limit 1e-5). PyTorch's intra-op pool is OpenMP, whose workers busy-wait: when other processes "
+                  "hold the cores its 2-thread figure falls far below its 1-thread one (seen in the smoke runs under "
+                  "load), so read it beside the cores-used column."]
     lines += ["", f"![training rows/s]({prefix}-training.png)", "",
               "Checked before timing (`train_peer.py --check`, one batch of real census rows):", "",
               f"- hand-written numpy gradient (float64) vs central finite differences, 6 coordinates per tensor: "
