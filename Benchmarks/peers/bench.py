@@ -409,7 +409,7 @@ def write_report(args, rows, cells, serving, training, jax_version, numpy_versio
                   "`torch.autograd.grad` on leaf views of the weights (what learn2learn-style MAML code does). "
                   f"Eager peers: {args.torch_eager_iterations} timed calls per config; torch.compile: "
                   f"{args.peer_iterations}."]
-    lines += bench_whole.report(whole, prefix)
+    lines += bench_whole.report(whole, prefix, serving)
 
     # latency against S and C
     lines += ["", "## Latency against support size S and candidates C, one core", "",

@@ -114,8 +114,8 @@ def measure(args, model_dir, reference):
             "bottom_diff": bottom_diff, "onnxruntime": onnxruntime.__version__}
 
 
-def report(w, prefix):
-    """BENCHMARKS.md lines of the whole-request section."""
+def report(w, prefix, serving=None):
+    """BENCHMARKS.md lines of the whole-request section (`serving`: the grid's JSON, for MetaRec's phase split)."""
     if w is None:
         return []
     rows = w["rows"]
@@ -154,6 +154,13 @@ def report(w, prefix):
         lines.append(f"| cost of personalisation: MetaRec fine-tuned ÷ ONNX Runtime unadapted ≤ 2× | {r:.2f}× | "
                      f"{'**yes**' if r <= 2 else '**no**'} |")
         lines.append(f"| (MetaRec fine-tuned ÷ MetaRec unadapted) | {mr['p50'] / plain['p50']:.2f}× | — |")
+    cell = next((c for c in (serving or {}).get("cells", [])
+                 if (c["support"], c["steps"], c["candidates"]) == (w["S"], w["k"], w["C"])), None)
+    if cell:
+        lines += ["", f"Where MetaRec's time goes in this cell (`Predictor.phaseTimes`, CPU time per request, the "
+                  f"grid's users): encode {cell['encodeMicroseconds']:.1f} µs, bottom {cell['bottomMicroseconds']:.1f} µs, "
+                  f"support pull + fine-tune + score {cell['finetuneMicroseconds']:.1f} µs. The peers' Python encode "
+                  "alone is the \"Python encode only\" row."]
     return lines + ["", f"![whole request latency]({prefix}-whole.png)"]
 
 
