@@ -8,7 +8,7 @@ export METAREC_DATA
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 RELEASE_BIN := .build/release/metarec
 
-.PHONY: deps build demo reproduce test openapi bench microbench clean
+.PHONY: deps build demo reproduce test openapi bench bench-deps microbench clean
 
 ## deps: install OpenBLAS, hiredis and zlib (Debian/Ubuntu libopenblas-dev, libhiredis-dev, zlib1g-dev) and pkg-config when missing.
 deps:
@@ -84,32 +84,51 @@ openapi: deps $(VENV_STAMP)
 	swift build --product metarec-bench
 	VENV=$(VENV) scripts/openapi-check.sh
 
-## bench: MetaRec (`metarec-bench`) vs JAX jit vs numpy → BENCHMARKS.md and BENCHMARKS-*.png: per-request fine-tune + score
-## (one core; against S and C), auto-batched throughput (1 and 2 workers), MMoE training rows/s on the census
-## config (1 and 2 threads; needs $(METAREC_DATA)/census-income-kdd). Takes ≈ 5 minutes.
-## Python (jax, numpy, safetensors, matplotlib from PyPI) in .build-bench-venv/ (git-ignored).
+## bench: MetaRec (`metarec-bench`) vs JAX jit, PyTorch (torch.func eager, autograd eager, torch.compile), numpy,
+## ONNX Runtime and a Python HTTP service → BENCHMARKS.md and BENCHMARKS-*.png: per-request fine-tune + score (one
+## core; against S and C), the whole request from raw features (encode + bottom + fine-tune + score; ONNX Runtime
+## and MetaRec unadapted beside it), auto-batched throughput (1 and 2 workers), HTTP on loopback (`metarec serve`
+## vs FastAPI/uvicorn + JAX, wrk, 16 connections), MMoE training rows/s on the census config (1 and 2 threads;
+## needs $(METAREC_DATA)/census-income-kdd). Takes ≈ 12 minutes (11.5 measured with other builds loading the two
+## cores, load average 7–12; the fixed iteration counts make a quiet run no longer), plus 1–3 minutes the first time
+## for torch.compile to fill its inductor cache (/tmp/torchinductor_$$USER). BENCH_FLAGS: extra bench.py flags, e.g.
+## --only whole,http for a smoke run (≈ 1–2 minutes) or --skip-torch.
+## Python (jax, numpy, safetensors, matplotlib, torch, onnx, onnxruntime, fastapi, uvicorn from PyPI) in
+## .build-bench-venv/ (git-ignored). torch comes from PyPI's default index (download.pytorch.org's CPU wheels
+## were not reachable here), so the first install also fetches the CUDA wheels it depends on (≈ 3 GB, unused).
+## wrk from Debian (apt-get) when missing.
 ## BENCH_SWIFT_FLAGS: extra `swift build` flags, e.g. --scratch-path .build-peers.
 BENCH_VENV := .build-bench-venv
 BENCH_SWIFT_FLAGS ?=
+BENCH_FLAGS ?=
 BENCH_PIN := $(shell command -v taskset >/dev/null 2>&1 && echo taskset -c 0)
+BENCH_PYTHON_DEPS := jax numpy safetensors matplotlib torch onnx onnxruntime fastapi uvicorn
 $(BENCH_VENV)/.ready:
 	@python3 -c 'import venv, ensurepip' 2>/dev/null || { \
 		echo "installing python3-venv (apt-get)"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv >/dev/null; }
 	python3 -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-input jax numpy safetensors matplotlib
+	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-input $(BENCH_PYTHON_DEPS)
 	@touch $@
 
-bench: deps $(BENCH_VENV)/.ready
+bench-deps: deps $(BENCH_VENV)/.ready
+	@$(BENCH_VENV)/bin/python -c 'import torch, onnx, onnxruntime, fastapi, uvicorn' 2>/dev/null || \
+		$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-input $(BENCH_PYTHON_DEPS)
+	@command -v wrk >/dev/null || { \
+		echo "installing wrk (apt-get)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
+
+bench: bench-deps
 	swift build -c release --product metarec $(BENCH_SWIFT_FLAGS)
 	swift build -c release --product metarec-bench $(BENCH_SWIFT_FLAGS)
-	OPENBLAS_NUM_THREADS=1 JAX_PLATFORMS=cpu \
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 JAX_PLATFORMS=cpu \
 	XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \
 	$(BENCH_PIN) $(BENCH_VENV)/bin/python Benchmarks/peers/bench.py \
 		--metarec "$$(swift build -c release --show-bin-path $(BENCH_SWIFT_FLAGS))/metarec" \
 		--metarec-bench "$$(swift build -c release --show-bin-path $(BENCH_SWIFT_FLAGS))/metarec-bench" \
-		--out BENCHMARKS.md --plot BENCHMARKS-latency.png --command "make bench"
+		--out BENCHMARKS.md --plot BENCHMARKS-latency.png --command "make bench" $(BENCH_FLAGS)
 
 ## microbench: microbenchmarks with ordo-one/benchmark (Benchmarks/, its own package): hand GEMM, adapt,
 ## Predictor.score, support/embedding store pulls; wall clock and malloc counts (table printed), then checked

@@ -131,8 +131,9 @@ def numpy_adapt_score(towers, tasks, steps, lr, kinds, activation):
 
 # ---------------------------------------------------------------- JAX
 
-def make_jax_adapt_score(steps, lr, kinds, activation):
-    """A jitted (towers, tasks) -> scores (C, K); both tasks in one XLA computation."""
+def make_jax_adapt_score(steps, lr, kinds, activation, jit=True):
+    """A jitted (towers, tasks) -> scores (C, K); both tasks in one XLA computation (`jit=False`: the
+    function itself, for the whole-request peer to jit with the bottom)."""
     import jax
     import jax.numpy as jnp
 
@@ -173,4 +174,4 @@ def make_jax_adapt_score(steps, lr, kinds, activation):
             out.append(jax.nn.sigmoid(z) if kinds[t] == "binary" else z)
         return jnp.stack(out, axis=1)
 
-    return jax.jit(adapt_score)
+    return jax.jit(adapt_score) if jit else adapt_score

@@ -19,6 +19,7 @@ def set_threads(threads, impl):
         cpus = sorted(range(os.cpu_count() or 1))[:threads]
         os.sched_setaffinity(0, set(cpus))
     os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # PyTorch's intra-op pool (also set with torch.set_num_threads)
     os.environ["JAX_PLATFORMS"] = "cpu"
     if impl == "jax-dp":
         # One single-threaded CPU device per thread; the jitted step runs SPMD over them.
@@ -39,7 +40,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", required=True)
     ap.add_argument("--data", required=True)
-    ap.add_argument("--impl", choices=["jax", "jax-dp", "numpy"], default="jax",
+    ap.add_argument("--impl", choices=["jax", "jax-dp", "numpy", "torch"], default="jax",
                     help="jax: one jit step (XLA's intra-op threads); jax-dp: the same step data-parallel over --threads CPU devices")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batches", type=int, default=40)
@@ -124,6 +125,22 @@ def main():
                 raise SystemExit("train_peer: non-finite loss (JAX data-parallel)")
             return wall, cpu
         version = jax.__version__
+    elif args.impl == "torch":
+        import torch
+        torch.set_num_threads(args.threads)
+        torch.set_num_interop_threads(1)
+        t_batches = [training.TorchTrainer.batch(b) for b in batches]
+
+        def one_run():
+            trainer = training.TorchTrainer(cfg, weights, params0, table0)
+            t0, c0 = time.perf_counter(), cpu_seconds()
+            for b in t_batches:
+                loss = trainer.step(*b)
+            wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+            if not np.isfinite(float(loss)):
+                raise SystemExit("train_peer: non-finite loss (PyTorch)")
+            return wall, cpu
+        version = torch.__version__
     else:
         def one_run():
             params = training.tree_map(np.copy, params0)
@@ -234,6 +251,28 @@ def check(training, cfg, ids, numeric, labels, vocab, weights):
     out["one_step_jax_vs_numpy_max_abs"] = step_diff
     # Adam moves every weight by at most ~lr per step; the two must agree far below that.
     assert step_diff <= 1e-5, f"one JAX step and one numpy step disagree: max |diff| {step_diff}"
+
+    # (3b) PyTorch: loss and gradient against the numpy float64 ones, one step against the numpy step
+    import torch
+    torch.set_num_threads(1)
+    trainer = training.TorchTrainer(cfg, weights, params32, table32)
+    tb = training.TorchTrainer.batch(batch)
+    tloss = training.torch_loss(trainer.params, trainer.table, *tb, weights)
+    tloss.backward()
+    worst_t = 0.0
+    for p, b in zip(training.tree_leaves(trainer.params) + [trainer.table], gleaves):
+        scale = max(float(np.abs(b).max()), 1e-12)
+        worst_t = max(worst_t, float(np.abs(p.grad.numpy().astype(np.float64) - b).max()) / scale)
+    out["torch_grad_vs_numpy_max_rel"], out["torch_loss_vs_numpy"] = worst_t, abs(float(tloss) - loss64)
+    assert worst_t <= 1e-3, f"PyTorch gradient disagrees with the numpy gradient: max rel {worst_t}"
+    trainer = training.TorchTrainer(cfg, weights, params32, table32)
+    trainer.step(*tb)
+    tp, tt = trainer.numpy_state()
+    out["one_step_torch_vs_numpy_max_abs"] = max(
+        float(np.abs(a - b).max()) for a, b in zip(training.tree_leaves(tp) + [tt], training.tree_leaves(np_params) + [np_table]))
+    assert out["one_step_torch_vs_numpy_max_abs"] <= 1e-5, \
+        f"one PyTorch step and one numpy step disagree: {out['one_step_torch_vs_numpy_max_abs']}"
+    out["torch_version"] = torch.__version__
 
     # (4) planted batch: labels from a fixed random teacher on the same inputs; 200 steps on it
     teacher = rng.standard_normal((vocab, len(cfg["labels"])))

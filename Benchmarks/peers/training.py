@@ -349,3 +349,73 @@ def data_parallel_shardings(devices):
 
     mesh = Mesh(devices, ("batch",))
     return NamedSharding(mesh, PartitionSpec("batch")), NamedSharding(mesh, PartitionSpec())
+
+
+# ---------------------------------------------------------------- PyTorch (eager autograd, torch.optim)
+
+def torch_loss(params, table, ids, numeric, labels, weights):
+    """The loss of `_jax_loss` in PyTorch: `params` the tree of `init_params` as tensors, `ids` int64."""
+    import torch
+    import torch.nn.functional as fn
+
+    B, Fc = ids.shape
+    x = torch.cat([table[ids].reshape(B, Fc * table.shape[1]), numeric], dim=1)
+    hs = []
+    for layers in params["experts"]:
+        a = x
+        for w, b in layers:
+            a = torch.relu(torch.addmm(b, a, w))
+        hs.append(a)
+    hs = torch.stack(hs, dim=1)                                     # (B, E, H)
+    total = 0.0
+    for k, ((wg, bg), tower) in enumerate(zip(params["gates"], params["towers"])):
+        g = torch.softmax(torch.addmm(bg, x, wg), dim=1)
+        a = torch.einsum("be,beh->bh", g, hs)
+        last = len(tower) - 1
+        for l, (w, b) in enumerate(tower):
+            a = torch.addmm(b, a, w)
+            if l < last:
+                a = torch.relu(a)
+        z = a[:, 0]
+        y = labels[:, k]
+        mask = ~torch.isnan(y)
+        y0 = torch.where(mask, y, torch.zeros_like(y))
+        per = fn.binary_cross_entropy_with_logits(z, y0, reduction="none")
+        n = torch.clamp(mask.sum(), min=1).to(z.dtype)
+        total = total + weights[k] * torch.sum(per * mask.to(z.dtype)) / n
+    return total
+
+
+class TorchTrainer:
+    """One training step as a PyTorch user writes it: eager forward, `loss.backward()`,
+    `torch.optim.Adam` on the dense weights (betas 0.9/0.999, eps 1e-8: the same bias-corrected
+    update as the JAX and numpy steps) and `torch.optim.Adagrad` on the (V, d) table
+    (initial accumulator 0.1, eps 1e-10, as MetaRec's AdaGrad rows)."""
+
+    def __init__(self, cfg, weights, params0, table0):
+        import torch
+        self.torch = torch
+        self.weights = weights
+        self.params = tree_map(lambda a: torch.tensor(np.array(a), requires_grad=True), params0)
+        self.table = torch.tensor(np.array(table0), requires_grad=True)
+        self.adam = torch.optim.Adam(tree_leaves(self.params), lr=cfg["lr"], betas=(0.9, 0.999), eps=EPS_ADAM)
+        self.adagrad = torch.optim.Adagrad([self.table], lr=cfg["embedding_lr"], initial_accumulator_value=ADAGRAD_A0,
+                                           eps=EPS_ADAGRAD)
+
+    @staticmethod
+    def batch(b):
+        import torch
+        ids, numeric, labels = b
+        return torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(numeric), torch.from_numpy(labels)
+
+    def step(self, ids, numeric, labels):
+        self.adam.zero_grad(set_to_none=True)
+        self.adagrad.zero_grad(set_to_none=True)
+        loss = torch_loss(self.params, self.table, ids, numeric, labels, self.weights)
+        loss.backward()
+        self.adam.step()
+        self.adagrad.step()
+        return loss.detach()
+
+    def numpy_state(self):
+        return tree_map(lambda t: t.detach().numpy(), self.params), self.table.detach().numpy()

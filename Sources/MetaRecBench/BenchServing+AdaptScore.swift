@@ -30,6 +30,11 @@ struct AdaptScoreCell: Codable {
     var servingFinetuneMicroseconds: Double
     /// Largest |adapt+score − Predictor.score| over the request's scores.
     var maxDifferenceToServed: Double
+    /// `Predictor.score` of the same request (candidates as columns): encode + bottom + support pull
+    /// + adapt + score, one thread.
+    var wholeRequest: RequestLatency
+    /// The same request with `finetune: false`: encode + bottom + the base towers.
+    var unadaptedRequest: RequestLatency
 }
 
 /// The timed work of one request, with its buffers: stored properties of a value mutated in
@@ -141,10 +146,38 @@ struct AdaptScoreRun {
                 throw BenchAdaptScoreError("adapt+score differs from Predictor.score: \(x) vs \(y)")
             }
         }
-        if let dumpPath { try dump(to: dumpPath, supportMeta: supportMeta, supportLabels: supportLabels,
-                                   candidateMeta: candidateMeta, served: served.scores, adapted: scores,
-                                   learningRate: adaptation.learningRate, tasks: tasks, activation: spec.activation) }
+        // The same request without fine-tuning (the plain model's scores, for the ONNX Runtime peer), and
+        // both in the columns form the HTTP server's JSON reader builds, for the whole-request timings.
+        var plain = request
+        plain.finetune = false
+        let base = try predictor.score(plain)
+        guard !base.finetuned else { throw BenchAdaptScoreError("finetune: false request came back fine-tuned") }
+        if let dumpPath {
+            let state = try PeerState.tensors(model: model, predictor: predictor, users: [user], items: 10_000)
+            try dump(to: dumpPath, supportMeta: supportMeta, supportLabels: supportLabels, candidateMeta: candidateMeta,
+                     scores: (served: served.scores, adapted: scores, base: base.scores),
+                     learningRate: adaptation.learningRate, tasks: tasks, activation: spec.activation,
+                     state: state, body: try PeerState.body(of: request))
+        }
 
+        let timed = Self.time(&loop, iterations: iterations)
+        let phases = try predictor.phaseTimes(request, repetitions: max(200, iterations / 5))
+        var columns = request
+        columns.columns = try CandidateColumns(rows: request.candidates)
+        columns.candidates = []
+        let whole = try RequestLatency.measure(predictor, columns, iterations: iterations)
+        columns.finetune = false
+        let unadapted = try RequestLatency.measure(predictor, columns, iterations: iterations)
+        return AdaptScoreCell(
+            support: support, steps: steps, candidates: candidates, iterations: iterations,
+            learningRate: adaptation.learningRate, p50Microseconds: timed.p50Microseconds,
+            p90Microseconds: timed.p90Microseconds, p99Microseconds: timed.p99Microseconds,
+            meanMicroseconds: timed.meanMicroseconds, servingFinetuneMicroseconds: phases.finetune * 1e6,
+            maxDifferenceToServed: maxDifference, wholeRequest: whole, unadaptedRequest: unadapted)
+    }
+
+    /// Times `loop.adaptAndScore()` `iterations` times after a warm-up.
+    static func time(_ loop: inout AdaptScoreLoop, iterations: Int) -> RequestLatency {
         for _ in 0..<max(200, iterations / 5) { loop.adaptAndScore() }
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
         var total = 0.0
@@ -153,13 +186,9 @@ struct AdaptScoreRun {
             total += wall
             _ = histogram.record(UInt64(wall * 1e9))
         }
-        let phases = try predictor.phaseTimes(request, repetitions: max(200, iterations / 5))
         func us(_ p: Double) -> Double { Double(histogram.valueAtPercentile(p)) / 1e3 }
-        return AdaptScoreCell(
-            support: support, steps: steps, candidates: candidates, iterations: iterations,
-            learningRate: adaptation.learningRate, p50Microseconds: us(50), p90Microseconds: us(90), p99Microseconds: us(99),
-            meanMicroseconds: total / Double(iterations) * 1e6, servingFinetuneMicroseconds: phases.finetune * 1e6,
-            maxDifferenceToServed: maxDifference)
+        return RequestLatency(p50Microseconds: us(50), p90Microseconds: us(90), p99Microseconds: us(99),
+                              meanMicroseconds: total / Double(iterations) * 1e6)
     }
 
     /// The user's support as the predictor copies it: per task `f_t` `(S, H)` and `y_t` `(S)`.
@@ -215,22 +244,29 @@ struct AdaptScoreRun {
     }
 
     /// Writes `support.t.f` (S, H), `support.t.y` (S), `candidates.t.f` (C, H), `scores` (C, K) from
-    /// `Predictor.score`, `adapted_scores` (C, K) from the timed path; metadata: steps, α, kinds.
+    /// `Predictor.score`, `adapted_scores` (C, K) from the timed path, `base_scores` (C, K) of the same
+    /// request with `finetune: false`, and the ``PeerState`` of the request's user; metadata: steps, α,
+    /// kinds, `request` (the `POST /v1/score` body, candidates as columns) and the peer state's.
     func dump(to path: String, supportMeta: [Tensor], supportLabels: [Tensor], candidateMeta: [Tensor],
-              served: [Float], adapted: [Float], learningRate: Float, tasks: [TaskSpec], activation: Activation) throws {
+              scores: (served: [Float], adapted: [Float], base: [Float]), learningRate: Float, tasks: [TaskSpec],
+              activation: Activation, state: (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]),
+              body: String) throws {
         var tensors: [(name: String, tensor: Tensor)] = []
         for t in tasks.indices {
             tensors.append(("support.\(t).f", supportMeta[t]))
             tensors.append(("support.\(t).y", supportLabels[t]))
             tensors.append(("candidates.\(t).f", candidateMeta[t]))
         }
-        tensors.append(("scores", Tensor(shape: [candidates, tasks.count], scalars: served)))
-        tensors.append(("adapted_scores", Tensor(shape: [candidates, tasks.count], scalars: adapted)))
-        let metadata = [
+        tensors.append(("scores", Tensor(shape: [candidates, tasks.count], scalars: scores.served)))
+        tensors.append(("adapted_scores", Tensor(shape: [candidates, tasks.count], scalars: scores.adapted)))
+        tensors.append(("base_scores", Tensor(shape: [candidates, tasks.count], scalars: scores.base)))
+        tensors += state.tensors
+        let metadata = state.metadata.merging([
             "support": String(support), "steps": String(steps), "candidates": String(candidates),
             "learning_rate": String(learningRate), "activation": activation.rawValue,
             "kinds": tasks.map { $0.kind == .binary ? "binary" : "regression" }.joined(separator: ","),
-        ]
+            "request": body,
+        ]) { _, dumped in dumped }
         try SafeTensors.encode(tensors, metadata: metadata).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }

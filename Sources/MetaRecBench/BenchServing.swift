@@ -45,6 +45,9 @@ struct BenchServing: AsyncParsableCommand {
     @Option(help: "Write the reference model (support rows for users u0 … u99, S = 64) as a model directory and exit (for metarec serve + wrk).")
     var writeModel: String?
 
+    @Option(help: "With --write-model: also write the users' support rows and the embedding vocabulary as safetensors (for the Python HTTP peer in Benchmarks/peers).")
+    var peerState: String?
+
     @Option(help: "Time only adapt + score from given f for one cell \"S,k,C\" (median over --iterations, one thread) and exit; the inputs are one real request's, checked against Predictor.score.")
     var adaptScore: String?
 
@@ -59,6 +62,7 @@ struct BenchServing: AsyncParsableCommand {
             throw ValidationError("--adapt-score must be \"S,k,C\" with 1 <= S <= 256, 1 <= k <= \(ServingSettings.maxSteps), 1 <= C <= 1000")
         }
         if dumpRequest != nil, adaptScore == nil { throw ValidationError("--dump-request needs --adapt-score") }
+        if peerState != nil, writeModel == nil { throw ValidationError("--peer-state needs --write-model") }
     }
 
     func run() async throws {
@@ -69,6 +73,10 @@ struct BenchServing: AsyncParsableCommand {
             var traffic = SyntheticTraffic(items: 10_000, seed: 3)
             for u in 0..<100 { try predictor.record(events: traffic.events(user: "u\(u)", count: 64, tasks: 2)) }
             try model.write(to: writeModel)
+            if let peerState {
+                let state = try PeerState.tensors(model: model, predictor: predictor, users: (0..<100).map { "u\($0)" }, items: 10_000)
+                try SafeTensors.encode(state.tensors, metadata: state.metadata).write(to: URL(fileURLWithPath: peerState), options: .atomic)
+            }
             print("wrote \(writeModel): model \(model.modelVersion), \(model.support.count) users with 64 support rows")
             return
         }
