@@ -8,13 +8,15 @@ extension ServingMetrics {
     /// asks (``recordStores(support:embeddings:)``); the counters advance by the difference
     /// since the last reading.
     ///
-    /// `metarec_support_store_entries`, `_rows`, `_bytes` (gauges);
+    /// `metarec_support_store_entries`, `_rows`, `_bytes`, `_bytes_per_user` (gauges; the last is
+    /// the bytes charged to stored tasks over their count: what one more user costs);
     /// `metarec_support_store_evictions_total`, `_expired_tasks_total`, `_expired_rows_total`;
     /// `metarec_embedding_rows` (gauge), `metarec_embedding_rows_reclaimed_total`.
     final class StoreMetrics: Sendable {
         let supportEntries: Gauge
         let supportRows: Gauge
         let supportBytes: Gauge
+        let supportBytesPerUser: Gauge
         let supportEvictions: Counter
         let supportExpiredTasks: Counter
         let supportExpiredRows: Counter
@@ -27,6 +29,7 @@ extension ServingMetrics {
             supportEntries = Gauge(label: "metarec_support_store_entries", factory: factory)
             supportRows = Gauge(label: "metarec_support_store_rows", factory: factory)
             supportBytes = Gauge(label: "metarec_support_store_bytes", factory: factory)
+            supportBytesPerUser = Gauge(label: "metarec_support_store_bytes_per_user", factory: factory)
             supportEvictions = Counter(label: "metarec_support_store_evictions_total", factory: factory)
             supportExpiredTasks = Counter(label: "metarec_support_store_expired_tasks_total", factory: factory)
             supportExpiredRows = Counter(label: "metarec_support_store_expired_rows_total", factory: factory)
@@ -44,6 +47,7 @@ extension ServingMetrics {
             stores.supportEntries.record(s.tasks)
             stores.supportRows.record(s.rows)
             stores.supportBytes.record(s.bytes)
+            stores.supportBytesPerUser.record(s.bytesPerTask)
         }
         if let e { stores.embeddingRows.record(e.rows) }
         let current = [s?.tasksEvicted, s?.tasksExpired, s?.rowsExpired, e?.rowsReclaimed]

@@ -92,6 +92,10 @@ func http(_ port: Int, _ method: String, _ path: String, _ body: String = "", de
             #expect(metrics.status == 200)
             #expect(metrics.text.contains("metarec_http_requests_total{endpoint=\"score\",status=\"2xx\"} 2"))
             #expect(metrics.text.contains("metarec_support_store_entries 1"))
+            // One user with two rows: their block of the 2-row size class, entry and index.
+            let perUser = metrics.text.split(separator: "\n").first { $0.hasPrefix("metarec_support_store_bytes_per_user ") }
+            let bytes = perUser.flatMap { Double($0.split(separator: " ").last!) }
+            #expect(bytes == Double(server.predictor.model.support.taskBytes(rows: 2)), "\(perUser ?? "no bytes_per_user line")")
             #expect(metrics.text.contains("metarec_finetune_fallbacks_total{reason=\"no_support\"} 1"))
             #expect(metrics.text.contains("metarec_http_request_duration_seconds_bucket{endpoint=\"score\",le=\"+Inf\"} 2"))
         }
