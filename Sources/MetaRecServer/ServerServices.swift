@@ -61,7 +61,10 @@ struct PeriodicSnapshotService: Service {
     let server: ScoringServer
 
     func run() async throws {
-        guard let log = server.eventLog else { return await cancelWhenGracefulShutdown { try? await gracefulShutdown() } }
+        guard let log = server.eventLog else {
+            try? await gracefulShutdown()  // nothing to do, but ending early would shut the group down
+            return
+        }
         let server = server
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
