@@ -282,4 +282,24 @@ extension EventLogTests {
         _ = try batch.withRows { rows throws(ServingError) in try log.append(rows) }
         #expect(store.count == 2)
     }
+
+    @Test func `under every_second the background thread fsyncs what was written, and close() stops it`() async throws {
+        let dir = try temporaryDirectory("metarec-eventlog-every-second")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try Self.store(ManualClock(start: .seconds(1_900_000_000)))
+        let log = EventLog(directory: dir.path, policy: .everySecond, store: store, logger: Logger(label: "test"),
+                           metrics: EventLogMetrics(factory: ScoringServer.metricsFactory(PrometheusCollectorRegistry())))
+        try log.open(after: 0)
+        let ticket = try Batch(n: 1, user: 1, seed: 1).withRows { rows throws(ServingError) in try log.append(rows) }
+        try await log.waitUntilDurable(ticket)  // returns at once: every_second acknowledges after the write
+        // Wait (with a generous bound, not a timing assertion) for the flusher's fsync.
+        var synced = false
+        for _ in 0..<300 where !synced {
+            try await Task.sleep(for: .milliseconds(100))
+            synced = log.lock.withLock { log.durable >= ticket }
+        }
+        #expect(synced, "the every_second flusher fsynced the record")
+        log.close()
+        #expect(!log.lock.withLock { log.syncerRunning })
+    }
 }

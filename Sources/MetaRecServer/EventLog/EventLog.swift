@@ -136,12 +136,13 @@ public final class EventLog: @unchecked Sendable {
         lock.lock()
         var nextTick = Date().addingTimeInterval(1)
         while true {
+            let now = Date()
+            let tick = policy == .everySecond && now >= nextTick
+            if tick { nextTick = now.addingTimeInterval(1) }
             let pending = written > durable && failure == nil
-            let due = pending && (stopping || !waiters.isEmpty || (policy == .everySecond && Date() >= nextTick))
-            if !due {
+            guard pending && (stopping || !waiters.isEmpty || tick) else {
                 if stopping { break }
                 if policy == .everySecond { _ = lock.wait(until: nextTick) } else { lock.wait() }
-                if Date() >= nextTick { nextTick = Date().addingTimeInterval(1) }
                 continue
             }
             guard let file = segment else { break }
