@@ -46,4 +46,28 @@ import Testing
         }
         #expect(model.support.count == 16)
     }
+
+    @Test func `a periodic snapshot truncates the log: the covered segment is deleted and the snapshot records the next`() async throws {
+        let state = try temporaryDirectory("metarec-eventlog-periodic")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let model = try Fixtures.model()
+        var configuration = ServerConfiguration(port: 0, stateDirectory: state.path)
+        configuration.snapshotInterval = .milliseconds(100)
+        let server = ScoringServer(model: model, configuration: configuration)
+        try server.restoreState()
+        let first = state.appendingPathComponent("events-00000000000000000001.log").path
+        let snapshot = ServerConfiguration.supportSnapshotPath(in: state.path)
+        try await withRunning(server) { port in
+            #expect(FileManager.default.fileExists(atPath: first))
+            let events = #"{"events": [{"user": "p1", "item_id": "1", "task0": 1}, {"user": "p2", "item_id": "2", "task1": 0}]}"#
+            #expect(try await http(port, "POST", "/v1/events", events).status == 200)
+            // Wait (bounded, not a timing assertion) for the periodic snapshot to cover segment 1.
+            for _ in 0..<300 where FileManager.default.fileExists(atPath: first) { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(!FileManager.default.fileExists(atPath: first), "segment 1 is deleted once a snapshot covers it")
+            let restored = try SupportStore(config: model.support.config)
+            let position = try restored.restore(from: snapshot)
+            #expect(position >= 2 && restored.count == 2)
+            #expect(FileManager.default.fileExists(atPath: state.appendingPathComponent(String(format: "events-%020llu.log", position)).path))
+        }
+    }
 }
