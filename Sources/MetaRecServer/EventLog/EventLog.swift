@@ -26,6 +26,7 @@ import Serving
 public final class EventLog: @unchecked Sendable {
     /// The state directory holding the segments.
     public let directory: String
+    /// When records reach the disk, and so when an events request is answered.
     public let policy: EventFsync
     let store: SupportStore
     let logger: Logger
@@ -100,7 +101,7 @@ public final class EventLog: @unchecked Sendable {
             if durable >= ticket { return continuation.resume(returning: nil) }
             if let failure { return continuation.resume(returning: failure) }
             waiters.append((ticket, continuation))
-            lock.signal()
+            lock.broadcast()  // the fsync thread (close() may wait on the same condition)
         }
         if let failed { throw .eventLogUnavailable(reason: failed) }
     }
