@@ -17,8 +17,9 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             Every setting can also come from the environment; a flag wins over its variable: \
             METAREC_MODEL, METAREC_HOST, METAREC_PORT, METAREC_WORKERS, METAREC_SWEEP_SECONDS, METAREC_STATE, \
-            LOG_LEVEL, LOG_FORMAT. The model directory is only read; the support-store snapshot lives \
-            in --state (restored at start, written at shutdown; without --state there is none).
+            METAREC_EVENT_FSYNC, METAREC_SNAPSHOT_SECONDS, LOG_LEVEL, LOG_FORMAT. The model directory is only read; \
+            the support-store snapshot and the event log live in --state (an event is acknowledged once it is in \
+            the log; replayed after the snapshot at start; without --state events are not durable).
             """)
 
     @Option(help: "Model directory (from metarec train); only read. [METAREC_MODEL]")
@@ -36,8 +37,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between eviction sweeps of the support store and embedding table (default 60). [METAREC_SWEEP_SECONDS]")
     var sweepSeconds: String?
 
-    @Option(help: "State directory: the support-store snapshot, restored at start and written at shutdown. [METAREC_STATE]")
+    @Option(help: "State directory: the support-store snapshot and the event log, replayed at start; without it events are not durable. [METAREC_STATE]")
     var state: String?
+
+    @Option(help: "When the event log in --state reaches the disk: always (fsync before each reply, shared by concurrent requests), every_second (default), off. [METAREC_EVENT_FSYNC]")
+    var eventFsync: String?
+
+    @Option(help: "Seconds between the snapshots that truncate the event log (default 300). [METAREC_SNAPSHOT_SECONDS]")
+    var snapshotSeconds: String?
 
     @OptionGroup var logOptions: LogOptions
 
@@ -46,6 +53,7 @@ struct Serve: AsyncParsableCommand {
         let flags: [(AbsoluteConfigKey, String?)] = [
             ("metarec.model", model), ("metarec.host", host), ("metarec.port", port), ("metarec.workers", workers),
             ("metarec.sweep.seconds", sweepSeconds), ("metarec.state", state),
+            ("metarec.event.fsync", eventFsync), ("metarec.snapshot.seconds", snapshotSeconds),
         ]
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         for case let (key, value?) in flags { values[key] = ConfigValue(.string(value), isSecret: false) }

@@ -38,6 +38,7 @@ public func buildApplication(
 /// SnapshotService   support store → <state>/support.snapshot        stops last
 /// BatcherService    auto-batcher threads; drains at shutdown
 /// SweepService      eviction sweep every sweep interval
+/// PeriodicSnapshotService  snapshot + event-log truncation every snapshot interval (with --state)
 /// services…         the caller's own
 /// Application       Hummingbird: stops accepting, finishes open requests   stops first
 /// ```
@@ -58,7 +59,8 @@ public func makeServiceGroup(
     _ server: ScoringServer, services: [any Service] = [], signals: [UnixSignal] = [],
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> ServiceGroup {
-    let ordered: [any Service] = [SnapshotService(server: server), BatcherService(server: server), SweepService(server: server)]
+    let ordered: [any Service] = [SnapshotService(server: server), BatcherService(server: server), SweepService(server: server),
+                                  PeriodicSnapshotService(server: server)]
         + services + [buildApplication(server, onServerRunning: onServerRunning)]
     return ServiceGroup(configuration: .init(
         services: ordered.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup,

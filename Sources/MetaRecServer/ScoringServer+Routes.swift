@@ -31,7 +31,7 @@ extension ScoringServer {
             await timed(.events) { () async throws(ServingError) -> Response in
                 let body = try await readBody(request)
                 let events = try RequestDecoding.eventsRequest(from: body)
-                let appended = try predictor.record(events: events)
+                let appended = try await record(events)
                 return HTTPReply.json(.ok, Array("{\"appended\":\(appended)}".utf8))
             }
         }
@@ -57,6 +57,16 @@ extension ScoringServer {
             }
         }
         return router
+    }
+
+    /// Records `events`: through the event log when there is one, answering only once the record
+    /// is in the log under its fsync policy (503 `event_log_unavailable` when it cannot be).
+    private func record(_ events: EventsRequest) async throws(ServingError) -> Int {
+        guard let log = eventLog else { return try predictor.record(events: events) }
+        var ticket: UInt64 = 0
+        let appended = try predictor.record(events: events) { (rows) throws(ServingError) in ticket = try log.append(rows) }
+        if ticket > 0 { try await log.waitUntilDurable(ticket) }
+        return appended
     }
 
     /// Runs `body`, turns a ``ServingError`` into its 4xx/5xx JSON reply (logged: 4xx at `info`,

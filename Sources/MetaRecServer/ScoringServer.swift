@@ -33,6 +33,9 @@ public final class ScoringServer: Sendable {
     /// Whether the server has listened: a server that never did (say, the port was taken)
     /// served nothing and leaves the state directory's snapshot alone.
     let listened = Atomic<Bool>(false)
+    /// The event log in the state directory (`nil` without one): opened by ``restoreState()``,
+    /// truncated by ``snapshot()``.
+    public let eventLog: EventLog?
 
     /// A server for `model`.
     ///
@@ -56,6 +59,10 @@ public final class ScoringServer: Sendable {
             workers: configuration.workers), logger: logger)
         self.configuration = configuration
         maxBodyBytes = serving.maxBodyBytes
+        eventLog = configuration.stateDirectory.map {
+            EventLog(directory: $0, policy: configuration.eventFsync, store: model.support, logger: logger,
+                     metrics: EventLogMetrics(factory: Self.metricsFactory(registry)))
+        }
     }
 
     /// swift-prometheus' factory on `registry`, with the request-latency buckets of
@@ -70,6 +77,9 @@ public final class ScoringServer: Sendable {
         factory.nameAndLabelSanitizer = { name, labels in
             func safe(_ s: String) -> String { String(s.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" }) }
             return (safe(name), labels.map { (safe($0.0), $0.1) })
+        }
+        factory.durationHistogramBuckets[EventLogMetrics.fsyncLabel] = EventLogMetrics.fsyncBuckets.map {
+            .nanoseconds(Int64(($0 * 1e9).rounded()))
         }
         return factory
     }
@@ -95,7 +105,10 @@ public final class ScoringServer: Sendable {
     /// Writes the support store atomically into the state directory (`--state`); without one, logs
     /// that there is no snapshot. The model directory is never written.
     ///
-    /// - Throws: the parameter server's error when the snapshot cannot be written.
+    /// With the event log open, the snapshot truncates it (``EventLog/checkpoint(_:)``).
+    ///
+    /// - Throws: the parameter server's error when the snapshot cannot be written, or
+    ///   ``EventLogError`` when the log's next segment cannot be created.
     public func snapshot() throws {
         guard let state = configuration.stateDirectory else {
             logger.notice("no state directory (--state): the support store is not snapshotted")
@@ -107,28 +120,38 @@ public final class ScoringServer: Sendable {
         } catch {
             throw ParamServerError.io(path: state, operation: "create directory", code: Int32(truncatingIfNeeded: (error as NSError).code))
         }
-        try predictor.model.support.snapshot(to: path)
-        logger.info("support store snapshot written", metadata: ["path": "\(path)", "tasks": "\(predictor.model.support.count)"])
+        let store = predictor.model.support
+        let position = try eventLog.map { log in
+            try log.checkpoint { position in try store.snapshot(to: path, journalPosition: position) }
+        } ?? { try store.snapshot(to: path); return 0 }()
+        logger.info("support store snapshot written", metadata: [
+            "path": "\(path)", "tasks": "\(store.count)", "event_log_segment": "\(position)",
+        ])
     }
 
     /// Restores the support store from the state directory's snapshot, when there is one (a
-    /// restart); the model directory's support rows stay otherwise.
+    /// restart; the model directory's support rows stay otherwise), then replays the event log
+    /// after it and opens the log for new events (``EventLog/open(after:)``). Call it once,
+    /// before serving: without it a server with a state directory refuses events (503).
     ///
     /// - Returns: whether a snapshot was restored.
-    /// - Throws: the parameter server's error for an unreadable or mismatched snapshot.
+    /// - Throws: the parameter server's error for an unreadable or mismatched snapshot;
+    ///   ``EventLogError`` for an unreadable log (a torn or corrupt tail is cut, not thrown).
     @discardableResult
     public func restoreState() throws -> Bool {
         guard let state = configuration.stateDirectory else {
-            logger.notice("no state directory (--state): support rows start from the model directory and are not snapshotted")
+            logger.warning("no state directory (--state): events are not durable (no event log, no snapshot); support rows start from the model directory")
             return false
         }
         let path = ServerConfiguration.supportSnapshotPath(in: state)
-        guard FileManager.default.fileExists(atPath: path) else {
+        var position: UInt64?
+        if FileManager.default.fileExists(atPath: path) {
+            position = try predictor.model.support.restore(from: path)
+            logger.info("support store restored", metadata: ["path": "\(path)", "tasks": "\(predictor.model.support.count)"])
+        } else {
             logger.info("state directory has no support snapshot yet", metadata: ["path": "\(path)"])
-            return false
         }
-        try predictor.model.support.restore(from: path)
-        logger.info("support store restored", metadata: ["path": "\(path)", "tasks": "\(predictor.model.support.count)"])
-        return true
+        try eventLog?.open(after: position ?? 0)
+        return position != nil
     }
 }

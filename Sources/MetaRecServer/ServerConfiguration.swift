@@ -17,6 +17,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// The server's own state (`--state`): the support-store snapshot, written at shutdown and
     /// restored at start. `nil`: no snapshot (said in the log). Never the model directory.
     public var stateDirectory: String?
+    /// When the event log in the state directory reaches the disk (`--event-fsync`); no log
+    /// without a state directory.
+    public var eventFsync: EventFsync = .everySecond
+    /// Time between the snapshots that truncate the event log (`--snapshot-seconds`); one is
+    /// taken only when events were logged since the last.
+    public var snapshotInterval: Duration = .seconds(300)
 
     /// - Precondition: `port` in 0...65535, `workers` ≥ 1, `sweepInterval` > 0 (`metarec serve`
     ///   validates its options before it gets here).

@@ -44,9 +44,39 @@ struct SnapshotService: Service {
         try? await gracefulShutdown()
         guard server.listened.load(ordering: .relaxed) else {
             server.logger.notice("the server never listened: no snapshot")
+            server.eventLog?.close()
             return
         }
+        defer { server.eventLog?.close() }
         try server.snapshot()
         server.logger.info("shutdown complete")
+    }
+}
+
+/// The periodic snapshot that truncates the event log (``ServerConfiguration/snapshotInterval``),
+/// only with a state directory and only when events were logged since the last; a failure is
+/// logged (the log still holds the events) and retried at the next period. Ends at a graceful
+/// shutdown or cancellation.
+struct PeriodicSnapshotService: Service {
+    let server: ScoringServer
+
+    func run() async throws {
+        guard let log = server.eventLog else {
+            try? await gracefulShutdown()  // nothing to do, but ending early would shut the group down
+            return
+        }
+        let server = server
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: server.configuration.snapshotInterval)
+                if Task.isCancelled { break }
+                guard log.hasUncoveredRecords else { continue }
+                do {
+                    try server.snapshot()
+                } catch {
+                    server.logger.error("periodic snapshot failed; the event log keeps the events", metadata: ["error": "\(error)"])
+                }
+            }
+        }
     }
 }

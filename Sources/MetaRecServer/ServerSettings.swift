@@ -12,7 +12,9 @@ import Configuration
 /// | `metarec.port` | `METAREC_PORT` | `--port` | `8080` |
 /// | `metarec.workers` | `METAREC_WORKERS` | `--workers` | `1` |
 /// | `metarec.sweep.seconds` | `METAREC_SWEEP_SECONDS` | `--sweep-seconds` | `60` |
-/// | `metarec.state` | `METAREC_STATE` | `--state` | none (no snapshot) |
+/// | `metarec.state` | `METAREC_STATE` | `--state` | none (no snapshot, no event log) |
+/// | `metarec.event.fsync` | `METAREC_EVENT_FSYNC` | `--event-fsync` | `every_second` (`always`, `off`) |
+/// | `metarec.snapshot.seconds` | `METAREC_SNAPSHOT_SECONDS` | `--snapshot-seconds` | `300` |
 /// | `log.level` | `LOG_LEVEL` | `--log-level` | `info` (read by the command) |
 /// | `log.format` | `LOG_FORMAT` | `--log-format` | `text` (read by the command) |
 public struct ServerSettings: Sendable, Equatable {
@@ -32,7 +34,8 @@ public struct ServerSettings: Sendable, Equatable {
     /// Reads and validates every setting.
     ///
     /// - Throws: ``Invalid`` naming the first missing or malformed setting (a port outside
-    ///   0...65535, workers outside 1...64, a sweep period that is not a positive number).
+    ///   0...65535, workers outside 1...64, a sweep or snapshot period that is not a positive
+    ///   number, an fsync policy other than `always`, `every_second`, `off`).
     public init(reader: ConfigReader) throws(Invalid) {
         guard let model = Self.text(reader, "metarec.model") else {
             throw Invalid(variable: "METAREC_MODEL", reason: "the model directory is required (--model or METAREC_MODEL)")
@@ -45,6 +48,21 @@ public struct ServerSettings: Sendable, Equatable {
         configuration = ServerConfiguration(
             host: Self.text(reader, "metarec.host") ?? "127.0.0.1", port: port, workers: workers,
             sweepInterval: .milliseconds(Int64((sweep * 1000).rounded())), stateDirectory: Self.text(reader, "metarec.state"))
+        try readEventLogSettings(reader)
+    }
+
+    /// `metarec.event.fsync` and `metarec.snapshot.seconds` into ``configuration``.
+    mutating func readEventLogSettings(_ reader: ConfigReader) throws(Invalid) {
+        if let text = Self.text(reader, "metarec.event.fsync") {
+            guard let policy = EventFsync(rawValue: text.trimmingCharacters(in: .whitespaces)) else {
+                throw Invalid(variable: "METAREC_EVENT_FSYNC",
+                              reason: "\"\(text)\" is not one of \(EventFsync.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            configuration.eventFsync = policy
+        }
+        let snapshot = try Self.number(reader, "metarec.snapshot.seconds", "METAREC_SNAPSHOT_SECONDS", default: 300,
+                                       in: 1e-3...1e9, Double.init)
+        configuration.snapshotInterval = .milliseconds(Int64((snapshot * 1000).rounded()))
     }
 
     /// A non-empty string at `key`, or `nil`.

@@ -3,13 +3,16 @@ extension SupportStore {
     /// event time, write time and version) to `path` atomically (temporary file, fsync, rename).
     /// Each shard is consistent; snapshot a quiet store for a global point in time.
     ///
+    /// - Parameter journalPosition: recorded in the header (its fifth field, 0 before) and returned
+    ///   by ``restore(from:)``: the owner's write-ahead log position the snapshot covers (the
+    ///   server's event log: the first log segment *not* in the snapshot; 0 for none).
     /// - Throws: ``ParamServerError/io(path:operation:code:)``; an existing file at `path` is
     ///   left untouched on failure.
     /// - Complexity: O(rows · (W + L)); one shard lock at a time.
-    public func snapshot(to path: String) throws(ParamServerError) {
+    public func snapshot(to path: String, journalPosition: UInt64 = 0) throws(ParamServerError) {
         let w = layout.rowWidth, l = layout.labelWidth
         let writer = try SnapshotWriter(path: path, kind: .support, fields: [
-            UInt64(w), UInt64(l), UInt64(layout.capacity), modelVersion, 0,
+            UInt64(w), UInt64(l), UInt64(layout.capacity), modelVersion, journalPosition,
         ])
         for shard in shards {
             shard.withLock { s in
@@ -46,10 +49,13 @@ extension SupportStore {
     /// another model version, are not served and are reclaimed by the next ``sweep()``. The
     /// memory bound is applied after restoring.
     ///
+    /// - Returns: the journal position recorded by ``snapshot(to:journalPosition:)`` (0 for a
+    ///   snapshot written without one).
     /// - Throws: ``ParamServerError`` `.io`, `.truncatedSnapshot`, `.corruptSnapshot`,
     ///   `.unsupportedSnapshotVersion`, or `.snapshotMismatch` when W, L or S_max differ.
     /// - Complexity: O(rows · (W + L)).
-    public func restore(from path: String) throws(ParamServerError) {
+    @discardableResult
+    public func restore(from path: String) throws(ParamServerError) -> UInt64 {
         let contents = try SnapshotContents(path: path)
         let w = layout.rowWidth, l = layout.labelWidth, cap = layout.capacity
         guard contents.kind == .support else {
@@ -111,5 +117,6 @@ extension SupportStore {
         tasksInUse.store(tasks, ordering: .relaxed)
         bytesInUse.store(bytes, ordering: .relaxed)
         enforceMemoryBound()
+        return f[4]
     }
 }

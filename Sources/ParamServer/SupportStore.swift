@@ -108,13 +108,28 @@ public final class SupportStore: Sendable {
         tasks: UnsafeBufferPointer<UInt64>, features: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Float>,
         timestamps: UnsafeBufferPointer<Timestamp>
     ) {
+        append(SupportRows(tasks: tasks, features: features, labels: labels, timestamps: timestamps),
+               writeTime: clock.now(), version: modelVersion)
+    }
+
+    /// The clock's time now: the write time ``append(tasks:features:labels:timestamps:)`` gives rows.
+    package var now: Timestamp { clock.now() }
+
+    /// Appends `rows` as written at `writeTime` under `version` instead of the clock's time and the
+    /// current version: a write-ahead log records both with the rows and replays them through
+    /// here, so the replayed store holds exactly what the logged appends made (`docs/DESIGN.md`
+    /// §Serving, the event log).
+    ///
+    /// - Complexity: O(n · (W + L) + shards).
+    package func append(_ rows: SupportRows, writeTime: Timestamp, version: UInt64) {
+        let (tasks, features, labels, timestamps) = (rows.tasks, rows.features, rows.labels, rows.timestamps)
         let n = tasks.count, w = layout.rowWidth, l = layout.labelWidth
         precondition(features.count == n * w, "features has \(features.count) floats; \(n) rows × rowWidth \(w) needed")
         precondition(labels.count == n * l, "labels has \(labels.count) floats; \(n) rows × labelWidth \(l) needed")
         precondition(timestamps.count == n, "timestamps has \(timestamps.count) entries; \(n) needed")
         guard n > 0, let keyBase = tasks.baseAddress, let f = features.baseAddress, let t = timestamps.baseAddress else { return }
         let labelBase = labels.baseAddress
-        let now = clock.now().nanosecondsSinceEpoch, version = modelVersion
+        let now = writeTime.nanosecondsSinceEpoch
         var added = SupportDelta()
         ShardRouting.forEachChunk(keys: tasks, shardMask: shards.count - 1) { offset, g in
             for s in 0..<shards.count where g.starts[s + 1] > g.starts[s] {
@@ -240,6 +255,27 @@ public struct SupportStoreStatistics: Sendable, Equatable {
 
     /// Mean bytes charged per stored task (per user), 0 when empty.
     public var bytesPerTask: Double { tasks > 0 ? Double(taskBytes) / Double(tasks) : 0 }
+}
+
+/// Rows for ``SupportStore/append(tasks:features:labels:timestamps:)`` as one value: row `i` is
+/// `tasks[i]`, `features[i·W ..< (i+1)·W]`, `labels[i·L ..< (i+1)·L]`, `timestamps[i]`. The
+/// buffers are borrowed: valid only for the call they are passed to.
+public struct SupportRows {
+    public var tasks: UnsafeBufferPointer<UInt64>
+    public var features: UnsafeBufferPointer<Float>
+    public var labels: UnsafeBufferPointer<Float>
+    public var timestamps: UnsafeBufferPointer<Timestamp>
+
+    public init(tasks: UnsafeBufferPointer<UInt64>, features: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Float>,
+                timestamps: UnsafeBufferPointer<Timestamp>) {
+        self.tasks = tasks
+        self.features = features
+        self.labels = labels
+        self.timestamps = timestamps
+    }
+
+    /// Rows held.
+    public var count: Int { tasks.count }
 }
 
 /// Changes to the store's global counters from one locked shard operation.

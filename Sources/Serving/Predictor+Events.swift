@@ -19,6 +19,21 @@ extension Predictor {
     /// - Throws: ``ServingError`` naming `events[i].field`; then nothing is appended.
     @discardableResult
     public func record(events request: EventsRequest) throws(ServingError) -> Int {
+        let store = model.support
+        return try record(events: request) { (rows: SupportRows) throws(ServingError) in
+            store.append(tasks: rows.tasks, features: rows.features, labels: rows.labels, timestamps: rows.timestamps)
+        }
+    }
+
+    /// ``record(events:)`` with the appending left to `commit`, which gets the validated request's
+    /// support rows (borrowed for the call) and appends them to ``ServingModel/support`` itself:
+    /// the server's event log writes them to its log first and appends them in log order.
+    ///
+    /// - Throws: ``ServingError`` naming `events[i].field` (then `commit` is not called), or
+    ///   what `commit` throws (then the rows are not counted as appended).
+    @discardableResult
+    public func record(events request: EventsRequest,
+                       commit: (SupportRows) throws(ServingError) -> Void) throws(ServingError) -> Int {
         let events = request.events
         for (i, event) in events.enumerated() { try validate(event: event, index: i) }
         guard !events.isEmpty else { return 0 }
@@ -51,12 +66,11 @@ extension Predictor {
             }
             ws.eventTimes.removeAll(keepingCapacity: true)
             for i in 0..<n { ws.eventTimes.append(.seconds(ws.batch.timestamps[i])) }
-            let store = model.support
-            ws.batch.taskKeys.withUnsafeBufferPointer { keys in
-                ws.eventFeatures.withUnsafeBufferPointer { f in
-                    ws.batch.labels.withUnsafeBufferPointer { l in
-                        ws.eventTimes.withUnsafeBufferPointer { times in
-                            store.append(tasks: keys, features: f, labels: l, timestamps: times)
+            try ws.batch.taskKeys.withUnsafeBufferPointer { (keys) throws(ServingError) in
+                try ws.eventFeatures.withUnsafeBufferPointer { (f) throws(ServingError) in
+                    try ws.batch.labels.withUnsafeBufferPointer { (l) throws(ServingError) in
+                        try ws.eventTimes.withUnsafeBufferPointer { (times) throws(ServingError) in
+                            try commit(SupportRows(tasks: keys, features: f, labels: l, timestamps: times))
                         }
                     }
                 }

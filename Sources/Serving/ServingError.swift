@@ -22,6 +22,9 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
     case bodyTooLarge(limit: Int)
     /// The server is draining for shutdown (HTTP 503).
     case shuttingDown
+    /// 503: the server's event log could not take the events (a write or fsync failed); they are
+    /// not acknowledged. `reason` names the file and the system error.
+    case eventLogUnavailable(reason: String)
     /// No such resource (HTTP 404): an unknown path, or a document not installed with the server.
     case notFound(path: String)
     /// A known path asked with a method it does not take (HTTP 405; `allowed` goes in `Allow`).
@@ -34,7 +37,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .missingField(let field), .unknownFeature(let field): field
         case .wrongType(let field, _), .invalidValue(let field, _): field
         case .tooManyCandidates: "candidates"
-        case .bodyTooLarge, .shuttingDown, .notFound, .methodNotAllowed: nil
+        case .bodyTooLarge, .shuttingDown, .eventLogUnavailable, .notFound, .methodNotAllowed: nil
         }
     }
 
@@ -49,6 +52,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .tooManyCandidates: "too_many_candidates"
         case .bodyTooLarge: "body_too_large"
         case .shuttingDown: "shutting_down"
+        case .eventLogUnavailable: "event_log_unavailable"
         case .notFound: "not_found"
         case .methodNotAllowed: "method_not_allowed"
         }
@@ -59,7 +63,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
     public var httpStatus: Int {
         switch self {
         case .bodyTooLarge: 413
-        case .shuttingDown: 503
+        case .shuttingDown, .eventLogUnavailable: 503
         case .notFound: 404
         case .methodNotAllowed: 405
         default: 400
@@ -77,6 +81,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .tooManyCandidates(let count, let limit): "candidates: \(count == limit + 1 ? "more than \(limit)" : "\(count)") candidates, the limit is \(limit)"
         case .bodyTooLarge(let limit): "request body larger than \(limit) bytes"
         case .shuttingDown: "the server is shutting down"
+        case .eventLogUnavailable(let reason): "the events were not logged, so not recorded: \(reason)"
         case .notFound(let path): "no resource at \(path)"
         case .methodNotAllowed(let method, let path, let allowed): "\(path) takes \(allowed.joined(separator: ", ")), not \(method)"
         }

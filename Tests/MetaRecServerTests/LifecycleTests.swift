@@ -35,6 +35,7 @@ import Testing
         let model = try Fixtures.model()
         let (logger, records) = InMemoryLogHandler.makeLogger(label: "metarec-test")
         let server = ScoringServer(model: model, configuration: ServerConfiguration(port: 0, stateDirectory: state.path), logger: logger)
+        try server.restoreState()
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let group = makeServiceGroup(server, services: [FailingService(failAfter: .milliseconds(500))],
                                      onServerRunning: { continuation.yield($0) })
@@ -63,6 +64,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: state) }
         let model = try Fixtures.model()
         let server = ScoringServer(model: model, configuration: ServerConfiguration(port: 0, workers: 2, stateDirectory: state.path))
+        try server.restoreState()
         let acknowledged = Acknowledged()
         try await testGracefulShutdown { trigger in
             let (ports, continuation) = AsyncStream.makeStream(of: Int.self)

@@ -32,12 +32,22 @@ import Testing
         (["METAREC_PORT": "65536"], "METAREC_PORT"), (["METAREC_PORT": "80x"], "METAREC_PORT"),
         (["METAREC_WORKERS": "0"], "METAREC_WORKERS"), (["METAREC_SWEEP_SECONDS": "-1"], "METAREC_SWEEP_SECONDS"),
         (["METAREC_SWEEP_SECONDS": "nan"], "METAREC_SWEEP_SECONDS"),
+        (["METAREC_EVENT_FSYNC": "sometimes"], "METAREC_EVENT_FSYNC"), (["METAREC_SNAPSHOT_SECONDS": "0"], "METAREC_SNAPSHOT_SECONDS"),
     ])
     func `invalid values are refused naming their variable`(environment: [String: String], variable: String) {
         let error = #expect(throws: ServerSettings.Invalid.self) {
             try Self.settings(environment: environment.merging(["METAREC_MODEL": "/m"]) { a, _ in a })
         }
         #expect(error?.variable == variable)
+    }
+
+    @Test func `the event log's fsync policy and snapshot period come from flags or the environment, every_second and 300 s by default`() throws {
+        let defaults = try Self.settings(environment: ["METAREC_MODEL": "/m"])
+        #expect(defaults.configuration.eventFsync == .everySecond && defaults.configuration.snapshotInterval == .seconds(300))
+        let env = try Self.settings(environment: ["METAREC_MODEL": "/m", "METAREC_EVENT_FSYNC": "always", "METAREC_SNAPSHOT_SECONDS": "2.5"])
+        #expect(env.configuration.eventFsync == .always && env.configuration.snapshotInterval == .milliseconds(2500))
+        let flags = try Self.settings(flags: ["metarec.event.fsync": "off"], environment: ["METAREC_MODEL": "/m", "METAREC_EVENT_FSYNC": "always"])
+        #expect(flags.configuration.eventFsync == .off)
     }
 
     @Test func `the model directory is required`() {
