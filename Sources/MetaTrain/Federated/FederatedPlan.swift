@@ -49,7 +49,7 @@ public enum FederatedPlan {
     /// The plan line printed before round 1.
     public static func describe(_ s: FederatedSettings, clients n: Int, rows: Int) -> String {
         "federated: \(n) clients, \(rows) rows; \(s.rounds) rounds, q \(format(s.samplingRate)) "
-            + "(≈ \(format(s.samplingRate * Double(n))) clients a round), \(s.localSteps) local steps at \(s.localLearningRate), "
+            + "(≈ \(String(format: "%.1f", s.samplingRate * Double(n))) clients a round), \(s.localSteps) local steps at \(s.localLearningRate), "
             + "clip S \(s.clipNorm), σ \(format(s.noiseMultiplier)) (\(s.noise.rawValue)), server rate \(s.serverLearningRate), "
             + "cap \(s.maxParticipations.map(String.init) ?? "none"); ε after every round \(format(plannedEpsilon(s))) at δ \(s.delta)"
     }
