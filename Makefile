@@ -51,6 +51,7 @@ reproduce: build
 	METAREC_BIN=$(RELEASE_BIN) scripts/movielens-usercold.sh
 	METAREC_BIN=$(RELEASE_BIN) scripts/movielens-warm-peruser.sh
 	for s in 1 2 3; do SEED=$$s METAREC_BIN=$(RELEASE_BIN) scripts/federated-movielens.sh || exit 1; done
+	for s in 1 2 3; do SEED=$$s METAREC_BIN=$(RELEASE_BIN) scripts/federated-synthetic.sh || exit 1; done
 
 ## venv: Python for the tests only, in .build-venv/ (git-ignored), from PyPI: safetensors + numpy (interop test),
 ## dp-accounting (the privacy accountant's interop test), onnx and onnxruntime (the exported on-device scorer's test), prometheus_client (parses /metrics),
