@@ -2,7 +2,7 @@ import ModelMath
 import PrivacyAccounting
 import TensorCore
 
-/// A DP-FedAvg simulation over the towers (docs/DESIGN.md §Planned): clients are task keys
+/// A DP-FedAvg simulation over the towers (docs/DESIGN.md §Federated): clients are task keys
 /// (users) holding their own rows' meta-layer inputs `f` (computed once by the model's fixed
 /// bottom, as a device would) and labels; only tower updates leave a client. Per round:
 ///

@@ -1,4 +1,4 @@
-/// The settings of a DP-FedAvg simulation (docs/DESIGN.md §Planned, federated personalisation;
+/// The settings of a DP-FedAvg simulation (docs/DESIGN.md §Federated;
 /// McMahan et al. 2018, "Learning Differentially Private Recurrent Language Models").
 public struct FederatedSettings: Sendable, Equatable {
     /// Where the Gaussian noise is added.
