@@ -16,7 +16,9 @@ struct Federated: AsyncParsableCommand {
             steps --server-learning-rate along the sum / (qN). (epsilon, delta) is accounted with \
             Renyi DP and covers the tower updates only. --target-epsilon calibrates sigma to end \
             the run at that epsilon. The result is a model directory published like train's \
-            (eval, eval-cold, serve load it); the same inputs and --seed give the same weights.
+            (eval, eval-cold, serve load it); the same inputs and --seed give the same weights. \
+            A checkpoint goes to OUT/checkpoint/ every --checkpoint-every rounds; after a crash, \
+            the same command with --resume continues to the same weights.
             """)
 
     enum Noise: String, ExpressibleByArgument, CaseIterable { case central, local }
@@ -43,6 +45,8 @@ struct Federated: AsyncParsableCommand {
     @Option(help: "Stop before a round that would take epsilon above this.") var epsilonBudget: Double?
     @Option(help: "Seed of client sampling and noise.") var seed: UInt64 = 1
     @Option(help: "Rounds between progress lines.") var reportEvery: Int = 1
+    @Option(help: "Rounds between checkpoints (OUT/checkpoint/federated.json).") var checkpointEvery: Int = 25
+    @Flag(help: "Continue from OUT/checkpoint/ after an interruption (from scratch when there is none).") var resume = false
     @Option(help: "Skip and count up to N malformed rows (default: config, 0).") var maxBadRows: Int?
     @OptionGroup var logOptions: LogOptions
 
@@ -58,6 +62,7 @@ struct Federated: AsyncParsableCommand {
             throw ValidationError("--max-participations: local noise needs a participation cap: a client's ε grows with every upload")
         }
         guard reportEvery >= 1 else { throw ValidationError("--report-every must be >= 1") }
+        guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be >= 1") }
         // Ranges of the rest: FederatedSettings.validate, which names the same flags.
         do { try settings.validate() } catch { throw ValidationError("\(error)") }
     }
@@ -81,6 +86,8 @@ struct Federated: AsyncParsableCommand {
             job.resetTowers = resetTowers
             job.maxBadRows = maxBadRows
             job.reportEvery = reportEvery
+            job.checkpointEvery = checkpointEvery
+            job.resume = resume
             try job.run(progress: ProgressReporter(logger: logger))
         }
     }

@@ -34,11 +34,13 @@ import Testing
         return dir
     }
 
+    static func arguments(_ dir: String, out: String) -> [String] {
+        ["federated", "--config", dir + "/config.yaml", "--data", dir + "/log.csv", "--init", dir + "/central", "--out", dir + "/" + out,
+         "--rounds", "3", "--clients-per-round", "4", "--local-steps", "2", "--clip-norm", "0.5", "--target-epsilon", "8", "--seed", "5"]
+    }
+
     static func federated(_ dir: String, out: String, extra: [String] = []) throws -> (Int32, String) {
-        let (status, _, stderr) = try ExportONNXTests.run(binary, [
-            "federated", "--config", dir + "/config.yaml", "--data", dir + "/log.csv", "--init", dir + "/central", "--out", dir + "/" + out,
-            "--rounds", "3", "--clients-per-round", "4", "--local-steps", "2", "--clip-norm", "0.5", "--target-epsilon", "8", "--seed", "5",
-        ] + extra)
+        let (status, _, stderr) = try ExportONNXTests.run(binary, arguments(dir, out: out) + extra)
         return (status, stderr)
     }
 
@@ -56,6 +58,28 @@ import Testing
         #expect(ma.parameters.experts == central.parameters.experts && ma.parameters.towers != central.parameters.towers)
         let (status, _, stderr) = try ExportONNXTests.run(Self.binary, ["eval", "--model", dir + "/b", "--data", dir + "/log.csv", "--finetune", "on"])
         #expect(status == 0, "\(stderr)")
+    }
+
+    @Test func `a run killed at its first checkpoint resumes to the uninterrupted run's weights`() throws {
+        let dir = try Self.trained()
+        let (whole, log) = try Self.federated(dir, out: "whole", extra: ["--checkpoint-every", "1"])
+        try #require(whole == 0, "\(log)")
+        // METAREC_TEST_KILL_AT=1: SIGKILL at the first crash point, right after round 1's checkpoint.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.binary)
+        process.arguments = Self.arguments(dir, out: "killed") + ["--checkpoint-every", "1"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["METAREC_TEST_KILL_AT": "1"]) { _, new in new }
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(FileManager.default.fileExists(atPath: dir + "/killed/checkpoint/federated.json"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/killed/CURRENT"))
+        let (resumed, resumeLog) = try Self.federated(dir, out: "killed", extra: ["--checkpoint-every", "1", "--resume"])
+        try #require(resumed == 0, "\(resumeLog)")
+        #expect(resumeLog.contains("resuming after round 1"), "\(resumeLog)")
+        #expect(try LoadedModel(path: dir + "/killed").parameters == LoadedModel(path: dir + "/whole").parameters)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/killed/checkpoint/federated.json"))
     }
 
     @Test(arguments: [

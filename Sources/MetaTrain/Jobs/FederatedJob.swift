@@ -36,6 +36,10 @@ public struct FederatedJob {
     public var maxBadRows: Int?
     /// Rounds between progress lines with the metric (the last round always reports).
     public var reportEvery = 1
+    /// Rounds between checkpoints (`MODEL/checkpoint/federated.json`).
+    public var checkpointEvery = 25
+    /// Continue from the checkpoint of an interrupted run with the same inputs and settings.
+    public var resume = false
 
     public init(configPath: String, trainingPath: String, initialModel: String, outputDirectory: String,
                 settings: FederatedSettings) {
@@ -78,9 +82,16 @@ public struct FederatedJob {
 
         var federation = try FederatedAveraging(towers: initialTowers(config: config, model: initModel), clients: data.clients,
                                                 settings: settings)
+        let checkpoint = FederatedCheckpoint(modelDirectory: outputDirectory,
+                                             key: "\(profile.fingerprint) \(initModel.manifest.modelVersion) \(resetTowers) \(settings)")
+        try startOrResume(&federation, checkpoint: checkpoint, progress: progress)
         var metrics = FederatedClients.metrics(of: federation.towers, on: measured)
-        progress.line("round 0: \(FederatedPlan.describe(metrics, names: config.labels.map(\.name)))")
+        progress.line("round \(federation.roundsRun): \(FederatedPlan.describe(metrics, names: config.labels.map(\.name)))")
         while let round = federation.runRound() {
+            if round.round % checkpointEvery == 0, round.round < settings.rounds {
+                try checkpoint.save(federation.snapshot())
+                CrashPoint.reached("federated.checkpoint-written")
+            }
             guard round.round % reportEvery == 0 || round.round == settings.rounds else { continue }
             metrics = FederatedClients.metrics(of: federation.towers, on: measured)
             progress.line(FederatedPlan.describe(round, settings: settings, metrics: metrics, names: config.labels.map(\.name)))
@@ -93,9 +104,32 @@ public struct FederatedJob {
         parameters.towers = federation.towers.map(\.parameters)
         let manifest = try publish(parameters: parameters, config: config, model: initModel, profile: profile, support: data.support,
                                    metrics: metrics, rounds: federation.roundsRun)
+        checkpoint.remove()
         progress.line("wrote \(outputDirectory) (model version \(manifest.modelVersion), \(federation.roundsRun) rounds, ε \(federation.epsilon) at δ \(settings.delta))")
         return Report(settings: settings, clients: data.clients.count, roundsRun: federation.roundsRun, epsilon: federation.epsilon,
                       metrics: metrics, manifest: manifest, parameters: parameters)
+    }
+
+    /// `--resume`: continues from the checkpoint (refused when it belongs to another run), or
+    /// starts from scratch with a message when there is none. Without `--resume`, a checkpoint
+    /// of an earlier unfinished run is removed.
+    private func startOrResume(_ federation: inout FederatedAveraging, checkpoint: FederatedCheckpoint,
+                               progress: ProgressReporter) throws {
+        guard resume else {
+            if checkpoint.exists { progress.line("removing the checkpoint of an earlier unfinished run: \(checkpoint.path)") }
+            checkpoint.remove()
+            return
+        }
+        guard checkpoint.exists else {
+            progress.line("no checkpoint at \(checkpoint.path) to resume from: starting from scratch")
+            return
+        }
+        do {
+            try federation.restore(try checkpoint.load())
+        } catch FederatedError.checkpointMismatch(_, let reason) {
+            throw FederatedError.checkpointMismatch(path: checkpoint.path, reason: reason)
+        }
+        progress.line("resuming after round \(federation.roundsRun), ε \(federation.epsilon) so far")
     }
 
     /// The towers the federation starts from: the init model's, or freshly initialised from the
