@@ -50,14 +50,16 @@ reproduce: build
 	METAREC_BIN=$(RELEASE_BIN) scripts/movielens-table.sh
 	METAREC_BIN=$(RELEASE_BIN) scripts/movielens-usercold.sh
 	METAREC_BIN=$(RELEASE_BIN) scripts/movielens-warm-peruser.sh
+	for s in 1 2 3; do SEED=$$s METAREC_BIN=$(RELEASE_BIN) scripts/federated-movielens.sh || exit 1; done
+	for s in 1 2 3; do SEED=$$s METAREC_BIN=$(RELEASE_BIN) scripts/federated-synthetic.sh || exit 1; done
 
 ## venv: Python for the tests only, in .build-venv/ (git-ignored), from PyPI: safetensors + numpy (interop test),
-## dp-accounting (the privacy accountant's interop test), prometheus_client (parses /metrics),
+## dp-accounting (the privacy accountant's interop test), onnx and onnxruntime (the exported on-device scorer's test), prometheus_client (parses /metrics),
 ## openapi-spec-validator and schemathesis (the HTTP contract, `openapi` below).
 ## The stamp names the package list, so adding a package reinstalls.
 VENV := .build-venv
 METAREC_PYTHON := $(abspath $(VENV))/bin/python
-VENV_PACKAGES := safetensors numpy dp-accounting prometheus_client==0.26.0 openapi-spec-validator==0.9.0 schemathesis==4.32.5
+VENV_PACKAGES := safetensors numpy dp-accounting onnx onnxruntime prometheus_client==0.26.0 openapi-spec-validator==0.9.0 schemathesis==4.32.5
 VENV_STAMP := $(VENV)/.ready-$(shell echo '$(VENV_PACKAGES)' | cksum | cut -d' ' -f1)
 $(VENV_STAMP):
 	@python3 -c 'import venv, ensurepip' 2>/dev/null || { \

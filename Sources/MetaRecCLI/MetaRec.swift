@@ -11,9 +11,9 @@ struct MetaRec: AsyncParsableCommand {
     )
 
     #if HTTPServer
-    static let commands: [any ParsableCommand.Type] = [Demo.self, Train.self, Eval.self, EvalCold.self, Compare.self, BaselineCommand.self, Datasets.self, RetrievalCommand.self, Serve.self, Score.self]
+    static let commands: [any ParsableCommand.Type] = [Demo.self, Train.self, Federated.self, ExportONNX.self, Eval.self, EvalCold.self, Compare.self, BaselineCommand.self, Datasets.self, RetrievalCommand.self, Serve.self, Score.self]
     #else
     /// Built without the `HTTPServer` package trait (`make demo`): everything but `serve`.
-    static let commands: [any ParsableCommand.Type] = [Demo.self, Train.self, Eval.self, EvalCold.self, Compare.self, BaselineCommand.self, Datasets.self, RetrievalCommand.self, Score.self]
+    static let commands: [any ParsableCommand.Type] = [Demo.self, Train.self, Federated.self, ExportONNX.self, Eval.self, EvalCold.self, Compare.self, BaselineCommand.self, Datasets.self, RetrievalCommand.self, Score.self]
     #endif
 }

@@ -29,19 +29,8 @@ extension Predictor {
         }
         result.supportRows = s
         if fallback == nil, c > 0 {
-            let h = spec.metaWidth
             for t in 0..<k {
-                let labelled = ws.supportLabels.withUnsafeBufferPointer { TaskLoss.labelledCount($0.baseAddress! + t, count: s, stride: k) }
-                guard labelled > 0 else { continue }
-                ws.fast[t].parameters.overwrite(with: model.parameters.towers[t])
-                // Task t's support is column block t of the (S, K·H) rows and column t of the (S, K) labels.
-                ws.supportFeatures.withUnsafeBufferPointer { f in
-                    ws.supportLabels.withUnsafeBufferPointer { y in
-                        let support = TowerRows(count: s, features: f.baseAddress! + t * h, featureStride: k * h,
-                                                labels: y.baseAddress! + t, labelStride: k)
-                        ws.fast[t].adapt(on: support, policy: adaptation, workspace: &ws.tower)
-                    }
-                }
+                guard adaptFast(task: t, supportRows: s, policy: adaptation, workspace: &ws) else { continue }
                 if let refused = served(task: t, rows: rows, workspace: &ws, into: &result) {
                     fallback = refused
                     break
@@ -88,6 +77,25 @@ extension Predictor {
                                            into: out.baseAddress! + t, outputStride: k, workspace: &ws.scoring)
             }
         }
+    }
+
+    /// Sets `ws.fast[t]` to task `t`'s base tower adapted on the `s` support rows in
+    /// `ws.supportFeatures`/`ws.supportLabels`; false (nothing adapted) when none of them has
+    /// task `t`'s label. Task `t`'s support is column block `t` of the `(S, K·H)` rows and
+    /// column `t` of the `(S, K)` labels.
+    func adaptFast(task t: Int, supportRows s: Int, policy: Adaptation, workspace ws: inout PredictorWorkspace) -> Bool {
+        let k = tasks.count, h = spec.metaWidth
+        let labelled = ws.supportLabels.withUnsafeBufferPointer { TaskLoss.labelledCount($0.baseAddress! + t, count: s, stride: k) }
+        guard labelled > 0 else { return false }
+        ws.fast[t].parameters.overwrite(with: model.parameters.towers[t])
+        ws.supportFeatures.withUnsafeBufferPointer { f in
+            ws.supportLabels.withUnsafeBufferPointer { y in
+                let support = TowerRows(count: s, features: f.baseAddress! + t * h, featureStride: k * h,
+                                        labels: y.baseAddress! + t, labelStride: k)
+                ws.fast[t].adapt(on: support, policy: policy, workspace: &ws.tower)
+            }
+        }
+        return true
     }
 
     static func pull(_ store: SupportStore, task: UInt64, features: inout [Float], labels: inout [Float]) -> Int {

@@ -24,6 +24,15 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         state = (splitMix(), splitMix(), splitMix(), splitMix())
     }
 
+    /// The generator at a saved position: ``words`` of another generator (a checkpoint).
+    public init(words: [UInt64]) {
+        precondition(words.count == 4 && words.contains { $0 != 0 }, "SeededRandom: state needs 4 words, not all zero, got \(words)")
+        state = (words[0], words[1], words[2], words[3])
+    }
+
+    /// The 256-bit state, for checkpoints: `SeededRandom(words: g.words)` continues `g`'s stream.
+    public var words: [UInt64] { [state.0, state.1, state.2, state.3] }
+
     @inlinable static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 
     public mutating func next() -> UInt64 {

@@ -2,7 +2,7 @@ import ModelMath
 import PrivacyAccounting
 import TensorCore
 
-/// A DP-FedAvg simulation over the towers (docs/DESIGN.md §Planned): clients are task keys
+/// A DP-FedAvg simulation over the towers (docs/DESIGN.md §Federated): clients are task keys
 /// (users) holding their own rows' meta-layer inputs `f` (computed once by the model's fixed
 /// bottom, as a device would) and labels; only tower updates leave a client. Per round:
 ///
@@ -21,15 +21,15 @@ import TensorCore
 public struct FederatedAveraging {
     public let settings: FederatedSettings
     /// The global towers `θ`, updated every round.
-    public private(set) var towers: [Tower]
+    public internal(set) var towers: [Tower]
     /// Per client: `f` `(n, K·H)`, labels `(n, K)`.
     public let clients: [ClientRows]
-    public private(set) var accountant = RDPAccountant()
-    public private(set) var roundsRun = 0
+    public internal(set) var accountant = RDPAccountant()
+    public internal(set) var roundsRun = 0
     /// One round's (central) or one upload's (local) RDP, computed once.
-    private let step: RDPAccountant
-    private var participations: [Int]
-    private var rng: SeededRandom
+    let step: RDPAccountant
+    var participations: [Int]
+    var rng: SeededRandom
     private var workspace = TowerWorkspace()
 
     /// One client's local data.
@@ -80,7 +80,7 @@ public struct FederatedAveraging {
         var next = accountant
         // Central: one subsampled Gaussian per round. Local: a client's own guarantee, one
         // Gaussian mechanism per upload, at most the cap.
-        if settings.noise == .central || roundsRun < settings.maxParticipations! { next.compose(step) }
+        if settings.noise == .central || roundsRun < (settings.maxParticipations ?? .max) { next.compose(step) }
         return next
     }
 

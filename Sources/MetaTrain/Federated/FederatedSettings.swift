@@ -1,4 +1,4 @@
-/// The settings of a DP-FedAvg simulation (docs/DESIGN.md §Planned, federated personalisation;
+/// The settings of a DP-FedAvg simulation (docs/DESIGN.md §Federated;
 /// McMahan et al. 2018, "Learning Differentially Private Recurrent Language Models").
 public struct FederatedSettings: Sendable, Equatable {
     /// Where the Gaussian noise is added.
@@ -75,11 +75,14 @@ public struct FederatedSettings: Sendable, Equatable {
 public enum FederatedError: Error, Equatable, CustomStringConvertible {
     case invalidSetting(field: String, reason: String)
     case noClients
+    /// A checkpoint that does not belong to this run (other data, settings or towers).
+    case checkpointMismatch(path: String, reason: String)
 
     public var description: String {
         switch self {
         case let .invalidSetting(field, reason): "--\(field): \(reason)"
         case .noClients: "no client has a labelled row: nothing to train on"
+        case let .checkpointMismatch(path, reason): "\(path): \(reason); run without --resume to start over"
         }
     }
 }
