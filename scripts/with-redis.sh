@@ -13,10 +13,17 @@ port=""
 for candidate in $(seq 6390 6420); do
   if redis-server --port "$candidate" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
       --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" 2>/dev/null; then
+    # --daemonize returns before the bind, and another process's redis may already answer on this
+    # port: the port is ours only when the server answering it has the pid our daemon wrote.
     for _ in $(seq 50); do
-      redis-cli -p "$candidate" ping >/dev/null 2>&1 && { port=$candidate; break; }
+      answering=$(redis-cli -p "$candidate" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p')
+      if [ -n "$answering" ] && [ -s "$dir/redis.pid" ]; then
+        [ "$answering" = "$(cat "$dir/redis.pid")" ] && port=$candidate
+        break
+      fi
       sleep 0.1
     done
+    [ -z "$port" ] && rm -f "$dir/redis.pid"
     [ -n "$port" ] && break
   fi
 done
