@@ -1,4 +1,5 @@
 import Hummingbird
+import Logging
 import Serving
 
 /// Bearer-token authentication (RFC 6750) on every route but `GET /healthz` (a load balancer's
@@ -6,22 +7,24 @@ import Serving
 /// `Authorization: Bearer <token>`, or with a token the server does not hold, gets 401
 /// `unauthorized` in the API's error format with `WWW-Authenticate: Bearer realm="metarec"`
 /// (and `error="invalid_token"` when a token was sent), before routing, so unknown paths are
-/// not told apart from known ones. Installed only when ``BearerTokens/isEnabled``.
+/// not told apart from known ones. Each refusal is logged at `info`, like other refused
+/// requests (the presented token never is). Installed only when ``BearerTokens/isEnabled``.
 struct AuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
     let tokens: BearerTokens
+    let logger: Logger
     /// Paths open without a token.
     static var openPaths: Set<String> { ["/healthz"] }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if Self.openPaths.contains(request.uri.path) { return try await next(request, context) }
         guard let header = request.headers[.authorization] else {
-            return Self.refusal(.unauthorized(reason: "this server requires Authorization: Bearer <token>"), invalidToken: false)
+            return refusal(request, "this server requires Authorization: Bearer <token>", invalidToken: false)
         }
         guard let presented = Self.bearerCredentials(header) else {
-            return Self.refusal(.unauthorized(reason: "the Authorization header is not of the Bearer scheme"), invalidToken: false)
+            return refusal(request, "the Authorization header is not of the Bearer scheme", invalidToken: false)
         }
         guard tokens.accepts(presented) else {
-            return Self.refusal(.unauthorized(reason: "the bearer token is not valid"), invalidToken: true)
+            return refusal(request, "the bearer token is not valid", invalidToken: true)
         }
         return try await next(request, context)
     }
@@ -36,7 +39,12 @@ struct AuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
         return token.isEmpty ? nil : token.utf8
     }
 
-    static func refusal(_ error: ServingError, invalidToken: Bool) -> Response {
+    /// The 401 reply, logged.
+    func refusal(_ request: Request, _ reason: String, invalidToken: Bool) -> Response {
+        let error = ServingError.unauthorized(reason: reason)
+        logger.info("request refused: \(error.description)", metadata: [
+            "path": "\(request.uri.path)", "status": "401", "code": "\(error.code)",
+        ])
         var response = HTTPReply.error(error)
         response.headers[.wwwAuthenticate] = invalidToken ? #"Bearer realm="metarec", error="invalid_token""# : #"Bearer realm="metarec""#
         return response

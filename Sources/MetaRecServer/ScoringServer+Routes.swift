@@ -17,7 +17,7 @@ extension ScoringServer {
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: MetricsMiddleware())
-        if configuration.tokens.isEnabled { router.add(middleware: AuthenticationMiddleware(tokens: configuration.tokens)) }
+        if configuration.tokens.isEnabled { router.add(middleware: AuthenticationMiddleware(tokens: configuration.tokens, logger: logger)) }
         router.add(middleware: RouteErrorMiddleware(routes: Self.routes))
         router.post("/v1/score") { [self] request, _ -> Response in
             await timed(.score) { () async throws(ServingError) -> Response in

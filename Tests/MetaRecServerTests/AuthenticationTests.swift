@@ -1,4 +1,6 @@
 import Foundation
+import InMemoryLogging
+import Logging
 import MetaRecServer
 import Serving
 import Testing
@@ -7,9 +9,11 @@ import Testing
 @Suite(.serialized) struct AuthenticationTests {
     static let tokens = ["first-token-0123456789", "second-token-abcdef"]
 
-    static func withAuthenticatedServer<T: Sendable>(_ body: @Sendable (Int) async throws -> T) async throws -> T {
+    static func withAuthenticatedServer<T: Sendable>(
+        logger: Logger = Logger(label: "metarec-test"), _ body: @Sendable (Int) async throws -> T
+    ) async throws -> T {
         let server = ScoringServer(model: try Fixtures.model(), configuration: ServerConfiguration(
-            port: 0, tokens: try BearerTokens(tokens)))
+            port: 0, tokens: try BearerTokens(tokens)), logger: logger)
         return try await withRunning(server, body)
     }
 
@@ -18,7 +22,8 @@ import Testing
     }
 
     @Test func `without a token, or with a wrong one, every route but healthz is 401 with WWW-Authenticate`() async throws {
-        try await Self.withAuthenticatedServer { port in
+        let (logger, records) = InMemoryLogHandler.makeLogger(label: "metarec-test")
+        try await Self.withAuthenticatedServer(logger: logger) { port in
             let score = #"{"user": "1", "candidates": [{"item_id": "1"}]}"#
             let cases: [(String, String, [String], String)] = [
                 ("POST", "/v1/score", [], #"Bearer realm="metarec""#),
@@ -41,6 +46,10 @@ import Testing
             }
             let health = try await http(port, "GET", "/healthz")
             #expect(health.status == 200 && health.json?["status"] as? String == "ok")
+            // One `info` record per refusal, never with the presented token.
+            let refused = records.entries.filter { $0.message.description.hasPrefix("request refused: unauthorized") }
+            #expect(refused.count == cases.count && refused.allSatisfy { $0.level == .info && $0.metadata["status"]?.description == "401" })
+            #expect(!records.entries.contains { "\($0.message) \($0.metadata)".contains("wrong-token") })
         }
     }
 
