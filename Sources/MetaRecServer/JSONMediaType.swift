@@ -16,6 +16,7 @@ enum JSONMediaType {
 
     /// `application/json` with any parameters but a non-UTF-8 charset.
     static func isJSON(_ header: String) -> Bool {
+        if header == "application/json" { return true }  // what nearly every client sends: no parsing
         let parts = header.split(separator: ";", omittingEmptySubsequences: false)
         guard let type = parts.first, trimmed(type).lowercased() == "application/json" else { return false }
         for parameter in parts.dropFirst() {
