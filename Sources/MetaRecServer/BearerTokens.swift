@@ -39,6 +39,7 @@ public struct BearerTokens: Sendable, Equatable, CustomStringConvertible {
     public struct Invalid: Error, Equatable, CustomStringConvertible {
         /// The token's 1-based position (its line in a token file, its place in a list).
         public var position: Int
+        /// What is wrong with it (never its text).
         public var reason: String
         public var description: String { "token \(position): \(reason)" }
     }

@@ -18,10 +18,15 @@
 /// whole). Time the handler spends on a whole request is not bounded here: scoring is bounded
 /// by the model's `serving:` limits.
 public struct ConnectionLimits: Sendable, Equatable {
+    /// From a connection's opening (or a later request's first byte) to the end of the head.
     public var headerTimeout: Duration
+    /// From the end of a request's head to the end of its body.
     public var bodyTimeout: Duration
+    /// From a response to the first byte of the next request on the connection.
     public var idleTimeout: Duration
+    /// Open connections at most; one more is answered 503 and closed.
     public var maxConnections: Int
+    /// How long open requests get once a graceful shutdown starts.
     public var shutdownGrace: Duration
 
     /// The defaults of `metarec serve`: header 10 s, body 30 s, idle 60 s, 1024 connections, grace 10 s.

@@ -21,6 +21,7 @@ public struct EventTimeBounds: Sendable, Equatable {
     /// 2000-01-01T00:00:00Z (946 684 800 s) to one day ahead of the clock.
     public static let standard = EventTimeBounds(earliest: 946_684_800, maximumSkew: .seconds(86_400))
 
+    /// Bounds from `earliest` (seconds since the epoch) to `maximumSkew` ahead of the clock.
     public init(earliest: Int64, maximumSkew: Duration) {
         self.earliest = earliest
         self.maximumSkew = maximumSkew
