@@ -21,10 +21,11 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     let configuration = server.configuration
     let (limits, logger, connections) = (configuration.limits, server.logger, OpenConnections())
+    let metrics = ConnectionMetrics(factory: ScoringServer.metricsFactory(server.registry))
     return Application(
         router: server.makeRouter(),
         server: HTTPServerBuilder { responder in
-            GuardedHTTP1Channel(responder: responder, limits: limits, connections: connections, logger: logger)
+            GuardedHTTP1Channel(responder: responder, limits: limits, connections: connections, metrics: metrics, logger: logger)
         },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port),
                              serverName: configuration.serverName),

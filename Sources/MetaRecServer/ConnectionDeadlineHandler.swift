@@ -33,6 +33,7 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
     }
 
     let limits: ConnectionLimits
+    let metrics: ConnectionMetrics
     let logger: Logger
     private(set) var phase = Phase.head
     /// Requests whose head was read and whose response has not ended.
@@ -40,8 +41,9 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
     private var timer: Scheduled<Void>?
     private var graceTimer: Scheduled<Void>?
 
-    init(limits: ConnectionLimits, logger: Logger) {
+    init(limits: ConnectionLimits, metrics: ConnectionMetrics, logger: Logger) {
         self.limits = limits
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -101,6 +103,7 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
         }
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) { [self] in
             timer = nil
+            metrics.timeouts(in: phase)?.increment()
             // Idle expiry is routine keep-alive housekeeping; a slow head or body is worth a record.
             logger.log(level: phase == .idle ? .debug : .info, "connection closed: \(phase.rawValue) timeout",
                        metadata: ["phase": "\(phase.rawValue)", "timeout": "\(timeout)"])
@@ -113,6 +116,7 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
         guard graceTimer == nil else { return }
         graceTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(limits.shutdownGrace)) { [self] in
             graceTimer = nil
+            metrics.cutAtShutdown.increment()
             logger.notice("shutdown grace over: connection cut", metadata: ["phase": "\(phase.rawValue)",
                                                                             "grace": "\(limits.shutdownGrace)"])
             context.close(promise: nil)

@@ -19,19 +19,29 @@ struct GuardedHTTP1Channel: ServerChildChannel {
     let limits: ConnectionLimits
     let connections: OpenConnections
 
-    init(responder: @escaping HTTPChannelHandler.Responder, limits: ConnectionLimits, connections: OpenConnections, logger: Logger) {
+    let metrics: ConnectionMetrics
+
+    init(responder: @escaping HTTPChannelHandler.Responder, limits: ConnectionLimits, connections: OpenConnections,
+         metrics: ConnectionMetrics, logger: Logger) {
         self.limits = limits
         self.connections = connections
+        self.metrics = metrics
         // Hummingbird's own idle timeout stays off: the deadline handler keeps every timer.
         http1 = HTTP1Channel(responder: responder, configuration: .init(
-            additionalChannelHandlers: [ConnectionDeadlineHandler(limits: limits, logger: logger)]))
+            additionalChannelHandlers: [ConnectionDeadlineHandler(limits: limits, metrics: metrics, logger: logger)]))
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let admitted = connections.admit(limit: limits.maxConnections)
         if admitted {
-            let connections = connections
-            channel.closeFuture.whenComplete { _ in connections.release() }
+            let (connections, open) = (connections, metrics.open)
+            open.record(connections.current)
+            channel.closeFuture.whenComplete { _ in
+                connections.release()
+                open.record(connections.current)
+            }
+        } else {
+            metrics.refused.increment()
         }
         do {
             let admission = ConnectionAdmissionHandler(admitted: admitted, limit: limits.maxConnections, logger: logger)

@@ -38,6 +38,8 @@ func postHead(_ path: String, length: Int) -> String {
             #expect(closed, "still open after \(elapsed)")
             #expect(elapsed >= .milliseconds(500), "cut after \(elapsed), well before the 1 s body timeout")
             #expect(try await http(port, "GET", "/healthz").status == 200)
+            let metrics = try await http(port, "GET", "/metrics").text
+            #expect(metrics.contains(#"metarec_http_connection_timeouts_total{phase="body"} 1"#), "\(metrics)")
         }
     }
 
@@ -116,6 +118,13 @@ func postHead(_ path: String, length: Int) -> String {
                 if status != 200 { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(status == 200)
+            // The four extra connections, and any poll above that found the cap still full.
+            let metrics = try await http(port, "GET", "/metrics").text
+            let refused = metrics.firstMatch(of: /metarec_http_connections_refused_total ([0-9]+)/).flatMap { Int($0.1) }
+            #expect((refused ?? 0) >= 4, "\(metrics)")
+            // The two held and this one (and the last poll's, if its close is not yet seen).
+            let open = metrics.firstMatch(of: /metarec_http_open_connections ([0-9.]+)/).flatMap { Double($0.1) }
+            #expect((3...4).contains(open ?? 0), "\(metrics)")
             // The held connections were never disturbed.
             #expect(held[1].send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
             #expect(try await offPool { try held[1].readReply(timeout: .seconds(10)) }.status == 200)

@@ -28,7 +28,7 @@ import Testing
         let state = try temporaryDirectory("metarec-grace")
         defer { try? FileManager.default.removeItem(at: state) }
         let limits = ConnectionLimits(bodyTimeout: .seconds(300), shutdownGrace: .seconds(1))
-        let (group, task, port, _) = try await Self.start(ServerConfiguration(port: 0, stateDirectory: state.path, limits: limits))
+        let (group, task, port, server) = try await Self.start(ServerConfiguration(port: 0, stateDirectory: state.path, limits: limits))
         let events = #"{"events": [{"user": "g", "item_id": "1", "task0": 1, "timestamp": 1700000000}]}"#
         #expect(try await http(port, "POST", "/v1/events", events).status == 200)
         let held = try RawConnection(port: port)
@@ -43,6 +43,8 @@ import Testing
         #expect(elapsed < .seconds(10), "shutdown took \(elapsed) with a 1 s grace")
         #expect(held.readUntilClosed(timeout: .seconds(5)).closed)
         #expect(FileManager.default.fileExists(atPath: ServerConfiguration.supportSnapshotPath(in: state.path)))
+        let metrics = String(decoding: server.registry.emitToBuffer(), as: UTF8.self)
+        #expect(metrics.contains("metarec_http_connections_cut_at_shutdown_total 1"), "\(metrics)")
     }
 
     @Test func `a request finished within the grace is answered`() async throws {
