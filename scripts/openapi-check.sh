@@ -2,11 +2,14 @@
 # The HTTP contract, checked against the running server (`make test` runs this after `swift test`):
 #   1. validates Sources/MetaRecServer/openapi.yaml as OpenAPI 3.1 (openapi-spec-validator);
 #   2. writes the synthetic reference model (`metarec-bench serving --write-model`), makes the model
-#      directory read-only, and starts `metarec serve` on a free loopback port with a state directory;
-#   3. checks that GET /openapi.yaml serves the repository's document byte for byte;
-#   4. runs schemathesis (examples, coverage and fuzzing phases, every check but
-#      positive_data_acceptance, see below) for at most ST_MAX_EXAMPLES cases per operation and
-#      ST_MAX_TIME seconds: any 5xx, or any response the document does not allow, fails;
+#      directory read-only, and starts `metarec serve` on a free loopback port with a state directory
+#      and a random bearer token (METAREC_TOKENS), so the document's security scheme is exercised;
+#   3. checks that GET /openapi.yaml serves the repository's document byte for byte (with the token)
+#      and is 401 without it;
+#   4. runs schemathesis with the token (examples, coverage and fuzzing phases, every check but
+#      positive_data_acceptance, see below; its ignored_auth check sends requests without the token
+#      and expects 401) for at most ST_MAX_EXAMPLES cases per operation and ST_MAX_TIME seconds:
+#      any 5xx, or any response the document does not allow, fails;
 #   5. stops the server with SIGTERM (it must exit 0, with its support-store snapshot in the state directory).
 # positive_data_acceptance is left out: whether a feature name is valid depends on the served model's
 # config, which one document for every model cannot state, so schema-valid requests naming unknown
@@ -28,7 +31,8 @@ chmod -R u+w "$OUT" 2>/dev/null || true
 rm -rf "$OUT" && mkdir -p "$OUT"
 OPENBLAS_NUM_THREADS=1 "$BIN_DIR/metarec-bench" serving --write-model "$OUT/model" >/dev/null
 chmod -R a-w "$OUT/model"
-OPENBLAS_NUM_THREADS=1 "$BIN_DIR/metarec" serve --model "$OUT/model" --state "$OUT/state" --port 0 \
+TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+METAREC_TOKENS="$TOKEN" OPENBLAS_NUM_THREADS=1 "$BIN_DIR/metarec" serve --model "$OUT/model" --state "$OUT/state" --port 0 \
     --log-format json 2>"$OUT/server.log" &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null || true; chmod -R u+w "$OUT" 2>/dev/null || true' EXIT
@@ -42,14 +46,21 @@ done
 [ -n "$PORT" ] || { cat "$OUT/server.log" >&2; echo "openapi-check: the server did not listen within 30 s" >&2; exit 1; }
 URL="http://127.0.0.1:$PORT"
 
-"$VENV/bin/python" - "$URL/openapi.yaml" "$DOC" <<'PY'
-import sys, urllib.request
-served = urllib.request.urlopen(sys.argv[1], timeout=10).read()
-assert served == open(sys.argv[2], "rb").read(), "GET /openapi.yaml differs from the repository's document"
+"$VENV/bin/python" - "$URL/openapi.yaml" "$DOC" "$TOKEN" <<'PY'
+import sys, urllib.error, urllib.request
+url, doc, token = sys.argv[1:4]
+request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+served = urllib.request.urlopen(request, timeout=10).read()
+assert served == open(doc, "rb").read(), "GET /openapi.yaml differs from the repository's document"
+try:
+    urllib.request.urlopen(url, timeout=10)
+    raise SystemExit("GET /openapi.yaml without the token was not refused")
+except urllib.error.HTTPError as error:
+    assert error.code == 401 and error.headers["WWW-Authenticate"].startswith("Bearer"), error
 PY
 
 START=$(date +%s)
-"$VENV/bin/schemathesis" --no-color run "$DOC" --url "$URL" --checks all --exclude-checks positive_data_acceptance \
+"$VENV/bin/schemathesis" --no-color run "$DOC" --url "$URL" --header "Authorization: Bearer $TOKEN" --checks all --exclude-checks positive_data_acceptance \
     --phases examples,coverage,fuzzing --max-examples "$ST_MAX_EXAMPLES" --max-time "$ST_MAX_TIME" --seed "$ST_SEED" \
     --workers 2 --request-timeout 10 >"$OUT/schemathesis.log" 2>&1 || {
     cat "$OUT/schemathesis.log"; echo "openapi-check: schemathesis found problems (log: $OUT/schemathesis.log)" >&2; exit 1; }

@@ -36,7 +36,7 @@ struct Federated: AsyncParsableCommand {
     @Option(help: "Local steps per participating client.") var localSteps: Int = 5
     @Option(help: "Local (inner) learning rate.") var localLearningRate: Float = 0.05
     @Option(help: "S: clipping norm of one client's update (all towers).") var clipNorm: Double = 1
-    @Option(help: "sigma: noise standard deviation / S; 0 = no noise (epsilon infinite).") var noiseMultiplier: Double?
+    @Option(help: "sigma: noise standard deviation / S; 0 = no noise (epsilon infinite); 1 when neither this nor --target-epsilon is given.") var noiseMultiplier: Double?
     @Option(help: "Calibrate sigma so the whole run ends at this epsilon.") var targetEpsilon: Double?
     @Option(help: "Where the noise is added.") var noise: Noise = .central
     @Option(help: "eta: the server's step along the averaged update.") var serverLearningRate: Float = 1

@@ -17,9 +17,12 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             Every setting can also come from the environment; a flag wins over its variable: \
             METAREC_MODEL, METAREC_HOST, METAREC_PORT, METAREC_WORKERS, METAREC_SWEEP_SECONDS, METAREC_STATE, \
-            METAREC_EVENT_FSYNC, METAREC_SNAPSHOT_SECONDS, LOG_LEVEL, LOG_FORMAT. The model directory is only read; \
-            the support-store snapshot and the event log live in --state (an event is acknowledged once it is in \
-            the log; replayed after the snapshot at start; without --state events are not durable).
+            METAREC_EVENT_FSYNC, METAREC_SNAPSHOT_SECONDS, METAREC_HEADER_TIMEOUT_SECONDS, METAREC_BODY_TIMEOUT_SECONDS, \
+            METAREC_IDLE_TIMEOUT_SECONDS, METAREC_MAX_CONNECTIONS, METAREC_SHUTDOWN_GRACE_SECONDS, METAREC_TOKEN_FILE, \
+            METAREC_TOKENS, METAREC_INSECURE_NO_AUTH, LOG_LEVEL, LOG_FORMAT. The model directory is only read; the \
+            support-store snapshot and the event log live in --state (an event is acknowledged once it is in the log; \
+            replayed after the snapshot at start; without --state events are not durable). \
+            A non-loopback --host needs bearer tokens (or --insecure-no-auth).
             """)
 
     @Option(help: "Model directory (from metarec train); only read. [METAREC_MODEL]")
@@ -46,6 +49,27 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between the snapshots that truncate the event log (default 300). [METAREC_SNAPSHOT_SECONDS]")
     var snapshotSeconds: String?
 
+    @Option(help: "Seconds a client has to send a request's head (default 10). [METAREC_HEADER_TIMEOUT_SECONDS]")
+    var headerTimeoutSeconds: String?
+
+    @Option(help: "Seconds a client has to send a request's body once its head is read (default 30). [METAREC_BODY_TIMEOUT_SECONDS]")
+    var bodyTimeoutSeconds: String?
+
+    @Option(help: "Seconds a keep-alive connection may sit idle between requests (default 60). [METAREC_IDLE_TIMEOUT_SECONDS]")
+    var idleTimeoutSeconds: String?
+
+    @Option(help: "Open connections at most; beyond, new ones get 503 and are closed (default 1024). [METAREC_MAX_CONNECTIONS]")
+    var maxConnections: String?
+
+    @Option(help: "Seconds open requests get at shutdown before their connections are cut (default 10). [METAREC_SHUTDOWN_GRACE_SECONDS]")
+    var shutdownGraceSeconds: String?
+
+    @Option(help: "File of bearer tokens, one per line, required on every route but /healthz (also METAREC_TOKENS, comma-separated). [METAREC_TOKEN_FILE]")
+    var tokenFile: String?
+
+    @Flag(help: "Serve a non-loopback --host without bearer tokens (refused otherwise). [METAREC_INSECURE_NO_AUTH]")
+    var insecureNoAuth = false
+
     @OptionGroup var logOptions: LogOptions
 
     /// The flags given, as the first provider: they win over the environment.
@@ -54,6 +78,10 @@ struct Serve: AsyncParsableCommand {
             ("metarec.model", model), ("metarec.host", host), ("metarec.port", port), ("metarec.workers", workers),
             ("metarec.sweep.seconds", sweepSeconds), ("metarec.state", state),
             ("metarec.event.fsync", eventFsync), ("metarec.snapshot.seconds", snapshotSeconds),
+            ("metarec.header.timeout.seconds", headerTimeoutSeconds), ("metarec.body.timeout.seconds", bodyTimeoutSeconds),
+            ("metarec.idle.timeout.seconds", idleTimeoutSeconds), ("metarec.max.connections", maxConnections),
+            ("metarec.shutdown.grace.seconds", shutdownGraceSeconds), ("metarec.token.file", tokenFile),
+            ("metarec.insecure.no.auth", insecureNoAuth ? "true" : nil),
         ]
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         for case let (key, value?) in flags { values[key] = ConfigValue(.string(value), isSecret: false) }

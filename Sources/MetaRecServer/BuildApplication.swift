@@ -1,11 +1,14 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ServiceLifecycle
 import UnixSignals
 
 /// The HTTP application of `server`: its routes (`POST /v1/score`, `POST /v1/events`,
 /// `GET /healthz`, `GET /metrics`, `GET /openapi.yaml`, `docs/DESIGN.md` §HTTP) on Hummingbird 2,
-/// logging through the server's logger. It does not start the auto-batcher: run it inside
+/// logging through the server's logger, with the connection limits of
+/// ``ServerConfiguration/limits`` (read timeouts, the connection cap, the shutdown grace:
+/// ``GuardedHTTP1Channel``). It does not start the auto-batcher: run it inside
 /// ``makeServiceGroup(_:services:signals:onServerRunning:)``, which adds the batcher, the
 /// sweeper and the shutdown snapshot around it.
 ///
@@ -17,8 +20,13 @@ public func buildApplication(
     _ server: ScoringServer, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let configuration = server.configuration
+    let (limits, logger, connections) = (configuration.limits, server.logger, OpenConnections())
+    let metrics = ConnectionMetrics(factory: ScoringServer.metricsFactory(server.registry))
     return Application(
         router: server.makeRouter(),
+        server: HTTPServerBuilder { responder in
+            GuardedHTTP1Channel(responder: responder, limits: limits, connections: connections, metrics: metrics, logger: logger)
+        },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port),
                              serverName: configuration.serverName),
         onServerRunning: { channel in

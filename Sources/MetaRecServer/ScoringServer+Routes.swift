@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import Serving
 
 extension ScoringServer {
@@ -10,11 +11,13 @@ extension ScoringServer {
     ]
 
     /// `POST /v1/score`, `POST /v1/events`, `GET /healthz`, `GET /metrics`, `GET /openapi.yaml`;
-    /// Hummingbird's `MetricsMiddleware` (HTTP metrics on the process-wide `MetricsSystem`); 404
-    /// and 405 as JSON errors (``RouteErrorMiddleware``).
+    /// Hummingbird's `MetricsMiddleware` (HTTP metrics on the process-wide `MetricsSystem`); the
+    /// bearer tokens, when configured (``AuthenticationMiddleware``); 404 and 405 as JSON errors
+    /// (``RouteErrorMiddleware``).
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: MetricsMiddleware())
+        if configuration.tokens.isEnabled { router.add(middleware: AuthenticationMiddleware(tokens: configuration.tokens, logger: logger)) }
         router.add(middleware: RouteErrorMiddleware(routes: Self.routes))
         router.post("/v1/score") { [self] request, _ -> Response in
             await timed(.score) { () async throws(ServingError) -> Response in
@@ -31,6 +34,7 @@ extension ScoringServer {
             await timed(.events) { () async throws(ServingError) -> Response in
                 let body = try await readBody(request)
                 let events = try RequestDecoding.eventsRequest(from: body)
+                try predictor.checkTimes(of: events, within: configuration.eventTimes)
                 let appended = try await record(events)
                 return HTTPReply.json(.ok, Array("{\"appended\":\(appended)}".utf8))
             }
@@ -88,9 +92,12 @@ extension ScoringServer {
         return response
     }
 
-    /// The request body, at most `serving.max_body_bytes` (413 beyond, checked on
-    /// Content-Length first so an oversized upload is refused before it is read).
+    /// The JSON request body, at most `serving.max_body_bytes`: 415 for a `Content-Type` other
+    /// than JSON (``JSONMediaType``), 413 beyond the limit (checked on Content-Length first so an
+    /// oversized upload is refused before it is read), 400 `malformed_body` for a body the HTTP
+    /// framing could not deliver (a malformed chunk, a connection cut mid-body).
     private func readBody(_ request: Request) async throws(ServingError) -> Data {
+        try JSONMediaType.check(request.headers[.contentType])
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBodyBytes {
             throw .bodyTooLarge(limit: maxBodyBytes)
         }
@@ -98,8 +105,10 @@ extension ScoringServer {
         do {
             let buffer = try await request.collectBody(upTo: maxBodyBytes)
             return Data(buffer.readableBytesView)
-        } catch {
+        } catch is NIOTooManyBytesError {
             throw .bodyTooLarge(limit: maxBodyBytes)
+        } catch {
+            throw .malformedBody(reason: String("\(error)".prefix(200)))
         }
     }
 }

@@ -1,7 +1,9 @@
 import Logging
+import Serving
 
-/// Where the HTTP scoring server listens, the threads and timer it owns and where it keeps its
-/// state; the model's `serving:` config holds the rest (batching, request limits, adaptation).
+/// Where the HTTP scoring server listens, the threads and timer it owns, where it keeps its
+/// state, how it bounds its connections, which tokens it requires and which event times it
+/// accepts; the model's `serving:` config holds the rest (batching, request limits, adaptation).
 /// ``ServerSettings`` reads it from flags and environment variables.
 public struct ServerConfiguration: Sendable, Equatable {
     /// Address to bind (loopback by default).
@@ -23,11 +25,18 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Time between the snapshots that truncate the event log (`--snapshot-seconds`); one is
     /// taken only when events were logged since the last.
     public var snapshotInterval: Duration = .seconds(300)
+    /// Read timeouts, the connection cap and the shutdown grace.
+    public var limits: ConnectionLimits
+    /// The bearer tokens every route but `/healthz` requires; ``BearerTokens/none``: open.
+    public var tokens: BearerTokens
+    /// The event times `POST /v1/events` accepts.
+    public var eventTimes: EventTimeBounds
 
     /// - Precondition: `port` in 0...65535, `workers` ≥ 1, `sweepInterval` > 0 (`metarec serve`
     ///   validates its options before it gets here).
     public init(host: String = "127.0.0.1", port: Int = 8080, workers: Int = 1, sweepInterval: Duration = .seconds(60),
-                serverName: String = "metarec", stateDirectory: String? = nil) {
+                serverName: String = "metarec", stateDirectory: String? = nil, limits: ConnectionLimits = ConnectionLimits(),
+                tokens: BearerTokens = .none, eventTimes: EventTimeBounds = .standard) {
         precondition((0...65_535).contains(port), "ServerConfiguration: port \(port) is not in 0...65535")
         precondition(workers >= 1, "ServerConfiguration: workers \(workers) must be >= 1")
         precondition(sweepInterval > .zero, "ServerConfiguration: sweep interval \(sweepInterval) must be positive")
@@ -37,6 +46,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         self.sweepInterval = sweepInterval
         self.serverName = serverName
         self.stateDirectory = stateDirectory
+        self.limits = limits
+        self.tokens = tokens
+        self.eventTimes = eventTimes
     }
 
     /// The support-store snapshot in a state directory.

@@ -15,6 +15,14 @@ import Configuration
 /// | `metarec.state` | `METAREC_STATE` | `--state` | none (no snapshot, no event log) |
 /// | `metarec.event.fsync` | `METAREC_EVENT_FSYNC` | `--event-fsync` | `every_second` (`always`, `off`) |
 /// | `metarec.snapshot.seconds` | `METAREC_SNAPSHOT_SECONDS` | `--snapshot-seconds` | `300` |
+/// | `metarec.header.timeout.seconds` | `METAREC_HEADER_TIMEOUT_SECONDS` | `--header-timeout-seconds` | `10` |
+/// | `metarec.body.timeout.seconds` | `METAREC_BODY_TIMEOUT_SECONDS` | `--body-timeout-seconds` | `30` |
+/// | `metarec.idle.timeout.seconds` | `METAREC_IDLE_TIMEOUT_SECONDS` | `--idle-timeout-seconds` | `60` |
+/// | `metarec.max.connections` | `METAREC_MAX_CONNECTIONS` | `--max-connections` | `1024` |
+/// | `metarec.shutdown.grace.seconds` | `METAREC_SHUTDOWN_GRACE_SECONDS` | `--shutdown-grace-seconds` | `10` |
+/// | `metarec.token.file` | `METAREC_TOKEN_FILE` | `--token-file` | none (one token per line) |
+/// | `metarec.tokens` | `METAREC_TOKENS` | (environment only) | none (comma-separated) |
+/// | `metarec.insecure.no.auth` | `METAREC_INSECURE_NO_AUTH` | `--insecure-no-auth` | `false` |
 /// | `log.level` | `LOG_LEVEL` | `--log-level` | `info` (read by the command) |
 /// | `log.format` | `LOG_FORMAT` | `--log-format` | `text` (read by the command) |
 public struct ServerSettings: Sendable, Equatable {
@@ -35,7 +43,9 @@ public struct ServerSettings: Sendable, Equatable {
     ///
     /// - Throws: ``Invalid`` naming the first missing or malformed setting (a port outside
     ///   0...65535, workers outside 1...64, a sweep or snapshot period that is not a positive
-    ///   number, an fsync policy other than `always`, `every_second`, `off`).
+    ///   number, an fsync policy other than `always`, `every_second`, `off`, a timeout or
+    ///   connection cap out of range, an unreadable token file), or a non-loopback host without
+    ///   tokens or `--insecure-no-auth` (``ServerSettings/exposure(host:tokens:reader:)``).
     public init(reader: ConfigReader) throws(Invalid) {
         guard let model = Self.text(reader, "metarec.model") else {
             throw Invalid(variable: "METAREC_MODEL", reason: "the model directory is required (--model or METAREC_MODEL)")
@@ -48,6 +58,9 @@ public struct ServerSettings: Sendable, Equatable {
         configuration = ServerConfiguration(
             host: Self.text(reader, "metarec.host") ?? "127.0.0.1", port: port, workers: workers,
             sweepInterval: .milliseconds(Int64((sweep * 1000).rounded())), stateDirectory: Self.text(reader, "metarec.state"))
+        configuration.limits = try Self.limits(reader)
+        configuration.tokens = try Self.tokens(reader)
+        try Self.exposure(host: configuration.host, tokens: configuration.tokens, reader: reader)
         try readEventLogSettings(reader)
     }
 

@@ -18,7 +18,7 @@ import Synchronization
 public final class SupportStore: Sendable {
     /// The validated configuration (its `modelVersion` is the initial version).
     public let config: SupportStoreConfig
-    let clock: any ParamServerClock
+    package let clock: any ParamServerClock  // package: the server checks event times against it
     let layout: SupportLayout
     let shards: [ShardLock<SupportShard>]
     let policy: SupportPolicy

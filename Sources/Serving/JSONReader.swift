@@ -24,7 +24,11 @@ struct JSONReader {
     mutating func scoreRequest() throws(ServingError) -> ScoreRequest {
         var user: String?, candidates: CandidateColumns?, context: [String: FeatureValue]?
         var finetune: Bool?, steps: Int?, learningRate: Double?
+        var seen: UInt8 = 0  // one bit per field below: a key sent twice is refused, not last-wins
         try object(field: "") { (reader: inout JSONReader, key: String) throws(ServingError) in
+            let bit = Self.scoreFields.firstIndex(of: key).map { UInt8(1) << $0 } ?? 0
+            guard seen & bit == 0 else { throw .duplicateKey(field: key) }
+            seen |= bit
             switch key {
             case "user":
                 switch try reader.value(field: "user") {
@@ -67,10 +71,14 @@ struct JSONReader {
                             learningRate: learningRate)
     }
 
+    /// The keys of a `POST /v1/score` body.
+    static let scoreFields: [String] = ["user", "candidates", "context", "finetune", "steps", "learning_rate"]
+
     mutating func eventsRequest() throws(ServingError) -> EventsRequest {
         var events: [[String: FeatureValue]]?
         try object(field: "") { (reader: inout JSONReader, key: String) throws(ServingError) in
             guard key == "events" else { throw .invalidValue(field: key, reason: "unknown field (expected events)") }
+            guard events == nil else { throw .duplicateKey(field: key) }
             events = try reader.rows(field: "events")
         }
         try end()
@@ -104,6 +112,9 @@ struct JSONReader {
                     previousOrder.append(f)
                 }
                 position += 1
+                guard columns.columns[f][columns.count - 1] == .absent else {
+                    throw .duplicateKey(field: "candidates[\(c)].\(String(decoding: key, as: UTF8.self))")
+                }
                 let cell = try reader.cell(into: &columns, field: "candidates[\(c)].\(String(decoding: key, as: UTF8.self))")
                 columns.setValue(column: f, cell)
             }
@@ -118,7 +129,7 @@ struct JSONReader {
         try rawObject(field: "candidates") { (reader: inout JSONReader, key: UnsafeRawBufferPointer) throws(ServingError) in
             let name = String(decoding: key, as: UTF8.self)
             let field = "candidates." + name
-            guard !columns.names.contains(name) else { throw .invalidValue(field: field, reason: "set twice") }
+            guard !columns.names.contains(name) else { throw .duplicateKey(field: field) }
             var cells: [CandidateColumns.Value] = []
             cells.reserveCapacity(columns.count)
             try reader.array(field: field) { (reader: inout JSONReader, c: Int) throws(ServingError) in
@@ -239,6 +250,7 @@ struct JSONReader {
         out.reserveCapacity(8)
         // Field names are built only for an error message.
         try object(field: field()) { (reader: inout JSONReader, key: String) throws(ServingError) in
+            guard out[key] == nil else { throw .duplicateKey(field: field() + "." + key) }
             out[key] = try reader.value(field: field() + "." + key)
         }
         return out

@@ -29,6 +29,17 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
     case notFound(path: String)
     /// A known path asked with a method it does not take (HTTP 405; `allowed` goes in `Allow`).
     case methodNotAllowed(method: String, path: String, allowed: [String])
+    /// A JSON object with the same key twice, e.g. `events[0].user` (RFC 8259 leaves the meaning
+    /// open; the server refuses rather than pick one).
+    case duplicateKey(field: String)
+    /// A body whose `Content-Type` is not `application/json` on a JSON route (HTTP 415);
+    /// `contentType` is the header as sent.
+    case unsupportedMediaType(contentType: String)
+    /// A body that could not be read as HTTP framing says (a malformed chunk, a connection cut
+    /// mid-body); HTTP 400.
+    case malformedBody(reason: String)
+    /// No valid bearer token on a route that needs one (HTTP 401).
+    case unauthorized(reason: String)
 
     /// The JSON field the error is about (`nil` for limits not tied to a field).
     public var field: String? {
@@ -36,8 +47,9 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .malformedJSON(let field, _): field
         case .missingField(let field), .unknownFeature(let field): field
         case .wrongType(let field, _), .invalidValue(let field, _): field
+        case .duplicateKey(let field): field
         case .tooManyCandidates: "candidates"
-        case .bodyTooLarge, .shuttingDown, .eventLogUnavailable, .notFound, .methodNotAllowed: nil
+        case .bodyTooLarge, .shuttingDown, .eventLogUnavailable, .notFound, .methodNotAllowed, .unsupportedMediaType, .malformedBody, .unauthorized: nil
         }
     }
 
@@ -55,14 +67,21 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .eventLogUnavailable: "event_log_unavailable"
         case .notFound: "not_found"
         case .methodNotAllowed: "method_not_allowed"
+        case .duplicateKey: "duplicate_key"
+        case .unsupportedMediaType: "unsupported_media_type"
+        case .malformedBody: "malformed_body"
+        case .unauthorized: "unauthorized"
         }
     }
 
     /// The HTTP status the error maps to: 413 for the body limit, 503 while draining, 404 for a
-    /// missing resource, 405 for a method a path does not take, else 400.
+    /// missing resource, 405 for a method a path does not take, 415 for a body that is not
+    /// JSON, 401 without a valid token, else 400.
     public var httpStatus: Int {
         switch self {
         case .bodyTooLarge: 413
+        case .unsupportedMediaType: 415
+        case .unauthorized: 401
         case .shuttingDown, .eventLogUnavailable: 503
         case .notFound: 404
         case .methodNotAllowed: 405
@@ -81,9 +100,13 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .tooManyCandidates(let count, let limit): "candidates: \(count == limit + 1 ? "more than \(limit)" : "\(count)") candidates, the limit is \(limit)"
         case .bodyTooLarge(let limit): "request body larger than \(limit) bytes"
         case .shuttingDown: "the server is shutting down"
-        case .eventLogUnavailable(let reason): "the events were not logged, so not recorded: \(reason)"
+        case .eventLogUnavailable(let reason): "the events were not acknowledged (the event log could not take them): \(reason)"
         case .notFound(let path): "no resource at \(path)"
         case .methodNotAllowed(let method, let path, let allowed): "\(path) takes \(allowed.joined(separator: ", ")), not \(method)"
+        case .duplicateKey(let field): "duplicate key \(field)"
+        case .unsupportedMediaType(let contentType): "Content-Type must be application/json, not \(contentType)"
+        case .malformedBody(let reason): "malformed request body: \(reason)"
+        case .unauthorized(let reason): "unauthorized: \(reason)"
         }
     }
 }

@@ -22,7 +22,9 @@ import Testing
         // the executable (or an embedding app) picks the handler and the factory.
         "MetaTrain": ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib", "PrivacyAccounting", "Logging"],
         "Serving": ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Logging", "CoreMetrics"],
+        // NIOCore, NIOHTTPTypes and HummingbirdCore for the connection handlers (timeouts, the connection cap).
         "MetaRecServer": ["Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Hummingbird",
+                          "HummingbirdCore", "NIOCore", "NIOHTTPTypes",
                           "ServiceLifecycle", "UnixSignals", "Logging", "CoreMetrics", "Prometheus", "Configuration"],
         "ServingBench": ["Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Histogram"],
         "MetaRecBench": ["ServingBench", "MetaTrain", "Serving", "Retrieval", "ModelMath", "ModelDescription", "ParamServer",

@@ -15,17 +15,27 @@ import Testing
     }()
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Runs `executable arguments`; returns (status, stdout, stderr).
+    /// Runs `executable arguments`; returns (status, stdout, stderr). The two streams go to files,
+    /// so neither can fill a pipe while the other is read.
     static func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String, String) {
-        let process = Process(), out = Pipe(), err = Pipe()
+        let scratch = NSTemporaryDirectory() + "/metarec-onnx-run-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        FileManager.default.createFile(atPath: scratch + "/out", contents: nil)
+        FileManager.default.createFile(atPath: scratch + "/err", contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/out"))
+        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/err"))
+        let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try out.close()
+        try err.close()
+        let o = try String(contentsOfFile: scratch + "/out", encoding: .utf8), e = try String(contentsOfFile: scratch + "/err", encoding: .utf8)
+        return (process.terminationStatus, o, e)
     }
 
     /// A written synthetic model with 12 support rows for user `alice`, a 25-candidate request for
@@ -55,6 +65,7 @@ import Testing
 
     @Test func `the scorer reproduces MetaRec's scores for the request (Swift side)`() throws {
         let dir = try Self.export()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let check = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/check.json"))) as? [String: Any])
         let served = try #require(check["metarec_scores"] as? [Double]), scorer = try #require(check["scorer_scores"] as? [Double])
         #expect(served.count == 25 * 2 && served == scorer)
@@ -63,6 +74,7 @@ import Testing
     @Test(.enabled(if: python != nil, "no Python with onnxruntime: set METAREC_PYTHON or run `make test` (it creates .build-venv with onnx and onnxruntime)"))
     func `onnxruntime runs the exported scorer and matches MetaRec to 1e-5`() throws {
         let dir = try Self.export()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let script = Self.packageRoot.appendingPathComponent("Tests/Scripts/onnx_check.py").path
         let (status, stdout, stderr) = try Self.run(Self.python!, [script, dir + "/alice.onnx", dir + "/check.json",
                                                                    "--tolerance", "1e-5", "--iterations", "20"])

@@ -32,6 +32,14 @@ struct ServeCommandTests {
             try process.run()
         }
 
+        /// A test that fails (or forgets) before stopping its server does not leave it running.
+        deinit {
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+        }
+
         /// Reads standard error until a line satisfies `match` (or the process ends); returns it.
         func waitFor(_ match: (String) -> Bool) -> String? {
             while true {

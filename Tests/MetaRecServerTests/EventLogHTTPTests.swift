@@ -12,7 +12,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: state) }
         let model = try Fixtures.model()
         try await withServer(model, stateDirectory: state.path) { _, port in
-            let reply = try await http(port, "POST", "/v1/events", #"{"events": [{"user": "5", "item_id": "1", "task0": 1}]}"#)
+            let reply = try await http(port, "POST", "/v1/events", #"{"events": [{"user": "5", "item_id": "1", "task0": 1, "timestamp": 1700000000}]}"#)
             #expect(reply.status == 503)
             let error = reply.json?["error"] as? [String: Any]
             #expect(error?["code"] as? String == "event_log_unavailable")
@@ -33,7 +33,7 @@ import Testing
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for i in 0..<16 {
                     group.addTask {
-                        try await http(port, "POST", "/v1/events", #"{"events": [{"user": "u\#(i)", "item_id": "1", "task0": 1}]}"#).status
+                        try await http(port, "POST", "/v1/events", #"{"events": [{"user": "u\#(i)", "item_id": "1", "task0": 1, "timestamp": 1700000000}]}"#).status
                     }
                 }
                 for try await status in group { #expect(status == 200) }
@@ -59,7 +59,7 @@ import Testing
         let snapshot = ServerConfiguration.supportSnapshotPath(in: state.path)
         try await withRunning(server) { port in
             #expect(FileManager.default.fileExists(atPath: first))
-            let events = #"{"events": [{"user": "p1", "item_id": "1", "task0": 1}, {"user": "p2", "item_id": "2", "task1": 0}]}"#
+            let events = #"{"events": [{"user": "p1", "item_id": "1", "task0": 1, "timestamp": 1700000000}, {"user": "p2", "item_id": "2", "task1": 0, "timestamp": 1700000000}]}"#
             #expect(try await http(port, "POST", "/v1/events", events).status == 200)
             // Wait (bounded, not a timing assertion) for the periodic snapshot to cover segment 1.
             for _ in 0..<300 where FileManager.default.fileExists(atPath: first) { try await Task.sleep(for: .milliseconds(100)) }

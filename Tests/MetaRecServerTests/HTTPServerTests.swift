@@ -52,10 +52,14 @@ func temporaryDirectory(_ prefix: String) throws -> URL {
 }
 
 /// `LoopbackHTTP.request` on a detached thread (it blocks in recv).
-func http(_ port: Int, _ method: String, _ path: String, _ body: String = "", declaredLength: Int? = nil) async throws -> LoopbackHTTP.Reply {
+func http(_ port: Int, _ method: String, _ path: String, _ body: String = "", declaredLength: Int? = nil,
+          contentType: String? = "application/json", headers: [String] = []) async throws -> LoopbackHTTP.Reply {
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread {
-            continuation.resume(with: Result { try LoopbackHTTP.request(port: port, method: method, path: path, body: Data(body.utf8), declaredLength: declaredLength) })
+            continuation.resume(with: Result {
+                try LoopbackHTTP.request(port: port, method: method, path: path, body: Data(body.utf8), declaredLength: declaredLength,
+                                         contentType: contentType, headers: headers)
+            })
         }
     }
 }
@@ -110,7 +114,7 @@ func http(_ port: Int, _ method: String, _ path: String, _ body: String = "", de
                 ("/v1/score", #"{"user": "1", "candidates": [{"price": "x"}]}"#, 400, "candidates[0].price"),
                 ("/v1/score", #"{"candidates": []}"#, 400, "user"),
                 ("/v1/score", #"{"user": "1", "candidates": [}"#, 400, nil),
-                ("/v1/events", #"{"events": [{"user": "1", "task0": 1}, {"user": "1", "task0": 7}]}"#, 400, "events[1].task0"),
+                ("/v1/events", #"{"events": [{"user": "1", "task0": 1, "timestamp": 1700000000}, {"user": "1", "task0": 7}]}"#, 400, "events[1].task0"),
             ]
             for (path, body, status, field) in cases {
                 let reply = try await http(port, "POST", path, body)
@@ -178,7 +182,7 @@ func http(_ port: Int, _ method: String, _ path: String, _ body: String = "", de
         let model = try Fixtures.model()
         try await withServer(model, stateDirectory: state.path) { server, port in
             try server.restoreState()  // opens the event log: events are refused before
-            let events = #"{"events": [{"user": "5", "item_id": "1", "task0": 1}, {"user": "6", "item_id": "2", "task1": 0}]}"#
+            let events = #"{"events": [{"user": "5", "item_id": "1", "task0": 1, "timestamp": 1700000000}, {"user": "6", "item_id": "2", "task1": 0, "timestamp": 1700000000}]}"#
             #expect(try await http(port, "POST", "/v1/events", events).status == 200)
             try await Task.sleep(for: .milliseconds(350))
             let metrics = try await http(port, "GET", "/metrics")
@@ -198,7 +202,7 @@ func http(_ port: Int, _ method: String, _ path: String, _ body: String = "", de
         let (logger, records) = InMemoryLogHandler.makeLogger(label: "metarec-test")
         let server = try await withServer(model, stateDirectory: state.path, logger: logger) { (server, port) async throws -> ScoringServer in
             try server.restoreState()
-            let events = #"{"events": [{"user": "5", "item_id": "1", "task0": 1}, {"user": "6", "item_id": "2", "task1": 0}]}"#
+            let events = #"{"events": [{"user": "5", "item_id": "1", "task0": 1, "timestamp": 1700000000}, {"user": "6", "item_id": "2", "task1": 0, "timestamp": 1700000000}]}"#
             #expect(try await http(port, "POST", "/v1/events", events).status == 200)
             #expect(try await http(port, "POST", "/v1/score", #"{"user": "5", "candidates": [{"item_id": "1"}]}"#).status == 200)
             return server
@@ -225,7 +229,7 @@ func http(_ port: Int, _ method: String, _ path: String, _ body: String = "", de
         let (logger, records) = InMemoryLogHandler.makeLogger(label: "metarec-test")
         try await withServer(model, logger: logger) { (server, port) async throws -> Void in
             #expect(try server.restoreState() == false)
-            #expect(try await http(port, "POST", "/v1/events", #"{"events": [{"user": "5", "item_id": "1", "task0": 1}]}"#).status == 200)
+            #expect(try await http(port, "POST", "/v1/events", #"{"events": [{"user": "5", "item_id": "1", "task0": 1, "timestamp": 1700000000}]}"#).status == 200)
         }
         let notices = records.entries.filter { $0.level == .notice && $0.message.description.contains("no state directory") }
         #expect(notices.count == 1)  // at shutdown (snapshot)

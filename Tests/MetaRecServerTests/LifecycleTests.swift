@@ -42,7 +42,7 @@ import Testing
         let task = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())
-        #expect(try await http(port, "POST", "/v1/events", #"{"events": [{"user": "9", "item_id": "1", "task0": 1}]}"#).status == 200)
+        #expect(try await http(port, "POST", "/v1/events", #"{"events": [{"user": "9", "item_id": "1", "task0": 1, "timestamp": 1700000000}]}"#).status == 200)
         // The group ends by itself, with the failing service's error.
         await #expect(throws: Boom.self) { try await task.value }
         // The HTTP server is closed, the batcher refuses work, and the acknowledged event is in the snapshot.
@@ -78,7 +78,7 @@ import Testing
                     tasks.addTask {
                         for i in 0..<200 {
                             let user = "c\(client)-\(i)"
-                            let body = #"{"events": [{"user": "\#(user)", "item_id": "\#(i % 50)", "task0": 1}]}"#
+                            let body = #"{"events": [{"user": "\#(user)", "item_id": "\#(i % 50)", "task0": 1, "timestamp": 1700000000}]}"#
                             guard let reply = try? await http(port, "POST", "/v1/events", body) else { return }
                             if reply.status == 200 { acknowledged.users.withLock { _ = $0.insert(user) } }
                             _ = try? await http(port, "POST", "/v1/score", #"{"user": "\#(user)", "candidates": [{"item_id": "1"}]}"#)

@@ -21,9 +21,11 @@ enum LoopbackHTTP {
     }
 
     /// Sends one request to 127.0.0.1:`port` and reads the reply until the server closes.
-    /// `declaredLength` overrides Content-Length (oversized-upload tests); the body is sent
+    /// `declaredLength` overrides Content-Length (oversized-upload tests); `contentType` is sent
+    /// on a POST unless `nil`; `headers` are more header lines (`Name: value`); the body is sent
     /// with MSG_NOSIGNAL so a server that answers early and closes does not kill the test.
-    static func request(port: Int, method: String, path: String, body: Data = Data(), declaredLength: Int? = nil) throws -> Reply {
+    static func request(port: Int, method: String, path: String, body: Data = Data(), declaredLength: Int? = nil,
+                        contentType: String? = "application/json", headers: [String] = []) throws -> Reply {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: errno \(errno)") }
         defer { close(fd) }
@@ -42,8 +44,10 @@ enum LoopbackHTTP {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         if method == "POST" {
-            head += "Content-Type: application/json\r\nContent-Length: \(declaredLength ?? body.count)\r\n"
+            if let contentType { head += "Content-Type: \(contentType)\r\n" }
+            head += "Content-Length: \(declaredLength ?? body.count)\r\n"
         }
+        for line in headers { head += line + "\r\n" }
         head += "\r\n"
         _ = sendAll(fd, Data(head.utf8))
         _ = sendAll(fd, body)  // may stop early: the server can refuse the body
@@ -70,7 +74,7 @@ enum LoopbackHTTP {
         }
     }
 
-    private static func parse(_ data: Data) throws -> Reply {
+    static func parse(_ data: Data) throws -> Reply {
         guard let end = data.range(of: Data("\r\n\r\n".utf8)) else {
             throw Failure(description: "no HTTP header in \(data.count) bytes: \(String(decoding: data.prefix(200), as: UTF8.self))")
         }

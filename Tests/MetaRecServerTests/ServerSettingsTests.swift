@@ -1,4 +1,5 @@
 import Configuration
+import Foundation
 import MetaRecServer
 import Testing
 
@@ -13,7 +14,7 @@ import Testing
     @Test func `every setting comes from its environment variable`() throws {
         let s = try Self.settings(environment: [
             "METAREC_MODEL": "/models/a", "METAREC_HOST": "0.0.0.0", "METAREC_PORT": "9090", "METAREC_WORKERS": "3",
-            "METAREC_SWEEP_SECONDS": "2.5", "METAREC_STATE": "/var/lib/metarec",
+            "METAREC_SWEEP_SECONDS": "2.5", "METAREC_STATE": "/var/lib/metarec", "METAREC_INSECURE_NO_AUTH": "true",
         ])
         #expect(s.model == "/models/a")
         #expect(s.configuration == ServerConfiguration(host: "0.0.0.0", port: 9090, workers: 3, sweepInterval: .milliseconds(2500),
@@ -48,6 +49,69 @@ import Testing
         #expect(env.configuration.eventFsync == .always && env.configuration.snapshotInterval == .milliseconds(2500))
         let flags = try Self.settings(flags: ["metarec.event.fsync": "off"], environment: ["METAREC_MODEL": "/m", "METAREC_EVENT_FSYNC": "always"])
         #expect(flags.configuration.eventFsync == .off)
+    }
+
+    @Test func `timeouts, the connection cap and the grace come from their variables, with documented defaults`() throws {
+        #expect(try Self.settings(environment: ["METAREC_MODEL": "/m"]).configuration.limits == ConnectionLimits(
+            headerTimeout: .seconds(10), bodyTimeout: .seconds(30), idleTimeout: .seconds(60), maxConnections: 1024, shutdownGrace: .seconds(10)))
+        let s = try Self.settings(flags: ["metarec.max.connections": "8"], environment: [
+            "METAREC_MODEL": "/m", "METAREC_HEADER_TIMEOUT_SECONDS": "2.5", "METAREC_BODY_TIMEOUT_SECONDS": "4",
+            "METAREC_IDLE_TIMEOUT_SECONDS": "5", "METAREC_MAX_CONNECTIONS": "99", "METAREC_SHUTDOWN_GRACE_SECONDS": "0.5",
+        ])
+        #expect(s.configuration.limits == ConnectionLimits(headerTimeout: .milliseconds(2500), bodyTimeout: .seconds(4),
+                                                           idleTimeout: .seconds(5), maxConnections: 8, shutdownGrace: .milliseconds(500)))
+    }
+
+    @Test(arguments: [
+        (["METAREC_HEADER_TIMEOUT_SECONDS": "0"], "METAREC_HEADER_TIMEOUT_SECONDS"),
+        (["METAREC_BODY_TIMEOUT_SECONDS": "-3"], "METAREC_BODY_TIMEOUT_SECONDS"),
+        (["METAREC_IDLE_TIMEOUT_SECONDS": "inf"], "METAREC_IDLE_TIMEOUT_SECONDS"),
+        (["METAREC_MAX_CONNECTIONS": "0"], "METAREC_MAX_CONNECTIONS"),
+        (["METAREC_SHUTDOWN_GRACE_SECONDS": "soon"], "METAREC_SHUTDOWN_GRACE_SECONDS"),
+        (["METAREC_TOKENS": "good,has space"], "METAREC_TOKENS"),
+        (["METAREC_TOKEN_FILE": "/nonexistent/tokens"], "METAREC_TOKEN_FILE"),
+        (["METAREC_INSECURE_NO_AUTH": "maybe"], "METAREC_INSECURE_NO_AUTH"),
+    ])
+    func `invalid limits and tokens are refused naming their variable`(environment: [String: String], variable: String) {
+        let error = #expect(throws: ServerSettings.Invalid.self) {
+            try Self.settings(environment: environment.merging(["METAREC_MODEL": "/m"]) { a, _ in a })
+        }
+        #expect(error?.variable == variable)
+    }
+
+    @Test func `a non-loopback host without tokens is refused, saying how to allow it`() throws {
+        for host in ["0.0.0.0", "::", "192.168.1.10", "example.com"] {
+            let error = #expect(throws: ServerSettings.Invalid.self) {
+                try Self.settings(environment: ["METAREC_MODEL": "/m", "METAREC_HOST": host])
+            }
+            #expect(error?.variable == "METAREC_HOST")
+            #expect(error?.reason.contains("--insecure-no-auth") == true && error?.reason.contains("--token-file") == true)
+        }
+        for host in ["127.0.0.1", "127.3.2.1", "localhost", "::1"] {
+            #expect(try Self.settings(environment: ["METAREC_MODEL": "/m", "METAREC_HOST": host]).configuration.tokens == .none)
+        }
+        // Tokens, or an explicit --insecure-no-auth, allow it.
+        let tokens = try Self.settings(environment: ["METAREC_MODEL": "/m", "METAREC_HOST": "0.0.0.0", "METAREC_TOKENS": " a1, b2 ,"])
+        #expect(tokens.configuration.tokens == (try BearerTokens(["a1", "b2"])))
+        let open = try Self.settings(flags: ["metarec.insecure.no.auth": "true"], environment: ["METAREC_MODEL": "/m", "METAREC_HOST": "0.0.0.0"])
+        #expect(open.configuration.tokens == .none)
+    }
+
+    @Test func `the token file holds one token per line, blank lines skipped, with the environment's added`() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("metarec-tokens-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("tokens").path
+        try "  first-token  \r\n\nsecond-token\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let s = try Self.settings(flags: ["metarec.token.file": ConfigValue(.string(file), isSecret: false)],
+                                  environment: ["METAREC_MODEL": "/m", "METAREC_TOKENS": "third-token"])
+        #expect(s.configuration.tokens == (try BearerTokens(["first-token", "second-token", "third-token"])))
+        try "\n \n".write(toFile: file, atomically: true, encoding: .utf8)
+        let empty = #expect(throws: ServerSettings.Invalid.self) { try Self.settings(environment: ["METAREC_MODEL": "/m", "METAREC_TOKEN_FILE": file]) }
+        #expect(empty?.reason.contains("no token") == true)
+        try "good\nbad token\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let bad = #expect(throws: ServerSettings.Invalid.self) { try Self.settings(environment: ["METAREC_MODEL": "/m", "METAREC_TOKEN_FILE": file]) }
+        #expect(bad?.reason.contains("line 2") == true && bad?.reason.contains("bad token") == false)
     }
 
     @Test func `the model directory is required`() {

@@ -47,7 +47,7 @@ import Testing
         let writable = access(modelDirectory.path, W_OK) == 0
         #expect(writable == (geteuid() == 0), "a-w leaves the directory writable only for root")
 
-        let events = #"{"events": [{"user": "ro", "item_id": "1", "task0": 1}, {"user": "ro", "item_id": "2", "task1": 0}]}"#
+        let events = #"{"events": [{"user": "ro", "item_id": "1", "task0": 1, "timestamp": 1700000000}, {"user": "ro", "item_id": "2", "task1": 0, "timestamp": 1700000000}]}"#
         let score = #"{"user": "ro", "candidates": [{"item_id": "3"}]}"#
         let first = try ServingModel(LoadedModel(path: modelDirectory.path))
         let initialSupport = first.support.count

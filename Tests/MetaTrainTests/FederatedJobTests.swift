@@ -77,6 +77,12 @@ import Testing
                                                       reason: "local noise needs a participation cap: a client's ε grows with every upload")) {
             try FederatedPlan.resolve(local, clients: 10, clientsPerRound: nil, targetEpsilon: 1)
         }
+        local.maxParticipations = 4
+        let calibrated = try FederatedPlan.resolve(local, clients: 10, clientsPerRound: nil, targetEpsilon: 3)
+        #expect(FederatedPlan.plannedEpsilon(calibrated) <= 3 && FederatedPlan.plannedEpsilon(calibrated) > 2.99)
+        var single = RDPAccountant()  // the same ε from four plain Gaussian uploads at σ/2
+        single.composeSampledGaussian(samplingRate: 1, noiseMultiplier: calibrated.noiseMultiplier / 2, count: 4)
+        #expect(abs(single.epsilon(delta: local.delta).epsilon - FederatedPlan.plannedEpsilon(calibrated)) < 1e-9)
     }
 
     @Test func `an init model with another network is refused before anything is written`() throws {

@@ -95,7 +95,7 @@ import Testing
         #expect(error(#"{"user": "5", "candidates": {"item_id": ["1", "2"], "price": [1]}}"#)
             == .invalidValue(field: "candidates.price", reason: "1 values, but the first column has 2"))
         #expect(error(#"{"user": "5", "candidates": {"item_id": ["1"], "item_id": ["2"]}}"#)
-            == .invalidValue(field: "candidates.item_id", reason: "set twice"))
+            == .duplicateKey(field: "candidates.item_id"))
         #expect(error(#"{"user": "5", "candidates": {"colour": ["red"]}}"#) == .unknownFeature(field: "candidates.colour"))
         #expect(error(#"{"user": "5", "candidates": {"task0": [1]}}"#) == .unknownFeature(field: "candidates.task0"))
         #expect(error(#"{"user": "5", "candidates": {"price": [1, "cheap"]}}"#)?.field == "candidates.price[1]")

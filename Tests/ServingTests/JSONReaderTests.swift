@@ -38,6 +38,29 @@ import Testing
         }
     }
 
+    @Test(arguments: [
+        (#"{"user": "1", "user": "2", "candidates": []}"#, "user"),
+        (#"{"user": "1", "candidates": [], "finetune": true, "finetune": null}"#, "finetune"),
+        (#"{"user": "1", "candidates": [{"item_id": "1"}, {"item_id": "2", "price": 1, "item_id": "3"}]}"#, "candidates[1].item_id"),
+        (#"{"user": "1", "candidates": {"item_id": ["1"], "item_id": ["2"]}}"#, "candidates.item_id"),
+        (#"{"user": "1", "candidates": [], "context": {"category": "a", "category": "b"}}"#, "context.category"),
+        // An escaped key is the same key.
+        (#"{"user": "1", "candidates": [{"price": 1, "pric\u0065": 2}]}"#, "candidates[0].price"),
+    ])
+    func `a key sent twice in one object is refused naming it`(json: String, field: String) {
+        #expect(throws: ServingError.duplicateKey(field: field)) { try RequestDecoding.scoreRequest(from: Data(json.utf8)) }
+    }
+
+    @Test func `a key sent twice in an event or the events object is refused naming it`() throws {
+        let twiceInEvent = #"{"events": [{"user": "1", "task0": 1}, {"user": "1", "task0": 1, "user": "2"}]}"#
+        #expect(throws: ServingError.duplicateKey(field: "events[1].user")) { try RequestDecoding.eventsRequest(from: Data(twiceInEvent.utf8)) }
+        let twiceEvents = #"{"events": [], "events": [{"user": "1", "task0": 1}]}"#
+        #expect(throws: ServingError.duplicateKey(field: "events")) { try RequestDecoding.eventsRequest(from: Data(twiceEvents.utf8)) }
+        // The same key in different objects is fine.
+        let ok = #"{"events": [{"user": "1", "task0": 1}, {"user": "2", "task0": 0}]}"#
+        #expect(try RequestDecoding.eventsRequest(from: Data(ok.utf8)).events.count == 2)
+    }
+
     @Test func `truncations of a valid body never trap`() {
         let json = #"{"user": "42", "candidates": [{"item_id": "7", "price": 9.5, "tags": ["a", "b"]}], "context": {"category": "3"}}"#
         let bytes = Array(json.utf8)

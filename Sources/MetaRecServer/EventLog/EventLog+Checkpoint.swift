@@ -32,13 +32,24 @@ extension EventLog {
     ///
     /// - Parameter writeSnapshot: writes the store's snapshot recording the position it is given
     ///   (``SupportStore/snapshot(to:journalPosition:)``).
-    /// - Returns: the position recorded (0 when the log is not open: then the snapshot is written
-    ///   without truncating anything).
+    /// - Returns: the position recorded. With the log not open: 0 before ``open(after:)`` (the
+    ///   store holds no record of the log), the closed segment's id + 1 after ``close()`` (the
+    ///   store holds every record); nothing truncated either way.
+    /// - Throws: ``EventLogError`` after an ``open(after:)`` that failed part-way through its
+    ///   replay: the store holds some records, so no position would be right.
     @discardableResult
     func checkpoint(_ writeSnapshot: (UInt64) throws -> Void) throws -> UInt64 {
         lock.lock()
         defer { lock.unlock() }
+        defer { resumeWaiters() }  // also when a step throws: `durable` may have moved
         guard let old = segment else {
+            if let closedPosition {
+                try writeSnapshot(closedPosition)
+                return closedPosition
+            }
+            guard !replayStarted else {
+                throw EventLogError(path: directory, reason: "the event log failed to open after replaying part of it: a snapshot now would apply those records twice")
+            }
             try writeSnapshot(0)
             return 0
         }
@@ -53,7 +64,6 @@ extension EventLog {
         let next = try EventLogSegmentFile(creating: old.id + 1, in: directory, rowWidth: rowWidth, labelWidth: labelWidth)
         segment = next
         liveSegments[next.id] = next.length
-        resumeWaiters()
         try writeSnapshot(next.id)
         for id in liveSegments.keys where id < next.id {
             let path = segmentPath(id)

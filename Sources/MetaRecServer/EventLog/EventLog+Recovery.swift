@@ -50,6 +50,9 @@ extension EventLog {
         }
         var replay = EventLogReplay()
         var lastSequence: UInt64 = 0
+        lock.lock()
+        replayStarted = true
+        lock.unlock()
         let ids = try segmentIDs()
         for id in ids {
             let path = segmentPath(id)
@@ -65,8 +68,10 @@ extension EventLog {
                 replay.rows += record.tasks.count
             }
             if let damage {
-                try cut(path, at: valid, damage)
+                try cut(path, at: valid, damage)  // fsyncs the cut segment
                 replay.damaged += 1
+            } else {
+                try truncateFile(path, to: valid)  // the replayed bytes may be only in the page cache: fsync them
             }
             replay.segments += 1
             lock.lock()

@@ -45,6 +45,10 @@ public final class EventLog: @unchecked Sendable {
     var waiters: [(ticket: UInt64, continuation: CheckedContinuation<String?, Never>)] = []
     var stopping = false
     var syncerRunning = false
+    /// Set by ``open(after:)`` before it replays: a store holding replayed records.
+    var replayStarted = false
+    /// Set by ``close()``: the position a snapshot after it records (the closed segment's id + 1).
+    var closedPosition: UInt64?
     var scratch: [UInt8] = []
 
     /// A closed log over `store` in `directory`; ``open(after:)`` replays and opens it.
@@ -76,7 +80,10 @@ public final class EventLog: @unchecked Sendable {
                                     rowWidth: rowWidth, labelWidth: labelWidth, into: &scratch)
         if let (error, restored) = segment.append(scratch) {
             metrics.failures.increment()
-            if !restored { failure = "\(error) (and the segment could not be cut back: events are refused until a snapshot)" }
+            if !restored {
+                failure = "\(error) (and the segment could not be cut back: events are refused until a snapshot)"
+                resumeWaiters()  // the fsync thread stops once failed: the waiting requests get the failure now
+            }
             logger.error("event log write failed", metadata: ["path": "\(segment.path)", "error": "\(error.reason)"])
             throw .eventLogUnavailable(reason: error.description)
         }
@@ -154,7 +161,7 @@ public final class EventLog: @unchecked Sendable {
             metrics.fsyncs.recordNanoseconds(Int64((ContinuousClock.now - start) / .nanoseconds(1)))
             lock.lock()
             if let error {
-                failure = "\(error) (events are refused until a snapshot covers the store)"
+                failure = "\(error) (events are refused until a snapshot covers the store; the rows of the waiting requests may be recorded already, so a retry may record them twice)"
                 metrics.failures.increment()
                 logger.error("event log fsync failed", metadata: ["path": "\(file.path)", "error": "\(error.reason)"])
             } else if file === segment {
@@ -177,6 +184,7 @@ public final class EventLog: @unchecked Sendable {
         if let segment, written > durable, failure == nil, segment.sync() == nil { durable = written }
         failure = failure ?? "the event log in \(directory) is closed (the server is shutting down)"
         resumeWaiters()
+        closedPosition = segment.map { $0.id + 1 } ?? closedPosition
         segment = nil
         lock.unlock()
     }

@@ -18,7 +18,7 @@ import ParamServer
 ///   0  length      UInt32   bytes of the payload
 ///   4  crc         UInt32   CRC-32 (zlib's) of the length field and the payload
 ///   8  payload:
-///        sequence   UInt64   +1 per record, across segments
+///        sequence   UInt64   +1 per record, across the segments a start replays (restarts at 1 after a snapshot covered them all)
 ///        write time Int64    ns since the epoch: the rows' write time in the store
 ///        version    UInt64   the model version the rows were written under
 ///        rows n     UInt32   ≥ 1

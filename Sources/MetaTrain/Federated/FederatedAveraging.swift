@@ -64,7 +64,7 @@ public struct FederatedAveraging {
         self.rng = SeededRandom(seed: settings.seed)
         var step = RDPAccountant()
         step.composeSampledGaussian(samplingRate: settings.noise == .central ? settings.samplingRate : 1,
-                                    noiseMultiplier: settings.noiseMultiplier)
+                                    noiseMultiplier: settings.accountedNoiseMultiplier)
         self.step = step
     }
 

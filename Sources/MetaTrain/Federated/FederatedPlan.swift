@@ -30,7 +30,7 @@ public enum FederatedPlan {
                                                                samplingRate: local ? 1 : out.samplingRate, steps: steps) else {
                 throw .invalidSetting(field: "target-epsilon", reason: "no noise multiplier up to 65536 reaches ε \(targetEpsilon)")
             }
-            out.noiseMultiplier = sigma
+            out.noiseMultiplier = local ? 2 * sigma : sigma  // the accounted multiplier is σ/2 under local noise
         }
         try out.validate()
         return out
@@ -41,7 +41,7 @@ public enum FederatedPlan {
         guard s.noiseMultiplier > 0 else { return .infinity }
         var accountant = RDPAccountant()
         let local = s.noise == .local
-        accountant.composeSampledGaussian(samplingRate: local ? 1 : s.samplingRate, noiseMultiplier: s.noiseMultiplier,
+        accountant.composeSampledGaussian(samplingRate: local ? 1 : s.samplingRate, noiseMultiplier: s.accountedNoiseMultiplier,
                                           count: local ? min(s.maxParticipations ?? s.rounds, s.rounds) : s.rounds)
         return accountant.epsilon(delta: s.delta).epsilon
     }

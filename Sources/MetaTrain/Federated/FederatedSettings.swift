@@ -8,7 +8,9 @@ public struct FederatedSettings: Sendable, Equatable {
         case central
         /// Every client adds `N(0, σ²S²)` to its own clipped update before upload (local DP, the
         /// stricter option): each upload is a Gaussian mechanism on its own, composed over that
-        /// client's participations (at most ``maxParticipations``).
+        /// client's participations (at most ``maxParticipations``). Its neighbours are any two
+        /// datasets of that client, whose clipped updates differ by up to `2S`: it is accounted
+        /// at ``accountedNoiseMultiplier`` `= σ/2`.
         case local
     }
 
@@ -69,6 +71,11 @@ public struct FederatedSettings: Sendable, Equatable {
         try check(noise == .central || maxParticipations != nil || noiseMultiplier == 0, "max-participations",
                   "local noise needs a participation cap: a client's ε grows with every upload")
     }
+
+    /// The noise multiplier the accountant sees: `σ` under central noise (neighbours: one client's
+    /// data added or removed, sensitivity `S`), `σ/2` under local noise (neighbours: any two
+    /// datasets of one client, sensitivity `2S`).
+    public var accountedNoiseMultiplier: Double { noise == .local ? noiseMultiplier / 2 : noiseMultiplier }
 }
 
 /// Why a federated run cannot start.

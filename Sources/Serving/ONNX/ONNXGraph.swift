@@ -88,7 +88,7 @@ struct ONNXGraph {
         }
     }
 
-    /// The serialised ModelProto: ir_version 1, producer_name 2, graph 7 (name 2), opset_import 8 (domain "", version 5).
+    /// The serialised ModelProto: ir_version 1, producer_name 2, graph 7 (name 2), opset_import 8 (OperatorSetIdProto: domain 1 = "", version 2 = the opset).
     func model(name: String, opset: Int = 17, irVersion: Int = 8) -> [UInt8] {
         var model = ProtobufWriter()
         model.field(1, int: Int64(irVersion))
