@@ -34,10 +34,10 @@ extension Predictor {
                 let labelled = ws.supportLabels.withUnsafeBufferPointer { TaskLoss.labelledCount($0.baseAddress! + t, count: s, stride: k) }
                 guard labelled > 0 else { continue }
                 ws.fast[t].parameters.overwrite(with: model.parameters.towers[t])
-                // Task t's support is column block t of the (S, K·H) rows and column t of the (S, K) labels.
+                // Task t's support is column block t of the (S, W) rows and column t of the (S, K) labels.
                 ws.supportFeatures.withUnsafeBufferPointer { f in
                     ws.supportLabels.withUnsafeBufferPointer { y in
-                        let support = TowerRows(count: s, features: f.baseAddress! + t * h, featureStride: k * h,
+                        let support = TowerRows(count: s, features: f.baseAddress! + t * h, featureStride: supportRowWidth,
                                                 labels: y.baseAddress! + t, labelStride: k)
                         ws.fast[t].adapt(on: support, policy: adaptation, workspace: &ws.tower)
                     }

@@ -24,7 +24,7 @@ extension ModelConfig {
             multiCategoricalPooling: multiCategoricalFeatures.map { feature in
                 if case .multiCategorical(_, let pooling) = feature.kind, pooling == .sum { return .sum }
                 return .mean
-            },
+            } + Array(repeating: .weighted, count: supportPoolCount),
             numericCount: numericFeatures.count,
             embeddingDimension: model.embeddingDimension)
     }

@@ -140,7 +140,8 @@ package enum InputLayer {
         let b = batch.count, d = layout.embeddingDimension, width = output.columns
         if !layout.multiCategoricalPooling.isEmpty { ws.bag.resize(rows: b, columns: d) }
         for (m, pooling) in layout.multiCategoricalPooling.enumerated() {
-            EmbeddingBag.forward(table: ws.rows, offsets: batch.multiCategorical[m].offsets, ids: ws.multiIDs[m], pooling: pooling, output: &ws.bag)
+            EmbeddingBag.forward(table: ws.rows, offsets: batch.multiCategorical[m].offsets, ids: ws.multiIDs[m], pooling: pooling,
+                                 weights: batch.multiCategorical[m].weights, output: &ws.bag)
             ColumnBlock.copy(ws.bag, into: &output, atColumn: first + m * d)
         }
         let fn = layout.numericCount, column = first + layout.multiCategoricalPooling.count * d
@@ -164,7 +165,8 @@ package enum InputLayer {
         for (m, pooling) in layout.multiCategoricalPooling.enumerated() {
             ws.dBag.fill(0)
             ColumnBlock.accumulate(from: dOutput, atColumn: first + m * d, into: &ws.dBag)
-            EmbeddingBag.backward(offsets: batch.multiCategorical[m].offsets, ids: ws.multiIDs[m], pooling: pooling, dOutput: ws.dBag, dTable: &ws.dRows)
+            EmbeddingBag.backward(offsets: batch.multiCategorical[m].offsets, ids: ws.multiIDs[m], pooling: pooling,
+                                  weights: batch.multiCategorical[m].weights, dOutput: ws.dBag, dTable: &ws.dRows)
         }
     }
 
