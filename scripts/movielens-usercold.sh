@@ -43,10 +43,15 @@ declare -A TRAIN=(
   [mmoe-enc-nouid]="{enabled: false}"
   [maml-enc]="{enabled: true, order: first, inner_steps: 1, inner_learning_rate: 0.05, min_task_rows: 4, support_fraction: 0.5}"
   [maml-enc-nouid]="{enabled: true, order: first, inner_steps: 1, inner_learning_rate: 0.05, min_task_rows: 4, support_fraction: 0.5}"
+  [mmoe-encown]="{enabled: false}"
+  [mmoe-encown-nouid]="{enabled: false}"
+  [maml-encown]="{enabled: true, order: first, inner_steps: 1, inner_learning_rate: 0.05, min_task_rows: 4, support_fraction: 0.5}"
 )
 # A "-enc" name adds the support encoder (docs/DESIGN.md §Personalisation): the user's earlier
-# items pooled into the bottom's input, mean and rating-centred (label-weighted) blocks.
+# items pooled into the bottom's input, mean and rating-centred (label-weighted) blocks; over the
+# item embeddings themselves, or ("-encown") over their own rows (SVD++'s y_j).
 ENCODER=${ENCODER:-"{source: item_id, pooling: [mean, label_weighted], label: rating}"}
+ENCODER_OWN=${ENCODER_OWN:-"{source: item_id, pooling: [mean, label_weighted], label: rating, embedding: own}"}
 # Candidates to run (default: all); e.g. ONLY="mmoe mmoe-enc maml-enc-nouid" cuts the sweep.
 ONLY=${ONLY:-"${!TRAIN[*]}"}
 # Serving policies: name → eval-cold flags (steps, rate, inner loss, adapted layers, head).
@@ -71,7 +76,9 @@ train() {
     mkdir -p "$dir"
     sed -e "s/^meta: .*/meta: ${TRAIN[$name]}/" -e "s/^  seed: 1$/  seed: $seed/" "$d/config.yaml" > "$dir.yaml"
     [[ $name == *-nouid ]] && sed -i '/- {name: user_id, kind: categorical}/d' "$dir.yaml"
-    [[ $name == *-enc* ]] && sed -i "s/^  shared_bottom_layers: \(.*\)$/  shared_bottom_layers: \1\n  support_encoder: $ENCODER/" "$dir.yaml"
+    local encoder=$ENCODER
+    [[ $name == *-encown* ]] && encoder=$ENCODER_OWN
+    [[ $name == *-enc* ]] && sed -i "s/^  shared_bottom_layers: \(.*\)$/  shared_bottom_layers: \1\n  support_encoder: $encoder/" "$dir.yaml"
     "$BIN" train --config "$dir.yaml" --data "$d/train.csv" --validation "$d/validation.csv" --out "$dir" \
       --epochs "$EPOCHS" 2> "$dir.log" >&2
   fi

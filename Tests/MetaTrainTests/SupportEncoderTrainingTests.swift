@@ -19,6 +19,7 @@ import Testing
         config.model.towerLayers = [4]
         config.model.supportEncoder = .init(source: "item", pooling: [.mean, .labelWeighted], label: "rating")
         config.supportStore.capacity = 3
+        config.supportStore.keepFloor = 1
         config.training.batchSize = 16
         config.training.epochs = 2
         config.training.threads = 1
@@ -54,7 +55,8 @@ import Testing
             // The user's newest three rows, oldest first: rows 45 + u, 50 + u, 55 + u of the log.
             let expected = [45 + u, 50 + u, 55 + u].map { FeatureKey.hash(feature: "item", value: "m\(($0 * 3) % 11)") }
             #expect(rows.keys == expected, "u\(u)")
-            #expect(rows.labels == [45 + u, 50 + u, 55 + u].map { Float(1 + ($0 * 7 + $0 / 5) % 5) }, "u\(u) ratings")
+            let ratings: [Float] = [45 + u, 50 + u, 55 + u].map { (i: Int) -> Float in Float(1 + (i * 7 + i / 5) % 5) }
+            #expect(rows.labels == ratings, "u\(u) ratings")
         }
 
         let job = EvaluationJob(modelPath: model, dataPath: data)

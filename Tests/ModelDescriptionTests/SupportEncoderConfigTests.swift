@@ -57,6 +57,9 @@ import ModelMath
     @Test func `the YAML form round-trips`() throws {
         let config = try Self.parse("{source: item_id, pooling: [label_weighted], label: rating}")
         #expect(try ModelConfig.parse(yaml: config.yamlString(), source: "round") == config)
+        let own = try Self.parse("{source: item_id, embedding: own}")
+        #expect(own.supportEncoder?.ownEmbeddings == true && config.supportEncoder?.ownEmbeddings == false)
+        #expect(try ModelConfig.parse(yaml: own.yamlString(), source: "round") == own)
     }
 
     @Test func `bad settings name the key`() {
@@ -69,6 +72,7 @@ import ModelMath
         #expect(Self.failure("{source: item_id, pooling: []}")?.keyPath == "model.support_encoder.pooling")
         #expect(Self.failure("{source: item_id, weights: rating}")?.keyPath == "model.support_encoder.weights")
         #expect(Self.failure("{pooling: mean}")?.keyPath == "model.support_encoder.source")
+        #expect(Self.failure("{source: item_id, embedding: separate}")?.keyPath == "model.support_encoder.embedding")
     }
 
     @Test func `row keys survive the float round trip`() {

@@ -43,7 +43,8 @@ extension ModelConfig {
               let source = categoricalFeatures.firstIndex(where: { $0.name == spec.source }) else { return nil }
         let label = spec.label.flatMap { name in labels.firstIndex { $0.name == name } }
         if spec.label != nil && label == nil { return nil }
-        return SupportEncoder(pools: spec.pooling, sourceColumn: source, labelColumn: label, capacity: supportStore.capacity)
+        return SupportEncoder(pools: spec.pooling, sourceColumn: source, labelColumn: label, capacity: supportStore.capacity,
+                              ownEmbeddings: spec.embedding == .own)
     }
 
     /// Width of one support-store row: `K·H` meta-layer inputs, plus the support encoder's

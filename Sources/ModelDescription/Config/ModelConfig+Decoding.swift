@@ -147,8 +147,9 @@ extension ModelConfig {
     }
 
     private static func decodeSupportEncoder(_ node: ConfigNode) throws(ConfigError) -> SupportEncoderSpec {
-        let m = try node.mapping(allowed: ["source", "pooling", "label"])
-        var spec = SupportEncoderSpec(source: try m.required("source").string(), label: try m["label"]?.string())
+        let m = try node.mapping(allowed: ["source", "pooling", "label", "embedding"])
+        var spec = SupportEncoderSpec(source: try m.required("source").string(), label: try m["label"]?.string(),
+                                      embedding: try m.choice("embedding", default: .shared))
         if let p = m["pooling"] {
             if case .some = try? p.list() {
                 spec.pooling = []

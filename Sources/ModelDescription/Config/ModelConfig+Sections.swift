@@ -38,11 +38,18 @@ extension ModelConfig {
         public var pooling: [SupportEncoder.Pool]
         /// The weighting label (required by `label_weighted`). YAML `label`, default none.
         public var label: String?
+        /// Which embedding rows the pools read: the source feature's (`shared`, SVD++-style
+        /// gradient into the item embeddings) or their own (`own`, SVD++'s separate `y_j`).
+        /// YAML `embedding`, default `shared`.
+        public var embedding: Embedding = .shared
 
-        public init(source: String, pooling: [SupportEncoder.Pool] = [.mean], label: String? = nil) {
+        public enum Embedding: String, Sendable, Equatable, Codable, CaseIterable { case shared, own }
+
+        public init(source: String, pooling: [SupportEncoder.Pool] = [.mean], label: String? = nil, embedding: Embedding = .shared) {
             self.source = source
             self.pooling = pooling
             self.label = label
+            self.embedding = embedding
         }
     }
 

@@ -179,6 +179,7 @@ extension ModelConfig {
         guard let e = model.supportEncoder else { return "" }
         var fields = ["source: \(Self.yamlScalar(e.source))", "pooling: [\(e.pooling.map(\.rawValue).joined(separator: ", "))]"]
         if let label = e.label { fields.append("label: \(Self.yamlScalar(label))") }
+        if e.embedding != .shared { fields.append("embedding: \(e.embedding.rawValue)") }
         return "\n  support_encoder: {\(fields.joined(separator: ", "))}"
     }
 }

@@ -14,6 +14,10 @@
 /// empty S → zeros
 /// x = [ e(cat) | pool(multi) | pool_1 | … | pool_P | numeric ]        P = pools.count blocks of d
 /// ```
+/// With ``ownEmbeddings`` the pools read their own rows instead, `y(i)` under the key
+/// `fmix64(key_i ^ salt)` (SVD++'s separate implicit-feedback factors `y_j`): the item's
+/// representation as a candidate and as evidence of a user's taste are then learnt apart.
+///
 /// The label-weighted pool is offset-free (a user who rates everything 5 and one who rates
 /// everything 3 but with the same preferences get the same vector): it is a taste direction.
 ///
@@ -37,14 +41,30 @@ public struct SupportEncoder: Sendable, Equatable {
     public var labelColumn: Int?
     /// `S_max`: at most this many newest support rows are pooled.
     public var capacity: Int
+    /// Whether the pools read their own embedding rows (keys re-hashed with ``ownKeySalt``)
+    /// rather than the source feature's.
+    public var ownEmbeddings = false
 
-    public init(pools: [Pool], sourceColumn: Int, labelColumn: Int?, capacity: Int) {
+    /// The salt of the pools' own keys.
+    public static let ownKeySalt: UInt64 = 0x5350_4F4F_4C5F_5949  // "SPOOL_YI"
+
+    /// The embedding key a pool reads for support key `key`.
+    @inline(__always)
+    public func poolKey(_ key: UInt64) -> UInt64 {
+        guard ownEmbeddings else { return key }
+        var h = key ^ Self.ownKeySalt
+        h ^= h >> 33; h &*= 0xff51_afd7_ed55_8ccd; h ^= h >> 33; h &*= 0xc4ce_b9fe_1a85_ec53; h ^= h >> 33
+        return h
+    }
+
+    public init(pools: [Pool], sourceColumn: Int, labelColumn: Int?, capacity: Int, ownEmbeddings: Bool = false) {
         precondition(!pools.isEmpty && sourceColumn >= 0 && capacity > 0, "SupportEncoder: pools \(pools), source \(sourceColumn), S_max \(capacity)")
         precondition(labelColumn != nil || !pools.contains(.labelWeighted), "SupportEncoder: label_weighted needs a label column")
         self.pools = pools
         self.sourceColumn = sourceColumn
         self.labelColumn = labelColumn
         self.capacity = capacity
+        self.ownEmbeddings = ownEmbeddings
     }
 
     /// Appends one row's bags, one to each of `columns` (``pools`` order), for the support rows
@@ -66,7 +86,11 @@ public struct SupportEncoder: Sendable, Equatable {
                 let mean = m > 0 ? sum / Float(m) : 0
                 for y in labels { scratch.append(y.isNaN ? 0 : (y - mean) / Float(m)) }
             }
-            columns[p].append(keys, weights: scratch)
+            if ownEmbeddings {
+                columns[p].append(keys.lazy.map(poolKey), weights: scratch)
+            } else {
+                columns[p].append(keys, weights: scratch)
+            }
         }
     }
 

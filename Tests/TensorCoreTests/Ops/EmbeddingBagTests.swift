@@ -111,7 +111,8 @@ extension OpsTests {
                 gradientCheck(dTable, of: { weightedSum(Self.applyWeighted($0, c, w), upstream) }, at: table, "seed \(seed)")
                 let once = dTable
                 EmbeddingBag.backward(offsets: c.offsets, ids: c.ids, pooling: .weighted, weights: w, dOutput: upstream, dTable: &dTable)
-                expectClose(dTable, 2 * once, rtol: 1e-6, atol: 0, "accumulates, seed \(seed)")
+                // Mixed-sign weights cancel, so the second pass's float sums round differently.
+                expectClose(dTable, 2 * once, rtol: 1e-5, atol: 1e-6, "accumulates, seed \(seed)")
             }
         }
 
