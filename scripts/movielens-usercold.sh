@@ -15,7 +15,7 @@
 #      fine-tuned against unadapted, item-mean and mf, per seed; Kendall τ and top-5 changes.
 #
 #   usage: scripts/movielens-usercold.sh            (needs a release build and $METAREC_DATA)
-# About 15 minutes on 2 cores (release build). Results: $OUT/selection.tsv, $OUT/results.txt.
+# About 20 minutes on 2 idle cores (release build); ONLY="a b" runs only those training candidates. Results: $OUT/selection.tsv, $OUT/results.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${METAREC_BIN:-.build/release/metarec}
@@ -46,12 +46,16 @@ declare -A TRAIN=(
   [mmoe-encown]="{enabled: false}"
   [mmoe-encown-nouid]="{enabled: false}"
   [maml-encown]="{enabled: true, order: first, inner_steps: 1, inner_learning_rate: 0.05, min_task_rows: 4, support_fraction: 0.5}"
+  [mmoe-enclw]="{enabled: false}"
+  [mmoe-encmean]="{enabled: false}"
 )
 # A "-enc" name adds the support encoder (docs/DESIGN.md §Personalisation): the user's earlier
 # items pooled into the bottom's input, mean and rating-centred (label-weighted) blocks; over the
 # item embeddings themselves, or ("-encown") over their own rows (SVD++'s y_j).
 ENCODER=${ENCODER:-"{source: item_id, pooling: [mean, label_weighted], label: rating}"}
 ENCODER_OWN=${ENCODER_OWN:-"{source: item_id, pooling: [mean, label_weighted], label: rating, embedding: own}"}
+ENCODER_LW=${ENCODER_LW:-"{source: item_id, pooling: [label_weighted], label: rating}"}     # "-enclw": offset-free pool only
+ENCODER_MEAN=${ENCODER_MEAN:-"{source: item_id, pooling: [mean]}"}                        # "-encmean": mean pool only
 # Candidates to run (default: all); e.g. ONLY="mmoe mmoe-enc maml-enc-nouid" cuts the sweep.
 ONLY=${ONLY:-"${!TRAIN[*]}"}
 # Serving policies: name → eval-cold flags (steps, rate, inner loss, adapted layers, head).
@@ -78,6 +82,8 @@ train() {
     [[ $name == *-nouid ]] && sed -i '/- {name: user_id, kind: categorical}/d' "$dir.yaml"
     local encoder=$ENCODER
     [[ $name == *-encown* ]] && encoder=$ENCODER_OWN
+    [[ $name == *-enclw* ]] && encoder=$ENCODER_LW
+    [[ $name == *-encmean* ]] && encoder=$ENCODER_MEAN
     [[ $name == *-enc* ]] && sed -i "s/^  shared_bottom_layers: \(.*\)$/  shared_bottom_layers: \1\n  support_encoder: $encoder/" "$dir.yaml"
     "$BIN" train --config "$dir.yaml" --data "$d/train.csv" --validation "$d/validation.csv" --out "$dir" \
       --epochs "$EPOCHS" 2> "$dir.log" >&2
