@@ -57,6 +57,9 @@ import ModelMath
     @Test func `the YAML form round-trips`() throws {
         let config = try Self.parse("{source: item_id, pooling: [label_weighted], label: rating}")
         #expect(try ModelConfig.parse(yaml: config.yamlString(), source: "round") == config)
+        let stopped = try Self.parse("{source: item_id, pooling: [mean, label_weighted], label: rating, stop_gradient: true}")
+        #expect(stopped.inputLayout.stopsGradient == [1, 2] && config.inputLayout.stopsGradient.isEmpty)
+        #expect(try ModelConfig.parse(yaml: stopped.yamlString(), source: "round") == stopped)
         let own = try Self.parse("{source: item_id, embedding: own}")
         #expect(own.supportEncoder?.ownEmbeddings == true && config.supportEncoder?.ownEmbeddings == false)
         #expect(try ModelConfig.parse(yaml: own.yamlString(), source: "round") == own)

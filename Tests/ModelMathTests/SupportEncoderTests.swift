@@ -150,6 +150,45 @@ import Testing
         }
     }
 
+    /// With their own rows (keys disjoint from the categorical ones) the pools' rows get zero
+    /// gradient under a stop-gradient, and every other row the gradient of the full network.
+    @Test func `a stop-gradient pool passes no gradient to its rows and leaves the others unchanged`() {
+        var encoder = SupportEncoder(pools: [.mean, .labelWeighted], sourceColumn: 1, labelColumn: 1, capacity: 4)
+        encoder.ownEmbeddings = true
+        var batch = randomBatch(rows: 9, layout: Self.baseLayout, tasks: Self.tasks, taskKeys: 2, seed: 4)
+        var history = SupportHistory(encoder: encoder)
+        history.attach(to: &batch)
+        var layout = InputLayout(categoricalCount: 2, multiCategoricalPooling: [.mean, .weighted, .weighted], numericCount: 3,
+                                 embeddingDimension: 4)
+        let spec = NetworkSpec(architecture: .mmoe(experts: 2), inputWidth: layout.width, bottomWidths: [6, 5], towerWidths: [4],
+                               taskCount: Self.tasks.count, activation: .tanh)
+        let parameters = ModelParameters(spec: spec, seed: 6)
+        let table = DictionaryEmbeddingTable(dimension: 4)
+        func rowGradients(_ layout: InputLayout) -> [UInt64: [Float]] {
+            var ws = NetworkWorkspace()
+            var gradients = ModelParameters.zeros(like: parameters)
+            MultiTaskNetwork.forward(parameters, spec: spec, layout: layout, batch: batch, table: table, createEmbeddings: true, workspace: &ws)
+            MultiTaskNetwork.loss(batch: batch, tasks: Self.tasks, workspace: &ws)
+            MultiTaskNetwork.backward(parameters, spec: spec, layout: layout, batch: batch, gradients: &gradients, workspace: &ws)
+            var out: [UInt64: [Float]] = [:]
+            for (u, key) in ws.input.keys.enumerated() { out[key] = Array(ws.input.dRows.scalars[(u * 4)..<((u + 1) * 4)]) }
+            return out
+        }
+        let full = rowGradients(layout)
+        layout.stopsGradient = [1, 2]
+        let stopped = rowGradients(layout)
+        let poolKeys = Set(batch.multiCategorical[1].keys)
+        #expect(!poolKeys.isEmpty && full.keys.count == stopped.keys.count)
+        for (key, g) in stopped {
+            if poolKeys.contains(key) {
+                #expect(g.allSatisfy { $0 == 0 }, "pool row \(key)")
+                #expect(full[key]!.contains { $0 != 0 }, "the full network does train pool row \(key)")
+            } else {
+                #expect(g == full[key]!, "row \(key)")
+            }
+        }
+    }
+
     @Test func `a weighted pool without weights traps`() async {
         await #expect(processExitsWith: .failure) {
             var column = MultiCategoricalColumn()

@@ -147,9 +147,10 @@ extension ModelConfig {
     }
 
     private static func decodeSupportEncoder(_ node: ConfigNode) throws(ConfigError) -> SupportEncoderSpec {
-        let m = try node.mapping(allowed: ["source", "pooling", "label", "embedding"])
+        let m = try node.mapping(allowed: ["source", "pooling", "label", "embedding", "stop_gradient"])
         var spec = SupportEncoderSpec(source: try m.required("source").string(), label: try m["label"]?.string(),
                                       embedding: try m.choice("embedding", default: .shared))
+        spec.stopGradient = try m.bool("stop_gradient", default: false)
         if let p = m["pooling"] {
             if case .some = try? p.list() {
                 spec.pooling = []

@@ -42,6 +42,9 @@ extension ModelConfig {
         /// gradient into the item embeddings) or their own (`own`, SVD++'s separate `y_j`).
         /// YAML `embedding`, default `shared`.
         public var embedding: Embedding = .shared
+        /// `true`: the pools pass no gradient to the embedding rows they read (they are trained
+        /// only in their other roles). YAML `stop_gradient`, default false.
+        public var stopGradient = false
 
         public enum Embedding: String, Sendable, Equatable, Codable, CaseIterable { case shared, own }
 

@@ -180,6 +180,7 @@ extension ModelConfig {
         var fields = ["source: \(Self.yamlScalar(e.source))", "pooling: [\(e.pooling.map(\.rawValue).joined(separator: ", "))]"]
         if let label = e.label { fields.append("label: \(Self.yamlScalar(label))") }
         if e.embedding != .shared { fields.append("embedding: \(e.embedding.rawValue)") }
+        if e.stopGradient { fields.append("stop_gradient: true") }
         return "\n  support_encoder: {\(fields.joined(separator: ", "))}"
     }
 }

@@ -17,6 +17,9 @@ public struct InputLayout: Sendable, Equatable {
     public var numericCount: Int
     /// `d`.
     public var embeddingDimension: Int
+    /// Multi-categorical columns whose pool passes no gradient to the embedding rows (a
+    /// stop-gradient: the rows are read, not trained, through these pools). Default none.
+    public var stopsGradient: Set<Int> = []
 
     public init(categoricalCount: Int, multiCategoricalPooling: [EmbeddingBag.Pooling], numericCount: Int, embeddingDimension: Int) {
         precondition(categoricalCount >= 0 && numericCount >= 0 && embeddingDimension > 0,
@@ -162,7 +165,7 @@ package enum InputLayer {
                              workspace ws: inout InputWorkspace) {
         let d = layout.embeddingDimension
         if !layout.multiCategoricalPooling.isEmpty { ws.dBag.resize(to: [batch.count, d]) }
-        for (m, pooling) in layout.multiCategoricalPooling.enumerated() {
+        for (m, pooling) in layout.multiCategoricalPooling.enumerated() where !layout.stopsGradient.contains(m) {
             ws.dBag.fill(0)
             ColumnBlock.accumulate(from: dOutput, atColumn: first + m * d, into: &ws.dBag)
             EmbeddingBag.backward(offsets: batch.multiCategorical[m].offsets, ids: ws.multiIDs[m], pooling: pooling,
