@@ -15,7 +15,7 @@
 #      fine-tuned against unadapted, item-mean and mf, per seed; Kendall τ and top-5 changes.
 #
 #   usage: scripts/movielens-usercold.sh            (needs a release build and $METAREC_DATA)
-# About 20 minutes on 2 idle cores (release build); ONLY="a b" runs only those training candidates. Results: $OUT/selection.tsv, $OUT/results.txt.
+# About 25 minutes on 2 idle cores (release build); ONLY="a b" runs only those training candidates. Results: $OUT/selection.tsv, $OUT/results.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${METAREC_BIN:-.build/release/metarec}
@@ -48,6 +48,9 @@ declare -A TRAIN=(
   [maml-encown]="{enabled: true, order: first, inner_steps: 1, inner_learning_rate: 0.05, min_task_rows: 4, support_fraction: 0.5}"
   [mmoe-enclw]="{enabled: false}"
   [mmoe-encmean]="{enabled: false}"
+  [mmoe-encsg]="{enabled: false}"
+  [mmoe-encsg-nouid]="{enabled: false}"
+  [mmoe-encmeansg]="{enabled: false}"
 )
 # A "-enc" name adds the support encoder (docs/DESIGN.md §Personalisation): the user's earlier
 # items pooled into the bottom's input, mean and rating-centred (label-weighted) blocks; over the
@@ -56,6 +59,8 @@ ENCODER=${ENCODER:-"{source: item_id, pooling: [mean, label_weighted], label: ra
 ENCODER_OWN=${ENCODER_OWN:-"{source: item_id, pooling: [mean, label_weighted], label: rating, embedding: own}"}
 ENCODER_LW=${ENCODER_LW:-"{source: item_id, pooling: [label_weighted], label: rating}"}     # "-enclw": offset-free pool only
 ENCODER_MEAN=${ENCODER_MEAN:-"{source: item_id, pooling: [mean]}"}                        # "-encmean": mean pool only
+ENCODER_SG=${ENCODER_SG:-"{source: item_id, pooling: [mean, label_weighted], label: rating, stop_gradient: true}"}  # "-encsg"
+ENCODER_MEAN_SG=${ENCODER_MEAN_SG:-"{source: item_id, pooling: [mean], stop_gradient: true}"}                      # "-encmeansg"
 # Candidates to run (default: all); e.g. ONLY="mmoe mmoe-enc maml-enc-nouid" cuts the sweep.
 ONLY=${ONLY:-"${!TRAIN[*]}"}
 # Serving policies: name → eval-cold flags (steps, rate, inner loss, adapted layers, head).
@@ -84,6 +89,8 @@ train() {
     [[ $name == *-encown* ]] && encoder=$ENCODER_OWN
     [[ $name == *-enclw* ]] && encoder=$ENCODER_LW
     [[ $name == *-encmean* ]] && encoder=$ENCODER_MEAN
+    [[ $name == *-encsg* ]] && encoder=$ENCODER_SG
+    [[ $name == *-encmeansg* ]] && encoder=$ENCODER_MEAN_SG
     [[ $name == *-enc* ]] && sed -i "s/^  shared_bottom_layers: \(.*\)$/  shared_bottom_layers: \1\n  support_encoder: $encoder/" "$dir.yaml"
     "$BIN" train --config "$dir.yaml" --data "$d/train.csv" --validation "$d/validation.csv" --out "$dir" \
       --epochs "$EPOCHS" 2> "$dir.log" >&2
