@@ -73,9 +73,4 @@ public struct SupportHistory: Sendable {
         }
         batch.multiCategorical.append(contentsOf: columns)
     }
-
-    /// Removes the encoder's columns from a batch they were attached to (a reused batch).
-    public func detach(from batch: inout EncodedBatch, baseWidth: Int) {
-        if batch.multiCategorical.count > baseWidth { batch.multiCategorical.removeLast(batch.multiCategorical.count - baseWidth) }
-    }
 }
