@@ -15,7 +15,7 @@
 #      fine-tuned against unadapted, item-mean and mf, per seed; Kendall τ and top-5 changes.
 #
 #   usage: scripts/movielens-usercold.sh            (needs a release build and $METAREC_DATA)
-# About 15 minutes on 2 cores (release build). Results: $OUT/selection.tsv, $OUT/results.txt.
+# About 25 minutes on 2 idle cores (release build); ONLY="a b" runs only those training candidates. Results: $OUT/selection.tsv, $OUT/results.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${METAREC_BIN:-.build/release/metarec}
@@ -39,7 +39,30 @@ declare -A TRAIN=(
   [maml-nouid]="{enabled: true, order: first, inner_steps: 1, inner_learning_rate: 0.05, min_task_rows: 4, support_fraction: 0.5}"
   [maml-ridge-nouid]="{enabled: true, order: first, inner_steps: 0, head_solver: ridge, head_l2: 0.3, min_task_rows: 4, support_fraction: 0.5}"
   [maml-pairwise-nouid]="{enabled: true, order: first, inner_steps: 3, inner_learning_rate: 0.3, inner_loss: pairwise, min_task_rows: 4, support_fraction: 0.5}"
+  [mmoe-enc]="{enabled: false}"
+  [mmoe-enc-nouid]="{enabled: false}"
+  [maml-enc]="{enabled: true, order: first, inner_steps: 1, inner_learning_rate: 0.05, min_task_rows: 4, support_fraction: 0.5}"
+  [maml-enc-nouid]="{enabled: true, order: first, inner_steps: 1, inner_learning_rate: 0.05, min_task_rows: 4, support_fraction: 0.5}"
+  [mmoe-encown]="{enabled: false}"
+  [mmoe-encown-nouid]="{enabled: false}"
+  [maml-encown]="{enabled: true, order: first, inner_steps: 1, inner_learning_rate: 0.05, min_task_rows: 4, support_fraction: 0.5}"
+  [mmoe-enclw]="{enabled: false}"
+  [mmoe-encmean]="{enabled: false}"
+  [mmoe-encsg]="{enabled: false}"
+  [mmoe-encsg-nouid]="{enabled: false}"
+  [mmoe-encmeansg]="{enabled: false}"
 )
+# A "-enc" name adds the support encoder (docs/DESIGN.md §Personalisation): the user's earlier
+# items pooled into the bottom's input, mean and rating-centred (label-weighted) blocks; over the
+# item embeddings themselves, or ("-encown") over their own rows (SVD++'s y_j).
+ENCODER=${ENCODER:-"{source: item_id, pooling: [mean, label_weighted], label: rating}"}
+ENCODER_OWN=${ENCODER_OWN:-"{source: item_id, pooling: [mean, label_weighted], label: rating, embedding: own}"}
+ENCODER_LW=${ENCODER_LW:-"{source: item_id, pooling: [label_weighted], label: rating}"}     # "-enclw": offset-free pool only
+ENCODER_MEAN=${ENCODER_MEAN:-"{source: item_id, pooling: [mean]}"}                        # "-encmean": mean pool only
+ENCODER_SG=${ENCODER_SG:-"{source: item_id, pooling: [mean, label_weighted], label: rating, stop_gradient: true}"}  # "-encsg"
+ENCODER_MEAN_SG=${ENCODER_MEAN_SG:-"{source: item_id, pooling: [mean], stop_gradient: true}"}                      # "-encmeansg"
+# Candidates to run (default: all); e.g. ONLY="mmoe mmoe-enc maml-enc-nouid" cuts the sweep.
+ONLY=${ONLY:-"${!TRAIN[*]}"}
 # Serving policies: name → eval-cold flags (steps, rate, inner loss, adapted layers, head).
 declare -A POLICIES=(
   [pointwise-k3]="--steps 3 --learning-rate 0.05"
@@ -62,6 +85,13 @@ train() {
     mkdir -p "$dir"
     sed -e "s/^meta: .*/meta: ${TRAIN[$name]}/" -e "s/^  seed: 1$/  seed: $seed/" "$d/config.yaml" > "$dir.yaml"
     [[ $name == *-nouid ]] && sed -i '/- {name: user_id, kind: categorical}/d' "$dir.yaml"
+    local encoder=$ENCODER
+    [[ $name == *-encown* ]] && encoder=$ENCODER_OWN
+    [[ $name == *-enclw* ]] && encoder=$ENCODER_LW
+    [[ $name == *-encmean* ]] && encoder=$ENCODER_MEAN
+    [[ $name == *-encsg* ]] && encoder=$ENCODER_SG
+    [[ $name == *-encmeansg* ]] && encoder=$ENCODER_MEAN_SG
+    [[ $name == *-enc* ]] && sed -i "s/^  shared_bottom_layers: \(.*\)$/  shared_bottom_layers: \1\n  support_encoder: $encoder/" "$dir.yaml"
     "$BIN" train --config "$dir.yaml" --data "$d/train.csv" --validation "$d/validation.csv" --out "$dir" \
       --epochs "$EPOCHS" 2> "$dir.log" >&2
   fi
@@ -87,7 +117,7 @@ print(r[("rating", "ndcg@5")]["b"], r[("like", "gauc")]["b"])'
 
 echo "1/3 selection on the validation folds (seed 1)" >&2
 : > "$OUT/selection.tsv"
-for name in "${!TRAIN[@]}"; do
+for name in $ONLY; do
   for policy in "${!POLICIES[@]}"; do
     args=()
     for i in $(seq 0 $((FOLDS - 1))); do
@@ -99,10 +129,13 @@ for name in "${!TRAIN[@]}"; do
     printf '%s\t%s\t%s\t%s\n' "$name" "$policy" "$ndcg" "$gauc" | tee -a "$OUT/selection.tsv" >&2
   done
 done
-# The plain MMoE is reported, not selected: it is the non-meta-learned reference.
-read -r CHOSEN_TRAIN CHOSEN_POLICY < <(grep -v '^mmoe' "$OUT/selection.tsv" |
-  awk -F'\t' '{ s = $3 + $4; if (s > best) { best = s; line = $1 " " $2 } } END { print line }')
+# The plain MMoE is reported, not selected: it is the non-meta-learned, encoder-less reference.
+best() { awk -F'\t' '{ s = $3 + $4; if (s > best) { best = s; line = $1 " " $2 } } END { print line }'; }
+read -r CHOSEN_TRAIN CHOSEN_POLICY < <(grep -v -P '^mmoe\t' "$OUT/selection.tsv" | best)
 echo "chosen on validation: $CHOSEN_TRAIN with $CHOSEN_POLICY" >&2
+# The best encoder candidate (same criterion), reported unadapted against the plain MMoE.
+read -r ENC_TRAIN ENC_POLICY < <(grep -P '^[^\t]*-enc' "$OUT/selection.tsv" | best)
+echo "best encoder candidate on validation: ${ENC_TRAIN:-none} with ${ENC_POLICY:-none}" >&2
 
 echo "2/3 test folds: the chosen pair, plain MMoE, baselines" >&2
 for i in $(seq 0 $((FOLDS - 1))); do
@@ -111,6 +144,7 @@ for i in $(seq 0 $((FOLDS - 1))); do
   for seed in $SEEDS; do
     score "$(train "$CHOSEN_TRAIN" "$i" "$seed")" "$i" test "$CHOSEN_POLICY" > /dev/null
     score "$(train mmoe "$i" "$seed")" "$i" test "$CHOSEN_POLICY" > /dev/null
+    [ -z "$ENC_TRAIN" ] || score "$(train "$ENC_TRAIN" "$i" "$seed")" "$i" test "$CHOSEN_POLICY" > /dev/null
   done
   [ -f "$b/mf.csv" ] || {
     "$BIN" baseline --method item-mean --train "$d/train.csv" --validation "$d/validation.csv" \
@@ -138,6 +172,18 @@ files() { for i in $(seq 0 $((FOLDS - 1))); do echo "--$1" "$2/fold-$i/$3"; done
     echo; echo "## seed $seed: plain MMoE fine-tuned (b) vs unadapted (a)"
     # shellcheck disable=SC2046
     "$BIN" compare --k 5,10 $(files a "$plain" "$t/base.csv") $(files b "$plain" "$t/finetuned.csv")
+    if [ -n "$ENC_TRAIN" ]; then
+      enc="$OUT/models/$ENC_TRAIN-s$seed"
+      echo; echo "## seed $seed: encoder model $ENC_TRAIN unadapted (b) vs plain MMoE unadapted (a)"
+      # shellcheck disable=SC2046
+      "$BIN" compare --k 5,10 $(files a "$plain" "$t/base.csv") $(files b "$enc" "$t/base.csv")
+      echo; echo "## seed $seed: encoder model $ENC_TRAIN unadapted (b) vs item-mean (a)"
+      # shellcheck disable=SC2046
+      "$BIN" compare --k 5,10 $(files a "$OUT/baselines" item-mean.csv) $(files b "$enc" "$t/base.csv")
+      echo; echo "## seed $seed: encoder model $ENC_TRAIN unadapted (b) vs mf (a)"
+      # shellcheck disable=SC2046
+      "$BIN" compare --k 5,10 $(files a "$OUT/baselines" mf.csv) $(files b "$enc" "$t/base.csv")
+    fi
   done
   echo; echo "## mf (b) vs item-mean (a)"
   # shellcheck disable=SC2046

@@ -40,8 +40,9 @@ extension Predictor {
     func encode<Requests: Collection<ScoreRequest>>(
         _ requests: Requests, workspace ws: inout PredictorWorkspace, onError: (Int, ServingError) -> Void
     ) {
-        ws.batch.removeAll()
+        resetBatch(workspace: &ws)
         ws.rowOffsets.removeAll(keepingCapacity: true)
+        ws.rowTasks.removeAll(keepingCapacity: true)
         for (r, request) in requests.enumerated() {
             if let failure = encodeCandidates(of: request, workspace: &ws) {
                 onError(r, failure)
@@ -61,7 +62,45 @@ extension Predictor {
             return failure
         }
         ws.rowOffsets.append(start)
+        if supportEncoder != nil { ws.rowTasks.append(taskKey(user: request.user)) }
         return nil
+    }
+
+    /// Empties `ws.batch` for reuse, without the support encoder's columns of its last use.
+    func resetBatch(workspace ws: inout PredictorWorkspace) {
+        ws.batch.removeAll()
+        if ws.batch.multiCategorical.count > baseMultiWidth {
+            ws.batch.multiCategorical.removeLast(ws.batch.multiCategorical.count - baseMultiWidth)
+        }
+    }
+
+    /// Attaches the support encoder's pools to the encoded candidates (nothing when it is off):
+    /// each request's rows pool its user's rows in the support store, the newest `S_max`, the
+    /// same rows its towers adapt on (``ModelMath/SupportHistory``).
+    func attachCandidateSupport(workspace ws: inout PredictorWorkspace) {
+        guard let supportEncoder else { return }
+        var history = SupportHistory(encoder: supportEncoder)
+        for task in ws.rowTasks {
+            let rows = model.support.supportEncoderRows(task: task, encoder: supportEncoder,
+                                                        features: &ws.supportFeatures, labels: &ws.supportLabels)
+            history.seed(task: task, keys: rows.keys, labels: rows.labels)
+        }
+        history.attachCandidates(to: &ws.batch, rowOffsets: ws.rowOffsets, tasks: ws.rowTasks)
+    }
+
+    /// Attaches the support encoder's pools to a batch of events (nothing when it is off): each
+    /// event pools its user's rows in the support store, then the request's earlier events of
+    /// that user: the rows that precede it, as in training.
+    func attachEventSupport(workspace ws: inout PredictorWorkspace) {
+        guard let supportEncoder else { return }
+        var history = SupportHistory(encoder: supportEncoder)
+        var seeded: Set<UInt64> = []
+        for task in ws.batch.taskKeys where seeded.insert(task).inserted {
+            let rows = model.support.supportEncoderRows(task: task, encoder: supportEncoder,
+                                                        features: &ws.supportFeatures, labels: &ws.supportLabels)
+            history.seed(task: task, keys: rows.keys, labels: rows.labels)
+        }
+        history.attach(to: &ws.batch)
     }
 
     // MARK: Events, row by row

@@ -12,6 +12,9 @@ extension Predictor {
     /// f_k(event) = Bottom(event features)_k          (n, H) per task, concatenated to (n, K·H)
     /// support[user] ← (f_1 … f_K, labels, timestamp)
     /// ```
+    /// With the support encoder, an event's bottom input pools its user's stored rows and the
+    /// request's earlier events (``attachEventSupport(workspace:)``), and its row also keeps its
+    /// source key (``ModelDescription/SupportRowKey``).
     /// Each event names its user as `user` (or the task-key column), its labels by label
     /// name (at least one), and its time as the config's time column or `timestamp`.
     ///
@@ -38,7 +41,7 @@ extension Predictor {
         for (i, event) in events.enumerated() { try validate(event: event, index: i) }
         guard !events.isEmpty else { return 0 }
         let n = try withWorkspace { (ws: inout PredictorWorkspace) throws(ServingError) -> Int in
-            ws.batch.removeAll()
+            resetBatch(workspace: &ws)
             for (i, event) in events.enumerated() {
                 fillRow(workspace: &ws) { feature in
                     let name = schema.names[feature]
@@ -51,8 +54,9 @@ extension Predictor {
                     throw .invalidValue(field: "events[\(i)].\(error.column ?? "")", reason: error.reason)
                 }
             }
+            attachEventSupport(workspace: &ws)
             runBottom(workspace: &ws)
-            let n = ws.batch.count, h = spec.metaWidth, k = tasks.count, w = k * h
+            let n = ws.batch.count, h = spec.metaWidth, k = tasks.count, w = supportRowWidth
             ws.eventFeatures.removeAll(keepingCapacity: true)
             ws.eventFeatures.append(contentsOf: repeatElement(0, count: n * w))
             for t in 0..<k {
@@ -62,6 +66,12 @@ extension Predictor {
                             (out.baseAddress! + i * w + t * h).update(from: f.baseAddress! + i * h, count: h)
                         }
                     }
+                }
+            }
+            if let source = supportEncoder?.sourceColumn {
+                let fc = ws.batch.categoricalWidth
+                ws.eventFeatures.withUnsafeMutableBufferPointer { out in
+                    for i in 0..<n { SupportRowKey.write(ws.batch.categorical[i * fc + source], to: out.baseAddress! + i * w + k * h) }
                 }
             }
             ws.eventTimes.removeAll(keepingCapacity: true)

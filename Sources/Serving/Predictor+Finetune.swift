@@ -90,7 +90,9 @@ extension Predictor {
         ws.fast[t].parameters.overwrite(with: model.parameters.towers[t])
         ws.supportFeatures.withUnsafeBufferPointer { f in
             ws.supportLabels.withUnsafeBufferPointer { y in
-                let support = TowerRows(count: s, features: f.baseAddress! + t * h, featureStride: k * h,
+                // Task t's support is column block t of the (S, W) rows (W = K·H, + 2 with the
+                // support encoder's item key) and column t of the (S, K) labels.
+                let support = TowerRows(count: s, features: f.baseAddress! + t * h, featureStride: supportRowWidth,
                                         labels: y.baseAddress! + t, labelStride: k)
                 ws.fast[t].adapt(on: support, policy: policy, workspace: &ws.tower)
             }

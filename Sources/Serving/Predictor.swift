@@ -43,6 +43,12 @@ public final class Predictor: Sendable {
     let userHasher: FeatureKeyHasher
     /// Per task: when an adapted tower is refused for a request.
     let guards: [AdaptationGuard]
+    /// The support encoder (nil when off): its pools are attached to every batch before the bottom.
+    let supportEncoder: SupportEncoder?
+    /// `Fm`: the config's own multi-categorical columns, before the encoder's.
+    let baseMultiWidth: Int
+    /// `W`: floats of one support row (`K·H`, plus the encoder's key).
+    let supportRowWidth: Int
     let pool = Mutex<[PredictorWorkspace]>([])
 
     /// - Parameters:
@@ -60,8 +66,11 @@ public final class Predictor: Sendable {
         bottom = PackedBottom(model.parameters, spec: spec)
         userHasher = FeatureKeyHasher(feature: model.config.taskKey)
         guards = self.settings.guards ?? model.config.adaptationGuards(labelRanges: model.labelRanges)
-        precondition(model.support.config.rowWidth == spec.taskCount * spec.metaWidth,
-                     "Predictor: support rows are \(model.support.config.rowWidth) wide, K·H = \(spec.taskCount * spec.metaWidth)")
+        supportEncoder = model.config.supportEncoder
+        baseMultiWidth = model.config.multiCategoricalFeatures.count
+        supportRowWidth = model.config.supportRowWidth
+        precondition(model.support.config.rowWidth == supportRowWidth,
+                     "Predictor: support rows are \(model.support.config.rowWidth) wide, the model's are \(supportRowWidth) (K·H = \(spec.taskCount * spec.metaWidth))")
         precondition(model.support.config.labelWidth == spec.taskCount,
                      "Predictor: support labels are \(model.support.config.labelWidth) wide, K = \(spec.taskCount)")
     }
@@ -108,10 +117,12 @@ public final class Predictor: Sendable {
         try validate(request)
         try withWorkspace { (ws: inout PredictorWorkspace) throws(ServingError) in
             // One request: encode it directly (iterating a one-element collection copied the request).
-            ws.batch.removeAll()
+            resetBatch(workspace: &ws)
             ws.rowOffsets.removeAll(keepingCapacity: true)
+            ws.rowTasks.removeAll(keepingCapacity: true)
             if let failure = encodeCandidates(of: request, workspace: &ws) { throw failure }
             ws.rowOffsets.append(ws.batch.count)
+            attachCandidateSupport(workspace: &ws)
             runBottom(workspace: &ws)
             finish(request, rows: ws.rowOffsets[0]..<ws.rowOffsets[1], workspace: &ws, into: &result)
         }
@@ -133,6 +144,7 @@ public final class Predictor: Sendable {
         if results.count > requests.count { results.removeLast(results.count - requests.count) }
         var failed: [Int: ServingError] = [:]
         encode(requests, workspace: &ws) { r, error in failed[r] = error }
+        attachCandidateSupport(workspace: &ws)
         runBottom(workspace: &ws)
         var row = 0
         for r in requests.indices {

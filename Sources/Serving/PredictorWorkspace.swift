@@ -20,6 +20,8 @@ package struct PredictorWorkspace: Sendable {
     var batch: EncodedBatch
     /// `R + 1` row offsets of each request in ``batch``.
     var rowOffsets: [Int] = []
+    /// `R` support-store keys of the requests in ``batch`` (support encoder only).
+    var rowTasks: [UInt64] = []
     var network = NetworkWorkspace()
     var supportFeatures: [Float]          // (S_max, W)
     var supportLabels: [Float]            // (S_max, K)

@@ -20,6 +20,8 @@ extension ServingModel {
         public var seed: UInt64 = 7
         /// Meta-SGD rate multipliers `ρ`, drawn uniformly from [0.5, 1.5) as if learned.
         public var learnsInnerRates = false
+        /// The support encoder (`model.support_encoder`), off by default.
+        public var supportEncoder: ModelConfig.SupportEncoderSpec? = nil
 
         /// The reference serving config of issue 6: tower 64 → 64 → 1, 2 tasks, `H = 64`.
         public init() {}
@@ -45,6 +47,7 @@ extension ServingModel {
             model.expertLayers = expertLayers
             model.towerLayers = towerLayers
             model.seed = seed
+            model.supportEncoder = supportEncoder
             var support = ModelConfig.SupportStore()
             support.capacity = supportCapacity
             support.keepFloor = min(support.keepFloor, supportCapacity)

@@ -8,7 +8,8 @@ extension EvaluationJob {
     public func runPerUser(options: PerUserOptions = .init()) throws -> PerUserEvaluation {
         let model = try LoadedModel(path: modelPath)
         let spec = model.config.networkSpec, layout = model.config.inputLayout, heads = model.config.taskSpecs
-        var stream = try CSVBatchStream(path: dataPath, encoder: model.encoder, options: CSVReadOptions(maxBadRows: maxBadRows))
+        var stream = Self.supportEncoded(
+            try CSVBatchStream(path: dataPath, encoder: model.encoder, options: CSVReadOptions(maxBadRows: maxBadRows)), model: model)
         var recorder = ScoredRowsRecorder()
         var ws = NetworkWorkspace()
         while let batch = try stream.next() {
@@ -30,6 +31,7 @@ extension EvaluationJob {
     public func runFineTunedPerUser(source: SupportSource, steps: Int?, learningRate: Double?, minimumSupportRows: Int? = nil,
                                     options: PerUserOptions = .init()) throws -> PerUserEvaluation {
         let model = try LoadedModel(path: modelPath)
+        try Self.refuseSupportEncoder(model, path: modelPath)
         let adaptation = policy(model.config).adaptation(steps: steps ?? model.config.meta.innerSteps,
                                                  learningRate: learningRate ?? model.config.meta.innerLearningRate)
         var stream = try CSVBatchStream(path: dataPath, encoder: model.encoder, options: CSVReadOptions(maxBadRows: maxBadRows))

@@ -23,9 +23,10 @@ public struct EvaluationJob {
     public func run() throws -> [(task: String, metrics: TaskMetrics)] {
         let model = try LoadedModel(path: modelPath)
         var evaluator = Evaluator(spec: model.config.networkSpec, layout: model.config.inputLayout, tasks: model.config.taskSpecs)
-        var stream = try CSVBatchStream(path: dataPath, encoder: model.encoder, options: CSVReadOptions(maxBadRows: maxBadRows))
+        var stream = Self.supportEncoded(
+            try CSVBatchStream(path: dataPath, encoder: model.encoder, options: CSVReadOptions(maxBadRows: maxBadRows)), model: model)
         let (metrics, _) = try evaluator.evaluate(model.parameters, stream: &stream, table: model.embeddings)
-        logBadRows(stream.reader.badRowCount)
+        logBadRows(stream.base.reader.badRowCount)
         return zip(model.config.labels.map(\.name), metrics).map { (task: $0, metrics: $1) }
     }
 
@@ -37,6 +38,7 @@ public struct EvaluationJob {
     public func runFineTuned(source: SupportSource, steps: Int?, learningRate: Double?,
                              minimumSupportRows: Int? = nil) throws -> (tasks: [String], groups: [FineTuneComparison]) {
         let model = try LoadedModel(path: modelPath)
+        try Self.refuseSupportEncoder(model, path: modelPath)
         let adaptation = policy(model.config).adaptation(steps: steps ?? model.config.meta.innerSteps,
                                                  learningRate: learningRate ?? model.config.meta.innerLearningRate)
         var stream = try CSVBatchStream(path: dataPath, encoder: model.encoder, options: CSVReadOptions(maxBadRows: maxBadRows))
@@ -45,6 +47,26 @@ public struct EvaluationJob {
             .run(stream: &stream)
         logBadRows(stream.reader.badRowCount)
         return (model.config.labels.map(\.name), groups)
+    }
+
+    /// The log with the support encoder's pools (when the model has one): a row pools its user's
+    /// rows in the model's support store (the end of training), then the earlier rows of this log.
+    static func supportEncoded(_ csv: CSVBatchStream, model: LoadedModel) -> SupportEncodedStream<CSVBatchStream> {
+        let store = model.support, encoder = model.config.supportEncoder
+        var features = [Float](repeating: 0, count: store.config.capacity * store.config.rowWidth)
+        var labels = [Float](repeating: 0, count: store.config.capacity * store.config.labelWidth)
+        return SupportEncodedStream(csv, encoder: encoder, prior: encoder.map { encoder in { task in
+            store.supportEncoderRows(task: task, encoder: encoder, features: &features, labels: &labels)
+        } })
+    }
+
+    /// `eval --finetune` builds its support sets itself (``FineTunedEvaluation``), without the
+    /// support encoder's keys: an encoder model is evaluated fine-tuned through the serving path
+    /// (`metarec eval-cold`).
+    static func refuseSupportEncoder(_ model: LoadedModel, path: String) throws {
+        guard model.config.model.supportEncoder != nil else { return }
+        throw ConfigError.invalidValue(source: path, keyPath: "model.support_encoder", line: nil,
+                                       reason: "eval --finetune does not support the support encoder; use metarec eval-cold (the serving path)")
     }
 
     /// Logs the malformed rows skipped (`--max-bad-rows`), when there were any.

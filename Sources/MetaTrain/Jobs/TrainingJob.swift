@@ -81,10 +81,17 @@ public struct TrainingJob {
         try ModelPublisher(root: outputDirectory).prepare()
         try startOrResume(trainer, checkpoint: checkpoint, fingerprint: profile.fingerprint.description, progress: progress)
         CrashPoint.reached("train.started")
-        let chunk = 4096
+        let chunk = 4096, supportEncoder = config.supportEncoder
+        // The support encoder's pools are attached in file order, before the trainer's shuffle.
         let data = TrainingData(
-            trainingPass: { try CSVBatchStream(path: trainingPath, encoder: encoder, options: options, chunkRows: chunk) },
-            validationPass: validationPath.map { path in { try CSVBatchStream(path: path, encoder: encoder, options: options, chunkRows: chunk) } },
+            trainingPass: {
+                SupportEncodedStream(try CSVBatchStream(path: trainingPath, encoder: encoder, options: options, chunkRows: chunk),
+                                     encoder: supportEncoder)
+            },
+            validationPass: validationPath.map { path in {
+                SupportEncodedStream(try CSVBatchStream(path: path, encoder: encoder, options: options, chunkRows: chunk),
+                                     encoder: supportEncoder)
+            } },
             trainingRows: profile.rows, fingerprint: profile.fingerprint.description)
         let report = try trainer.train(data: data, progress: progress)
         CrashPoint.reached("train.finished")
@@ -134,11 +141,13 @@ public struct TrainingJob {
         // Serving starts warm: each task's most recent training rows as meta-layer inputs of
         // the final model, tagged with its version.
         progress.line("building support sets (\(config.supportStore.capacity) most recent rows per task)")
-        var supportStream = try CSVBatchStream(path: trainingPath, encoder: encoder,
-                                               options: CSVReadOptions(maxBadRows: config.training.maxBadRows), chunkRows: 4096)
+        var supportStream = SupportEncodedStream(
+            try CSVBatchStream(path: trainingPath, encoder: encoder,
+                               options: CSVReadOptions(maxBadRows: config.training.maxBadRows), chunkRows: 4096),
+            encoder: config.supportEncoder)
         let supportSets = try SupportSetBuilder.build(
             from: &supportStream, parameters: trainer.bestParameters, spec: config.networkSpec, layout: config.inputLayout,
-            table: store, capacity: config.supportStore.capacity)
+            table: store, capacity: config.supportStore.capacity, keyColumn: config.supportEncoder?.sourceColumn)
         CrashPoint.reached("model.support-built")
         let support = try SupportStore(config: SupportStoreConfig(model: config, modelVersion: UInt64(version, radix: 16) ?? 0))
         supportSets.write(to: support)

@@ -51,8 +51,8 @@ extension ModelManifest {
 }
 
 extension SupportStoreConfig {
-    /// The support store a model config asks for: rows of `f_1 … f_K` (`K·H` floats) and `K`
-    /// labels, `support_store.capacity` rows per task, its TTL, keep-floor, and its task and byte bounds.
+    /// The support store a model config asks for: rows of `f_1 … f_K` (`K·H` floats, plus the
+    /// support encoder's source key, ``SupportRowKey``, when it is on) and `K` labels, `support_store.capacity` rows per task, its TTL, keep-floor, and its task and byte bounds.
     public init(model config: ModelConfig, modelVersion: UInt64) {
         let expiry: Expiry
         switch config.supportStore.expiry {
@@ -60,7 +60,7 @@ extension SupportStoreConfig {
         case .after(let seconds): expiry = .timeToLive(.seconds(seconds))
         }
         let capacity = config.supportStore.capacity
-        self.init(rowWidth: config.taskCount * config.expertOutputWidth, labelWidth: config.taskCount, capacity: capacity,
+        self.init(rowWidth: config.supportRowWidth, labelWidth: config.taskCount, capacity: capacity,
                   expiry: expiry, keepFloor: min(config.supportStore.keepFloor, capacity),
                   memoryBound: MemoryBound(tasks: config.supportStore.maxTasks, bytes: config.supportStore.maxBytes),
                   modelVersion: modelVersion)

@@ -27,9 +27,29 @@ extension ModelConfig {
         }
     }
 
-    /// Concatenated input width `D = (Fc + Fm) · embedding_dim + Fn`.
+    /// Concatenated input width `D = (Fc + Fm + P) · embedding_dim + Fn` (`P` support-encoder pools).
     public var inputWidth: Int {
-        (categoricalFeatures.count + multiCategoricalFeatures.count) * model.embeddingDimension
+        (categoricalFeatures.count + multiCategoricalFeatures.count + supportPoolCount) * model.embeddingDimension
             + numericFeatures.count
+    }
+
+    /// `P`: the support encoder's pooled blocks (0 when off).
+    public var supportPoolCount: Int { model.supportEncoder?.pooling.count ?? 0 }
+
+    /// The support encoder with its columns resolved (nil when off or when a name does not
+    /// resolve; ``validate(source:)`` rejects the latter).
+    public var supportEncoder: SupportEncoder? {
+        guard let spec = model.supportEncoder,
+              let source = categoricalFeatures.firstIndex(where: { $0.name == spec.source }) else { return nil }
+        let label = spec.label.flatMap { name in labels.firstIndex { $0.name == name } }
+        if spec.label != nil && label == nil { return nil }
+        return SupportEncoder(pools: spec.pooling, sourceColumn: source, labelColumn: label, capacity: supportStore.capacity,
+                              ownEmbeddings: spec.embedding == .own)
+    }
+
+    /// Width of one support-store row: `K·H` meta-layer inputs, plus the support encoder's
+    /// source key as two floats' bit patterns (``SupportRowKey``) when the encoder is on.
+    public var supportRowWidth: Int {
+        taskCount * expertOutputWidth + (model.supportEncoder == nil ? 0 : SupportRowKey.width)
     }
 }

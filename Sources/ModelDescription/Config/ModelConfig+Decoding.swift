@@ -133,7 +133,7 @@ extension ModelConfig {
 
     private static func decodeNetwork(_ node: ConfigNode) throws(ConfigError) -> Network {
         let m = try node.mapping(allowed: ["architecture", "embedding_dim", "experts", "expert_layers",
-                                           "tower_layers", "shared_bottom_layers", "seed"])
+                                           "tower_layers", "shared_bottom_layers", "seed", "support_encoder"])
         var n = Network()
         n.architecture = try m.choice("architecture", default: n.architecture)
         n.embeddingDimension = try m.int("embedding_dim", default: n.embeddingDimension)
@@ -142,7 +142,24 @@ extension ModelConfig {
         n.towerLayers = try m.intList("tower_layers", default: n.towerLayers)
         n.sharedBottomLayers = try m.intList("shared_bottom_layers", default: n.sharedBottomLayers)
         n.seed = try decodeSeed(m, default: n.seed)
+        if let node = m["support_encoder"] { n.supportEncoder = try decodeSupportEncoder(node) }
         return n
+    }
+
+    private static func decodeSupportEncoder(_ node: ConfigNode) throws(ConfigError) -> SupportEncoderSpec {
+        let m = try node.mapping(allowed: ["source", "pooling", "label", "embedding", "stop_gradient"])
+        var spec = SupportEncoderSpec(source: try m.required("source").string(), label: try m["label"]?.string(),
+                                      embedding: try m.choice("embedding", default: .shared))
+        spec.stopGradient = try m.bool("stop_gradient", default: false)
+        if let p = m["pooling"] {
+            if case .some = try? p.list() {
+                spec.pooling = []
+                for item in try p.list() { spec.pooling.append(try item.choice(SupportEncoder.Pool.self)) }
+            } else {
+                spec.pooling = [try p.choice(SupportEncoder.Pool.self)]
+            }
+        }
+        return spec
     }
 
     private static func decodeSeed(_ m: ConfigMapping, default value: UInt64) throws(ConfigError) -> UInt64 {

@@ -49,7 +49,7 @@ extension ModelConfig {
     /// `D = (Fc + Fm) · embedding_dim + Fn` in Double (``inputWidth`` is an `Int` and would
     /// overflow for an absurd `embedding_dim`).
     var estimatedInputWidth: Double {
-        Double(categoricalFeatures.count + multiCategoricalFeatures.count) * Double(model.embeddingDimension)
+        Double(categoricalFeatures.count + multiCategoricalFeatures.count + supportPoolCount) * Double(model.embeddingDimension)
             + Double(numericFeatures.count)
     }
 

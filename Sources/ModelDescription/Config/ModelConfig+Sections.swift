@@ -20,8 +20,40 @@ extension ModelConfig {
         public var sharedBottomLayers: [Int] = [64, 32]
         /// Seed of the parameter initialisers. YAML `seed`, default 1.
         public var seed: UInt64 = 1
+        /// The support-set encoder (``SupportEncoder``): the user's support items pooled into
+        /// extra input blocks. YAML `support_encoder`, default none (off).
+        public var supportEncoder: SupportEncoderSpec? = nil
 
         public init() {}
+    }
+
+    /// YAML `model.support_encoder: {source: item_id, pooling: [mean, label_weighted], label: rating}`:
+    /// which categorical feature's embeddings are pooled over a row's earlier support rows, how
+    /// (one input block of `d` per entry of `pooling`; a single name is a one-entry list), and
+    /// which label weights `label_weighted`.
+    public struct SupportEncoderSpec: Sendable, Equatable, Codable {
+        /// A categorical feature (the item). YAML `source`, required.
+        public var source: String
+        /// The pooled blocks, in input order (≥ 1, no repeats). YAML `pooling`, default `[mean]`.
+        public var pooling: [SupportEncoder.Pool]
+        /// The weighting label (required by `label_weighted`). YAML `label`, default none.
+        public var label: String?
+        /// Which embedding rows the pools read: the source feature's (`shared`, SVD++-style
+        /// gradient into the item embeddings) or their own (`own`, SVD++'s separate `y_j`).
+        /// YAML `embedding`, default `shared`.
+        public var embedding: Embedding = .shared
+        /// `true`: the pools pass no gradient to the embedding rows they read (they are trained
+        /// only in their other roles). YAML `stop_gradient`, default false.
+        public var stopGradient = false
+
+        public enum Embedding: String, Sendable, Equatable, Codable, CaseIterable { case shared, own }
+
+        public init(source: String, pooling: [SupportEncoder.Pool] = [.mean], label: String? = nil, embedding: Embedding = .shared) {
+            self.source = source
+            self.pooling = pooling
+            self.label = label
+            self.embedding = embedding
+        }
     }
 
     /// The bottom of the network below the task towers.

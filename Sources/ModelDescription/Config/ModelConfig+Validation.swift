@@ -21,6 +21,7 @@ extension ModelConfig {
         var v = Validator(source: source, lines: lines)
         try v.columns(self)
         try v.network(model)
+        try v.supportEncoder(self)
         try v.meta(meta)
         try v.training(training)
         try v.positive(embeddings.admissionCount, "embeddings.admission_count")
@@ -187,6 +188,22 @@ private struct Validator {
         try widths(n.expertLayers, "model.expert_layers", nonEmpty: n.architecture == .mmoe)
         try widths(n.towerLayers, "model.tower_layers", nonEmpty: false)
         try widths(n.sharedBottomLayers, "model.shared_bottom_layers", nonEmpty: n.architecture == .sharedBottom)
+    }
+
+    /// `model.support_encoder`: a categorical source, a label when `label_weighted`, pools without repeats.
+    func supportEncoder(_ c: ModelConfig) throws(ConfigError) {
+        guard let e = c.model.supportEncoder else { return }
+        let path = "model.support_encoder"
+        try check(c.categoricalFeatures.contains { $0.name == e.source }, "\(path).source",
+                  "must name a categorical feature (\(c.categoricalFeatures.map(\.name).joined(separator: ", "))), got \"\(e.source)\"")
+        try check(!e.pooling.isEmpty, "\(path).pooling", "must list at least one of mean | label_weighted")
+        try check(Set(e.pooling).count == e.pooling.count, "\(path).pooling", "lists a pooling twice: \(e.pooling.map(\.rawValue))")
+        if let label = e.label {
+            try check(c.labels.contains { $0.name == label }, "\(path).label",
+                      "must name a label (\(c.labels.map(\.name).joined(separator: ", "))), got \"\(label)\"")
+        }
+        try check(e.label != nil || !e.pooling.contains(.labelWeighted), "\(path).label",
+                  "is required by pooling label_weighted")
     }
 
     func meta(_ m: ModelConfig.Meta) throws(ConfigError) {

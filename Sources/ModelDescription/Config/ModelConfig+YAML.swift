@@ -34,7 +34,7 @@ extension ModelConfig {
               expert_layers: \(model.expertLayers)
               tower_layers: \(model.towerLayers)
               shared_bottom_layers: \(model.sharedBottomLayers)
-              seed: \(model.seed)
+              seed: \(model.seed)\(yamlSupportEncoder)
             meta:
               enabled: \(meta.enabled)
               order: \(meta.order.rawValue)
@@ -170,5 +170,17 @@ extension ModelConfig.Expiry {
         case .never: 0
         case .after(let seconds): seconds
         }
+    }
+}
+
+extension ModelConfig {
+    /// `model.support_encoder` as one flow mapping line (empty when off).
+    private var yamlSupportEncoder: String {
+        guard let e = model.supportEncoder else { return "" }
+        var fields = ["source: \(Self.yamlScalar(e.source))", "pooling: [\(e.pooling.map(\.rawValue).joined(separator: ", "))]"]
+        if let label = e.label { fields.append("label: \(Self.yamlScalar(label))") }
+        if e.embedding != .shared { fields.append("embedding: \(e.embedding.rawValue)") }
+        if e.stopGradient { fields.append("stop_gradient: true") }
+        return "\n  support_encoder: {\(fields.joined(separator: ", "))}"
     }
 }

@@ -19,14 +19,19 @@ extension ModelConfig {
 
     /// How encoded batches become the network input.
     public var inputLayout: InputLayout {
-        InputLayout(
+        var layout = InputLayout(
             categoricalCount: categoricalFeatures.count,
             multiCategoricalPooling: multiCategoricalFeatures.map { feature in
                 if case .multiCategorical(_, let pooling) = feature.kind, pooling == .sum { return .sum }
                 return .mean
-            },
+            } + Array(repeating: .weighted, count: supportPoolCount),
             numericCount: numericFeatures.count,
             embeddingDimension: model.embeddingDimension)
+        if model.supportEncoder?.stopGradient == true {
+            let fm = multiCategoricalFeatures.count
+            layout.stopsGradient = Set(fm..<(fm + supportPoolCount))
+        }
+        return layout
     }
 
     /// One ``TaskSpec`` per label, in config order.

@@ -94,7 +94,7 @@ public struct EncodedBatch: Sendable, Equatable {
             timestamps.withUnsafeBytes { src in out.timestamps.withUnsafeMutableBytes { Self.gather(src, rows, into: $0) } }
         }
         for f in 0..<multiCategoricalWidth {
-            for i in rows { out.multiCategorical[f].append(multiCategorical[f].keys(ofRow: i)) }
+            for i in rows { out.multiCategorical[f].append(row: i, of: multiCategorical[f]) }
         }
         out.count = rows.count
         return out
@@ -125,7 +125,7 @@ public struct EncodedBatch: Sendable, Equatable {
             "append(contentsOf:): batch widths differ")
         categorical += other.categorical
         for f in 0..<multiCategoricalWidth {
-            for r in 0..<other.count { multiCategorical[f].append(other.multiCategorical[f].keys(ofRow: r)) }
+            for r in 0..<other.count { multiCategorical[f].append(row: r, of: other.multiCategorical[f]) }
         }
         numeric += other.numeric
         labels += other.labels
@@ -199,18 +199,46 @@ public struct EncodedBatch: Sendable, Equatable {
 }
 
 /// One multi-categorical feature over a batch: row `b`'s keys are `keys[offsets[b]..<offsets[b+1]]`.
+///
+/// A *weighted* column (the support encoder's pools, ``SupportEncoder``) also holds one weight
+/// per key, `weights[i]` for `keys[i]`; an unweighted column's `weights` is empty (so is a
+/// weighted column's while all its bags are empty).
 public struct MultiCategoricalColumn: Sendable, Equatable {
     /// `B + 1` offsets into ``keys``; `offsets[0] == 0`.
     public private(set) var offsets: [Int32] = [0]
     /// All rows' keys, concatenated.
     public private(set) var keys: [UInt64] = []
+    /// One weight per key (weighted columns), or empty.
+    public private(set) var weights: [Float] = []
 
     public init() {}
 
-    /// Appends one row's keys (possibly none).
+    /// Appends one row's keys (possibly none) to an unweighted column.
     public mutating func append(_ rowKeys: some Collection<UInt64>) {
+        precondition(weights.isEmpty, "MultiCategoricalColumn.append: the column is weighted; pass weights")
         keys.append(contentsOf: rowKeys)
         offsets.append(Int32(keys.count))
+    }
+
+    /// Appends one row's keys with one weight each to a weighted (or still empty) column.
+    public mutating func append(_ rowKeys: some Collection<UInt64>, weights rowWeights: some Collection<Float>) {
+        precondition(rowKeys.count == rowWeights.count, "MultiCategoricalColumn.append: \(rowKeys.count) keys, \(rowWeights.count) weights")
+        precondition(weights.count == keys.count, "MultiCategoricalColumn.append: the column is unweighted")
+        keys.append(contentsOf: rowKeys)
+        weights.append(contentsOf: rowWeights)
+        offsets.append(Int32(keys.count))
+    }
+
+    /// Appends row `b` of `other` (keys, and weights when `other` is weighted).
+    mutating func append(row b: Int, of other: MultiCategoricalColumn) {
+        let range = Int(other.offsets[b])..<Int(other.offsets[b + 1])
+        if range.isEmpty {
+            offsets.append(Int32(keys.count))
+        } else if !other.weights.isEmpty {
+            append(other.keys[range], weights: other.weights[range])
+        } else {
+            append(other.keys[range])
+        }
     }
 
     /// Keys of row `b`.
@@ -222,11 +250,13 @@ public struct MultiCategoricalColumn: Sendable, Equatable {
         offsets.removeAll(keepingCapacity: true)
         offsets.append(0)
         keys.removeAll(keepingCapacity: true)
+        weights.removeAll(keepingCapacity: true)
     }
 
     /// Removes rows `row ...`.
     mutating func removeRows(from row: Int) {
         keys.removeLast(keys.count - Int(offsets[row]))
+        if !weights.isEmpty { weights.removeLast(weights.count - Int(offsets[row])) }
         offsets.removeLast(offsets.count - row - 1)
     }
 

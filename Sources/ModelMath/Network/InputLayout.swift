@@ -17,6 +17,9 @@ public struct InputLayout: Sendable, Equatable {
     public var numericCount: Int
     /// `d`.
     public var embeddingDimension: Int
+    /// Multi-categorical columns whose pool passes no gradient to the embedding rows (a
+    /// stop-gradient: the rows are read, not trained, through these pools). Default none.
+    public var stopsGradient: Set<Int> = []
 
     public init(categoricalCount: Int, multiCategoricalPooling: [EmbeddingBag.Pooling], numericCount: Int, embeddingDimension: Int) {
         precondition(categoricalCount >= 0 && numericCount >= 0 && embeddingDimension > 0,
@@ -140,7 +143,8 @@ package enum InputLayer {
         let b = batch.count, d = layout.embeddingDimension, width = output.columns
         if !layout.multiCategoricalPooling.isEmpty { ws.bag.resize(rows: b, columns: d) }
         for (m, pooling) in layout.multiCategoricalPooling.enumerated() {
-            EmbeddingBag.forward(table: ws.rows, offsets: batch.multiCategorical[m].offsets, ids: ws.multiIDs[m], pooling: pooling, output: &ws.bag)
+            EmbeddingBag.forward(table: ws.rows, offsets: batch.multiCategorical[m].offsets, ids: ws.multiIDs[m], pooling: pooling,
+                                 weights: batch.multiCategorical[m].weights, output: &ws.bag)
             ColumnBlock.copy(ws.bag, into: &output, atColumn: first + m * d)
         }
         let fn = layout.numericCount, column = first + layout.multiCategoricalPooling.count * d
@@ -161,10 +165,11 @@ package enum InputLayer {
                              workspace ws: inout InputWorkspace) {
         let d = layout.embeddingDimension
         if !layout.multiCategoricalPooling.isEmpty { ws.dBag.resize(to: [batch.count, d]) }
-        for (m, pooling) in layout.multiCategoricalPooling.enumerated() {
+        for (m, pooling) in layout.multiCategoricalPooling.enumerated() where !layout.stopsGradient.contains(m) {
             ws.dBag.fill(0)
             ColumnBlock.accumulate(from: dOutput, atColumn: first + m * d, into: &ws.dBag)
-            EmbeddingBag.backward(offsets: batch.multiCategorical[m].offsets, ids: ws.multiIDs[m], pooling: pooling, dOutput: ws.dBag, dTable: &ws.dRows)
+            EmbeddingBag.backward(offsets: batch.multiCategorical[m].offsets, ids: ws.multiIDs[m], pooling: pooling,
+                                  weights: batch.multiCategorical[m].weights, dOutput: ws.dBag, dTable: &ws.dRows)
         }
     }
 

@@ -64,6 +64,65 @@ extension OpsTests {
             }
         }
 
+        /// Weights in −1 ... 1 (negative ones included: label-centred weights), one per id.
+        static func weights(_ c: Case, seed: UInt64) -> [Float] {
+            let w = randomTensor([max(c.ids.count, 1)], seed: seed + 200).scalars
+            return Array(w.prefix(c.ids.count))
+        }
+
+        static func applyWeighted(_ table: Tensor, _ c: Case, _ weights: [Float]) -> Tensor {
+            var out = OpsFixtures.garbage([c.bags.count, c.width])
+            EmbeddingBag.forward(table: table, offsets: c.offsets, ids: c.ids, pooling: .weighted, weights: weights, output: &out)
+            return out
+        }
+
+        @Test(arguments: cases)
+        func `weighted embedding bag forward matches a naive reference`(c: Case) {
+            for seed in OpsFixtures.seeds {
+                let table = randomTensor([c.rows, c.width], seed: seed)
+                let w = Self.weights(c, seed: seed)
+                var expected = Tensor(shape: [c.bags.count, c.width])
+                var i = 0
+                for (b, bag) in c.bags.enumerated() {
+                    for id in bag {
+                        for j in 0..<c.width { expected[b, j] += w[i] * table[Int(id), j] }
+                        i += 1
+                    }
+                }
+                expectClose(Self.applyWeighted(table, c, w), expected, rtol: 1e-5, atol: 1e-6, "seed \(seed)")
+            }
+        }
+
+        @Test func `weighted pooling with weights 1 over n equals mean pooling`() {
+            let c = Self.cases[5]
+            let table = randomTensor([c.rows, c.width], seed: 7)
+            let w = c.bags.flatMap { bag in repeatElement(1 / Float(bag.count), count: bag.count) }
+            expectClose(Self.applyWeighted(table, c, w), Self.apply(table, c, .mean), rtol: 1e-5, atol: 1e-6)
+        }
+
+        @Test(arguments: cases)
+        func `weighted embedding bag backward matches finite differences and accumulates`(c: Case) {
+            for seed in OpsFixtures.seeds {
+                let table = randomTensor([c.rows, c.width], seed: seed)
+                let w = Self.weights(c, seed: seed)
+                let upstream = randomTensor([c.bags.count, c.width], seed: seed + 100)
+                var dTable = Tensor(shape: table.shape)
+                EmbeddingBag.backward(offsets: c.offsets, ids: c.ids, pooling: .weighted, weights: w, dOutput: upstream, dTable: &dTable)
+                gradientCheck(dTable, of: { weightedSum(Self.applyWeighted($0, c, w), upstream) }, at: table, "seed \(seed)")
+                let once = dTable
+                EmbeddingBag.backward(offsets: c.offsets, ids: c.ids, pooling: .weighted, weights: w, dOutput: upstream, dTable: &dTable)
+                // Mixed-sign weights cancel, so the second pass's float sums round differently.
+                expectClose(dTable, 2 * once, rtol: 1e-5, atol: 1e-6, "accumulates, seed \(seed)")
+            }
+        }
+
+        @Test func `weighted embedding bag traps without one weight per id`() async {
+            await #expect(processExitsWith: .failure) {
+                var out = Tensor.zeros(1, 2)
+                EmbeddingBag.forward(table: .zeros(3, 2), offsets: [0, 2], ids: [1, 2], pooling: .weighted, weights: [1], output: &out)
+            }
+        }
+
         @Test func `embedding bag traps on an id outside the table`() async {
             await #expect(processExitsWith: .failure) {
                 var out = Tensor.zeros(1, 2)

@@ -1,0 +1,72 @@
+import Foundation
+import ModelDescription
+import ModelMath
+import ParamServer
+import Testing
+@testable import MetaTrain
+
+/// `model.support_encoder` through the training job: the model trains, its support sets keep each
+/// row's source key, `metarec eval` runs it, and `eval --finetune` refuses it by name.
+@Suite struct SupportEncoderTrainingTests {
+    static var config: ModelConfig {
+        var config = ModelConfig(
+            taskKey: "user", time: "ts",
+            features: [.init(name: "user", kind: .categorical), .init(name: "item", kind: .categorical)],
+            labels: [.init(name: "like", kind: .binary), .init(name: "rating", kind: .regression)])
+        config.model.embeddingDimension = 4
+        config.model.experts = 2
+        config.model.expertLayers = [8]
+        config.model.towerLayers = [4]
+        config.model.supportEncoder = .init(source: "item", pooling: [.mean, .labelWeighted], label: "rating")
+        config.supportStore.capacity = 3
+        config.supportStore.keepFloor = 1
+        config.training.batchSize = 16
+        config.training.epochs = 2
+        config.training.threads = 1
+        return config
+    }
+
+    /// Users `u0 … u4`, each with rows in time order; items and ratings deterministic.
+    static func log(rows: Int) -> String {
+        let lines = (0..<rows).map { i in
+            let rating = 1 + (i * 7 + i / 5) % 5
+            return "u\(i % 5),\(1_700_000_000 + i),m\((i * 3) % 11),\(rating >= 4 ? 1 : 0),\(rating)"
+        }
+        return (["user,ts,item,like,rating"] + lines).joined(separator: "\n") + "\n"
+    }
+
+    @Test func `an encoder model trains, keeps item keys in its support rows and evaluates`() throws {
+        let directory = TrainingFixture.temporaryDirectory("support-encoder")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let configPath = try TrainingFixture.writeConfig(Self.config, in: directory)
+        let data = directory + "/log.csv", model = directory + "/model"
+        try Self.log(rows: 60).write(toFile: data, atomically: true, encoding: .utf8)
+        try TrainingJob(configPath: configPath, trainingPath: data, validationPath: data, outputDirectory: model)
+            .run(progress: ProgressReporter(quiet: true))
+
+        let loaded = try LoadedModel(path: model)
+        let w = loaded.support.config.rowWidth, k = loaded.config.taskCount, h = loaded.config.expertOutputWidth
+        #expect(w == k * h + SupportRowKey.width)
+        var features = [Float](repeating: 0, count: 3 * w), labels = [Float](repeating: 0, count: 3 * k)
+        let encoder = try #require(loaded.config.supportEncoder)
+        for u in 0..<5 {
+            let task = FeatureKey.hash(feature: "user", value: "u\(u)")
+            let rows = loaded.support.supportEncoderRows(task: task, encoder: encoder, features: &features, labels: &labels)
+            // The user's newest three rows, oldest first: rows 45 + u, 50 + u, 55 + u of the log.
+            let expected = [45 + u, 50 + u, 55 + u].map { FeatureKey.hash(feature: "item", value: "m\(($0 * 3) % 11)") }
+            #expect(rows.keys == expected, "u\(u)")
+            let ratings: [Float] = [45 + u, 50 + u, 55 + u].map { (i: Int) -> Float in Float(1 + (i * 7 + i / 5) % 5) }
+            #expect(rows.labels == ratings, "u\(u) ratings")
+        }
+
+        let job = EvaluationJob(modelPath: model, dataPath: data)
+        let metrics = try job.run()
+        #expect(metrics.count == 2 && metrics[1].metrics.rmse.map { $0.isFinite } == true)
+        do {
+            _ = try job.runFineTuned(source: .supportStore, steps: 1, learningRate: 0.1)
+            Issue.record("eval --finetune should refuse an encoder model")
+        } catch let error as ConfigError {
+            #expect(error.keyPath == "model.support_encoder")
+        }
+    }
+}
