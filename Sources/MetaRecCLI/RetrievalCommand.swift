@@ -62,8 +62,8 @@ struct RetrievalTrain: AsyncParsableCommand {
             let trained = RetrievalTraining.train(config: config, log: log, split: split, epochs: epochs) { r in
                 print(String(format: "epoch %2d: loss %.4f, validation recall@50 %.4f (%.1f s)", r.epoch, r.loss, r.validationRecall, r.seconds))
             }
-            try RetrievalModelDirectory.write(trained, config: config, catalogue: log.itemIDs, to: out)
-            print(String(format: "best epoch %d (validation recall@50 %.4f); wrote %@", trained.bestEpoch, trained.bestValidationRecall, out))
+            let published = try RetrievalModelFiles.write(trained, config: config, catalogue: log.itemIDs, to: out)
+            print(String(format: "best epoch %d (validation recall@50 %.4f); wrote %@ (index: %d items)", trained.bestEpoch, trained.bestValidationRecall, published, log.itemIDs.count))
         }
     }
 }
