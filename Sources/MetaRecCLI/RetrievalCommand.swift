@@ -7,7 +7,7 @@ struct RetrievalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retrieval",
         abstract: "Two-tower retrieval: train on a MovieLens directory, evaluate recall@K / nDCG@K over the whole catalogue.",
-        subcommands: [RetrievalTrain.self, RetrievalEval.self])
+        subcommands: [RetrievalTrain.self, RetrievalEval.self, RetrievalSynthetic.self])
 }
 
 /// `metarec retrieval train`.
