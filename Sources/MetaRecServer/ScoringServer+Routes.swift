@@ -10,7 +10,7 @@ extension ScoringServer {
         "/v1/score": [.post], "/v1/events": [.post], "/v1/recommend": [.post], "/healthz": [.get], "/metrics": [.get], "/openapi.yaml": [.get],
     ]
 
-    /// `POST /v1/score`, `POST /v1/events`, `GET /healthz`, `GET /metrics`, `GET /openapi.yaml`;
+    /// `POST /v1/score`, `POST /v1/events`, `POST /v1/recommend`, `GET /healthz`, `GET /metrics`, `GET /openapi.yaml`;
     /// Hummingbird's `MetricsMiddleware` (HTTP metrics on the process-wide `MetricsSystem`); the
     /// bearer tokens, when configured (``AuthenticationMiddleware``); 404 and 405 as JSON errors
     /// (``RouteErrorMiddleware``).
@@ -36,7 +36,9 @@ extension ScoringServer {
                 let events = try RequestDecoding.eventsRequest(from: body)
                 try predictor.checkTimes(of: events, within: configuration.eventTimes)
                 let appended = try await record(events)
-                recommender?.recentItems.record(events, itemFeature: recommender!.itemFeature, taskKey: predictor.model.config.taskKey)
+                if let recommender {  // the default history of /v1/recommend
+                    recommender.recentItems.record(events, itemFeature: recommender.itemFeature, taskKey: predictor.model.config.taskKey)
+                }
                 return HTTPReply.json(.ok, Array("{\"appended\":\(appended)}".utf8))
             }
         }

@@ -21,7 +21,6 @@ public struct CatalogueRecall: Sendable {
     private var search: InnerProductSearch
     private var workspace = UserTowerWorkspace()
     private var history: HistoryBatch
-    private var excluded: [Int32] = []
 
     /// A recall over `model`'s index.
     public init(model: RetrievalModel) {
@@ -40,10 +39,7 @@ public struct CatalogueRecall: Sendable {
         history.removeAll()
         history.append(rows)
         UserTower.forward(model.parameters, history: history, workspace: &workspace)
-        excluded.removeAll(keepingCapacity: true)
-        excluded.append(contentsOf: excluding)
-        let excludedRows = excluded
-        search.search(queries: workspace.output, k: min(n, items)) { _ in excludedRows }
+        search.search(queries: workspace.output, k: min(n, items)) { _ in excluding }
         out.removeAll(keepingCapacity: true)
         for j in 0..<search.count(of: 0) { out.append((search.ids[j], search.scores[j])) }
     }
