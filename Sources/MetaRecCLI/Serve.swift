@@ -20,7 +20,7 @@ struct Serve: AsyncParsableCommand {
             METAREC_MODEL, METAREC_HOST, METAREC_PORT, METAREC_WORKERS, METAREC_SWEEP_SECONDS, METAREC_STATE, \
             METAREC_EVENT_FSYNC, METAREC_SNAPSHOT_SECONDS, METAREC_HEADER_TIMEOUT_SECONDS, METAREC_BODY_TIMEOUT_SECONDS, \
             METAREC_IDLE_TIMEOUT_SECONDS, METAREC_MAX_CONNECTIONS, METAREC_SHUTDOWN_GRACE_SECONDS, METAREC_TOKEN_FILE, \
-            METAREC_TOKENS, METAREC_INSECURE_NO_AUTH, METAREC_RETRIEVAL, METAREC_RETRIEVAL_ITEM_FEATURE, LOG_LEVEL, LOG_FORMAT. The model directory is only read; the \
+            METAREC_TOKENS, METAREC_INSECURE_NO_AUTH, METAREC_RETRIEVAL, METAREC_RETRIEVAL_ITEM_FEATURE, METAREC_CATALOGUE, LOG_LEVEL, LOG_FORMAT. The model directory is only read; the \
             support-store snapshot and the event log live in --state (an event is acknowledged once it is in the log; \
             replayed after the snapshot at start; without --state events are not durable). \
             A non-loopback --host needs bearer tokens (or --insecure-no-auth).
@@ -74,6 +74,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The ranker feature that carries a recalled item's key (default item_id). [METAREC_RETRIEVAL_ITEM_FEATURE]")
     var retrievalItemFeature: String?
 
+    @Option(help: "CSV of item features (header: the item feature, then ranker features) sent with /v1/recommend's candidates. [METAREC_CATALOGUE]")
+    var catalogue: String?
+
     @Flag(help: "Serve a non-loopback --host without bearer tokens (refused otherwise). [METAREC_INSECURE_NO_AUTH]")
     var insecureNoAuth = false
 
@@ -90,6 +93,7 @@ struct Serve: AsyncParsableCommand {
             ("metarec.shutdown.grace.seconds", shutdownGraceSeconds), ("metarec.token.file", tokenFile),
             ("metarec.insecure.no.auth", insecureNoAuth ? "true" : nil),
             ("metarec.retrieval", retrieval), ("metarec.retrieval.item.feature", retrievalItemFeature),
+            ("metarec.catalogue", catalogue),
         ]
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         for case let (key, value?) in flags { values[key] = ConfigValue(.string(value), isSecret: false) }
@@ -126,9 +130,16 @@ struct Serve: AsyncParsableCommand {
 
     /// The retrieval model of `--retrieval` with its index, checked against the ranker; `nil` without one.
     static func recommender(_ settings: ServerSettings, ranker: ModelConfig) throws -> Recommender? {
-        guard let path = settings.retrieval else { return nil }
+        guard let path = settings.retrieval else {
+            if let catalogue = settings.catalogue { throw LogOptions.failure("--catalogue \(catalogue) needs --retrieval") }
+            return nil
+        }
         do {
-            return try Recommender(model: RetrievalModelFiles.read(path), itemFeature: settings.retrievalItemFeature, ranker: ranker)
+            let catalogue = try settings.catalogue.map {
+                try ItemCatalogue(path: $0, itemFeature: settings.retrievalItemFeature, ranker: ranker)
+            }
+            return try Recommender(model: RetrievalModelFiles.read(path), itemFeature: settings.retrievalItemFeature, ranker: ranker,
+                                   catalogue: catalogue)
         } catch {
             throw LogOptions.failure("cannot load the retrieval model \(path): \(error)")
         }

@@ -10,7 +10,7 @@ import Synchronization
 /// history  = request.history ?? recentItems[user]        item keys → catalogue rows; unknown keys skipped (reported)
 /// excluded = rows(request.exclude) ∪ (exclude_seen ? history rows : ∅)
 /// recalled = CatalogueRecall(history, excluded, n)       exact top-n of ⟨u, v_i⟩ over all N items
-/// ranked   = the ranker's /v1/score path on {itemFeature: key} per recalled item, with the request's context
+/// ranked   = the ranker's /v1/score path on catalogue[key] ∪ {itemFeature: key} per recalled item, with the request's context
 /// items    = the k best recalled by the order_by task's score (ties: retrieval score, then recall order)
 /// ```
 /// Threading: the recall's scratch is behind one mutex (a recall is a `(N, d)·(d, 1)` pass);
@@ -22,6 +22,8 @@ public final class Recommender: Sendable {
     public let itemFeature: String
     /// Users' recent item keys from `/v1/events`.
     public let recentItems: RecentItems
+    /// Item features sent with each candidate (`--catalogue`), if any.
+    public let catalogue: ItemCatalogue?
     private let recall: Mutex<CatalogueRecall>
 
     /// A setting that does not fit the ranker.
@@ -30,13 +32,15 @@ public final class Recommender: Sendable {
     }
 
     /// - Throws: ``Invalid`` when `itemFeature` is not an input feature of `ranker`.
-    public init(model: RetrievalModel, itemFeature: String, ranker: ModelConfig, maxUsers: Int = 100_000) throws(Invalid) {
+    public init(model: RetrievalModel, itemFeature: String, ranker: ModelConfig, catalogue: ItemCatalogue? = nil,
+                maxUsers: Int = 100_000) throws(Invalid) {
         guard ranker.features.contains(where: { $0.name == itemFeature }) else {
             throw Invalid(description: "the ranker has no feature \(itemFeature) to carry the item keys "
                           + "(its features: \(ranker.features.map(\.name).joined(separator: ", "))); set --retrieval-item-feature")
         }
         self.model = model
         self.itemFeature = itemFeature
+        self.catalogue = catalogue
         recentItems = RecentItems(perUser: max(1, model.manifest.maxHistory), maxUsers: maxUsers)
         recall = Mutex(CatalogueRecall(model: model))
     }
@@ -72,6 +76,13 @@ public final class Recommender: Sendable {
         plan.excludedRows = (r.exclude ?? []).compactMap { model.index.rows[$0] }
         if r.excludeSeen ?? true { plan.excludedRows += plan.historyRows }
         return plan
+    }
+
+    /// The ranker's candidate for an item: its catalogue row (if any) and the key under ``itemFeature``.
+    func candidate(_ key: String) -> [String: FeatureValue] {
+        var row = catalogue?.rows[key] ?? [:]
+        row[itemFeature] = .string(key)
+        return row
     }
 
     /// The recalled rows and their retrieval scores `⟨u, v_i⟩`, best first.

@@ -13,7 +13,7 @@ extension ScoringServer {
         let keys = recalled.map { recommender.model.index.keys[Int($0.row)] }
         var ranked = ScoreResult(modelVersion: predictor.model.modelVersion, taskNames: tasks)
         if !recalled.isEmpty {
-            let candidates: [[String: FeatureValue]] = keys.map { [recommender.itemFeature: .string($0)] }
+            let candidates = keys.map(recommender.candidate)
             ranked = try await batcher.score(ScoreRequest(user: request.user, candidates: candidates, context: request.context,
                                                           finetune: request.finetune))
         }

@@ -14,6 +14,7 @@ import Configuration
 /// | `metarec.sweep.seconds` | `METAREC_SWEEP_SECONDS` | `--sweep-seconds` | `60` |
 /// | `metarec.retrieval` | `METAREC_RETRIEVAL` | `--retrieval` | none (`POST /v1/recommend` answers 404) |
 /// | `metarec.retrieval.item.feature` | `METAREC_RETRIEVAL_ITEM_FEATURE` | `--retrieval-item-feature` | `item_id` |
+/// | `metarec.catalogue` | `METAREC_CATALOGUE` | `--catalogue` | none (candidates carry only the item key) |
 /// | `metarec.state` | `METAREC_STATE` | `--state` | none (no snapshot, no event log) |
 /// | `metarec.event.fsync` | `METAREC_EVENT_FSYNC` | `--event-fsync` | `every_second` (`always`, `off`) |
 /// | `metarec.snapshot.seconds` | `METAREC_SNAPSHOT_SECONDS` | `--snapshot-seconds` | `300` |
@@ -36,6 +37,8 @@ public struct ServerSettings: Sendable, Equatable {
     public var retrieval: String?
     /// The ranker feature a recalled item's key is sent under.
     public var retrievalItemFeature = "item_id"
+    /// A CSV of item features for `/v1/recommend`'s candidates (``ItemCatalogue``); `nil`: none.
+    public var catalogue: String?
 
     /// A value that is not what its key needs, named by its environment variable (its flag is the same
     /// in lower case with dashes).
@@ -70,6 +73,7 @@ public struct ServerSettings: Sendable, Equatable {
         try readEventLogSettings(reader)
         retrieval = Self.text(reader, "metarec.retrieval")
         retrievalItemFeature = Self.text(reader, "metarec.retrieval.item.feature") ?? retrievalItemFeature
+        catalogue = Self.text(reader, "metarec.catalogue")
     }
 
     /// `metarec.event.fsync` and `metarec.snapshot.seconds` into ``configuration``.

@@ -23,10 +23,19 @@ import Testing
         return try RetrievalModelFiles.read(root.path)
     }
 
-    static func withRecommendServer<T: Sendable>(_ body: @Sendable (RetrievalModel, Int) async throws -> T) async throws -> T {
+    static func withRecommendServer<T: Sendable>(catalogue csv: String? = nil,
+                                                 _ body: @Sendable (RetrievalModel, Int) async throws -> T) async throws -> T {
         let model = try Fixtures.model()
         let retrieval = try retrieval()
-        let recommender = try Recommender(model: retrieval, itemFeature: "item_id", ranker: model.config)
+        var catalogue: ItemCatalogue?
+        if let csv {
+            let directory = try temporaryDirectory("catalogue")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let file = directory.appendingPathComponent("items.csv")
+            try Data(csv.utf8).write(to: file)
+            catalogue = try ItemCatalogue(path: file.path, itemFeature: "item_id", ranker: model.config)
+        }
+        let recommender = try Recommender(model: retrieval, itemFeature: "item_id", ranker: model.config, catalogue: catalogue)
         let server = ScoringServer(model: model, configuration: ServerConfiguration(port: 0, sweepInterval: .seconds(60)),
                                    recommender: recommender)
         return try await withRunning(server) { port in try await body(retrieval, port) }
@@ -35,13 +44,14 @@ import Testing
     /// The expected items: the `n` best rows by `⟨u, v_i⟩` in Double (ties to the lower row), scored by
     /// `/v1/score` in that order, sorted by `task`'s score (ties: retrieval score, recall order), the first `k`.
     static func reference(_ m: RetrievalModel, port: Int, user: String, history: [Int32], excluded: Set<Int32>,
-                          n: Int, k: Int, task: String, context: String) async throws -> [(key: String, retrieval: Double, score: Double)] {
+                          n: Int, k: Int, task: String, context: String,
+                          features: (String) -> String = { _ in "" }) async throws -> [(key: String, retrieval: Double, score: Double)] {
         let u = UserTower.embed(m.parameters, histories: [history[...]], maxLength: m.manifest.maxHistory)
         let scored = (0..<m.index.count).filter { !excluded.contains(Int32($0)) }.map { i -> (Double, Int) in
             ((0..<m.index.dimension).reduce(0.0) { $0 + Double(u[0, $1]) * Double(m.index.embeddings[i, $1]) }, i)
         }
         let recalled = scored.sorted { $0.0 != $1.0 ? $0.0 > $1.0 : $0.1 < $1.1 }.prefix(n)
-        let candidates = recalled.map { #"{"item_id": "\#(m.index.keys[$0.1])"}"# }.joined(separator: ",")
+        let candidates = recalled.map { #"{"item_id": "\#(m.index.keys[$0.1])"\#(features(m.index.keys[$0.1]))}"# }.joined(separator: ",")
         let reply = try await http(port, "POST", "/v1/score", #"{"user": "\#(user)", "candidates": [\#(candidates)], "context": \#(context)}"#)
         let scores = try #require(reply.json?["scores"] as? [[String: Double]], "\(reply.text)")
         let rows = zip(recalled, scores).enumerated().map { (m.index.keys[$1.0.1], $1.0.0, $1.1[task]!, $0) }
@@ -89,6 +99,28 @@ import Testing
                                                         n: 200, k: 3, task: "task0", context: "{}")
             try Self.check(cold, against: coldExpected, task: "task0")
             #expect(cold.json?["recalled"] as? Int == 60)
+        }
+    }
+
+    @Test func `with a catalogue each candidate carries its item's features`() async throws {
+        // Every third item has a price and a category; "5" a quoted category with a comma and quotes; the rest the key alone.
+        var csv = "item_id,price,category\r\n"
+        for i in stride(from: 0, to: 60, by: 3) { csv += "\(i),\(Double(i) / 4),c\(i % 7)\r\n" }
+        csv += #"5,,"x,""y""""# + "\n"
+        try await Self.withRecommendServer(catalogue: csv) { m, port in
+            let features = { (key: String) -> String in
+                guard let i = Int(key) else { return "" }
+                if i == 5 { return #", "category": "x,\"y\"""# }
+                return i % 3 == 0 ? #", "price": \#(Double(i) / 4), "category": "c\#(i % 7)""# : ""
+            }
+            let reply = try await http(port, "POST", "/v1/recommend", #"{"user": "u3", "k": 8, "n": 60, "history": ["1", "2"]}"#)
+            let expected = try await Self.reference(m, port: port, user: "u3", history: [1, 2], excluded: [1, 2],
+                                                    n: 60, k: 8, task: "task0", context: "{}", features: features)
+            try Self.check(reply, against: expected, task: "task0")
+            // Without the features the ranker's scores differ: the catalogue reached the ranker.
+            let plain = try await Self.reference(m, port: port, user: "u3", history: [1, 2], excluded: [1, 2],
+                                                 n: 60, k: 8, task: "task0", context: "{}")
+            #expect(plain.map(\.score) != expected.map(\.score))
         }
     }
 
