@@ -25,7 +25,7 @@ extension ScoringServer {
             return a < b
         }
         return RecommendResult(ranked: ranked, retrievalModelVersion: recommender.model.manifest.modelVersion, orderBy: tasks[t],
-                               historyItems: plan.historyRows.count, unknownHistory: plan.unknownHistory,
+                               historyItems: min(plan.historyRows.count, max(1, recommender.model.manifest.maxHistory)), unknownHistory: plan.unknownHistory,
                                keys: keys, retrievalScores: recalled.map(\.score), order: Array(order.prefix(plan.k)))
     }
 }

@@ -12,7 +12,7 @@ public struct RecommendResult: Sendable, Equatable {
     public var retrievalModelVersion: String
     /// The task whose score orders ``order``.
     public var orderBy: String
-    /// History items the user tower read (after unknown keys were skipped).
+    /// History items the user tower read: the known keys (unknown ones skipped), at most the model's `L`.
     public var historyItems: Int
     /// History keys not in the catalogue (skipped).
     public var unknownHistory: [String]
