@@ -74,7 +74,7 @@ let package = Package(
         .target(name: "ParamServer", dependencies: ["CPrefetch", "CHiredis"], exclude: ["README.md"]),
         // Candidate retrieval: two towers, history encoders, sampled softmax with cross-batch
         // negatives, exact top-N over the catalogue, recall/nDCG and the baselines (docs/DESIGN.md §Retrieval).
-        .target(name: "Retrieval", dependencies: ["ModelMath", "TensorCore"], exclude: ["README.md"]),
+        .target(name: "Retrieval", dependencies: ["ModelMath", "ModelDescription", "TensorCore"], exclude: ["README.md"]),
         .target(name: "MetaTrain", dependencies: ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib", "PrivacyAccounting",
                                                 .product(name: "Logging", package: "swift-log")], exclude: ["README.md", "Datasets/README.md"]),
         // Counting malloc replacement (glibc) for `metarec-bench serving` and the allocation tests;
@@ -87,7 +87,7 @@ let package = Package(
         ], exclude: ["README.md"]),
         // The HTTP scoring server (routes, lifecycle services, `buildApplication`); the only importer of Hummingbird.
         .target(name: "MetaRecServer", dependencies: [
-            "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Serving",
+            "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Serving", "Retrieval",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -136,7 +136,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
         ]),
         .testTarget(name: "ModelMathTests", dependencies: ["ModelMath", "TensorCore", "TestSupport"]),
-        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "ModelMath", "TensorCore", "TestSupport"]),
+        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "ModelMath", "ModelDescription", "TensorCore", "TestSupport"]),
         .testTarget(name: "ModelDescriptionTests", dependencies: ["ModelDescription", "ModelMath", "TensorCore", "ParamServer"]),
         .testTarget(name: "ServingTests", dependencies: [
             "Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "MetaTrain", "TestSupport", "CMallocCounter",
@@ -144,7 +144,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .testTarget(name: "MetaRecServerTests", dependencies: [
-            "MetaRecServer", "Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore",
+            "MetaRecServer", "Serving", "Retrieval", "ModelMath", "ModelDescription", "ParamServer", "TensorCore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),

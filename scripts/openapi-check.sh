@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The HTTP contract, checked against the running server (`make test` runs this after `swift test`):
 #   1. validates Sources/MetaRecServer/openapi.yaml as OpenAPI 3.1 (openapi-spec-validator);
-#   2. writes the synthetic reference model (`metarec-bench serving --write-model`), makes the model
-#      directory read-only, and starts `metarec serve` on a free loopback port with a state directory
+#   2. writes the synthetic reference model (`metarec-bench serving --write-model`) and a synthetic
+#      retrieval model over its item ids (`metarec retrieval synthetic`, so /v1/recommend recalls and
+#      ranks), makes both read-only, and starts `metarec serve --retrieval` on a free loopback port with a state directory
 #      and a random bearer token (METAREC_TOKENS), so the document's security scheme is exercised;
 #   3. checks that GET /openapi.yaml serves the repository's document byte for byte (with the token)
 #      and is 401 without it;
@@ -30,9 +31,10 @@ DOC=Sources/MetaRecServer/openapi.yaml
 chmod -R u+w "$OUT" 2>/dev/null || true
 rm -rf "$OUT" && mkdir -p "$OUT"
 OPENBLAS_NUM_THREADS=1 "$BIN_DIR/metarec-bench" serving --write-model "$OUT/model" >/dev/null
-chmod -R a-w "$OUT/model"
+"$BIN_DIR/metarec" retrieval synthetic --items 1000 --out "$OUT/retrieval" >/dev/null
+chmod -R a-w "$OUT/model" "$OUT/retrieval"
 TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-METAREC_TOKENS="$TOKEN" OPENBLAS_NUM_THREADS=1 "$BIN_DIR/metarec" serve --model "$OUT/model" --state "$OUT/state" --port 0 \
+METAREC_TOKENS="$TOKEN" OPENBLAS_NUM_THREADS=1 "$BIN_DIR/metarec" serve --model "$OUT/model" --retrieval "$OUT/retrieval" --state "$OUT/state" --port 0 \
     --log-format json 2>"$OUT/server.log" &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null || true; chmod -R u+w "$OUT" 2>/dev/null || true' EXIT

@@ -20,11 +20,13 @@ SEEDS=${SEEDS:-"1 2 3"}
 mkdir -p "$OUT"
 export OPENBLAS_NUM_THREADS=1
 
-val_recall() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['validationRecallAt50'])" "$1/retrieval.json"; }
+# The manifest of the published version (CURRENT -> v-…/retrieval.json), or of a format-1 flat directory.
+manifest() { if [ -f "$1/CURRENT" ]; then echo "$1/$(cat "$1/CURRENT")/retrieval.json"; else echo "$1/retrieval.json"; fi; }
+val_recall() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['validationRecallAt50'])" "$(manifest "$1")"; }
 
 train() {  # encoder tau queue seed -> model directory
   local dir="$OUT/$1-t$2-q$3-s$4"
-  [ -f "$dir/retrieval.json" ] || "$BIN" retrieval train --data "$DATA" --out "$dir" --encoder "$1" \
+  [ -f "$(manifest "$dir")" ] || "$BIN" retrieval train --data "$DATA" --out "$dir" --encoder "$1" \
     --temperature "$2" --queue "$3" --epochs "$EPOCHS" --seed "$4" > "$dir.log" 2>&1 || { cat "$dir.log" >&2; exit 1; }
   echo "$dir"
 }

@@ -7,7 +7,7 @@ struct RetrievalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retrieval",
         abstract: "Two-tower retrieval: train on a MovieLens directory, evaluate recall@K / nDCG@K over the whole catalogue.",
-        subcommands: [RetrievalTrain.self, RetrievalEval.self])
+        subcommands: [RetrievalTrain.self, RetrievalEval.self, RetrievalSynthetic.self])
 }
 
 /// `metarec retrieval train`.
@@ -62,8 +62,8 @@ struct RetrievalTrain: AsyncParsableCommand {
             let trained = RetrievalTraining.train(config: config, log: log, split: split, epochs: epochs) { r in
                 print(String(format: "epoch %2d: loss %.4f, validation recall@50 %.4f (%.1f s)", r.epoch, r.loss, r.validationRecall, r.seconds))
             }
-            try RetrievalModelDirectory.write(trained, config: config, catalogue: log.itemIDs, to: out)
-            print(String(format: "best epoch %d (validation recall@50 %.4f); wrote %@", trained.bestEpoch, trained.bestValidationRecall, out))
+            let published = try RetrievalModelFiles.write(trained, config: config, catalogue: log.itemIDs, to: out)
+            print(String(format: "best epoch %d (validation recall@50 %.4f); wrote %@ (index: %d items)", trained.bestEpoch, trained.bestValidationRecall, published, log.itemIDs.count))
         }
     }
 }

@@ -33,7 +33,8 @@ struct RetrievalEval: AsyncParsableCommand {
             var methods: [(String, [CaseMetrics])] = []
             var perModel: [[CaseMetrics]] = []
             for directory in model {
-                let (manifest, parameters, embeddings) = try RetrievalModelDirectory.read(directory)
+                let loaded = try RetrievalModelFiles.read(directory)
+                let (manifest, parameters, embeddings) = (loaded.manifest, loaded.parameters, loaded.index.embeddings)
                 guard manifest.catalogue == log.itemIDs else { throw RetrievalError.mismatch("\(directory): catalogue differs from \(data)") }
                 let ranked = TwoTowerRanking.rank(cases, parameters: parameters, itemEmbeddings: embeddings,
                                                   maxHistory: manifest.maxHistory, k: k)

@@ -6,6 +6,7 @@ import Logging
 import MetaRecServer
 import ModelDescription
 import ModelMath
+import Retrieval
 import Serving
 
 /// `metarec serve`: the HTTP scoring server (`docs/DESIGN.md` §HTTP, the `MetaRecServer` library) on one
@@ -13,13 +14,13 @@ import Serving
 /// (``MetaRecServer/ServerSettings`` lists the variables), then the defaults.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve per-user fine-tuned scores over HTTP: POST /v1/score, POST /v1/events, GET /healthz, GET /metrics, GET /openapi.yaml.",
+        abstract: "Serve per-user fine-tuned scores over HTTP: POST /v1/score, POST /v1/events, POST /v1/recommend, GET /healthz, GET /metrics, GET /openapi.yaml.",
         discussion: """
             Every setting can also come from the environment; a flag wins over its variable: \
             METAREC_MODEL, METAREC_HOST, METAREC_PORT, METAREC_WORKERS, METAREC_SWEEP_SECONDS, METAREC_STATE, \
             METAREC_EVENT_FSYNC, METAREC_SNAPSHOT_SECONDS, METAREC_HEADER_TIMEOUT_SECONDS, METAREC_BODY_TIMEOUT_SECONDS, \
             METAREC_IDLE_TIMEOUT_SECONDS, METAREC_MAX_CONNECTIONS, METAREC_SHUTDOWN_GRACE_SECONDS, METAREC_TOKEN_FILE, \
-            METAREC_TOKENS, METAREC_INSECURE_NO_AUTH, LOG_LEVEL, LOG_FORMAT. The model directory is only read; the \
+            METAREC_TOKENS, METAREC_INSECURE_NO_AUTH, METAREC_RETRIEVAL, METAREC_RETRIEVAL_ITEM_FEATURE, METAREC_CATALOGUE, LOG_LEVEL, LOG_FORMAT. The model directory is only read; the \
             support-store snapshot and the event log live in --state (an event is acknowledged once it is in the log; \
             replayed after the snapshot at start; without --state events are not durable). \
             A non-loopback --host needs bearer tokens (or --insecure-no-auth).
@@ -67,6 +68,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "File of bearer tokens, one per line, required on every route but /healthz (also METAREC_TOKENS, comma-separated). [METAREC_TOKEN_FILE]")
     var tokenFile: String?
 
+    @Option(help: "Retrieval model directory (from metarec retrieval train) for POST /v1/recommend; only read. [METAREC_RETRIEVAL]")
+    var retrieval: String?
+
+    @Option(help: "The ranker feature that carries a recalled item's key (default item_id). [METAREC_RETRIEVAL_ITEM_FEATURE]")
+    var retrievalItemFeature: String?
+
+    @Option(help: "CSV of item features (header: the item feature, then ranker features) sent with /v1/recommend's candidates. [METAREC_CATALOGUE]")
+    var catalogue: String?
+
     @Flag(help: "Serve a non-loopback --host without bearer tokens (refused otherwise). [METAREC_INSECURE_NO_AUTH]")
     var insecureNoAuth = false
 
@@ -82,6 +92,8 @@ struct Serve: AsyncParsableCommand {
             ("metarec.idle.timeout.seconds", idleTimeoutSeconds), ("metarec.max.connections", maxConnections),
             ("metarec.shutdown.grace.seconds", shutdownGraceSeconds), ("metarec.token.file", tokenFile),
             ("metarec.insecure.no.auth", insecureNoAuth ? "true" : nil),
+            ("metarec.retrieval", retrieval), ("metarec.retrieval.item.feature", retrievalItemFeature),
+            ("metarec.catalogue", catalogue),
         ]
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         for case let (key, value?) in flags { values[key] = ConfigValue(.string(value), isSecret: false) }
@@ -103,7 +115,9 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw LogOptions.failure("cannot load \(settings.model): \(error)")
         }
-        let server = ScoringServer(model: ServingModel(loaded), configuration: settings.configuration, logger: logger)
+        let recommender = try Self.recommender(settings, ranker: loaded.config)
+        let server = ScoringServer(model: ServingModel(loaded), configuration: settings.configuration, logger: logger,
+                                   recommender: recommender)
         server.bootstrapProcessMetrics()
         do {
             try server.restoreState()
@@ -112,6 +126,23 @@ struct Serve: AsyncParsableCommand {
         }
         // Until SIGTERM/SIGINT: the server stops accepting and drains, the batcher finishes, the support store is snapshotted.
         try await makeServiceGroup(server, signals: [.sigterm, .sigint]).run()
+    }
+
+    /// The retrieval model of `--retrieval` with its index, checked against the ranker; `nil` without one.
+    static func recommender(_ settings: ServerSettings, ranker: ModelConfig) throws -> Recommender? {
+        guard let path = settings.retrieval else {
+            if let catalogue = settings.catalogue { throw LogOptions.failure("--catalogue \(catalogue) needs --retrieval") }
+            return nil
+        }
+        do {
+            let catalogue = try settings.catalogue.map {
+                try ItemCatalogue(path: $0, itemFeature: settings.retrievalItemFeature, ranker: ranker)
+            }
+            return try Recommender(model: RetrievalModelFiles.read(path), itemFeature: settings.retrievalItemFeature, ranker: ranker,
+                                   catalogue: catalogue)
+        } catch {
+            throw LogOptions.failure("cannot load the retrieval model \(path): \(error)")
+        }
     }
 }
 #endif

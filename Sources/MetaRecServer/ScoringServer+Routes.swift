@@ -7,10 +7,10 @@ import Serving
 extension ScoringServer {
     /// The routes and the methods they take.
     static let routes: [String: [HTTPRequest.Method]] = [
-        "/v1/score": [.post], "/v1/events": [.post], "/healthz": [.get], "/metrics": [.get], "/openapi.yaml": [.get],
+        "/v1/score": [.post], "/v1/events": [.post], "/v1/recommend": [.post], "/healthz": [.get], "/metrics": [.get], "/openapi.yaml": [.get],
     ]
 
-    /// `POST /v1/score`, `POST /v1/events`, `GET /healthz`, `GET /metrics`, `GET /openapi.yaml`;
+    /// `POST /v1/score`, `POST /v1/events`, `POST /v1/recommend`, `GET /healthz`, `GET /metrics`, `GET /openapi.yaml`;
     /// Hummingbird's `MetricsMiddleware` (HTTP metrics on the process-wide `MetricsSystem`); the
     /// bearer tokens, when configured (``AuthenticationMiddleware``); 404 and 405 as JSON errors
     /// (``RouteErrorMiddleware``).
@@ -36,7 +36,20 @@ extension ScoringServer {
                 let events = try RequestDecoding.eventsRequest(from: body)
                 try predictor.checkTimes(of: events, within: configuration.eventTimes)
                 let appended = try await record(events)
+                if let recommender {  // the default history of /v1/recommend
+                    recommender.recentItems.record(events, itemFeature: recommender.itemFeature, taskKey: predictor.model.config.taskKey)
+                }
                 return HTTPReply.json(.ok, Array("{\"appended\":\(appended)}".utf8))
+            }
+        }
+        router.post("/v1/recommend") { [self] request, _ -> Response in
+            await timed(.recommend) { () async throws(ServingError) -> Response in
+                let body = try await readBody(request)  // 415 and 413 as on every JSON route, then 404 without a model
+                guard recommender != nil else { throw .noRetrievalModel }
+                let result = try await recommend(RequestDecoding.recommendRequest(from: body))
+                var bytes: [UInt8] = []
+                result.writeJSON(into: &bytes)
+                return HTTPReply.json(.ok, bytes)
             }
         }
         router.get("/healthz") { [self] _, _ -> Response in

@@ -5,6 +5,7 @@ import ModelDescription
 import ModelMath
 import ParamServer
 import Prometheus
+import Retrieval
 import Serving
 import Synchronization
 
@@ -36,6 +37,8 @@ public final class ScoringServer: Sendable {
     /// The event log in the state directory (`nil` without one): opened by ``restoreState()``,
     /// truncated by ``snapshot()``.
     public let eventLog: EventLog?
+    /// The retrieval model behind `POST /v1/recommend` (`nil`: the route answers 404 `no_retrieval_model`).
+    public let recommender: Recommender?
 
     /// A server for `model`.
     ///
@@ -47,8 +50,11 @@ public final class ScoringServer: Sendable {
     ///   - logger: the process's logger (`Logger(label: "metarec")` on the bootstrapped handler by default).
     ///   - registry: the Prometheus registry the metrics go to; a new one per server by default, so
     ///     several servers can run in one process.
+    ///   - recommender: the retrieval model for `POST /v1/recommend` (``Recommender``), if any.
     public init(model: ServingModel, configuration: ServerConfiguration = ServerConfiguration(), settings: ServingSettings? = nil,
-                logger: Logger = Logger(label: "metarec"), registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+                logger: Logger = Logger(label: "metarec"), registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+                recommender: Recommender? = nil) {
+        self.recommender = recommender
         self.registry = registry
         self.logger = logger
         predictor = Predictor(model: model, settings: settings, metrics: ServingMetrics(factory: Self.metricsFactory(registry)))

@@ -12,6 +12,9 @@ import Configuration
 /// | `metarec.port` | `METAREC_PORT` | `--port` | `8080` |
 /// | `metarec.workers` | `METAREC_WORKERS` | `--workers` | `1` |
 /// | `metarec.sweep.seconds` | `METAREC_SWEEP_SECONDS` | `--sweep-seconds` | `60` |
+/// | `metarec.retrieval` | `METAREC_RETRIEVAL` | `--retrieval` | none (`POST /v1/recommend` answers 404) |
+/// | `metarec.retrieval.item.feature` | `METAREC_RETRIEVAL_ITEM_FEATURE` | `--retrieval-item-feature` | `item_id` |
+/// | `metarec.catalogue` | `METAREC_CATALOGUE` | `--catalogue` | none (candidates carry only the item key) |
 /// | `metarec.state` | `METAREC_STATE` | `--state` | none (no snapshot, no event log) |
 /// | `metarec.event.fsync` | `METAREC_EVENT_FSYNC` | `--event-fsync` | `every_second` (`always`, `off`) |
 /// | `metarec.snapshot.seconds` | `METAREC_SNAPSHOT_SECONDS` | `--snapshot-seconds` | `300` |
@@ -30,6 +33,12 @@ public struct ServerSettings: Sendable, Equatable {
     public var model: String
     /// Host, port, workers, sweep interval, state directory.
     public var configuration: ServerConfiguration
+    /// The retrieval model directory behind `POST /v1/recommend` (only read); `nil`: none.
+    public var retrieval: String?
+    /// The ranker feature a recalled item's key is sent under.
+    public var retrievalItemFeature = "item_id"
+    /// A CSV of item features for `/v1/recommend`'s candidates (``ItemCatalogue``); `nil`: none.
+    public var catalogue: String?
 
     /// A value that is not what its key needs, named by its environment variable (its flag is the same
     /// in lower case with dashes).
@@ -62,6 +71,9 @@ public struct ServerSettings: Sendable, Equatable {
         configuration.tokens = try Self.tokens(reader)
         try Self.exposure(host: configuration.host, tokens: configuration.tokens, reader: reader)
         try readEventLogSettings(reader)
+        retrieval = Self.text(reader, "metarec.retrieval")
+        retrievalItemFeature = Self.text(reader, "metarec.retrieval.item.feature") ?? retrievalItemFeature
+        catalogue = Self.text(reader, "metarec.catalogue")
     }
 
     /// `metarec.event.fsync` and `metarec.snapshot.seconds` into ``configuration``.

@@ -40,6 +40,9 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
     case malformedBody(reason: String)
     /// No valid bearer token on a route that needs one (HTTP 401).
     case unauthorized(reason: String)
+    /// `POST /v1/recommend` on a server started without a retrieval model (HTTP 404
+    /// `no_retrieval_model`: the route exists, the resource it needs does not).
+    case noRetrievalModel
 
     /// The JSON field the error is about (`nil` for limits not tied to a field).
     public var field: String? {
@@ -49,7 +52,8 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .wrongType(let field, _), .invalidValue(let field, _): field
         case .duplicateKey(let field): field
         case .tooManyCandidates: "candidates"
-        case .bodyTooLarge, .shuttingDown, .eventLogUnavailable, .notFound, .methodNotAllowed, .unsupportedMediaType, .malformedBody, .unauthorized: nil
+        case .bodyTooLarge, .shuttingDown, .eventLogUnavailable, .notFound, .methodNotAllowed, .unsupportedMediaType, .malformedBody, .unauthorized,
+             .noRetrievalModel: nil
         }
     }
 
@@ -71,6 +75,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unsupportedMediaType: "unsupported_media_type"
         case .malformedBody: "malformed_body"
         case .unauthorized: "unauthorized"
+        case .noRetrievalModel: "no_retrieval_model"
         }
     }
 
@@ -83,7 +88,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unsupportedMediaType: 415
         case .unauthorized: 401
         case .shuttingDown, .eventLogUnavailable: 503
-        case .notFound: 404
+        case .notFound, .noRetrievalModel: 404
         case .methodNotAllowed: 405
         default: 400
         }
@@ -107,6 +112,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unsupportedMediaType(let contentType): "Content-Type must be application/json, not \(contentType)"
         case .malformedBody(let reason): "malformed request body: \(reason)"
         case .unauthorized(let reason): "unauthorized: \(reason)"
+        case .noRetrievalModel: "no retrieval model is loaded: start the server with --retrieval DIR (or METAREC_RETRIEVAL) for /v1/recommend"
         }
     }
 }

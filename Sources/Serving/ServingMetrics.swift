@@ -24,7 +24,7 @@ import Synchronization
 public final class ServingMetrics: Sendable {
     /// What an HTTP request was for (`endpoint` label).
     public enum Endpoint: String, Sendable, CaseIterable {
-        case score, events, healthz, metrics, openapi, other
+        case score, events, healthz, metrics, openapi, recommend, other
     }
 
     /// Upper bounds (seconds) of the latency histogram's buckets; `+Inf` is implicit. A

@@ -16,14 +16,15 @@ import Testing
         "ParamServer": ["CPrefetch", "CHiredis"],
         "PrivacyAccounting": [],
         "ModelMath": ["TensorCore"],
-        "Retrieval": ["ModelMath", "TensorCore"],
+        "Retrieval": ["ModelMath", "ModelDescription", "TensorCore"],
         "ModelDescription": ["ModelMath", "TensorCore", "ParamServer", "Yams"],
         // swift-log and swift-metrics are APIs, not backends: the libraries log and count through them,
         // the executable (or an embedding app) picks the handler and the factory.
         "MetaTrain": ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib", "PrivacyAccounting", "Logging"],
         "Serving": ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Logging", "CoreMetrics"],
         // NIOCore, NIOHTTPTypes and HummingbirdCore for the connection handlers (timeouts, the connection cap).
-        "MetaRecServer": ["Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Hummingbird",
+        // Retrieval for POST /v1/recommend (recall before the ranker); it sits beside Serving.
+        "MetaRecServer": ["Serving", "Retrieval", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Hummingbird",
                           "HummingbirdCore", "NIOCore", "NIOHTTPTypes",
                           "ServiceLifecycle", "UnixSignals", "Logging", "CoreMetrics", "Prometheus", "Configuration"],
         "ServingBench": ["Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Histogram"],

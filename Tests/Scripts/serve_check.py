@@ -3,6 +3,8 @@
     serve_check.py PORT events     post two events of user "cli", then parse GET /metrics with
                                    prometheus_client and check the families the server exports
     serve_check.py PORT support N  expect POST /v1/score for user "cli" to report N support rows
+    serve_check.py PORT recommend K  expect POST /v1/recommend for user "cli" (history "1", "2") to
+                                   return K items, none of the history, each with both scores
 
 Exits non-zero with a message on the first mismatch.
 """
@@ -59,9 +61,20 @@ def support(port, rows):
     check(status == 200 and json.loads(text)["support_rows"] == rows, f"score after restart: {status} {text}")
 
 
+def recommend(port, k):
+    status, _, text = call(port, "POST", "/v1/recommend", {"user": "cli", "k": k, "n": 3 * k, "history": ["1", "2"]})
+    check(status == 200, f"recommend: {status} {text}")
+    items = json.loads(text)["items"]
+    check(len(items) == k and not {"1", "2"} & {i["item"] for i in items}, f"recommend items: {text}")
+    check(all(isinstance(i["retrieval_score"], float) and i["scores"] for i in items), f"recommend scores: {text}")
+    print(f"recommended {[i['item'] for i in items]}")
+
+
 if __name__ == "__main__":
     port, mode = int(sys.argv[1]), sys.argv[2]
     if mode == "events":
         events(port)
+    elif mode == "recommend":
+        recommend(port, int(sys.argv[3]))
     else:
         support(port, int(sys.argv[3]))

@@ -1,0 +1,95 @@
+import ModelDescription
+import Retrieval
+import Serving
+import Synchronization
+
+/// What `POST /v1/recommend` needs beside the ranker (`docs/DESIGN.md` §HTTP): the retrieval
+/// model and its index, the ranker feature that carries an item key, and the users' recent items.
+///
+/// ```
+/// history  = request.history ?? recentItems[user]        item keys → catalogue rows; unknown keys skipped (reported)
+/// excluded = rows(request.exclude) ∪ (exclude_seen ? history rows : ∅)
+/// recalled = CatalogueRecall(history, excluded, n)       exact top-n of ⟨u, v_i⟩ over all N items
+/// ranked   = the ranker's /v1/score path on catalogue[key] ∪ {itemFeature: key} per recalled item, with the request's context
+/// items    = the k best recalled by the order_by task's score (ties: retrieval score, then recall order)
+/// ```
+/// Threading: the recall's scratch is behind one mutex (a recall is a `(N, d)·(d, 1)` pass);
+/// ranking goes through the auto-batcher like any score request.
+public final class Recommender: Sendable {
+    /// The retrieval model (parameters, `V`, keys).
+    public let model: RetrievalModel
+    /// The ranker feature a candidate's item key is sent under (e.g. `item_id`).
+    public let itemFeature: String
+    /// Users' recent item keys from `/v1/events`.
+    public let recentItems: RecentItems
+    /// Item features sent with each candidate (`--catalogue`), if any.
+    public let catalogue: ItemCatalogue?
+    private let recall: Mutex<CatalogueRecall>
+
+    /// A setting that does not fit the ranker.
+    public struct Invalid: Error, CustomStringConvertible, Equatable {
+        public var description: String
+    }
+
+    /// - Throws: ``Invalid`` when `itemFeature` is not an input feature of `ranker`.
+    public init(model: RetrievalModel, itemFeature: String, ranker: ModelConfig, catalogue: ItemCatalogue? = nil,
+                maxUsers: Int = 100_000) throws(Invalid) {
+        guard ranker.features.contains(where: { $0.name == itemFeature }) else {
+            throw Invalid(description: "the ranker has no feature \(itemFeature) to carry the item keys "
+                          + "(its features: \(ranker.features.map(\.name).joined(separator: ", "))); set --retrieval-item-feature")
+        }
+        self.model = model
+        self.itemFeature = itemFeature
+        self.catalogue = catalogue
+        recentItems = RecentItems(perUser: max(1, model.manifest.maxHistory), maxUsers: maxUsers)
+        recall = Mutex(CatalogueRecall(model: model))
+    }
+
+    /// One request's recall inputs, validated.
+    struct Plan {
+        var k: Int, n: Int, orderIndex: Int
+        var historyRows: [Int32], unknownHistory: [String], excludedRows: [Int32]
+    }
+
+    /// Checks the request against the limits and the tasks and maps its keys to rows.
+    /// - Throws: ``ServingError/invalidValue(field:reason:)`` for `k`, `n` or `order_by`.
+    func plan(_ r: RecommendRequest, tasks: [String], maxCandidates: Int) throws(ServingError) -> Plan {
+        let k = r.k ?? RecommendRequest.defaultK
+        guard (1...maxCandidates).contains(k) else { throw .invalidValue(field: "k", reason: "must be in 1...\(maxCandidates), got \(k)") }
+        let n = r.n ?? max(k, RecommendRequest.defaultN)
+        guard n >= k, n <= maxCandidates else {
+            throw .invalidValue(field: "n", reason: "must be in k...\(maxCandidates) (k = \(k), serving.max_candidates = \(maxCandidates)), got \(n)")
+        }
+        let orderIndex: Int
+        if let name = r.orderBy {
+            guard let i = tasks.firstIndex(of: name) else {
+                throw .invalidValue(field: "order_by", reason: "not a task of the model (\(tasks.joined(separator: ", ")))")
+            }
+            orderIndex = i
+        } else {
+            orderIndex = 0
+        }
+        var plan = Plan(k: k, n: n, orderIndex: orderIndex, historyRows: [], unknownHistory: [], excludedRows: [])
+        for key in r.history ?? recentItems.history(of: r.user) {
+            if let row = model.index.rows[key] { plan.historyRows.append(row) } else { plan.unknownHistory.append(key) }
+        }
+        plan.excludedRows = (r.exclude ?? []).compactMap { model.index.rows[$0] }
+        if r.excludeSeen ?? true { plan.excludedRows += plan.historyRows }
+        return plan
+    }
+
+    /// The ranker's candidate for an item: its catalogue row (if any) and the key under ``itemFeature``.
+    func candidate(_ key: String) -> [String: FeatureValue] {
+        var row = catalogue?.rows[key] ?? [:]
+        row[itemFeature] = .string(key)
+        return row
+    }
+
+    /// The recalled rows and their retrieval scores `⟨u, v_i⟩`, best first.
+    func recalled(_ plan: Plan) -> [(row: Int32, score: Float)] {
+        var out: [(row: Int32, score: Float)] = []
+        out.reserveCapacity(min(plan.n, model.index.count))
+        recall.withLock { $0.recall(history: plan.historyRows, excluding: plan.excludedRows, n: plan.n, into: &out) }
+        return out
+    }
+}

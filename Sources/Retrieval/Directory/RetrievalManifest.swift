@@ -1,0 +1,47 @@
+import ModelDescription
+
+/// `retrieval.json`: the settings, the catalogue, the training report and (format 2) the size
+/// and CRC-32 of every other file of the version. Written last, so a version with it is complete.
+public struct RetrievalManifest: Codable, Sendable {
+    /// 1: flat directory, no checksums, keys from `catalogue`; 2: versioned, `item_keys.json`, checksums.
+    public var formatVersion: Int?
+    public var modelVersion: String
+    public var encoder: String
+    public var items: Int, itemFeatures: Int, embeddingWidth: Int, dimension: Int, hiddenWidth: Int, gruHidden: Int?
+    public var temperature: Float, maxHistory: Int, queueCapacity: Int, queueWarmupSteps: Int, logQCorrection: Bool
+    public var learningRate: Float, batchSize: Int, seed: UInt64
+    /// The catalogue's item ids (MovieLens `movieId` per row).
+    public var catalogue: [Int]
+    public var bestEpoch: Int, validationRecallAt50: Double, epochLosses: [Double], epochValidationRecall: [Double]
+    /// Size and CRC-32 of every other file, by name (format 2).
+    public var files: [String: ModelFileChecksum]?
+
+    /// The current format version.
+    public static let currentFormat = 2
+
+    public init(config c: RetrievalConfig, version: String, catalogue: [Int], trained: TrainedRetrieval) {
+        formatVersion = Self.currentFormat
+        modelVersion = version
+        encoder = c.encoder.description
+        (items, itemFeatures, embeddingWidth, dimension, hiddenWidth) = (c.items, c.itemFeatures, c.embeddingWidth, c.dimension, c.hiddenWidth)
+        if case .gru(let h) = c.encoder { gruHidden = h }
+        (temperature, maxHistory, queueCapacity, logQCorrection) = (c.temperature, c.maxHistory, c.queueCapacity, c.logQCorrection)
+        queueWarmupSteps = c.queueWarmupSteps
+        (learningRate, batchSize, seed) = (c.learningRate, c.batchSize, c.seed)
+        self.catalogue = catalogue
+        (bestEpoch, validationRecallAt50) = (trained.bestEpoch, trained.bestValidationRecall)
+        epochLosses = trained.epochs.map(\.loss)
+        epochValidationRecall = trained.epochs.map(\.validationRecall)
+    }
+
+    /// The configuration the parameters were trained with.
+    public var config: RetrievalConfig {
+        var c = RetrievalConfig(items: items, itemFeatures: itemFeatures)
+        (c.embeddingWidth, c.dimension, c.hiddenWidth) = (embeddingWidth, dimension, hiddenWidth)
+        c.encoder = gruHidden.map { .gru(hidden: $0) } ?? .bagOfWords
+        (c.temperature, c.maxHistory, c.queueCapacity, c.logQCorrection) = (temperature, maxHistory, queueCapacity, logQCorrection)
+        c.queueWarmupSteps = queueWarmupSteps
+        (c.learningRate, c.batchSize, c.seed) = (learningRate, batchSize, seed)
+        return c
+    }
+}
