@@ -142,5 +142,21 @@ microbench: deps
 	$(MICROBENCH) baseline read local --no-progress
 	$(MICROBENCH) thresholds check local --no-progress
 
+## ml100k-scenes: MovieLens-100K for the scene protocol only (scenes = age groups, like = rating > 3, random 8:1:1):
+## `pip download recbole==1.2.1 --no-deps` into ML100K_DIR (default .build-data/, git-ignored: never inside the
+## tracked tree), its dataset_example/ml-100k/ unpacked there, then `metarec datasets movielens-scenes` into
+## ML100K_DIR/ml100k-scenes/. Needs a built metarec (METAREC_BIN, default the release binary).
+ML100K_DIR ?= .build-data
+METAREC_BIN ?= $(RELEASE_BIN)
+ML100K_RAW := $(ML100K_DIR)/recbole/dataset_example/ml-100k
+$(ML100K_RAW)/ml-100k.inter:
+	mkdir -p $(ML100K_DIR)
+	python3 -m pip download recbole==1.2.1 --no-deps --disable-pip-version-check -q -d $(ML100K_DIR)
+	unzip -q -o $(ML100K_DIR)/recbole-1.2.1-py3-none-any.whl 'recbole/dataset_example/ml-100k/ml-100k.*' -d $(ML100K_DIR)
+	@touch $@
+.PHONY: ml100k-scenes
+ml100k-scenes: $(ML100K_RAW)/ml-100k.inter
+	$(METAREC_BIN) datasets movielens-scenes --raw $(ML100K_RAW) --out $(ML100K_DIR)/ml100k-scenes
+
 clean:
 	rm -rf .build .build-demo

@@ -7,7 +7,8 @@ struct Datasets: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write train.csv, validation.csv, test.csv and config.yaml for a built-in or public dataset.",
         discussion: "Real datasets keep their terms of use: see Sources/MetaTrain/Datasets/README.md.",
-        subcommands: [DatasetsSynthetic.self, DatasetsCensus.self, DatasetsMovieLens.self])
+        subcommands: [DatasetsSynthetic.self, DatasetsCensus.self, DatasetsMovieLens.self,
+                      DatasetsSyntheticScenes.self, DatasetsMovieLensScenes.self])
 
     /// Prints one summary line per written file and the elapsed time.
     static func report(_ summary: DatasetSummary, since start: ContinuousClock.Instant) {
@@ -82,13 +83,14 @@ struct DatasetsCensus: AsyncParsableCommand {
     @Option(help: "Crowd (task key) definition: age-sex-education or state-age.") var crowd: CensusCrowd = .ageSexEducation
     @Option(help: "Seed of the hash split.") var seed: UInt64 = 1
     @Option(help: "Convert only the first N records.") var limit: Int?
+    @Option(help: "A categorical column named as the config's scene (e.g. class_of_worker).") var scene: String?
     @Option(help: "Output directory (created if missing).") var out: String
 
     func run() async throws {
         try reportingErrors {
             let start = ContinuousClock.now
             if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1") }
-            let options = CensusOptions(crowd: crowd, seed: seed, limit: limit)
+            let options = CensusOptions(crowd: crowd, seed: seed, limit: limit, scene: scene)
             let summary = try CensusDataset.write(raw: raw, to: out, options: options, progress: Datasets.progress())
             Datasets.report(summary, since: start)
         }

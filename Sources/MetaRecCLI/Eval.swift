@@ -13,7 +13,9 @@ struct Eval: AsyncParsableCommand {
             fine-tuning, overall and per activity bucket (support rows 0, 1-5, 6-20, 21-100, >100). \
             Per-user metrics (a user = the model's task key): GAUC, nDCG@K and recall@K for binary \
             tasks, nDCG@K (gain 2^rating - 1) for regression tasks; with --finetune on, each with the \
-            paired bootstrap 95% CI of fine-tuned - base over users.
+            paired bootstrap 95% CI of fine-tuned - base over users. A model whose config names a scene \
+            column gets per-scene AUC/logloss (RMSE/MAE) and GAUC over the users inside each scene, \
+            small scenes (under 5% of rows) flagged and pooled (base model, without --finetune).
             """)
 
     enum Switch: String, ExpressibleByArgument, CaseIterable { case on, off }
@@ -93,7 +95,8 @@ struct Eval: AsyncParsableCommand {
 
     /// The `--format json` document: `{"results": [{group, variant, task, count, tasks?, auc?, …}]}`,
     /// plus, given per-user metrics, `"task_key"` and `"per_user": [{group, task, scale, metric, base,
-    /// base_users, base_skipped[, finetuned, …, diff, ci_low, ci_high, users]}]` (``PerUserOutput/json(_:a:b:)``).
+    /// base_users, base_skipped[, finetuned, …, diff, ci_low, ci_high, users]}]` (``PerUserOutput/json(_:a:b:)``),
+    /// and, for a model with a `scene` column, `"scenes"` (the base model per scene, ``SceneOutput/json(_:tasks:)``).
     /// An undefined metric (e.g. the AUC of a bucket whose labels are all one class) is `null`:
     /// JSON has no NaN.
     static func json(rows: [(group: String, tasks: Int?, variant: String, task: String, metrics: TaskMetrics)],
@@ -108,6 +111,7 @@ struct Eval: AsyncParsableCommand {
         if let perUser {
             document["task_key"] = perUser.taskKey
             document["per_user"] = PerUserOutput.json(perUser.perUser, a: "base", b: "finetuned")
+            if let scenes = perUser.scenes { document["scenes"] = SceneOutput.json(scenes, tasks: perUser.tasks) }
         }
         let data = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .prettyPrinted])
         return String(decoding: data, as: UTF8.self)
@@ -131,6 +135,7 @@ struct Eval: AsyncParsableCommand {
             return lines.joined(separator: "\n") + "\n\n"
                 + PerUserOutput.caption(userColumn: perUser.taskKey, resamples: perUser.fineTuned == nil ? nil : resamples, seed: seed) + "\n"
                 + PerUserOutput.table(perUser.perUser, a: "base", b: "finetuned")
+                + (perUser.scenes.map { "\n\n" + SceneOutput.table($0, tasks: perUser.tasks) } ?? "")
         }
     }
 }

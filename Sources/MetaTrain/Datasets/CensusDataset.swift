@@ -6,11 +6,15 @@ public struct CensusOptions: Sendable, Equatable {
     public var seed: UInt64
     /// Convert only the first `limit` rows (`nil` = all); a prefix keeps each row's split.
     public var limit: Int?
+    /// A categorical column named as the config's `scene` (cross-domain ranking), e.g.
+    /// `class_of_worker`; `nil`: no scene.
+    public var scene: String?
 
-    public init(crowd: CensusCrowd = .ageSexEducation, seed: UInt64 = 1, limit: Int? = nil) {
+    public init(crowd: CensusCrowd = .ageSexEducation, seed: UInt64 = 1, limit: Int? = nil, scene: String? = nil) {
         self.crowd = crowd
         self.seed = seed
         self.limit = limit
+        self.scene = scene
     }
 }
 
@@ -39,6 +43,9 @@ public enum CensusDataset {
     ) throws -> DatasetSummary {
         let split = try HashSplit(seed: options.seed)
         let schema = CensusSchema.fields
+        if let scene = options.scene, !CensusSchema.categoricalNames.contains(scene) {
+            throw DatasetError.invalidOption(name: "scene", reason: "\(scene) is not a categorical column; one of \(CensusSchema.categoricalNames)")
+        }
         let header = ["row_id", "crowd"] + CensusSchema.featureFields.map { schema[$0].name } + ["income", "marital"]
         let output = try DatasetOutput<String>(directory: directory, header: header, labelCount: 2)
         let numericFields = CensusSchema.featureFields.filter {
@@ -101,6 +108,7 @@ public enum CensusDataset {
             labels: [.init("income", .binary), .init("marital", .binary)])
         config.embeddingDimension = 8
         config.seed = options.seed
+        config.scene = options.scene
         return try output.finish(config: config)
     }
 

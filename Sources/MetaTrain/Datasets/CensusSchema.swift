@@ -71,6 +71,11 @@ enum CensusSchema {
         if case .feature = fields[$0].role { return true } else { return false }
     }
 
+    /// The categorical feature columns' names (the possible scene columns), in file order.
+    static let categoricalNames: [String] = featureFields.compactMap {
+        if case .feature(.categorical) = fields[$0].role { fields[$0].name } else { nil }
+    }
+
     /// Age bands used by crowd keys.
     static func ageBand(_ age: Int) -> String {
         switch age {

@@ -45,6 +45,8 @@ public struct DatasetConfig: Sendable, Equatable {
     public var taskKey: String
     /// Time column (Unix seconds), used for support/query splitting; `nil` when absent.
     public var time: String?
+    /// Scene column (cross-domain ranking; a categorical feature); `nil` when absent.
+    public var scene: String? = nil
     public var features: [Feature]
     public var labels: [Label]
     /// Number of experts `E`.
@@ -68,6 +70,7 @@ public struct DatasetConfig: Sendable, Equatable {
         var lines = ["# Written by `metarec datasets`; edit freely (omitted fields take defaults)."]
         lines.append("task_key: \(taskKey)")
         if let time { lines.append("time: \(time)") }
+        if let scene { lines.append("scene: \(scene)") }
         lines.append("features:")
         for feature in features {
             let kind: String = switch feature.kind {

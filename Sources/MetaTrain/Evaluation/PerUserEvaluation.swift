@@ -47,6 +47,8 @@ public struct PerUserEvaluation: Sendable {
     public var base: ScoredRows
     /// The fine-tuned model's scored rows (fine-tuned evaluation only).
     public var fineTuned: ScoredRows?
+    /// The base model's metrics per scene, when the model's config names a `scene` column.
+    public var scenes: SceneMetrics? = nil
 
     /// A result given directly (tests, the CLI's output tests).
     public init(tasks: [String], taskKey: String, groups: [FineTuneComparison], perUser: [PerUserGroup],

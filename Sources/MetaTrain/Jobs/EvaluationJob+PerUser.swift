@@ -11,6 +11,8 @@ extension EvaluationJob {
         var stream = Self.supportEncoded(
             try CSVBatchStream(path: dataPath, encoder: model.encoder, options: CSVReadOptions(maxBadRows: maxBadRows)), model: model)
         var recorder = ScoredRowsRecorder()
+        var sceneScores = SceneScoreCollector()
+        let sceneSlot = model.config.sceneCategoricalIndex
         var ws = NetworkWorkspace()
         while let batch = try stream.next() {
             MultiTaskNetwork.forward(model.parameters, spec: spec, layout: layout, batch: batch, table: model.embeddings,
@@ -18,12 +20,24 @@ extension EvaluationJob {
             for (k, head) in heads.enumerated() {
                 let logits = ws.logits(task: k)
                 for r in 0..<batch.count {
-                    recorder.add(taskKey: batch.taskKeys[r], task: k, label: batch.label(row: r, task: k),
-                                 score: TaskLoss.prediction(kind: head.kind, logit: logits.scalars[r]))
+                    let score = TaskLoss.prediction(kind: head.kind, logit: logits.scalars[r])
+                    recorder.add(taskKey: batch.taskKeys[r], task: k, label: batch.label(row: r, task: k), score: score)
+                    if let f = sceneSlot {
+                        sceneScores.add(scene: batch.categorical[r * batch.categoricalWidth + f], user: batch.taskKeys[r],
+                                        task: k, label: batch.label(row: r, task: k), score: score)
+                    }
                 }
             }
+            if let f = sceneSlot {
+                for r in 0..<batch.count { sceneScores.countRow(scene: batch.categorical[r * batch.categoricalWidth + f]) }
+            }
         }
-        return try perUserEvaluation(model: model, recorder: recorder, groups: nil, options: options)
+        var result = try perUserEvaluation(model: model, recorder: recorder, groups: nil, options: options)
+        if let column = model.config.scene {
+            let names = try TaskKeyNames(path: dataPath, column: column, options: CSVReadOptions(maxBadRows: maxBadRows))
+            result.scenes = sceneScores.metrics(names: names, kinds: heads.map(\.kind))
+        }
+        return result
     }
 
     /// ``runFineTuned(source:steps:learningRate:minimumSupportRows:)`` with per-user metrics of

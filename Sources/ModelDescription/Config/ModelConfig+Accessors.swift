@@ -16,6 +16,12 @@ extension ModelConfig {
         features.filter { if case .numeric = $0.kind { true } else { false } }
     }
 
+    /// The scene column's index among ``categoricalFeatures`` (its slot `f` in an encoded batch's
+    /// `categorical (B, Fc)` keys), or `nil` without a `scene` column.
+    public var sceneCategoricalIndex: Int? {
+        scene.flatMap { name in categoricalFeatures.firstIndex { $0.name == name } }
+    }
+
     /// Number of tasks `K` (one per label).
     public var taskCount: Int { labels.count }
 

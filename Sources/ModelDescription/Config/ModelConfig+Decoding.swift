@@ -70,7 +70,7 @@ extension ModelConfig {
 
     // MARK: Sections
 
-    static let topKeys = ["task_key", "time", "features", "labels", "model", "meta", "training",
+    static let topKeys = ["task_key", "time", "scene", "features", "labels", "model", "meta", "training",
                           "embeddings", "support_store", "serving", "limits"]
 
     private static func decode(_ root: ConfigNode) throws(ConfigError) -> ModelConfig {
@@ -83,6 +83,7 @@ extension ModelConfig {
         var config = ModelConfig(
             taskKey: try m.required("task_key").string(), time: try m["time"]?.string(),
             features: features, labels: labels)
+        config.scene = try m["scene"]?.string()
         if let n = m["model"] { config.model = try decodeNetwork(n) }
         if let n = m["meta"] { config.meta = try decodeMeta(n) }
         if let n = m["training"] { config.training = try decodeTraining(n) }

@@ -180,6 +180,10 @@ private struct Validator {
             try check(!labelNames.contains(time), "time", "\"\(time)\" is also a label")
             try check(time != c.taskKey, "time", "must differ from task_key")
         }
+        if let scene = c.scene {
+            try check(c.categoricalFeatures.contains { $0.name == scene }, "scene",
+                      "\"\(scene)\" must be a feature of kind categorical")
+        }
     }
 
     func network(_ n: ModelConfig.Network) throws(ConfigError) {

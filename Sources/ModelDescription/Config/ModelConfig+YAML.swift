@@ -9,7 +9,7 @@ extension ModelConfig {
     public func yamlString() -> String {
         var out = "# MetaRec model config (reference: Sources/Models/Config/README.md)\n"
         out += "task_key: \(Self.yamlScalar(taskKey))\n"
-        if let time { out += "time: \(Self.yamlScalar(time))\n" }
+        for (key, value) in [("time", time), ("scene", scene)] { if let value { out += "\(key): \(Self.yamlScalar(value))\n" } }
         out += "features:\n"
         for f in features {
             var fields = ["name: \(Self.yamlScalar(f.name))", "kind: \(f.kind.yamlName)"]

@@ -25,6 +25,11 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     /// (earlier) and query (later). `nil`: no time column, rows are split by a seeded shuffle.
     /// YAML `time`, default none.
     public var time: String?
+    /// The column naming the row's scene (a recommendation entrance: a page, a product, an age
+    /// group), for cross-domain ranking (`docs/DESIGN.md` §Planned, "Cross-domain ranking").
+    /// It must be a `categorical` feature, so a plain MMoE sees the scene as an input; `metarec
+    /// eval` reports metrics per scene. `nil`: one scene. YAML `scene`, default none.
+    public var scene: String? = nil
     /// Input features, in config order (≥ 1). YAML `features`.
     public var features: [Feature]
     /// Labels, one MMoE task each, in config order (≥ 1). YAML `labels`.

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""The tables of scripts/scenes-table.sh: per scene and task, test AUC and GAUC (mean ± sd over
+seeds) of the joint MMoE, the joint Shared-Bottom and one MMoE per scene; small scenes (< 5 % of
+the test rows) and large scenes pooled, then all rows.
+
+Figures are computed from each model's scored rows (`metarec eval --scored-out`); a row's scene
+is its user's (every user of both datasets lives in one scene; checked). For the joint models
+they are checked against `metarec eval`'s own per-scene JSON (same rows, same definitions).
+    usage: scenes-table.py DIR DATA SEED...
+"""
+import csv
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+SMALL_SHARE = 0.05
+
+
+def auc(pairs):
+    """ROC AUC by ranks, ties averaged; None with one class."""
+    pairs = sorted(pairs, key=lambda p: p[1])
+    rank_sum, positives, i = 0.0, 0, 0
+    while i < len(pairs):
+        j = i
+        while j + 1 < len(pairs) and pairs[j + 1][1] == pairs[i][1]:
+            j += 1
+        average = (i + j) / 2 + 1
+        for t in range(i, j + 1):
+            if pairs[t][0] >= 0.5:
+                rank_sum += average
+                positives += 1
+        i = j + 1
+    negatives = len(pairs) - positives
+    if positives == 0 or negatives == 0:
+        return None
+    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def gauc(rows):
+    """Σ_u n_u AUC_u / Σ_u n_u over users with both classes."""
+    by_user = defaultdict(list)
+    for user, label, score in rows:
+        by_user[user].append((label, score))
+    total = weight = 0.0
+    for pairs in by_user.values():
+        a = auc(pairs)
+        if a is not None:
+            total += len(pairs) * a
+            weight += len(pairs)
+    return total / weight if weight else None
+
+
+def read_scored(path):
+    with open(path) as f:
+        return [(r["user"], r["task"], float(r["label"]), float(r["score"])) for r in csv.DictReader(f)]
+
+
+def figures(scored, scene_of, groups, task):
+    """{group: (auc, gauc)} for the rows of `task`."""
+    out = {}
+    for name, members in groups.items():
+        rows = [(u, y, s) for u, t, y, s in scored if t == task and scene_of[u] in members]
+        out[name] = (auc([(y, s) for _, y, s in rows]), gauc(rows))
+    return out
+
+
+def cell(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.4f}"
+    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+
+
+def main():
+    directory, data, seeds = sys.argv[1], sys.argv[2], sys.argv[3:]
+    scene_of, rows_of = {}, defaultdict(int)
+    with open(f"{data}/test.csv") as f:
+        for r in csv.DictReader(f):
+            assert scene_of.setdefault(r["user_id"], r["scene"]) == r["scene"], f"user {r['user_id']} in two scenes"
+            rows_of[r["scene"]] += 1
+    total = sum(rows_of.values())
+    scenes = sorted(rows_of, key=lambda s: (-rows_of[s], s))
+    small = {s for s in scenes if rows_of[s] < SMALL_SHARE * total}
+    groups = {s: {s} for s in scenes}
+    if small:
+        groups["small scenes"] = small
+    groups["large scenes"] = set(scenes) - small
+    groups["all"] = set(scenes)
+    oracle = {}
+    try:
+        with open(f"{data}/scenes.csv") as f:
+            oracle = {r["scene"]: r for r in csv.DictReader(f)}
+    except FileNotFoundError:
+        pass
+
+    results = defaultdict(list)  # (model, task, group) → [(auc, gauc)] over seeds
+    tasks = None
+    for seed in seeds:
+        for model in ["mmoe", "shared_bottom"]:
+            scored = read_scored(f"{directory}/{model}-{seed}.scored/base.csv")
+            document = json.load(open(f"{directory}/{model}-{seed}.json"))
+            tasks = [r["task"] for r in document["results"]]
+            for task_index, task in enumerate(tasks):
+                for name, value in figures(scored, scene_of, groups, task).items():
+                    results[(model, task, name)].append(value)
+                for g in document["scenes"]["scenes"] + document["scenes"]["pools"]:
+                    mine = results[(model, task, g["name"])][-1]
+                    theirs = g["tasks"][task_index]
+                    if mine[0] is not None and theirs.get("auc") is not None:
+                        assert abs(mine[0] - theirs["auc"]) < 1e-6, (model, seed, g["name"], mine, theirs)
+                    if mine[1] is not None and theirs.get("gauc") is not None:
+                        assert abs(mine[1] - theirs["gauc"]) < 1e-6, (model, seed, g["name"], mine, theirs)
+        per_scene = []
+        for s in scenes:
+            per_scene += read_scored(f"{directory}/per-scene-{s}-{seed}.scored/base.csv")
+        for task in tasks:
+            for name, value in figures(per_scene, scene_of, groups, task).items():
+                results[("per_scene", task, name)].append(value)
+
+    models = [("mmoe", "joint MMoE"), ("shared_bottom", "joint Shared-Bottom"), ("per_scene", "MMoE per scene")]
+    for task in tasks:
+        print(f"\n{data} · task {task} · test split · {len(seeds)} seeds (mean ± sd)\n")
+        header = "| scene | test rows | share | small |" + ("" if not oracle else " oracle AUC |")
+        header += "".join(f" {label} AUC |" for _, label in models) + "".join(f" {label} GAUC |" for _, label in models)
+        print(header)
+        print("|" + "---|" * (header.count("|") - 1))
+        for name, members in groups.items():
+            rows = sum(rows_of[s] for s in members)
+            line = f"| {name} | {rows} | {rows / total:.3f} | {'yes' if members <= small else 'no'} |"
+            if oracle:
+                line += f" {oracle[name]['oracle_auc_' + task] or '–'} |" if name in oracle else " – |"
+            line += "".join(f" {cell([v[0] for v in results[(m, task, name)]])} |" for m, _ in models)
+            line += "".join(f" {cell([v[1] for v in results[(m, task, name)]])} |" for m, _ in models)
+            print(line)
+
+
+if __name__ == "__main__":
+    main()

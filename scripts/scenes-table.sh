@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Cross-domain ranking, the baselines (issue #25): per-scene test AUC and GAUC of
+#   - a joint MMoE over all scenes, the scene a categorical feature (plain MMoE, no MAML),
+#   - a joint Shared-Bottom, the same features,
+#   - one MMoE per scene (trained and validated on that scene's rows only),
+# on the synthetic multi-scene log (with each scene's oracle AUC) and on ML-100K-scenes. Small
+# scenes (< 5 % of the test rows) are pooled. Mean ± sd over SEEDS model seeds (the data is fixed).
+#   usage: scripts/scenes-table.sh [synthetic|ml100k ...]     (default: both)
+# ML-100K needs `make ml100k-scenes` first (ML100K_DIR, default .build-data).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${METAREC_BIN:-.build/release/metarec}
+OUT=${OUT:-out/scenes}
+SEEDS=${SEEDS:-1 2 3}
+EPOCHS=${EPOCHS:-5}
+ML100K_DIR=${ML100K_DIR:-.build-data}
+DATASETS=("${@:-synthetic ml100k}")
+[ -x "$BIN" ] || { echo "no release binary at $BIN: run 'make build' first" >&2; exit 1; }
+mkdir -p "$OUT"
+
+# config.yaml of a dataset → a variant: architecture, seeds, meta off.
+variant() { # src arch seed dst
+  sed -e "s/^meta: {enabled: true/meta: {enabled: false/" -e "s/architecture: mmoe/architecture: $2/" \
+      -e "s/^  seed: .*/  seed: $3/" -e "s/^  shared_bottom_layers: \(.*\)/  shared_bottom_layers: \1\n  seed: $3/" "$1" > "$4"
+}
+
+train_eval() { # config train validation test model → scenes JSON on stdout
+  "$BIN" train --config "$1" --data "$2" --validation "$3" --out "$5" --epochs "$EPOCHS" 2> "$5.log" >&2
+  "$BIN" eval --model "$5" --data "$4" --format json --resamples 1 --scored-out "$5.scored"
+}
+
+# Rows of one scene (column 'scene' by header name) of a CSV.
+scene_rows() { # csv scene
+  awk -F, -v s="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "scene") c = i; print; next } $c == s' "$1"
+}
+
+for dataset in ${DATASETS[@]}; do
+  case $dataset in
+    synthetic)
+      data="$OUT/synthetic/data"
+      [ -f "$data/train.csv" ] || "$BIN" datasets synthetic-scenes --out "$data" >&2 ;;
+    ml100k)
+      data="$ML100K_DIR/ml100k-scenes"
+      [ -f "$data/train.csv" ] || { echo "no $data: run 'make ml100k-scenes' first" >&2; exit 1; } ;;
+    *) echo "unknown dataset $dataset" >&2; exit 1 ;;
+  esac
+  dir="$OUT/$dataset"
+  mkdir -p "$dir"
+  scenes=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "scene") c = i; next } { print $c }' "$data/train.csv" | sort -u)
+  for seed in $SEEDS; do
+    for arch in mmoe shared_bottom; do
+      [ -f "$dir/$arch-$seed.json" ] && continue
+      variant "$data/config.yaml" "$arch" "$seed" "$dir/$arch-$seed.yaml"
+      train_eval "$dir/$arch-$seed.yaml" "$data/train.csv" "$data/validation.csv" "$data/test.csv" "$dir/$arch-$seed" > "$dir/$arch-$seed.json"
+    done
+    for s in $scenes; do
+      [ -f "$dir/per-scene-$s-$seed.json" ] && continue
+      mkdir -p "$dir/split-$s"
+      for split in train validation test; do scene_rows "$data/$split.csv" "$s" > "$dir/split-$s/$split.csv"; done
+      variant "$data/config.yaml" mmoe "$seed" "$dir/per-scene-$s-$seed.yaml"
+      train_eval "$dir/per-scene-$s-$seed.yaml" "$dir/split-$s/train.csv" "$dir/split-$s/validation.csv" \
+          "$dir/split-$s/test.csv" "$dir/per-scene-$s-$seed" > "$dir/per-scene-$s-$seed.json"
+    done
+  done
+  python3 scripts/scenes-table.py "$dir" "$data" $SEEDS
+done
