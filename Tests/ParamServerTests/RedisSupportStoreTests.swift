@@ -131,12 +131,22 @@ struct RedisSupportStoreTests {
 
         // Recovery: a store whose Redis went away (its pooled connection killed by the server)
         // serves again on the next call, without a restart.
-        let store = try RedisSupportStore(address: TestRedis.address!, config: config, keyPrefix: TestRedis.prefix("recover"),
+        // The store alone uses database 5, so the kill below finds its connection and no other
+        // test's (tests run in parallel on the same server).
+        var own = TestRedis.address!
+        own.database = 5
+        let store = try RedisSupportStore(address: own, config: config, keyPrefix: TestRedis.prefix("recover"),
                                           timeoutSeconds: 0.5, reconnectBackoff: 0.05)
         try Self.pull(store, [1], &f, &y, &n, &times)
         let admin = try RedisConnection(address: TestRedis.address!)
-        _ = try admin.command([Array("CLIENT".utf8), Array("KILL".utf8), Array("TYPE".utf8), Array("normal".utf8),
-                               Array("SKIPME".utf8), Array("yes".utf8)])
+        let clients = try admin.command([Array("CLIENT".utf8), Array("LIST".utf8), Array("TYPE".utf8), Array("normal".utf8)])
+        let ids = String(decoding: try #require(clients.bytes), as: UTF8.self).split(separator: "\n")
+            .filter { $0.contains(" db=5 ") }
+            .compactMap { $0.split(separator: " ").first { $0.hasPrefix("id=") }?.dropFirst(3) }
+        #expect(ids.count == 1, "the store's one pooled connection")
+        for id in ids {
+            _ = try admin.command([Array("CLIENT".utf8), Array("KILL".utf8), Array("ID".utf8), Array(id.utf8)])
+        }
         n = [-1]
         try Self.pull(store, [1], &f, &y, &n, &times)
         #expect(n == [0], "the stale pooled connection was replaced and the pull answered")
