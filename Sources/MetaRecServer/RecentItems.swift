@@ -37,11 +37,13 @@ public final class RecentItems: Sendable {
     public var count: Int { state.withLock { $0.items.count } }
 
     /// Appends each event's item key (`itemFeature`, a string or an integer) to its user's
-    /// history; the user is `user`, else `taskKey`. Events without either are skipped.
-    public func record(_ events: EventsRequest, itemFeature: String, taskKey: String) {
+    /// history; the user is `user`, else `taskKey`. Events without either, or with an item
+    /// `isKnown` refuses (not in the index: it could never be recalled or encoded), are skipped.
+    public func record(_ events: EventsRequest, itemFeature: String, taskKey: String, isKnown: (String) -> Bool = { _ in true }) {
         state.withLock { s in
             for event in events.events {
-                guard let user = Self.text(event["user"] ?? event[taskKey]), let item = Self.text(event[itemFeature]) else { continue }
+                guard let user = Self.text(event["user"] ?? event[taskKey]), let item = Self.text(event[itemFeature]),
+                      isKnown(item) else { continue }
                 if s.items[user] == nil {
                     if s.items.count >= maxUsers { Self.evictOldest(&s) }
                     s.arrival.append(user)

@@ -31,12 +31,16 @@ public final class Recommender: Sendable {
         public var description: String
     }
 
-    /// - Throws: ``Invalid`` when `itemFeature` is not an input feature of `ranker`.
+    /// - Throws: ``Invalid`` when `itemFeature` is not a categorical input feature of `ranker`.
     public init(model: RetrievalModel, itemFeature: String, ranker: ModelConfig, catalogue: ItemCatalogue? = nil,
                 maxUsers: Int = 100_000) throws(Invalid) {
-        guard ranker.features.contains(where: { $0.name == itemFeature }) else {
+        guard let feature = ranker.features.first(where: { $0.name == itemFeature }) else {
             throw Invalid(description: "the ranker has no feature \(itemFeature) to carry the item keys "
                           + "(its features: \(ranker.features.map(\.name).joined(separator: ", "))); set --retrieval-item-feature")
+        }
+        guard feature.kind == .categorical else {
+            throw Invalid(description: "the ranker's feature \(itemFeature) is \(feature.kind.yamlName), not categorical: "
+                          + "it cannot carry item keys; set --retrieval-item-feature")
         }
         self.model = model
         self.itemFeature = itemFeature
@@ -56,7 +60,7 @@ public final class Recommender: Sendable {
     func plan(_ r: RecommendRequest, tasks: [String], maxCandidates: Int) throws(ServingError) -> Plan {
         let k = r.k ?? RecommendRequest.defaultK
         guard (1...maxCandidates).contains(k) else { throw .invalidValue(field: "k", reason: "must be in 1...\(maxCandidates), got \(k)") }
-        let n = r.n ?? max(k, RecommendRequest.defaultN)
+        let n = r.n ?? min(max(k, RecommendRequest.defaultN), maxCandidates)
         guard n >= k, n <= maxCandidates else {
             throw .invalidValue(field: "n", reason: "must be in k...\(maxCandidates) (k = \(k), serving.max_candidates = \(maxCandidates)), got \(n)")
         }
@@ -69,12 +73,17 @@ public final class Recommender: Sendable {
         } else {
             orderIndex = 0
         }
+        for (field, count) in [("history", r.history?.count ?? 0), ("exclude", r.exclude?.count ?? 0)]
+        where count > RecommendRequest.maxListLength {
+            throw .invalidValue(field: field, reason: "at most \(RecommendRequest.maxListLength) item keys, got \(count)")
+        }
         var plan = Plan(k: k, n: n, orderIndex: orderIndex, historyRows: [], unknownHistory: [], excludedRows: [])
         for key in r.history ?? recentItems.history(of: r.user) {
             if let row = model.index.rows[key] { plan.historyRows.append(row) } else { plan.unknownHistory.append(key) }
         }
         plan.excludedRows = (r.exclude ?? []).compactMap { model.index.rows[$0] }
         if r.excludeSeen ?? true { plan.excludedRows += plan.historyRows }
+        plan.excludedRows = Array(Set(plan.excludedRows)).sorted()
         return plan
     }
 

@@ -20,7 +20,8 @@ extension ScoringServer {
         let t = plan.orderIndex
         let order = recalled.indices.sorted { a, b in
             let (sa, sb) = (ranked.score(candidate: a, task: t), ranked.score(candidate: b, task: t))
-            if sa != sb { return sa > sb }
+            if sa.isNaN != sb.isNaN { return sb.isNaN }  // a NaN score sorts last (a strict weak order)
+            if sa != sb && !sa.isNaN { return sa > sb }
             if recalled[a].score != recalled[b].score { return recalled[a].score > recalled[b].score }
             return a < b
         }

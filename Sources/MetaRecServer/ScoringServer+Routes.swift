@@ -37,7 +37,8 @@ extension ScoringServer {
                 try predictor.checkTimes(of: events, within: configuration.eventTimes)
                 let appended = try await record(events)
                 if let recommender {  // the default history of /v1/recommend
-                    recommender.recentItems.record(events, itemFeature: recommender.itemFeature, taskKey: predictor.model.config.taskKey)
+                    recommender.recentItems.record(events, itemFeature: recommender.itemFeature, taskKey: predictor.model.config.taskKey,
+                                                   isKnown: { recommender.model.index.rows[$0] != nil })
                 }
                 return HTTPReply.json(.ok, Array("{\"appended\":\(appended)}".utf8))
             }

@@ -52,6 +52,18 @@ extension Predictor {
         ws.rowOffsets.append(ws.batch.count)
     }
 
+    /// Encodes one request's candidates as the whole batch (`ws.rowOffsets` = `[0, C]`), with
+    /// the support encoder's pools attached: what ``runBottom(workspace:)`` needs. Encoded
+    /// directly (iterating a one-element collection copied the request).
+    func encodeAlone(_ request: ScoreRequest, workspace ws: inout PredictorWorkspace) throws(ServingError) {
+        resetBatch(workspace: &ws)
+        ws.rowOffsets.removeAll(keepingCapacity: true)
+        ws.rowTasks.removeAll(keepingCapacity: true)
+        if let failure = encodeCandidates(of: request, workspace: &ws) { throw failure }
+        ws.rowOffsets.append(ws.batch.count)
+        attachCandidateSupport(workspace: &ws)
+    }
+
     /// Appends one request's candidates to `ws.batch` and their first row to `ws.rowOffsets`;
     /// on an error, removes the rows appended and returns it (``CandidateEncoder``).
     func encodeCandidates(of request: ScoreRequest, workspace ws: inout PredictorWorkspace) -> ServingError? {

@@ -45,9 +45,7 @@ extension Predictor {
     public func metaLayerInputs(of request: ScoreRequest) throws(ServingError) -> [Float] {
         try validate(request)
         return try withWorkspace { (ws: inout PredictorWorkspace) throws(ServingError) -> [Float] in
-            ws.batch.removeAll()
-            ws.rowOffsets.removeAll(keepingCapacity: true)
-            if let failure = encodeCandidates(of: request, workspace: &ws) { throw failure }
+            try encodeAlone(request, workspace: &ws)
             runBottom(workspace: &ws)
             let c = ws.batch.count, k = tasks.count, h = spec.metaWidth
             var out = [Float](repeating: 0, count: c * k * h)

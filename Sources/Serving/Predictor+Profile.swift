@@ -11,7 +11,10 @@ extension Predictor {
         var encode = 0.0, bottom = 0.0, finetune = 0.0
         withWorkspace { ws in
             for _ in 0..<repetitions {
-                encode += MachinePeak.seconds(.threadCPUTime) { self.encode(CollectionOfOne(request), workspace: &ws) { _, _ in } }
+                encode += MachinePeak.seconds(.threadCPUTime) {
+                    self.encode(CollectionOfOne(request), workspace: &ws) { _, _ in }
+                    attachCandidateSupport(workspace: &ws)
+                }
                 bottom += MachinePeak.seconds(.threadCPUTime) { runBottom(workspace: &ws) }
                 finetune += MachinePeak.seconds(.threadCPUTime) {
                     finish(request, rows: ws.rowOffsets[0]..<ws.rowOffsets[1], workspace: &ws, into: &result)

@@ -116,13 +116,7 @@ public final class Predictor: Sendable {
     public func score(_ request: ScoreRequest, into result: inout ScoreResult) throws(ServingError) {
         try validate(request)
         try withWorkspace { (ws: inout PredictorWorkspace) throws(ServingError) in
-            // One request: encode it directly (iterating a one-element collection copied the request).
-            resetBatch(workspace: &ws)
-            ws.rowOffsets.removeAll(keepingCapacity: true)
-            ws.rowTasks.removeAll(keepingCapacity: true)
-            if let failure = encodeCandidates(of: request, workspace: &ws) { throw failure }
-            ws.rowOffsets.append(ws.batch.count)
-            attachCandidateSupport(workspace: &ws)
+            try encodeAlone(request, workspace: &ws)
             runBottom(workspace: &ws)
             finish(request, rows: ws.rowOffsets[0]..<ws.rowOffsets[1], workspace: &ws, into: &result)
         }

@@ -14,7 +14,7 @@ public struct RecommendRequest: Sendable, Equatable {
     public var user: String
     /// Items returned, `k` (default ``defaultK``).
     public var k: Int?
-    /// Items recalled and ranked, `n ≥ k` (default `max(k, ``defaultN``)`).
+    /// Items recalled and ranked, `n ≥ k` (default `max(k, ``defaultN``)`, at most `serving.max_candidates`).
     public var n: Int?
     /// The user's recent item keys, oldest first; `nil` = what the server knows of the user.
     public var history: [String]?
@@ -33,6 +33,8 @@ public struct RecommendRequest: Sendable, Equatable {
     public static let defaultK = 10
     /// `n` when the request does not say (at least `k`).
     public static let defaultN = 200
+    /// The most item keys `history` and `exclude` may each hold (a 400 beyond).
+    public static let maxListLength = 10_000
 
     public init(user: String, k: Int? = nil, n: Int? = nil, history: [String]? = nil, context: [String: FeatureValue]? = nil,
                 exclude: [String]? = nil, excludeSeen: Bool? = nil, orderBy: String? = nil, finetune: Bool? = nil) {

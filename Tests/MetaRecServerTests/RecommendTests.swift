@@ -1,5 +1,5 @@
 import Foundation
-import MetaRecServer
+@testable import MetaRecServer
 import ModelDescription
 import Retrieval
 import Serving
@@ -139,6 +139,10 @@ import Testing
                 (#"{"user": "1", "k": 2.5}"#, 400, "wrong_type", "k"),
                 (#"{"user": "1", "context": {"colour": "red"}}"#, 400, "unknown_feature", nil),
                 (#"{"user": "1""#, 400, "malformed_json", nil),
+                (#"{"user": "1", "exclude": [\#((0...RecommendRequest.maxListLength).map { "\"\($0)\"" }.joined(separator: ","))]}"#,
+                 400, "invalid_value", "exclude"),
+                (#"{"user": "1", "history": [\#((0...RecommendRequest.maxListLength).map(String.init).joined(separator: ","))]}"#,
+                 400, "invalid_value", "history"),
             ]
             for (body, status, code, field) in cases {
                 let reply = try await http(port, "POST", "/v1/recommend", body)
@@ -160,5 +164,17 @@ import Testing
     @Test func `an item feature the ranker does not have is refused at start`() throws {
         let model = try Fixtures.model()
         #expect(throws: Recommender.Invalid.self) { try Recommender(model: try Self.retrieval(), itemFeature: "movie_id", ranker: model.config) }
+        let numeric = #expect(throws: Recommender.Invalid.self) {
+            try Recommender(model: try Self.retrieval(), itemFeature: "price", ranker: model.config)
+        }
+        #expect(numeric?.description.contains("not categorical") == true)
+    }
+
+    @Test func `without n the recall size defaults to 200, capped by serving.max_candidates`() throws {
+        let model = try Fixtures.model()
+        let recommender = try Recommender(model: try Self.retrieval(), itemFeature: "item_id", ranker: model.config)
+        let request = RecommendRequest(user: "1", k: 5)
+        #expect(try recommender.plan(request, tasks: ["task0", "task1"], maxCandidates: 1000).n == RecommendRequest.defaultN)
+        #expect(try recommender.plan(request, tasks: ["task0", "task1"], maxCandidates: 50).n == 50)
     }
 }

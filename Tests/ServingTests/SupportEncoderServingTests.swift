@@ -107,4 +107,16 @@ import TestSupport
         #expect(after.finetuned == false, "base towers: the change comes from the feature alone")
         #expect(Fixtures.maxRelativeDifference(before, after.scores) > 1e-4)
     }
+
+    @Test func `the exported scorer and the phase profile run the pools too`() throws {
+        let model = try Self.model()
+        let predictor = Fixtures.predictor(model, steps: 2, learningRate: 0.05)
+        try predictor.record(events: EventsRequest(events: (0..<4).map { Self.event("x", 70 + $0, $0 % 2, 20 + $0) }))
+        let candidates = (0..<6).map { c in ["item_id": FeatureValue.string("\(80 + c)"), "category": .string("2")] }
+        let request = ScoreRequest(user: "x", candidates: candidates)
+        let f = try predictor.metaLayerInputs(of: request)
+        let served = try predictor.score(request)
+        #expect(predictor.personalScorer(user: "x").scores(metaInputs: f, count: 6) == served.scores)
+        _ = try predictor.phaseTimes(request, repetitions: 1)
+    }
 }

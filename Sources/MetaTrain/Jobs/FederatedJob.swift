@@ -65,6 +65,10 @@ public struct FederatedJob {
     @discardableResult
     public func run(progress: ProgressReporter) throws -> Report {
         var config = try ModelConfig.load(yamlFile: configPath)
+        if config.model.supportEncoder != nil {  // the clients' meta-layer inputs are computed without the pools
+            throw ConfigError.invalidValue(source: configPath, keyPath: "model.support_encoder", line: nil,
+                                           reason: "metarec federated does not support the support encoder yet")
+        }
         if let maxBadRows { config.training.maxBadRows = maxBadRows; try config.validate(source: configPath) }
         let initModel = try LoadedModel(path: initialModel)
         guard config.networkSpec == initModel.config.networkSpec, config.inputLayout == initModel.config.inputLayout else {
