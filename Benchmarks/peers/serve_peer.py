@@ -34,7 +34,9 @@ def build_app(model_dir, state_path, candidates):
     support = {u: jax.device_put(m.user_support(u)) for u in m.support}
     task_names = [f"task{k}" for k in range(m.K)]
     version = os.path.basename(os.path.abspath(model_dir))
-    manifest = os.path.join(model_dir, "manifest.json")
+    from peers import model_version_dir
+
+    manifest = os.path.join(model_version_dir(model_dir), "manifest.json")
     if os.path.exists(manifest):
         with open(manifest) as f:
             version = json.load(f).get("model_version", version)

@@ -27,7 +27,9 @@ class PeerModel:
     """Weights, vocabularies and support rows, as numpy; `encode` turns a `POST /v1/score` body into ids."""
 
     def __init__(self, model_dir, state_path):
-        w = load_file(os.path.join(model_dir, "model.safetensors"))
+        from peers import model_version_dir  # the version CURRENT names (versioned publishing)
+
+        w = load_file(os.path.join(model_version_dir(model_dir), "model.safetensors"))
         with safe_open(state_path, framework="numpy") as f:
             meta = f.metadata()
         st = load_file(state_path)
