@@ -91,12 +91,7 @@ extension Predictor {
     /// same rows its towers adapt on (``ModelMath/SupportHistory``).
     func attachCandidateSupport(workspace ws: inout PredictorWorkspace) {
         guard let supportEncoder else { return }
-        var history = SupportHistory(encoder: supportEncoder)
-        for task in ws.rowTasks {
-            let rows = model.support.supportEncoderRows(task: task, encoder: supportEncoder,
-                                                        features: &ws.supportFeatures, labels: &ws.supportLabels)
-            history.seed(task: task, keys: rows.keys, labels: rows.labels)
-        }
+        var history = seededHistory(supportEncoder, tasks: ws.rowTasks, workspace: &ws)
         history.attachCandidates(to: &ws.batch, rowOffsets: ws.rowOffsets, tasks: ws.rowTasks)
     }
 
@@ -105,14 +100,21 @@ extension Predictor {
     /// that user: the rows that precede it, as in training.
     func attachEventSupport(workspace ws: inout PredictorWorkspace) {
         guard let supportEncoder else { return }
-        var history = SupportHistory(encoder: supportEncoder)
+        var history = seededHistory(supportEncoder, tasks: ws.batch.taskKeys, workspace: &ws)
+        history.attach(to: &ws.batch)
+    }
+
+    /// A history seeded with the stored rows of each distinct task in `tasks` (pulled once per
+    /// task, however often it repeats: one user in several merged requests or events).
+    func seededHistory(_ encoder: SupportEncoder, tasks: [UInt64], workspace ws: inout PredictorWorkspace) -> SupportHistory {
+        var history = SupportHistory(encoder: encoder)
         var seeded: Set<UInt64> = []
-        for task in ws.batch.taskKeys where seeded.insert(task).inserted {
-            let rows = model.support.supportEncoderRows(task: task, encoder: supportEncoder,
+        for task in tasks where seeded.insert(task).inserted {
+            let rows = model.support.supportEncoderRows(task: task, encoder: encoder,
                                                         features: &ws.supportFeatures, labels: &ws.supportLabels)
             history.seed(task: task, keys: rows.keys, labels: rows.labels)
         }
-        history.attach(to: &ws.batch)
+        return history
     }
 
     // MARK: Events, row by row
