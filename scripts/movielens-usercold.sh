@@ -51,7 +51,12 @@ declare -A TRAIN=(
   [mmoe-encsg]="{enabled: false}"
   [mmoe-encsg-nouid]="{enabled: false}"
   [mmoe-encmeansg]="{enabled: false}"
+  [mmoe-cap256]="{enabled: false}"
+  [maml-ridgesum-cap256]="{enabled: true, order: first, inner_steps: 0, head_solver: ridge, head_l2: 10, head_l2_scale: sum, min_task_rows: 8, support_fraction: 0.8, task_chunk_rows: 128}"
+  [maml-ridgesum-cap256-nouid]="{enabled: true, order: first, inner_steps: 0, head_solver: ridge, head_l2: 10, head_l2_scale: sum, min_task_rows: 8, support_fraction: 0.8, task_chunk_rows: 128}"
 )
+# A "-cap256" name keeps a user's newest 256 rows (support_store.capacity) instead of 64: a
+# held-out user has 166 support rows on average, which matrix factorisation's fold-in all reads.
 # A "-enc" name adds the support encoder (docs/DESIGN.md §Personalisation): the user's earlier
 # items pooled into the bottom's input, mean and rating-centred (label-weighted) blocks; over the
 # item embeddings themselves, or ("-encown") over their own rows (SVD++'s y_j).
@@ -72,6 +77,9 @@ declare -A POLICIES=(
   [listwise-k20]="--steps 20 --learning-rate 1 --inner-loss listwise --head-solver offset"
   [ridge-0.1]="--steps 0 --head-solver ridge --head-l2 0.1"
   [ridge-0.3]="--steps 0 --head-solver ridge --head-l2 0.3"
+  [ridgesum-3]="--steps 0 --head-solver ridge --head-l2 3 --head-l2-scale sum"
+  [ridgesum-10]="--steps 0 --head-solver ridge --head-l2 10 --head-l2-scale sum"
+  [ridgesum-30]="--steps 0 --head-solver ridge --head-l2 30 --head-l2-scale sum"
 )
 
 [ -f "$OUT/data/fold-$((FOLDS - 1))/test.csv" ] ||
@@ -91,6 +99,7 @@ train() {
     [[ $name == *-encmean* ]] && encoder=$ENCODER_MEAN
     [[ $name == *-encsg* ]] && encoder=$ENCODER_SG
     [[ $name == *-encmeansg* ]] && encoder=$ENCODER_MEAN_SG
+    [[ $name == *-cap256* ]] && printf 'support_store: {capacity: 256}\n' >> "$dir.yaml"
     [[ $name == *-enc* ]] && sed -i "s/^  shared_bottom_layers: \(.*\)$/  shared_bottom_layers: \1\n  support_encoder: $encoder/" "$dir.yaml"
     "$BIN" train --config "$dir.yaml" --data "$d/train.csv" --validation "$d/validation.csv" --out "$dir" \
       --epochs "$EPOCHS" 2> "$dir.log" >&2

@@ -28,6 +28,9 @@ declare -A POLICIES=(
   [pairwise-hidden-k20]="--steps 20 --learning-rate 1 --inner-loss pairwise --adapt-layers hidden --head-solver offset"
   [ridge-0.3]="--steps 0 --head-solver ridge --head-l2 0.3"
   [ridge-1]="--steps 0 --head-solver ridge --head-l2 1"
+  [ridgesum-3]="--steps 0 --head-solver ridge --head-l2 3 --head-l2-scale sum"
+  [ridgesum-10]="--steps 0 --head-solver ridge --head-l2 10 --head-l2-scale sum"
+  [ridgesum-30]="--steps 0 --head-solver ridge --head-l2 30 --head-l2-scale sum"
 )
 [ -f "$OUT/data/test.csv" ] || "$BIN" datasets movielens --raw "$DATA/movielens-latest-small" --out "$OUT/data" >&2
 

@@ -10,10 +10,12 @@ struct AdaptationOverrides: ParsableArguments {
     var pointwiseWeight: Double?
     @Option(help: "Tower layers the inner steps move: all | hidden | output (default: the model's meta.adapt_layers).")
     var adaptLayers: ModelConfig.AdaptLayersName?
-    @Option(help: "Head solver: gradient | ridge (default: the model's meta.head_solver).")
+    @Option(help: "Head solver: gradient | ridge | offset (default: the model's meta.head_solver).")
     var headSolver: ModelConfig.HeadSolverName?
     @Option(help: "λ of the ridge head (default: the model's meta.head_l2).")
     var headL2: Double?
+    @Option(help: "What --head-l2 is weighed against: mean (the mean support loss) | sum (the summed loss, as MF's fold-in) (default: the model's meta.head_l2_scale).")
+    var headL2Scale: ModelConfig.HeadL2ScaleName?
 
     func validate() throws {
         if let pointwiseWeight, !(pointwiseWeight >= 0 && pointwiseWeight.isFinite) {
@@ -30,6 +32,7 @@ struct AdaptationOverrides: ParsableArguments {
         if let adaptLayers { config.meta.adaptLayers = adaptLayers }
         if let headSolver { config.meta.headSolver = headSolver }
         if let headL2 { config.meta.headL2 = headL2 }
+        if let headL2Scale { config.meta.headL2Scale = headL2Scale }
         return config
     }
 }
@@ -37,3 +40,4 @@ struct AdaptationOverrides: ParsableArguments {
 extension ModelConfig.InnerLossName: ExpressibleByArgument {}
 extension ModelConfig.AdaptLayersName: ExpressibleByArgument {}
 extension ModelConfig.HeadSolverName: ExpressibleByArgument {}
+extension ModelConfig.HeadL2ScaleName: ExpressibleByArgument {}

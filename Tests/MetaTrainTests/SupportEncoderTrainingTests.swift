@@ -35,6 +35,47 @@ import Testing
         return (["user,ts,item,like,rating"] + lines).joined(separator: "\n") + "\n"
     }
 
+    /// Each row's pools (keys and weights of every encoder column), in stream order.
+    static func pools(_ stream: inout some BatchStream, encoderColumns: Int) throws -> [[[Float]]] {
+        var rows: [[[Float]]] = []
+        while let batch = try stream.next() {
+            let columns = batch.multiCategorical.suffix(encoderColumns)
+            for r in 0..<batch.count {
+                rows.append(columns.map { c in
+                    let range = Int(c.offsets[r])..<Int(c.offsets[r + 1])
+                    return c.keys[range].map { Float(bitPattern: UInt32(truncatingIfNeeded: $0)) }
+                        + (c.weights.isEmpty ? [] : Array(c.weights[range]))
+                })
+            }
+        }
+        return rows
+    }
+
+    @Test func `the validation pass pools a user's training rows first, as if its log followed the training log`() throws {
+        let scratch = CSVScratchDirectory()
+        defer { scratch.cleanUp() }
+        let lines = Self.log(rows: 60).split(separator: "\n").map(String.init)
+        let header = lines[0], training = Array(lines[1...40]), validation = Array(lines[41...])
+        let trainingPath = scratch.write("train.csv", ([header] + training).joined(separator: "\n") + "\n")
+        let validationPath = scratch.write("validation.csv", ([header] + validation).joined(separator: "\n") + "\n")
+        let bothPath = scratch.write("both.csv", ([header] + training + validation).joined(separator: "\n") + "\n")
+        let config = Self.config, featureEncoder = FeatureEncoder(unfittedConfig: config)
+        let encoder = try #require(config.supportEncoder)
+        var pass = try CSVBatchStream(path: trainingPath, encoder: featureEncoder, chunkRows: 7)
+        let history = try SupportHistory.afterPass(over: &pass, encoder: encoder)
+        #expect(history.taskCount == 5)
+        var seeded = SupportEncodedStream(try CSVBatchStream(path: validationPath, encoder: featureEncoder, chunkRows: 7),
+                                          encoder: encoder, prior: { history.rows(of: $0) })
+        var unseeded = SupportEncodedStream(try CSVBatchStream(path: validationPath, encoder: featureEncoder, chunkRows: 7),
+                                            encoder: encoder)
+        var whole = SupportEncodedStream(try CSVBatchStream(path: bothPath, encoder: featureEncoder, chunkRows: 7),
+                                         encoder: encoder)
+        let columns = encoder.pools.count
+        let expected = Array(try Self.pools(&whole, encoderColumns: columns).suffix(validation.count))
+        #expect(try Self.pools(&seeded, encoderColumns: columns) == expected)
+        #expect(try Self.pools(&unseeded, encoderColumns: columns) != expected, "without the seed the first rows pool less")
+    }
+
     @Test func `an encoder model trains, keeps item keys in its support rows and evaluates`() throws {
         let directory = TrainingFixture.temporaryDirectory("support-encoder")
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -40,6 +40,7 @@ private let fullYAML = """
       support_fraction: 0.25
       learn_inner_rates: true
       inner_rates_learning_rate: 0.02
+      head_l2_scale: sum
     training:
       optimizer: {kind: adam, learning_rate: 0.002, beta1: 0.8, beta2: 0.99, epsilon: 1.0e-7, weight_decay: 0.01}
       embedding_optimizer: {kind: sgd, learning_rate: 0.1}
@@ -138,6 +139,9 @@ private func failure(_ yaml: String, sourceLocation: SourceLocation = #_sourceLo
         #expect(c.model.experts == 3 && c.model.expertLayers == [64, 16] && c.model.seed == 7)
         #expect(c.meta.order == .second && c.meta.supportFraction == 0.25)
         #expect(c.meta.learnInnerRates && c.meta.innerRatesLearningRate == 0.02)
+        var ridge = c
+        ridge.meta.headSolver = .ridge
+        #expect(c.meta.headL2Scale == .sum && ridge.adaptation(steps: 0, learningRate: 0.1).head == .ridge(l2: 1, scale: .sum))
         #expect(c.training.optimizer == .adam(.init(learningRate: 0.002, beta1: 0.8, beta2: 0.99, epsilon: 1e-7, weightDecay: 0.01)))
         #expect(c.training.embeddingOptimizer == .sgd(.init(learningRate: 0.1, momentum: 0, weightDecay: 0)))
         #expect(c.training.shuffle == .none && c.training.earlyStopping == .off && c.training.maxBadRows == 5)
@@ -218,6 +222,7 @@ private func failure(_ yaml: String, sourceLocation: SourceLocation = #_sourceLo
         #expect(failure(variant("model: {experts: \"4\"}"))?.reason == "expected an integer, got \"4\"")
         #expect(failure(variant("meta: {enabled: maybe}"))?.reason == "expected true or false, got \"maybe\"")
         #expect(failure(variant("meta: {order: third}"))?.reason == "expected one of first | second, got \"third\"")
+        #expect(failure(variant("meta: {head_l2_scale: median}"))?.keyPath == "meta.head_l2_scale")
         #expect(failure(variant("meta: {inner_learning_rate: fast}"))?.keyPath == "meta.inner_learning_rate")
         #expect(failure(variant("model: {architecture: transformer}"))?.reason
                 == "expected one of mmoe | shared_bottom, got \"transformer\"")

@@ -28,8 +28,9 @@ import Glibc
         return x
     }
 
-    @Test(arguments: [1, 5, 40])
-    func `a ridge head on the squared error is the ridge regression of the labels on the hidden layer`(rows: Int) {
+    @Test(arguments: [1, 5, 40], [RidgeScale.mean, .sum])
+    func `a ridge head on the squared error is the ridge regression of the labels on the hidden layer`(rows: Int,
+                                                                                                     scale: RidgeScale) {
         var rng = SeededRandom(seed: UInt64(rows))
         let theta = MLPParameters(widths: [6, 4, 1], activatesLast: false, using: &rng)
         let f = randomTensor([rows, 6], seed: 7)
@@ -37,10 +38,10 @@ import Glibc
         let l2: Float = 0.5
         var ws = TowerWorkspace()
         let tower = Tower(parameters: theta, kind: .regression, activation: .tanh)
-        let solved = tower.adapted(on: f, labels: y, policy: Adaptation(steps: 0, learningRate: 0.1, head: .ridge(l2: l2)),
+        let solved = tower.adapted(on: f, labels: y, policy: Adaptation(steps: 0, learningRate: 0.1, head: .ridge(l2: l2, scale: scale)),
                                    workspace: &ws).parameters
-        // Reference: minimise (1/n) Σ (J w − y)² + (λ/2) ‖w − w0‖², J = [tanh(F W1 + b1) | 1]:
-        // ((2/n) JᵀJ + λ I) w = (2/n) Jᵀ y + λ w0.
+        // Reference: minimise c Σ (J w − y)² + (λ/2) ‖w − w0‖², J = [tanh(F W1 + b1) | 1], c = 1/n
+        // (scale .mean) or 1 (.sum): (2c JᵀJ + λ I) w = 2c Jᵀ y + λ w0.
         let hidden = (0..<rows).map { r in
             (0..<4).map { j in
                 var z = Double(theta.layers[0].bias.scalars[j])
@@ -49,13 +50,13 @@ import Glibc
             } + [1.0]
         }
         let w0 = theta.layers[1].weight.scalars.map(Double.init) + [Double(theta.layers[1].bias.scalars[0])]
-        let n = Double(rows)
+        let c = scale == .mean ? 1 / Double(rows) : 1
         var m = [[Double]](repeating: [Double](repeating: 0, count: 5), count: 5)
         var b = [Double](repeating: 0, count: 5)
         for r in 0..<rows {
             for i in 0..<5 {
-                b[i] += 2 / n * hidden[r][i] * Double(y.scalars[r])
-                for j in 0..<5 { m[i][j] += 2 / n * hidden[r][i] * hidden[r][j] }
+                b[i] += 2 * c * hidden[r][i] * Double(y.scalars[r])
+                for j in 0..<5 { m[i][j] += 2 * c * hidden[r][i] * hidden[r][j] }
             }
         }
         for i in 0..<5 { m[i][i] += Double(l2); b[i] += Double(l2) * w0[i] }

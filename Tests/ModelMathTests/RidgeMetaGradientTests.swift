@@ -6,29 +6,31 @@ import Testing
 /// The meta-gradient through the closed-form ridge head against finite differences of the whole
 /// objective `L_Q(ridge(θ; f_S, y_S); f_Q, y_Q)`.
 @Suite struct RidgeMetaGradientTests {
-    @Test(arguments: [[5, 4, 3, 1], [5, 6, 1], [5, 1]], [MetaOrder.first, .second])
-    func `the ridge head's meta-gradient matches finite differences of the whole objective`(widths: [Int], order: MetaOrder) {
+    @Test(arguments: [[5, 4, 3, 1], [5, 6, 1], [5, 1]], [RidgeScale.mean, .sum])
+    func `the ridge head's meta-gradient matches finite differences of the whole objective`(widths: [Int], scale: RidgeScale) {
         let theta = TowerTests.tower(seed: 70, widths: widths)
         let support = randomTensor([9, 5], seed: 71), query = randomTensor([6, 5], seed: 72)
         let ys = TowerTests.labels(9, kind: .regression, seed: 73), yq = TowerTests.labels(6, kind: .regression, seed: 74)
-        let policy = Adaptation(steps: 0, learningRate: 0.1, head: .ridge(l2: 0.3))
-        var ws = TowerWorkspace()
-        let meta = MetaGradient.compute(for: Tower(parameters: theta, kind: .regression, activation: .tanh),
-                                        support: LabelledRows(features: support, labels: ys),
-                                        query: LabelledRows(features: query, labels: yq), policy: policy, order: order,
-                                        workspace: &ws)
+        let policy = Adaptation(steps: 0, learningRate: 0.1, head: .ridge(l2: 0.3, scale: scale))
         let objective = { (p: MLPParameters, s: Tensor, q: Tensor) in
             TowerTests.metaObjective(p, support: s, supportLabels: ys, query: q, queryLabels: yq, kind: .regression,
                                      adaptation: policy)
         }
-        #expect(meta.differentiatesSupport)
         let numericTower = TowerTests.towerGradient(of: { objective($0, support, query) }, at: theta)
-        #expect(TowerTests.relativeError(meta.tower, numericTower) < 2e-3, "tower (θ_0 of the head, hidden layers)")
         let numericSupport = TestSupport.numericalGradient(of: { objective(theta, $0, query) }, at: support)
-        #expect(TowerTests.relativeError(meta.support, numericSupport) < 2e-3, "support rows (reach the shared bottom)")
         let numericQuery = TestSupport.numericalGradient(of: { objective(theta, support, $0) }, at: query)
-        #expect(TowerTests.relativeError(meta.query, numericQuery) < 2e-3, "query rows")
-        #expect(abs(meta.queryLoss - objective(theta, support, query)) < 1e-4 * max(1, meta.queryLoss))
+        for order in [MetaOrder.first, .second] {
+            var ws = TowerWorkspace()
+            let meta = MetaGradient.compute(for: Tower(parameters: theta, kind: .regression, activation: .tanh),
+                                            support: LabelledRows(features: support, labels: ys),
+                                            query: LabelledRows(features: query, labels: yq), policy: policy, order: order,
+                                            workspace: &ws)
+            #expect(meta.differentiatesSupport)
+            #expect(TowerTests.relativeError(meta.tower, numericTower) < 2e-3, "tower (θ_0 of the head, hidden layers), \(order)")
+            #expect(TowerTests.relativeError(meta.support, numericSupport) < 2e-3, "support rows (reach the shared bottom)")
+            #expect(TowerTests.relativeError(meta.query, numericQuery) < 2e-3, "query rows")
+            #expect(abs(meta.queryLoss - objective(theta, support, query)) < 1e-4 * max(1, meta.queryLoss))
+        }
     }
 
     @Test func `a support set with no label gives the unadapted tower's query gradient`() {

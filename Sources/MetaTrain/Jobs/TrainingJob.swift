@@ -82,7 +82,12 @@ public struct TrainingJob {
         try startOrResume(trainer, checkpoint: checkpoint, fingerprint: profile.fingerprint.description, progress: progress)
         CrashPoint.reached("train.started")
         let chunk = 4096, supportEncoder = config.supportEncoder
-        // The support encoder's pools are attached in file order, before the trainer's shuffle.
+        // The support encoder's pools are attached in file order, before the trainer's shuffle;
+        // a validation row also pools its user's training rows (the training log's history).
+        let trainingHistory = try validationPath == nil ? nil : supportEncoder.map { pooling in
+            var pass = try CSVBatchStream(path: trainingPath, encoder: encoder, options: options, chunkRows: chunk)
+            return try SupportHistory.afterPass(over: &pass, encoder: pooling)
+        }
         let data = TrainingData(
             trainingPass: {
                 SupportEncodedStream(try CSVBatchStream(path: trainingPath, encoder: encoder, options: options, chunkRows: chunk),
@@ -90,7 +95,7 @@ public struct TrainingJob {
             },
             validationPass: validationPath.map { path in {
                 SupportEncodedStream(try CSVBatchStream(path: path, encoder: encoder, options: options, chunkRows: chunk),
-                                     encoder: supportEncoder)
+                                     encoder: supportEncoder, prior: trainingHistory.map { history in { history.rows(of: $0) } })
             } },
             trainingRows: profile.rows, fingerprint: profile.fingerprint.description)
         let report = try trainer.train(data: data, progress: progress)

@@ -7,6 +7,8 @@ import ModelMath
 /// epoch, the validation pass and the support-set build see the same pools.
 ///
 /// Must wrap the file-order stream (before any shuffle): the history is only right in event order.
+/// Training's validation pass is seeded with the training log's history
+/// (``SupportHistory/afterPass(over:encoder:)``), as evaluation is with the support store.
 public struct SupportEncodedStream<Base: BatchStream>: BatchStream {
     /// The wrapped stream (its reader's counts after the pass).
     public private(set) var base: Base

@@ -174,7 +174,8 @@ extension ModelConfig {
         let m = try node.mapping(allowed: ["enabled", "order", "inner_steps", "inner_learning_rate",
                                            "meta_weight", "min_task_rows", "support_fraction", "task_chunk_rows",
                                            "learn_inner_rates", "inner_rates_learning_rate", "inner_loss",
-                                           "inner_pointwise_weight", "adapt_layers", "head_solver", "head_l2"])
+                                           "inner_pointwise_weight", "adapt_layers", "head_solver", "head_l2",
+                                           "head_l2_scale"])
         var meta = Meta()
         meta.enabled = try m.bool("enabled", default: meta.enabled)
         meta.order = try m.choice("order", default: meta.order)
@@ -191,6 +192,7 @@ extension ModelConfig {
         meta.adaptLayers = try m.choice("adapt_layers", default: meta.adaptLayers)
         meta.headSolver = try m.choice("head_solver", default: meta.headSolver)
         meta.headL2 = try m.double("head_l2", default: meta.headL2)
+        meta.headL2Scale = try m.choice("head_l2_scale", default: meta.headL2Scale)
         return meta
     }
 

@@ -112,6 +112,10 @@ extension ModelConfig {
         public var headSolver: HeadSolverName = .gradient
         /// `λ` of the ridge head. YAML `head_l2`, default 1.0.
         public var headL2: Double = 1.0
+        /// What `head_l2` is weighed against: `mean` (the mean support loss: the same pull for
+        /// every support size) or `sum` (the summed loss: the pull fades as a user's support grows,
+        /// as in matrix factorisation's ridge fold-in). YAML `head_l2_scale`, default `mean`.
+        public var headL2Scale: HeadL2ScaleName = .mean
 
         public init() {}
     }
@@ -122,6 +126,8 @@ extension ModelConfig {
     public enum AdaptLayersName: String, Sendable, Equatable, Codable, CaseIterable { case all, hidden, output }
     /// `meta.head_solver` values.
     public enum HeadSolverName: String, Sendable, Equatable, Codable, CaseIterable { case gradient, ridge, offset }
+    /// `meta.head_l2_scale` values.
+    public enum HeadL2ScaleName: String, Sendable, Equatable, Codable, CaseIterable { case mean, sum }
 
     /// Optimisers and the training loop, YAML `training`.
     public struct Training: Sendable, Equatable, Codable {

@@ -50,6 +50,7 @@ extension ModelConfig {
               adapt_layers: \(meta.adaptLayers.rawValue)
               head_solver: \(meta.headSolver.rawValue)
               head_l2: \(meta.headL2)
+              head_l2_scale: \(meta.headL2Scale.rawValue)
               inner_rates_learning_rate: \(meta.innerRatesLearningRate)
             training:
               optimizer: \(Self.yamlOptimizer(training.optimizer))

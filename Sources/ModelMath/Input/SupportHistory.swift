@@ -25,6 +25,22 @@ public struct SupportHistory: Sendable {
         rings[task] = (Array(keys.suffix(encoder.capacity)), Array(labels.suffix(encoder.capacity)))
     }
 
+    /// `task`'s rows (keys and weighting labels, oldest first); empty for an unseen task.
+    public func rows(of task: UInt64) -> (keys: [UInt64], labels: [Float]) {
+        rings[task] ?? ([], [])
+    }
+
+    /// Records every row of `batch` in order, as ``attach(to:)`` does, without building pools.
+    public mutating func record(_ batch: EncodedBatch) {
+        let fc = batch.categoricalWidth, k = batch.labelWidth
+        precondition(encoder.sourceColumn < fc && (encoder.labelColumn ?? 0) < k,
+                     "SupportHistory.record: source column \(encoder.sourceColumn) of \(fc), label \(encoder.labelColumn ?? 0) of \(k)")
+        for r in 0..<batch.count {
+            let label = encoder.labelColumn.map { batch.labels[r * k + $0] } ?? .nan
+            record(task: batch.taskKeys[r], key: batch.categorical[r * fc + encoder.sourceColumn], label: label)
+        }
+    }
+
     /// Records one row of `task` (its source key and weighting label) as the newest.
     public mutating func record(task: UInt64, key: UInt64, label: Float) {
         let capacity = encoder.capacity

@@ -8,6 +8,7 @@ import TensorCore
 /// ```
 /// θ_0 = θ;   θ_{t+1} = θ_t − α (M ⊙ ρ) ⊙ ∇θ L(θ_t; f_S, y_S)     t = 0 … k−1
 /// head .ridge(λ):  (w, b) of the last layer ← one Newton step on L + (λ/2)‖Δ‖²  (exact ridge for MSE)
+///                   (scale .sum: L + (λ/2n)‖Δ‖², i.e. n·L + (λ/2)‖Δ‖² over the n labelled support rows)
 /// ```
 /// `L` is ``InnerLoss`` (pointwise, pairwise, listwise); `M` masks the layers that do not adapt
 /// (``AdaptedLayers``); `ρ` is the tower's Meta-SGD rates (Li et al. 2017), 1 without them. Only
@@ -28,7 +29,7 @@ public struct Adaptation: Sendable, Equatable, Hashable {
     public init(steps: Int, learningRate: Float, loss: InnerLoss = .pointwise, adapts: AdaptedLayers = .all,
                 head: HeadSolver = .gradient) {
         precondition(steps >= 0, "Adaptation: steps must be >= 0, got \(steps)")
-        if case .ridge(let l2) = head { precondition(l2 > 0, "Adaptation: the ridge head needs l2 > 0, got \(l2)") }
+        if case .ridge(let l2, _) = head { precondition(l2 > 0, "Adaptation: the ridge head needs l2 > 0, got \(l2)") }
         self.steps = steps
         self.learningRate = learningRate
         self.loss = loss
@@ -64,10 +65,30 @@ public enum HeadSolver: Sendable, Equatable, Hashable {
     /// In closed form after the steps: one Newton step of the inner loss on `(w, b)` of the last
     /// layer with an L2 pull `λ` toward their current values (Bertinetto et al., ICLR 2019, on our
     /// towers). For the squared error this is the exact ridge solution; a `(T+1) × (T+1)` solve.
-    case ridge(l2: Float)
+    /// `scale` says what `λ` is weighed against (``RidgeScale``).
+    case ridge(l2: Float, scale: RidgeScale = .mean)
     /// After the steps, the last layer's bias alone fitted to the support rows by the task's
     /// pointwise loss (squared error: the mean residual; BCE: Newton's method in one variable).
     /// A ranking inner loss leaves a user's offset free; this puts it back on the label's scale
     /// without changing the order the steps produced.
     case offset
+}
+
+/// What the ridge head's `λ` is weighed against, over the `n` labelled support rows.
+public enum RidgeScale: Sendable, Equatable, Hashable {
+    /// The mean loss: `L + (λ/2)‖Δ‖²`. The pull toward the meta-learned head is the same for a
+    /// user with 5 rows and one with 500: a heavy user's head moves no further than a light one's.
+    case mean
+    /// The summed loss: `n·L + (λ/2)‖Δ‖²`, i.e. `λ/n` against the mean loss. The pull fades as
+    /// the support grows, as in a per-user ridge fold-in of matrix factorisation
+    /// (`Σ (z − y)² + (λ/2)‖Δ‖²` for the squared error), or a Gaussian prior's posterior mean.
+    case sum
+
+    /// `λ` against the mean loss over `n` rows.
+    @inlinable public func meanLossL2(_ l2: Float, rows n: Int) -> Float {
+        switch self {
+        case .mean: l2
+        case .sum: l2 / Float(max(n, 1))
+        }
+    }
 }

@@ -50,8 +50,8 @@ public struct MetaGradient: Sendable {
         for tower: Tower, support: LabelledRows, query: LabelledRows, policy: Adaptation, order: MetaOrder,
         queryNormalizer: Int? = nil, workspace ws: inout TowerWorkspace
     ) -> MetaGradient {
-        if case .ridge(let l2) = policy.head, RidgeMetaGradient.applies(to: tower, policy: policy) {
-            return RidgeMetaGradient.compute(for: tower, support: support, query: query, l2: l2,
+        if case .ridge(let l2, let scale) = policy.head, RidgeMetaGradient.applies(to: tower, policy: policy) {
+            return RidgeMetaGradient.compute(for: tower, support: support, query: query, l2: l2, scale: scale,
                                              queryNormalizer: queryNormalizer, workspace: &ws)
         }
         precondition(order == .first || policy.head == .gradient,

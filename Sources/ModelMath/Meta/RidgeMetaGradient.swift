@@ -24,10 +24,11 @@ enum RidgeMetaGradient {
         return tower.kind == .regression && policy.loss == .pointwise && (policy.steps == 0 || policy.adapts.isEmpty)
     }
 
-    static func compute(for tower: Tower, support: LabelledRows, query: LabelledRows, l2 lambda: Float,
+    static func compute(for tower: Tower, support: LabelledRows, query: LabelledRows, l2: Float, scale: RidgeScale,
                         queryNormalizer: Int?, workspace ws: inout TowerWorkspace) -> MetaGradient {
         let layerCount = tower.parameters.layers.count, last = layerCount - 1
         let n = TaskLoss.labelledCount(support.labels)
+        let lambda = scale.meanLossL2(l2, rows: n)
         var adapted = tower
         var solve: Solve?
         if n > 0 {

@@ -93,7 +93,9 @@ extension Tower {
         }
         switch policy.head {
         case .gradient: break
-        case .ridge(let l2): RidgeHead.solve(&self, on: support, loss: policy.loss, normalizer: n, l2: l2, workspace: &ws)
+        case .ridge(let l2, let scale):
+            RidgeHead.solve(&self, on: support, loss: policy.loss, normalizer: n, l2: scale.meanLossL2(l2, rows: n),
+                            workspace: &ws)
         case .offset: OffsetHead.solve(&self, on: support, workspace: &ws)
         }
     }
