@@ -17,8 +17,8 @@
 #
 # Per model, on the test split: the global model and the model fine-tuned per user on the
 # device's rows (the support store: each user's newest training rows) with POLICY (movielens:
-# the serving policy chosen on validation by scripts/movielens-warm-peruser.sh, ridge head,
-# λ 0.3; synthetic: the model's own); per-user GAUC of binary tasks and nDCG@5 of graded ones,
+# the serving policy chosen on validation by scripts/movielens-warm-peruser.sh: pairwise, 20
+# steps at α = 1 on the towers' hidden layer, the offset refitted; synthetic: the model's own); per-user GAUC of binary tasks and nDCG@5 of graded ones,
 # with paired bootstrap 95 % CIs over users of fine-tuned − global (`eval`) and of
 # federated − central for the same variant (`compare`).
 #
@@ -38,7 +38,7 @@ case "$DATASET" in
   movielens)
     OUT=${OUT:-out/federated}
     M_GRID=${M_GRID:-"61 183"}
-    POLICY=${POLICY-"--steps 0 --head-solver ridge --head-l2 0.3"} ;;
+    POLICY=${POLICY-"--steps 20 --learning-rate 1 --inner-loss pairwise --adapt-layers hidden --head-solver offset"} ;;
   synthetic)
     OUT=${OUT:-out/federated-synthetic}
     M_GRID=${M_GRID:-"500 1500"}

@@ -86,6 +86,8 @@ public struct FederatedJob {
 
         var federation = try FederatedAveraging(towers: initialTowers(config: config, model: initModel), clients: data.clients,
                                                 settings: settings)
+        let writerLock = try ModelWriterLock(root: outputDirectory)   // one writer per model root
+        defer { writerLock.release() }
         let checkpoint = FederatedCheckpoint(modelDirectory: outputDirectory,
                                              key: "\(profile.fingerprint) \(initModel.manifest.modelVersion) \(resetTowers) \(settings)")
         try startOrResume(&federation, checkpoint: checkpoint, progress: progress)

@@ -72,6 +72,9 @@ public struct TrainingJob {
             try store.restore(from: directory.embeddingsPath)
             progress.line("warm start from \(initialModel)")
         }
+        // One writer per model root: held until this run has published (or failed).
+        let writerLock = try ModelWriterLock(root: outputDirectory)
+        defer { writerLock.release() }
         let checkpoint = TrainingCheckpoint(
             modelDirectory: outputDirectory,
             saveEmbeddings: { path in try store.snapshot(to: path) },

@@ -14,7 +14,8 @@ import Foundation
 /// Until `CURRENT` is replaced, every loader (``ModelDirectory/resolve(_:)``) sees the previous
 /// model; from then on, the new one. The version replaced is kept (a server that resolved it a
 /// moment earlier can still read it); older ones, staging directories and the files of a
-/// format-1 (flat) model at the root are removed after publishing. One writer at a time per root.
+/// format-1 (flat) model at the root are removed after publishing. One writer at a time per root
+/// (``ModelWriterLock``, taken by `train` and `federated`).
 public struct ModelPublisher: Sendable {
     /// The model path (`--out`): the pointer, the versions and the training checkpoints.
     public let root: String

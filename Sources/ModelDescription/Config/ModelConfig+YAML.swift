@@ -35,23 +35,7 @@ extension ModelConfig {
               tower_layers: \(model.towerLayers)
               shared_bottom_layers: \(model.sharedBottomLayers)
               seed: \(model.seed)\(yamlSupportEncoder)
-            meta:
-              enabled: \(meta.enabled)
-              order: \(meta.order.rawValue)
-              inner_steps: \(meta.innerSteps)
-              inner_learning_rate: \(meta.innerLearningRate)
-              meta_weight: \(meta.metaWeight)
-              min_task_rows: \(meta.minTaskRows)
-              support_fraction: \(meta.supportFraction)
-              task_chunk_rows: \(meta.taskChunkRows)
-              learn_inner_rates: \(meta.learnInnerRates)
-              inner_loss: \(meta.innerLoss.rawValue)
-              inner_pointwise_weight: \(meta.innerPointwiseWeight)
-              adapt_layers: \(meta.adaptLayers.rawValue)
-              head_solver: \(meta.headSolver.rawValue)
-              head_l2: \(meta.headL2)
-              head_l2_scale: \(meta.headL2Scale.rawValue)
-              inner_rates_learning_rate: \(meta.innerRatesLearningRate)
+            \(yamlMeta)
             training:
               optimizer: \(Self.yamlOptimizer(training.optimizer))
               embedding_optimizer: \(Self.yamlOptimizer(training.embeddingOptimizer))
@@ -86,6 +70,29 @@ extension ModelConfig {
 
             """
         return out
+    }
+
+    /// The `meta` section, every field written out (no trailing newline).
+    private var yamlMeta: String {
+        """
+        meta:
+          enabled: \(meta.enabled)
+          order: \(meta.order.rawValue)
+          inner_steps: \(meta.innerSteps)
+          inner_learning_rate: \(meta.innerLearningRate)
+          meta_weight: \(meta.metaWeight)
+          min_task_rows: \(meta.minTaskRows)
+          support_fraction: \(meta.supportFraction)
+          task_chunk_rows: \(meta.taskChunkRows)
+          learn_inner_rates: \(meta.learnInnerRates)
+          inner_loss: \(meta.innerLoss.rawValue)
+          inner_pointwise_weight: \(meta.innerPointwiseWeight)
+          adapt_layers: \(meta.adaptLayers.rawValue)
+          head_solver: \(meta.headSolver.rawValue)
+          head_l2: \(meta.headL2)
+          head_l2_scale: \(meta.headL2Scale.rawValue)
+          inner_rates_learning_rate: \(meta.innerRatesLearningRate)
+        """
     }
 
     private static func yamlOptimizer(_ o: Optimizer) -> String {
