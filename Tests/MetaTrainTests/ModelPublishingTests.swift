@@ -15,7 +15,7 @@ import Testing
         let model = try TrainingFixture.trainModel(in: dir)
         let loaded = try LoadedModel(path: model)
         let name = "v-" + loaded.manifest.modelVersion
-        #expect(try FileManager.default.contentsOfDirectory(atPath: model).sorted() == ["CURRENT", name])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: model).sorted() == [ModelWriterLock.fileName, "CURRENT", name].sorted())
         #expect(try String(contentsOfFile: model + "/CURRENT", encoding: .utf8) == name + "\n")
         #expect(loaded.directory.path == model + "/" + name)
         #expect(loaded.manifest.formatVersion == 2)
@@ -98,7 +98,8 @@ import Testing
             .run(progress: ProgressReporter(quiet: true))
         let again = try LoadedModel(path: model)
         #expect(again.manifest.formatVersion == 2 && again.manifest.modelVersion != manifest.modelVersion)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: model).sorted() == ["CURRENT", "v-" + again.manifest.modelVersion])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: model).sorted()
+                == [ModelWriterLock.fileName, "CURRENT", "v-" + again.manifest.modelVersion].sorted())
     }
 
     @Test func `leftovers of killed runs are never loaded and are removed by the next run`() throws {
@@ -120,7 +121,8 @@ import Testing
         let next = try LoadedModel(path: model)
         // The version replaced is kept (a server may have just resolved it); nothing else is left.
         #expect(try FileManager.default.contentsOfDirectory(atPath: model).sorted()
-                == ["CURRENT", "v-" + current.manifest.modelVersion, "v-" + next.manifest.modelVersion].sorted())
+                == [ModelWriterLock.fileName, "CURRENT", "v-" + current.manifest.modelVersion,
+                    "v-" + next.manifest.modelVersion].sorted())
     }
 
     @Test func `--resume with no checkpoint starts from scratch with a message`() throws {

@@ -61,9 +61,16 @@ import Testing
         let bothPath = scratch.write("both.csv", ([header] + training + validation).joined(separator: "\n") + "\n")
         let config = Self.config, featureEncoder = FeatureEncoder(unfittedConfig: config)
         let encoder = try #require(config.supportEncoder)
+        var validationRows = try CSVBatchStream(path: validationPath, encoder: featureEncoder, chunkRows: 7)
+        let users = try SupportHistory.taskKeys(of: &validationRows)
+        #expect(users.count == 5)
         var pass = try CSVBatchStream(path: trainingPath, encoder: featureEncoder, chunkRows: 7)
-        let history = try SupportHistory.afterPass(over: &pass, encoder: encoder)
+        let history = try SupportHistory.afterPass(over: &pass, encoder: encoder, tasks: users)
         #expect(history.taskCount == 5)
+        var partial = try CSVBatchStream(path: trainingPath, encoder: featureEncoder, chunkRows: 7)
+        let u0 = FeatureKey.hash(feature: "user", value: "u0")
+        let one = try SupportHistory.afterPass(over: &partial, encoder: encoder, tasks: [u0])
+        #expect(one.taskCount == 1 && one.rows(of: u0) == history.rows(of: u0), "only the validation users are kept")
         var seeded = SupportEncodedStream(try CSVBatchStream(path: validationPath, encoder: featureEncoder, chunkRows: 7),
                                           encoder: encoder, prior: { history.rows(of: $0) })
         var unseeded = SupportEncodedStream(try CSVBatchStream(path: validationPath, encoder: featureEncoder, chunkRows: 7),

@@ -66,6 +66,40 @@ import Glibc
         #expect(solved.layers[0] == theta.layers[0], "the hidden layer is not part of the solve")
     }
 
+    @Test(arguments: [RidgeScale.mean, .sum])
+    func `unlabelled support rows change nothing: n is the labelled count`(scale: RidgeScale) {
+        var rng = SeededRandom(seed: 21)
+        let theta = MLPParameters(widths: [6, 4, 1], activatesLast: false, using: &rng)
+        let f = randomTensor([12, 6], seed: 22)
+        let y = Tensor(shape: [12], scalars: (0..<12).map { i in i % 3 == 0 ? .nan : 1 + 4 * rng.nextUniform() })
+        let kept = (0..<12).filter { $0 % 3 != 0 }
+        let fKept = Tensor(shape: [kept.count, 6], scalars: kept.flatMap { r in f.scalars[(r * 6)..<(r * 6 + 6)] })
+        let yKept = Tensor(shape: [kept.count], scalars: kept.map { y.scalars[$0] })
+        var ws = TowerWorkspace()
+        let tower = Tower(parameters: theta, kind: .regression, activation: .tanh)
+        let policy = Adaptation(steps: 0, learningRate: 0.1, head: .ridge(l2: 3, scale: scale))
+        let all = tower.adapted(on: f, labels: y, policy: policy, workspace: &ws).parameters
+        let labelled = tower.adapted(on: fKept, labels: yKept, policy: policy, workspace: &ws).parameters
+        expectClose(all.layers[1].weight, labelled.layers[1].weight, rtol: 1e-5, atol: 1e-6, "\(scale)")
+        expectClose(all.layers[1].bias, labelled.layers[1].bias, rtol: 1e-5, atol: 1e-6, "\(scale)")
+    }
+
+    @Test func `a summed-loss ridge head on a binary tower stays finite for a heavy one-class user`() {
+        var rng = SeededRandom(seed: 23)
+        let theta = MLPParameters(widths: [6, 5, 1], activatesLast: false, using: &rng)
+        let f = randomTensor([500, 6], seed: 24)
+        let y = Tensor(shape: [500], scalars: Array(repeating: 1, count: 500))
+        var ws = TowerWorkspace()
+        let tower = Tower(parameters: theta, kind: .binary, activation: .relu)
+        let solved = tower.adapted(on: f, labels: y, policy: Adaptation(steps: 0, learningRate: 0.1, head: .ridge(l2: 1, scale: .sum)),
+                                   workspace: &ws)
+        let head = solved.parameters.layers[1].weight.scalars + solved.parameters.layers[1].bias.scalars
+        #expect(head.allSatisfy { $0.isFinite })
+        let before = TowerObjective.loss(tower, input: f, labels: y, workspace: &ws)
+        let after = TowerObjective.loss(solved, input: f, labels: y, workspace: &ws)
+        #expect(after < before, "one Newton step toward the all-positive labels: \(before) → \(after)")
+    }
+
     @Test func `a ridge head lowers the penalised binary loss`() {
         var rng = SeededRandom(seed: 3)
         let theta = MLPParameters(widths: [6, 5, 1], activatesLast: false, using: &rng)

@@ -33,6 +33,29 @@ import Testing
         }
     }
 
+    @Test func `unlabelled support rows change no meta-gradient under the summed-loss scale`() {
+        let theta = TowerTests.tower(seed: 79, widths: [5, 4, 1])
+        let support = randomTensor([9, 5], seed: 80), query = randomTensor([4, 5], seed: 81)
+        var ys = TowerTests.labels(9, kind: .regression, seed: 82)
+        ys.scalars[2] = .nan
+        ys.scalars[7] = .nan
+        let kept = [0, 1, 3, 4, 5, 6, 8]
+        let supportKept = Tensor(shape: [7, 5], scalars: kept.flatMap { r in support.scalars[(r * 5)..<(r * 5 + 5)] })
+        let ysKept = Tensor(shape: [7], scalars: kept.map { ys.scalars[$0] })
+        let yq = TowerTests.labels(4, kind: .regression, seed: 83)
+        let policy = Adaptation(steps: 0, learningRate: 0.1, head: .ridge(l2: 3, scale: .sum))
+        var ws = TowerWorkspace()
+        let tower = Tower(parameters: theta, kind: .regression, activation: .tanh)
+        let all = MetaGradient.compute(for: tower, support: LabelledRows(features: support, labels: ys),
+                                       query: LabelledRows(features: query, labels: yq), policy: policy, order: .first, workspace: &ws)
+        let labelled = MetaGradient.compute(for: tower, support: LabelledRows(features: supportKept, labels: ysKept),
+                                            query: LabelledRows(features: query, labels: yq), policy: policy, order: .first,
+                                            workspace: &ws)
+        #expect(TowerTests.relativeError(all.tower, labelled.tower) < 1e-5)
+        #expect(TowerTests.relativeError(all.query, labelled.query) < 1e-5)
+        #expect(abs(all.queryLoss - labelled.queryLoss) < 1e-6 * max(1, all.queryLoss))
+    }
+
     @Test func `a support set with no label gives the unadapted tower's query gradient`() {
         let theta = TowerTests.tower(seed: 75)
         let support = randomTensor([3, 5], seed: 76), query = randomTensor([4, 5], seed: 77)

@@ -87,10 +87,12 @@ public struct TrainingJob {
         let chunk = 4096, supportEncoder = config.supportEncoder
         // The support encoder's pools are attached in file order, before the trainer's shuffle;
         // a validation row also pools its user's training rows (the training log's history).
-        let trainingHistory = try validationPath == nil ? nil : supportEncoder.map { pooling in
+        let trainingHistory = try validationPath.flatMap { path in try supportEncoder.map { pooling in
+            var validationRows = try CSVBatchStream(path: path, encoder: encoder, options: options, chunkRows: chunk)
+            let users = try SupportHistory.taskKeys(of: &validationRows)
             var pass = try CSVBatchStream(path: trainingPath, encoder: encoder, options: options, chunkRows: chunk)
-            return try SupportHistory.afterPass(over: &pass, encoder: pooling)
-        }
+            return try SupportHistory.afterPass(over: &pass, encoder: pooling, tasks: users)
+        } }
         let data = TrainingData(
             trainingPass: {
                 SupportEncodedStream(try CSVBatchStream(path: trainingPath, encoder: encoder, options: options, chunkRows: chunk),

@@ -18,7 +18,11 @@ extension ModelConfig {
         }
         let head: HeadSolver = switch meta.headSolver {
         case .gradient: .gradient
-        case .ridge: .ridge(l2: Float(meta.headL2), scale: meta.headL2Scale == .sum ? .sum : .mean)
+        case .ridge:
+            switch meta.headL2Scale {
+            case .mean: .ridge(l2: Float(meta.headL2), scale: .mean)
+            case .sum: .ridge(l2: Float(meta.headL2), scale: .sum)
+            }
         case .offset: .offset
         }
         return Adaptation(steps: max(0, steps), learningRate: Float(learningRate), loss: loss, adapts: adapts, head: head)

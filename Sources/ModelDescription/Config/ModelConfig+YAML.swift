@@ -72,7 +72,8 @@ extension ModelConfig {
         return out
     }
 
-    /// The `meta` section, every field written out (no trailing newline).
+    /// The `meta` section, every field written out but `head_l2_scale` at its default (so a model
+    /// that does not use it loads in a binary that predates it); no trailing newline.
     private var yamlMeta: String {
         """
         meta:
@@ -89,8 +90,7 @@ extension ModelConfig {
           inner_pointwise_weight: \(meta.innerPointwiseWeight)
           adapt_layers: \(meta.adaptLayers.rawValue)
           head_solver: \(meta.headSolver.rawValue)
-          head_l2: \(meta.headL2)
-          head_l2_scale: \(meta.headL2Scale.rawValue)
+          head_l2: \(meta.headL2)\(meta.headL2Scale == .mean ? "" : "\n  head_l2_scale: \(meta.headL2Scale.rawValue)")
           inner_rates_learning_rate: \(meta.innerRatesLearningRate)
         """
     }

@@ -74,7 +74,13 @@ public enum HeadSolver: Sendable, Equatable, Hashable {
     case offset
 }
 
-/// What the ridge head's `λ` is weighed against, over the `n` labelled support rows.
+/// What the ridge head's `λ` is weighed against; `n` is the inner loss's normaliser (the
+/// labelled support rows, the "num" normalisation, unless a caller passes another).
+///
+/// `sum` is matrix factorisation's fold-in for the pointwise squared error only. For BCE the head
+/// is one undamped Newton step, whose pull `λ/n` fades for a heavy user (the serving fallback's
+/// weight-change bound catches an outsized step); for the ranking losses `L` is a mean over pairs
+/// or a list, so `n·L` is not a sum over rows.
 public enum RidgeScale: Sendable, Equatable, Hashable {
     /// The mean loss: `L + (λ/2)‖Δ‖²`. The pull toward the meta-learned head is the same for a
     /// user with 5 rows and one with 500: a heavy user's head moves no further than a light one's.

@@ -41,7 +41,7 @@ public struct MetaGradient: Sendable {
     /// loop as ``Tower/adapt(on:policy:normalizer:workspace:)``) and evaluated on `query` with the
     /// task's pointwise loss; `workspace` is scratch for the tower passes.
     ///
-    /// A ``HeadSolver/ridge(l2:)`` head alone (no SGD steps) on a regression tower with the
+    /// A ``HeadSolver/ridge(l2:scale:)`` head alone (no SGD steps) on a regression tower with the
     /// pointwise loss is differentiated exactly, whatever `order` (``RidgeMetaGradient``: there is
     /// no step to approximate). After SGD steps, or on other losses, a closed-form head is treated
     /// as a constant of the meta-gradient, which is first-order MAML's approximation; second

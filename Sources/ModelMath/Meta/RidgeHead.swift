@@ -1,6 +1,6 @@
 import TensorCore
 
-/// The closed-form head of ``HeadSolver/ridge(l2:)``: the last tower layer `(w, b)` fitted to the
+/// The closed-form head of ``HeadSolver/ridge(l2:scale:)``: the last tower layer `(w, b)` fitted to the
 /// support rows by one Newton step of the inner loss with an L2 pull toward its current value
 /// (the closed-form-solver idea of Bertinetto et al., ICLR 2019, on the MMoE towers):
 ///

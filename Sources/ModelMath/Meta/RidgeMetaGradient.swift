@@ -1,7 +1,7 @@
 import TensorCore
 
 /// The meta-gradient through a closed-form ridge head: MAML whose inner loop is
-/// ``HeadSolver/ridge(l2:)`` alone on a regression tower (R2-D2, Bertinetto et al., ICLR 2019, on
+/// ``HeadSolver/ridge(l2:scale:)`` alone on a regression tower (R2-D2, Bertinetto et al., ICLR 2019, on
 /// the MMoE towers). The solve is differentiated exactly, so meta-training teaches the hidden
 /// layer (and, through `f_S`, `f_Q`, the bottom) a representation a per-user ridge regression can
 /// use — the item factors of a matrix-factorisation fold-in — and the base head `θ_0` its prior.
