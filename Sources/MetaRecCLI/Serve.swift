@@ -77,6 +77,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "CSV of item features (header: the item feature, then ranker features) sent with /v1/recommend's candidates. [METAREC_CATALOGUE]")
     var catalogue: String?
 
+    @Option(help: "Where users' support rows live: memory (default, this process) or redis://HOST[:PORT][/DB], shared by every server of a fleet. [METAREC_SUPPORT]")
+    var support: String?
+
+    @Option(help: "Milliseconds each Redis call of --support may take before the request falls back to the base towers (default 50). [METAREC_SUPPORT_TIMEOUT_MS]")
+    var supportTimeoutMs: String?
+
     @Flag(help: "Serve a non-loopback --host without bearer tokens (refused otherwise). [METAREC_INSECURE_NO_AUTH]")
     var insecureNoAuth = false
 
@@ -93,7 +99,7 @@ struct Serve: AsyncParsableCommand {
             ("metarec.shutdown.grace.seconds", shutdownGraceSeconds), ("metarec.token.file", tokenFile),
             ("metarec.insecure.no.auth", insecureNoAuth ? "true" : nil),
             ("metarec.retrieval", retrieval), ("metarec.retrieval.item.feature", retrievalItemFeature),
-            ("metarec.catalogue", catalogue),
+            ("metarec.catalogue", catalogue), ("metarec.support", support), ("metarec.support.timeout.ms", supportTimeoutMs),
         ]
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         for case let (key, value?) in flags { values[key] = ConfigValue(.string(value), isSecret: false) }

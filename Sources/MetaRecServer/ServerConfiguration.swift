@@ -31,6 +31,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var tokens: BearerTokens
     /// The event times `POST /v1/events` accepts.
     public var eventTimes: EventTimeBounds
+    /// Where users' support rows live (`--support`): in this process (default) or in Redis,
+    /// shared by a fleet. With Redis there is no snapshot or event log of support rows.
+    public var support: SupportBackend = .inProcess
 
     /// - Precondition: `port` in 0...65535, `workers` ≥ 1, `sweepInterval` > 0 (`metarec serve`
     ///   validates its options before it gets here).
