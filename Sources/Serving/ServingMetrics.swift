@@ -57,6 +57,8 @@ public final class ServingMetrics: Sendable {
     let supportFailures: [Counter]
     /// The stores' gauges and the last statistics they were set from.
     let stores: StoreMetrics
+    /// A shared support store's round trips, pulls and appends (``recordSharedStore(_:)``).
+    let shared: SharedStoreMetrics
     /// In-process readings for tests and benchmarks (a metrics backend is write-only).
     let readings = Mutex(Readings())
 
@@ -84,6 +86,7 @@ public final class ServingMetrics: Sendable {
         batchedRequests = Counter(label: "metarec_autobatch_requests_total", factory: factory)
         sweeps = Counter(label: "metarec_eviction_sweeps_total", factory: factory)
         stores = StoreMetrics(factory: factory)
+        shared = SharedStoreMetrics(factory: factory)
         supportFailures = ["pull", "append"].flatMap { operation in
             SupportStoreUnavailable.Cause.allCases.map {
                 Counter(label: "metarec_support_store_failures_total", dimensions: [("operation", operation), ("cause", $0.rawValue)],

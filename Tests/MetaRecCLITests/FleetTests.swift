@@ -70,6 +70,10 @@ struct FleetTests {
         // A second event on B: A now sees both rows.
         #expect(try Self.event(portB, user: user, item: 6).status == 200)
         #expect(try Self.score(portA, user: user).json["support_rows"] as? Int == 2)
+        // B: two scores and one events request, each one pipelined round trip.
+        let metrics = try EventLogCrashTests.request(portB, "GET", "/metrics").1
+        #expect(Self.metric(metrics, "metarec_support_store_round_trips_total") == 3, "\(metrics)")
+        #expect(Self.metric(metrics, "metarec_support_store_appended_rows_total") == 1)
         #expect(a.terminate() == 0 && b.terminate() == 0)
     }
 
