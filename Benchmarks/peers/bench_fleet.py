@@ -2,8 +2,8 @@
 C = 200 candidates) over HTTP on loopback, `metarec serve` with the in-process support store against the
 same server with `--support redis://…` (a private redis-server on loopback, nothing persisted), the same
 load client as bench_http (wrk, 2 threads, 16 connections, the same 100 bodies), rounds alternating.
-Both servers are seeded with the same events (users u0 … u99, 64 rows each, the rows `metarec-bench
-serving --write-model` stores), and their scores are compared before any load. The floor:
+Both servers are seeded with the same events (users f0 … f99, 64 rows each; the model directory's own
+users u0 … u99 are in the in-process store only), and their scores are compared before any load. The floor:
 `redis-benchmark`'s own round trip, one client (PING, and LRANGE of one user's 64 rows).
 Also: Redis round trips per auto-batch, from the server's /metrics.
 
@@ -72,7 +72,9 @@ def measure(args, work, cores):
             return {"skipped": f"{tool} not found (Debian packages wrk, redis-server, redis-tools)"}
     model = os.path.join(work, "fleet-model")
     subprocess.run([args.metarec_bench, "serving", "--write-model", model], check=True, stdout=subprocess.DEVNULL)
-    texts = bench_http.bodies()
+    # Users f0 … f99, not in the model directory (whose rows the in-process store has and Redis has not):
+    # both stores then hold exactly the 64 rows of the events seeded below.
+    texts = [b.replace('"user":"u', '"user":"f', 1) for b in bench_http.bodies()]
     script = os.path.join(work, "fleet-load.lua")
     with open(script, "w") as f:
         f.write("bodies = {\n" + ",\n".join("[==[" + b + "]==]" for b in texts) + "\n}\n" + bench_http.LUA)
@@ -92,14 +94,15 @@ def measure(args, work, cores):
         print("[fleet] seeding both servers: 100 users × 64 events", flush=True)
         rng = random.Random(7)
         for u in range(100):
-            batch = {"events": events(f"u{u}", rng)}
+            batch = {"events": events(f"f{u}", rng)}
             for port in (LOCAL_PORT, SHARED_PORT):
                 assert post(port, "/v1/events", batch)["appended"] == 64
         diff = 0.0
         for body in texts[:5]:
             a, b = (post(port, "/v1/score", json.loads(body)) for port in (LOCAL_PORT, SHARED_PORT))
             if not (a["finetuned"] and b["finetuned"] and a["support_rows"] == b["support_rows"] == 64):
-                raise SystemExit(f"[fleet] not both fine-tuned on 64 rows: {a.get('fallback')} / {b.get('fallback')}")
+                raise SystemExit(f"[fleet] not both fine-tuned on 64 rows: {a.get('finetuned')}, {a.get('support_rows')}, "
+                                 f"{a.get('fallback')} / {b.get('finetuned')}, {b.get('support_rows')}, {b.get('fallback')}")
             for ra, rb in zip(a["scores"], b["scores"]):
                 diff = max(diff, max(abs(ra[k] - rb[k]) for k in ra))
         if diff > 1e-5:
@@ -139,7 +142,7 @@ def report(h):
     lines += [
         "The reference request (S = 64, k = 3, C = 200 candidates) over HTTP: `metarec serve --workers 1` with the "
         "in-process support store and with `--support redis://127.0.0.1:…` (a private redis-server, no persistence), "
-        "both seeded with the same 100 users × 64 events and checked to return the same scores "
+        "both seeded with the same 100 users × 64 events (users absent from the model directory) and checked to return the same scores "
         f"(max |Δ| {h['diff']:.1e}) before the load. Load: wrk, 2 threads, 16 connections, closed loop, the same 100 "
         f"bodies, {h['rounds']} rounds × {h['seconds']} s per server, alternating, after a 2 s warm-up each; servers, "
         "Redis and wrk share the 2 cores. req/s: median of the rounds; latency: wrk's percentiles, median over rounds.", "",
