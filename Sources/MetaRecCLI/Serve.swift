@@ -80,6 +80,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Where users' support rows live: memory (default, this process) or redis://HOST[:PORT][/DB], shared by every server of a fleet. [METAREC_SUPPORT]")
     var support: String?
 
+    @Flag(help: "With --support redis://: copy the model directory's support rows into Redis at start, once per model version for the whole fleet. [METAREC_SUPPORT_SEED]")
+    var supportSeed = false
+
     @Option(help: "Milliseconds each Redis call of --support may take before the request falls back to the base towers (default 50). [METAREC_SUPPORT_TIMEOUT_MS]")
     var supportTimeoutMs: String?
 
@@ -100,6 +103,7 @@ struct Serve: AsyncParsableCommand {
             ("metarec.insecure.no.auth", insecureNoAuth ? "true" : nil),
             ("metarec.retrieval", retrieval), ("metarec.retrieval.item.feature", retrievalItemFeature),
             ("metarec.catalogue", catalogue), ("metarec.support", support), ("metarec.support.timeout.ms", supportTimeoutMs),
+            ("metarec.support.seed", supportSeed ? "true" : nil),
         ]
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         for case let (key, value?) in flags { values[key] = ConfigValue(.string(value), isSecret: false) }

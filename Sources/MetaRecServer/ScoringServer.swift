@@ -57,7 +57,9 @@ public final class ScoringServer: Sendable {
         self.recommender = recommender
         self.registry = registry
         self.logger = logger
-        let shared = configuration.support.makeStore(config: model.support.config, clock: model.support.clock)
+        var supportConfig = model.support.config
+        supportConfig.modelVersion = model.support.modelVersion  // the version the model's rows are served under
+        let shared = configuration.support.makeStore(config: supportConfig, clock: model.support.clock)
         predictor = Predictor(model: model, settings: settings, metrics: ServingMetrics(factory: Self.metricsFactory(registry)),
                               supportStore: shared)
         let serving = model.config.serving
@@ -139,6 +141,25 @@ public final class ScoringServer: Sendable {
         ])
     }
 
+    /// Copies the model directory's support rows into `redis` (once per model version across
+    /// the fleet); a failure is logged, not thrown: the server still serves (users' rows then
+    /// come from events), and the marker left in Redis keeps other replicas from a second copy.
+    func seed(_ redis: RedisSupportStore) {
+        guard redis.modelVersion == predictor.model.support.modelVersion else {
+            logger.error("not seeding: the shared store writes another model version than the model directory's rows")
+            return
+        }
+        do {
+            if let rows = try redis.seed(from: predictor.model.support) {
+                logger.info("support rows seeded into the shared store", metadata: ["rows": "\(rows)", "support": "\(redis.location)"])
+            } else {
+                logger.info("support rows of this model version were seeded already", metadata: ["support": "\(redis.location)"])
+            }
+        } catch {
+            logger.error("seeding the shared support store failed: \(error)", metadata: ["support": "\(redis.location)"])
+        }
+    }
+
     /// Restores the support store from the state directory's snapshot, when there is one (a
     /// restart; the model directory's support rows stay otherwise), then replays the event log
     /// after it and opens the log for new events (``EventLog/open(after:)``). Call it once,
@@ -151,6 +172,7 @@ public final class ScoringServer: Sendable {
     public func restoreState() throws -> Bool {
         if predictor.supportStore.isShared {
             logger.info("support rows in a shared store: no snapshot or event log", metadata: ["support": "\(predictor.supportStore.location)"])
+            if configuration.seedSharedSupport, let redis = predictor.supportStore as? RedisSupportStore { seed(redis) }
             return false
         }
         guard let state = configuration.stateDirectory else {

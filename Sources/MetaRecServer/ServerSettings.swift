@@ -18,6 +18,7 @@ import Configuration
 /// | `metarec.state` | `METAREC_STATE` | `--state` | none (no snapshot, no event log) |
 /// | `metarec.event.fsync` | `METAREC_EVENT_FSYNC` | `--event-fsync` | `every_second` (`always`, `off`) |
 /// | `metarec.support` | `METAREC_SUPPORT` | `--support` | `memory` (in-process; or `redis://HOST[:PORT][/DB]`) |
+/// | `metarec.support.seed` | `METAREC_SUPPORT_SEED` | `--support-seed` | `false` (copy the model directory's rows into Redis once per version) |
 /// | `metarec.support.timeout.ms` | `METAREC_SUPPORT_TIMEOUT_MS` | `--support-timeout-ms` | `50` (each Redis call) |
 /// | `metarec.snapshot.seconds` | `METAREC_SNAPSHOT_SECONDS` | `--snapshot-seconds` | `300` |
 /// | `metarec.header.timeout.seconds` | `METAREC_HEADER_TIMEOUT_SECONDS` | `--header-timeout-seconds` | `10` |
@@ -99,7 +100,17 @@ public struct ServerSettings: Sendable, Equatable {
     mutating func readSupportSettings(_ reader: ConfigReader) throws(Invalid) {
         let timeout = try Self.number(reader, "metarec.support.timeout.ms", "METAREC_SUPPORT_TIMEOUT_MS", default: 50,
                                       in: 0.1...60_000, Double.init)
-        guard let text = Self.text(reader, "metarec.support") else { return }
+        switch Self.text(reader, "metarec.support.seed")?.lowercased() {
+        case nil, "false", "0", "no": configuration.seedSharedSupport = false
+        case "true", "1", "yes": configuration.seedSharedSupport = true
+        case let other?: throw Invalid(variable: "METAREC_SUPPORT_SEED", reason: "\"\(other)\" is not true or false")
+        }
+        guard let text = Self.text(reader, "metarec.support") else {
+            if configuration.seedSharedSupport {
+                throw Invalid(variable: "METAREC_SUPPORT_SEED", reason: "--support-seed copies rows into Redis: it needs --support redis://…")
+            }
+            return
+        }
         configuration.support = try SupportBackend.parse(text, timeoutSeconds: timeout / 1000)
         if configuration.support != .inProcess, let state = configuration.stateDirectory {
             throw Invalid(variable: "METAREC_SUPPORT",

@@ -77,6 +77,27 @@ struct FleetTests {
         #expect(a.terminate() == 0 && b.terminate() == 0)
     }
 
+    @Test func `--support-seed copies the model directory's rows into Redis once for the whole fleet`() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("metarec-fleet-seed-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let path = root.appendingPathComponent("model").path
+        let synthetic = try ServingModel.synthetic(.small)
+        synthetic.warmEmbeddings(items: 50, users: 0)
+        var traffic = SyntheticTraffic(items: 50, seed: 4)
+        for u in 0..<3 { try Predictor(model: synthetic).record(events: traffic.events(user: "seeded-\(u)", count: 5, tasks: 2)) }
+        try synthetic.write(to: path)
+        let redis = try RedisProcess()
+        let (a, portA) = try Self.serve(path, redis: redis, ["--support-seed"])
+        #expect(a.lines.contains { $0.contains("seeded into the shared store") && $0.contains("rows=15") }, "\(a.lines)")
+        let (b, portB) = try Self.serve(path, redis: redis, ["--support-seed"])
+        #expect(b.lines.contains { $0.contains("seeded already") }, "\(b.lines)")
+        for port in [portA, portB] {
+            let s = try Self.score(port, user: "seeded-1")
+            #expect(s.json["finetuned"] as? Bool == true && s.json["support_rows"] as? Int == 5, "copied once, not twice: \(s.json)")
+        }
+        #expect(a.terminate() == 0 && b.terminate() == 0)
+    }
+
     /// Clients scoring in a loop until stopped; every status seen, and the fallbacks of the 200s.
     final class Load: @unchecked Sendable {
         let statuses = Mutex<[Int: Int]>([:])

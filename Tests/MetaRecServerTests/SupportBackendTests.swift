@@ -31,7 +31,7 @@ import Testing
         #expect(error?.reason.contains("--support \(url)") == true && error?.reason.contains(reason) == true, "\(error?.reason ?? "")")
     }
 
-    @Test func `a timeout out of range and a state directory with Redis are refused`() {
+    @Test func `a timeout out of range, a state directory with Redis and a seed without Redis are refused`() throws {
         let timeout = #expect(throws: ServerSettings.Invalid.self) {
             try ServerSettingsTests.settings(environment: ["METAREC_MODEL": "/m", "METAREC_SUPPORT": "redis://h", "METAREC_SUPPORT_TIMEOUT_MS": "0"])
         }
@@ -40,5 +40,12 @@ import Testing
             try ServerSettingsTests.settings(environment: ["METAREC_MODEL": "/m", "METAREC_SUPPORT": "redis://h", "METAREC_STATE": "/s"])
         }
         #expect(state?.reason.contains("--state") == true && state?.reason.contains("Redis") == true)
+        let seed = #expect(throws: ServerSettings.Invalid.self) {
+            try ServerSettingsTests.settings(environment: ["METAREC_MODEL": "/m", "METAREC_SUPPORT_SEED": "true"])
+        }
+        #expect(seed?.variable == "METAREC_SUPPORT_SEED" && seed?.reason.contains("--support redis://") == true)
+        let seeded = try ServerSettingsTests.settings(flags: ["metarec.support.seed": "true"],
+                                                      environment: ["METAREC_MODEL": "/m", "METAREC_SUPPORT": "redis://h"])
+        #expect(seeded.configuration.seedSharedSupport)
     }
 }
