@@ -8,7 +8,7 @@ export METAREC_DATA
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 RELEASE_BIN := .build/release/metarec
 
-.PHONY: deps build demo reproduce test openapi bench bench-deps microbench clean
+.PHONY: deps build demo reproduce test openapi bench bench-deps bench-fleet microbench clean
 
 ## deps: install OpenBLAS, hiredis and zlib (Debian/Ubuntu libopenblas-dev, libhiredis-dev, zlib1g-dev) and pkg-config when missing.
 deps:
@@ -131,6 +131,21 @@ bench: bench-deps
 		--metarec "$$(swift build -c release --show-bin-path $(BENCH_SWIFT_FLAGS))/metarec" \
 		--metarec-bench "$$(swift build -c release --show-bin-path $(BENCH_SWIFT_FLAGS))/metarec-bench" \
 		--out BENCHMARKS.md --plot BENCHMARKS-latency.png --command "make bench" $(BENCH_FLAGS)
+
+## bench-fleet: only the serving-fleet section of `make bench` (Benchmarks/peers/bench_fleet.py): `metarec serve`
+## with the in-process support store vs `--support redis://` on loopback (wrk, 16 connections), redis-benchmark's
+## round trip as the floor, Redis round trips per auto-batch; ≈ 1 minute after the release build. Needs wrk and
+## redis-server (apt-get when missing); prints the markdown section (BENCH_FLEET_OUT=FILE writes it too).
+BENCH_FLEET_OUT ?=
+bench-fleet: deps
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
+	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
+	swift build -c release --product metarec $(BENCH_SWIFT_FLAGS)
+	swift build -c release --product metarec-bench $(BENCH_SWIFT_FLAGS)
+	OPENBLAS_NUM_THREADS=1 python3 Benchmarks/peers/bench_fleet.py \
+		--metarec "$$(swift build -c release --show-bin-path $(BENCH_SWIFT_FLAGS))/metarec" \
+		--metarec-bench "$$(swift build -c release --show-bin-path $(BENCH_SWIFT_FLAGS))/metarec-bench" \
+		$(if $(BENCH_FLEET_OUT),--out $(BENCH_FLEET_OUT))
 
 ## microbench: microbenchmarks with ordo-one/benchmark (Benchmarks/, its own package): hand GEMM, adapt,
 ## Predictor.score, support/embedding store pulls; wall clock and malloc counts (table printed), then checked

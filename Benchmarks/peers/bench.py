@@ -48,6 +48,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_http  # noqa: E402
+import bench_fleet  # noqa: E402
 import bench_whole  # noqa: E402
 import peers  # noqa: E402
 
@@ -118,11 +119,13 @@ def main():
     ap.add_argument("--whole-iterations", type=int, default=2000, help="timed whole requests per peer")
     ap.add_argument("--http-seconds", type=int, default=10, help="wrk duration per HTTP round")
     ap.add_argument("--http-rounds", type=int, default=2, help="rounds of (metarec serve, Python service)")
+    ap.add_argument("--fleet-seconds", type=int, default=10, help="wrk duration per fleet round (in-process vs Redis)")
+    ap.add_argument("--fleet-rounds", type=int, default=2, help="rounds of (in-process store, Redis store)")
     ap.add_argument("--skip-training", action="store_true")
     ap.add_argument("--skip-torch", action="store_true", help="no PyTorch peers (serving, whole request, training)")
     ap.add_argument("--skip-http", action="store_true")
     ap.add_argument("--only", default="", help="comma list of sections to run for a smoke test: "
-                    "serving,sweep,grid,whole,http,training (default: all)")
+                    "serving,sweep,grid,whole,http,fleet,training (default: all)")
     ap.add_argument("--command", default="make bench")
     ap.add_argument("--plot", default="BENCHMARKS-latency.png",
                     help="per-config plot; the other plots are named after it (PREFIX-latency-support.png, ...)")
@@ -163,9 +166,10 @@ def main():
         http = None
         if want("http") and not args.skip_http:
             http = bench_http.measure(args, work, all_cores)
+        fleet = bench_fleet.measure(args, work, all_cores) if want("fleet") and not args.skip_http else None
 
         training = None if args.skip_training or not want("training") else training_bench(args, work)
-        write_report(args, rows, cells, serving, training, jax.__version__, np.__version__, whole, http)
+        write_report(args, rows, cells, serving, training, jax.__version__, np.__version__, whole, http, fleet)
         prefix = plot_prefix(args.plot)
         plot_configs(args.plot, rows)
         if all(key in cells for key in sweep):
@@ -341,7 +345,7 @@ def ratio(peer, metarec):
     return peer / metarec if metarec > 0 else float("nan")
 
 
-def write_report(args, rows, cells, serving, training, jax_version, numpy_version, whole=None, http=None):
+def write_report(args, rows, cells, serving, training, jax_version, numpy_version, whole=None, http=None, fleet=None):
     targets = {"reference": 1.5, "small": 3.0}
     prefix = os.path.basename(plot_prefix(args.plot))
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
@@ -443,7 +447,7 @@ def write_report(args, rows, cells, serving, training, jax_version, numpy_versio
     lines += ["", f"![p50 latency against S]({prefix}-latency-support.png)",
               f"![p50 latency against C]({prefix}-latency-candidates.png)"]
 
-    lines += grid_section(serving, prefix) + bench_http.report(http, prefix)
+    lines += grid_section(serving, prefix) + bench_http.report(http, prefix) + bench_fleet.report(fleet)
     lines += training_section(training, prefix)
     lines += agreement_section(rows, cells)
     lines += notes_section(rows)

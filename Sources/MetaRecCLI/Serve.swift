@@ -77,6 +77,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "CSV of item features (header: the item feature, then ranker features) sent with /v1/recommend's candidates. [METAREC_CATALOGUE]")
     var catalogue: String?
 
+    @Option(help: "Where users' support rows live: memory (default, this process) or redis://HOST[:PORT][/DB], shared by every server of a fleet. [METAREC_SUPPORT]")
+    var support: String?
+
+    @Flag(help: "With --support redis://: copy the model directory's support rows into Redis at start, once per model version for the whole fleet. [METAREC_SUPPORT_SEED]")
+    var supportSeed = false
+
+    @Option(help: "Milliseconds each Redis call of --support may take before the request falls back to the base towers (default 50). [METAREC_SUPPORT_TIMEOUT_MS]")
+    var supportTimeoutMs: String?
+
     @Flag(help: "Serve a non-loopback --host without bearer tokens (refused otherwise). [METAREC_INSECURE_NO_AUTH]")
     var insecureNoAuth = false
 
@@ -93,7 +102,8 @@ struct Serve: AsyncParsableCommand {
             ("metarec.shutdown.grace.seconds", shutdownGraceSeconds), ("metarec.token.file", tokenFile),
             ("metarec.insecure.no.auth", insecureNoAuth ? "true" : nil),
             ("metarec.retrieval", retrieval), ("metarec.retrieval.item.feature", retrievalItemFeature),
-            ("metarec.catalogue", catalogue),
+            ("metarec.catalogue", catalogue), ("metarec.support", support), ("metarec.support.timeout.ms", supportTimeoutMs),
+            ("metarec.support.seed", supportSeed ? "true" : nil),
         ]
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         for case let (key, value?) in flags { values[key] = ConfigValue(.string(value), isSecret: false) }

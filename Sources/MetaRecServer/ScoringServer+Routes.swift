@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ParamServer
 import Serving
 
 extension ScoringServer {
@@ -62,7 +63,8 @@ extension ScoringServer {
         }
         router.get("/metrics") { [self] _, _ -> Response in
             await timed(.metrics) { () async throws(ServingError) -> Response in
-                predictor.metrics.recordStores(support: predictor.model.support, embeddings: predictor.model.embeddings)
+                predictor.metrics.recordStores(support: predictor.supportStore as? SupportStore, embeddings: predictor.model.embeddings)
+                if let redis = predictor.supportStore as? RedisSupportStore { predictor.metrics.recordSharedStore(redis.statistics) }
                 return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                                 body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
             }

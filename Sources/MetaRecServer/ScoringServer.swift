@@ -57,7 +57,11 @@ public final class ScoringServer: Sendable {
         self.recommender = recommender
         self.registry = registry
         self.logger = logger
-        predictor = Predictor(model: model, settings: settings, metrics: ServingMetrics(factory: Self.metricsFactory(registry)))
+        var supportConfig = model.support.config
+        supportConfig.modelVersion = model.support.modelVersion  // the version the model's rows are served under
+        let shared = configuration.support.makeStore(config: supportConfig, clock: model.support.clock)
+        predictor = Predictor(model: model, settings: settings, metrics: ServingMetrics(factory: Self.metricsFactory(registry)),
+                              supportStore: shared)
         let serving = model.config.serving
         batcher = AutoBatcher(predictor: predictor, configuration: .init(
             maxRequests: max(1, serving.batchMaxRequests),
@@ -65,7 +69,8 @@ public final class ScoringServer: Sendable {
             workers: configuration.workers), logger: logger)
         self.configuration = configuration
         maxBodyBytes = serving.maxBodyBytes
-        eventLog = configuration.stateDirectory.map {
+        // The log is the in-process store's write-ahead log: a shared store keeps its own rows.
+        eventLog = shared != nil ? nil : configuration.stateDirectory.map {
             EventLog(directory: $0, policy: configuration.eventFsync, store: model.support, logger: logger,
                      metrics: EventLogMetrics(factory: Self.metricsFactory(registry)))
         }
@@ -101,10 +106,10 @@ public final class ScoringServer: Sendable {
     /// One eviction pass over both stores; the stores' gauges follow.
     public func sweep() {
         let before = predictor.model.support.count
-        predictor.model.support.sweep()
+        predictor.supportStore.sweep()
         predictor.model.embeddings.sweep()
         predictor.metrics.recordSweep()
-        predictor.metrics.recordStores(support: predictor.model.support, embeddings: predictor.model.embeddings)
+        predictor.metrics.recordStores(support: predictor.supportStore as? SupportStore, embeddings: predictor.model.embeddings)
         logger.debug("eviction sweep", metadata: ["tasks_before": "\(before)", "tasks_after": "\(predictor.model.support.count)"])
     }
 
@@ -116,6 +121,7 @@ public final class ScoringServer: Sendable {
     /// - Throws: the parameter server's error when the snapshot cannot be written, or
     ///   ``EventLogError`` when the log's next segment cannot be created.
     public func snapshot() throws {
+        guard !predictor.supportStore.isShared else { return }  // the rows are in Redis
         guard let state = configuration.stateDirectory else {
             logger.notice("no state directory (--state): the support store is not snapshotted")
             return
@@ -135,6 +141,25 @@ public final class ScoringServer: Sendable {
         ])
     }
 
+    /// Copies the model directory's support rows into `redis` (once per model version across
+    /// the fleet); a failure is logged, not thrown: the server still serves (users' rows then
+    /// come from events), and the marker left in Redis keeps other replicas from a second copy.
+    func seed(_ redis: RedisSupportStore) {
+        guard redis.modelVersion == predictor.model.support.modelVersion else {
+            logger.error("not seeding: the shared store writes another model version than the model directory's rows")
+            return
+        }
+        do {
+            if let rows = try redis.seed(from: predictor.model.support) {
+                logger.info("support rows seeded into the shared store", metadata: ["rows": "\(rows)", "support": "\(redis.location)"])
+            } else {
+                logger.info("support rows of this model version were seeded already", metadata: ["support": "\(redis.location)"])
+            }
+        } catch {
+            logger.error("seeding the shared support store failed: \(error)", metadata: ["support": "\(redis.location)"])
+        }
+    }
+
     /// Restores the support store from the state directory's snapshot, when there is one (a
     /// restart; the model directory's support rows stay otherwise), then replays the event log
     /// after it and opens the log for new events (``EventLog/open(after:)``). Call it once,
@@ -145,6 +170,11 @@ public final class ScoringServer: Sendable {
     ///   ``EventLogError`` for an unreadable log (a torn or corrupt tail is cut, not thrown).
     @discardableResult
     public func restoreState() throws -> Bool {
+        if predictor.supportStore.isShared {
+            logger.info("support rows in a shared store: no snapshot or event log", metadata: ["support": "\(predictor.supportStore.location)"])
+            if configuration.seedSharedSupport, let redis = predictor.supportStore as? RedisSupportStore { seed(redis) }
+            return false
+        }
         guard let state = configuration.stateDirectory else {
             logger.warning("no state directory (--state): events are not durable (no event log, no snapshot); support rows start from the model directory")
             return false

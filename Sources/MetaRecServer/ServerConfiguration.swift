@@ -31,6 +31,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var tokens: BearerTokens
     /// The event times `POST /v1/events` accepts.
     public var eventTimes: EventTimeBounds
+    /// Where users' support rows live (`--support`): in this process (default) or in Redis,
+    /// shared by a fleet. With Redis there is no snapshot or event log of support rows.
+    public var support: SupportBackend = .inProcess
+    /// With a shared store (`--support-seed`): copy the model directory's support rows into it at
+    /// start, once per model version across the fleet (``ScoringServer/restoreState()``).
+    public var seedSharedSupport = false
 
     /// - Precondition: `port` in 0...65535, `workers` ≥ 1, `sweepInterval` > 0 (`metarec serve`
     ///   validates its options before it gets here).

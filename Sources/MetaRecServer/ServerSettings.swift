@@ -17,6 +17,9 @@ import Configuration
 /// | `metarec.catalogue` | `METAREC_CATALOGUE` | `--catalogue` | none (candidates carry only the item key) |
 /// | `metarec.state` | `METAREC_STATE` | `--state` | none (no snapshot, no event log) |
 /// | `metarec.event.fsync` | `METAREC_EVENT_FSYNC` | `--event-fsync` | `every_second` (`always`, `off`) |
+/// | `metarec.support` | `METAREC_SUPPORT` | `--support` | `memory` (in-process; or `redis://HOST[:PORT][/DB]`) |
+/// | `metarec.support.seed` | `METAREC_SUPPORT_SEED` | `--support-seed` | `false` (copy the model directory's rows into Redis once per version) |
+/// | `metarec.support.timeout.ms` | `METAREC_SUPPORT_TIMEOUT_MS` | `--support-timeout-ms` | `50` (each Redis call) |
 /// | `metarec.snapshot.seconds` | `METAREC_SNAPSHOT_SECONDS` | `--snapshot-seconds` | `300` |
 /// | `metarec.header.timeout.seconds` | `METAREC_HEADER_TIMEOUT_SECONDS` | `--header-timeout-seconds` | `10` |
 /// | `metarec.body.timeout.seconds` | `METAREC_BODY_TIMEOUT_SECONDS` | `--body-timeout-seconds` | `30` |
@@ -71,6 +74,7 @@ public struct ServerSettings: Sendable, Equatable {
         configuration.tokens = try Self.tokens(reader)
         try Self.exposure(host: configuration.host, tokens: configuration.tokens, reader: reader)
         try readEventLogSettings(reader)
+        try readSupportSettings(reader)
         retrieval = Self.text(reader, "metarec.retrieval")
         retrievalItemFeature = Self.text(reader, "metarec.retrieval.item.feature") ?? retrievalItemFeature
         catalogue = Self.text(reader, "metarec.catalogue")
@@ -88,6 +92,30 @@ public struct ServerSettings: Sendable, Equatable {
         let snapshot = try Self.number(reader, "metarec.snapshot.seconds", "METAREC_SNAPSHOT_SECONDS", default: 300,
                                        in: 1e-3...1e9, Double.init)
         configuration.snapshotInterval = .milliseconds(Int64((snapshot * 1000).rounded()))
+    }
+
+    /// `metarec.support` and `metarec.support.timeout.ms` into ``configuration``; a shared store
+    /// with a state directory is refused (the directory's snapshot and event log are the
+    /// in-process store's; Redis keeps its own rows, durable by its own persistence settings).
+    mutating func readSupportSettings(_ reader: ConfigReader) throws(Invalid) {
+        let timeout = try Self.number(reader, "metarec.support.timeout.ms", "METAREC_SUPPORT_TIMEOUT_MS", default: 50,
+                                      in: 0.1...60_000, Double.init)
+        switch Self.text(reader, "metarec.support.seed")?.lowercased() {
+        case nil, "false", "0", "no": configuration.seedSharedSupport = false
+        case "true", "1", "yes": configuration.seedSharedSupport = true
+        case let other?: throw Invalid(variable: "METAREC_SUPPORT_SEED", reason: "\"\(other)\" is not true or false")
+        }
+        guard let text = Self.text(reader, "metarec.support") else {
+            if configuration.seedSharedSupport {
+                throw Invalid(variable: "METAREC_SUPPORT_SEED", reason: "--support-seed copies rows into Redis: it needs --support redis://…")
+            }
+            return
+        }
+        configuration.support = try SupportBackend.parse(text, timeoutSeconds: timeout / 1000)
+        if configuration.support != .inProcess, let state = configuration.stateDirectory {
+            throw Invalid(variable: "METAREC_SUPPORT",
+                          reason: "--support \(text) with --state \(state): the state directory holds the in-process store's snapshot and event log; with Redis the rows live in Redis (drop --state, or use Redis persistence)")
+        }
     }
 
     /// A non-empty string at `key`, or `nil`.

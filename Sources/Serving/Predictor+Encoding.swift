@@ -1,5 +1,6 @@
 import ModelDescription
 import ModelMath
+import ParamServer
 import TensorCore
 
 extension Predictor {
@@ -91,27 +92,37 @@ extension Predictor {
     /// same rows its towers adapt on (``ModelMath/SupportHistory``).
     func attachCandidateSupport(workspace ws: inout PredictorWorkspace) {
         guard let supportEncoder else { return }
-        var history = seededHistory(supportEncoder, tasks: ws.rowTasks, workspace: &ws)
+        // A shared store that cannot be read seeds no rows: those requests fall back to the base
+        // towers anyway (``finish``), scored with an empty pool like an unknown user's.
+        var history = (try? seededHistory(supportEncoder, tasks: ws.rowTasks, workspace: &ws)) ?? SupportHistory(encoder: supportEncoder)
         history.attachCandidates(to: &ws.batch, rowOffsets: ws.rowOffsets, tasks: ws.rowTasks)
     }
 
     /// Attaches the support encoder's pools to a batch of events (nothing when it is off): each
     /// event pools its user's rows in the support store, then the request's earlier events of
     /// that user: the rows that precede it, as in training.
-    func attachEventSupport(workspace ws: inout PredictorWorkspace) {
+    ///
+    /// - Throws: ``ServingError/supportStoreUnavailable(_:)`` when a shared store cannot be read
+    ///   (the events' rows would be encoded without their history: refused, not guessed).
+    func attachEventSupport(workspace ws: inout PredictorWorkspace) throws(ServingError) {
         guard let supportEncoder else { return }
-        var history = seededHistory(supportEncoder, tasks: ws.batch.taskKeys, workspace: &ws)
+        var history: SupportHistory
+        do throws(SupportStoreUnavailable) {
+            history = try seededHistory(supportEncoder, tasks: ws.batch.taskKeys, workspace: &ws)
+        } catch {
+            throw .supportStoreUnavailable(error)
+        }
         history.attach(to: &ws.batch)
     }
 
     /// A history seeded with the stored rows of each distinct task in `tasks` (pulled once per
     /// task, however often it repeats: one user in several merged requests or events).
-    func seededHistory(_ encoder: SupportEncoder, tasks: [UInt64], workspace ws: inout PredictorWorkspace) -> SupportHistory {
+    func seededHistory(_ encoder: SupportEncoder, tasks: [UInt64],
+                       workspace ws: inout PredictorWorkspace) throws(SupportStoreUnavailable) -> SupportHistory {
         var history = SupportHistory(encoder: encoder)
         var seeded: Set<UInt64> = []
         for task in tasks where seeded.insert(task).inserted {
-            let rows = model.support.supportEncoderRows(task: task, encoder: encoder,
-                                                        features: &ws.supportFeatures, labels: &ws.supportLabels)
+            let rows = try supportEncoderRows(task: task, encoder: encoder, workspace: &ws)
             history.seed(task: task, keys: rows.keys, labels: rows.labels)
         }
         return history

@@ -19,17 +19,23 @@ extension Predictor {
     /// name (at least one), and its time as the config's time column or `timestamp`.
     ///
     /// - Returns: the number of rows appended (`events.count`).
-    /// - Throws: ``ServingError`` naming `events[i].field`; then nothing is appended.
+    /// - Throws: ``ServingError`` naming `events[i].field`; then nothing is appended. With a
+    ///   shared store, ``ServingError/supportStoreUnavailable(_:)`` (503) when it cannot take them.
     @discardableResult
     public func record(events request: EventsRequest) throws(ServingError) -> Int {
-        let store = model.support
+        let store = supportStore
         return try record(events: request) { (rows: SupportRows) throws(ServingError) in
-            store.append(tasks: rows.tasks, features: rows.features, labels: rows.labels, timestamps: rows.timestamps)
+            do throws(SupportStoreUnavailable) {
+                try store.appendRows(rows)
+            } catch {
+                metrics.recordSupportStoreFailure(error, appending: true)
+                throw .supportStoreUnavailable(error)
+            }
         }
     }
 
     /// ``record(events:)`` with the appending left to `commit`, which gets the validated request's
-    /// support rows (borrowed for the call) and appends them to ``ServingModel/support`` itself:
+    /// support rows (borrowed for the call) and appends them to ``supportStore`` itself:
     /// the server's event log writes them to its log first and appends them in log order.
     ///
     /// - Throws: ``ServingError`` naming `events[i].field` (then `commit` is not called), or
@@ -54,7 +60,7 @@ extension Predictor {
                     throw .invalidValue(field: "events[\(i)].\(error.column ?? "")", reason: error.reason)
                 }
             }
-            attachEventSupport(workspace: &ws)
+            try attachEventSupport(workspace: &ws)
             runBottom(workspace: &ws)
             let n = ws.batch.count, h = spec.metaWidth, k = tasks.count, w = supportRowWidth
             ws.eventFeatures.removeAll(keepingCapacity: true)

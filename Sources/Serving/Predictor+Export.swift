@@ -17,8 +17,12 @@ extension Predictor {
             if !settings.finetune || settings.adaptation.isIdentity {
                 fallback = .disabled
             } else {
-                s = Self.pull(model.support, task: taskKey(user: user), features: &ws.supportFeatures, labels: &ws.supportLabels)
-                if s == 0 { fallback = .noSupport } else if s < settings.minimumSupportRows { fallback = .belowMinimumSupport }
+                if let pulled = try? supportRows(task: taskKey(user: user), workspace: &ws) {
+                    s = pulled
+                    if s == 0 { fallback = .noSupport } else if s < settings.minimumSupportRows { fallback = .belowMinimumSupport }
+                } else {
+                    fallback = .supportStoreUnavailable
+                }
             }
             if fallback == nil {
                 for t in 0..<k where adaptFast(task: t, supportRows: s, policy: settings.adaptation, workspace: &ws) {

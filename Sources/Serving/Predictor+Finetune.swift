@@ -24,8 +24,12 @@ extension Predictor {
         if !finetune || adaptation.isIdentity {
             fallback = .disabled
         } else {
-            s = Self.pull(model.support, task: taskKey(user: request.user), features: &ws.supportFeatures, labels: &ws.supportLabels)
-            if s == 0 { fallback = .noSupport } else if s < settings.minimumSupportRows { fallback = .belowMinimumSupport }
+            do throws(SupportStoreUnavailable) {
+                s = try supportRows(task: taskKey(user: request.user), workspace: &ws)
+                if s == 0 { fallback = .noSupport } else if s < settings.minimumSupportRows { fallback = .belowMinimumSupport }
+            } catch {
+                fallback = .supportStoreUnavailable  // counted by cause where the pull failed
+            }
         }
         result.supportRows = s
         if fallback == nil, c > 0 {

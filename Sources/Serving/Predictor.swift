@@ -31,6 +31,11 @@ public final class Predictor: Sendable {
     public let model: ServingModel
     public let settings: ServingSettings
     public let metrics: ServingMetrics
+    /// Where users' support rows are read and events appended: ``ServingModel/support`` (the
+    /// in-process store) unless a shared store (Redis) was given.
+    public let supportStore: any SupportRowStore
+    /// ``ServingModel/support`` when it is ``supportStore``: the hot path pulls from it directly.
+    let localSupport: SupportStore?
     let spec: NetworkSpec
     let layout: InputLayout
     let tasks: [TaskSpec]
@@ -54,10 +59,15 @@ public final class Predictor: Sendable {
     /// - Parameters:
     ///   - settings: defaults of fine-tuning, `k`, `α` and the candidate limit; the config's
     ///     `serving` section when `nil`.
-    public init(model: ServingModel, settings: ServingSettings? = nil, metrics: ServingMetrics = ServingMetrics()) {
+    ///   - supportStore: the support rows (a shared ``ParamServer/RedisSupportStore`` for a fleet);
+    ///     `nil`: ``ServingModel/support``. Its widths must be the model's (`W`, `K`, `S_max`).
+    public init(model: ServingModel, settings: ServingSettings? = nil, metrics: ServingMetrics = ServingMetrics(),
+                supportStore: (any SupportRowStore)? = nil) {
         self.model = model
         self.settings = settings ?? ServingSettings(model.config)
         self.metrics = metrics
+        self.supportStore = supportStore ?? model.support
+        localSupport = supportStore == nil || supportStore === model.support ? model.support : nil
         spec = model.config.networkSpec
         layout = model.config.inputLayout
         tasks = model.config.taskSpecs
@@ -69,10 +79,12 @@ public final class Predictor: Sendable {
         supportEncoder = model.config.supportEncoder
         baseMultiWidth = model.config.multiCategoricalFeatures.count
         supportRowWidth = model.config.supportRowWidth
-        precondition(model.support.config.rowWidth == supportRowWidth,
-                     "Predictor: support rows are \(model.support.config.rowWidth) wide, the model's are \(supportRowWidth) (K·H = \(spec.taskCount * spec.metaWidth))")
-        precondition(model.support.config.labelWidth == spec.taskCount,
-                     "Predictor: support labels are \(model.support.config.labelWidth) wide, K = \(spec.taskCount)")
+        let store = self.supportStore
+        precondition(store.rowWidth == supportRowWidth,
+                     "Predictor: support rows are \(store.rowWidth) wide, the model's are \(supportRowWidth) (K·H = \(spec.taskCount * spec.metaWidth))")
+        precondition(store.labelWidth == spec.taskCount, "Predictor: support labels are \(store.labelWidth) wide, K = \(spec.taskCount)")
+        precondition(store.capacity == model.support.config.capacity,
+                     "Predictor: the support store keeps \(store.capacity) rows a task, the model's S_max is \(model.support.config.capacity)")
     }
 
     /// Task names `K`, in config order.
@@ -91,6 +103,7 @@ public final class Predictor: Sendable {
     /// releases every one of its buffers, a measurable cost per request (README, "Measured").
     func withWorkspace<R, E: Error>(_ body: (inout PredictorWorkspace) throws(E) -> R) throws(E) -> R {
         var held: PredictorWorkspace? = pool.withLock { $0.popLast() } ?? makeWorkspace()
+        held!.prefetched.clear()  // a batch's rows are the batch's: single requests and events pull their own
         defer {
             pool.withLock { pool in
                 if pool.capacity == 0 { pool.reserveCapacity(16) }
@@ -138,6 +151,7 @@ public final class Predictor: Sendable {
         if results.count > requests.count { results.removeLast(results.count - requests.count) }
         var failed: [Int: ServingError] = [:]
         encode(requests, workspace: &ws) { r, error in failed[r] = error }
+        prefetchSupport(requests, failed: failed, workspace: &ws)
         attachCandidateSupport(workspace: &ws)
         runBottom(workspace: &ws)
         var row = 0

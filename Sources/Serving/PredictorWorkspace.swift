@@ -32,6 +32,9 @@ package struct PredictorWorkspace: Sendable {
     /// Scoring's buffers, `C` rows: apart from ``tower`` so neither is resized when a request
     /// alternates between its `S` support and `C` candidate rows.
     var scoring = TowerWorkspace()
+    /// A shared store's rows for the batch's distinct users, pulled in one round trip
+    /// (``Predictor/prefetchSupport(_:failed:workspace:)``); empty for the in-process store.
+    var prefetched = PrefetchedSupport()
     // Events scratch.
     var eventFeatures: [Float] = []       // (n, W)
     var eventTimes: [Timestamp] = []      // (n)

@@ -49,6 +49,9 @@ public struct ScoreResult: Sendable, Equatable {
         /// A fine-tuned regression prediction left the training labels' range (widened by
         /// `serving.fallback_label_margin`).
         case outOfRange = "out_of_range"
+        /// The support store could not be read (a shared store down or timing out): the base
+        /// towers serve, and the store's failures are counted by cause.
+        case supportStoreUnavailable = "support_store_unavailable"
     }
 }
 
@@ -63,15 +66,18 @@ public struct ScoreResponse: Sendable, Equatable, Codable {
     public var supportRows: Int
     /// `C` objects, task name → prediction.
     public var scores: [[String: Float]]
+    /// Why the base towers served (a ``ScoreResult/Fallback`` raw value); absent when fine-tuned.
+    public var fallback: String?
 
     enum CodingKeys: String, CodingKey {
-        case modelVersion = "model_version", finetuned, supportRows = "support_rows", scores
+        case modelVersion = "model_version", finetuned, supportRows = "support_rows", scores, fallback
     }
 
     public init(_ result: ScoreResult) {
         modelVersion = result.modelVersion
         finetuned = result.finetuned
         supportRows = result.supportRows
+        fallback = result.fallback?.rawValue
         let k = result.taskNames.count
         scores = (0..<result.candidateCount).map { c in
             var row: [String: Float] = [:]
@@ -115,6 +121,11 @@ extension ScoreResult {
                 out.append(UInt8(ascii: "}"))
             }
         }
-        out.append(contentsOf: "]}".utf8)
+        out.append(UInt8(ascii: "]"))
+        if let fallback {
+            out.append(contentsOf: #","fallback":"#.utf8)
+            JSONText.appendString(fallback.rawValue, to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
     }
 }

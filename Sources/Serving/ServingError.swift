@@ -1,3 +1,5 @@
+import ParamServer
+
 /// Everything that can go wrong with outside input to the serving layer (`docs/DESIGN.md` §HTTP): a
 /// request body, a feature value, a limit. Each case names the offending JSON field as a path such
 /// as `candidates[3].price` so the HTTP layer can answer with a 4xx naming it.
@@ -25,6 +27,10 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
     /// 503: the server's event log could not take the events (a write or fsync failed); they are
     /// not acknowledged. `reason` names the file and the system error.
     case eventLogUnavailable(reason: String)
+    /// 503 `support_store_unavailable`: a shared support store (Redis) could not take the events
+    /// or serve the rows their encoding needs (down, timed out, an error reply, named in the
+    /// message); they are not acknowledged.
+    case supportStoreUnavailable(SupportStoreUnavailable)
     /// No such resource (HTTP 404): an unknown path, or a document not installed with the server.
     case notFound(path: String)
     /// A known path asked with a method it does not take (HTTP 405; `allowed` goes in `Allow`).
@@ -52,7 +58,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .wrongType(let field, _), .invalidValue(let field, _): field
         case .duplicateKey(let field): field
         case .tooManyCandidates: "candidates"
-        case .bodyTooLarge, .shuttingDown, .eventLogUnavailable, .notFound, .methodNotAllowed, .unsupportedMediaType, .malformedBody, .unauthorized,
+        case .bodyTooLarge, .shuttingDown, .eventLogUnavailable, .supportStoreUnavailable, .notFound, .methodNotAllowed, .unsupportedMediaType, .malformedBody, .unauthorized,
              .noRetrievalModel: nil
         }
     }
@@ -69,6 +75,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .bodyTooLarge: "body_too_large"
         case .shuttingDown: "shutting_down"
         case .eventLogUnavailable: "event_log_unavailable"
+        case .supportStoreUnavailable: "support_store_unavailable"
         case .notFound: "not_found"
         case .methodNotAllowed: "method_not_allowed"
         case .duplicateKey: "duplicate_key"
@@ -87,7 +94,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .bodyTooLarge: 413
         case .unsupportedMediaType: 415
         case .unauthorized: 401
-        case .shuttingDown, .eventLogUnavailable: 503
+        case .shuttingDown, .eventLogUnavailable, .supportStoreUnavailable: 503
         case .notFound, .noRetrievalModel: 404
         case .methodNotAllowed: 405
         default: 400
@@ -106,6 +113,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .bodyTooLarge(let limit): "request body larger than \(limit) bytes"
         case .shuttingDown: "the server is shutting down"
         case .eventLogUnavailable(let reason): "the events were not acknowledged (the event log could not take them): \(reason)"
+        case .supportStoreUnavailable(let failure): "the events were not acknowledged (\(failure)); retry later"
         case .notFound(let path): "no resource at \(path)"
         case .methodNotAllowed(let method, let path, let allowed): "\(path) takes \(allowed.joined(separator: ", ")), not \(method)"
         case .duplicateKey(let field): "duplicate key \(field)"

@@ -1,4 +1,5 @@
 import CoreMetrics
+import ParamServer
 import Synchronization
 
 /// The counters, timers and gauges of a serving process, on swift-metrics: the backend is the
@@ -19,7 +20,8 @@ import Synchronization
 /// `metarec_scored_requests_total`, `metarec_finetuned_requests_total`,
 /// `metarec_finetune_fallbacks_total{reason}`, `metarec_events_appended_total`,
 /// `metarec_autobatch_batches_total`, `metarec_autobatch_requests_total`,
-/// `metarec_eviction_sweeps_total`, and the stores' gauges and counters
+/// `metarec_eviction_sweeps_total`, `metarec_support_store_failures_total{operation,cause}` (a
+/// shared support store's failed pulls and appends: `pull`/`append` × `down`/`timeout`/`error`), and the stores' gauges and counters
 /// (``recordStores(support:embeddings:)``).
 public final class ServingMetrics: Sendable {
     /// What an HTTP request was for (`endpoint` label).
@@ -51,8 +53,12 @@ public final class ServingMetrics: Sendable {
     let batchCounter: Counter
     let batchedRequests: Counter
     let sweeps: Counter
+    /// `[operation pull/append][cause]`, causes in ``ParamServer/SupportStoreUnavailable/Cause/allCases`` order.
+    let supportFailures: [Counter]
     /// The stores' gauges and the last statistics they were set from.
     let stores: StoreMetrics
+    /// A shared support store's round trips, pulls and appends (``recordSharedStore(_:)``).
+    let shared: SharedStoreMetrics
     /// In-process readings for tests and benchmarks (a metrics backend is write-only).
     let readings = Mutex(Readings())
 
@@ -80,7 +86,24 @@ public final class ServingMetrics: Sendable {
         batchedRequests = Counter(label: "metarec_autobatch_requests_total", factory: factory)
         sweeps = Counter(label: "metarec_eviction_sweeps_total", factory: factory)
         stores = StoreMetrics(factory: factory)
+        shared = SharedStoreMetrics(factory: factory)
+        supportFailures = ["pull", "append"].flatMap { operation in
+            SupportStoreUnavailable.Cause.allCases.map {
+                Counter(label: "metarec_support_store_failures_total", dimensions: [("operation", operation), ("cause", $0.rawValue)],
+                        factory: factory)
+            }
+        }
     }
+
+    /// Counts one failed call to a shared support store (a pull for a batch, or an append of events).
+    public func recordSupportStoreFailure(_ failure: SupportStoreUnavailable, appending: Bool) {
+        let causes = SupportStoreUnavailable.Cause.allCases
+        supportFailures[(appending ? causes.count : 0) + causes.firstIndex(of: failure.cause)!].increment()
+        readings.withLock { $0.supportFailures += 1 }
+    }
+
+    /// Failed calls to a shared support store so far (tests).
+    public var supportStoreFailures: Int { readings.withLock { $0.supportFailures } }
 
     /// Counts one HTTP request and its latency.
     public func recordRequest(_ endpoint: Endpoint, status: Int, nanoseconds: Int64) {
@@ -147,6 +170,7 @@ public final class ServingMetrics: Sendable {
         var finetuned = 0
         var batches = 0
         var batchedRequests = 0
+        var supportFailures = 0
         var fallbacks = [Int](repeating: 0, count: ScoreResult.Fallback.allCases.count)
     }
 }

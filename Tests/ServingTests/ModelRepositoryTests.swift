@@ -1,0 +1,72 @@
+import Foundation
+import Serving
+import Testing
+
+/// The model repository's pieces (issue 23, not yet served): the directory scan with labels, and
+/// the deterministic A/B split by hash(user).
+@Suite struct ModelRepositoryTests {
+    @Test(arguments: [[0.9, 0.1], [0.5, 0.3, 0.2], [1, 0, 3]])
+    func `the split sends each user to the same version every time, with shares within 2 % of the weights`(weights: [Double]) throws {
+        let split = try TrafficSplit(weights.enumerated().map { .init(version: $0.offset + 1, weight: $0.element) })
+        let again = try TrafficSplit(weights.enumerated().map { .init(version: $0.offset + 1, weight: $0.element) })
+        let n = 100_000
+        var counts = [Int](repeating: 0, count: weights.count + 1)
+        for u in 0..<n {
+            let v = split.version(user: "user-\(u)")
+            counts[v] += 1
+            if u % 97 == 0 { #expect(again.version(user: "user-\(u)") == v && split.version(user: "user-\(u)") == v) }
+        }
+        let total = weights.reduce(0, +)
+        for (i, w) in weights.enumerated() {
+            let share = Double(counts[i + 1]) / Double(n)
+            #expect(abs(share - w / total) < 0.02, "version \(i + 1): share \(share), weight \(w / total)")
+        }
+        if weights.contains(0) { #expect(counts[weights.firstIndex(of: 0)! + 1] == 0, "a zero weight gets nobody") }
+    }
+
+    @Test func `another salt reshuffles users; a bad split is refused`() throws {
+        let a = try TrafficSplit([.init(version: 1, weight: 1), .init(version: 2, weight: 1)])
+        let b = try TrafficSplit([.init(version: 1, weight: 1), .init(version: 2, weight: 1)], salt: "experiment-2")
+        let moved = (0..<10_000).filter { a.version(user: "\($0)") != b.version(user: "\($0)") }.count
+        #expect(moved > 4_000 && moved < 6_000, "independent halves move about half the users: \(moved)")
+        #expect(throws: ModelRepositoryError.invalidSplit("no version to split over")) { try TrafficSplit([]) }
+        #expect(throws: ModelRepositoryError.self) { try TrafficSplit([.init(version: 1, weight: 0)]) }
+        #expect(throws: ModelRepositoryError.self) { try TrafficSplit([.init(version: 1, weight: -1), .init(version: 2, weight: 2)]) }
+        #expect(throws: ModelRepositoryError.self) { try TrafficSplit([.init(version: 1, weight: .nan)]) }
+    }
+
+    static func repository(_ files: [String: String], directories: [String]) throws -> String {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("metarec-repo-\(UUID().uuidString)").path
+        for d in directories { try FileManager.default.createDirectory(atPath: root + "/" + d, withIntermediateDirectories: true) }
+        for (path, text) in files { try text.write(toFile: root + "/" + path, atomically: true, encoding: .utf8) }
+        return root
+    }
+
+    @Test func `a scan lists integer versions and labels, skipping what is not a version`() throws {
+        let root = try Self.repository(["ranker/LABELS": "# rollout\nstable 2\ncanary 10   # the new one\n\n"],
+                                       directories: ["ranker/1", "ranker/2", "ranker/10", "ranker/.tmp-11", "ranker/03", "empty", "other/5"])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let repo = try ModelRepository(root: root)
+        #expect(Set(repo.models.keys) == ["ranker", "other"])
+        let ranker = try #require(repo.models["ranker"])
+        #expect(ranker.versions == [1, 2, 10])
+        #expect(ranker.labels == ["stable": 2, "canary": 10])
+        #expect(ranker.version(label: "latest") == 10 && ranker.version(label: "stable") == 2 && ranker.version(label: "nope") == nil)
+        #expect(repo.path(name: "ranker", version: 2) == root + "/ranker/2")
+        #expect(repo.models["other"]?.labels == [:])
+    }
+
+    @Test func `a malformed labels file names the line; a label of a missing version is refused`() throws {
+        let bad = try Self.repository(["m/LABELS": "stable 1\ncanary two\n"], directories: ["m/1"])
+        defer { try? FileManager.default.removeItem(atPath: bad) }
+        #expect(throws: ModelRepositoryError.malformedLabels(path: bad + "/m/LABELS", line: 2, reason: #"expected "<label> <version>", got "canary two""#)) {
+            try ModelRepository(root: bad)
+        }
+        let missing = try Self.repository(["m/LABELS": "stable 3\n"], directories: ["m/1"])
+        defer { try? FileManager.default.removeItem(atPath: missing) }
+        #expect(throws: ModelRepositoryError.missingVersion(path: missing + "/m/LABELS", label: "stable", version: 3)) {
+            try ModelRepository(root: missing)
+        }
+        #expect(throws: ModelRepositoryError.self) { try ModelRepository(root: "/nonexistent-metarec-repo") }
+    }
+}
