@@ -99,7 +99,7 @@ def main():
     results = defaultdict(list)  # (model, task, group) → [(auc, gauc)] over seeds
     tasks = None
     for seed in seeds:
-        for model in ["mmoe", "shared_bottom"]:
+        for model in ["mmoe", "shared_bottom", "scene_experts"]:
             scored = read_scored(f"{directory}/{model}-{seed}.scored/base.csv")
             document = json.load(open(f"{directory}/{model}-{seed}.json"))
             tasks = [r["task"] for r in document["results"]]
@@ -120,7 +120,8 @@ def main():
             for name, value in figures(per_scene, scene_of, groups, task).items():
                 results[("per_scene", task, name)].append(value)
 
-    models = [("mmoe", "joint MMoE"), ("shared_bottom", "joint Shared-Bottom"), ("per_scene", "MMoE per scene")]
+    models = [("mmoe", "joint MMoE"), ("shared_bottom", "joint Shared-Bottom"), ("per_scene", "MMoE per scene"),
+              ("scene_experts", "MMoE + scene experts")]
     for task in tasks:
         print(f"\n{data} · task {task} · test split · {len(seeds)} seeds (mean ± sd)\n")
         header = "| scene | test rows | share | small |" + ("" if not oracle else " oracle AUC |")

@@ -3,6 +3,8 @@
 #   - a joint MMoE over all scenes, the scene a categorical feature (plain MMoE, no MAML),
 #   - a joint Shared-Bottom, the same features,
 #   - one MMoE per scene (trained and validated on that scene's rows only),
+#   - a joint MMoE with shared and per-scene experts (`model.scene_experts`: a row's gates mix
+#     the shared experts and its scene's),
 # on the synthetic multi-scene log (with each scene's oracle AUC) and on ML-100K-scenes. Small
 # scenes (< 5 % of the test rows) are pooled. Mean ± sd over SEEDS model seeds (the data is fixed).
 #   usage: scripts/scenes-table.sh [synthetic|ml100k ...]     (default: both)
@@ -18,9 +20,17 @@ DATASETS=("${@:-synthetic ml100k}")
 [ -x "$BIN" ] || { echo "no release binary at $BIN: run 'make build' first" >&2; exit 1; }
 mkdir -p "$OUT"
 
-# config.yaml of a dataset → a variant: architecture, seeds, meta off.
+# config.yaml of a dataset → a variant: architecture, seeds, meta off. Architecture
+# "scene_experts": the MMoE with 2 shared experts and 1 per scene (`model.scene_experts`; 2 + 1
+# was chosen over 4 + 1 on the synthetic validation split, 3 seeds), the scenes from $SCENES.
 variant() { # src arch seed dst
-  sed -e "s/^meta: {enabled: true/meta: {enabled: false/" -e "s/architecture: mmoe/architecture: $2/" \
+  local arch=$2 experts="experts: 4"
+  if [ "$arch" = scene_experts ]; then
+    arch=mmoe
+    experts="experts: 2\n  scene_experts: {per_scene: 1, scenes: [$(echo $SCENES | tr ' ' ',' | sed 's/,/, /g')]}"
+  fi
+  sed -e "s/^meta: {enabled: true/meta: {enabled: false/" -e "s/architecture: mmoe/architecture: $arch/" \
+      -e "s/^  experts: 4$/  $experts/" \
       -e "s/^  seed: .*/  seed: $3/" -e "s/^  shared_bottom_layers: \(.*\)/  shared_bottom_layers: \1\n  seed: $3/" "$1" > "$4"
 }
 
@@ -47,8 +57,9 @@ for dataset in ${DATASETS[@]}; do
   dir="$OUT/$dataset"
   mkdir -p "$dir"
   scenes=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "scene") c = i; next } { print $c }' "$data/train.csv" | sort -u)
+  SCENES=$(echo $scenes)
   for seed in $SEEDS; do
-    for arch in mmoe shared_bottom; do
+    for arch in mmoe shared_bottom scene_experts; do
       [ -f "$dir/$arch-$seed.json" ] && continue
       variant "$data/config.yaml" "$arch" "$seed" "$dir/$arch-$seed.yaml"
       train_eval "$dir/$arch-$seed.yaml" "$data/train.csv" "$data/validation.csv" "$data/test.csv" "$dir/$arch-$seed" > "$dir/$arch-$seed.json"

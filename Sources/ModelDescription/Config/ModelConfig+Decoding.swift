@@ -134,7 +134,8 @@ extension ModelConfig {
 
     private static func decodeNetwork(_ node: ConfigNode) throws(ConfigError) -> Network {
         let m = try node.mapping(allowed: ["architecture", "embedding_dim", "experts", "expert_layers",
-                                           "tower_layers", "shared_bottom_layers", "seed", "support_encoder"])
+                                           "tower_layers", "shared_bottom_layers", "seed", "support_encoder",
+                                           "scene_experts"])
         var n = Network()
         n.architecture = try m.choice("architecture", default: n.architecture)
         n.embeddingDimension = try m.int("embedding_dim", default: n.embeddingDimension)
@@ -144,6 +145,12 @@ extension ModelConfig {
         n.sharedBottomLayers = try m.intList("shared_bottom_layers", default: n.sharedBottomLayers)
         n.seed = try decodeSeed(m, default: n.seed)
         if let node = m["support_encoder"] { n.supportEncoder = try decodeSupportEncoder(node) }
+        if let node = m["scene_experts"] {
+            let s = try node.mapping(allowed: ["per_scene", "scenes"])
+            var scenes: [String] = []
+            for item in try s.required("scenes").list() { scenes.append(try item.string()) }
+            n.sceneExperts = SceneExpertsSpec(perScene: try s.int("per_scene", default: 1), scenes: scenes)
+        }
         return n
     }
 

@@ -58,7 +58,7 @@ extension ModelConfig {
     ///
     /// ```
     /// mlp(n₀; n₁ … n_L) = Σ_l (n_{l−1} + 1) · n_l
-    /// P = E · mlp(D; expert_layers)  + K · (D + 1) · E           MMoE (experts and gates)
+    /// P = E · mlp(D; expert_layers)  + K · (D + 1) · E           MMoE (experts and gates; E with scene experts)
     ///   |     mlp(D; shared_bottom_layers)                         Shared-Bottom
     ///   + K · mlp(H; tower_layers, 1) · (2 with learned inner rates, else 1)
     /// ```
@@ -71,7 +71,7 @@ extension ModelConfig {
             }
             return total
         }
-        let d = estimatedInputWidth, k = Double(taskCount), e = Double(model.experts)
+        let d = estimatedInputWidth, k = Double(taskCount), e = Double(expertCount)
         let bottom: Double = switch model.architecture {
         case .mmoe: e * mlp(d, model.expertLayers) + k * (d + 1) * e
         case .sharedBottom: mlp(d, model.sharedBottomLayers)

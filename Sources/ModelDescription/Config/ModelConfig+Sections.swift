@@ -23,8 +23,26 @@ extension ModelConfig {
         /// The support-set encoder (``SupportEncoder``): the user's support items pooled into
         /// extra input blocks. YAML `support_encoder`, default none (off).
         public var supportEncoder: SupportEncoderSpec? = nil
+        /// Per-scene experts beside the `experts` shared ones (MMoE with a `scene` column):
+        /// ``SceneExpertsSpec``. YAML `scene_experts`, default none.
+        public var sceneExperts: SceneExpertsSpec? = nil
 
         public init() {}
+    }
+
+    /// YAML `model.scene_experts: {per_scene: 1, scenes: [a, b, c]}`: each listed value of the
+    /// `scene` column gets `per_scene` experts of its own; a row's gates mix the `experts` shared
+    /// ones and its scene's (``ModelMath/SceneExperts``). A scene not listed mixes the shared ones.
+    public struct SceneExpertsSpec: Sendable, Equatable, Codable {
+        /// Experts of each scene (≥ 1). YAML `per_scene`, default 1.
+        public var perScene: Int = 1
+        /// The scene column's values, in scene order (1 … 64, no repeats). YAML `scenes`, required.
+        public var scenes: [String]
+
+        public init(perScene: Int = 1, scenes: [String]) {
+            self.perScene = perScene
+            self.scenes = scenes
+        }
     }
 
     /// YAML `model.support_encoder: {source: item_id, pooling: [mean, label_weighted], label: rating}`:

@@ -22,6 +22,7 @@ extension ModelConfig {
         try v.columns(self)
         try v.network(model)
         try v.supportEncoder(self)
+        try v.sceneExperts(self)
         try v.meta(meta)
         try v.training(training)
         try v.positive(embeddings.admissionCount, "embeddings.admission_count")
@@ -192,6 +193,17 @@ private struct Validator {
         try widths(n.expertLayers, "model.expert_layers", nonEmpty: n.architecture == .mmoe)
         try widths(n.towerLayers, "model.tower_layers", nonEmpty: false)
         try widths(n.sharedBottomLayers, "model.shared_bottom_layers", nonEmpty: n.architecture == .sharedBottom)
+    }
+
+    /// `model.scene_experts`: MMoE, a `scene` column, 1 … 64 distinct scenes, ≥ 1 expert each.
+    func sceneExperts(_ c: ModelConfig) throws(ConfigError) {
+        guard let s = c.model.sceneExperts else { return }
+        let path = "model.scene_experts"
+        try check(c.model.architecture == .mmoe, path, "needs architecture mmoe (the gates mix shared and scene experts)")
+        try check(c.scene != nil, path, "needs a top-level scene column (the categorical feature naming each row's scene)")
+        try check((1...64).contains(s.scenes.count), "\(path).scenes", "must list 1 … 64 scene values, got \(s.scenes.count)")
+        try check(Set(s.scenes).count == s.scenes.count, "\(path).scenes", "lists a scene twice: \(s.scenes)")
+        try check((1...64).contains(s.perScene), "\(path).per_scene", "must be in 1 … 64, got \(s.perScene)")
     }
 
     /// `model.support_encoder`: a categorical source, a label when `label_weighted`, pools without repeats.

@@ -34,7 +34,7 @@ extension ModelConfig {
               expert_layers: \(model.expertLayers)
               tower_layers: \(model.towerLayers)
               shared_bottom_layers: \(model.sharedBottomLayers)
-              seed: \(model.seed)\(yamlSupportEncoder)
+              seed: \(model.seed)\(yamlSupportEncoder)\(yamlSceneExperts)
             \(yamlMeta)
             training:
               optimizer: \(Self.yamlOptimizer(training.optimizer))
@@ -182,6 +182,12 @@ extension ModelConfig.Expiry {
 }
 
 extension ModelConfig {
+    /// `model.scene_experts` as one flow mapping line (empty when off).
+    private var yamlSceneExperts: String {
+        guard let s = model.sceneExperts else { return "" }
+        return "\n  scene_experts: {per_scene: \(s.perScene), scenes: [\(s.scenes.map { Self.yamlScalar($0) }.joined(separator: ", "))]}"
+    }
+
     /// `model.support_encoder` as one flow mapping line (empty when off).
     private var yamlSupportEncoder: String {
         guard let e = model.supportEncoder else { return "" }

@@ -7,14 +7,27 @@ extension ModelConfig {
         let rates = meta.enabled && meta.learnInnerRates
         return switch model.architecture {
         case .mmoe:
-            NetworkSpec(architecture: .mmoe(experts: model.experts), inputWidth: inputWidth,
+            NetworkSpec(architecture: .mmoe(experts: expertCount), inputWidth: inputWidth,
                         bottomWidths: model.expertLayers, towerWidths: model.towerLayers, taskCount: taskCount,
-                        learnsInnerRates: rates)
+                        learnsInnerRates: rates, sceneExperts: sceneExperts)
         case .sharedBottom:
             NetworkSpec(architecture: .sharedBottom, inputWidth: inputWidth,
                         bottomWidths: model.sharedBottomLayers, towerWidths: model.towerLayers, taskCount: taskCount,
                         learnsInnerRates: rates)
         }
+    }
+
+    /// `E`: the shared experts plus each scene's (MMoE).
+    public var expertCount: Int {
+        model.experts + (model.sceneExperts.map { $0.scenes.count * $0.perScene } ?? 0)
+    }
+
+    /// The gates' scene masks (``ModelMath/SceneExperts``), or nil without `model.scene_experts`.
+    /// Scene `s` is `model.scene_experts.scenes[s]`, keyed like the `scene` column's values.
+    public var sceneExperts: SceneExperts? {
+        guard let spec = model.sceneExperts, let scene, let column = sceneCategoricalIndex else { return nil }
+        return SceneExperts(column: column, sceneKeys: spec.scenes.map { FeatureKey.hash(feature: scene, value: $0) },
+                            shared: model.experts, perScene: spec.perScene)
     }
 
     /// How encoded batches become the network input.

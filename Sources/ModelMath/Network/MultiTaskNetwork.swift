@@ -5,7 +5,7 @@ import TensorCore
 /// ```
 /// x    = InputLayer(batch)                                   (B, D)
 /// h_e  = Expert_e(x)                                         (B, H)
-/// g_k  = softmax(x · W_k + b_k)                              (B, E)      (MMoE only)
+/// g_k  = softmax(x · W_k + b_k [+ scene mask])               (B, E)      (MMoE only; SceneExperts)
 /// f_k  = Σ_e g_k[:, e] ⊙ h_e        (Shared-Bottom: f_k = h_0)  (B, H)
 /// z_k  = Tower_k(f_k)                                        (B, 1)
 /// L    = Σ_k w_k · (1/n_k) Σ_b loss_k(z_k[b], y_k[b])        n_k = labelled rows of task k
@@ -42,6 +42,7 @@ public enum MultiTaskNetwork {
             for e in 0..<spec.expertCount {
                 copy(ws.experts[e].result, intoSlice: e, of: &ws.expertStack, sliceCount: b * h)
             }
+            if let scenes = spec.sceneExperts { scenes.scenes(of: batch, into: &ws.scenes) }
             for k in 0..<spec.taskCount {
                 let gate = parameters.gates[k]
                 if ws.foldedFirstLayer {
@@ -49,6 +50,12 @@ public enum MultiTaskNetwork {
                                               projection: &ws.foldScratch, output: &ws.gateLogits[k])
                 } else {
                     Linear.forward(input: ws.x, weight: gate.weight, bias: gate.bias, output: &ws.gateLogits[k])
+                }
+                if let scenes = spec.sceneExperts {
+                    let rowScenes = ws.scenes
+                    Borrow.update(&ws.gateLogits[k]) { z in
+                        scenes.mask(z, stride: spec.expertCount, rows: 0..<b, scenes: rowScenes)
+                    }
                 }
                 Softmax.forward(ws.gateLogits[k], into: &ws.gates[k])
                 GateMixture.forward(gate: ws.gates[k], experts: ws.expertStack, output: &ws.meta[k])

@@ -30,15 +30,22 @@ public struct NetworkSpec: Sendable, Equatable {
     public var activation: Activation
     /// Whether the network has Meta-SGD inner-rate multipliers `ρ_k`, one per tower parameter.
     public var learnsInnerRates: Bool
+    /// Shared and per-scene experts (MMoE only): which experts each row's gates may mix.
+    public var sceneExperts: SceneExperts?
 
     public init(
         architecture: Architecture, inputWidth: Int, bottomWidths: [Int], towerWidths: [Int],
-        taskCount: Int, activation: Activation = .relu, learnsInnerRates: Bool = false
+        taskCount: Int, activation: Activation = .relu, learnsInnerRates: Bool = false, sceneExperts: SceneExperts? = nil
     ) {
         precondition(inputWidth > 0 && !bottomWidths.isEmpty && taskCount > 0,
                      "NetworkSpec: inputWidth \(inputWidth), bottomWidths \(bottomWidths), taskCount \(taskCount)")
         precondition((bottomWidths + towerWidths).allSatisfy { $0 > 0 }, "NetworkSpec: widths must be positive")
         if case .mmoe(let e) = architecture { precondition(e >= 1, "NetworkSpec: experts must be >= 1, got \(e)") }
+        if let sceneExperts {
+            guard case .mmoe(let e) = architecture, e == sceneExperts.expertCount else {
+                preconditionFailure("NetworkSpec: scene experts need MMoE with \(sceneExperts.expertCount) experts, got \(architecture)")
+            }
+        }
         self.architecture = architecture
         self.inputWidth = inputWidth
         self.bottomWidths = bottomWidths
@@ -46,6 +53,7 @@ public struct NetworkSpec: Sendable, Equatable {
         self.taskCount = taskCount
         self.activation = activation
         self.learnsInnerRates = learnsInnerRates
+        self.sceneExperts = sceneExperts
     }
 
     /// `H`: width of every meta-layer input `f_k`.

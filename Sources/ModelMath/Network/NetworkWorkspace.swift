@@ -24,6 +24,8 @@ public struct NetworkWorkspace: Sendable {
     var gateLogits: [Tensor] = []
     /// Per task: `(B, H)` meta-layer inputs `f_k`.
     public var meta: [Tensor] = []
+    /// `(B)` each row's scene index (−1: unknown), with scene experts only (``SceneExperts``).
+    var scenes: [Int32] = []
     /// `(B, P)` the inference bottom's packed first layers and gate logits (``PackedBottom``).
     var packed = Tensor(shape: [0, 1])
     /// `(B, W_1)` one expert's first layer, for experts with more layers (``PackedBottom``).

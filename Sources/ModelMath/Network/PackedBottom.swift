@@ -80,6 +80,7 @@ public struct PackedBottom: Sendable {
         // ReLU is applied while mixing (max(z, 0) on load); other activations are applied first.
         let reluOnLoad = !multiLayer && spec.activation == .relu
         if reluOnLoad && rowBlocks {
+            if let scenes = spec.sceneExperts { scenes.scenes(of: batch, into: &ws.scenes) }
             forwardInRowBlocks(rows: b, workspace: &ws)
             return
         }
@@ -90,6 +91,11 @@ public struct PackedBottom: Sendable {
         }
         // Experts with more layers: activate the first, run the rest (rare; not fused).
         if !reluOnLoad { activateExpertColumns(rows: b, workspace: &ws) }
+        if let scenes = spec.sceneExperts {
+            scenes.scenes(of: batch, into: &ws.scenes)
+            let rowScenes = ws.scenes
+            Borrow.update(&ws.packed) { z in maskGates(z, rows: 0..<b, scenes: scenes, rowScenes: rowScenes) }
+        }
         if multiLayer {
             ws.expertStack.resize(e, b, h)
             for x in 0..<e {
@@ -135,15 +141,17 @@ public struct PackedBottom: Sendable {
         // A Shared-Bottom has no gate columns: its one expert is every task's input.
         precondition(spec.hasGates || e == 1, "PackedBottom: \(e) experts without gates")
         ws.packed.resize(rows: min(b, Self.rowBlock), columns: p)
+        let rowScenes = ws.scenes
         Borrow.update(each: &ws.meta) { outputs in
-            Borrow.update(&ws.packed) { z in mixInRowBlocks(rows: b, x: ws.x, packed: z, outputs: outputs) }
+            Borrow.update(&ws.packed) { z in mixInRowBlocks(rows: b, x: ws.x, packed: z, outputs: outputs, rowScenes: rowScenes) }
         }
     }
 
     /// The loop of ``forwardInRowBlocks(rows:workspace:)`` on borrowed storage: `packed` holds
     /// one block `(rowBlock, P)`, `outputs[t]` is task `t`'s `(B, H)` input.
     private func mixInRowBlocks(
-        rows b: Int, x: Tensor, packed z: UnsafeMutablePointer<Float>, outputs: UnsafeBufferPointer<UnsafeMutablePointer<Float>>
+        rows b: Int, x: Tensor, packed z: UnsafeMutablePointer<Float>, outputs: UnsafeBufferPointer<UnsafeMutablePointer<Float>>,
+        rowScenes: [Int32]
     ) {
         let p = columns, e = spec.expertCount, h = spec.metaWidth, kk = spec.taskCount
         Borrow.read(x, bias) { x, c in
@@ -151,6 +159,8 @@ public struct PackedBottom: Sendable {
                 for r0 in stride(from: 0, to: b, by: Self.rowBlock) {
                     let r1 = min(r0 + Self.rowBlock, b)
                     multiplyPacked(rows: r0..<r1, x: x, into: z, seedBias: false)
+                    // −∞ stays −∞ when the kernel adds the bias.
+                    if let scenes = spec.sceneExperts { maskGates(z, rows: r0..<r1, scenes: scenes, rowScenes: rowScenes) }
                     for t in 0..<kk { blockOutputs[t] = outputs[t] + r0 * h }
                     if spec.hasGates {
                         GateMixture.forwardPacked(z, rowStride: p, bias: c, rows: r1 - r0, experts: e, width: h,
@@ -190,6 +200,15 @@ public struct PackedBottom: Sendable {
             }
             GEMM.compute(m: m, n: p, k: d, a: x + rows.lowerBound * d, lda: d, b: w, ldb: p, c: z, ldc: p,
                          beta: seedBias ? 1 : 0)
+        }
+    }
+
+    /// Masks every task's gate logits of batch rows `rows`, held in `z` from its row 0 (stride `P`):
+    /// ``SceneExperts/mask(_:stride:rows:scenes:)``.
+    private func maskGates(_ z: UnsafeMutablePointer<Float>, rows: Range<Int>, scenes: SceneExperts, rowScenes: [Int32]) {
+        let e = spec.expertCount
+        for t in 0..<spec.taskCount {
+            scenes.mask(z + e * firstWidth + t * e, stride: columns, rows: rows, scenes: rowScenes)
         }
     }
 
