@@ -82,7 +82,18 @@ extension ScoringServer {
     /// Records `events`: through the event log when there is one, answering only once the record
     /// is in the log under its fsync policy (503 `event_log_unavailable` when it cannot be).
     private func record(_ events: EventsRequest) async throws(ServingError) -> Int {
-        guard let log = eventLog else { return try predictor.record(events: events) }
+        guard let log = eventLog else {
+            guard predictor.supportStore.isShared else { return try predictor.record(events: events) }
+            // A shared store's append blocks on the network (up to its timeout per socket
+            // operation): off the cooperative pool, which the other routes need.
+            let predictor = self.predictor
+            let result: Result<Int, ServingError> = await withCheckedContinuation { done in
+                DispatchQueue.global().async {
+                    done.resume(returning: Result { () throws(ServingError) in try predictor.record(events: events) })
+                }
+            }
+            return try result.get()
+        }
         var ticket: UInt64 = 0
         let appended = try predictor.record(events: events) { (rows) throws(ServingError) in ticket = try log.append(rows) }
         if ticket > 0 { try await log.waitUntilDurable(ticket) }

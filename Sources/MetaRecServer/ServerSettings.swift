@@ -19,7 +19,7 @@ import Configuration
 /// | `metarec.event.fsync` | `METAREC_EVENT_FSYNC` | `--event-fsync` | `every_second` (`always`, `off`) |
 /// | `metarec.support` | `METAREC_SUPPORT` | `--support` | `memory` (in-process; or `redis://HOST[:PORT][/DB]`) |
 /// | `metarec.support.seed` | `METAREC_SUPPORT_SEED` | `--support-seed` | `false` (copy the model directory's rows into Redis once per version) |
-/// | `metarec.support.timeout.ms` | `METAREC_SUPPORT_TIMEOUT_MS` | `--support-timeout-ms` | `50` (each Redis call) |
+/// | `metarec.support.timeout.ms` | `METAREC_SUPPORT_TIMEOUT_MS` | `--support-timeout-ms` | `50`, at most 5 000 (each socket read or write of a Redis call) |
 /// | `metarec.snapshot.seconds` | `METAREC_SNAPSHOT_SECONDS` | `--snapshot-seconds` | `300` |
 /// | `metarec.header.timeout.seconds` | `METAREC_HEADER_TIMEOUT_SECONDS` | `--header-timeout-seconds` | `10` |
 /// | `metarec.body.timeout.seconds` | `METAREC_BODY_TIMEOUT_SECONDS` | `--body-timeout-seconds` | `30` |
@@ -99,7 +99,7 @@ public struct ServerSettings: Sendable, Equatable {
     /// in-process store's; Redis keeps its own rows, durable by its own persistence settings).
     mutating func readSupportSettings(_ reader: ConfigReader) throws(Invalid) {
         let timeout = try Self.number(reader, "metarec.support.timeout.ms", "METAREC_SUPPORT_TIMEOUT_MS", default: 50,
-                                      in: 0.1...60_000, Double.init)
+                                      in: 0.1...5_000, Double.init)
         switch Self.text(reader, "metarec.support.seed")?.lowercased() {
         case nil, "false", "0", "no": configuration.seedSharedSupport = false
         case "true", "1", "yes": configuration.seedSharedSupport = true
@@ -112,6 +112,9 @@ public struct ServerSettings: Sendable, Equatable {
             return
         }
         configuration.support = try SupportBackend.parse(text, timeoutSeconds: timeout / 1000)
+        if configuration.support == .inProcess && configuration.seedSharedSupport {
+            throw Invalid(variable: "METAREC_SUPPORT_SEED", reason: "--support-seed copies rows into Redis: it needs --support redis://…, got \(text)")
+        }
         if configuration.support != .inProcess, let state = configuration.stateDirectory {
             throw Invalid(variable: "METAREC_SUPPORT",
                           reason: "--support \(text) with --state \(state): the state directory holds the in-process store's snapshot and event log; with Redis the rows live in Redis (drop --state, or use Redis persistence)")

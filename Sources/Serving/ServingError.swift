@@ -113,7 +113,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .bodyTooLarge(let limit): "request body larger than \(limit) bytes"
         case .shuttingDown: "the server is shutting down"
         case .eventLogUnavailable(let reason): "the events were not acknowledged (the event log could not take them): \(reason)"
-        case .supportStoreUnavailable(let failure): "the events were not acknowledged (\(failure)); retry later"
+        case .supportStoreUnavailable(let failure): "the events were not acknowledged (support store \(failure.cause.rawValue)); retry later"
         case .notFound(let path): "no resource at \(path)"
         case .methodNotAllowed(let method, let path, let allowed): "\(path) takes \(allowed.joined(separator: ", ")), not \(method)"
         case .duplicateKey(let field): "duplicate key \(field)"

@@ -100,10 +100,10 @@ extension ModelConfig {
         func sum(_ widths: [Int]) -> Double { widths.reduce(0.0) { $0 + Double($1) } }
         let d = estimatedInputWidth, k = Double(taskCount), h = Double(expertOutputWidth)
         let bottomFloats: Double = switch model.architecture {
-        case .mmoe: Double(model.experts) * sum(model.expertLayers)
+        case .mmoe: Double(expertCount) * sum(model.expertLayers)
         case .sharedBottom: sum(model.sharedBottomLayers)
         }
-        let experts = model.architecture == .mmoe ? Double(model.experts) : 1
+        let experts = model.architecture == .mmoe ? Double(expertCount) : 1
         let activations = d + bottomFloats + k * (experts + h + sum(model.towerLayers) + 1)
         let keyed = Double(categoricalFeatures.count + multiCategoricalFeatures.count)
         let rowFloats = 2 * keyed + Double(numericFeatures.count) + k + 4

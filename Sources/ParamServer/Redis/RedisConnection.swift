@@ -1,4 +1,9 @@
 import CHiredis
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// One blocking connection to a Redis server through hiredis's non-variadic `*Argv` calls. Not
 /// thread-safe: each batch worker owns one. Every command has the connection's timeout; after a
@@ -60,7 +65,12 @@ public final class RedisConnection {
         return replies
     }
 
+    /// hiredis writes with `write(2)`: a peer that closed the socket must give `EPIPE`, not
+    /// kill the process with SIGPIPE (swift-nio ignores it too, but not every user runs NIO).
+    private static let brokenPipeIgnored: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+
     private func connect() throws(RedisError) {
+        Self.brokenPipeIgnored
         let whole = Int(timeoutSeconds)
         let tv = timeval(tv_sec: whole, tv_usec: Int((timeoutSeconds - Double(whole)) * 1e6))
         guard let c = redisConnectWithTimeout(address.host, Int32(address.port), tv) else {

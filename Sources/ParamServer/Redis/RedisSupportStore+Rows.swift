@@ -71,7 +71,8 @@ extension RedisSupportStore {
         for i in 0..<n {
             if case .error(let message) = replies[i] { throw .server("pull: \(message)") }
             guard let elements = replies[i].elements else { throw .unexpectedReply("pull: \(replies[i])") }
-            let rows = elements.compactMap(\.bytes).filter { $0.count == rowBytes }
+            // At most S_max rows of the right size, whatever the server sent (a reply is outside input).
+            let rows = Array(elements.compactMap(\.bytes).filter { $0.count == rowBytes }.suffix(s))
             let served = servedCount(rows, now: now)
             counts[i] = served
             for (j, row) in rows.suffix(served).enumerated() {

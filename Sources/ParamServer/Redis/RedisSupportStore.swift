@@ -87,14 +87,19 @@ public final class RedisSupportStore: Sendable {
 
     /// Runs `body` with a pooled connection (opened on demand), returning it afterwards unless
     /// it failed; a failure blocks new connections for ``reconnectBackoff`` seconds.
+    ///
+    /// Only a broken pooled connection (``RedisError/connection(_:)``: a server that restarted
+    /// or closed an idle socket) is retried once on a fresh one. A timeout is not: the commands
+    /// were sent, and a slow server still runs them, so a retry would append the rows twice.
     func withConnection<R>(_ body: (RedisConnection) throws(RedisError) -> R) throws(RedisError) -> R {
         if let pooled = pool.withLock({ $0.popLast() })?.connection {
             do {
                 return try run(body, on: pooled)
-            } catch .server(let message) {
-                throw .server(message)
-            } catch {
+            } catch .connection {
                 // A stale pooled connection: fall through to one fresh attempt.
+            } catch {
+                if case .timeout = error { noteFailure() }
+                throw error
             }
         }
         let blocked = lastFailure.withLock { last in
