@@ -152,4 +152,29 @@ struct RedisSupportStoreTests {
         #expect(n == [0], "the stale pooled connection was replaced and the pull answered")
         #expect(store.statistics.roundTrips == 2)
     }
+
+    @Test func `a list longer than S_max, written around the store, serves S_max rows and writes nothing beyond them`() throws {
+        let config = SupportStoreConfig(rowWidth: 2, labelWidth: 1, capacity: 2, modelVersion: 3)
+        let prefix = TestRedis.prefix("oversized")
+        let store = try RedisSupportStore(address: TestRedis.address!, config: config, keyPrefix: prefix)
+        try [UInt64(9)].withUnsafeBufferPointer { t in
+            try [Float(0.5), 1.5].withUnsafeBufferPointer { f in
+                try [Float(1)].withUnsafeBufferPointer { y in
+                    try [Timestamp.seconds(5)].withUnsafeBufferPointer { ts in try store.append(tasks: t, features: f, labels: y, timestamps: ts) }
+                }
+            }
+        }
+        // Another writer (or a broken server) leaves 40 rows under the key.
+        let admin = try RedisConnection(address: TestRedis.address!)
+        let key = Array("\(prefix):3:sup:9".utf8)
+        let row = try #require(try admin.command([Array("LINDEX".utf8), key, Array("0".utf8)]).bytes)
+        for _ in 0..<39 { _ = try admin.command([Array("RPUSH".utf8), key, row]) }
+        // Two tasks: the second one's slot follows the first's and must keep its sentinel.
+        var f = [Float](repeating: -7, count: 2 * 2 * 2), y = [Float](repeating: -7, count: 2 * 2), n = [-1, -1]
+        var times = [Timestamp](repeating: .zero, count: 2 * 2)
+        try Self.pull(store, [9, 10], &f, &y, &n, &times)
+        #expect(n == [2, 0])
+        #expect(Array(f[..<4]) == [0.5, 1.5, 0.5, 1.5] && Array(f[4...]) == [-7, -7, -7, -7], "task 10's slot untouched")
+        #expect(Array(y[2...]) == [-7, -7])
+    }
 }
