@@ -32,16 +32,22 @@ import Testing
 
     func denseGradients(_ architecture: NetworkSpec.Architecture, rows: Int, firstLayer: FirstLayerEvaluation) {
         let spec = Self.spec(architecture, .tanh)
-        let parameters = ModelParameters(spec: spec, seed: 11)
-        let batch = randomBatch(rows: rows, layout: Self.layout, tasks: Self.tasks, seed: 5)
-        let table = DictionaryEmbeddingTable(dimension: 4)
+        Self.checkDenseGradients(spec, batch: randomBatch(rows: rows, layout: Self.layout, tasks: Self.tasks, seed: 5),
+                                 firstLayer: firstLayer, note: "\(rows) rows")
+    }
 
+    /// Every dense parameter's analytic gradient on `batch` against central finite differences
+    /// of the loss (seeded parameters, embeddings created on first use).
+    static func checkDenseGradients(_ spec: NetworkSpec, batch: EncodedBatch, firstLayer: FirstLayerEvaluation, note: String) {
+        let parameters = ModelParameters(spec: spec, seed: 11)
+        let table = DictionaryEmbeddingTable(dimension: 4)
         var ws = NetworkWorkspace()
         ws.firstLayer = firstLayer
         var gradients = ModelParameters.zeros(like: parameters)
-        MultiTaskNetwork.forward(parameters, spec: spec, layout: Self.layout, batch: batch, table: table, createEmbeddings: true, workspace: &ws)
-        MultiTaskNetwork.loss(batch: batch, tasks: Self.tasks, workspace: &ws)
-        MultiTaskNetwork.backward(parameters, spec: spec, layout: Self.layout, batch: batch, gradients: &gradients, workspace: &ws)
+        MultiTaskNetwork.forward(parameters, spec: spec, layout: layout, batch: batch, table: table, createEmbeddings: true, workspace: &ws)
+        MultiTaskNetwork.loss(batch: batch, tasks: tasks, workspace: &ws)
+        MultiTaskNetwork.backward(parameters, spec: spec, layout: layout, batch: batch, gradients: &gradients, workspace: &ws)
+        #expect(ws.meta.allSatisfy { $0.scalars.allSatisfy { $0.isFinite } }, "finite meta-layer inputs, \(note)")
 
         var analytic: [String: Tensor] = [:]
         gradients.forEachTensor { name, t in analytic[name] = t }
@@ -49,8 +55,8 @@ import Testing
             gradientCheck(analytic[name]!, of: { probe in
                 var p = parameters
                 p.updateEachTensor { n, t in if n == name { t = probe } }
-                return Self.loss(p, spec, batch, table, firstLayer: firstLayer)
-            }, at: value, step: 1e-2, rtol: 2e-2, atol: 2e-3, "\(name), \(firstLayer) first layers")
+                return loss(p, spec, batch, table, firstLayer: firstLayer)
+            }, at: value, step: 1e-2, rtol: 2e-2, atol: 2e-3, "\(name), \(firstLayer) first layers, \(note)")
         }
     }
 

@@ -52,27 +52,9 @@ import Testing
 
     @Test(arguments: [1, 8])
     func `gradients match finite differences with masked gates`(rows: Int) {
-        let spec = Self.spec(.tanh)
-        let parameters = ModelParameters(spec: spec, seed: 11)
-        let batch = Self.batch(rows: rows, seed: 5), table = DictionaryEmbeddingTable(dimension: 4)
         for firstLayer in MultiTaskNetworkTests.firstLayers {
-            var ws = NetworkWorkspace()
-            ws.firstLayer = firstLayer
-            var gradients = ModelParameters.zeros(like: parameters)
-            MultiTaskNetwork.forward(parameters, spec: spec, layout: Self.layout, batch: batch, table: table, createEmbeddings: true,
-                                     workspace: &ws)
-            MultiTaskNetwork.loss(batch: batch, tasks: Self.tasks, workspace: &ws)
-            MultiTaskNetwork.backward(parameters, spec: spec, layout: Self.layout, batch: batch, gradients: &gradients, workspace: &ws)
-            #expect(ws.meta.allSatisfy { $0.scalars.allSatisfy(\.isFinite) }, "finite inputs with −∞ logits")
-            var analytic: [String: Tensor] = [:]
-            gradients.forEachTensor { name, t in analytic[name] = t }
-            parameters.forEachTensor { name, value in
-                gradientCheck(analytic[name]!, of: { probe in
-                    var p = parameters
-                    p.updateEachTensor { n, t in if n == name { t = probe } }
-                    return MultiTaskNetworkTests.loss(p, spec, batch, table, firstLayer: firstLayer)
-                }, at: value, step: 1e-2, rtol: 2e-2, atol: 2e-3, "\(name), \(firstLayer) first layers, \(rows) rows")
-            }
+            MultiTaskNetworkTests.checkDenseGradients(Self.spec(.tanh), batch: Self.batch(rows: rows, seed: 5), firstLayer: firstLayer,
+                                                      note: "scene experts, \(rows) rows")
         }
     }
 
