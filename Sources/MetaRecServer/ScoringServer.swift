@@ -143,7 +143,7 @@ public final class ScoringServer: Sendable {
 
     /// Copies the model directory's support rows into `redis` (once per model version across
     /// the fleet); a failure is logged, not thrown: the server still serves (users' rows then
-    /// come from events), and the marker left in Redis keeps other replicas from a second copy.
+    /// come from events), and the marker is removed so that the next replica to start copies again.
     func seed(_ redis: RedisSupportStore) {
         guard redis.modelVersion == predictor.model.support.modelVersion else {
             logger.error("not seeding: the shared store writes another model version than the model directory's rows")

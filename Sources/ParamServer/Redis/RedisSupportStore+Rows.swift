@@ -15,10 +15,21 @@ extension RedisSupportStore {
         tasks: UnsafeBufferPointer<UInt64>, features: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Float>,
         timestamps: UnsafeBufferPointer<Timestamp>
     ) throws(RedisError) {
+        guard tasks.count > 0 else { return }
+        let commands = appendCommands(tasks: tasks, features: features, labels: labels, timestamps: timestamps)
+        try Self.checkAppended(try withConnection { c throws(RedisError) in try c.pipeline(commands) })
+        counters(appended: tasks.count, pulls: 0)
+    }
+
+    /// The pipelined commands of ``append(tasks:features:labels:timestamps:)``: one atomic
+    /// `EVAL` per task touched (per 1 000 rows of it), in first-appearance order.
+    func appendCommands(
+        tasks: UnsafeBufferPointer<UInt64>, features: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Float>,
+        timestamps: UnsafeBufferPointer<Timestamp>
+    ) -> [[[UInt8]]] {
         let n = tasks.count, w = rowWidth, l = labelWidth
         precondition(features.count == n * w && labels.count == n * l && timestamps.count == n,
                      "RedisSupportStore.append: \(n) rows need \(n * w) features, \(n * l) labels, \(n) timestamps")
-        guard n > 0 else { return }
         let now = clock.now().nanosecondsSinceEpoch, v = modelVersion
         var order: [UInt64] = []
         var rows: [UInt64: [[UInt8]]] = [:]
@@ -42,12 +53,15 @@ extension RedisSupportStore {
                                  Array(String(capacity).utf8), Array(String(expiryMilliseconds).utf8)] + chunk)
             }
         }
-        let replies = try withConnection { c throws(RedisError) in try c.pipeline(commands) }
+        return commands
+    }
+
+    /// Throws unless every reply of the append commands is the list's new length.
+    static func checkAppended(_ replies: [RedisReply]) throws(RedisError) {
         for reply in replies where reply.integer == nil {
             if case .error(let message) = reply { throw .server("append: \(message)") }
             throw .unexpectedReply("append: \(reply)")
         }
-        counters(appended: n, pulls: 0)
     }
 
     /// Pulls the servable rows of `tasks.count` tasks in one pipelined round trip: task `i`'s

@@ -23,8 +23,9 @@ import Synchronization
 /// bounds memory. ``sweep()`` has nothing to do.
 ///
 /// Connections: a pool; each call checks one out, so concurrent batch workers each hold their
-/// own. A pooled connection that fails (Redis restarted, an idle timeout closed it) is replaced
-/// by a fresh one and the call retried once; a fresh connection that fails blocks new attempts
+/// own. A pooled connection that broke (Redis restarted, an idle timeout closed it) is replaced
+/// by a fresh one and the call retried once (never after a timeout: the commands may still run);
+/// a fresh connection that fails blocks new attempts
 /// for ``reconnectBackoff`` seconds, during which calls fail fast with ``RedisError/connection(_:)``.
 public final class RedisSupportStore: Sendable {
     public let address: RedisAddress
