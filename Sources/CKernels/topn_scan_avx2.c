@@ -1,5 +1,5 @@
-// The AVX2/FMA top-N scans: a 16-item panel is two ymm halves, two panels (four fma chains)
-// in flight. Same chains, same bounds, same rare path as the AVX-512 scans.
+// The AVX2/FMA top-N scans: a 64-item panel is eight ymm vectors per dimension (eight fma
+// chains). Same chains, same bounds, same rare path as the AVX-512 scans.
 #include "CKernels.h"
 #include "gemm_avx2.h"
 #include "topn_internal.h"
@@ -25,14 +25,13 @@ MR_AVX2 void mr_topn_scan_f32_avx2(const float *panels, ptrdiff_t panel_count, p
     const ptrdiff_t stride = d * MR_TOPN_LANES;
     for (ptrdiff_t p = 0; p < panel_count && !st->overflow; p++) {
         const float *x = panels + p * stride;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+        __m256 acc[8];
+        for (int g = 0; g < 8; g++) acc[g] = _mm256_setzero_ps();
         for (ptrdiff_t j = 0; j < d; j++) {
             const __m256 qj = _mm256_set1_ps(q[j]);
-            a0 = _mm256_fmadd_ps(qj, _mm256_loadu_ps(x + j * 16), a0);
-            a1 = _mm256_fmadd_ps(qj, _mm256_loadu_ps(x + j * 16 + 8), a1);
+            for (int g = 0; g < 8; g++) acc[g] = _mm256_fmadd_ps(qj, _mm256_loadu_ps(x + j * 64 + 8 * g), acc[g]);
         }
-        offer_lanes_256(st, p * 16, a0, a0);
-        offer_lanes_256(st, p * 16 + 8, a1, a1);
+        for (int g = 0; g < 8; g++) offer_lanes_256(st, p * MR_TOPN_LANES + 8 * g, acc[g], acc[g]);
     }
 }
 
@@ -41,43 +40,24 @@ MR_AVX2 static inline __attribute__((always_inline)) __m256 load_codes_256(const
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)c)));
 }
 
-MR_AVX2 static inline __attribute__((always_inline)) void
-bound_lanes_256(mr_topn_state *st, ptrdiff_t first, __m256 t, const float *scale, const float *err, __m256 qn) {
-    const __m256 a = _mm256_mul_ps(t, _mm256_loadu_ps(scale + first));
-    const __m256 e = _mm256_loadu_ps(err + first);
-    offer_lanes_256(st, first, _mm256_fmadd_ps(qn, e, a), _mm256_fnmadd_ps(qn, e, a));
-}
-
 MR_AVX2 void mr_topn_scan_i8_avx2(const int8_t *codes, const float *scale, const float *err, ptrdiff_t panel_count,
                                   ptrdiff_t d, const float *q, float qnorm, mr_topn_state *st) {
     const ptrdiff_t stride = d * MR_TOPN_LANES;
     const __m256 qn = _mm256_set1_ps(qnorm);
-    ptrdiff_t p = 0;
-    for (; p + 2 <= panel_count && !st->overflow; p += 2) {
+    for (ptrdiff_t p = 0; p < panel_count && !st->overflow; p++) {
         const int8_t *c = codes + p * stride;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        __m256 acc[8];
+        for (int g = 0; g < 8; g++) acc[g] = _mm256_setzero_ps();
         for (ptrdiff_t j = 0; j < d; j++) {
             const __m256 qj = _mm256_set1_ps(q[j]);
-            a0 = _mm256_fmadd_ps(qj, load_codes_256(c + j * 16), a0);
-            a1 = _mm256_fmadd_ps(qj, load_codes_256(c + j * 16 + 8), a1);
-            a2 = _mm256_fmadd_ps(qj, load_codes_256(c + stride + j * 16), a2);
-            a3 = _mm256_fmadd_ps(qj, load_codes_256(c + stride + j * 16 + 8), a3);
+            for (int g = 0; g < 8; g++) acc[g] = _mm256_fmadd_ps(qj, load_codes_256(c + j * 64 + 8 * g), acc[g]);
         }
-        bound_lanes_256(st, p * 16, a0, scale, err, qn);
-        bound_lanes_256(st, p * 16 + 8, a1, scale, err, qn);
-        bound_lanes_256(st, p * 16 + 16, a2, scale, err, qn);
-        bound_lanes_256(st, p * 16 + 24, a3, scale, err, qn);
-    }
-    for (; p < panel_count && !st->overflow; p++) {
-        const int8_t *c = codes + p * stride;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-        for (ptrdiff_t j = 0; j < d; j++) {
-            const __m256 qj = _mm256_set1_ps(q[j]);
-            a0 = _mm256_fmadd_ps(qj, load_codes_256(c + j * 16), a0);
-            a1 = _mm256_fmadd_ps(qj, load_codes_256(c + j * 16 + 8), a1);
+        for (int g = 0; g < 8; g++) {
+            const ptrdiff_t first = p * MR_TOPN_LANES + 8 * g;
+            const __m256 a = _mm256_mul_ps(acc[g], _mm256_loadu_ps(scale + first));
+            const __m256 e = _mm256_loadu_ps(err + first);
+            offer_lanes_256(st, first, _mm256_fmadd_ps(qn, e, a), _mm256_fnmadd_ps(qn, e, a));
         }
-        bound_lanes_256(st, p * 16, a0, scale, err, qn);
-        bound_lanes_256(st, p * 16 + 8, a1, scale, err, qn);
     }
 }
 #endif

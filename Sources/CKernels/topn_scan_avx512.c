@@ -1,15 +1,14 @@
-// The AVX-512 top-N scans: one zmm lane per item, four panels (64 items) in flight so four
-// independent fma chains hide the latency; the next group is prefetched while this one is
-// scored. A lane whose upper bound reaches the threshold (rare once the heap is full) leaves
-// the vector path for mr_topn_offer.
+// The AVX-512 top-N scans: a 64-item panel is four zmm vectors per dimension, read as one
+// sequential stream (d·256 bytes fp32, d·64 int8 per panel); four independent fma chains hide
+// the latency. A lane whose upper bound reaches the threshold (rare once the heap is full)
+// leaves the vector path for mr_topn_offer.
+#include <stdlib.h>
 #include "CKernels.h"
 #include "gemm_avx512.h"
 #include "topn_internal.h"
 
 #if MR_GEMM_HAS_X86
-#define MR_TOPN_GROUP 4
-
-/// The lanes of (upper, lower) that reach the threshold go to the rare path.
+/// The lanes of (upper, lower), items first ..< first + 16, that reach the threshold.
 MR_AVX512 static inline __attribute__((always_inline)) void
 offer_lanes_512(mr_topn_state *st, ptrdiff_t first, __m512 upper, __m512 lower) {
     __mmask16 hit = _mm512_cmp_ps_mask(upper, _mm512_set1_ps(st->threshold), _CMP_NLT_UQ);
@@ -27,33 +26,22 @@ offer_lanes_512(mr_topn_state *st, ptrdiff_t first, __m512 upper, __m512 lower) 
 MR_AVX512 void mr_topn_scan_f32_avx512(const float *panels, ptrdiff_t panel_count, ptrdiff_t d, const float *q,
                                        mr_topn_state *st) {
     const ptrdiff_t stride = d * MR_TOPN_LANES;
-    ptrdiff_t p = 0;
-    for (; p + MR_TOPN_GROUP <= panel_count && !st->overflow; p += MR_TOPN_GROUP) {
+    for (ptrdiff_t p = 0; p < panel_count && !st->overflow; p++) {
         const float *x = panels + p * stride;
         __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
         for (ptrdiff_t j = 0; j < d; j++) {
             const __m512 qj = _mm512_set1_ps(q[j]);
-            // A group is 4·d·16 floats = 4·d cache lines: four lines of the next group per j.
-            const char *ahead = (const char *)(x + 4 * stride + j * 64);
-            _mm_prefetch(ahead, _MM_HINT_T0);
-            _mm_prefetch(ahead + 64, _MM_HINT_T0);
-            _mm_prefetch(ahead + 128, _MM_HINT_T0);
-            _mm_prefetch(ahead + 192, _MM_HINT_T0);
-            acc0 = _mm512_fmadd_ps(qj, _mm512_loadu_ps(x + j * 16), acc0);
-            acc1 = _mm512_fmadd_ps(qj, _mm512_loadu_ps(x + stride + j * 16), acc1);
-            acc2 = _mm512_fmadd_ps(qj, _mm512_loadu_ps(x + 2 * stride + j * 16), acc2);
-            acc3 = _mm512_fmadd_ps(qj, _mm512_loadu_ps(x + 3 * stride + j * 16), acc3);
+            const float *xj = x + j * 64;
+            acc0 = _mm512_fmadd_ps(qj, _mm512_loadu_ps(xj), acc0);
+            acc1 = _mm512_fmadd_ps(qj, _mm512_loadu_ps(xj + 16), acc1);
+            acc2 = _mm512_fmadd_ps(qj, _mm512_loadu_ps(xj + 32), acc2);
+            acc3 = _mm512_fmadd_ps(qj, _mm512_loadu_ps(xj + 48), acc3);
         }
-        offer_lanes_512(st, p * 16, acc0, acc0);
-        offer_lanes_512(st, p * 16 + 16, acc1, acc1);
-        offer_lanes_512(st, p * 16 + 32, acc2, acc2);
-        offer_lanes_512(st, p * 16 + 48, acc3, acc3);
-    }
-    for (; p < panel_count && !st->overflow; p++) {
-        const float *x = panels + p * stride;
-        __m512 acc = _mm512_setzero_ps();
-        for (ptrdiff_t j = 0; j < d; j++) acc = _mm512_fmadd_ps(_mm512_set1_ps(q[j]), _mm512_loadu_ps(x + j * 16), acc);
-        offer_lanes_512(st, p * 16, acc, acc);
+        const ptrdiff_t first = p * MR_TOPN_LANES;
+        offer_lanes_512(st, first, acc0, acc0);
+        offer_lanes_512(st, first + 16, acc1, acc1);
+        offer_lanes_512(st, first + 32, acc2, acc2);
+        offer_lanes_512(st, first + 48, acc3, acc3);
     }
 }
 
@@ -74,29 +62,22 @@ MR_AVX512 void mr_topn_scan_i8_avx512(const int8_t *codes, const float *scale, c
                                       ptrdiff_t d, const float *q, float qnorm, mr_topn_state *st) {
     const ptrdiff_t stride = d * MR_TOPN_LANES;
     const __m512 qn = _mm512_set1_ps(qnorm);
-    ptrdiff_t p = 0;
-    for (; p + MR_TOPN_GROUP <= panel_count && !st->overflow; p += MR_TOPN_GROUP) {
+    for (ptrdiff_t p = 0; p < panel_count && !st->overflow; p++) {
         const int8_t *c = codes + p * stride;
         __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
         for (ptrdiff_t j = 0; j < d; j++) {
             const __m512 qj = _mm512_set1_ps(q[j]);
-            // A group is 4·d·16 bytes = d cache lines: one line of the group after next per j.
-            _mm_prefetch((const char *)(c + 8 * stride + j * 64), _MM_HINT_T0);
-            acc0 = _mm512_fmadd_ps(qj, load_codes_512(c + j * 16), acc0);
-            acc1 = _mm512_fmadd_ps(qj, load_codes_512(c + stride + j * 16), acc1);
-            acc2 = _mm512_fmadd_ps(qj, load_codes_512(c + 2 * stride + j * 16), acc2);
-            acc3 = _mm512_fmadd_ps(qj, load_codes_512(c + 3 * stride + j * 16), acc3);
+            const int8_t *cj = c + j * 64;
+            acc0 = _mm512_fmadd_ps(qj, load_codes_512(cj), acc0);
+            acc1 = _mm512_fmadd_ps(qj, load_codes_512(cj + 16), acc1);
+            acc2 = _mm512_fmadd_ps(qj, load_codes_512(cj + 32), acc2);
+            acc3 = _mm512_fmadd_ps(qj, load_codes_512(cj + 48), acc3);
         }
-        bound_lanes_512(st, p * 16, acc0, scale, err, qn);
-        bound_lanes_512(st, p * 16 + 16, acc1, scale, err, qn);
-        bound_lanes_512(st, p * 16 + 32, acc2, scale, err, qn);
-        bound_lanes_512(st, p * 16 + 48, acc3, scale, err, qn);
-    }
-    for (; p < panel_count && !st->overflow; p++) {
-        const int8_t *c = codes + p * stride;
-        __m512 acc = _mm512_setzero_ps();
-        for (ptrdiff_t j = 0; j < d; j++) acc = _mm512_fmadd_ps(_mm512_set1_ps(q[j]), load_codes_512(c + j * 16), acc);
-        bound_lanes_512(st, p * 16, acc, scale, err, qn);
+        const ptrdiff_t first = p * MR_TOPN_LANES;
+        bound_lanes_512(st, first, acc0, scale, err, qn);
+        bound_lanes_512(st, first + 16, acc1, scale, err, qn);
+        bound_lanes_512(st, first + 32, acc2, scale, err, qn);
+        bound_lanes_512(st, first + 48, acc3, scale, err, qn);
     }
 }
 #endif

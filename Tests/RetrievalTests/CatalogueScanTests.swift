@@ -28,7 +28,7 @@ enum ScanReference {
         #expect(scan.results.map(\.score) == expected.map(\.score), "\(note): scores (bit for bit)")
     }
 
-    @Test(arguments: [(1, 1), (15, 3), (17, 64), (1000, 64), (4099, 16)], [1, 10, 100])
+    @Test(arguments: [(1, 1), (15, 3), (17, 64), (1000, 64), (4099, 16), (130, 5)], [1, 10, 100])
     func `ids and scores equal a full sort at every level and precision`(shape: (Int, Int), k: Int) {
         let (n, d) = shape
         let items = randomTensor([n, d], seed: UInt64(n * 31 + d)), q = randomTensor([d], seed: 77)

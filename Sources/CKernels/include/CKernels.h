@@ -173,14 +173,14 @@ void mr_fold_backproject_at_level(int level, ptrdiff_t units, ptrdiff_t d, ptrdi
 //
 // Items are stored in panels of MR_TOPN_LANES items, dimension-major inside a panel, so a SIMD
 // lane is one item and a panel's scores need no horizontal sum:
-//   fp32 panel p:  panels[(p*d + j)*16 + l] = V[16p + l, j]           (P, d, 16)
-//   int8 panel p:  codes [(p*d + j)*16 + l] = c[16p + l, j]            (P, d, 16), V ~ scale_i * c_i
+//   fp32 panel p:  panels[(p*d + j)*64 + l] = V[64p + l, j]           (P, d, 64)
+//   int8 panel p:  codes [(p*d + j)*64 + l] = c[64p + l, j]            (P, d, 64), V ~ scale_i * c_i
 // Every level computes one item's dot product in the same order, a chain of fused
 // multiply-adds over j = 0, 1, ..., d-1 from 0 (fmaf(q[j], x[j], acc)), so an fp32 score is
 // bit-identical across levels and to mr_topn_score_rows (the exact rescoring of row-major V).
 
-/// Items per panel (one AVX-512 vector of floats).
-#define MR_TOPN_LANES 16
+/// Items per panel (four AVX-512 vectors of floats: one sequential stream per panel).
+#define MR_TOPN_LANES 64
 
 /// The running state of one scan. Caller-owned buffers: heap (k), ids and bounds (capacity);
 /// excluded is a bitmap over item ids (bit i of word i/64) or NULL. The scan keeps the k best
@@ -201,7 +201,7 @@ typedef struct mr_topn_state {
     int overflow;
 } mr_topn_state;
 
-/// Scans fp32 panels [0, panel_count) (items 16p + l < st->n): the score a_i = q . v_i is its
+/// Scans fp32 panels [0, panel_count) (items 64p + l < st->n): the score a_i = q . v_i is its
 /// own upper and lower bound.
 void mr_topn_scan_f32_at_level(int level, const float *panels, ptrdiff_t panel_count, ptrdiff_t d,
                                const float *q, mr_topn_state *st);

@@ -1,15 +1,16 @@
 import TensorCore
 
-/// The catalogue `V (N, d)` re-laid for the one-query scan (``CatalogueScan``): panels of 16
-/// items, dimension-major inside a panel (one SIMD lane per item), `N` padded to a multiple of
-/// 16 with zero rows (ids `≥ N` are never returned).
+/// The catalogue `V (N, d)` re-laid for the one-query scan (``CatalogueScan``): panels of 64
+/// items, dimension-major inside a panel (one SIMD lane per item, a panel read as one sequential
+/// stream: four AVX-512 vectors per dimension), `N` padded to a multiple of
+/// 64 with zero rows (ids `≥ N` are never returned).
 ///
 /// ```
-/// values[(p·d + j)·16 + l] = V[16p + l, j]          (P, d, 16),  P = ⌈N / 16⌉
+/// values[(p·d + j)·64 + l] = V[64p + l, j]          (P, d, 64),  P = ⌈N / 64⌉
 /// ```
 /// 4·d bytes per item: the same bytes a row-major scan reads.
 public struct Float32Panels: Sendable {
-    /// `(P, d, 16)`.
+    /// `(P, d, 64)`.
     public let values: [Float]
     /// `P`.
     public let panelCount: Int
@@ -57,11 +58,11 @@ public struct Float32Panels: Sendable {
 ///
 /// 64 + 8 bytes per item at d = 64 (codes, scale, error) against 256 for fp32.
 public struct Int8Panels: Sendable {
-    /// `(P, d, 16)` codes.
+    /// `(P, d, 64)` codes.
     public let codes: [Int8]
-    /// `(16·P)` per-item scales (0 for padding and zero rows).
+    /// `(64·P)` per-item scales (0 for padding and zero rows).
     public let scales: [Float]
-    /// `(16·P)` per-item error bounds (0 for padding).
+    /// `(64·P)` per-item error bounds (0 for padding).
     public let errors: [Float]
     /// `P`.
     public let panelCount: Int

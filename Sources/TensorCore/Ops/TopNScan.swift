@@ -65,8 +65,8 @@ public struct TopNScanState: Sendable {
 /// items in panels of ``lanes``, dimension-major inside a panel, one SIMD lane per item.
 ///
 /// ```
-/// fp32 panels  panels[(p·d + j)·16 + l] = V[16p + l, j]          (P, d, 16)   score a_i = q·v_i
-/// int8 panels  codes [(p·d + j)·16 + l] = c[16p + l, j]          (P, d, 16)   a_i = scale_i · (q·c_i)
+/// fp32 panels  panels[(p·d + j)·64 + l] = V[64p + l, j]          (P, d, 64)   score a_i = q·v_i
+/// int8 panels  codes [(p·d + j)·64 + l] = c[64p + l, j]          (P, d, 64)   a_i = scale_i · (q·c_i)
 ///              upper_i = fma(‖q‖, err_i, a_i), lower_i = fma(−‖q‖, err_i, a_i)
 /// every dot product: acc = 0; acc = fma(q_j, x_j, acc) for j = 0 ..< d   (one order, all levels)
 /// ```
@@ -87,7 +87,7 @@ public enum TopNScan {
     }
 
     /// Scans `panelCount` int8 panels with per-item `scales` and error bounds `errors`
-    /// (`(16·panelCount)` each) for a query of norm bound `queryNorm`.
+    /// (`(64·panelCount)` each) for a query of norm bound `queryNorm`.
     public static func int8(
         codes: UnsafePointer<Int8>, scales: UnsafePointer<Float>, errors: UnsafePointer<Float>, panelCount: Int,
         dimension: Int, query: UnsafePointer<Float>, queryNorm: Float, excluded: UnsafePointer<UInt64>?,
