@@ -9,11 +9,10 @@
 
 #if MR_GEMM_HAS_X86
 void mr_topn_scan_f32_avx2(const float *panels, ptrdiff_t panel_count, ptrdiff_t d, const float *q, mr_topn_state *st);
-void mr_topn_scan_i8_avx2(const int8_t *codes, const float *scale, const float *err, ptrdiff_t panel_count,
-                          ptrdiff_t d, const float *q, float qnorm, mr_topn_state *st);
 void mr_topn_scan_f32_avx512(const float *panels, ptrdiff_t panel_count, ptrdiff_t d, const float *q, mr_topn_state *st);
-void mr_topn_scan_i8_avx512(const int8_t *codes, const float *scale, const float *err, ptrdiff_t panel_count,
-                            ptrdiff_t d, const float *q, float qnorm, mr_topn_state *st);
+void mr_topn_scan_i8_vnni(const uint8_t *codes, const float *scale, const float *err, const float *norm,
+                          ptrdiff_t panel_count, ptrdiff_t d4, const int8_t *cq, float qscale, float q1, float q2,
+                          mr_topn_state *st);
 #endif
 
 static void scan_f32_portable(const float *panels, ptrdiff_t panel_count, ptrdiff_t d, const float *q, mr_topn_state *st) {
@@ -27,21 +26,41 @@ static void scan_f32_portable(const float *panels, ptrdiff_t panel_count, ptrdif
     }
 }
 
-static void scan_i8_portable(const int8_t *codes, const float *scale, const float *err, ptrdiff_t panel_count,
-                             ptrdiff_t d, const float *q, float qnorm, mr_topn_state *st) {
-    for (ptrdiff_t p = 0; p < panel_count && !st->overflow; p++) {
-        const int8_t *c = codes + p * d * MR_TOPN_LANES;
-        float acc[MR_TOPN_LANES] = {0};
-        for (ptrdiff_t j = 0; j < d; j++)
-            for (int l = 0; l < MR_TOPN_LANES; l++) acc[l] = fmaf(q[j], (float)c[j * MR_TOPN_LANES + l], acc[l]);
-        for (int l = 0; l < MR_TOPN_LANES; l++) {
-            ptrdiff_t i = p * MR_TOPN_LANES + l;
-            float a = acc[l] * scale[i];
-            float upper = fmaf(qnorm, err[i], a), lower = fmaf(-qnorm, err[i], a);
-            if (!(upper < st->threshold)) mr_topn_offer(st, i, upper, lower);
-        }
+// The integer scan of every level but AVX-512 VNNI (compiled twice: plain and with AVX2, where
+// the compiler vectorises the sums). Integer sums are exact, so every version gives the same t_i.
+#define MR_SCAN_I8_BODY                                                                           \
+    int32_t qsum = 0;                                                                             \
+    for (ptrdiff_t j = 0; j < 4 * d4; j++) qsum += cq[j];                                         \
+    for (ptrdiff_t p = 0; p < panel_count && !st->overflow; p++) {                                \
+        const uint8_t *u = codes + p * d4 * 4 * MR_TOPN_LANES;                                    \
+        int32_t acc[MR_TOPN_LANES] = {0};                                                         \
+        for (ptrdiff_t g = 0; g < d4; g++)                                                        \
+            for (int l = 0; l < MR_TOPN_LANES; l++)                                               \
+                for (int r = 0; r < 4; r++)                                                       \
+                    acc[l] += (int32_t)cq[4 * g + r] * (int32_t)u[(g * MR_TOPN_LANES + l) * 4 + r]; \
+        for (int l = 0; l < MR_TOPN_LANES; l++) {                                                 \
+            ptrdiff_t i = p * MR_TOPN_LANES + l;                                                  \
+            float a = (float)(acc[l] - 128 * qsum) * scale[i];                                    \
+            a = a * qscale;                                                                       \
+            float upper = fmaf(q2, norm[i], fmaf(q1, err[i], a));                                 \
+            float lower = fmaf(-q2, norm[i], fmaf(-q1, err[i], a));                               \
+            if (!(upper < st->threshold)) mr_topn_offer(st, i, upper, lower);                     \
+        }                                                                                         \
     }
+
+static void scan_i8_portable(const uint8_t *codes, const float *scale, const float *err, const float *norm,
+                             ptrdiff_t panel_count, ptrdiff_t d4, const int8_t *cq, float qscale, float q1, float q2,
+                             mr_topn_state *st) {
+    MR_SCAN_I8_BODY
 }
+
+#if MR_GEMM_HAS_X86
+MR_AVX2 static void scan_i8_avx2(const uint8_t *codes, const float *scale, const float *err, const float *norm,
+                                 ptrdiff_t panel_count, ptrdiff_t d4, const int8_t *cq, float qscale, float q1, float q2,
+                                 mr_topn_state *st) {
+    MR_SCAN_I8_BODY
+}
+#endif
 
 void mr_topn_scan_f32_at_level(int level, const float *panels, ptrdiff_t panel_count, ptrdiff_t d,
                                const float *q, mr_topn_state *st) {
@@ -53,15 +72,26 @@ void mr_topn_scan_f32_at_level(int level, const float *panels, ptrdiff_t panel_c
     scan_f32_portable(panels, panel_count, d, q, st);
 }
 
-void mr_topn_scan_i8_at_level(int level, const int8_t *codes, const float *scale, const float *err,
-                              ptrdiff_t panel_count, ptrdiff_t d, const float *q, float qnorm,
-                              mr_topn_state *st) {
-    if (level > mr_cpu_simd_level()) abort();
+int mr_cpu_has_avx512_vnni(void) {
 #if MR_GEMM_HAS_X86
-    if (level >= MR_SIMD_AVX512) { mr_topn_scan_i8_avx512(codes, scale, err, panel_count, d, q, qnorm, st); return; }
-    if (level >= MR_SIMD_AVX2) { mr_topn_scan_i8_avx2(codes, scale, err, panel_count, d, q, qnorm, st); return; }
+    return mr_cpu_simd_level() >= MR_SIMD_AVX512 && __builtin_cpu_supports("avx512vnni");
+#else
+    return 0;
 #endif
-    scan_i8_portable(codes, scale, err, panel_count, d, q, qnorm, st);
+}
+
+void mr_topn_scan_i8_at_level(int level, const uint8_t *codes, const float *scale, const float *err,
+                              const float *norm, ptrdiff_t panel_count, ptrdiff_t d4, const int8_t *cq,
+                              float qscale, float q1, float q2, mr_topn_state *st) {
+    if (level > mr_cpu_simd_level() || d4 > 256) abort();
+#if MR_GEMM_HAS_X86
+    if (level >= MR_SIMD_AVX512 && mr_cpu_has_avx512_vnni()) {
+        mr_topn_scan_i8_vnni(codes, scale, err, norm, panel_count, d4, cq, qscale, q1, q2, st);
+        return;
+    }
+    if (level >= MR_SIMD_AVX2) { scan_i8_avx2(codes, scale, err, norm, panel_count, d4, cq, qscale, q1, q2, st); return; }
+#endif
+    scan_i8_portable(codes, scale, err, norm, panel_count, d4, cq, qscale, q1, q2, st);
 }
 
 // Eight rows at a time: eight independent fma chains hide the fma latency; each chain is the

@@ -1,5 +1,6 @@
-// The AVX2/FMA top-N scans: a 64-item panel is eight ymm vectors per dimension (eight fma
-// chains). Same chains, same bounds, same rare path as the AVX-512 scans.
+// The AVX2/FMA fp32 top-N scan: a 64-item panel is eight ymm vectors per dimension (eight fma
+// chains). Same chains, same rare path as the AVX-512 scan. (The int8 scan at this level is the
+// integer loop of topn_scan.c, compiled for AVX2.)
 #include "CKernels.h"
 #include "gemm_avx2.h"
 #include "topn_internal.h"
@@ -35,29 +36,4 @@ MR_AVX2 void mr_topn_scan_f32_avx2(const float *panels, ptrdiff_t panel_count, p
     }
 }
 
-/// Eight int8 codes as floats (exact).
-MR_AVX2 static inline __attribute__((always_inline)) __m256 load_codes_256(const int8_t *c) {
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)c)));
-}
-
-MR_AVX2 void mr_topn_scan_i8_avx2(const int8_t *codes, const float *scale, const float *err, ptrdiff_t panel_count,
-                                  ptrdiff_t d, const float *q, float qnorm, mr_topn_state *st) {
-    const ptrdiff_t stride = d * MR_TOPN_LANES;
-    const __m256 qn = _mm256_set1_ps(qnorm);
-    for (ptrdiff_t p = 0; p < panel_count && !st->overflow; p++) {
-        const int8_t *c = codes + p * stride;
-        __m256 acc[8];
-        for (int g = 0; g < 8; g++) acc[g] = _mm256_setzero_ps();
-        for (ptrdiff_t j = 0; j < d; j++) {
-            const __m256 qj = _mm256_set1_ps(q[j]);
-            for (int g = 0; g < 8; g++) acc[g] = _mm256_fmadd_ps(qj, load_codes_256(c + j * 64 + 8 * g), acc[g]);
-        }
-        for (int g = 0; g < 8; g++) {
-            const ptrdiff_t first = p * MR_TOPN_LANES + 8 * g;
-            const __m256 a = _mm256_mul_ps(acc[g], _mm256_loadu_ps(scale + first));
-            const __m256 e = _mm256_loadu_ps(err + first);
-            offer_lanes_256(st, first, _mm256_fmadd_ps(qn, e, a), _mm256_fnmadd_ps(qn, e, a));
-        }
-    }
-}
 #endif

@@ -206,12 +206,20 @@ typedef struct mr_topn_state {
 void mr_topn_scan_f32_at_level(int level, const float *panels, ptrdiff_t panel_count, ptrdiff_t d,
                                const float *q, mr_topn_state *st);
 
-/// Scans int8 panels: t_i = q . c_i (the fma chain), a_i = t_i * scale[i], and the bounds
-///   upper_i = fmaf(qnorm, err[i], a_i)    lower_i = fmaf(-qnorm, err[i], a_i)
-/// (the caller chooses err and qnorm so that lower_i <= fp32 score of v_i <= upper_i).
-void mr_topn_scan_i8_at_level(int level, const int8_t *codes, const float *scale, const float *err,
-                              ptrdiff_t panel_count, ptrdiff_t d, const float *q, float qnorm,
-                              mr_topn_state *st);
+/// Scans int8 panels by an exact integer dot product with the quantized query:
+///   codes[(p*d4 + g)*256 + 4l + r] = c[64p + l, 4g + r] + 128   (u8; d4 = ceil(d / 4), pad dims c = 0)
+///   t_i = sum_j cq[j] * codes_ij - 128 * sum_j cq[j]  = cq . c_i    (exact int32; cq: 4*d4 int8)
+///   a_i = ((float)t_i * scale[i]) * qscale
+///   upper_i = fmaf(q2, norm[i], fmaf(q1, err[i], a_i))     lower_i = the same with -q1, -q2
+/// (the caller chooses err, norm, q1, q2 so that lower_i <= fp32 score of v_i <= upper_i).
+/// AVX-512 with VNNI: vpdpbusd, four dimensions of 16 items per instruction; other levels: the
+/// same integer sums in plain loops. Every level gives the same a_i. d4 <= 256.
+void mr_topn_scan_i8_at_level(int level, const uint8_t *codes, const float *scale, const float *err,
+                              const float *norm, ptrdiff_t panel_count, ptrdiff_t d4, const int8_t *cq,
+                              float qscale, float q1, float q2, mr_topn_state *st);
+
+/// Whether this CPU has AVX-512 VNNI (the int8 scan's fast path at the AVX-512 level).
+int mr_cpu_has_avx512_vnni(void);
 
 /// out[r] = q . V[ids[r]] for r < count, V (., d) row-major, in the scans' fma order, so the
 /// values equal the fp32 scan's scores bit for bit. ids NULL: rows first, first + 1, ...

@@ -9,9 +9,10 @@ import TensorCore
 /// result = the k best i ∉ excluded by (s_i desc, i asc); NaN and −∞ scores never returned
 ///
 /// .float32  one pass over Float32Panels: s_i directly, kept if s_i ≥ the k-th best so far
-/// .int8     one pass over Int8Panels: a_i with |s_i − a_i| ≤ ‖q‖·e_i (Int8Panels' bound),
-///           L = k-th best lower bound a_i − ‖q‖e_i  (≤ the k-th best s: k items reach it),
-///           candidates C = {i : a_i + ‖q‖e_i ≥ L} ⊇ the exact top-k (each has s_i ≥ s_(k) ≥ L),
+/// .int8     q quantized to int8 (cq, s_q), one pass over Int8Panels: a_i = s_q·scale_i·(cq·c_i)
+///           (exact integer dot product), |s_i − a_i| ≤ b_i = Q1·e_i + Q2·n_i (Int8Panels' bound),
+///           L = k-th best lower bound a_i − b_i  (≤ the k-th best s: k items reach it),
+///           candidates C = {i : a_i + b_i ≥ L} ⊇ the exact top-k (each has s_i ≥ s_(k) ≥ L),
 ///           then s_i re-scored in fp32 from V for i ∈ C and the k best of C taken
 /// ```
 /// Both modes return the same ids *and* scores as a full sort of `s` (bit for bit: every path
@@ -22,14 +23,14 @@ import TensorCore
 ///
 /// Scratch (candidates, heap, exclusion bitmap, results) is kept and only grows: a search
 /// allocates nothing once warm. A value used by one thread at a time.
-/// - Complexity: one pass over `N·d·4` bytes (fp32) or `N·(d + 8)` bytes (int8), plus
+/// - Complexity: one pass over `N·d·4` bytes (fp32) or `N·(4⌈d/4⌉ + 12)` bytes (int8), plus
 ///   `O(|C|·d)` to re-score and `O(|C| log k)` to select.
 public struct CatalogueScan: Sendable {
     /// What the scan reads.
     public enum Precision: Sendable, Equatable {
         /// The fp32 panels (4·d bytes per item).
         case float32
-        /// The int8 codes, a scale and an error bound per item (d + 8 bytes), re-scored in fp32.
+        /// The int8 codes, a scale and two bound terms per item (4⌈d/4⌉ + 12 bytes), re-scored in fp32.
         case int8
     }
 
@@ -48,6 +49,8 @@ public struct CatalogueScan: Sendable {
     var excludedBits: [UInt64]
     var scratchIds: [Int32] = []
     var scratchScores: [Float] = []
+    /// `(4·d4)` the query's int8 codes `cq` (pad dimensions 0).
+    var queryCodes: [Int8] = []
     /// `(k)` ids of the last search, best first (``count`` valid).
     public internal(set) var ids: [Int32] = []
     /// `(k)` their exact fp32 scores.
@@ -74,7 +77,7 @@ public struct CatalogueScan: Sendable {
     /// `N`.
     public var itemCount: Int { items.shape[0] }
 
-    /// Bytes one scan reads (panels, plus scales and bounds for int8); re-scoring is extra.
+    /// Bytes one scan reads (panels, plus scales and bound terms for int8); re-scoring is extra.
     public var bytesPerScan: Int {
         switch storage {
         case .float32(let p): p.bytes
@@ -129,12 +132,13 @@ public struct CatalogueScan: Sendable {
             }
             return true
         case .int8(let p):
-            let norm = (0..<d).reduce(0.0) { $0 + Double(q[$1]) * Double(q[$1]) }.squareRoot()
-            guard norm >= 0x1p-40 && norm <= 0x1p100 && norm * p.maxNorm <= 0x1p120 else { return false }
-            let queryNorm = Float(norm * (1 + 1e-6)).nextUp
-            Borrow.read(p.codes, p.scales, p.errors, excludedBits) { c, s, e, x in
-                TopNScan.int8(codes: c, scales: s, errors: e, panelCount: p.panelCount, dimension: d, query: q,
-                              queryNorm: queryNorm, excluded: x, state: &state, level: level)
+            guard let bounds = quantizeQuery(q, dimension: d, panels: p) else { return false }
+            Borrow.read(p.codes, p.scales, p.errors, p.norms) { c, s, e, nn in
+                Borrow.read(queryCodes, excludedBits) { qc, x in
+                    TopNScan.int8(codes: c, scales: s, errors: e, norms: nn, panelCount: p.panelCount, groups: p.groups,
+                                  queryCodes: qc, queryScale: bounds.scale, q1: bounds.q1, q2: bounds.q2, excluded: x,
+                                  state: &state, level: level)
+                }
             }
             return true
         }

@@ -66,11 +66,11 @@ public struct TopNScanState: Sendable {
 ///
 /// ```
 /// fp32 panels  panels[(p·d + j)·64 + l] = V[64p + l, j]          (P, d, 64)   score a_i = q·v_i
-/// int8 panels  codes [(p·d + j)·64 + l] = c[64p + l, j]          (P, d, 64)   a_i = scale_i · (q·c_i)
-///              upper_i = fma(‖q‖, err_i, a_i), lower_i = fma(−‖q‖, err_i, a_i)
-/// every dot product: acc = 0; acc = fma(q_j, x_j, acc) for j = 0 ..< d   (one order, all levels)
+/// int8 panels  codes[((p·d4 + g)·64 + l)·4 + r] = c[64p + l, 4g + r] + 128    a_i = scale_i·s_q·(cq·c_i)
+///              upper_i = fma(q2, n_i, fma(q1, e_i, a_i)), lower_i with −q1, −q2
+/// every fp32 dot product: acc = 0; acc = fma(q_j, x_j, acc) for j = 0 ..< d   (one order, all levels)
 /// ```
-/// Because every level and ``scoreRows(_:dimension:query:ids:first:count:out:level:)`` use the
+/// The int8 sums are exact integers, so `a_i` is the same at every level too. Because every level and ``scoreRows(_:dimension:query:ids:first:count:out:level:)`` use the
 /// same chain of fused multiply-adds, an fp32 score is bit-identical wherever it is computed.
 public enum TopNScan {
     /// Items per panel.
@@ -86,18 +86,25 @@ public enum TopNScan {
         state.withC(excluded: excluded) { mr_topn_scan_f32_at_level(Int32(level.rawValue), panels, panelCount, dimension, query, $0) }
     }
 
-    /// Scans `panelCount` int8 panels with per-item `scales` and error bounds `errors`
-    /// (`(64·panelCount)` each) for a query of norm bound `queryNorm`.
+    /// Scans `panelCount` int8 panels of `groups` groups of four dimensions (codes `c + 128`) by
+    /// the exact integer dot product with the query codes `queryCodes` (`4·groups`), with per-item
+    /// `scales`, `errors`, `norms` (`(64·panelCount)` each): `a_i = fl(fl(t_i·scale_i)·queryScale)`,
+    /// `upper_i = fma(q2, norm_i, fma(q1, err_i, a_i))`, `lower_i` with `−q1, −q2`.
     public static func int8(
-        codes: UnsafePointer<Int8>, scales: UnsafePointer<Float>, errors: UnsafePointer<Float>, panelCount: Int,
-        dimension: Int, query: UnsafePointer<Float>, queryNorm: Float, excluded: UnsafePointer<UInt64>?,
-        state: inout TopNScanState, level: SIMDLevel = .inUse
+        codes: UnsafePointer<UInt8>, scales: UnsafePointer<Float>, errors: UnsafePointer<Float>, norms: UnsafePointer<Float>,
+        panelCount: Int, groups: Int, queryCodes: UnsafePointer<Int8>, queryScale: Float, q1: Float, q2: Float,
+        excluded: UnsafePointer<UInt64>?, state: inout TopNScanState, level: SIMDLevel = .inUse
     ) {
-        precondition(level <= .cpu && panelCount >= 0 && dimension >= 1, "TopNScan.int8: level \(level), panels \(panelCount), d \(dimension)")
+        precondition(level <= .cpu && panelCount >= 0 && groups >= 1 && groups <= 256,
+                     "TopNScan.int8: level \(level), panels \(panelCount), groups \(groups)")
         state.withC(excluded: excluded) {
-            mr_topn_scan_i8_at_level(Int32(level.rawValue), codes, scales, errors, panelCount, dimension, query, queryNorm, $0)
+            mr_topn_scan_i8_at_level(Int32(level.rawValue), codes, scales, errors, norms, panelCount, groups, queryCodes,
+                                     queryScale, q1, q2, $0)
         }
     }
+
+    /// Whether the int8 scan runs on AVX-512 VNNI at the AVX-512 level (else plain integer loops).
+    public static var hasVNNI: Bool { mr_cpu_has_avx512_vnni() != 0 }
 
     /// `out[r] = q·V[ids[r]]` (or `q·V[first + r]` when `ids` is nil) for `r < count`, `V (·, d)`
     /// row-major, in the scans' order: equal to an fp32 scan's scores bit for bit.
