@@ -32,13 +32,19 @@ struct BenchRecall: AsyncParsableCommand {
         var out: [(row: Int32, score: Float)] = []
         for precision in [CatalogueScan.Precision.int8, .float32] {
             var recall = CatalogueRecall(model: model, precision: precision)
-            for h in histories { recall.recall(history: h, excluding: h, n: n, into: &out) }
+            var rescored = 0, fellBack = 0
+            for h in histories {
+                recall.recall(history: h, excluding: h, n: n, into: &out)
+                rescored += recall.lastSearchWork.rescored
+                fellBack += recall.lastSearchWork.fellBack ? 1 : 0
+            }
             let times = (0..<runs).map { r in
                 MachinePeak.seconds(.threadCPUTime) { recall.recall(history: histories[r % 64], excluding: histories[r % 64], n: n, into: &out) }
             }.sorted()
-            print(String(format: "recall %@: N = %d, d = %d, history %d, n = %d: median %.1f µs [p10 %.1f – p90 %.1f] of %d calls",
-                         "\(precision)" as NSString, items, model.index.dimension, history, n,
-                         1e6 * times[runs / 2], 1e6 * times[runs / 10], 1e6 * times[runs * 9 / 10], runs))
+            print(String(format: "recall %@: N = %d, d = %d, history %d, n = %d: median %.1f µs [p10 %.1f – p90 %.1f] of %d calls; "
+                         + "re-scored %.0f rows per call, %d of 64 fell back", "\(precision)" as NSString, items, model.index.dimension,
+                         history, n, 1e6 * times[runs / 2], 1e6 * times[runs / 10], 1e6 * times[runs * 9 / 10], runs,
+                         Double(rescored) / 64, fellBack))
         }
     }
 }

@@ -50,4 +50,7 @@ public struct CatalogueRecall: Sendable {
 
     /// `u` of the last recall, `(1, d)`.
     public var lastQuery: Tensor { workspace.output }
+
+    /// Rows the last recall's search re-scored in fp32, and whether it fell back to scoring every row.
+    public var lastSearchWork: (rescored: Int, fellBack: Bool) { (search.rescored, search.fellBack) }
 }
