@@ -41,6 +41,13 @@ struct BenchRecall: AsyncParsableCommand {
             let times = (0..<runs).map { r in
                 MachinePeak.seconds(.threadCPUTime) { recall.recall(history: histories[r % 64], excluding: histories[r % 64], n: n, into: &out) }
             }.sorted()
+            var scan = CatalogueScan(items: model.index.embeddings, precision: precision)
+            let queries = histories.map { h -> Tensor in recall.recall(history: h, excluding: h, n: n, into: &out); return recall.lastQuery }
+            let searchTimes = (0..<runs).map { r in
+                MachinePeak.seconds(.threadCPUTime) { scan.search(query: queries[r % 64], k: n, excluding: histories[r % 64]) }
+            }.sorted()
+            print(String(format: "  of which the search alone (%@ scan, top-%d): median %.1f µs [p10 %.1f – p90 %.1f]", "\(precision)" as NSString, n,
+                         1e6 * searchTimes[runs / 2], 1e6 * searchTimes[runs / 10], 1e6 * searchTimes[runs * 9 / 10]))
             print(String(format: "recall %@: N = %d, d = %d, history %d, n = %d: median %.1f µs [p10 %.1f – p90 %.1f] of %d calls; "
                          + "re-scored %.0f rows per call, %d of 64 fell back", "\(precision)" as NSString, items, model.index.dimension,
                          history, n, 1e6 * times[runs / 2], 1e6 * times[runs / 10], 1e6 * times[runs * 9 / 10], runs,

@@ -9,11 +9,18 @@ extension CatalogueScan {
             scratchIds = [Int32](repeating: 0, count: state.ids.count)
             scratchScores = [Float](repeating: 0, count: state.ids.count)
         }
-        var m = 0
-        for c in 0..<state.count where !(state.bounds[c] < threshold) {
-            scratchIds[m] = state.ids[c]
-            scratchScores[m] = state.bounds[c]
-            m += 1
+        // One borrow of the state's buffers (a cross-module array getter per element would
+        // retain and release the array each time).
+        let held = state.count
+        let m = Borrow.read(state.ids, state.bounds) { ids, bounds in
+            Borrow.update(&scratchIds, &scratchScores) { outIds, outScores in
+                var m = 0
+                for c in 0..<held where !(bounds[c] < threshold) {
+                    (outIds[m], outScores[m]) = (ids[c], bounds[c])
+                    m += 1
+                }
+                return m
+            }
         }
         if precision == .int8 {
             let level = self.level
