@@ -9,7 +9,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "metarec-bench",
         abstract: "Measure MetaRec's performance (use a release build: swift build -c release --product metarec-bench).",
-        subcommands: [BenchGEMM.self, BenchCSV.self, BenchStore.self, BenchServing.self, BenchTraining.self, BenchTopN.self]
+        subcommands: [BenchGEMM.self, BenchCSV.self, BenchStore.self, BenchServing.self, BenchTraining.self, BenchTopN.self, BenchRecall.self]
     )
 }
 

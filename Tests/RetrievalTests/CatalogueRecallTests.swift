@@ -28,10 +28,10 @@ import TestSupport
         return scored.sorted { $0.0 != $1.0 ? $0.0 > $1.0 : $0.1 < $1.1 }.prefix(n).map(\.1)
     }
 
-    @Test(arguments: [HistoryEncoderKind.bagOfWords, .gru(hidden: 3)])
-    func `recall equals a full sort of the inner products, exclusions honoured`(encoder: HistoryEncoderKind) throws {
+    @Test(arguments: [HistoryEncoderKind.bagOfWords, .gru(hidden: 3)], [CatalogueScan.Precision.int8, .float32])
+    func `recall equals a full sort of the inner products, exclusions honoured`(encoder: HistoryEncoderKind, precision: CatalogueScan.Precision) throws {
         let m = try Self.model(encoder: encoder)
-        var recall = CatalogueRecall(model: m)
+        var recall = CatalogueRecall(model: m, precision: precision)
         var out: [(row: Int32, score: Float)] = []
         let cases: [([Int32], [Int32], Int)] = [([3, 9, 27, 5, 11], [9, 0], 10), ([], [], 7), ([1], [1, 2, 3], 40), ([2, 2], [], 1)]
         for (history, excluded, n) in cases {

@@ -169,6 +169,63 @@ void mr_fold_backproject_at_level(int level, ptrdiff_t units, ptrdiff_t d, ptrdi
                                   const int32_t *slot, const int32_t *row0, const float *s, ptrdiff_t lds,
                                   const float *w, ptrdiff_t ldw, float *dw, float *drows);
 
+// ---- Exact top-N by inner product, one query (topn_scan*.c) ----------------------------------
+//
+// Items are stored in panels of MR_TOPN_LANES items, dimension-major inside a panel, so a SIMD
+// lane is one item and a panel's scores need no horizontal sum:
+//   fp32 panel p:  panels[(p*d + j)*64 + l] = V[64p + l, j]           (P, d, 64)
+//   int8 panel p:  codes [(p*d + j)*64 + l] = c[64p + l, j]            (P, d, 64), V ~ scale_i * c_i
+// Every level computes one item's dot product in the same order, a chain of fused
+// multiply-adds over j = 0, 1, ..., d-1 from 0 (fmaf(q[j], x[j], acc)), so an fp32 score is
+// bit-identical across levels and to mr_topn_score_rows (the exact rescoring of row-major V).
+
+/// Items per panel (four AVX-512 vectors of floats: one sequential stream per panel).
+#define MR_TOPN_LANES 64
+
+/// The running state of one scan. Caller-owned buffers: heap (k), ids and bounds (capacity);
+/// excluded is a bitmap over item ids (bit i of word i/64) or NULL. The scan keeps the k best
+/// lower bounds in `heap` (a min-heap; threshold = its minimum once it holds k, -inf before)
+/// and appends (id, upper bound) for every item whose upper bound reaches the threshold when
+/// the item is seen (a superset of the final candidates: filter by the final threshold).
+/// When the candidate buffer fills, the entries below the threshold are dropped; if it is
+/// still more than half full, overflow is set and the scan stops (the caller then scores every
+/// item exactly). Set count = heap_size = overflow = 0 and threshold = -inf before a scan.
+typedef struct mr_topn_state {
+    ptrdiff_t n, k, capacity;
+    float *heap;
+    int32_t *ids;
+    float *bounds;
+    const uint64_t *excluded;
+    ptrdiff_t heap_size, count;
+    float threshold;
+    int overflow;
+} mr_topn_state;
+
+/// Scans fp32 panels [0, panel_count) (items 64p + l < st->n): the score a_i = q . v_i is its
+/// own upper and lower bound.
+void mr_topn_scan_f32_at_level(int level, const float *panels, ptrdiff_t panel_count, ptrdiff_t d,
+                               const float *q, mr_topn_state *st);
+
+/// Scans int8 panels by an exact integer dot product with the quantized query:
+///   codes[(p*d4 + g)*256 + 4l + r] = c[64p + l, 4g + r] + 128   (u8; d4 = ceil(d / 4), pad dims c = 0)
+///   t_i = sum_j cq[j] * codes_ij - 128 * sum_j cq[j]  = cq . c_i    (exact int32; cq: 4*d4 int8)
+///   a_i = ((float)t_i * scale[i]) * qscale
+///   upper_i = fmaf(q2, norm[i], fmaf(q1, err[i], a_i))     lower_i = the same with -q1, -q2
+/// (the caller chooses err, norm, q1, q2 so that lower_i <= fp32 score of v_i <= upper_i).
+/// AVX-512 with VNNI: vpdpbusd, four dimensions of 16 items per instruction; other levels: the
+/// same integer sums in plain loops. Every level gives the same a_i. d4 <= 256.
+void mr_topn_scan_i8_at_level(int level, const uint8_t *codes, const float *scale, const float *err,
+                              const float *norm, ptrdiff_t panel_count, ptrdiff_t d4, const int8_t *cq,
+                              float qscale, float q1, float q2, mr_topn_state *st);
+
+/// Whether this CPU has AVX-512 VNNI (the int8 scan's fast path at the AVX-512 level).
+int mr_cpu_has_avx512_vnni(void);
+
+/// out[r] = q . V[ids[r]] for r < count, V (., d) row-major, in the scans' fma order, so the
+/// values equal the fp32 scan's scores bit for bit. ids NULL: rows first, first + 1, ...
+void mr_topn_score_rows_at_level(int level, const float *v, ptrdiff_t d, const float *q,
+                                 const int32_t *ids, ptrdiff_t first, ptrdiff_t count, float *out);
+
 #ifdef __cplusplus
 }
 #endif

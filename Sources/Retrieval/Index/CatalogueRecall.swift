@@ -12,20 +12,24 @@ import TensorCore
 /// initial state), so `u = normalize(MLP_u(0))`: the same non-personal query for every user
 /// without history.
 ///
+/// The search is ``CatalogueScan`` over the int8 copy of `V` built here at load (the model
+/// directory holds fp32 only): one pass over `d + 8` bytes per item, the candidates the error
+/// bound cannot rule out re-scored in fp32, so the result is the exact fp32 top-`n`.
+///
 /// A value used by one thread at a time; the search's scratch, the tower's workspace and the
 /// history batch are kept, so a recall allocates nothing in the search once warm (the result
 /// buffers grow to the largest `n` seen).
 public struct CatalogueRecall: Sendable {
     /// The model: parameters, `V (N, d)` and the item keys.
     public let model: RetrievalModel
-    private var search: InnerProductSearch
+    private var search: CatalogueScan
     private var workspace = UserTowerWorkspace()
     private var history: HistoryBatch
 
-    /// A recall over `model`'s index.
-    public init(model: RetrievalModel) {
+    /// A recall over `model`'s index, scanned at `precision` (the int8 copy by default; both are exact).
+    public init(model: RetrievalModel, precision: CatalogueScan.Precision = .int8) {
         self.model = model
-        search = InnerProductSearch(items: model.index.embeddings)
+        search = CatalogueScan(items: model.index.embeddings, precision: precision)
         history = HistoryBatch(maxLength: max(1, model.manifest.maxHistory))
     }
 
@@ -39,11 +43,14 @@ public struct CatalogueRecall: Sendable {
         history.removeAll()
         history.append(rows)
         UserTower.forward(model.parameters, history: history, workspace: &workspace)
-        search.search(queries: workspace.output, k: min(n, items)) { _ in excluding }
+        search.search(query: workspace.output, k: min(n, items), excluding: excluding)
         out.removeAll(keepingCapacity: true)
-        for j in 0..<search.count(of: 0) { out.append((search.ids[j], search.scores[j])) }
+        for j in 0..<search.count { out.append((search.ids[j], search.scores[j])) }
     }
 
     /// `u` of the last recall, `(1, d)`.
     public var lastQuery: Tensor { workspace.output }
+
+    /// Rows the last recall's search re-scored in fp32, and whether it fell back to scoring every row.
+    public var lastSearchWork: (rescored: Int, fellBack: Bool) { (search.rescored, search.fellBack) }
 }
