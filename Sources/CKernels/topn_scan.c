@@ -74,7 +74,9 @@ void mr_topn_scan_f32_at_level(int level, const float *panels, ptrdiff_t panel_c
 
 int mr_cpu_has_avx512_vnni(void) {
 #if MR_GEMM_HAS_X86
-    return mr_cpu_simd_level() >= MR_SIMD_AVX512 && __builtin_cpu_supports("avx512vnni");
+    // The VNNI kernel is compiled with avx512bw too (its mask moves are BW instructions).
+    return mr_cpu_simd_level() >= MR_SIMD_AVX512 && __builtin_cpu_supports("avx512vnni")
+        && __builtin_cpu_supports("avx512bw");
 #else
     return 0;
 #endif

@@ -28,6 +28,13 @@ import TestSupport
         return scored.sorted { $0.0 != $1.0 ? $0.0 > $1.0 : $0.1 < $1.1 }.prefix(n).map(\.1)
     }
 
+    @Test func `the default precision is int8 only where it pays and is proven`() {
+        let int8Where = TopNScan.hasVNNI ? CatalogueScan.Precision.int8 : .float32
+        #expect(CatalogueRecall.defaultPrecision(items: 1_000_000, dimension: 64) == int8Where)
+        #expect(CatalogueRecall.defaultPrecision(items: 10_000, dimension: 64) == .float32, "2.5 MiB: in cache")
+        #expect(CatalogueRecall.defaultPrecision(items: 1_000_000, dimension: 2048) == .float32, "d beyond the bound's proof")
+    }
+
     @Test(arguments: [HistoryEncoderKind.bagOfWords, .gru(hidden: 3)], [CatalogueScan.Precision.int8, .float32])
     func `recall equals a full sort of the inner products, exclusions honoured`(encoder: HistoryEncoderKind, precision: CatalogueScan.Precision) throws {
         let m = try Self.model(encoder: encoder)

@@ -12,9 +12,10 @@ import TensorCore
 /// initial state), so `u = normalize(MLP_u(0))`: the same non-personal query for every user
 /// without history.
 ///
-/// The search is ``CatalogueScan`` over the int8 copy of `V` built here at load (the model
-/// directory holds fp32 only): one pass over `d + 8` bytes per item, the candidates the error
-/// bound cannot rule out re-scored in fp32, so the result is the exact fp32 top-`n`.
+/// The search is ``CatalogueScan``: over `V`'s fp32 panels, or (``defaultPrecision(items:dimension:)``)
+/// over an int8 copy built here at load (the model directory holds fp32 only): one pass over
+/// `4⌈d/4⌉ + 12` bytes per item, the candidates the error bound cannot rule out re-scored in fp32,
+/// so the result is the exact fp32 top-`n` either way.
 ///
 /// A value used by one thread at a time; the search's scratch, the tower's workspace and the
 /// history batch are kept, so a recall allocates nothing in the search once warm (the result
@@ -26,11 +27,20 @@ public struct CatalogueRecall: Sendable {
     private var workspace = UserTowerWorkspace()
     private var history: HistoryBatch
 
-    /// A recall over `model`'s index, scanned at `precision` (the int8 copy by default; both are exact).
-    public init(model: RetrievalModel, precision: CatalogueScan.Precision = .int8) {
+    /// A recall over `model`'s index, scanned at `precision` (both are exact; default
+    /// ``defaultPrecision(items:dimension:)``).
+    public init(model: RetrievalModel, precision: CatalogueScan.Precision? = nil) {
         self.model = model
-        search = CatalogueScan(items: model.index.embeddings, precision: precision)
+        let (n, d) = (model.index.count, model.index.embeddings.shape[1])
+        search = CatalogueScan(items: model.index.embeddings, precision: precision ?? Self.defaultPrecision(items: n, dimension: d))
         history = HistoryBatch(maxLength: max(1, model.manifest.maxHistory))
+    }
+
+    /// The int8 copy where it pays and is proven: the VNNI integer dot product, `d ≤ 1024`, and an
+    /// fp32 index of at least 4 MiB (below that it stays in cache, where the fp32 scan was as fast
+    /// or faster: the Retrieval README's figures); the fp32 scan otherwise.
+    public static func defaultPrecision(items n: Int, dimension d: Int) -> CatalogueScan.Precision {
+        TopNScan.hasVNNI && d <= Int8Panels.maxDimension && n * d * 4 >= 4 << 20 ? .int8 : .float32
     }
 
     /// The `n` best rows for the user whose history is `rows` (catalogue rows, oldest first),

@@ -77,10 +77,14 @@ public struct Int8Panels: Sendable {
     /// `max_i max(‖v_i‖, ‖v̂_i‖)`.
     public let maxNorm: Double
 
-    /// The compact copy of `items` `(N, d)`, every value finite, `d ≤ 1024`.
+    /// The widest `d` the int8 bound is proven for (`|t| ≤ 127²·d < 2²⁴`: the integer dot product
+    /// converts to Float exactly).
+    public static let maxDimension = 1024
+
+    /// The compact copy of `items` `(N, d)`, every value finite, `d ≤ maxDimension`.
     public init(items: Tensor) {
         let (n, d) = items.matrixShape("Int8Panels", "items")
-        precondition(d <= 1024, "Int8Panels: d = \(d) > 1024")
+        precondition(d <= Self.maxDimension, "Int8Panels: d = \(d) > \(Self.maxDimension)")
         let lanes = TopNScan.lanes, groups = (d + 3) / 4
         panelCount = (n + lanes - 1) / lanes
         self.groups = groups
