@@ -9,7 +9,7 @@ import TensorCore
 /// ```
 /// gemm        InnerProductSearch: blocked GEMM V[I]·qᵀ (OpenBLAS / hand kernel) + bounded heap
 /// scan fp32   CatalogueScan(.float32): fused GEMV + selection over fp32 panels (4·d B/item)
-/// scan int8   CatalogueScan(.int8): the same over int8 codes + scale + error bound (d + 8 B/item),
+/// scan int8   CatalogueScan(.int8): the same over int8 codes + scale + error bound (4⌈d/4⌉ + 12 B/item),
 ///             the candidates the bound cannot rule out re-scored in fp32 (exact)
 ///
 /// per N: items V (N, d) and queries (Q, d) ~ N(0, 1), seeded

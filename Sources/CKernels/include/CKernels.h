@@ -174,7 +174,7 @@ void mr_fold_backproject_at_level(int level, ptrdiff_t units, ptrdiff_t d, ptrdi
 // Items are stored in panels of MR_TOPN_LANES items, dimension-major inside a panel, so a SIMD
 // lane is one item and a panel's scores need no horizontal sum:
 //   fp32 panel p:  panels[(p*d + j)*64 + l] = V[64p + l, j]           (P, d, 64)
-//   int8 panel p:  codes [(p*d + j)*64 + l] = c[64p + l, j]            (P, d, 64), V ~ scale_i * c_i
+//   int8 panel p:  codes[(p*d4 + g)*256 + 4l + r] = c[64p + l, 4g + r] + 128   (P, d4, 64, 4), V ~ scale_i * c_i
 // Every level computes one item's dot product in the same order, a chain of fused
 // multiply-adds over j = 0, 1, ..., d-1 from 0 (fmaf(q[j], x[j], acc)), so an fp32 score is
 // bit-identical across levels and to mr_topn_score_rows (the exact rescoring of row-major V).

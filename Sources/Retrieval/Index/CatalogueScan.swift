@@ -66,6 +66,7 @@ public struct CatalogueScan: Sendable {
     public init(items: Tensor, precision: Precision = .int8, level: SIMDLevel = .inUse) {
         let (n, _) = items.matrixShape("CatalogueScan", "items")
         precondition(items.scalars.allSatisfy(\.isFinite), "CatalogueScan: items hold a non-finite value")
+        precondition(n <= Int(Int32.max), "CatalogueScan: \(n) items: ids are Int32")
         precondition(level <= .cpu, "CatalogueScan: this CPU cannot run the \(level) kernels")
         self.items = items
         self.precision = precision
