@@ -88,6 +88,23 @@ enum ScanReference {
         #expect(scan.results.map(\.id) == [0, 1, 3, 4, 5, 6, 7, 8, 9, 10])
     }
 
+    /// Scores rising with the id: every item beats the running threshold, so more than the
+    /// candidate buffer's 4 096 items enter it; stale ones are compacted away and the scan goes
+    /// on (no fallback), still exact.
+    @Test(arguments: [CatalogueScan.Precision.int8, .float32])
+    func `rising scores overflow the candidate buffer, which compacts and carries on, still exact`(precision: CatalogueScan.Precision) {
+        let n = 10_000, d = 8
+        let noise = randomTensor([n, d], seed: 21).scalars
+        let items = Tensor(shape: [n, d], scalars: (0..<(n * d)).map { e in
+            e % d == 0 ? 1 + Float(e / d) / Float(n) : 1e-3 * noise[e]
+        })
+        let q = Tensor(shape: [d], scalars: [1] + Array(repeating: 0, count: d - 1))
+        var scan = CatalogueScan(items: items, precision: precision)
+        scan.search(query: q, k: 10, excluding: [Int32(n - 1)])
+        #expect(!scan.fellBack, "compaction, not the fallback")
+        Self.expectEqual(scan, ScanReference.topK(items, q.scalars, k: 10, excluded: [Int32(n - 1)]), "\(precision)")
+    }
+
     /// Rows of norm ~1e15 among rows of norm ~1 (the bound is proven there), then ~1e36 (outside
     /// it: the scan scores everything exactly) and a query of norm 1e-20.
     @Test func `huge and tiny norms stay exact`() {
@@ -102,6 +119,7 @@ enum ScanReference {
         let tiny = Tensor(shape: [32], scalars: q.scalars.map { $0 * 1e-20 })
         scan.search(query: tiny, k: 100, excluding: [Int32]())
         Self.expectEqual(scan, ScanReference.topK(items, tiny.scalars, k: 100), "tiny query")
+        #expect(scan.fellBack, "a query norm below the bound's proven range scores every item exactly")
         var w = v
         for j in 0..<32 { w[5 * 32 + j] = 1e36 * Float(j % 3 == 0 ? 1 : -1) }
         let huge = Tensor(shape: [3000, 32], scalars: w)
