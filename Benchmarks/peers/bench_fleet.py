@@ -141,13 +141,7 @@ def measure(args, work, cores):
                     redis_seconds += redis_cpu() - c0
                     wall += time.time() - w0
     finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        bench_http.stop(procs)
     return {"runs": runs, "floor": floor, "diff": diff, "degraded": degraded,
             "trips_per_batch": trips / batches if batches else float("nan"),
             "redis_cores": redis_seconds / wall if wall else float("nan"),

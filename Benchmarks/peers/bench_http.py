@@ -84,6 +84,17 @@ def wrk(port, script, seconds, connections, cores):
             "errors": sum(int(x) for x in errors.groups()) if errors else -1}
 
 
+def stop(procs):
+    """Terminates the processes, the last started first, and reaps each (killed after 20 s)."""
+    for p in reversed(procs):
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def measure(args, work, cores):
     if not shutil.which("wrk"):
         return {"skipped": "wrk not found (Debian package `wrk`)"}
@@ -125,13 +136,7 @@ def measure(args, work, cores):
                 print(f"[http] round {r + 1}/{args.http_rounds}: {label}, {args.http_seconds} s", flush=True)
                 runs[label].append(wrk(port, script, args.http_seconds, 16, cores))
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs)
     return {"runs": runs, "diff": diff, "seconds": args.http_seconds, "rounds": args.http_rounds}
 
 
