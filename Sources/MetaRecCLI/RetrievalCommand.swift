@@ -24,8 +24,11 @@ struct RetrievalTrain: AsyncParsableCommand {
 
     @Option(help: "MovieLens directory (ratings.csv, movies.csv).") var data: String
     @Option(help: "Model directory to write.") var out: String
-    @Option(help: "History encoder: bow or gru.") var encoder: String = "bow"
+    @Option(help: "History encoder: bow (masked mean), gru, lstm or cnn (conv1d + max-pool).") var encoder: String = "bow"
     @Option(help: "GRU hidden width.") var gruHidden: Int = 64
+    @Option(help: "LSTM hidden width.") var lstmHidden: Int = 64
+    @Option(help: "CNN filters.") var cnnFilters: Int = 64
+    @Option(help: "CNN window width in items (at most --max-history).") var cnnWidth: Int = 3
     @Option(help: "Embedding width d of u and v.") var dimension: Int = 64
     @Option(help: "Item-id / history embedding width e.") var embedding: Int = 32
     @Option(help: "Hidden width of both towers' MLPs.") var hidden: Int = 128
@@ -48,7 +51,9 @@ struct RetrievalTrain: AsyncParsableCommand {
             switch encoder {
             case "bow": config.encoder = .bagOfWords
             case "gru": config.encoder = .gru(hidden: gruHidden)
-            default: throw ValidationError("--encoder must be bow or gru, got \(encoder)")
+            case "lstm": config.encoder = .lstm(hidden: lstmHidden)
+            case "cnn": config.encoder = .cnn(filters: cnnFilters, width: cnnWidth)
+            default: throw ValidationError("--encoder must be bow, gru, lstm or cnn, got \(encoder)")
             }
             (config.dimension, config.embeddingWidth, config.hiddenWidth) = (dimension, embedding, hidden)
             (config.temperature, config.maxHistory, config.queueCapacity, config.logQCorrection) = (temperature, maxHistory, queue, !noLogq)

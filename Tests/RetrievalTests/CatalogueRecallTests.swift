@@ -35,7 +35,8 @@ import TestSupport
         #expect(CatalogueRecall.defaultPrecision(items: 1_000_000, dimension: 2048) == .float32, "d beyond the bound's proof")
     }
 
-    @Test(arguments: [HistoryEncoderKind.bagOfWords, .gru(hidden: 3)], [CatalogueScan.Precision.int8, .float32])
+    @Test(arguments: [HistoryEncoderKind.bagOfWords, .gru(hidden: 3), .lstm(hidden: 3), .cnn(filters: 3, width: 2)],
+          [CatalogueScan.Precision.int8, .float32])
     func `recall equals a full sort of the inner products, exclusions honoured`(encoder: HistoryEncoderKind, precision: CatalogueScan.Precision) throws {
         let m = try Self.model(encoder: encoder)
         var recall = CatalogueRecall(model: m, precision: precision)

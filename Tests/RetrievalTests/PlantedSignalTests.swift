@@ -37,7 +37,8 @@ import TestSupport
         return (recall(trained.parameters, trained.itemEmbeddings), untrained)
     }
 
-    @Test(arguments: [(HistoryEncoderKind.bagOfWords, 64, true), (.gru(hidden: 8), 64, true), (.bagOfWords, 0, false)])
+    @Test(arguments: [(HistoryEncoderKind.bagOfWords, 64, true), (.gru(hidden: 8), 64, true), (.lstm(hidden: 8), 64, true),
+                      (.cnn(filters: 16, width: 2), 64, true), (.bagOfWords, 0, false)])
     func `training finds the planted clusters`(encoder: HistoryEncoderKind, queue: Int, logQ: Bool) {
         let (trained, untrained) = Self.recallAt5(encoder, queue: queue, logQ: logQ)
         #expect(trained > 0.35, "recall@5 \(trained)")

@@ -24,9 +24,12 @@ import TestSupport
         do { try body(); return "" } catch { return "\(error)" }
     }
 
-    @Test func `a published model reads back the same parameters, index, keys and settings`() throws {
+    @Test(arguments: [HistoryEncoderKind.bagOfWords, .gru(hidden: 3), .lstm(hidden: 2), .cnn(filters: 3, width: 2)])
+    func `a published model reads back the same parameters, index, keys and settings`(encoder: HistoryEncoderKind) throws {
         var config = RetrievalConfig(items: 7, itemFeatures: 2)
-        (config.embeddingWidth, config.dimension, config.hiddenWidth, config.encoder) = (3, 4, 5, .gru(hidden: 3))
+        // Hidden width 16: with fewer ReLU units an item's tower output can be exactly 0 at
+        // initialisation, a row that normalisation leaves at 0 (checked below to be of norm 1).
+        (config.embeddingWidth, config.dimension, config.hiddenWidth, config.encoder) = (3, 4, 16, encoder)
         (config.temperature, config.queueWarmupSteps, config.seed) = (0.2, 17, 9)
         let root = Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -107,5 +110,30 @@ import TestSupport
         #expect(Self.message { _ = try RetrievalModelFiles.read(root + "/nowhere") }.contains("not a retrieval model directory"))
         try Data("v-../x\n".utf8).write(to: URL(fileURLWithPath: root + "/CURRENT"))
         #expect(Self.message { _ = try RetrievalModelFiles.read(root) }.contains("CURRENT"))
+    }
+
+    @Test func `a manifest whose encoder disagrees with its widths, or with settings out of range, is refused`() throws {
+        var config = RetrievalConfig(items: 5, itemFeatures: 0)
+        config.encoder = .cnn(filters: 3, width: 2)
+        let root = Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let path = try RetrievalModelFiles.write(Self.trained(config), config: config, catalogue: Array(1...5), to: root)
+        let manifestPath = path + "/retrieval.json"
+        let original = try String(contentsOfFile: manifestPath, encoding: .utf8)
+        #expect(original.contains("\"cnn3x2\""))
+        let cases: [(String, String, String)] = [
+            ("\"cnn3x2\"", "\"lstm3\"", "does not match its widths"),
+            ("\"cnn3x2\"", "\"bow\"", "does not match its widths"),
+            ("\"cnnWidth\" : 2", "\"cnnWidth\" : 99", "does not match its widths"),
+        ]
+        for (from, to, expected) in cases {
+            try Data(original.replacingOccurrences(of: from, with: to).utf8).write(to: URL(fileURLWithPath: manifestPath))
+            #expect(Self.message { _ = try RetrievalModelFiles.read(root) }.contains(expected), "\(from) → \(to)")
+        }
+        let wide = original.replacingOccurrences(of: "\"cnn3x2\"", with: "\"cnn3x99\"").replacingOccurrences(of: "\"cnnWidth\" : 2", with: "\"cnnWidth\" : 99")
+        try Data(wide.utf8).write(to: URL(fileURLWithPath: manifestPath))
+        #expect(Self.message { _ = try RetrievalModelFiles.read(root) }.contains("window width must be in 1 ... max history"))
+        try Data(original.utf8).write(to: URL(fileURLWithPath: manifestPath))
+        #expect(try RetrievalModelFiles.read(root).manifest.config == config)
     }
 }

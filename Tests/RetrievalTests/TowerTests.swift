@@ -20,10 +20,13 @@ import TestSupport
                                       temperature: 0.5, workspace: &lw)
     }
 
-    @Test(arguments: [HistoryEncoderKind.bagOfWords, .gru(hidden: 3)])
+    @Test(arguments: [HistoryEncoderKind.bagOfWords, .gru(hidden: 3), .lstm(hidden: 3), .cnn(filters: 3, width: 2)])
     func `both towers' gradients through the loss match finite differences`(encoder: HistoryEncoderKind) {
         let c = Self.config(encoder)
-        let p = RetrievalParameters(config: c)
+        var p = RetrievalParameters(config: c)
+        // Positive filter biases: with 3 filters a history may otherwise encode to exactly 0, where
+        // u = normalize(0) is singular and no finite difference is meaningful.
+        if p.cnn != nil { p.cnn!.bias = Tensor(shape: [3], scalars: [0.5, 0.4, 0.3]) }
         let features = randomTensor([9, 2], seed: 61)
         let history = RetrievalFixtures.histories(count: 4, maxLength: 4, items: 9, seed: 62)
         let targets: [Int32] = [1, 5, 1, 8]
@@ -41,7 +44,7 @@ import TestSupport
         var g = p.zeros()
         UserTower.backward(p, history: history, dUser: du, workspace: &uw, gradients: &g)
         ItemTower.backward(p, ids: targets, dItem: dv, workspace: &iw, gradients: &g)
-        for (name, path) in RetrievalParameters.paths(hasGRU: p.gru != nil) {
+        for (name, path) in RetrievalParameters.paths(encoder: p.encoder) {
             gradientCheck(g[keyPath: path], of: { t in
                 var q = p
                 q[keyPath: path] = t

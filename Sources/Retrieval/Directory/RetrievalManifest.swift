@@ -7,7 +7,10 @@ public struct RetrievalManifest: Codable, Sendable {
     public var formatVersion: Int?
     public var modelVersion: String
     public var encoder: String
-    public var items: Int, itemFeatures: Int, embeddingWidth: Int, dimension: Int, hiddenWidth: Int, gruHidden: Int?
+    public var items: Int, itemFeatures: Int, embeddingWidth: Int, dimension: Int, hiddenWidth: Int
+    /// The recurrent encoder's hidden width (GRU, LSTM), or the CNN's filters and window width;
+    /// nil for the others. Which encoder it is comes from `encoder` (`bow`, `gru64`, `lstm64`, `cnn64x3`).
+    public var gruHidden: Int?, lstmHidden: Int?, cnnFilters: Int?, cnnWidth: Int?
     public var temperature: Float, maxHistory: Int, queueCapacity: Int, queueWarmupSteps: Int, logQCorrection: Bool
     public var learningRate: Float, batchSize: Int, seed: UInt64
     /// The catalogue's item ids (MovieLens `movieId` per row).
@@ -24,7 +27,12 @@ public struct RetrievalManifest: Codable, Sendable {
         modelVersion = version
         encoder = c.encoder.description
         (items, itemFeatures, embeddingWidth, dimension, hiddenWidth) = (c.items, c.itemFeatures, c.embeddingWidth, c.dimension, c.hiddenWidth)
-        if case .gru(let h) = c.encoder { gruHidden = h }
+        switch c.encoder {
+        case .bagOfWords: break
+        case .gru(let h): gruHidden = h
+        case .lstm(let h): lstmHidden = h
+        case .cnn(let f, let w): (cnnFilters, cnnWidth) = (f, w)
+        }
         (temperature, maxHistory, queueCapacity, logQCorrection) = (c.temperature, c.maxHistory, c.queueCapacity, c.logQCorrection)
         queueWarmupSteps = c.queueWarmupSteps
         (learningRate, batchSize, seed) = (c.learningRate, c.batchSize, c.seed)
@@ -34,11 +42,24 @@ public struct RetrievalManifest: Codable, Sendable {
         epochValidationRecall = trained.epochs.map(\.validationRecall)
     }
 
-    /// The configuration the parameters were trained with.
+    /// The encoder `encoder` and its widths name (nil when they do not agree).
+    var encoderKind: HistoryEncoderKind? {
+        let kind: HistoryEncoderKind? = switch (gruHidden, lstmHidden, cnnFilters, cnnWidth) {
+        case (nil, nil, nil, nil): .bagOfWords
+        case (let h?, nil, nil, nil): .gru(hidden: h)
+        case (nil, let h?, nil, nil): .lstm(hidden: h)
+        case (nil, nil, let f?, let w?): .cnn(filters: f, width: w)
+        default: nil
+        }
+        return kind?.description == encoder ? kind : nil
+    }
+
+    /// The configuration the parameters were trained with (the encoder checked by
+    /// ``encoderKind`` when the directory is read).
     public var config: RetrievalConfig {
         var c = RetrievalConfig(items: items, itemFeatures: itemFeatures)
         (c.embeddingWidth, c.dimension, c.hiddenWidth) = (embeddingWidth, dimension, hiddenWidth)
-        c.encoder = gruHidden.map { .gru(hidden: $0) } ?? .bagOfWords
+        c.encoder = encoderKind ?? .bagOfWords
         (c.temperature, c.maxHistory, c.queueCapacity, c.logQCorrection) = (temperature, maxHistory, queueCapacity, logQCorrection)
         c.queueWarmupSteps = queueWarmupSteps
         (c.learningRate, c.batchSize, c.seed) = (learningRate, batchSize, seed)

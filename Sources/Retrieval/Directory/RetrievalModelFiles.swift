@@ -89,6 +89,14 @@ public enum RetrievalModelFiles {
         guard format <= RetrievalManifest.currentFormat else {
             throw CheckpointError.malformed(path: manifestPath, reason: "format version \(format), this build reads up to \(RetrievalManifest.currentFormat)")
         }
+        guard manifest.encoderKind != nil else {
+            throw CheckpointError.malformed(path: manifestPath, reason: "encoder \"\(manifest.encoder)\" does not match its widths "
+                + "(gruHidden \(manifest.gruHidden.map(String.init) ?? "none"), lstmHidden \(manifest.lstmHidden.map(String.init) ?? "none"), "
+                + "cnnFilters \(manifest.cnnFilters.map(String.init) ?? "none"), cnnWidth \(manifest.cnnWidth.map(String.init) ?? "none"))")
+        }
+        do { try manifest.config.validate() } catch {
+            throw CheckpointError.malformed(path: manifestPath, reason: "\(error)")
+        }
         if format >= 2 { try verifyChecksums(manifest, in: path) }
         let paramPath = path + "/" + parametersFile
         let (tensors, meta) = try SafeTensors.decode(ModelDirectory.read(paramPath), path: paramPath)

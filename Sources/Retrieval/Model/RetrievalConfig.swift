@@ -4,13 +4,22 @@ public enum HistoryEncoderKind: Sendable, Equatable, CustomStringConvertible {
     case bagOfWords
     /// A GRU over the history, oldest item first; its last state of width `hidden` (``GRU``).
     case gru(hidden: Int)
+    /// An LSTM over the history, oldest item first; its last hidden state of width `hidden` (``LSTM``).
+    case lstm(hidden: Int)
+    /// `filters` convolutions `width` items wide, ReLU, max-pooled over the history (``ConvMaxPool``).
+    case cnn(filters: Int, width: Int)
 
     public var description: String {
         switch self {
         case .bagOfWords: "bow"
         case .gru(let hidden): "gru\(hidden)"
+        case .lstm(let hidden): "lstm\(hidden)"
+        case .cnn(let filters, let width): "cnn\(filters)x\(width)"
         }
     }
+
+    /// Whether the encoder reads the history as a time-major sequence (``SequenceGather``).
+    var readsSequence: Bool { self != .bagOfWords }
 }
 
 /// The two-tower model's shape and its training settings.
@@ -67,7 +76,14 @@ public struct RetrievalConfig: Sendable, Equatable {
         try require(itemFeatures >= 0, "item features must be >= 0, got \(itemFeatures)")
         try require(embeddingWidth >= 1 && dimension >= 1 && hiddenWidth >= 1,
                     "widths must be >= 1: embedding \(embeddingWidth), dimension \(dimension), hidden \(hiddenWidth)")
-        if case .gru(let h) = encoder { try require(h >= 1, "GRU hidden width must be >= 1, got \(h)") }
+        switch encoder {
+        case .bagOfWords: break
+        case .gru(let h): try require(h >= 1, "GRU hidden width must be >= 1, got \(h)")
+        case .lstm(let h): try require(h >= 1, "LSTM hidden width must be >= 1, got \(h)")
+        case .cnn(let f, let w):
+            try require(f >= 1, "CNN filters must be >= 1, got \(f)")
+            try require(w >= 1 && w <= maxHistory, "CNN window width must be in 1 ... max history (\(maxHistory)), got \(w)")
+        }
         try require(temperature > 0 && temperature.isFinite, "temperature must be > 0, got \(temperature)")
         try require(maxHistory >= 1, "max history must be >= 1, got \(maxHistory)")
         try require(queueCapacity >= 0, "queue capacity must be >= 0, got \(queueCapacity)")
@@ -80,7 +96,8 @@ public struct RetrievalConfig: Sendable, Equatable {
     public var encodedWidth: Int {
         switch encoder {
         case .bagOfWords: embeddingWidth
-        case .gru(let hidden): hidden
+        case .gru(let hidden), .lstm(let hidden): hidden
+        case .cnn(let filters, _): filters
         }
     }
 }

@@ -48,7 +48,7 @@ public struct RetrievalTrainer {
         secondMoment = parameters.zeros()
         queue = NegativeQueue(capacity: config.queueCapacity, dimension: config.dimension)
         frequency = ItemFrequencyEstimator(items: config.items, initialGap: max(1, Double(config.items) / Double(config.batchSize)))
-        paths = RetrievalParameters.paths(hasGRU: parameters.gru != nil)
+        paths = RetrievalParameters.paths(encoder: config.encoder)
     }
 
     /// One optimizer step on `history` `(B, L)` and each row's positive item `targets` `(B)`;
