@@ -74,6 +74,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The ranker feature that carries a recalled item's key (default item_id). [METAREC_RETRIEVAL_ITEM_FEATURE]")
     var retrievalItemFeature: String?
 
+    @Option(help: "Gradient steps adapting /v1/recommend's user embedding to the user's last items before recall (default 0: off). [METAREC_RETRIEVAL_ADAPT_STEPS]")
+    var retrievalAdaptSteps: String?
+
+    @Option(help: "Step size of that adaptation, on the unit sphere (default 0.03). [METAREC_RETRIEVAL_ADAPT_RATE]")
+    var retrievalAdaptRate: String?
+
+    @Option(help: "The user's most recent history items the recall adapts on (default 5). [METAREC_RETRIEVAL_ADAPT_SUPPORT]")
+    var retrievalAdaptSupport: String?
+
     @Option(help: "CSV of item features (header: the item feature, then ranker features) sent with /v1/recommend's candidates. [METAREC_CATALOGUE]")
     var catalogue: String?
 
@@ -102,6 +111,8 @@ struct Serve: AsyncParsableCommand {
             ("metarec.shutdown.grace.seconds", shutdownGraceSeconds), ("metarec.token.file", tokenFile),
             ("metarec.insecure.no.auth", insecureNoAuth ? "true" : nil),
             ("metarec.retrieval", retrieval), ("metarec.retrieval.item.feature", retrievalItemFeature),
+            ("metarec.retrieval.adapt.steps", retrievalAdaptSteps), ("metarec.retrieval.adapt.rate", retrievalAdaptRate),
+            ("metarec.retrieval.adapt.support", retrievalAdaptSupport),
             ("metarec.catalogue", catalogue), ("metarec.support", support), ("metarec.support.timeout.ms", supportTimeoutMs),
             ("metarec.support.seed", supportSeed ? "true" : nil),
         ]
@@ -149,7 +160,7 @@ struct Serve: AsyncParsableCommand {
                 try ItemCatalogue(path: $0, itemFeature: settings.retrievalItemFeature, ranker: ranker)
             }
             return try Recommender(model: RetrievalModelFiles.read(path), itemFeature: settings.retrievalItemFeature, ranker: ranker,
-                                   catalogue: catalogue)
+                                   catalogue: catalogue, adaptation: settings.retrievalAdaptation)
         } catch {
             throw LogOptions.failure("cannot load the retrieval model \(path): \(error)")
         }

@@ -9,7 +9,8 @@ import Synchronization
 /// ```
 /// history  = request.history ?? recentItems[user]        item keys → catalogue rows; unknown keys skipped (reported)
 /// excluded = rows(request.exclude) ∪ (exclude_seen ? history rows : ∅)
-/// recalled = CatalogueRecall(history, excluded, n)       exact top-n of ⟨u, v_i⟩ over all N items
+/// recalled = CatalogueRecall(history, excluded, n)       exact top-n of ⟨u, v_i⟩ over all N items (u adapted on the
+///                                                        history's last items first, with an adaptation: UserAdaptation)
 /// ranked   = the ranker's /v1/score path on catalogue[key] ∪ {itemFeature: key} per recalled item, with the request's context
 /// items    = the k best recalled by the order_by task's score (ties: retrieval score, then recall order)
 /// ```
@@ -33,7 +34,7 @@ public final class Recommender: Sendable {
 
     /// - Throws: ``Invalid`` when `itemFeature` is not a categorical input feature of `ranker`.
     public init(model: RetrievalModel, itemFeature: String, ranker: ModelConfig, catalogue: ItemCatalogue? = nil,
-                maxUsers: Int = 100_000) throws(Invalid) {
+                maxUsers: Int = 100_000, adaptation: UserAdaptation? = nil) throws(Invalid) {
         guard let feature = ranker.features.first(where: { $0.name == itemFeature }) else {
             throw Invalid(description: "the ranker has no feature \(itemFeature) to carry the item keys "
                           + "(its features: \(ranker.features.map(\.name).joined(separator: ", "))); set --retrieval-item-feature")
@@ -46,7 +47,7 @@ public final class Recommender: Sendable {
         self.itemFeature = itemFeature
         self.catalogue = catalogue
         recentItems = RecentItems(perUser: max(1, model.manifest.maxHistory), maxUsers: maxUsers)
-        recall = Mutex(CatalogueRecall(model: model))
+        recall = Mutex(CatalogueRecall(model: model, adaptation: adaptation))
     }
 
     /// One request's recall inputs, validated.

@@ -1,5 +1,6 @@
 import Foundation
 import Configuration
+import Retrieval
 
 /// The deployment settings of `metarec serve`, read through swift-configuration: the command
 /// puts the flags it was given in an in-memory provider ahead of the environment, so a flag wins
@@ -14,6 +15,9 @@ import Configuration
 /// | `metarec.sweep.seconds` | `METAREC_SWEEP_SECONDS` | `--sweep-seconds` | `60` |
 /// | `metarec.retrieval` | `METAREC_RETRIEVAL` | `--retrieval` | none (`POST /v1/recommend` answers 404) |
 /// | `metarec.retrieval.item.feature` | `METAREC_RETRIEVAL_ITEM_FEATURE` | `--retrieval-item-feature` | `item_id` |
+/// | `metarec.retrieval.adapt.steps` | `METAREC_RETRIEVAL_ADAPT_STEPS` | `--retrieval-adapt-steps` | `0` (off; at most 100): `u` adapted per request on the history's last items (``UserAdaptation``) |
+/// | `metarec.retrieval.adapt.rate` | `METAREC_RETRIEVAL_ADAPT_RATE` | `--retrieval-adapt-rate` | `0.03` (in (0, 10]) |
+/// | `metarec.retrieval.adapt.support` | `METAREC_RETRIEVAL_ADAPT_SUPPORT` | `--retrieval-adapt-support` | `5` (at most 1 000) |
 /// | `metarec.catalogue` | `METAREC_CATALOGUE` | `--catalogue` | none (candidates carry only the item key) |
 /// | `metarec.state` | `METAREC_STATE` | `--state` | none (no snapshot, no event log) |
 /// | `metarec.event.fsync` | `METAREC_EVENT_FSYNC` | `--event-fsync` | `every_second` (`always`, `off`) |
@@ -42,6 +46,8 @@ public struct ServerSettings: Sendable, Equatable {
     public var retrievalItemFeature = "item_id"
     /// A CSV of item features for `/v1/recommend`'s candidates (``ItemCatalogue``); `nil`: none.
     public var catalogue: String?
+    /// Per-request adaptation of the recall's user embedding (0 steps: none).
+    public var retrievalAdaptation = try! UserAdaptation(steps: 0, rate: 0.03, supportSize: 5)
 
     /// A value that is not what its key needs, named by its environment variable (its flag is the same
     /// in lower case with dashes).
@@ -78,6 +84,12 @@ public struct ServerSettings: Sendable, Equatable {
         retrieval = Self.text(reader, "metarec.retrieval")
         retrievalItemFeature = Self.text(reader, "metarec.retrieval.item.feature") ?? retrievalItemFeature
         catalogue = Self.text(reader, "metarec.catalogue")
+        let steps = try Self.number(reader, "metarec.retrieval.adapt.steps", "METAREC_RETRIEVAL_ADAPT_STEPS", default: 0, in: 0...100, Int.init)
+        let rate = try Self.number(reader, "metarec.retrieval.adapt.rate", "METAREC_RETRIEVAL_ADAPT_RATE", default: Float(0.03),
+                                   in: Float.leastNonzeroMagnitude...10, Float.init)
+        let support = try Self.number(reader, "metarec.retrieval.adapt.support", "METAREC_RETRIEVAL_ADAPT_SUPPORT", default: 5,
+                                      in: 1...1_000, Int.init)
+        retrievalAdaptation = try! UserAdaptation(steps: steps, rate: rate, supportSize: support)  // the ranges above are valid
     }
 
     /// `metarec.event.fsync` and `metarec.snapshot.seconds` into ``configuration``.

@@ -10,7 +10,8 @@ import TensorCore
 /// ```
 /// An empty history encodes as `Enc = 0` (bag of words: the masked mean of nothing; GRU: the
 /// initial state), so `u = normalize(MLP_u(0))`: the same non-personal query for every user
-/// without history.
+/// without history. With an ``adaptation``, `u` is then adapted on the history's last items
+/// (``UserAdaptation``: `k` passes over `V` each way, `O(k·N·d)`, before the search).
 ///
 /// The search is ``CatalogueScan``: over `V`'s fp32 panels, or (``defaultPrecision(items:dimension:)``)
 /// over an int8 copy built here at load (the model directory holds fp32 only): one pass over
@@ -26,11 +27,16 @@ public struct CatalogueRecall: Sendable {
     private var search: CatalogueScan
     private var workspace = UserTowerWorkspace()
     private var history: HistoryBatch
+    /// Per-request adaptation of `u` (nil or 0 steps: none).
+    public let adaptation: UserAdaptation?
+    private var adaptationWorkspace = UserAdaptation.Workspace()
+    private var query = Tensor(shape: [0, 0])
 
     /// A recall over `model`'s index, scanned at `precision` (both are exact; default
     /// ``defaultPrecision(items:dimension:)``).
-    public init(model: RetrievalModel, precision: CatalogueScan.Precision? = nil) {
+    public init(model: RetrievalModel, precision: CatalogueScan.Precision? = nil, adaptation: UserAdaptation? = nil) {
         self.model = model
+        self.adaptation = adaptation.flatMap { $0.steps > 0 ? $0 : nil }
         let (n, d) = (model.index.count, model.index.embeddings.shape[1])
         search = CatalogueScan(items: model.index.embeddings, precision: precision ?? Self.defaultPrecision(items: n, dimension: d))
         history = HistoryBatch(maxLength: max(1, model.manifest.maxHistory))
@@ -53,13 +59,19 @@ public struct CatalogueRecall: Sendable {
         history.removeAll()
         history.append(rows)
         UserTower.forward(model.parameters, history: history, workspace: &workspace)
-        search.search(query: workspace.output, k: min(n, items), excluding: excluding)
+        query.resize(rows: 1, columns: workspace.output.shape[1])
+        query.assign(workspace.output)
+        if let adaptation {
+            adaptation.adapt(&query, histories: [history.history(0)], items: model.index.embeddings,
+                             temperature: model.manifest.temperature, workspace: &adaptationWorkspace)
+        }
+        search.search(query: query, k: min(n, items), excluding: excluding)
         out.removeAll(keepingCapacity: true)
         for j in 0..<search.count { out.append((search.ids[j], search.scores[j])) }
     }
 
-    /// `u` of the last recall, `(1, d)`.
-    public var lastQuery: Tensor { workspace.output }
+    /// `u` of the last recall (adapted, with an adaptation), `(1, d)`.
+    public var lastQuery: Tensor { query }
 
     /// Rows the last recall's search re-scored in fp32, and whether it fell back to scoring every row.
     public var lastSearchWork: (rescored: Int, fellBack: Bool) { (search.rescored, search.fellBack) }
