@@ -42,6 +42,10 @@ struct RetrievalTrain: AsyncParsableCommand {
     @Option(help: "Maximum epochs.") var epochs: Int = 20
     @Option(help: "Targets per user for validation and for test.") var targets: Int = 5
     @Option(help: "Seed of the initialisation and the example order.") var seed: UInt64 = 1
+    @Option(help: "Meta-train with per-request adaptation in the loop: gradient steps adapting u to the history's last items (0: off).")
+    var adaptSteps: Int = 0
+    @Option(help: "Step size of that adaptation, on the unit sphere.") var adaptRate: Float = 0.03
+    @Option(help: "The most recent history items adapted on.") var adaptSupport: Int = 5
 
     func run() async throws {
         try reportingErrors {
@@ -59,11 +63,13 @@ struct RetrievalTrain: AsyncParsableCommand {
             (config.temperature, config.maxHistory, config.queueCapacity, config.logQCorrection) = (temperature, maxHistory, queue, !noLogq)
             config.queueWarmupSteps = queueWarmup
             (config.learningRate, config.batchSize, config.seed) = (learningRate, batchSize, seed)
+            if adaptSteps > 0 { config.adaptation = try UserAdaptation(steps: adaptSteps, rate: adaptRate, supportSize: adaptSupport) }
             try config.validate()
             print("data: \(log.userIDs.count) users, \(log.itemIDs.count) items, \(log.genres.count) genres; "
                   + "\(split.trainingPositions.count) training examples, \(split.validation.count) validation users")
             print("model: \(config.encoder), d \(config.dimension), tau \(config.temperature), L \(config.maxHistory), "
-                  + "queue \(config.queueCapacity) after \(config.queueWarmupSteps) steps, logQ \(config.logQCorrection), seed \(config.seed)")
+                  + "queue \(config.queueCapacity) after \(config.queueWarmupSteps) steps, logQ \(config.logQCorrection), seed \(config.seed)"
+                  + (config.adaptation.map { ", meta-trained with \($0.steps) adaptation steps (rate \($0.rate), last \($0.supportSize) items)" } ?? ""))
             let trained = RetrievalTraining.train(config: config, log: log, split: split, epochs: epochs) { r in
                 print(String(format: "epoch %2d: loss %.4f, validation recall@50 %.4f (%.1f s)", r.epoch, r.loss, r.validationRecall, r.seconds))
             }

@@ -14,9 +14,10 @@ struct RetrievalEval: AsyncParsableCommand {
             models given (e.g. three seeds). Baselines: popularity and item-item co-occurrence, the \\
             latter's damping chosen on the validation split. Already-seen items are excluded for all. \\
             Differences model - baseline are paired over users with a bootstrap 95% CI. With \
-            --adapt-steps k > 0, each user's embedding is also adapted on their last --adapt-support \
-            history items (k gradient steps of the full-catalogue softmax, rate --adapt-rate) and the \
-            adapted model is compared with the same models unadapted.
+            --adapt-steps k > 0 (default: the adaptation the model was trained with, if any), each \
+            user's embedding is also adapted on their last --adapt-support history items (k gradient \
+            steps of the full-catalogue softmax, rate --adapt-rate) and the adapted model is compared \
+            with the same models unadapted.
             """)
 
     @Option(help: "MovieLens directory (ratings.csv, movies.csv).") var data: String
@@ -25,9 +26,9 @@ struct RetrievalEval: AsyncParsableCommand {
     @Option(help: "Targets per user (as in training).") var targets: Int = 5
     @Option(help: "Paired bootstrap resamples.") var resamples: Int = PairedBootstrap.defaultResamples
     @Option(help: "Write per-user metrics (CSV) here.") var perUserOut: String?
-    @Option(help: "Per-request adaptation: gradient steps on the user's recent items (0: off).") var adaptSteps: Int = 0
-    @Option(help: "Per-request adaptation: step size on the user tower's raw output.") var adaptRate: Float = 1
-    @Option(help: "Per-request adaptation: the most recent history items adapted on.") var adaptSupport: Int = 5
+    @Option(help: "Per-request adaptation: gradient steps on the user's recent items (0: off; default: the model's own).") var adaptSteps: Int?
+    @Option(help: "Per-request adaptation: step size on the unit sphere (default: the model's own, else 0.03).") var adaptRate: Float?
+    @Option(help: "Per-request adaptation: the most recent history items adapted on (default: the model's own, else 5).") var adaptSupport: Int?
 
     func run() async throws {
         try reportingErrors {
@@ -36,26 +37,31 @@ struct RetrievalEval: AsyncParsableCommand {
             let chronological = NextItemSplit(log, targets: targets)
             let cases = split == "test" ? chronological.test : chronological.validation
             let k = RetrievalMetrics.cutoffs.max()!
-            let adaptation = try UserAdaptation(steps: adaptSteps, rate: adaptRate, supportSize: adaptSupport)
             var methods: [(String, [CaseMetrics])] = []
             var perModel: [[CaseMetrics]] = [], perModelAdapted: [[CaseMetrics]] = []
             for directory in model {
                 let loaded = try RetrievalModelFiles.read(directory)
                 let (manifest, parameters, embeddings) = (loaded.manifest, loaded.parameters, loaded.index.embeddings)
+                let own = manifest.config.adaptation
+                let adaptation = try UserAdaptation(steps: adaptSteps ?? own?.steps ?? 0, rate: adaptRate ?? own?.rate ?? 0.03,
+                                                    supportSize: adaptSupport ?? own?.supportSize ?? 5)
                 guard manifest.catalogue == log.itemIDs else { throw RetrievalError.mismatch("\(directory): catalogue differs from \(data)") }
                 let ranked = TwoTowerRanking.rank(cases, parameters: parameters, itemEmbeddings: embeddings,
                                                   maxHistory: manifest.maxHistory, k: k)
                 perModel.append(zip(cases, ranked).map { CaseMetrics($0, ranked: $1) })
                 if adaptation.steps > 0 {
+                    printError("adapted: \(adaptation.steps) steps, rate \(adaptation.rate), on the last \(adaptation.supportSize) history items")
                     let adapted = TwoTowerRanking.rank(cases, parameters: parameters, itemEmbeddings: embeddings, maxHistory: manifest.maxHistory,
                                                        k: k, adaptation: adaptation, temperature: manifest.temperature)
                     perModelAdapted.append(zip(cases, adapted).map { CaseMetrics($0, ranked: $1) })
                 }
                 printError("ranked \(cases.count) users with \(directory) (\(manifest.encoder), best epoch \(manifest.bestEpoch))")
             }
-            if adaptation.steps > 0 {
+            if !perModelAdapted.isEmpty {
+                guard perModelAdapted.count == perModel.count else {
+                    throw ValidationError("some models are adapted and some not: give --adapt-steps to treat them alike")
+                }
                 methods.append(("two-tower adapted", RetrievalReport.average(perModelAdapted)))
-                printError("adapted: \(adaptation.steps) steps, rate \(adaptation.rate), on the last \(adaptation.supportSize) history items")
             }
             methods.append(("two-tower", RetrievalReport.average(perModel)))
             methods.append(("popularity", zip(cases, Baselines.popularity(cases, items: log.itemIDs.count, k: k)).map { CaseMetrics($0, ranked: $1) }))

@@ -159,8 +159,9 @@ struct Serve: AsyncParsableCommand {
             let catalogue = try settings.catalogue.map {
                 try ItemCatalogue(path: $0, itemFeature: settings.retrievalItemFeature, ranker: ranker)
             }
-            return try Recommender(model: RetrievalModelFiles.read(path), itemFeature: settings.retrievalItemFeature, ranker: ranker,
-                                   catalogue: catalogue, adaptation: settings.retrievalAdaptation)
+            let model = try RetrievalModelFiles.read(path)
+            return try Recommender(model: model, itemFeature: settings.retrievalItemFeature, ranker: ranker, catalogue: catalogue,
+                                   adaptation: settings.adaptation(overriding: model.manifest.config.adaptation))
         } catch {
             throw LogOptions.failure("cannot load the retrieval model \(path): \(error)")
         }

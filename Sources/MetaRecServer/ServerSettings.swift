@@ -15,9 +15,9 @@ import Retrieval
 /// | `metarec.sweep.seconds` | `METAREC_SWEEP_SECONDS` | `--sweep-seconds` | `60` |
 /// | `metarec.retrieval` | `METAREC_RETRIEVAL` | `--retrieval` | none (`POST /v1/recommend` answers 404) |
 /// | `metarec.retrieval.item.feature` | `METAREC_RETRIEVAL_ITEM_FEATURE` | `--retrieval-item-feature` | `item_id` |
-/// | `metarec.retrieval.adapt.steps` | `METAREC_RETRIEVAL_ADAPT_STEPS` | `--retrieval-adapt-steps` | `0` (off; at most 100): `u` adapted per request on the history's last items (``UserAdaptation``) |
-/// | `metarec.retrieval.adapt.rate` | `METAREC_RETRIEVAL_ADAPT_RATE` | `--retrieval-adapt-rate` | `0.03` (in (0, 10]) |
-/// | `metarec.retrieval.adapt.support` | `METAREC_RETRIEVAL_ADAPT_SUPPORT` | `--retrieval-adapt-support` | `5` (at most 1 000) |
+/// | `metarec.retrieval.adapt.steps` | `METAREC_RETRIEVAL_ADAPT_STEPS` | `--retrieval-adapt-steps` | the retrieval model's own adaptation, else `0` (off); at most 100: `u` adapted per request on the history's last items (``UserAdaptation``) |
+/// | `metarec.retrieval.adapt.rate` | `METAREC_RETRIEVAL_ADAPT_RATE` | `--retrieval-adapt-rate` | the model's own, else `0.03` (in (0, 10]) |
+/// | `metarec.retrieval.adapt.support` | `METAREC_RETRIEVAL_ADAPT_SUPPORT` | `--retrieval-adapt-support` | the model's own, else `5` (at most 1 000) |
 /// | `metarec.catalogue` | `METAREC_CATALOGUE` | `--catalogue` | none (candidates carry only the item key) |
 /// | `metarec.state` | `METAREC_STATE` | `--state` | none (no snapshot, no event log) |
 /// | `metarec.event.fsync` | `METAREC_EVENT_FSYNC` | `--event-fsync` | `every_second` (`always`, `off`) |
@@ -46,8 +46,14 @@ public struct ServerSettings: Sendable, Equatable {
     public var retrievalItemFeature = "item_id"
     /// A CSV of item features for `/v1/recommend`'s candidates (``ItemCatalogue``); `nil`: none.
     public var catalogue: String?
-    /// Per-request adaptation of the recall's user embedding (0 steps: none).
-    public var retrievalAdaptation = try! UserAdaptation(steps: 0, rate: 0.03, supportSize: 5)
+    /// Per-request adaptation of the recall's user embedding as set (any of the three keys given;
+    /// the others from ``adaptation(overriding:)``); `nil`: the retrieval model's own.
+    public var retrievalAdaptation: AdaptationSettings?
+
+    /// The `metarec.retrieval.adapt.*` values given (`nil`: not given).
+    public struct AdaptationSettings: Sendable, Equatable {
+        public var steps: Int?, rate: Float?, support: Int?
+    }
 
     /// A value that is not what its key needs, named by its environment variable (its flag is the same
     /// in lower case with dashes).
@@ -84,12 +90,23 @@ public struct ServerSettings: Sendable, Equatable {
         retrieval = Self.text(reader, "metarec.retrieval")
         retrievalItemFeature = Self.text(reader, "metarec.retrieval.item.feature") ?? retrievalItemFeature
         catalogue = Self.text(reader, "metarec.catalogue")
-        let steps = try Self.number(reader, "metarec.retrieval.adapt.steps", "METAREC_RETRIEVAL_ADAPT_STEPS", default: 0, in: 0...100, Int.init)
-        let rate = try Self.number(reader, "metarec.retrieval.adapt.rate", "METAREC_RETRIEVAL_ADAPT_RATE", default: Float(0.03),
-                                   in: Float.leastNonzeroMagnitude...10, Float.init)
-        let support = try Self.number(reader, "metarec.retrieval.adapt.support", "METAREC_RETRIEVAL_ADAPT_SUPPORT", default: 5,
-                                      in: 1...1_000, Int.init)
-        retrievalAdaptation = try! UserAdaptation(steps: steps, rate: rate, supportSize: support)  // the ranges above are valid
+        let steps = try Self.optionalNumber(reader, "metarec.retrieval.adapt.steps", "METAREC_RETRIEVAL_ADAPT_STEPS", in: 0...100, Int.init)
+        let rate = try Self.optionalNumber(reader, "metarec.retrieval.adapt.rate", "METAREC_RETRIEVAL_ADAPT_RATE",
+                                           in: Float.leastNonzeroMagnitude...10, Float.init)
+        let support = try Self.optionalNumber(reader, "metarec.retrieval.adapt.support", "METAREC_RETRIEVAL_ADAPT_SUPPORT",
+                                              in: 1...1_000, Int.init)
+        if steps != nil || rate != nil || support != nil {
+            retrievalAdaptation = AdaptationSettings(steps: steps, rate: rate, support: support)
+        }
+    }
+
+    /// The recall's adaptation: the settings given, the rest from `own` (the retrieval model's),
+    /// else 0 steps, rate 0.03, the last 5 items.
+    public func adaptation(overriding own: UserAdaptation?) -> UserAdaptation {
+        let set = retrievalAdaptation
+        // Every value is in its checked range (or a model's validated own), so this cannot throw.
+        return try! UserAdaptation(steps: set?.steps ?? own?.steps ?? 0, rate: set?.rate ?? own?.rate ?? 0.03,
+                                   supportSize: set?.support ?? own?.supportSize ?? 5)
     }
 
     /// `metarec.event.fsync` and `metarec.snapshot.seconds` into ``configuration``.
@@ -147,5 +164,12 @@ public struct ServerSettings: Sendable, Equatable {
             throw Invalid(variable: variable, reason: "\"\(text)\" is not a number in \(range.lowerBound)...\(range.upperBound)")
         }
         return value
+    }
+
+    /// ``number(_:_:_:default:in:_:)`` of a key that may be absent (`nil`).
+    static func optionalNumber<T: Comparable>(_ reader: ConfigReader, _ key: ConfigKey, _ variable: String,
+                                              in range: ClosedRange<T>, _ parse: (String) -> T?) throws(Invalid) -> T? {
+        guard text(reader, key) != nil else { return nil }
+        return try number(reader, key, variable, default: range.lowerBound, in: range, parse)
     }
 }

@@ -31,6 +31,7 @@ import TestSupport
         // initialisation, a row that normalisation leaves at 0 (checked below to be of norm 1).
         (config.embeddingWidth, config.dimension, config.hiddenWidth, config.encoder) = (3, 4, 16, encoder)
         (config.temperature, config.queueWarmupSteps, config.seed) = (0.2, 17, 9)
+        if encoder == .bagOfWords { config.adaptation = try UserAdaptation(steps: 3, rate: 0.04, supportSize: 6) }
         let root = Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let model = Self.trained(config)
@@ -112,7 +113,7 @@ import TestSupport
         #expect(Self.message { _ = try RetrievalModelFiles.read(root) }.contains("CURRENT"))
     }
 
-    @Test func `a manifest whose encoder disagrees with its widths, or with settings out of range, is refused`() throws {
+    @Test func `a manifest whose encoder disagrees with its widths, with settings out of range or a partial adaptation, is refused`() throws {
         var config = RetrievalConfig(items: 5, itemFeatures: 0)
         config.encoder = .cnn(filters: 3, width: 2)
         let root = Self.scratch()
@@ -133,6 +134,13 @@ import TestSupport
         let wide = original.replacingOccurrences(of: "\"cnn3x2\"", with: "\"cnn3x99\"").replacingOccurrences(of: "\"cnnWidth\" : 2", with: "\"cnnWidth\" : 99")
         try Data(wide.utf8).write(to: URL(fileURLWithPath: manifestPath))
         #expect(Self.message { _ = try RetrievalModelFiles.read(root) }.contains("window width must be in 1 ... max history"))
+        let adapted = original.replacingOccurrences(of: "\"cnnWidth\" : 2", with: "\"cnnWidth\" : 2, \"adaptSteps\" : 3")
+        try Data(adapted.utf8).write(to: URL(fileURLWithPath: manifestPath))
+        #expect(Self.message { _ = try RetrievalModelFiles.read(root) }.contains("given together or not at all"))
+        let negative = original.replacingOccurrences(of: "\"cnnWidth\" : 2",
+                                                     with: "\"cnnWidth\" : 2, \"adaptSteps\" : -3, \"adaptRate\" : 0.1, \"adaptSupport\" : 2")
+        try Data(negative.utf8).write(to: URL(fileURLWithPath: manifestPath))
+        #expect(Self.message { _ = try RetrievalModelFiles.read(root) }.contains("adaptation steps must be >= 0"))
         try Data(original.utf8).write(to: URL(fileURLWithPath: manifestPath))
         #expect(try RetrievalModelFiles.read(root).manifest.config == config)
     }

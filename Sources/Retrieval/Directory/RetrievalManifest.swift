@@ -11,6 +11,8 @@ public struct RetrievalManifest: Codable, Sendable {
     /// The recurrent encoder's hidden width (GRU, LSTM), or the CNN's filters and window width;
     /// nil for the others. Which encoder it is comes from `encoder` (`bow`, `gru64`, `lstm64`, `cnn64x3`).
     public var gruHidden: Int?, lstmHidden: Int?, cnnFilters: Int?, cnnWidth: Int?
+    /// The per-request adaptation the model was trained with (absent: none).
+    public var adaptSteps: Int?, adaptRate: Float?, adaptSupport: Int?
     public var temperature: Float, maxHistory: Int, queueCapacity: Int, queueWarmupSteps: Int, logQCorrection: Bool
     public var learningRate: Float, batchSize: Int, seed: UInt64
     /// The catalogue's item ids (MovieLens `movieId` per row).
@@ -34,6 +36,7 @@ public struct RetrievalManifest: Codable, Sendable {
         case .cnn(let f, let w): (cnnFilters, cnnWidth) = (f, w)
         }
         (temperature, maxHistory, queueCapacity, logQCorrection) = (c.temperature, c.maxHistory, c.queueCapacity, c.logQCorrection)
+        if let a = c.adaptation { (adaptSteps, adaptRate, adaptSupport) = (a.steps, a.rate, a.supportSize) }
         queueWarmupSteps = c.queueWarmupSteps
         (learningRate, batchSize, seed) = (c.learningRate, c.batchSize, c.seed)
         self.catalogue = catalogue
@@ -60,6 +63,9 @@ public struct RetrievalManifest: Codable, Sendable {
         var c = RetrievalConfig(items: items, itemFeatures: itemFeatures)
         (c.embeddingWidth, c.dimension, c.hiddenWidth) = (embeddingWidth, dimension, hiddenWidth)
         c.encoder = encoderKind ?? .bagOfWords
+        if let steps = adaptSteps, let rate = adaptRate, let support = adaptSupport {
+            c.adaptation = try? UserAdaptation(steps: steps, rate: rate, supportSize: support)
+        }
         (c.temperature, c.maxHistory, c.queueCapacity, c.logQCorrection) = (temperature, maxHistory, queueCapacity, logQCorrection)
         c.queueWarmupSteps = queueWarmupSteps
         (c.learningRate, c.batchSize, c.seed) = (learningRate, batchSize, seed)

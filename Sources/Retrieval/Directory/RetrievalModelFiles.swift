@@ -97,6 +97,15 @@ public enum RetrievalModelFiles {
         do { try manifest.config.validate() } catch {
             throw CheckpointError.malformed(path: manifestPath, reason: "\(error)")
         }
+        switch (manifest.adaptSteps, manifest.adaptRate, manifest.adaptSupport) {
+        case (nil, nil, nil): break
+        case let (steps?, rate?, support?):
+            do { _ = try UserAdaptation(steps: steps, rate: rate, supportSize: support) } catch {
+                throw CheckpointError.malformed(path: manifestPath, reason: "\(error)")
+            }
+        default:
+            throw CheckpointError.malformed(path: manifestPath, reason: "adaptSteps, adaptRate and adaptSupport are given together or not at all")
+        }
         if format >= 2 { try verifyChecksums(manifest, in: path) }
         let paramPath = path + "/" + parametersFile
         let (tensors, meta) = try SafeTensors.decode(ModelDirectory.read(paramPath), path: paramPath)

@@ -60,6 +60,11 @@ public struct RetrievalConfig: Sendable, Equatable {
     public var batchSize = 256
     /// Seeds the initialisation and the example order.
     public var seed: UInt64 = 1
+    /// Per-request adaptation of `u` in the training loop (first-order meta-learning: the loss of
+    /// each example is taken at `u` adapted on its history's last items, its gradient passed to
+    /// the tower as if the adaptation were the identity), in validation, and the model's default
+    /// in `retrieval eval` and `/v1/recommend`; nil: trained, validated and served unadapted.
+    public var adaptation: UserAdaptation?
 
     /// A configuration for a catalogue of `items` rows with `itemFeatures` content columns.
     public init(items: Int, itemFeatures: Int) {

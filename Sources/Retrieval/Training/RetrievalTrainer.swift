@@ -12,7 +12,10 @@ import TensorCore
 /// queue ← push(v, targets)                               after the step: a batch is never its own queue
 /// ```
 /// The queue's entries join the softmax only after `queueWarmupSteps` steps (before that the
-/// loss sees in-batch negatives alone; the queue is filled all along).
+/// loss sees in-batch negatives alone; the queue is filled all along). With an adaptation in
+/// the config, `u` is adapted (``UserAdaptation``, against the catalogue's embeddings refreshed
+/// every ``adaptationRefreshSteps`` steps) before the loss, and `∂L/∂u_adapted` is passed back
+/// as `∂L/∂u` (first order: the adaptation's Jacobian taken as the identity).
 /// Not `Sendable`-shared: one trainer on one thread.
 public struct RetrievalTrainer {
     /// The model's settings.
@@ -34,6 +37,13 @@ public struct RetrievalTrainer {
     private var dUsers = Tensor(shape: [0, 0])
     private var dItems = Tensor(shape: [0, 0])
     private var logQ: [Float] = []
+    private var adaptedUsers = Tensor(shape: [0, 0])
+    private var adaptationItems = Tensor(shape: [0, 0])
+    private var adaptationWorkspace = UserAdaptation.Workspace()
+    /// Steps between recomputations of the catalogue embeddings the training-time adaptation
+    /// steps against (they carry no gradient; a full item-tower pass per step would cost more
+    /// than the step).
+    public static let adaptationRefreshSteps = 50
     private let paths: [(name: String, path: WritableKeyPath<RetrievalParameters, Tensor>)]
 
     /// A trainer from `config`'s initial parameters; `features` `(N, G)` match the config.
@@ -63,6 +73,7 @@ public struct RetrievalTrainer {
         UserTower.forward(parameters, history: history, workspace: &userWorkspace)
         ItemTower.forward(parameters, features: features, ids: targets, workspace: &itemWorkspace)
         let b = targets.count
+        let users = adaptUsers(history)
         var correction: [Float]? = nil
         if config.logQCorrection {
             logQ.removeAll(keepingCapacity: true)
@@ -71,11 +82,11 @@ public struct RetrievalTrainer {
             correction = logQ
         }
         let loss = SampledSoftmax.forward(
-            users: userWorkspace.output, items: itemWorkspace.output, itemIDs: targets, queue: negatives, logQ: correction,
+            users: users, items: itemWorkspace.output, itemIDs: targets, queue: negatives, logQ: correction,
             temperature: config.temperature, workspace: &lossWorkspace)
         dUsers.resize(rows: b, columns: config.dimension, zeroed: true)
         dItems.resize(rows: b, columns: config.dimension, zeroed: true)
-        SampledSoftmax.backward(users: userWorkspace.output, items: itemWorkspace.output, queue: negatives,
+        SampledSoftmax.backward(users: users, items: itemWorkspace.output, queue: negatives,
                                 temperature: config.temperature, scale: 1 / Float(b), workspace: &lossWorkspace,
                                 dUsers: &dUsers, dItems: &dItems)
         UserTower.backward(parameters, history: history, dUser: dUsers, workspace: &userWorkspace, gradients: &gradients)
@@ -83,6 +94,20 @@ public struct RetrievalTrainer {
         applyAdam()
         queue.push(itemWorkspace.output, itemIDs: targets)
         return loss / Double(b)
+    }
+
+    /// `u` of the batch: the tower's output, or (with an adaptation) a copy adapted on each
+    /// history's last items.
+    private mutating func adaptUsers(_ history: HistoryBatch) -> Tensor {
+        guard let adaptation = config.adaptation, adaptation.steps > 0 else { return userWorkspace.output }
+        if steps % Self.adaptationRefreshSteps == 0 || adaptationItems.shape[0] != config.items {
+            adaptationItems = itemEmbeddings()
+        }
+        adaptedUsers.resize(rows: history.count, columns: config.dimension)
+        adaptedUsers.assign(userWorkspace.output)
+        adaptation.adapt(&adaptedUsers, histories: (0..<history.count).map { history.history($0) }, items: adaptationItems,
+                         temperature: config.temperature, workspace: &adaptationWorkspace)
+        return adaptedUsers
     }
 
     /// An empty queue (the warm-up's negatives: in-batch only).

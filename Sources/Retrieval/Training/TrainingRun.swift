@@ -83,12 +83,13 @@ public enum RetrievalTraining {
         return best
     }
 
-    /// Mean recall@50 over the validation cases.
+    /// Mean recall@50 over the validation cases (`u` adapted as the config says).
     public static func validationRecall(
         _ split: NextItemSplit, parameters: RetrievalParameters, itemEmbeddings: Tensor, config: RetrievalConfig
     ) -> Double {
         let ranked = TwoTowerRanking.rank(split.validation, parameters: parameters, itemEmbeddings: itemEmbeddings,
-                                          maxHistory: config.maxHistory, k: 50)
+                                          maxHistory: config.maxHistory, k: 50, adaptation: config.adaptation,
+                                          temperature: config.temperature)
         let values = zip(split.validation, ranked).map { CaseMetrics($0, ranked: $1, cutoffs: [50]).recall[50]! }
         return values.reduce(0, +) / Double(max(values.count, 1))
     }
