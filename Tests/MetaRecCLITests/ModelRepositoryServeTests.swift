@@ -102,19 +102,27 @@ import Testing
         let labels = root.appendingPathComponent("ranker/LABELS")
         try "stable 1\ncanary\n".write(to: labels, atomically: true, encoding: .utf8)
         let refused = try ServeCommandTests.Served(arguments: ["--models", root.path, "--port", "0"], environment: [:])
-        #expect(refused.terminate() != 0)
+        #expect(refused.exitStatus() != 0)
         #expect(refused.lines.contains { $0.contains("\(labels.path):2") }, "\(refused.lines)")
         try FileManager.default.removeItem(at: labels)
         try FileManager.default.createDirectory(at: root.appendingPathComponent("ranker/2"), withIntermediateDirectories: true)
         let unloadable = try ServeCommandTests.Served(arguments: ["--models", root.path, "--port", "0"], environment: [:])
-        #expect(unloadable.terminate() != 0)
+        #expect(unloadable.exitStatus() != 0)
         #expect(unloadable.lines.contains { $0.contains("cannot load the model version \(root.path)/ranker/2") }, "\(unloadable.lines)")
         let both = try ServeCommandTests.Served(arguments: ["--models", root.path, "--model", root.path + "/ranker/1"], environment: [:])
-        #expect(both.terminate() != 0)
+        #expect(both.exitStatus() != 0)
         #expect(both.lines.contains { $0.contains("give exactly one") }, "\(both.lines)")
         let orphan = try ServeCommandTests.Served(arguments: ["--model", root.path + "/ranker/1", "--split", "stable=1"], environment: [:])
-        #expect(orphan.terminate() != 0)
+        #expect(orphan.exitStatus() != 0)
         #expect(orphan.lines.contains { $0.contains("--split is an option of a model repository") }, "\(orphan.lines)")
+    }
+}
+extension ServeCommandTests.Served {
+    /// Reads standard error to its end and waits for the process to exit by itself (a refusal at start).
+    func exitStatus() -> Int32 {
+        _ = waitFor { _ in false }
+        process.waitUntilExit()
+        return process.terminationStatus
     }
 }
 #endif

@@ -9,7 +9,7 @@ import Testing
 /// and label routes, the A/B split of `/v1/score`, per-version metrics, hot swaps through
 /// ``ScoringServer/reloadModels()`` (what SIGHUP and the poll call), and bad input at start and
 /// on reload. The process-level swap under load is `MetaRecCLITests/ModelRepositoryServeTests`.
-@Suite struct ModelRepositoryServerTests {
+@Suite(.serialized) struct ModelRepositoryServerTests {
     static let candidates = #"[{"item_id": "3", "price": 2.5}, {"item_id": "4"}]"#
 
     /// Writes a synthetic model (seed `seed`) as `root/name/version`, under a temporary name
@@ -34,9 +34,9 @@ import Testing
                                             configuration: ServerConfiguration(port: 0, sweepInterval: .seconds(60)), logger: logger)
     }
 
-    static func score(_ port: Int, _ path: String = "/v1/score", user: String = "u1") throws -> LoopbackHTTP.Reply {
-        try LoopbackHTTP.request(port: port, method: "POST", path: path,
-                                 body: Data(#"{"user": "\#(user)", "candidates": \#(candidates)}"#.utf8))
+    /// A score request on a detached thread (``http(_:_:_:_:declaredLength:contentType:headers:)``).
+    static func score(_ port: Int, _ path: String = "/v1/score", user: String = "u1") async throws -> LoopbackHTTP.Reply {
+        try await http(port, "POST", path, #"{"user": "\#(user)", "candidates": \#(candidates)}"#)
     }
 
     @Test func `version and label routes score with that version; unknown names, versions and labels are 404 naming them`() async throws {
@@ -49,23 +49,24 @@ import Testing
             for (path, version) in [("/v1/models/ranker/versions/1/score", 1), ("/v1/models/ranker/versions/2/score", 2),
                                     ("/v1/models/ranker/labels/stable/score", 1), ("/v1/models/ranker/labels/canary/score", 2),
                                     ("/v1/models/ranker/labels/latest/score", 2), ("/v1/score", 1)] {
-                let reply = try Self.score(port, path)
+                let reply = try await Self.score(port, path)
                 #expect(reply.status == 200, "\(path): \(reply.text)")
                 #expect(reply.json?["version"] as? Int == version && reply.json?["model_version"] as? String == ids[version], "\(path): \(reply.text)")
             }
             // The two versions are different models: their scores differ.
-            let (a, b) = (try Self.score(port, "/v1/models/ranker/versions/1/score"), try Self.score(port, "/v1/models/ranker/versions/2/score"))
+            let a = try await Self.score(port, "/v1/models/ranker/versions/1/score")
+            let b = try await Self.score(port, "/v1/models/ranker/versions/2/score")
             #expect(a.json?["scores"] as? [[String: Double]] != b.json?["scores"] as? [[String: Double]])
             for (path, field, named) in [("/v1/models/ranker/versions/3/score", "version", "version 3"),
                                          ("/v1/models/ranker/versions/one/score", "version", "version one"),
                                          ("/v1/models/ranker/labels/nightly/score", "label", "label nightly"),
                                          ("/v1/models/other/versions/1/score", "name", "model other")] {
-                let reply = try Self.score(port, path)
+                let reply = try await Self.score(port, path)
                 let error = reply.json?["error"] as? [String: Any]
                 #expect(reply.status == 404 && error?["code"] as? String == "unknown_model" && error?["field"] as? String == field, "\(path): \(reply.text)")
                 #expect((error?["message"] as? String)?.contains(named) == true, "\(path): \(reply.text)")
             }
-            let wrongMethod = try LoopbackHTTP.request(port: port, method: "GET", path: "/v1/models/ranker/versions/1/score")
+            let wrongMethod = try await http(port, "GET", "/v1/models/ranker/versions/1/score")
             #expect(wrongMethod.status == 405 && wrongMethod.headers["allow"] == "POST", "\(wrongMethod.status) \(wrongMethod.headers)")
         }
     }
@@ -82,12 +83,12 @@ import Testing
             var counts = [1: 0, 2: 0]
             for u in 0..<120 {
                 let user = "user-\(u)"
-                let first = try Self.score(port, user: user).json?["version"] as? Int
-                let again = try Self.score(port, user: user).json?["version"] as? Int
+                let first = try await Self.score(port, user: user).json?["version"] as? Int
+                let again = try await Self.score(port, user: user).json?["version"] as? Int
                 #expect(first != nil && first == again && first == reference.version(user: user), "\(user): \(String(describing: first)), \(String(describing: again))")
                 counts[first ?? 0, default: 0] += 2
             }
-            let metrics = try LoopbackHTTP.request(port: port, method: "GET", path: "/metrics").text
+            let metrics = try await http(port, "GET", "/metrics").text
             for v in [1, 2] {
                 let served = Self.sample(metrics, "metarec_model_requests_total", [#"version="\#(v)""#, #"route="split""#, #"status="2xx""#])
                 #expect(served == Double(counts[v]!), "version \(v): \(served) in /metrics, \(counts[v]!) replies")
@@ -111,22 +112,22 @@ import Testing
         let (logger, records) = InMemoryLogHandler.makeLogger(label: "metarec-test")
         let server = try Self.server(root, logger: logger)
         try await withRunning(server) { port in
-            #expect(try Self.score(port).json?["model_version"] as? String == first)
+            #expect(try await Self.score(port).json?["model_version"] as? String == first)
             #expect(await server.reloadModels(), "a reload with nothing new still installs the same table")
             #expect(server.models.live.map(\.version) == [1])
             let second = try Self.writeVersion(root, 2, seed: 32)
             #expect(await server.reloadModels())
-            let reply = try Self.score(port)
+            let reply = try await Self.score(port)
             #expect(reply.json?["version"] as? Int == 2 && reply.json?["model_version"] as? String == second, "\(reply.text)")
             #expect(server.models.live.map(\.version) == [2], "the newest version alone serves the default split")
-            #expect(try Self.score(port, "/v1/models/ranker/versions/1/score").status == 404, "version 1 is unloaded")
-            #expect(records.entries.contains { $0.message.description == "model version unloaded" && $0.metadata?["version"] == "1" })
+            #expect(try await Self.score(port, "/v1/models/ranker/versions/1/score").status == 404, "version 1 is unloaded")
+            #expect(records.entries.contains { $0.message.description == "model version unloaded" && $0.metadata["version"] == "1" })
             // A label brings version 1 back beside 2 (labelled versions stay loaded).
             try "stable 1\n".write(to: root.appendingPathComponent("ranker/LABELS"), atomically: true, encoding: .utf8)
             #expect(await server.reloadModels())
             #expect(server.models.live.map(\.version) == [1, 2])
-            #expect(try Self.score(port).json?["version"] as? Int == 1, "the default split follows stable")
-            #expect(try Self.score(port, "/v1/models/ranker/labels/latest/score").json?["version"] as? Int == 2)
+            #expect(try await Self.score(port).json?["version"] as? Int == 1, "the default split follows stable")
+            #expect(try await Self.score(port, "/v1/models/ranker/labels/latest/score").json?["version"] as? Int == 2)
         }
     }
 
@@ -153,10 +154,10 @@ import Testing
         try await withRunning(server) { port in
             try FileManager.default.createDirectory(at: broken, withIntermediateDirectories: true)
             #expect(await server.reloadModels() == false)
-            #expect(try Self.score(port).json?["model_version"] as? String == first, "version 1 keeps serving")
+            #expect(try await Self.score(port).json?["model_version"] as? String == first, "version 1 keeps serving")
             try "stable 1\ncanary one\n".write(to: labels, atomically: true, encoding: .utf8)
             #expect(await server.reloadModels() == false)
-            #expect(try Self.score(port).status == 200)
+            #expect(try await Self.score(port).status == 200)
             let failures = records.entries.filter { $0.level == .error && $0.message.description.hasPrefix("model repository reload failed") }
             #expect(failures.count == 2, "\(records.entries.map(\.message))")
             #expect(failures.first?.message.description.contains(broken.path) == true, "the log names the directory: \(failures.first.map { "\($0.message)" } ?? "")")
