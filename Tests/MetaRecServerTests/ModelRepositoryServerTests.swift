@@ -28,9 +28,9 @@ import Testing
         return model.modelVersion
     }
 
-    static func server(_ root: URL, split: String? = nil, logger: Logger = Logger(label: "metarec-test")) throws -> ScoringServer {
+    static func server(_ root: URL, split: String? = nil, poll: Duration? = nil, logger: Logger = Logger(label: "metarec-test")) throws -> ScoringServer {
         let weights = try split.map { try RoutingPlan.parse($0) } ?? []
-        return try ScoringServer.repository(RepositorySettings(root: root.path, weights: weights, pollInterval: nil),
+        return try ScoringServer.repository(RepositorySettings(root: root.path, weights: weights, pollInterval: poll),
                                             configuration: ServerConfiguration(port: 0, sweepInterval: .seconds(60)), logger: logger)
     }
 
@@ -128,6 +128,24 @@ import Testing
             #expect(server.models.live.map(\.version) == [1, 2])
             #expect(try await Self.score(port).json?["version"] as? Int == 1, "the default split follows stable")
             #expect(try await Self.score(port, "/v1/models/ranker/labels/latest/score").json?["version"] as? Int == 2)
+        }
+    }
+
+    @Test func `the poll picks up a new version without a signal`() async throws {
+        let root = try temporaryDirectory("metarec-repo-poll")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try Self.writeVersion(root, 1, seed: 35)
+        let server = try Self.server(root, poll: .milliseconds(100))
+        try await withRunning(server) { port in
+            #expect(try await Self.score(port).json?["version"] as? Int == 1)
+            let second = try Self.writeVersion(root, 2, seed: 36)
+            var version: Int?
+            for _ in 0..<100 where version != 2 {  // up to 10 s on a loaded machine; typically one poll
+                try await Task.sleep(for: .milliseconds(100))
+                version = try await Self.score(port).json?["version"] as? Int
+            }
+            let reply = try await Self.score(port)
+            #expect(reply.json?["version"] as? Int == 2 && reply.json?["model_version"] as? String == second, "\(reply.text)")
         }
     }
 
