@@ -76,7 +76,10 @@ extension ScoringServer {
         router.get("/metrics") { [self] _, _ -> Response in
             await timed(.metrics) { () async throws(ServingError) -> Response in
                 predictor.metrics.recordStores(support: predictor.supportStore as? SupportStore, embeddings: predictor.model.embeddings)
-                if let redis = predictor.supportStore as? RedisSupportStore { predictor.metrics.recordSharedStore(redis.statistics) }
+                // Each version's metrics add its own store's new round trips to the shared counters.
+                for version in models.live {
+                    if let redis = version.predictor.supportStore as? RedisSupportStore { version.predictor.metrics.recordSharedStore(redis.statistics) }
+                }
                 return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                                 body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
             }

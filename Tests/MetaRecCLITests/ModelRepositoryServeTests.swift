@@ -95,6 +95,29 @@ import Testing
         #expect(served.lines.contains { $0.contains("model version unloaded") && $0.contains("version=1") })
     }
 
+    @Test(.enabled(if: RedisProcess.available, RedisProcess.absent))
+    func `with a shared store each version keeps its rows under its own model version`() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("metarec-repo-redis-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try Self.writeVersion(root, 1, seed: 71)
+        try Self.writeVersion(root, 2, seed: 72)
+        try "stable 1\ncanary 2\n".write(to: root.appendingPathComponent("ranker/LABELS"), atomically: true, encoding: .utf8)
+        let redis = try RedisProcess()
+        let served = try ServeCommandTests.Served(arguments: ["--models", root.path, "--port", "0", "--support", redis.url,
+                                                              "--split", "stable=1,canary=1"], environment: [:])
+        let port = try ServeCommandTests.port(of: served.waitFor { $0.contains("listening") })
+        let user = "repo-\(UUID().uuidString)"
+        #expect(try FleetTests.event(port, user: user).status == 200)
+        for label in ["stable", "canary"] {
+            let (status, body) = try EventLogCrashTests.request(port, "POST", "/v1/models/ranker/labels/\(label)/score",
+                                                                #"{"user": "\#(user)", "candidates": [{"item_id": "3"}]}"#)
+            #expect(status == 200 && body.contains(#""support_rows":1"#), "\(label): \(body)")
+        }
+        let metrics = try EventLogCrashTests.request(port, "GET", "/metrics").1
+        #expect(FleetTests.metric(metrics, "metarec_support_store_appended_rows_total") == 2, "one row per version")
+        #expect(served.terminate() == 0)
+    }
+
     @Test func `a malformed LABELS or an unloadable version is refused at start, naming it`() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("metarec-repo-bad-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }

@@ -99,6 +99,27 @@ import Testing
         #expect(counts[1]! > 0 && counts[2]! > 0, "both arms get users: \(counts)")
     }
 
+    @Test func `an event reaches every served version's own support store`() async throws {
+        let root = try temporaryDirectory("metarec-repo-events")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try Self.writeVersion(root, 1, seed: 25)
+        try Self.writeVersion(root, 2, seed: 26)
+        try "stable 1\n".write(to: root.appendingPathComponent("ranker/LABELS"), atomically: true, encoding: .utf8)
+        let server = try Self.server(root)
+        try await withRunning(server) { port in
+            for v in [1, 2] { #expect(try await Self.score(port, "/v1/models/ranker/versions/\(v)/score", user: "e1").json?["support_rows"] as? Int == 0) }
+            let posted = try await http(port, "POST", "/v1/events",
+                                        #"{"events": [{"user": "e1", "item_id": "5", "task0": 1, "task1": 0, "timestamp": 1700000000}]}"#)
+            #expect(posted.status == 200 && posted.text == #"{"appended":1}"#, "\(posted.text)")
+            for v in [1, 2] {
+                let reply = try await Self.score(port, "/v1/models/ranker/versions/\(v)/score", user: "e1")
+                #expect(reply.json?["support_rows"] as? Int == 1 && reply.json?["finetuned"] as? Bool == true, "version \(v): \(reply.text)")
+            }
+            let stores = server.models.live.map(\.predictor.model.support)
+            #expect(stores.count == 2 && stores[0] !== stores[1], "each version has its own store")
+        }
+    }
+
     /// The sum of the samples of `name` whose labels contain each of `labels`.
     static func sample(_ text: String, _ name: String, _ labels: [String]) -> Double {
         text.split(separator: "\n").filter { $0.hasPrefix(name + "{") && labels.allSatisfy($0.contains) }
