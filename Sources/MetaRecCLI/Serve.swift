@@ -25,10 +25,11 @@ struct Serve: AsyncParsableCommand {
             replayed after the snapshot at start; without --state events are not durable). \
             A non-loopback --host needs bearer tokens (or --insecure-no-auth). \
             With --models DIR (DIR/<name>/<version>/ model directories, optional DIR/<name>/LABELS of "<label> <version>" \
-            lines) /v1/score follows the A/B split by hash(user) and each response carries the scoring "version"; a new \
-            version directory (appear it by renaming) or LABELS change is loaded beside the running versions, swapped in \
-            without failing a request, and the old version unloaded once drained; a version that fails to load is \
-            logged and the running ones keep serving. --models does not combine with --state or --retrieval.
+            lines) /v1/score follows the A/B split by hash(user) and each response carries the scoring "version". DIR is \
+            re-read every --models-poll-seconds and on SIGHUP: a new version directory (copy it under a temporary name, \
+            then rename it) or a LABELS change is loaded beside the running versions and swapped in without failing a \
+            request; the old version is unloaded once drained; a version that fails to load is logged and the running \
+            ones keep serving. --models does not combine with --state or --retrieval.
             """)
 
     @Option(help: "Model directory (from metarec train); only read. Exactly one of --model and --models. [METAREC_MODEL]")
