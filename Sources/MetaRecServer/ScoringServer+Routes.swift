@@ -94,20 +94,16 @@ extension ScoringServer {
         return router
     }
 
-    /// The body of `request` scored on `version` (held: released here, whatever happens).
+    /// The body of `request` scored on `version` (held: released here, whatever happens; a body
+    /// refused before scoring counts as the version's 4xx).
     private func score(_ request: Request, on version: ServedVersion, route: VersionRoute) async throws(ServingError) -> Response {
-        let body: Data
-        do {
-            body = try await readBody(request)
-        } catch {
-            version.release()
-            throw error
-        }
+        let start = ContinuousClock.now
         let scoreRequest: ScoreRequest
         do {
+            let body = try await readBody(request)
             scoreRequest = try RequestDecoding.scoreRequest(from: body, maxCandidates: version.predictor.settings.maxCandidates)
         } catch {
-            version.metrics?.record(route, status: error.httpStatus, nanoseconds: 0)
+            version.metrics?.record(route, status: error.httpStatus, nanoseconds: Self.nanoseconds(since: start))
             version.release()
             throw error
         }

@@ -66,6 +66,12 @@ import Testing
                 #expect(reply.status == 404 && error?["code"] as? String == "unknown_model" && error?["field"] as? String == field, "\(path): \(reply.text)")
                 #expect((error?["message"] as? String)?.contains(named) == true, "\(path): \(reply.text)")
             }
+            let malformed = try await http(port, "POST", "/v1/models/ranker/versions/2/score", #"{"user": "u1"}"#)
+            #expect(malformed.status == 400, "\(malformed.text)")
+            let metrics = try await http(port, "GET", "/metrics").text
+            #expect(Self.sample(metrics, "metarec_model_requests_total", [#"version="2""#, #"route="version""#, #"status="4xx""#]) == 1)
+            #expect(Self.sample(metrics, "metarec_model_requests_total", [#"version="2""#, #"route="version""#, #"status="2xx""#]) == 2)
+            #expect(Self.sample(metrics, "metarec_model_requests_total", [#"version="2""#, #"route="label""#, #"status="2xx""#]) == 2)
             let wrongMethod = try await http(port, "GET", "/v1/models/ranker/versions/1/score")
             #expect(wrongMethod.status == 405 && wrongMethod.headers["allow"] == "POST", "\(wrongMethod.status) \(wrongMethod.headers)")
         }
