@@ -12,7 +12,10 @@
 #      and expects 401) for at most ST_MAX_EXAMPLES cases per operation and ST_MAX_TIME seconds:
 #      any 5xx, or any response the document does not allow, fails (scripts/schemathesis.toml counts
 #      413 body_too_large as refusing an invalid body);
-#   5. stops the server with SIGTERM (it must exit 0, with its support-store snapshot in the state directory).
+#   5. stops the server with SIGTERM (it must exit 0, with its support-store snapshot in the state directory);
+#   6. serves the same model as version 1 of a model repository (`metarec serve --models`, LABELS
+#      "stable 1") and runs schemathesis on the repository routes (/v1/models/…, whose examples name
+#      ranker, version 1 and label stable, so they score) for at most ST_REPO_MAX_TIME seconds.
 # positive_data_acceptance is left out: whether a feature name is valid depends on the served model's
 # config, which one document for every model cannot state, so schema-valid requests naming unknown
 # features are rightly refused with 400 unknown_feature.
@@ -23,6 +26,7 @@ VENV=${VENV:-.build-venv}
 ST_MAX_EXAMPLES=${ST_MAX_EXAMPLES:-200}
 ST_MAX_TIME=${ST_MAX_TIME:-60}
 ST_SEED=${ST_SEED:-20}
+ST_REPO_MAX_TIME=${ST_REPO_MAX_TIME:-20}
 BIN_DIR=$(swift build --show-bin-path)
 OUT=.build/openapi-check
 DOC=Sources/MetaRecServer/openapi.yaml
@@ -76,3 +80,42 @@ wait "$SERVER" || { cat "$OUT/server.log" >&2; echo "openapi-check: the server d
 grep -q 'support store snapshot written' "$OUT/server.log" || { echo "openapi-check: no snapshot at shutdown" >&2; exit 1; }
 [ -f "$OUT/state/support.snapshot" ] || { echo "openapi-check: no snapshot in the state directory" >&2; exit 1; }
 if grep -q '"level":"error"' "$OUT/server.log"; then grep '"level":"error"' "$OUT/server.log" >&2; echo "openapi-check: the server logged errors" >&2; exit 1; fi
+
+# 6. The model repository's routes against `metarec serve --models` (no --state: refused with a repository).
+mkdir -p "$OUT/repository/ranker"
+cp -R "$OUT/model" "$OUT/repository/ranker/1"
+echo "stable 1" >"$OUT/repository/ranker/LABELS"
+chmod -R a-w "$OUT/repository"
+METAREC_TOKENS="$TOKEN" OPENBLAS_NUM_THREADS=1 "$BIN_DIR/metarec" serve --models "$OUT/repository" --port 0 \
+    --log-format json 2>"$OUT/repository-server.log" &
+SERVER=$!
+PORT=""
+for _ in $(seq 300); do
+    PORT=$(grep -o '"address":"http://127.0.0.1:[0-9]*' "$OUT/repository-server.log" | grep -o '[0-9]*$' || true)
+    [ -n "$PORT" ] && break
+    kill -0 "$SERVER" 2>/dev/null || { cat "$OUT/repository-server.log" >&2; echo "openapi-check: the repository server exited" >&2; exit 1; }
+    sleep 0.1
+done
+[ -n "$PORT" ] || { echo "openapi-check: the repository server did not listen within 30 s" >&2; exit 1; }
+START=$(date +%s)
+"$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml --no-color run "$DOC" --url "http://127.0.0.1:$PORT" --header "Authorization: Bearer $TOKEN" \
+    --include-path-regex '^/v1/models/' --checks all --exclude-checks positive_data_acceptance \
+    --phases examples,coverage,fuzzing --max-examples "$ST_MAX_EXAMPLES" --max-time "$ST_REPO_MAX_TIME" --seed "$ST_SEED" \
+    --workers 2 --request-timeout 10 >"$OUT/schemathesis-repository.log" 2>&1 || {
+    cat "$OUT/schemathesis-repository.log"; echo "openapi-check: schemathesis found problems on the repository routes (log: $OUT/schemathesis-repository.log)" >&2; exit 1; }
+ELAPSED=$(( $(date +%s) - START ))
+SUMMARY=$(grep -E '^ *[0-9]+ generated' "$OUT/schemathesis-repository.log" | tr -s ' ')
+# The examples scored (a 2xx counted for version 1), so the 200 replies were checked against the document too.
+SCORED=$("$VENV/bin/python" - "http://127.0.0.1:$PORT/metrics" "$TOKEN" <<'PY'
+import sys, urllib.request
+url, token = sys.argv[1:3]
+text = urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"}), timeout=10).read().decode()
+print(int(sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
+              if l.startswith("metarec_model_requests_total{") and 'status="2xx"' in l)))
+PY
+)
+[ "$SCORED" -gt 0 ] || { echo "openapi-check: no repository route scored (metarec_model_requests_total 2xx = $SCORED)" >&2; exit 1; }
+echo "openapi-check: repository routes (metarec serve --models); schemathesis:$SUMMARY in ${ELAPSED}s, $SCORED scored"
+kill -TERM "$SERVER"
+wait "$SERVER" || { cat "$OUT/repository-server.log" >&2; echo "openapi-check: the repository server did not exit cleanly on SIGTERM" >&2; exit 1; }
+if grep -q '"level":"error"' "$OUT/repository-server.log"; then grep '"level":"error"' "$OUT/repository-server.log" >&2; echo "openapi-check: the repository server logged errors" >&2; exit 1; fi

@@ -10,24 +10,42 @@ import Retrieval
 import Serving
 
 /// `metarec serve`: the HTTP scoring server (`docs/DESIGN.md` §HTTP, the `MetaRecServer` library) on one
-/// model directory, until SIGTERM/SIGINT. Settings come from the flags, then the environment
+/// model directory (`--model`) or a model repository (`--models`, re-read on SIGHUP and every poll), until SIGTERM/SIGINT. Settings come from the flags, then the environment
 /// (``MetaRecServer/ServerSettings`` lists the variables), then the defaults.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve per-user fine-tuned scores over HTTP: POST /v1/score, POST /v1/events, POST /v1/recommend, GET /healthz, GET /metrics, GET /openapi.yaml.",
+        abstract: "Serve per-user fine-tuned scores over HTTP: POST /v1/score, POST /v1/models/{name}/versions/{n}/score, POST /v1/models/{name}/labels/{label}/score, POST /v1/events, POST /v1/recommend, GET /healthz, GET /metrics, GET /openapi.yaml.",
         discussion: """
             Every setting can also come from the environment; a flag wins over its variable: \
-            METAREC_MODEL, METAREC_HOST, METAREC_PORT, METAREC_WORKERS, METAREC_SWEEP_SECONDS, METAREC_STATE, \
+            METAREC_MODEL, METAREC_MODELS, METAREC_MODEL_NAME, METAREC_SPLIT, METAREC_MODELS_POLL_SECONDS, METAREC_HOST, METAREC_PORT, METAREC_WORKERS, METAREC_SWEEP_SECONDS, METAREC_STATE, \
             METAREC_EVENT_FSYNC, METAREC_SNAPSHOT_SECONDS, METAREC_HEADER_TIMEOUT_SECONDS, METAREC_BODY_TIMEOUT_SECONDS, \
             METAREC_IDLE_TIMEOUT_SECONDS, METAREC_MAX_CONNECTIONS, METAREC_SHUTDOWN_GRACE_SECONDS, METAREC_TOKEN_FILE, \
             METAREC_TOKENS, METAREC_INSECURE_NO_AUTH, METAREC_RETRIEVAL, METAREC_RETRIEVAL_ITEM_FEATURE, METAREC_CATALOGUE, LOG_LEVEL, LOG_FORMAT. The model directory is only read; the \
             support-store snapshot and the event log live in --state (an event is acknowledged once it is in the log; \
             replayed after the snapshot at start; without --state events are not durable). \
-            A non-loopback --host needs bearer tokens (or --insecure-no-auth).
+            A non-loopback --host needs bearer tokens (or --insecure-no-auth). \
+            With --models DIR (DIR/<name>/<version>/ model directories, optional DIR/<name>/LABELS of "<label> <version>" \
+            lines) /v1/score follows the A/B split by hash(user) and each response carries the scoring "version". DIR is \
+            re-read every --models-poll-seconds and on SIGHUP: a new version directory (copy it under a temporary name, \
+            then rename it) or a LABELS change is loaded beside the running versions and swapped in without failing a \
+            request; the old version is unloaded once drained; a version that fails to load is logged and the running \
+            ones keep serving. --models does not combine with --state or --retrieval.
             """)
 
-    @Option(help: "Model directory (from metarec train); only read. [METAREC_MODEL]")
+    @Option(help: "Model directory (from metarec train); only read. Exactly one of --model and --models. [METAREC_MODEL]")
     var model: String?
+
+    @Option(help: "Model repository: DIR/<name>/<version>/ model directories and an optional DIR/<name>/LABELS (\"stable 3\" lines); only read. [METAREC_MODELS]")
+    var models: String?
+
+    @Option(help: "With --models: the served model name (default: the only one in DIR; several are an error). [METAREC_MODEL_NAME]")
+    var modelName: String?
+
+    @Option(help: "With --models: the A/B split of /v1/score, label-or-version=weight pairs, e.g. stable=90,canary=10 (default: all to label stable if it exists, else the newest version). [METAREC_SPLIT]")
+    var split: String?
+
+    @Option(help: "With --models: seconds between re-reads of DIR (default 5; 0 = only on SIGHUP). [METAREC_MODELS_POLL_SECONDS]")
+    var modelsPollSeconds: String?
 
     @Option(help: "Address to bind (default 127.0.0.1). [METAREC_HOST]")
     var host: String?
@@ -103,7 +121,8 @@ struct Serve: AsyncParsableCommand {
     /// The flags given, as the first provider: they win over the environment.
     var flagProvider: InMemoryProvider {
         let flags: [(AbsoluteConfigKey, String?)] = [
-            ("metarec.model", model), ("metarec.host", host), ("metarec.port", port), ("metarec.workers", workers),
+            ("metarec.model", model), ("metarec.models", models), ("metarec.model.name", modelName), ("metarec.split", split),
+            ("metarec.models.poll.seconds", modelsPollSeconds), ("metarec.host", host), ("metarec.port", port), ("metarec.workers", workers),
             ("metarec.sweep.seconds", sweepSeconds), ("metarec.state", state),
             ("metarec.event.fsync", eventFsync), ("metarec.snapshot.seconds", snapshotSeconds),
             ("metarec.header.timeout.seconds", headerTimeoutSeconds), ("metarec.body.timeout.seconds", bodyTimeoutSeconds),
@@ -130,15 +149,7 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw LogOptions.failure(error.description)
         }
-        let loaded: LoadedModel
-        do {
-            loaded = try LoadedModel(path: settings.model)
-        } catch {
-            throw LogOptions.failure("cannot load \(settings.model): \(error)")
-        }
-        let recommender = try Self.recommender(settings, ranker: loaded.config)
-        let server = ScoringServer(model: ServingModel(loaded), configuration: settings.configuration, logger: logger,
-                                   recommender: recommender)
+        let server = try Self.server(settings, logger: logger)
         server.bootstrapProcessMetrics()
         do {
             try server.restoreState()
@@ -147,6 +158,27 @@ struct Serve: AsyncParsableCommand {
         }
         // Until SIGTERM/SIGINT: the server stops accepting and drains, the batcher finishes, the support store is snapshotted.
         try await makeServiceGroup(server, signals: [.sigterm, .sigint]).run()
+    }
+
+    /// The server of `--model` (with its `--retrieval`) or of `--models`.
+    static func server(_ settings: ServerSettings, logger: Logger) throws -> ScoringServer {
+        if let repository = settings.repository {
+            do {
+                return try ScoringServer.repository(repository, configuration: settings.configuration, logger: logger)
+            } catch {
+                throw LogOptions.failure("cannot serve the model repository \(repository.root): \(error)")
+            }
+        }
+        let path = settings.model ?? ""
+        let loaded: LoadedModel
+        do {
+            loaded = try LoadedModel(path: path)
+        } catch {
+            throw LogOptions.failure("cannot load \(path): \(error)")
+        }
+        let recommender = try Self.recommender(settings, ranker: loaded.config)
+        return ScoringServer(model: ServingModel(loaded), configuration: settings.configuration, logger: logger,
+                             recommender: recommender)
     }
 
     /// The retrieval model of `--retrieval` with its index, checked against the ranker; `nil` without one.

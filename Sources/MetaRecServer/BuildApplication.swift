@@ -47,6 +47,7 @@ public func buildApplication(
 /// BatcherService    auto-batcher threads; drains at shutdown
 /// SweepService      eviction sweep every sweep interval
 /// PeriodicSnapshotService  snapshot + event-log truncation every snapshot interval (with --state)
+/// RepositoryService reloads of the model repository on SIGHUP and every poll (with --models)
 /// services…         the caller's own
 /// Application       Hummingbird: stops accepting, finishes open requests   stops first
 /// ```
@@ -67,8 +68,9 @@ public func makeServiceGroup(
     _ server: ScoringServer, services: [any Service] = [], signals: [UnixSignal] = [],
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> ServiceGroup {
+    let repository: [any Service] = server.reloader.map { [RepositoryService(server: server, reloader: $0)] } ?? []
     let ordered: [any Service] = [SnapshotService(server: server), BatcherService(server: server), SweepService(server: server),
-                                  PeriodicSnapshotService(server: server)]
+                                  PeriodicSnapshotService(server: server)] + repository
         + services + [buildApplication(server, onServerRunning: onServerRunning)]
     return ServiceGroup(configuration: .init(
         services: ordered.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup,

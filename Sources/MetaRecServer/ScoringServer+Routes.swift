@@ -9,9 +9,11 @@ extension ScoringServer {
     /// The routes and the methods they take.
     static let routes: [String: [HTTPRequest.Method]] = [
         "/v1/score": [.post], "/v1/events": [.post], "/v1/recommend": [.post], "/healthz": [.get], "/metrics": [.get], "/openapi.yaml": [.get],
+        "/v1/models/{name}/versions/{version}/score": [.post], "/v1/models/{name}/labels/{label}/score": [.post],
     ]
 
-    /// `POST /v1/score`, `POST /v1/events`, `POST /v1/recommend`, `GET /healthz`, `GET /metrics`, `GET /openapi.yaml`;
+    /// `POST /v1/score`, `POST /v1/models/{name}/versions/{n}/score`, `POST /v1/models/{name}/labels/{label}/score`,
+    /// `POST /v1/events`, `POST /v1/recommend`, `GET /healthz`, `GET /metrics`, `GET /openapi.yaml`;
     /// Hummingbird's `MetricsMiddleware` (HTTP metrics on the process-wide `MetricsSystem`); the
     /// bearer tokens, when configured (``AuthenticationMiddleware``); 404 and 405 as JSON errors
     /// (``RouteErrorMiddleware``).
@@ -24,11 +26,21 @@ extension ScoringServer {
             await timed(.score) { () async throws(ServingError) -> Response in
                 let body = try await readBody(request)
                 let scoreRequest = try RequestDecoding.scoreRequest(from: body, maxCandidates: predictor.settings.maxCandidates)
-                let result = try await batcher.score(scoreRequest)
-                var bytes: [UInt8] = []
-                bytes.reserveCapacity(64 + result.scores.count * 24)
-                result.writeJSON(into: &bytes)
-                return HTTPReply.json(.ok, bytes)
+                return try await score(scoreRequest, on: models.acquire(.split(user: scoreRequest.user)), route: .split)
+            }
+        }
+        router.post("/v1/models/:name/versions/:version/score") { [self] request, context -> Response in
+            let (name, version) = (context.parameters.get("name") ?? "", context.parameters.get("version") ?? "")
+            return await timed(.score) { () async throws(ServingError) -> Response in
+                let served = try models.acquire(.version(name: name, version))
+                return try await score(request, on: served, route: .version)
+            }
+        }
+        router.post("/v1/models/:name/labels/:label/score") { [self] request, context -> Response in
+            let (name, label) = (context.parameters.get("name") ?? "", context.parameters.get("label") ?? "")
+            return await timed(.score) { () async throws(ServingError) -> Response in
+                let served = try models.acquire(.label(name: name, label))
+                return try await score(request, on: served, route: .label)
             }
         }
         router.post("/v1/events") { [self] request, _ -> Response in
@@ -64,7 +76,10 @@ extension ScoringServer {
         router.get("/metrics") { [self] _, _ -> Response in
             await timed(.metrics) { () async throws(ServingError) -> Response in
                 predictor.metrics.recordStores(support: predictor.supportStore as? SupportStore, embeddings: predictor.model.embeddings)
-                if let redis = predictor.supportStore as? RedisSupportStore { predictor.metrics.recordSharedStore(redis.statistics) }
+                // Each version's metrics add its own store's new round trips to the shared counters.
+                for version in models.live {
+                    if let redis = version.predictor.supportStore as? RedisSupportStore { version.predictor.metrics.recordSharedStore(redis.statistics) }
+                }
                 return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                                 body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
             }
@@ -79,18 +94,74 @@ extension ScoringServer {
         return router
     }
 
+    /// The body of `request` scored on `version` (held: released here, whatever happens; a body
+    /// refused before scoring counts as the version's 4xx).
+    private func score(_ request: Request, on version: ServedVersion, route: VersionRoute) async throws(ServingError) -> Response {
+        let start = ContinuousClock.now
+        let scoreRequest: ScoreRequest
+        do {
+            let body = try await readBody(request)
+            scoreRequest = try RequestDecoding.scoreRequest(from: body, maxCandidates: version.predictor.settings.maxCandidates)
+        } catch {
+            version.metrics?.record(route, status: error.httpStatus, nanoseconds: Self.nanoseconds(since: start))
+            version.release()
+            throw error
+        }
+        return try await score(scoreRequest, on: version, route: route)
+    }
+
+    /// `request` scored on `version` (held: released here): the reply carries the version's
+    /// model version and, from a repository, its version number (`"version"`); the version's
+    /// requests and latency are counted.
+    private func score(_ request: ScoreRequest, on version: ServedVersion, route: VersionRoute) async throws(ServingError) -> Response {
+        defer { version.release() }
+        let start = ContinuousClock.now
+        var result: ScoreResult
+        do {
+            result = try await version.batcher.score(request)
+        } catch {
+            version.metrics?.record(route, status: error.httpStatus, nanoseconds: Self.nanoseconds(since: start))
+            throw error
+        }
+        version.metrics?.record(route, status: 200, nanoseconds: Self.nanoseconds(since: start))
+        result.repositoryVersion = version.version
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(80 + result.scores.count * 24)
+        result.writeJSON(into: &bytes)
+        return HTTPReply.json(.ok, bytes)
+    }
+
+    static func nanoseconds(since start: ContinuousClock.Instant) -> Int64 {
+        let (s, atto) = (ContinuousClock.now - start).components
+        return s * 1_000_000_000 + atto / 1_000_000_000
+    }
+
     /// Records `events`: through the event log when there is one, answering only once the record
     /// is in the log under its fsync policy (503 `event_log_unavailable` when it cannot be).
+    ///
+    /// With a model repository, every loaded version turns the events into its own support rows
+    /// (its own meta-layer inputs, in its own store): the primary version first (its refusal is
+    /// the reply, nothing applied), then the others; another version refusing them (a feature it
+    /// lacks) is logged at `warning`, not answered.
     private func record(_ events: EventsRequest) async throws(ServingError) -> Int {
         guard let log = eventLog else {
-            guard predictor.supportStore.isShared else { return try predictor.record(events: events) }
+            let versions = models.live, primary = models.primary
+            let (logger, name) = (logger, models.name ?? "")
+            let recordAll: @Sendable () throws(ServingError) -> Int = {
+                let appended = try primary.predictor.record(events: events)
+                for other in versions where other !== primary {
+                    do { _ = try other.predictor.record(events: events) } catch {
+                        logger.warning("model version \(other.version ?? 0) refused events the primary version took: \(error)",
+                                       metadata: ["model": "\(name)"])
+                    }
+                }
+                return appended
+            }
+            guard primary.predictor.supportStore.isShared else { return try recordAll() }
             // A shared store's append blocks on the network (up to its timeout per socket
             // operation): off the cooperative pool, which the other routes need.
-            let predictor = self.predictor
             let result: Result<Int, ServingError> = await withCheckedContinuation { done in
-                DispatchQueue.global().async {
-                    done.resume(returning: Result { () throws(ServingError) in try predictor.record(events: events) })
-                }
+                DispatchQueue.global().async { done.resume(returning: Result { () throws(ServingError) in try recordAll() }) }
             }
             return try result.get()
         }

@@ -18,10 +18,15 @@ import Synchronization
 /// auto-batcher's worker threads (started by ``BatcherService``, drained after the HTTP server
 /// stops); the sweep runs in ``SweepService``; all are services of one `ServiceGroup`.
 public final class ScoringServer: Sendable {
-    /// Scores requests and records events; shared by every route.
-    public let predictor: Predictor
-    /// Merges concurrent `/v1/score` requests onto ``ServerConfiguration/workers`` threads.
-    public let batcher: AutoBatcher
+    /// The loaded model versions and which one answers a request: one for `--model DIR`, the
+    /// served versions of a repository for `--models DIR` (replaced by hot swaps).
+    public let models: ServedModels
+    /// Scores requests and records events: the primary version's (``ServedModels/primary``; the
+    /// only one for `--model DIR`).
+    public var predictor: Predictor { models.primary.predictor }
+    /// Merges concurrent `/v1/score` requests onto ``ServerConfiguration/workers`` threads: the
+    /// primary version's.
+    public var batcher: AutoBatcher { models.primary.batcher }
     /// Where the server listens, its worker threads, its sweep interval and its state directory.
     public let configuration: ServerConfiguration
     /// The one logger of the server, its batcher, sweeps, snapshots and Hummingbird.
@@ -29,7 +34,9 @@ public final class ScoringServer: Sendable {
     /// What `GET /metrics` renders: the serving metrics (made by a factory on this registry)
     /// and whatever else the caller registers on it.
     public let registry: PrometheusCollectorRegistry
-    /// `serving.max_body_bytes` of the model's config (413 beyond).
+    /// The adaptation and request limits given at `init` (`nil`: each model's `serving:` config).
+    let settings: ServingSettings?
+    /// `serving.max_body_bytes` of the (first primary) model's config (413 beyond).
     let maxBodyBytes: Int
     /// Whether the server has listened: a server that never did (say, the port was taken)
     /// served nothing and leaves the state directory's snapshot alone.
@@ -39,6 +46,9 @@ public final class ScoringServer: Sendable {
     public let eventLog: EventLog?
     /// The retrieval model behind `POST /v1/recommend` (`nil`: the route answers 404 `no_retrieval_model`).
     public let recommender: Recommender?
+    /// Re-reads the model repository (`--models DIR`) on SIGHUP and every poll interval; `nil`
+    /// for `--model DIR`.
+    let reloader: RepositoryReloader?
 
     /// A server for `model`.
     ///
@@ -51,29 +61,50 @@ public final class ScoringServer: Sendable {
     ///   - registry: the Prometheus registry the metrics go to; a new one per server by default, so
     ///     several servers can run in one process.
     ///   - recommender: the retrieval model for `POST /v1/recommend` (``Recommender``), if any.
-    public init(model: ServingModel, configuration: ServerConfiguration = ServerConfiguration(), settings: ServingSettings? = nil,
-                logger: Logger = Logger(label: "metarec"), registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
-                recommender: Recommender? = nil) {
+    public convenience init(model: ServingModel, configuration: ServerConfiguration = ServerConfiguration(), settings: ServingSettings? = nil,
+                            logger: Logger = Logger(label: "metarec"), registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+                            recommender: Recommender? = nil) {
+        let version = Self.makeVersion(model, version: nil, name: nil, configuration: configuration, settings: settings,
+                                       logger: logger, registry: registry)
+        self.init(models: ServedModels(single: version), reloader: nil, configuration: configuration, settings: settings,
+                  logger: logger, registry: registry, recommender: recommender)
+    }
+
+    /// A server over `models`; `reloader` re-reads a repository.
+    init(models: ServedModels, reloader: RepositoryReloader?, configuration: ServerConfiguration, settings: ServingSettings?,
+         logger: Logger, registry: PrometheusCollectorRegistry, recommender: Recommender?) {
+        self.models = models
+        self.reloader = reloader
         self.recommender = recommender
         self.registry = registry
         self.logger = logger
+        self.settings = settings
+        self.configuration = configuration
+        let primary = models.primary.predictor
+        maxBodyBytes = primary.model.config.serving.maxBodyBytes
+        // The log is the in-process store's write-ahead log: a shared store keeps its own rows.
+        eventLog = primary.supportStore.isShared ? nil : configuration.stateDirectory.map {
+            EventLog(directory: $0, policy: configuration.eventFsync, store: primary.model.support, logger: logger,
+                     metrics: EventLogMetrics(factory: Self.metricsFactory(registry)))
+        }
+    }
+
+    /// One loaded version of `model`: a predictor on its own support store (the model's, or a
+    /// shared store keyed by its model version) and an auto-batcher, not started.
+    static func makeVersion(_ model: ServingModel, version: Int?, name: String?, configuration: ServerConfiguration,
+                            settings: ServingSettings?, logger: Logger, registry: PrometheusCollectorRegistry) -> ServedVersion {
         var supportConfig = model.support.config
         supportConfig.modelVersion = model.support.modelVersion  // the version the model's rows are served under
         let shared = configuration.support.makeStore(config: supportConfig, clock: model.support.clock)
-        predictor = Predictor(model: model, settings: settings, metrics: ServingMetrics(factory: Self.metricsFactory(registry)),
-                              supportStore: shared)
+        let factory = Self.metricsFactory(registry)
+        let predictor = Predictor(model: model, settings: settings, metrics: ServingMetrics(factory: factory), supportStore: shared)
         let serving = model.config.serving
-        batcher = AutoBatcher(predictor: predictor, configuration: .init(
+        let batcher = AutoBatcher(predictor: predictor, configuration: .init(
             maxRequests: max(1, serving.batchMaxRequests),
             maxWait: .microseconds(max(0, serving.batchMaxWaitMicroseconds)),
             workers: configuration.workers), logger: logger)
-        self.configuration = configuration
-        maxBodyBytes = serving.maxBodyBytes
-        // The log is the in-process store's write-ahead log: a shared store keeps its own rows.
-        eventLog = shared != nil ? nil : configuration.stateDirectory.map {
-            EventLog(directory: $0, policy: configuration.eventFsync, store: model.support, logger: logger,
-                     metrics: EventLogMetrics(factory: Self.metricsFactory(registry)))
-        }
+        let metrics = version.map { VersionMetrics(model: name ?? "", version: $0, factory: factory) }
+        return ServedVersion(version: version, predictor: predictor, batcher: batcher, metrics: metrics)
     }
 
     /// swift-prometheus' factory on `registry`, with the request-latency buckets of
@@ -89,6 +120,7 @@ public final class ScoringServer: Sendable {
             func safe(_ s: String) -> String { String(s.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" }) }
             return (safe(name), labels.map { (safe($0.0), $0.1) })
         }
+        factory.durationHistogramBuckets[VersionMetrics.latencyLabel] = factory.durationHistogramBuckets[ServingMetrics.latencyBucketsLabel]
         factory.durationHistogramBuckets[EventLogMetrics.fsyncLabel] = EventLogMetrics.fsyncBuckets.map {
             .nanoseconds(Int64(($0 * 1e9).rounded()))
         }
@@ -103,11 +135,14 @@ public final class ScoringServer: Sendable {
         MetricsSystem.bootstrap(Self.metricsFactory(registry))
     }
 
-    /// One eviction pass over both stores; the stores' gauges follow.
+    /// One eviction pass over both stores of every loaded version; the stores' gauges follow
+    /// the primary version's.
     public func sweep() {
         let before = predictor.model.support.count
-        predictor.supportStore.sweep()
-        predictor.model.embeddings.sweep()
+        for version in models.live {
+            version.predictor.supportStore.sweep()
+            version.predictor.model.embeddings.sweep()
+        }
         predictor.metrics.recordSweep()
         predictor.metrics.recordStores(support: predictor.supportStore as? SupportStore, embeddings: predictor.model.embeddings)
         logger.debug("eviction sweep", metadata: ["tasks_before": "\(before)", "tasks_after": "\(predictor.model.support.count)"])
@@ -141,10 +176,12 @@ public final class ScoringServer: Sendable {
         ])
     }
 
-    /// Copies the model directory's support rows into `redis` (once per model version across
+    /// With `--support-seed` and a shared store: copies `version`'s model directory support rows into it (once per model version across
     /// the fleet); a failure is logged, not thrown: the server still serves (users' rows then
     /// come from events), and the marker is removed so that the next replica to start copies again.
-    func seed(_ redis: RedisSupportStore) {
+    func seed(_ version: ServedVersion) {
+        let predictor = version.predictor
+        guard configuration.seedSharedSupport, let redis = predictor.supportStore as? RedisSupportStore else { return }
         guard redis.modelVersion == predictor.model.support.modelVersion else {
             logger.error("not seeding: the shared store writes another model version than the model directory's rows")
             return
@@ -172,7 +209,7 @@ public final class ScoringServer: Sendable {
     public func restoreState() throws -> Bool {
         if predictor.supportStore.isShared {
             logger.info("support rows in a shared store: no snapshot or event log", metadata: ["support": "\(predictor.supportStore.location)"])
-            if configuration.seedSharedSupport, let redis = predictor.supportStore as? RedisSupportStore { seed(redis) }
+            for version in models.live { seed(version) }
             return false
         }
         guard let state = configuration.stateDirectory else {

@@ -1,17 +1,49 @@
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
-/// Runs the auto-batcher for as long as the group runs: starts its worker threads, and at a
-/// graceful shutdown (or cancellation) stops intake and drains what is queued. Placed before the
-/// HTTP application in the group, so it drains only after the server has stopped accepting and
-/// finished its open requests.
+/// Runs the auto-batchers for as long as the group runs: starts the worker threads of every
+/// loaded version, and at a graceful shutdown (or cancellation) stops intake and drains what is
+/// queued. Placed before the HTTP application in the group, so it drains only after the server
+/// has stopped accepting and finished its open requests. (A version loaded by a repository
+/// reload starts its own batcher; one unloaded by a reload is drained by the reload.)
 struct BatcherService: Service {
     let server: ScoringServer
 
     func run() async throws {
-        server.batcher.start()
+        for version in server.models.live { version.batcher.start() }
         try? await gracefulShutdown()  // returns on graceful shutdown, throws on cancellation
-        await server.batcher.shutdown()
+        for version in server.models.live { await version.batcher.shutdown() }
+    }
+}
+
+/// Reloads the model repository (`--models DIR`) on SIGHUP and every
+/// ``RepositorySettings/pollInterval`` (``RepositoryReloader``); ends at a graceful shutdown or
+/// cancellation. Placed after the batchers, so it stops before they drain.
+struct RepositoryService: Service {
+    let server: ScoringServer
+    let reloader: RepositoryReloader
+
+    func run() async throws {
+        let (server, reloader) = (server, reloader)
+        let interval = reloader.settings.pollInterval
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    for await _ in hangups { await reloader.reload(server, trigger: .signal) }
+                }
+                if let interval {
+                    group.addTask {
+                        while !Task.isCancelled {
+                            try? await Task.sleep(for: interval)
+                            if Task.isCancelled { break }
+                            await reloader.reload(server, trigger: .poll)
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

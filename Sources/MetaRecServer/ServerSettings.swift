@@ -8,7 +8,11 @@ import Retrieval
 ///
 /// | key | environment variable | flag | default |
 /// | --- | --- | --- | --- |
-/// | `metarec.model` | `METAREC_MODEL` | `--model` | (required) |
+/// | `metarec.model` | `METAREC_MODEL` | `--model` | (this or `metarec.models` is required) |
+/// | `metarec.models` | `METAREC_MODELS` | `--models` | none: a model repository instead of `--model` (``RepositorySettings``) |
+/// | `metarec.model.name` | `METAREC_MODEL_NAME` | `--model-name` | the only model in `--models` |
+/// | `metarec.split` | `METAREC_SPLIT` | `--split` | all traffic to label `stable` if it exists, else the newest version |
+/// | `metarec.models.poll.seconds` | `METAREC_MODELS_POLL_SECONDS` | `--models-poll-seconds` | `5` (`0`: only on SIGHUP) |
 /// | `metarec.host` | `METAREC_HOST` | `--host` | `127.0.0.1` |
 /// | `metarec.port` | `METAREC_PORT` | `--port` | `8080` |
 /// | `metarec.workers` | `METAREC_WORKERS` | `--workers` | `1` |
@@ -36,8 +40,10 @@ import Retrieval
 /// | `log.level` | `LOG_LEVEL` | `--log-level` | `info` (read by the command) |
 /// | `log.format` | `LOG_FORMAT` | `--log-format` | `text` (read by the command) |
 public struct ServerSettings: Sendable, Equatable {
-    /// The model directory to serve (only read).
-    public var model: String
+    /// The model directory to serve (only read); `nil` when ``repository`` is set.
+    public var model: String?
+    /// The model repository to serve (`--models`, only read); `nil` when ``model`` is set.
+    public var repository: RepositorySettings?
     /// Host, port, workers, sweep interval, state directory.
     public var configuration: ServerConfiguration
     /// The retrieval model directory behind `POST /v1/recommend` (only read); `nil`: none.
@@ -71,8 +77,14 @@ public struct ServerSettings: Sendable, Equatable {
     ///   connection cap out of range, an unreadable token file), or a non-loopback host without
     ///   tokens or `--insecure-no-auth` (``ServerSettings/exposure(host:tokens:reader:)``).
     public init(reader: ConfigReader) throws(Invalid) {
-        guard let model = Self.text(reader, "metarec.model") else {
-            throw Invalid(variable: "METAREC_MODEL", reason: "the model directory is required (--model or METAREC_MODEL)")
+        let model = Self.text(reader, "metarec.model")
+        repository = try Self.repository(reader)
+        switch (model, repository) {
+        case (nil, nil):
+            throw Invalid(variable: "METAREC_MODEL", reason: "a model directory (--model, METAREC_MODEL) or a model repository (--models, METAREC_MODELS) is required")
+        case let (model?, repository?):
+            throw Invalid(variable: "METAREC_MODELS", reason: "--model \(model) and --models \(repository.root): give exactly one")
+        default: break
         }
         let port = try Self.number(reader, "metarec.port", "METAREC_PORT", default: 8080, in: 0...65_535, Int.init)
         let workers = try Self.number(reader, "metarec.workers", "METAREC_WORKERS", default: 1, in: 1...64, Int.init)
@@ -90,6 +102,12 @@ public struct ServerSettings: Sendable, Equatable {
         retrieval = Self.text(reader, "metarec.retrieval")
         retrievalItemFeature = Self.text(reader, "metarec.retrieval.item.feature") ?? retrievalItemFeature
         catalogue = Self.text(reader, "metarec.catalogue")
+        try readRetrievalAdaptation(reader)
+        try checkRepositoryCombinations()
+    }
+
+    /// `metarec.retrieval.adapt.*` into ``retrievalAdaptation`` (left `nil` when none is given).
+    mutating func readRetrievalAdaptation(_ reader: ConfigReader) throws(Invalid) {
         let steps = try Self.optionalNumber(reader, "metarec.retrieval.adapt.steps", "METAREC_RETRIEVAL_ADAPT_STEPS", in: 0...100, Int.init)
         let rate = try Self.optionalNumber(reader, "metarec.retrieval.adapt.rate", "METAREC_RETRIEVAL_ADAPT_RATE",
                                            in: Float.leastNonzeroMagnitude...10, Float.init)

@@ -17,6 +17,9 @@ public struct ScoreResult: Sendable, Equatable {
     public var fallback: Fallback?
     /// `(C, K)` row-major predictions.
     public var scores: [Float]
+    /// The model repository's version number that scored the request (`metarec serve --models`),
+    /// written as `"version"`; `nil` (absent from the JSON) when one model directory is served.
+    public var repositoryVersion: Int?
 
     /// An empty result for `taskNames`.
     public init(modelVersion: String = "", taskNames: [String] = []) {
@@ -26,6 +29,7 @@ public struct ScoreResult: Sendable, Equatable {
         self.supportRows = 0
         self.fallback = nil
         self.scores = []
+        self.repositoryVersion = nil
     }
 
     /// `C`.
@@ -68,9 +72,12 @@ public struct ScoreResponse: Sendable, Equatable, Codable {
     public var scores: [[String: Float]]
     /// Why the base towers served (a ``ScoreResult/Fallback`` raw value); absent when fine-tuned.
     public var fallback: String?
+    /// The repository version number that scored it (``ScoreResult/repositoryVersion``); absent
+    /// when one model directory is served.
+    public var version: Int?
 
     enum CodingKeys: String, CodingKey {
-        case modelVersion = "model_version", finetuned, supportRows = "support_rows", scores, fallback
+        case modelVersion = "model_version", finetuned, supportRows = "support_rows", scores, fallback, version
     }
 
     public init(_ result: ScoreResult) {
@@ -78,6 +85,7 @@ public struct ScoreResponse: Sendable, Equatable, Codable {
         finetuned = result.finetuned
         supportRows = result.supportRows
         fallback = result.fallback?.rawValue
+        version = result.repositoryVersion
         let k = result.taskNames.count
         scores = (0..<result.candidateCount).map { c in
             var row: [String: Float] = [:]
@@ -125,6 +133,10 @@ extension ScoreResult {
         if let fallback {
             out.append(contentsOf: #","fallback":"#.utf8)
             JSONText.appendString(fallback.rawValue, to: &out)
+        }
+        if let repositoryVersion {
+            out.append(contentsOf: #","version":"#.utf8)
+            JSONText.appendInteger(Int64(repositoryVersion), to: &out)
         }
         out.append(UInt8(ascii: "}"))
     }

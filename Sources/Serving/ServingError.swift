@@ -49,6 +49,9 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
     /// `POST /v1/recommend` on a server started without a retrieval model (HTTP 404
     /// `no_retrieval_model`: the route exists, the resource it needs does not).
     case noRetrievalModel
+    /// A model repository route names a model, version or label the server does not serve
+    /// (`field`: `name`, `version` or `label`, the path parameter; `reason` names what is served).
+    case unknownModel(field: String, reason: String)
 
     /// The JSON field the error is about (`nil` for limits not tied to a field).
     public var field: String? {
@@ -57,6 +60,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .missingField(let field), .unknownFeature(let field): field
         case .wrongType(let field, _), .invalidValue(let field, _): field
         case .duplicateKey(let field): field
+        case .unknownModel(let field, _): field
         case .tooManyCandidates: "candidates"
         case .bodyTooLarge, .shuttingDown, .eventLogUnavailable, .supportStoreUnavailable, .notFound, .methodNotAllowed, .unsupportedMediaType, .malformedBody, .unauthorized,
              .noRetrievalModel: nil
@@ -83,6 +87,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .malformedBody: "malformed_body"
         case .unauthorized: "unauthorized"
         case .noRetrievalModel: "no_retrieval_model"
+        case .unknownModel: "unknown_model"
         }
     }
 
@@ -95,7 +100,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unsupportedMediaType: 415
         case .unauthorized: 401
         case .shuttingDown, .eventLogUnavailable, .supportStoreUnavailable: 503
-        case .notFound, .noRetrievalModel: 404
+        case .notFound, .noRetrievalModel, .unknownModel: 404
         case .methodNotAllowed: 405
         default: 400
         }
@@ -120,6 +125,7 @@ public enum ServingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unsupportedMediaType(let contentType): "Content-Type must be application/json, not \(contentType)"
         case .malformedBody(let reason): "malformed request body: \(reason)"
         case .unauthorized(let reason): "unauthorized: \(reason)"
+        case .unknownModel(_, let reason): reason
         case .noRetrievalModel: "no retrieval model is loaded: start the server with --retrieval DIR (or METAREC_RETRIEVAL) for /v1/recommend"
         }
     }

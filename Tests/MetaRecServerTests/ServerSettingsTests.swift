@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import MetaRecServer
+import Serving
 import Testing
 
 /// `metarec serve`'s settings: flags (an in-memory provider) ahead of the environment.
@@ -27,6 +28,31 @@ import Testing
         #expect(s.model == "/models/flag")
         #expect(s.configuration == ServerConfiguration(port: 0))
         #expect(s.configuration.stateDirectory == nil)
+    }
+
+    @Test func `--models takes a repository, its name, split and poll period; exactly one of --model and --models`() throws {
+        let s = try Self.settings(flags: ["metarec.models": "/repo", "metarec.split": "stable=90,canary=10"],
+                                  environment: ["METAREC_MODEL_NAME": "ranker", "METAREC_MODELS_POLL_SECONDS": "0.5"])
+        #expect(s.model == nil)
+        #expect(s.repository == RepositorySettings(root: "/repo", name: "ranker",
+                                                   weights: [.init(.label("stable"), weight: 90), .init(.label("canary"), weight: 10)],
+                                                   pollInterval: .milliseconds(500)))
+        #expect(try Self.settings(environment: ["METAREC_MODELS": "/repo"]).repository == RepositorySettings(root: "/repo"),
+                "defaults: the only model, the default split, a 5 s poll")
+        #expect(try Self.settings(environment: ["METAREC_MODELS": "/repo", "METAREC_MODELS_POLL_SECONDS": "0"]).repository?.pollInterval == nil)
+        for (environment, variable, says) in [
+            (["METAREC_MODELS": "/repo", "METAREC_MODEL": "/m"], "METAREC_MODELS", "give exactly one"),
+            ([:], "METAREC_MODEL", "--models"),
+            (["METAREC_MODEL": "/m", "METAREC_SPLIT": "stable=1"], "METAREC_SPLIT", "needs --models"),
+            (["METAREC_MODEL": "/m", "METAREC_MODEL_NAME": "x"], "METAREC_MODEL_NAME", "needs --models"),
+            (["METAREC_MODELS": "/repo", "METAREC_SPLIT": "stable"], "METAREC_SPLIT", "--split stable"),
+            (["METAREC_MODELS": "/repo", "METAREC_MODELS_POLL_SECONDS": "-1"], "METAREC_MODELS_POLL_SECONDS", "-1"),
+            (["METAREC_MODELS": "/repo", "METAREC_STATE": "/s"], "METAREC_STATE", "--models /repo"),
+            (["METAREC_MODELS": "/repo", "METAREC_RETRIEVAL": "/r"], "METAREC_RETRIEVAL", "--models /repo"),
+        ] {
+            let error = #expect(throws: ServerSettings.Invalid.self, "\(environment)") { try Self.settings(environment: environment) }
+            #expect(error?.variable == variable && error?.reason.contains(says) == true, "\(environment): \(String(describing: error))")
+        }
     }
 
     @Test(arguments: [

@@ -2,8 +2,8 @@ import Foundation
 import Serving
 import Testing
 
-/// The model repository's pieces (issue 23, not yet served): the directory scan with labels, and
-/// the deterministic A/B split by hash(user).
+/// The model repository's pieces (issue 23): the directory scan with labels, the deterministic
+/// A/B split by hash(user), and the routing plan `metarec serve --models` resolves from them.
 @Suite struct ModelRepositoryTests {
     @Test(arguments: [[0.9, 0.1], [0.5, 0.3, 0.2], [1, 0, 3]])
     func `the split sends each user to the same version every time, with shares within 2 % of the weights`(weights: [Double]) throws {
@@ -68,5 +68,36 @@ import Testing
             try ModelRepository(root: missing)
         }
         #expect(throws: ModelRepositoryError.self) { try ModelRepository(root: "/nonexistent-metarec-repo") }
+    }
+
+    static let ranker = ModelRepository.Model(name: "ranker", versions: [1, 2, 3, 5], labels: ["stable": 2, "canary": 3])
+
+    @Test func `--split parses labels and versions with weights, and names a malformed pair`() throws {
+        #expect(try RoutingPlan.parse("stable=90,canary=10") == [.init(.label("stable"), weight: 90), .init(.label("canary"), weight: 10)])
+        #expect(try RoutingPlan.parse("3=1, 4 = 0.5") == [.init(.version(3), weight: 1), .init(.version(4), weight: 0.5)])
+        for bad in ["stable", "stable=-1", "=5", "0=1", "a b=1", "stable=90,", "stable=nan"] {
+            #expect(throws: ModelRepositoryError.self, "\(bad)") { try RoutingPlan.parse(bad) }
+        }
+        #expect(throws: ModelRepositoryError.invalidSplit(#""stable=x" is not <label or version>=<weight ≥ 0> (e.g. stable=90,canary=10)"#)) {
+            try RoutingPlan.parse("canary=1,stable=x")
+        }
+    }
+
+    @Test func `the default split is stable when labelled, else the newest; served is the split, the labels and the newest`() throws {
+        let labelled = try RoutingPlan(model: Self.ranker, weights: [])
+        #expect(labelled.split.arms == [.init(version: 2, weight: 1)] && labelled.primary == 2)
+        #expect(labelled.served == [2, 3, 5], "version 1 is neither routed, labelled nor the newest")
+        let plain = try RoutingPlan(model: .init(name: "m", versions: [1, 4], labels: [:]), weights: [])
+        #expect(plain.split.arms == [.init(version: 4, weight: 1)] && plain.served == [4] && plain.primary == 4)
+    }
+
+    @Test func `split arms resolve labels, add up on one version, and the heaviest is the primary`() throws {
+        let plan = try RoutingPlan(model: Self.ranker, weights: try RoutingPlan.parse("stable=60,canary=30,3=10,1=5"))
+        #expect(plan.split.arms == [.init(version: 2, weight: 60), .init(version: 3, weight: 40), .init(version: 1, weight: 5)])
+        #expect(plan.served == [1, 2, 3, 5] && plan.primary == 2 && plan.labels == Self.ranker.labels)
+        #expect(try RoutingPlan(model: Self.ranker, weights: RoutingPlan.parse("2=1,3=1")).primary == 3, "a tie goes to the newer version")
+        #expect(throws: ModelRepositoryError.self) { try RoutingPlan(model: Self.ranker, weights: RoutingPlan.parse("nightly=1")) }
+        #expect(throws: ModelRepositoryError.self) { try RoutingPlan(model: Self.ranker, weights: RoutingPlan.parse("4=1")) }
+        #expect(throws: ModelRepositoryError.self) { try RoutingPlan(model: Self.ranker, weights: RoutingPlan.parse("stable=0")) }
     }
 }

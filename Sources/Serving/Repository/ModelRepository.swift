@@ -16,6 +16,14 @@ public struct ModelRepository: Sendable, Equatable {
         public var versions: [Int]
         public var labels: [String: Int]
 
+        /// - Precondition: `versions` is not empty (a scan lists only models with a version).
+        public init(name: String, versions: [Int], labels: [String: Int]) {
+            precondition(!versions.isEmpty, "ModelRepository.Model \(name): no version")
+            self.name = name
+            self.versions = versions.sorted()
+            self.labels = labels
+        }
+
         /// The version a label names, or the newest version for `latest`.
         public func version(label: String) -> Int? {
             label == "latest" ? versions.last : labels[label]
@@ -87,6 +95,10 @@ public enum ModelRepositoryError: Error, Equatable, CustomStringConvertible {
     case malformedLabels(path: String, line: Int, reason: String)
     case missingVersion(path: String, label: String, version: Int)
     case invalidSplit(String)
+    /// The served model cannot be picked from the root (none, several without a name, an unknown name).
+    case noModel(root: String, reason: String)
+    /// A version directory that does not load as a model.
+    case unloadable(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -94,6 +106,8 @@ public enum ModelRepositoryError: Error, Equatable, CustomStringConvertible {
         case let .malformedLabels(path, line, reason): "\(path):\(line): \(reason)"
         case let .missingVersion(path, label, version): "\(path): label \(label) names version \(version), which is not in the repository"
         case .invalidSplit(let reason): "invalid A/B split: \(reason)"
+        case let .noModel(root, reason): "model repository \(root): \(reason)"
+        case let .unloadable(path, reason): "cannot load the model version \(path): \(reason)"
         }
     }
 }

@@ -1,0 +1,149 @@
+import Foundation
+import Logging
+import ModelDescription
+import Prometheus
+import Serving
+
+extension ScoringServer {
+    /// A server over a model repository (`metarec serve --models DIR`, `docs/DESIGN.md` §Model
+    /// repository): scans `repository.root`, resolves the split (``Serving/RoutingPlan``) and
+    /// loads every served version, each with its own predictor, auto-batcher and support store
+    /// (keyed by its model version). The repository is only read.
+    ///
+    /// - Throws: ``Serving/ModelRepositoryError`` for an unreadable root, a malformed `LABELS`, no
+    ///   or an ambiguous model, a split naming what is not there, or a served version directory that
+    ///   does not load (`.unloadable`, naming its path).
+    public static func repository(_ repository: RepositorySettings, configuration: ServerConfiguration = ServerConfiguration(),
+                                  logger: Logger = Logger(label: "metarec"),
+                                  registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) throws(ModelRepositoryError) -> ScoringServer {
+        let scan = try repository.scan()
+        let plan = try RoutingPlan(model: scan, weights: repository.weights)
+        var versions: [Int: ServedVersion] = [:]
+        for v in plan.served {
+            let model = try loadModel(repository.path(name: scan.name, version: v))
+            versions[v] = makeVersion(model, version: v, name: scan.name, configuration: configuration, settings: nil,
+                                      logger: logger, registry: registry)
+        }
+        logger.info("model repository loaded", metadata: metadata(scan.name, plan, versions))
+        return ScoringServer(models: ServedModels(name: scan.name, plan: plan, versions: versions),
+                             reloader: RepositoryReloader(settings: repository, scan: scan), configuration: configuration,
+                             settings: nil, logger: logger, registry: registry, recommender: nil)
+    }
+
+    /// Re-reads the model repository now, as SIGHUP does (``RepositoryReloader``), and returns
+    /// once the versions it retired are unloaded.
+    ///
+    /// - Returns: whether a new routing table was installed; `false` without a repository
+    ///   (`--model DIR`) or when the reload failed (logged; the loaded versions keep serving).
+    @discardableResult
+    public func reloadModels() async -> Bool {
+        guard let reloader else { return false }
+        return await reloader.reload(self, trigger: .signal)
+    }
+
+    /// The model directory at `path`, loaded for serving.
+    static func loadModel(_ path: String) throws(ModelRepositoryError) -> ServingModel {
+        do {
+            return ServingModel(try LoadedModel(path: path))
+        } catch {
+            throw .unloadable(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Log metadata of a routing table: the versions served (with their model version ids), the
+    /// split and the primary.
+    static func metadata(_ name: String, _ plan: RoutingPlan, _ versions: [Int: ServedVersion]) -> Logger.Metadata {
+        [
+            "model": "\(name)",
+            "served": "\(plan.served.map { "\($0)=\(versions[$0]?.predictor.model.modelVersion ?? "?")" }.joined(separator: ","))",
+            "split": "\(plan.split.arms.map { "\($0.version)=\($0.weight)" }.joined(separator: ","))",
+            "labels": "\(plan.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
+            "primary": "\(plan.primary)",
+        ]
+    }
+
+    /// Waits until no request holds `version` any more, then drains its auto-batcher and stops
+    /// its threads (the predictor is freed with the last reference). A cancelled wait (the
+    /// server shutting down) goes straight to the drain, which still finishes queued requests.
+    func unload(_ version: ServedVersion) async {
+        while version.inFlight.load(ordering: .acquiring) > 0 {
+            do { try await Task.sleep(for: .milliseconds(2)) } catch { break }
+        }
+        await version.batcher.shutdown()
+        logger.info("model version unloaded", metadata: [
+            "model": "\(models.name ?? "")", "version": "\(version.version.map(String.init) ?? "")",
+            "model_version": "\(version.predictor.model.modelVersion)",
+        ])
+    }
+}
+
+/// Re-reads a model repository and swaps what it serves (``ScoringServer/repository(_:configuration:logger:registry:)``),
+/// one reload at a time.
+///
+/// A reload scans the root, resolves the split, loads the served versions that are not loaded
+/// yet (beside the running ones, off the request path) and installs the new routing table in one
+/// step (``ServedModels/install(name:plan:versions:)``); versions that left it are unloaded once
+/// their in-flight requests have finished. Anything wrong (unreadable root, malformed `LABELS`, a
+/// split naming what is gone, a version that does not load) is logged at `error` and the reload
+/// abandoned: the loaded versions keep serving. A poll reloads only when the scan changed since
+/// the last attempt (a bad version is logged once); SIGHUP always reloads (so it retries).
+actor RepositoryReloader {
+    /// What started a reload.
+    enum Trigger: String, Sendable {
+        case poll, signal
+    }
+
+    let settings: RepositorySettings
+    /// The scan of the last reload attempt (or of the start).
+    private var last: ModelRepository.Model
+
+    init(settings: RepositorySettings, scan: ModelRepository.Model) {
+        self.settings = settings
+        last = scan
+    }
+
+    /// One reload (see the type's description); returns whether a new routing table was installed.
+    @discardableResult
+    func reload(_ server: ScoringServer, trigger: Trigger) async -> Bool {
+        let logger = server.logger
+        do {
+            let scan = try settings.scan()
+            guard trigger == .signal || scan != last else { return false }
+            last = scan
+            let plan = try RoutingPlan(model: scan, weights: settings.weights)
+            var versions = server.models.loaded.filter { plan.served.contains($0.key) }
+            let added = plan.served.filter { versions[$0] == nil }
+            for v in added {
+                let path = settings.path(name: scan.name, version: v)
+                let model = try await Self.offPool { () throws(ModelRepositoryError) in try ScoringServer.loadModel(path) }
+                versions[v] = ScoringServer.makeVersion(model, version: v, name: scan.name, configuration: server.configuration,
+                                                        settings: server.settings, logger: logger, registry: server.registry)
+            }
+            for v in added {
+                versions[v]!.batcher.start()
+                server.seed(versions[v]!)
+            }
+            let retired = server.models.install(name: scan.name, plan: plan, versions: versions)
+            var metadata = ScoringServer.metadata(scan.name, plan, versions)
+            metadata["trigger"] = "\(trigger.rawValue)"
+            metadata["loaded"] = "\(added.map(String.init).joined(separator: ","))"
+            metadata["unloading"] = "\(retired.compactMap(\.version).map(String.init).joined(separator: ","))"
+            logger.info("model repository reloaded", metadata: metadata)
+            for version in retired { await server.unload(version) }
+            return true
+        } catch {
+            logger.error("model repository reload failed; the loaded versions keep serving: \(error)",
+                         metadata: ["trigger": "\(trigger.rawValue)", "models": "\(settings.root)"])
+            return false
+        }
+    }
+
+    /// Runs `body` on a Dispatch thread: loading a model reads and decodes files for a while,
+    /// which the cooperative pool (shared with the HTTP routes) should not wait for.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws(ModelRepositoryError) -> T) async throws(ModelRepositoryError) -> T {
+        let result: Result<T, ModelRepositoryError> = await withCheckedContinuation { done in
+            DispatchQueue.global().async { done.resume(returning: Result { () throws(ModelRepositoryError) in try body() }) }
+        }
+        return try result.get()
+    }
+}
