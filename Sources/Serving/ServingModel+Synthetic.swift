@@ -85,7 +85,8 @@ extension ServingModel {
         // A 16-hex-digit version, like a trained model's, so a written directory loads with the same support tag.
         let hex = String(0x5e_0000_0000 + shape.seed, radix: 16)
         let version = String(repeating: "0", count: 16 - hex.count) + hex
-        let support = try SupportStore(config: SupportStoreConfig(model: config, modelVersion: UInt64(version, radix: 16)!), clock: clock)
+        let support = try SupportStore(config: SupportStoreConfig(model: config, modelVersion: UInt64(version, radix: 16)!,
+                                                                  precision: config.serving.supportPrecision), clock: clock)
         return ServingModel(config: config, encoder: encoder, parameters: parameters, embeddings: embeddings,
                             support: support, modelVersion: version)
     }
