@@ -31,6 +31,10 @@ extension SupportLayout {
         switch precision {
         case .float32:
             UnsafeMutableRawPointer(out).copyMemory(from: source, byteCount: rows * rowWidth * 4)
+        case .bfloat16 where bitPatternColumns == 0:
+            // Rows are back to back: one widening loop over all of them (vectorised).
+            let count = rows * rowWidth
+            source.withMemoryRebound(to: UInt16.self, capacity: count) { BFloat16.widen($0, count: count, into: out) }
         case .bfloat16:
             let n = rowWidth - bitPatternColumns, x = bitPatternColumns
             for r in 0..<rows {
