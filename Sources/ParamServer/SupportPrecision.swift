@@ -22,12 +22,13 @@ public enum SupportPrecision: String, Sendable, Equatable, Codable, CaseIterable
     /// Bytes of one stored feature value.
     public var bytesPerValue: Int { self == .float32 ? 4 : 2 }
 
-    /// The code of the support snapshot's sixth header field (format version 2).
+    /// The code of the support snapshot's sixth header field (format version 2), in its low byte.
     var snapshotCode: UInt64 { self == .float32 ? 1 : 2 }
 
-    /// The precision a snapshot header's sixth field names (0: a version-1 file, float32).
+    /// The precision a snapshot header's sixth field names in its low byte (0: a version-1 file,
+    /// float32).
     init?(snapshotCode: UInt64) {
-        switch snapshotCode {
+        switch snapshotCode & 0xFF {
         case 0, 1: self = .float32
         case 2: self = .bfloat16
         default: return nil

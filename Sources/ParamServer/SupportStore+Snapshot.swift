@@ -16,7 +16,9 @@ extension SupportStore {
         // Version 1 (five fields) whenever it can say what the rows are, so float32 snapshots stay
         // readable by builds that predate bfloat16 rows; version 2 names the row encoding.
         var fields = [UInt64(layout.rowWidth), UInt64(l), UInt64(layout.capacity), modelVersion, journalPosition]
-        if layout.precision != .float32 { fields.append(layout.precision.snapshotCode) }
+        if layout.precision != .float32 {
+            fields.append(layout.precision.snapshotCode | UInt64(layout.bitPatternColumns) << 8)
+        }
         let writer = try SnapshotWriter(path: path, kind: .support, fields: fields)
         for shard in shards {
             shard.withLock { s in
@@ -72,7 +74,11 @@ extension SupportStore {
             throw .snapshotMismatch(path: path, reason: "rows are W = \(f[0]), L = \(f[1]) with S_max = \(f[2]); this store has W = \(w), L = \(l), S_max = \(cap)")
         }
         guard let filePrecision = SupportPrecision(snapshotCode: f[5]) else {
-            throw .corruptSnapshot(path: path, offset: 56, reason: "unknown support row encoding \(f[5]) (1 float32, 2 bfloat16)")
+            throw .corruptSnapshot(path: path, offset: 56, reason: "unknown support row encoding \(f[5] & 0xFF) (1 float32, 2 bfloat16)")
+        }
+        // A bf16 file's rows end in X 32-bit columns (bits 8… of the field); float32 rows are all 32-bit.
+        if filePrecision == .bfloat16 && f[5] >> 8 != UInt64(layout.bitPatternColumns) {
+            throw .snapshotMismatch(path: path, reason: "its rows end in \(f[5] >> 8) bit-pattern columns; this store's in \(layout.bitPatternColumns)")
         }
         let fresh = shards.map { _ in SupportShard(layout: layout, version: f[3]) }
         let mask = shards.count - 1

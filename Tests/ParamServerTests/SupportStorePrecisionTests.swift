@@ -163,6 +163,20 @@ import Testing
         fclose(f)
         #expect { try Self.store(.float32).restore(from: path) } throws: { "\($0)".contains("unknown support row encoding 7") }
     }
+
+    @Test func `a bf16 snapshot names its bit-pattern columns, and a store keeping others refuses it`() throws {
+        let bf16 = try Self.store(.bfloat16)
+        Self.append(bf16, Self.rows(2, seed: 4))
+        let path = Self.temporaryPath("columns.snapshot")
+        try bf16.snapshot(to: path)
+        let raw = Self.bytes(path)
+        #expect(raw[56] == 2 && raw[57] == UInt8(Self.x), "low byte bf16, next byte X")
+        for other in [0, 1] {
+            #expect { try Self.store(.bfloat16, bitPatterns: other).restore(from: path) } throws: {
+                "\($0)".contains("its rows end in \(Self.x) bit-pattern columns; this store's in \(other)")
+            }
+        }
+    }
 }
 
 /// Memory per task at bf16 against float32, by the stores' own accounting (issue 23, part 5:
