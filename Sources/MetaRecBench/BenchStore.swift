@@ -24,6 +24,8 @@ struct BenchStore: AsyncParsableCommand {
     @Option(help: "Sweep cases as comma-separated live:expired row counts (default: live 0, rows/10 and rows, each with 10000 and 100000 expired).")
     var sweepCases: String?
     @Option(help: "Sections to run, comma-separated: support, embedding, sweep, memory.") var only: String = "support,embedding,sweep,memory"
+    @Option(help: "How the support workloads' store keeps its rows' features: f32 or bf16 (serving.support_precision).")
+    var supportPrecision: String = "f32"
 
     func run() async throws {
         guard samples >= 1, sweepRepeats >= 1, embeddingRows >= 10_000 else {
@@ -76,7 +78,10 @@ struct BenchStore: AsyncParsableCommand {
     func benchSupport(_ report: inout StoreBenchReport) throws {
         // The serving case: K = 2 tasks × H = 64 → W = 128 floats, L = 2 labels, S_max = 64.
         let w = 128, l = 2, s = 64, tasks = 4_096
-        let store = try SupportStore(config: .init(rowWidth: w, labelWidth: l, capacity: s))
+        guard let precision = SupportPrecision(rawValue: supportPrecision) else {
+            throw ValidationError("--support-precision takes f32 or bf16, got \(supportPrecision)")
+        }
+        let store = try SupportStore(config: .init(rowWidth: w, labelWidth: l, capacity: s, precision: precision))
         var features = [Float](repeating: 0, count: w), labels: [Float] = [0, 0]
         for t in 0..<tasks {
             for r in 0..<s {

@@ -30,6 +30,7 @@ struct Eval: AsyncParsableCommand {
     @Option(help: "CSV log to evaluate.") var data: String
     @Option(help: "Fine-tune each task's towers before scoring.") var finetune: Switch = .off
     @Option(help: "Support rows for fine-tuning: the model's support store, or the earliest rows in the file.") var support: Support = .store
+    @Option(help: SupportPrecisionOption.help) var supportPrecision: SupportPrecisionOption?
     @Option(help: "With --support file: fraction of each task's rows used as support.") var supportFraction: Double = 0.5
     @Option(help: "Inner steps (default: the model's meta.inner_steps).") var steps: Int?
     @Option(help: "Inner learning rate (default: the model's meta.inner_learning_rate).") var learningRate: Double?
@@ -60,6 +61,7 @@ struct Eval: AsyncParsableCommand {
             var job = EvaluationJob(modelPath: model, dataPath: data)
             job.maxBadRows = maxBadRows
             job.logger = logger
+            job.supportPrecision = supportPrecision?.precision
             let overrides = policy
             job.policy = { overrides.applied(to: $0) }
             let options = PerUserOptions(ks: k, resamples: resamples, seed: seed)

@@ -28,6 +28,7 @@ struct EvalCold: AsyncParsableCommand {
     @Option(help: "Inner learning rate (default: the model's serving.inner_learning_rate).") var learningRate: Double?
     @Option(help: "Fewest support rows a user needs to be fine-tuned (default: the model's serving.finetune_min_support_rows).")
     var minSupport: Int?
+    @Option(help: SupportPrecisionOption.help) var supportPrecision: SupportPrecisionOption?
     @OptionGroup var policy: AdaptationOverrides
 
     func validate() throws {
@@ -40,7 +41,7 @@ struct EvalCold: AsyncParsableCommand {
     func run() async throws {
         try reportingErrors {
             let clock = ManualClock(start: SystemClock().now())
-            let loaded = try LoadedModel(path: model, clock: clock)
+            let loaded = try LoadedModel(path: model, clock: clock, supportPrecision: supportPrecision?.precision)
             var settings = ServingSettings(policy.applied(to: loaded.config))
             if let minSupport { settings.minimumSupportRows = minSupport }
             let evaluation = UserColdEvaluation(steps: steps, learningRate: learningRate)

@@ -20,7 +20,7 @@ struct Serve: AsyncParsableCommand {
             METAREC_MODEL, METAREC_MODELS, METAREC_MODEL_NAME, METAREC_SPLIT, METAREC_MODELS_POLL_SECONDS, METAREC_HOST, METAREC_PORT, METAREC_WORKERS, METAREC_SWEEP_SECONDS, METAREC_STATE, \
             METAREC_EVENT_FSYNC, METAREC_SNAPSHOT_SECONDS, METAREC_HEADER_TIMEOUT_SECONDS, METAREC_BODY_TIMEOUT_SECONDS, \
             METAREC_IDLE_TIMEOUT_SECONDS, METAREC_MAX_CONNECTIONS, METAREC_SHUTDOWN_GRACE_SECONDS, METAREC_TOKEN_FILE, \
-            METAREC_TOKENS, METAREC_INSECURE_NO_AUTH, METAREC_RETRIEVAL, METAREC_RETRIEVAL_ITEM_FEATURE, METAREC_CATALOGUE, LOG_LEVEL, LOG_FORMAT. The model directory is only read; the \
+            METAREC_TOKENS, METAREC_INSECURE_NO_AUTH, METAREC_RETRIEVAL, METAREC_RETRIEVAL_ITEM_FEATURE, METAREC_CATALOGUE, METAREC_SUPPORT, METAREC_SUPPORT_SEED, METAREC_SUPPORT_TIMEOUT_MS, METAREC_SUPPORT_PRECISION, LOG_LEVEL, LOG_FORMAT. The model directory is only read; the \
             support-store snapshot and the event log live in --state (an event is acknowledged once it is in the log; \
             replayed after the snapshot at start; without --state events are not durable). \
             A non-loopback --host needs bearer tokens (or --insecure-no-auth). \
@@ -113,6 +113,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Milliseconds each Redis call of --support may take before the request falls back to the base towers (default 50). [METAREC_SUPPORT_TIMEOUT_MS]")
     var supportTimeoutMs: String?
 
+    @Option(help: "How support rows' meta-layer inputs are kept, in-process and in Redis: f32, or bf16 (half the bytes a row, rounded to 8 significant bits) (default: the model's serving.support_precision). [METAREC_SUPPORT_PRECISION]")
+    var supportPrecision: String?
+
     @Flag(help: "Serve a non-loopback --host without bearer tokens (refused otherwise). [METAREC_INSECURE_NO_AUTH]")
     var insecureNoAuth = false
 
@@ -133,7 +136,7 @@ struct Serve: AsyncParsableCommand {
             ("metarec.retrieval.adapt.steps", retrievalAdaptSteps), ("metarec.retrieval.adapt.rate", retrievalAdaptRate),
             ("metarec.retrieval.adapt.support", retrievalAdaptSupport),
             ("metarec.catalogue", catalogue), ("metarec.support", support), ("metarec.support.timeout.ms", supportTimeoutMs),
-            ("metarec.support.seed", supportSeed ? "true" : nil),
+            ("metarec.support.seed", supportSeed ? "true" : nil), ("metarec.support.precision", supportPrecision),
         ]
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         for case let (key, value?) in flags { values[key] = ConfigValue(.string(value), isSecret: false) }
@@ -172,7 +175,7 @@ struct Serve: AsyncParsableCommand {
         let path = settings.model ?? ""
         let loaded: LoadedModel
         do {
-            loaded = try LoadedModel(path: path)
+            loaded = try LoadedModel(path: path, supportPrecision: settings.supportPrecision)
         } catch {
             throw LogOptions.failure("cannot load \(path): \(error)")
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Configuration
 import Retrieval
+import ParamServer
 
 /// The deployment settings of `metarec serve`, read through swift-configuration: the command
 /// puts the flags it was given in an in-memory provider ahead of the environment, so a flag wins
@@ -28,6 +29,7 @@ import Retrieval
 /// | `metarec.support` | `METAREC_SUPPORT` | `--support` | `memory` (in-process; or `redis://HOST[:PORT][/DB]`) |
 /// | `metarec.support.seed` | `METAREC_SUPPORT_SEED` | `--support-seed` | `false` (copy the model directory's rows into Redis once per version) |
 /// | `metarec.support.timeout.ms` | `METAREC_SUPPORT_TIMEOUT_MS` | `--support-timeout-ms` | `50`, at most 5 000 (each socket read or write of a Redis call) |
+/// | `metarec.support.precision` | `METAREC_SUPPORT_PRECISION` | `--support-precision` | the model's `serving.support_precision` (`f32` or `bf16`: how support rows' meta-layer inputs are kept, in-process and in Redis) |
 /// | `metarec.snapshot.seconds` | `METAREC_SNAPSHOT_SECONDS` | `--snapshot-seconds` | `300` |
 /// | `metarec.header.timeout.seconds` | `METAREC_HEADER_TIMEOUT_SECONDS` | `--header-timeout-seconds` | `10` |
 /// | `metarec.body.timeout.seconds` | `METAREC_BODY_TIMEOUT_SECONDS` | `--body-timeout-seconds` | `30` |
@@ -60,6 +62,9 @@ public struct ServerSettings: Sendable, Equatable {
     public struct AdaptationSettings: Sendable, Equatable {
         public var steps: Int?, rate: Float?, support: Int?
     }
+    /// How support rows' meta-layer inputs are kept (``ParamServer/SupportPrecision``); `nil`:
+    /// the model's `serving.support_precision`. The command loads the model with it.
+    public var supportPrecision: SupportPrecision?
 
     /// A value that is not what its key needs, named by its environment variable (its flag is the same
     /// in lower case with dashes).
@@ -99,6 +104,7 @@ public struct ServerSettings: Sendable, Equatable {
         try Self.exposure(host: configuration.host, tokens: configuration.tokens, reader: reader)
         try readEventLogSettings(reader)
         try readSupportSettings(reader)
+        repository?.supportPrecision = supportPrecision
         retrieval = Self.text(reader, "metarec.retrieval")
         retrievalItemFeature = Self.text(reader, "metarec.retrieval.item.feature") ?? retrievalItemFeature
         catalogue = Self.text(reader, "metarec.catalogue")
@@ -141,10 +147,18 @@ public struct ServerSettings: Sendable, Equatable {
         configuration.snapshotInterval = .milliseconds(Int64((snapshot * 1000).rounded()))
     }
 
-    /// `metarec.support` and `metarec.support.timeout.ms` into ``configuration``; a shared store
+    /// `metarec.support.precision` into ``supportPrecision``, `metarec.support` and
+    /// `metarec.support.timeout.ms` into ``configuration``; a shared store
     /// with a state directory is refused (the directory's snapshot and event log are the
     /// in-process store's; Redis keeps its own rows, durable by its own persistence settings).
     mutating func readSupportSettings(_ reader: ConfigReader) throws(Invalid) {
+        if let text = Self.text(reader, "metarec.support.precision") {
+            guard let precision = SupportPrecision(rawValue: text.trimmingCharacters(in: .whitespaces).lowercased()) else {
+                throw Invalid(variable: "METAREC_SUPPORT_PRECISION",
+                              reason: "\"\(text)\" is not one of \(SupportPrecision.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            supportPrecision = precision
+        }
         let timeout = try Self.number(reader, "metarec.support.timeout.ms", "METAREC_SUPPORT_TIMEOUT_MS", default: 50,
                                       in: 0.1...5_000, Double.init)
         switch Self.text(reader, "metarec.support.seed")?.lowercased() {

@@ -21,7 +21,7 @@ extension SupportShard {
         if Int(entries[e].count) == ringSize(e) && ringSize(e) < layout.capacity {
             resize(e, toClass: Int(entries[e].sizeClass) + 1)
         }
-        let bl = blockLayout(e), s = bl.rows, w = layout.rowWidth, l = layout.labelWidth
+        let bl = blockLayout(e), s = bl.rows, l = layout.labelWidth
         let entry = entries[e]
         let previousWrite: Int64? = entry.count > 0 ? writeTime(e, (Int(entry.head) + Int(entry.count) - 1) % s) : nil
         let slot: Int
@@ -36,7 +36,7 @@ extension SupportShard {
             entries[e].head = Int32((slot + 1) % s)
         }
         let b = block(e)
-        (b.assumingMemoryBound(to: Float.self) + slot * w).update(from: source, count: w)
+        layout.storeRow(source, to: b + slot * layout.featureRowBytes)
         if l > 0, let labelSource { ((b + bl.labelsOffset).assumingMemoryBound(to: Float.self) + slot * l).update(from: labelSource, count: l) }
         b.storeBytes(of: eventTime, toByteOffset: bl.eventOffset + slot * 8, as: Int64.self)
         b.storeBytes(of: now, toByteOffset: bl.writeOffset + slot * 8, as: Int64.self)
@@ -49,9 +49,10 @@ extension SupportShard {
         return (rows, tasks)
     }
 
-    /// Copies task `key`'s servable rows oldest-first; returns their number S.
+    /// Copies task `key`'s servable rows oldest-first (features widened to `Float` at bfloat16);
+    /// returns their number S.
     ///
-    /// - Complexity: O(S · (W + L)) in at most two `memcpy`s per column group.
+    /// - Complexity: O(S · (W + L)) in at most two `memcpy`s (or widening loops) per column group.
     func pull(
         key: UInt64, hash: UInt64, features out: UnsafeMutablePointer<Float>, labels labelOut: UnsafeMutablePointer<Float>?,
         timestamps: UnsafeMutablePointer<Timestamp>?, now: Int64, version: UInt64, policy: SupportPolicy
@@ -63,9 +64,9 @@ extension SupportShard {
         let s = ringSize(e), w = layout.rowWidth, l = layout.labelWidth
         let start = (Int(entries[e].head) + Int(entries[e].count) - served) % s
         let first = min(served, s - start), second = served - first
-        let f = features(e)
-        out.update(from: f + start * w, count: first * w)
-        if second > 0 { (out + first * w).update(from: f, count: second * w) }
+        let f = features(e), stride = layout.featureRowBytes
+        layout.loadRows(f + start * stride, count: first, into: out)
+        if second > 0 { layout.loadRows(f, count: second, into: out + first * w) }
         if l > 0, let labelOut {
             let lb = labels(e)
             labelOut.update(from: lb + start * l, count: first * l)

@@ -1,17 +1,19 @@
 /// Byte layout of one task block that holds up to `rows` rows in a ring (see README "Memory
-/// layout"); each column group is contiguous, so a window is at most two `memcpy`s.
+/// layout"); each column group is contiguous, so a window is at most two `memcpy`s (or two
+/// widening loops at bfloat16).
 ///
-/// `features (rows × W Float) | labels (rows × L Float) | eventTime (rows Int64) |
-///  writeTime (rows Int64) | version (rows UInt64)`, padded to 16 bytes.
+/// `features (rows × featureRowBytes) | labels (rows × L Float) | eventTime (rows Int64) |
+///  writeTime (rows Int64) | version (rows UInt64)`, padded to 16 bytes; `featureRowBytes` is
+/// `4W` at float32 and `2(W − X) + 4X` at bfloat16 (``SupportLayout/featureRowBytes``).
 struct BlockLayout {
     let rows: Int
     let labelsOffset: Int, eventOffset: Int, writeOffset: Int, versionOffset: Int
     /// Bytes requested from the allocator.
     let bytes: Int
 
-    init(rows: Int, rowWidth: Int, labelWidth: Int) {
+    init(rows: Int, featureRowBytes: Int, labelWidth: Int) {
         self.rows = rows
-        labelsOffset = (rows * rowWidth * 4 + 7) & ~7
+        labelsOffset = (rows * featureRowBytes + 7) & ~7
         eventOffset = (labelsOffset + rows * labelWidth * 4 + 7) & ~7
         writeOffset = eventOffset + rows * 8
         versionOffset = writeOffset + rows * 8
@@ -26,20 +28,29 @@ struct BlockLayout {
 /// rows reserves fewer than `2n` (and at most `S_max`).
 struct SupportLayout {
     let rowWidth: Int, labelWidth: Int, capacity: Int
+    /// How the `W − X` numeric columns of a row are kept; the `X` trailing bit-pattern columns
+    /// (``SupportStoreConfig/bitPatternColumns``) are always 32 bits.
+    let precision: SupportPrecision
+    let bitPatternColumns: Int
+    /// Bytes of one row's `W` values in a block: `4W` (float32) or `2(W − X) + 4X` (bfloat16).
+    let featureRowBytes: Int
     /// `classes[c].rows = min(2^c, S_max)`; the last is the full block.
     let classes: [BlockLayout]
     /// Bytes charged per task besides its block: its `SupportEntry` and ≈ 5 bytes of index
     /// (a 4-byte bucket at load ≥ 0.8).
     static let entryBytes = MemoryLayout<SupportEntry>.stride + 5
 
-    init(rowWidth: Int, labelWidth: Int, capacity: Int) {
+    init(rowWidth: Int, labelWidth: Int, capacity: Int, precision: SupportPrecision = .float32, bitPatternColumns: Int = 0) {
         self.rowWidth = rowWidth
         self.labelWidth = labelWidth
         self.capacity = capacity
+        self.precision = precision
+        self.bitPatternColumns = bitPatternColumns
+        featureRowBytes = precision.bytesPerValue * (rowWidth - bitPatternColumns) + 4 * bitPatternColumns
         var classes: [BlockLayout] = []
         var rows = 1
         while true {
-            classes.append(BlockLayout(rows: min(rows, capacity), rowWidth: rowWidth, labelWidth: labelWidth))
+            classes.append(BlockLayout(rows: min(rows, capacity), featureRowBytes: featureRowBytes, labelWidth: labelWidth))
             if rows >= capacity { break }
             rows *= 2
         }
@@ -144,9 +155,8 @@ final class SupportShard: @unchecked Sendable {
 
     @inline(__always) func block(_ e: Int) -> UnsafeMutableRawPointer { entries[e].block.unsafelyUnwrapped }
 
-    @inline(__always) func features(_ e: Int) -> UnsafeMutablePointer<Float> {
-        block(e).assumingMemoryBound(to: Float.self)
-    }
+    /// Task `e`'s feature rows: `featureRowBytes` a slot (``SupportLayout/storeRow(_:to:)``).
+    @inline(__always) func features(_ e: Int) -> UnsafeMutableRawPointer { block(e) }
 
     @inline(__always) func labels(_ e: Int) -> UnsafeMutablePointer<Float> {
         (block(e) + blockLayout(e).labelsOffset).assumingMemoryBound(to: Float.self)
@@ -223,7 +233,7 @@ final class SupportShard: @unchecked Sendable {
             (new + target).copyMemory(from: old + source + head * stride, byteCount: first * stride)
             (new + target + first * stride).copyMemory(from: old + source, byteCount: second * stride)
         }
-        column(0, 0, layout.rowWidth * 4)
+        column(0, 0, layout.featureRowBytes)
         column(from.labelsOffset, to.labelsOffset, layout.labelWidth * 4)
         column(from.eventOffset, to.eventOffset, 8)
         column(from.writeOffset, to.writeOffset, 8)

@@ -1,6 +1,8 @@
 extension SupportStore {
     /// Writes every task (key, last use, stored rows oldest-first with their features, labels,
     /// event time, write time and version) to `path` atomically (temporary file, fsync, rename).
+    /// Features are written at the store's precision: format version 1 at float32, version 2
+    /// (which names the row encoding) at bfloat16.
     /// Each shard is consistent; snapshot a quiet store for a global point in time.
     ///
     /// - Parameter journalPosition: recorded in the header (its fifth field, 0 before) and returned
@@ -10,10 +12,14 @@ extension SupportStore {
     ///   left untouched on failure.
     /// - Complexity: O(rows · (W + L)); one shard lock at a time.
     public func snapshot(to path: String, journalPosition: UInt64 = 0) throws(ParamServerError) {
-        let w = layout.rowWidth, l = layout.labelWidth
-        let writer = try SnapshotWriter(path: path, kind: .support, fields: [
-            UInt64(w), UInt64(l), UInt64(layout.capacity), modelVersion, journalPosition,
-        ])
+        let l = layout.labelWidth, stride = layout.featureRowBytes
+        // Version 1 (five fields) whenever it can say what the rows are, so float32 snapshots stay
+        // readable by builds that predate bfloat16 rows; version 2 names the row encoding.
+        var fields = [UInt64(layout.rowWidth), UInt64(l), UInt64(layout.capacity), modelVersion, journalPosition]
+        if layout.precision != .float32 {
+            fields.append(layout.precision.snapshotCode | UInt64(layout.bitPatternColumns) << 8)
+        }
+        let writer = try SnapshotWriter(path: path, kind: .support, fields: fields)
         for shard in shards {
             shard.withLock { s in
                 // Least recently used first, so restoring in file order rebuilds the LRU list.
@@ -27,7 +33,7 @@ extension SupportStore {
                         out.append(UInt32(0))
                         for i in 0..<Int(entry.count) {
                             let slot = (Int(entry.head) + i) % ring
-                            out.append(floats: s.features(e) + slot * w, count: w)
+                            layout.appendRow(s.features(e) + slot * stride, to: &out)
                             out.append(floats: s.labels(e) + slot * l, count: l)
                             out.append(s.eventTime(e, slot))
                             out.append(s.writeTime(e, slot))
@@ -44,7 +50,9 @@ extension SupportStore {
 
     /// Replaces the store's contents with the snapshot at `path`.
     ///
-    /// The whole file is read and validated first; on any error the store is unchanged. Rows
+    /// The whole file is read and validated first; on any error the store is unchanged. A file of
+    /// either precision restores into a store of either: float32 rows into a bfloat16 store are
+    /// rounded as an append rounds them, bfloat16 rows into a float32 store are widened exactly. Rows
     /// keep their write times and versions, so rows that expired meanwhile, or were written by
     /// another model version, are not served and are reclaimed by the next ``sweep()``. The
     /// memory bound is applied after restoring.
@@ -65,9 +73,18 @@ extension SupportStore {
         guard f[0] == UInt64(w), f[1] == UInt64(l), f[2] == UInt64(cap) else {
             throw .snapshotMismatch(path: path, reason: "rows are W = \(f[0]), L = \(f[1]) with S_max = \(f[2]); this store has W = \(w), L = \(l), S_max = \(cap)")
         }
+        guard let filePrecision = SupportPrecision(snapshotCode: f[5]) else {
+            throw .corruptSnapshot(path: path, offset: 56, reason: "unknown support row encoding \(f[5] & 0xFF) (1 float32, 2 bfloat16)")
+        }
+        // A bf16 file's rows end in X 32-bit columns (bits 8… of the field); float32 rows are all 32-bit.
+        if filePrecision == .bfloat16 && f[5] >> 8 != UInt64(layout.bitPatternColumns) {
+            throw .snapshotMismatch(path: path, reason: "its rows end in \(f[5] >> 8) bit-pattern columns; this store's in \(layout.bitPatternColumns)")
+        }
         let fresh = shards.map { _ in SupportShard(layout: layout, version: f[3]) }
         let mask = shards.count - 1
         var rows = 0, tasks = 0, bytes = 0
+        let row = UnsafeMutableBufferPointer<Float>.allocate(capacity: w)
+        defer { row.deallocate() }
         try contents.forEachFrame { (decoder, records) throws(ParamServerError) in
             for _ in 0..<records {
                 let at = decoder.base + decoder.position
@@ -78,7 +95,7 @@ extension SupportStore {
                 guard count >= 1 && count <= cap else {
                     throw .corruptSnapshot(path: path, offset: at, reason: "task \(key) has \(count) rows; S_max is \(cap)")
                 }
-                try decoder.need(count * (4 * (w + l) + 24))
+                try decoder.need(count * (layout.fileRowBytes(filePrecision) + 4 * l + 24))
                 let hash = mixKey(key)
                 let shard = fresh[shardOf(hash: hash, mask: mask)]
                 if shard.find(key, hash: hash) != nil {
@@ -88,7 +105,10 @@ extension SupportStore {
                 let b = shard.block(e), bl = shard.blockLayout(e)
                 var newest: Int64 = .min
                 for slot in 0..<count {
-                    try decoder.readFloats(into: shard.features(e) + slot * w, count: w)
+                    // Through a float row, so a file of either precision fills a store of either
+                    // (float32 → bfloat16 rounds as an append would; bfloat16 → float32 is exact).
+                    try layout.readRow(&decoder, precision: filePrecision, into: row.baseAddress!)
+                    layout.storeRow(row.baseAddress!, to: shard.features(e) + slot * layout.featureRowBytes)
                     try decoder.readFloats(into: shard.labels(e) + slot * l, count: l)
                     b.storeBytes(of: try decoder.read(Int64.self), toByteOffset: bl.eventOffset + slot * 8, as: Int64.self)
                     newest = try decoder.read(Int64.self)

@@ -36,7 +36,8 @@ public final class SupportStore: Sendable {
         try config.validate()
         self.config = config
         self.clock = clock
-        layout = SupportLayout(rowWidth: config.rowWidth, labelWidth: config.labelWidth, capacity: config.capacity)
+        layout = SupportLayout(rowWidth: config.rowWidth, labelWidth: config.labelWidth, capacity: config.capacity,
+                               precision: config.precision, bitPatternColumns: config.bitPatternColumns)
         var ttl: Int64 = 0
         if case let .timeToLive(d) = config.expiry { ttl = max(1, d.saturatingNanoseconds) }
         policy = SupportPolicy(ttl: ttl, keepFloor: config.keepFloor, generation: max(1, ttl / 8))
@@ -46,14 +47,16 @@ public final class SupportStore: Sendable {
         }
     }
 
-    /// Bytes of a full task block: `S_max · (W + L) · 4 + S_max · 24`, padded to 16.
+    /// Bytes of a full task block: `S_max · (featureRowBytes + 4L + 24)` (each column group padded
+    /// to 8, the block to 16), where `featureRowBytes` = `4W` at float32, `2(W − X) + 4X` at bfloat16.
     public var blockBytes: Int { layout.blockBytes }
 
     /// Bytes a task holding `rows` rows is charged (the measure of ``MemoryBound/bytes(_:)``):
     /// its block of the smallest size class holding `rows` (1, 2, 4, … `S_max` rows) as the
     /// allocator hands it out (glibc: 8-byte header, 16-byte granules), plus its entry (48 bytes:
     /// key, block pointer, last use, ring head and count, LRU links, size class) and 5 bytes of
-    /// index. A one-row task with W = 128, L = 2 costs 613 bytes; a full 64-row one 34 885.
+    /// index. A one-row task with W = 128, L = 2 costs 613 bytes (373 at bfloat16); a full 64-row
+    /// one 34 885 (18 501 at bfloat16).
     ///
     /// - Parameter rows: in 1...S_max.
     public func taskBytes(rows: Int) -> Int {

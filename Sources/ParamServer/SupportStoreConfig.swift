@@ -57,10 +57,17 @@ public struct SupportStoreConfig: Sendable, Equatable {
     public var modelVersion: UInt64
     /// Number of lock shards, a power of two.
     public var shardCount: Int
+    /// How the meta-layer inputs are kept: `float32` (as given) or `bfloat16` (half the bytes,
+    /// rounded to nearest even; ``SupportPrecision``). Labels, times and versions are kept as given.
+    public var precision: SupportPrecision
+    /// The last `bitPatternColumns` of a row's `W` values are bit patterns, not numbers (the support
+    /// encoder's item key, two floats' bits): kept as their 32 bits at every precision. In `0...W`.
+    public var bitPatternColumns: Int
 
     public init(
         rowWidth: Int, labelWidth: Int, capacity: Int, expiry: Expiry = .none, keepFloor: Int = 0,
-        memoryBound: MemoryBound = .none, modelVersion: UInt64 = 0, shardCount: Int = 64
+        memoryBound: MemoryBound = .none, modelVersion: UInt64 = 0, shardCount: Int = 64,
+        precision: SupportPrecision = .float32, bitPatternColumns: Int = 0
     ) {
         self.rowWidth = rowWidth
         self.labelWidth = labelWidth
@@ -70,6 +77,8 @@ public struct SupportStoreConfig: Sendable, Equatable {
         self.memoryBound = memoryBound
         self.modelVersion = modelVersion
         self.shardCount = shardCount
+        self.precision = precision
+        self.bitPatternColumns = bitPatternColumns
     }
 
     func validate() throws(ParamServerError) {
@@ -81,6 +90,9 @@ public struct SupportStoreConfig: Sendable, Equatable {
         guard capacity >= 1 && capacity <= 1 << 16 else { throw fail("capacity", "\(capacity) is not in 1...65536") }
         guard rowWidth * capacity <= 1 << 26 else {
             throw fail("capacity", "rowWidth × capacity = \(rowWidth * capacity) floats a task exceeds \(1 << 26)")
+        }
+        guard bitPatternColumns >= 0 && bitPatternColumns <= rowWidth else {
+            throw fail("bitPatternColumns", "\(bitPatternColumns) is not in 0...rowWidth (\(rowWidth))")
         }
         guard keepFloor >= 0 && keepFloor <= capacity else { throw fail("keepFloor", "\(keepFloor) is not in 0...capacity (\(capacity))") }
         if case let .timeToLive(ttl) = expiry, ttl <= .zero { throw fail("expiry", "time to live must be positive") }

@@ -22,6 +22,8 @@ extension ServingModel {
         public var learnsInnerRates = false
         /// The support encoder (`model.support_encoder`), off by default.
         public var supportEncoder: ModelConfig.SupportEncoderSpec? = nil
+        /// How the support store keeps the rows' meta-layer inputs (`serving.support_precision`).
+        public var supportPrecision: SupportPrecision = .float32
 
         /// The reference serving config of issue 6: tower 64 → 64 → 1, 2 tasks, `H = 64`.
         public init() {}
@@ -54,6 +56,8 @@ extension ServingModel {
             support.maxTasks = 100_000
             var meta = ModelConfig.Meta()
             meta.learnInnerRates = learnsInnerRates
+            var serving = ModelConfig.Serving()
+            serving.supportPrecision = supportPrecision
             return ModelConfig(
                 taskKey: "user_id", time: "timestamp",
                 features: [
@@ -64,7 +68,7 @@ extension ServingModel {
                     .init(name: "popularity", kind: .numeric(normalization: .none)),
                 ],
                 labels: (0..<taskCount).map { .init(name: "task\($0)", kind: .binary) },
-                model: model, meta: meta, supportStore: support)
+                model: model, meta: meta, supportStore: support, serving: serving)
         }
     }
 
@@ -85,7 +89,8 @@ extension ServingModel {
         // A 16-hex-digit version, like a trained model's, so a written directory loads with the same support tag.
         let hex = String(0x5e_0000_0000 + shape.seed, radix: 16)
         let version = String(repeating: "0", count: 16 - hex.count) + hex
-        let support = try SupportStore(config: SupportStoreConfig(model: config, modelVersion: UInt64(version, radix: 16)!), clock: clock)
+        let support = try SupportStore(config: SupportStoreConfig(model: config, modelVersion: UInt64(version, radix: 16)!,
+                                                                  precision: config.serving.supportPrecision), clock: clock)
         return ServingModel(config: config, encoder: encoder, parameters: parameters, embeddings: embeddings,
                             support: support, modelVersion: version)
     }

@@ -15,8 +15,8 @@ import Testing
     static let (w, l) = (3, 2)
 
     /// A small store on `clock` (3 features, 2 labels a row, 4 rows a task).
-    static func store(_ clock: ManualClock) throws -> SupportStore {
-        try SupportStore(config: SupportStoreConfig(rowWidth: w, labelWidth: l, capacity: 4, modelVersion: 7), clock: clock)
+    static func store(_ clock: ManualClock, precision: SupportPrecision = .float32) throws -> SupportStore {
+        try SupportStore(config: SupportStoreConfig(rowWidth: w, labelWidth: l, capacity: 4, modelVersion: 7, precision: precision), clock: clock)
     }
 
     /// `n` rows for users `user, user + 1, …` with values derived from `seed`.
@@ -178,9 +178,9 @@ extension EventLogTests {
     }
 
     /// The same appends straight into a store (the reference).
-    static func reference(_ batches: [Batch], start: Timestamp) throws -> SupportStore {
+    static func reference(_ batches: [Batch], start: Timestamp, precision: SupportPrecision = .float32) throws -> SupportStore {
         let clock = ManualClock(start: start)
-        let store = try Self.store(clock)
+        let store = try Self.store(clock, precision: precision)
         for b in batches {
             clock.advance(by: .seconds(1))
             b.withRows { store.append(tasks: $0.tasks, features: $0.features, labels: $0.labels, timestamps: $0.timestamps) }
@@ -188,14 +188,16 @@ extension EventLogTests {
         return store
     }
 
-    @Test func `replay after a snapshot that truncated the log gives the same store as the appends`() throws {
+    /// At bf16 the log keeps the appended float32 rows and replay rounds them as the append did.
+    @Test(arguments: SupportPrecision.allCases)
+    func `replay after a snapshot that truncated the log gives the same store as the appends`(precision: SupportPrecision) throws {
         let dir = try temporaryDirectory("metarec-eventlog-replay")
         defer { try? FileManager.default.removeItem(at: dir) }
         let start = Timestamp.seconds(1_900_000_000)
         let batches = (0..<12).map { Batch(n: 1 + $0 % 3, user: UInt64($0 % 5), seed: $0) }
         let snapshot = dir.appendingPathComponent("support.snapshot").path
         let clock = ManualClock(start: start)
-        let live = try Self.store(clock)
+        let live = try Self.store(clock, precision: precision)
         let log = Self.log(dir, live)
         try log.open(after: 0)
         try Self.append(Array(batches[0..<5]), to: log, clock: clock)
@@ -203,10 +205,10 @@ extension EventLogTests {
         let remaining = try log.segmentIDs()
         #expect(position == 2 && remaining == [2], "the covered segment is deleted")
         try Self.append(Array(batches[5...]), to: log, clock: clock)
-        let expected = try Self.contents(try Self.reference(batches, start: start), dir)
+        let expected = try Self.contents(try Self.reference(batches, start: start, precision: precision), dir)
         #expect(try Self.contents(live, dir) == expected)
         // A restart (no close: as after SIGKILL): snapshot, then the segment after it.
-        let restarted = try Self.store(ManualClock(start: .seconds(2_000_000_000)))
+        let restarted = try Self.store(ManualClock(start: .seconds(2_000_000_000)), precision: precision)
         let recorded = try restarted.restore(from: snapshot)
         let replay = try Self.log(dir, restarted).open(after: recorded)
         #expect(recorded == 2 && replay.records == 7 && replay.segment == 3)
@@ -214,11 +216,11 @@ extension EventLogTests {
         // Without the snapshot, the whole log from the start gives the same store.
         let whole = dir.appendingPathComponent("whole")
         let wholeClock = ManualClock(start: start)
-        let unsnapshotted = try Self.store(wholeClock)
+        let unsnapshotted = try Self.store(wholeClock, precision: precision)
         let wholeLog = Self.log(whole, unsnapshotted)
         try wholeLog.open(after: 0)
         try Self.append(batches, to: wholeLog, clock: wholeClock)
-        let fromLog = try Self.store(ManualClock())
+        let fromLog = try Self.store(ManualClock(), precision: precision)
         try Self.log(whole, fromLog).open(after: 0)
         #expect(try Self.contents(fromLog, dir) == expected)
     }

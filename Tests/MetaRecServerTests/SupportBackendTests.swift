@@ -19,6 +19,19 @@ import Testing
         #expect(memory.configuration.support == .inProcess)
     }
 
+    @Test func `the support precision comes from the flag or the environment; none means the model's; a bad one names the variable`() throws {
+        #expect(try ServerSettingsTests.settings(environment: ["METAREC_MODEL": "/m"]).supportPrecision == nil)
+        let env = try ServerSettingsTests.settings(environment: ["METAREC_MODEL": "/m", "METAREC_SUPPORT_PRECISION": "bf16"])
+        #expect(env.supportPrecision == .bfloat16)
+        let flag = try ServerSettingsTests.settings(flags: ["metarec.support.precision": "f32"],
+                                                    environment: ["METAREC_MODEL": "/m", "METAREC_SUPPORT_PRECISION": "bf16"])
+        #expect(flag.supportPrecision == .float32)
+        let bad = #expect(throws: ServerSettings.Invalid.self) {
+            try ServerSettingsTests.settings(environment: ["METAREC_MODEL": "/m", "METAREC_SUPPORT_PRECISION": "fp16"])
+        }
+        #expect(bad?.variable == "METAREC_SUPPORT_PRECISION" && bad?.reason == "\"fp16\" is not one of f32, bf16")
+    }
+
     @Test(arguments: [
         ("redis://host:99999", "port '99999'"), ("http://host:6379", "expected redis://"), ("redis://:6379", "missing host"),
         ("redis://host/x", "database 'x'"), ("redis://user:pw@host", "credentials"),

@@ -1,6 +1,7 @@
 import Testing
 @testable import ModelDescription
 import ModelMath
+import ParamServer
 
 /// The smallest valid config (required keys only).
 private let minimalYAML = """
@@ -335,6 +336,21 @@ private func failure(_ yaml: String, sourceLocation: SourceLocation = #_sourceLo
     @Test func `task key may also be a feature`() throws {
         let c = try ModelConfig.parse(yaml: minimalYAML, source: "t")
         #expect(c.features[0].name == c.taskKey)
+    }
+
+    @Test func `serving.support_precision: f32 by default and not written, bf16 parsed and round-tripped, others named`() throws {
+        let plain = try ModelConfig.parse(yaml: minimalYAML, source: "a.yaml")
+        #expect(plain.serving.supportPrecision == .float32)
+        #expect(!plain.yamlString().contains("support_precision"), "the default is not written, so builds that predate it load the model")
+        let c = try ModelConfig.parse(yaml: variant("serving: {support_precision: bf16}"), source: "b.yaml")
+        #expect(c.serving.supportPrecision == .bfloat16)
+        #expect(try ModelConfig.parse(yaml: c.yamlString(), source: "c.yaml") == c)
+        #expect(failure(variant("serving: {support_precision: fp16}"))?.description
+                    .hasSuffix("serving.support_precision: expected one of f32 | bf16, got \"fp16\"") == true)
+        // The store a loaded model gets: the config's precision, the support encoder's key kept exact.
+        let store = SupportStoreConfig(model: c, modelVersion: 1, precision: c.serving.supportPrecision)
+        #expect(store.precision == .bfloat16 && store.bitPatternColumns == 0 && store.rowWidth == c.taskCount * c.expertOutputWidth)
+        #expect(SupportStoreConfig(model: c, modelVersion: 1).precision == .float32, "training's store stays float32")
     }
 
     @Test func `null values mean the default and an absent optional`() throws {

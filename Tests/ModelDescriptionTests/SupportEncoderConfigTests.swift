@@ -1,6 +1,7 @@
 import Testing
 import ModelDescription
 import ModelMath
+import ParamServer
 
 /// `model.support_encoder`: parsing, validation errors naming the key, the YAML round trip, and
 /// what it changes in the input layout and the support-store rows.
@@ -47,6 +48,9 @@ import ModelMath
         #expect(config.inputLayout.multiCategoricalPooling == [.mean, .weighted, .weighted])
         #expect(config.inputWidth == (2 + 1 + 2) * 8 && config.inputLayout.width == config.inputWidth)
         #expect(config.supportRowWidth == config.taskCount * config.expertOutputWidth + 2)
+        // The key's two floats are bit patterns: a bf16 store keeps them as they are.
+        let store = SupportStoreConfig(model: config, modelVersion: 1, precision: .bfloat16)
+        #expect(store.bitPatternColumns == SupportRowKey.width && store.rowWidth == config.supportRowWidth)
     }
 
     @Test func `a single pooling name is a one-entry list`() throws {

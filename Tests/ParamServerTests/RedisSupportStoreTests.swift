@@ -14,9 +14,11 @@ struct RedisSupportStoreTests {
         let local: SupportStore
         let redis: RedisSupportStore
 
-        init(expiry: Expiry, keepFloor: Int) throws {
+        init(expiry: Expiry, keepFloor: Int, precision: SupportPrecision = .float32) throws {
+            // At bf16 the last column is a bit pattern (an item key), kept exactly by both stores.
             let config = SupportStoreConfig(rowWidth: w, labelWidth: l, capacity: s, expiry: expiry, keepFloor: keepFloor,
-                                            modelVersion: 7, shardCount: 4)
+                                            modelVersion: 7, shardCount: 4, precision: precision,
+                                            bitPatternColumns: precision == .float32 ? 0 : 1)
             local = try SupportStore(config: config, clock: clock)
             redis = try RedisSupportStore(address: TestRedis.address!, config: config, keyPrefix: TestRedis.prefix("contract"),
                                           timeoutSeconds: 1, clock: clock)
@@ -55,7 +57,8 @@ struct RedisSupportStoreTests {
                     }
                 }
                 #expect(counts[i] == n, "\(note): task \(task) rows")
-                #expect(Array(f[(i * s * w)..<(i * s * w + n * w)]) == Array(lf[..<(n * w)]), "\(note): task \(task) features")
+                #expect(Array(f[(i * s * w)..<(i * s * w + n * w)]).map(\.bitPattern) == Array(lf[..<(n * w)]).map(\.bitPattern),
+                        "\(note): task \(task) features")
                 #expect(Array(y[(i * s * l)..<(i * s * l + n * l)]) == Array(ly[..<(n * l)]), "\(note): task \(task) labels")
                 #expect(Array(times[(i * s)..<(i * s + n)]) == Array(lt[..<n]), "\(note): task \(task) event times")
             }
@@ -78,9 +81,9 @@ struct RedisSupportStoreTests {
         }
     }
 
-    @Test(arguments: [0, 2])
-    func `the Redis store serves what the in-process store serves`(keepFloor: Int) throws {
-        let pair = try Pair(expiry: .timeToLive(.seconds(60)), keepFloor: keepFloor)
+    @Test(arguments: [0, 2], SupportPrecision.allCases)
+    func `the Redis store serves what the in-process store serves`(keepFloor: Int, precision: SupportPrecision) throws {
+        let pair = try Pair(expiry: .timeToLive(.seconds(60)), keepFloor: keepFloor, precision: precision)
         try pair.append([(1, 1), (2, 2), (1, 3)])
         try pair.expectSamePulls([1, 2, 3], "first rows")
         try pair.append((4..<10).map { (1, Float($0)) })          // task 1 overflows S_max = 4
@@ -97,6 +100,37 @@ struct RedisSupportStoreTests {
         try pair.expectSamePulls([1, 2, 3], "after a model-version change")
         try pair.append([(3, 30), (4, 31)])
         try pair.expectSamePulls([3, 4, 1], "rows of the new version")
+    }
+
+    @Test func `replicas at different precisions share rows: each row is read at the precision it was written`() throws {
+        let prefix = TestRedis.prefix("mixed")
+        func store(_ precision: SupportPrecision) throws -> RedisSupportStore {
+            try RedisSupportStore(address: TestRedis.address!, config: .init(rowWidth: 3, labelWidth: 1, capacity: 8, precision: precision,
+                                                                          bitPatternColumns: 1), keyPrefix: prefix)
+        }
+        let (f32, bf16) = (try store(.float32), try store(.bfloat16))
+        let key = Float(bitPattern: 0x7FC0_0123)   // a NaN-looking bit pattern, kept exactly at both precisions
+        let rows: [(RedisSupportStore, [Float])] = [(f32, [1.001, -3.14159, key]), (bf16, [1.001, -3.14159, key]), (f32, [0.1, 0.2, key])]
+        for (i, (writer, features)) in rows.enumerated() {
+            try [UInt64(9)].withUnsafeBufferPointer { t in
+                try features.withUnsafeBufferPointer { f in
+                    try [Float(i)].withUnsafeBufferPointer { y in
+                        try [Timestamp.seconds(Int64(i))].withUnsafeBufferPointer { ts in
+                            try writer.append(tasks: t, features: f, labels: y, timestamps: ts)
+                        }
+                    }
+                }
+            }
+        }
+        func rounded(_ v: Float) -> Float { BFloat16.widen(BFloat16.narrow(v)) }
+        let want: [Float] = [1.001, -3.14159, key, rounded(1.001), rounded(-3.14159), key, 0.1, 0.2, key]
+        for reader in [f32, bf16] {
+            var f = [Float](repeating: 0, count: 24), y = [Float](repeating: 0, count: 8), n = [0]
+            var times = [Timestamp](repeating: .zero, count: 8)
+            try Self.pull(reader, [9], &f, &y, &n, &times)
+            #expect(n == [3] && Array(f[..<9]).map(\.bitPattern) == want.map(\.bitPattern), "reader at \(reader.precision)")
+            #expect(Array(y[..<3]) == [0, 1, 2] && Array(times[..<3]) == [.seconds(0), .seconds(1), .seconds(2)])
+        }
     }
 
     @Test func `two stores on one Redis see each other's rows (two replicas of a fleet)`() throws {

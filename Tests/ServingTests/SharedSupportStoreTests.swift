@@ -21,8 +21,9 @@ import TestSupport
                               timeoutSeconds: 1, clock: clock)
     }
 
-    static func shape(encoder: Bool) -> ServingModel.SyntheticShape {
+    static func shape(encoder: Bool, precision: SupportPrecision = .float32) -> ServingModel.SyntheticShape {
         var shape = ServingModel.SyntheticShape.small
+        shape.supportPrecision = precision
         if encoder {
             shape.supportCapacity = 4
             shape.supportEncoder = .init(source: "item_id", pooling: [.mean, .labelWeighted], label: "task1")
@@ -31,10 +32,11 @@ import TestSupport
     }
 
     @Test(.enabled(if: redis != nil, "METAREC_REDIS_URL is unset: run `make test` (it starts redis-server on loopback)"),
-          arguments: [false, true])
-    func `scores on Redis equal scores on the in-process store, one round trip a merged batch`(encoder: Bool) throws {
+          arguments: [false, true], SupportPrecision.allCases)
+    func `scores on Redis equal scores on the in-process store, one round trip a merged batch`(encoder: Bool, precision: SupportPrecision) throws {
         let clock = ManualClock(start: .seconds(1_700_000_100))
-        let model = try Fixtures.model(Self.shape(encoder: encoder), clock: clock)
+        let model = try Fixtures.model(Self.shape(encoder: encoder, precision: precision), clock: clock)
+        #expect(model.support.config.precision == precision && model.support.config.bitPatternColumns == (encoder ? SupportRowKey.width : 0))
         let local = Fixtures.predictor(model)
         let store = try Self.redisStore(model, address: #require(Self.redis), clock: clock)
         let shared = Predictor(model: model, settings: local.settings, supportStore: store)

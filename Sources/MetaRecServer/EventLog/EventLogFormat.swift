@@ -26,6 +26,10 @@ import ParamServer
 ///        n × (task UInt64 | event time Int64 | W × Float32 | L × Float32)
 /// ```
 ///
+/// Rows are logged as float32 whatever the store's precision (``ParamServer/SupportPrecision``):
+/// a bfloat16 store rounds them on replay exactly as it rounded the logged append, so the format
+/// is the same at both precisions and a log replays into a store of either.
+///
 /// Invariants: `length = 32 + n · (16 + 4 (W + L))`; a record is valid only when its whole
 /// payload is present and its CRC matches, so a write cut anywhere (a torn tail) is detected;
 /// any single flipped bit in a record changes its CRC-32.

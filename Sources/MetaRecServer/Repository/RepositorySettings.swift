@@ -1,3 +1,4 @@
+import ParamServer
 import Serving
 
 /// What `metarec serve --models DIR` serves (``ServerSettings``): the repository, the model in
@@ -12,6 +13,9 @@ public struct RepositorySettings: Sendable, Equatable {
     public var weights: [RoutingPlan.Weight]
     /// Time between re-reads of the root (`--models-poll-seconds`, default 5 s); `nil`: only on SIGHUP.
     public var pollInterval: Duration?
+    /// How every served version keeps its support rows (`--support-precision`); `nil`: each
+    /// version's own `serving.support_precision`.
+    public var supportPrecision: SupportPrecision?
 
     public init(root: String, name: String? = nil, weights: [RoutingPlan.Weight] = [], pollInterval: Duration? = .seconds(5)) {
         self.root = root

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ModelDescription
+import ParamServer
 import Prometheus
 import Serving
 
@@ -20,7 +21,7 @@ extension ScoringServer {
         let plan = try RoutingPlan(model: scan, weights: repository.weights)
         var versions: [Int: ServedVersion] = [:]
         for v in plan.served {
-            let model = try loadModel(repository.path(name: scan.name, version: v))
+            let model = try loadModel(repository.path(name: scan.name, version: v), supportPrecision: repository.supportPrecision)
             versions[v] = makeVersion(model, version: v, name: scan.name, configuration: configuration, settings: nil,
                                       logger: logger, registry: registry)
         }
@@ -41,10 +42,11 @@ extension ScoringServer {
         return await reloader.reload(self, trigger: .signal)
     }
 
-    /// The model directory at `path`, loaded for serving.
-    static func loadModel(_ path: String) throws(ModelRepositoryError) -> ServingModel {
+    /// The model directory at `path`, loaded for serving (support rows at `supportPrecision`,
+    /// `nil`: the model's own).
+    static func loadModel(_ path: String, supportPrecision: SupportPrecision?) throws(ModelRepositoryError) -> ServingModel {
         do {
-            return ServingModel(try LoadedModel(path: path))
+            return ServingModel(try LoadedModel(path: path, supportPrecision: supportPrecision))
         } catch {
             throw .unloadable(path: path, reason: "\(error)")
         }
@@ -114,8 +116,8 @@ actor RepositoryReloader {
             var versions = server.models.loaded.filter { plan.served.contains($0.key) }
             let added = plan.served.filter { versions[$0] == nil }
             for v in added {
-                let path = settings.path(name: scan.name, version: v)
-                let model = try await Self.offPool { () throws(ModelRepositoryError) in try ScoringServer.loadModel(path) }
+                let (path, precision) = (settings.path(name: scan.name, version: v), settings.supportPrecision)
+                let model = try await Self.offPool { () throws(ModelRepositoryError) in try ScoringServer.loadModel(path, supportPrecision: precision) }
                 versions[v] = ScoringServer.makeVersion(model, version: v, name: scan.name, configuration: server.configuration,
                                                         settings: server.settings, logger: logger, registry: server.registry)
             }

@@ -6,7 +6,7 @@ extension EvaluationJob {
     /// Scores every row with the base model: global and per-user metrics and the scored rows.
     /// The global metrics equal ``run()``'s (same forward pass, same accumulator).
     public func runPerUser(options: PerUserOptions = .init()) throws -> PerUserEvaluation {
-        let model = try LoadedModel(path: modelPath)
+        let model = try LoadedModel(path: modelPath, supportPrecision: supportPrecision)
         let spec = model.config.networkSpec, layout = model.config.inputLayout, heads = model.config.taskSpecs
         var stream = Self.supportEncoded(
             try CSVBatchStream(path: dataPath, encoder: model.encoder, options: CSVReadOptions(maxBadRows: maxBadRows)), model: model)
@@ -44,7 +44,7 @@ extension EvaluationJob {
     /// both variants, per group, and the paired bootstrap CI of fine-tuned − base.
     public func runFineTunedPerUser(source: SupportSource, steps: Int?, learningRate: Double?, minimumSupportRows: Int? = nil,
                                     options: PerUserOptions = .init()) throws -> PerUserEvaluation {
-        let model = try LoadedModel(path: modelPath)
+        let model = try LoadedModel(path: modelPath, supportPrecision: supportPrecision)
         try Self.refuseSupportEncoder(model, path: modelPath)
         let adaptation = policy(model.config).adaptation(steps: steps ?? model.config.meta.innerSteps,
                                                  learningRate: learningRate ?? model.config.meta.innerLearningRate)

@@ -1,6 +1,7 @@
 import Logging
 import ModelDescription
 import ModelMath
+import ParamServer
 
 /// `metarec eval`: per-task metrics of a model directory on a CSV log, optionally with
 /// per-task fine-tuning (metrics with and without it, overall and per activity bucket).
@@ -13,6 +14,9 @@ public struct EvaluationJob {
     /// The inner-loop policy's fields (inner loss, adapted layers, head) to evaluate instead of
     /// the model's own `meta` section: the model's config in, the config to adapt with out.
     public var policy: @Sendable (ModelConfig) -> ModelConfig = { $0 }
+    /// How the model's support store keeps its rows (the snapshot is rounded into it at
+    /// bfloat16), as a server with that `serving.support_precision` would; `nil`: the model's own.
+    public var supportPrecision: SupportPrecision?
 
     public init(modelPath: String, dataPath: String) {
         self.modelPath = modelPath
@@ -21,7 +25,7 @@ public struct EvaluationJob {
 
     /// Per-task metrics in config order, with the task names.
     public func run() throws -> [(task: String, metrics: TaskMetrics)] {
-        let model = try LoadedModel(path: modelPath)
+        let model = try LoadedModel(path: modelPath, supportPrecision: supportPrecision)
         var evaluator = Evaluator(spec: model.config.networkSpec, layout: model.config.inputLayout, tasks: model.config.taskSpecs)
         var stream = Self.supportEncoded(
             try CSVBatchStream(path: dataPath, encoder: model.encoder, options: CSVReadOptions(maxBadRows: maxBadRows)), model: model)
@@ -37,7 +41,7 @@ public struct EvaluationJob {
     ///     model's `serving.finetune_min_support_rows`.
     public func runFineTuned(source: SupportSource, steps: Int?, learningRate: Double?,
                              minimumSupportRows: Int? = nil) throws -> (tasks: [String], groups: [FineTuneComparison]) {
-        let model = try LoadedModel(path: modelPath)
+        let model = try LoadedModel(path: modelPath, supportPrecision: supportPrecision)
         try Self.refuseSupportEncoder(model, path: modelPath)
         let adaptation = policy(model.config).adaptation(steps: steps ?? model.config.meta.innerSteps,
                                                  learningRate: learningRate ?? model.config.meta.innerLearningRate)

@@ -17,8 +17,11 @@ public struct LoadedModel: Sendable {
     /// Resolves `path` (``ModelDirectory/resolve(_:)``: the version `CURRENT` names, or a
     /// format-1 flat directory), checks every file against the manifest's checksums, then loads
     /// and cross-checks them; errors name the file and the problem.
-    /// - Parameter clock: time source of the stores (expiry); tests inject a manual clock.
-    public init(path: String, clock: any ParamServerClock = SystemClock()) throws {
+    /// - Parameters:
+    ///   - clock: time source of the stores (expiry); tests inject a manual clock.
+    ///   - supportPrecision: how the support store keeps its rows' meta-layer inputs (the
+    ///     snapshot is rounded into it at bfloat16); `nil`: the config's `serving.support_precision`.
+    public init(path: String, clock: any ParamServerClock = SystemClock(), supportPrecision: SupportPrecision? = nil) throws {
         let directory = try ModelDirectory.resolve(path)
         self.directory = directory
         manifest = try directory.readJSON(ModelManifest.self, from: directory.manifestPath)
@@ -38,7 +41,8 @@ public struct LoadedModel: Sendable {
         self.parameters = parameters
         embeddings = try EmbeddingStore(config: EmbeddingStoreConfig(model: config), clock: clock)
         try embeddings.restore(from: directory.embeddingsPath)
-        support = try SupportStore(config: SupportStoreConfig(model: config, modelVersion: manifest.numericModelVersion), clock: clock)
+        support = try SupportStore(config: SupportStoreConfig(model: config, modelVersion: manifest.numericModelVersion,
+                                                              precision: supportPrecision ?? config.serving.supportPrecision), clock: clock)
         if FileManager.default.fileExists(atPath: directory.supportPath) {
             try support.restore(from: directory.supportPath)
         }
@@ -53,7 +57,11 @@ extension ModelManifest {
 extension SupportStoreConfig {
     /// The support store a model config asks for: rows of `f_1 … f_K` (`K·H` floats, plus the
     /// support encoder's source key, ``SupportRowKey``, when it is on) and `K` labels, `support_store.capacity` rows per task, its TTL, keep-floor, and its task and byte bounds.
-    public init(model config: ModelConfig, modelVersion: UInt64) {
+    ///
+    /// - Parameter precision: how the `K·H` meta-layer inputs are kept (the key's two floats are bit
+    ///   patterns, ``bitPatternColumns``, kept exactly); float32 unless the caller asks (training
+    ///   does not; ``LoadedModel`` passes `serving.support_precision` or its override).
+    public init(model config: ModelConfig, modelVersion: UInt64, precision: SupportPrecision = .float32) {
         let expiry: Expiry
         switch config.supportStore.expiry {
         case .never: expiry = .none
@@ -63,6 +71,7 @@ extension SupportStoreConfig {
         self.init(rowWidth: config.supportRowWidth, labelWidth: config.taskCount, capacity: capacity,
                   expiry: expiry, keepFloor: min(config.supportStore.keepFloor, capacity),
                   memoryBound: MemoryBound(tasks: config.supportStore.maxTasks, bytes: config.supportStore.maxBytes),
-                  modelVersion: modelVersion)
+                  modelVersion: modelVersion, precision: precision,
+                  bitPatternColumns: config.supportRowWidth - config.taskCount * config.expertOutputWidth)
     }
 }

@@ -1,5 +1,6 @@
 import ModelMath
 import Foundation
+import ParamServer
 import Yams
 
 extension ModelConfig {
@@ -304,7 +305,7 @@ extension ModelConfig {
     private static func decodeServing(_ node: ConfigNode) throws(ConfigError) -> Serving {
         let m = try node.mapping(allowed: ["finetune", "inner_steps", "inner_learning_rate", "finetune_min_support_rows", "max_candidates",
                                            "max_body_bytes", "batch_max_requests", "batch_max_wait_microseconds",
-                                           "fallback_label_margin", "fallback_max_weight_change"])
+                                           "fallback_label_margin", "fallback_max_weight_change", "support_precision"])
         var s = Serving()
         s.finetune = try m.bool("finetune", default: s.finetune)
         s.innerSteps = try m.int("inner_steps", default: s.innerSteps)
@@ -316,6 +317,7 @@ extension ModelConfig {
         s.batchMaxWaitMicroseconds = try m.int("batch_max_wait_microseconds", default: s.batchMaxWaitMicroseconds)
         s.fallbackLabelMargin = try m.double("fallback_label_margin", default: s.fallbackLabelMargin)
         s.fallbackMaxWeightChange = try m.double("fallback_max_weight_change", default: s.fallbackMaxWeightChange)
+        s.supportPrecision = try m.choice("support_precision", default: s.supportPrecision)
         return s
     }
 }

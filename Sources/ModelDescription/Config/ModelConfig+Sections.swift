@@ -1,4 +1,5 @@
 import ModelMath
+import ParamServer
 
 extension ModelConfig {
     /// Network shape (YAML `model`). Symbols as in `docs/DESIGN.md` §Math: `E` experts, `H`
@@ -256,6 +257,12 @@ extension ModelConfig {
         /// The fallback's bound on the update: `‖θ' − θ‖ / ‖θ‖` above this sends the request to the
         /// base towers. YAML `fallback_max_weight_change`, default 1.0.
         public var fallbackMaxWeightChange: Double = 1.0
+        /// How the support store keeps the meta-layer inputs of its rows when the model is loaded
+        /// for serving or evaluation (`metarec serve`, `eval`, `eval-cold`; their
+        /// `--support-precision` overrides it): `f32`, or `bf16` (half the bytes a row, each value
+        /// rounded to 8 significant bits; ``ParamServer/SupportPrecision``). Training's store, and
+        /// so the model directory's snapshot, stays float32. YAML `support_precision`, default `f32`.
+        public var supportPrecision: SupportPrecision = .float32
 
         public init() {}
     }

@@ -1,4 +1,5 @@
 import ModelMath
+import ParamServer
 
 extension ModelConfig {
     /// The config as YAML, every field written out (defaults included), in schema order.
@@ -65,7 +66,7 @@ extension ModelConfig {
               fallback_max_weight_change: \(serving.fallbackMaxWeightChange)
               max_body_bytes: \(serving.maxBodyBytes)
               batch_max_requests: \(serving.batchMaxRequests)
-              batch_max_wait_microseconds: \(serving.batchMaxWaitMicroseconds)
+              batch_max_wait_microseconds: \(serving.batchMaxWaitMicroseconds)\(serving.supportPrecision == .float32 ? "" : "\n  support_precision: \(serving.supportPrecision.rawValue)")
             limits: {max_parameters: \(limits.maxParameters), max_memory_bytes: \(limits.maxMemoryBytes)}
 
             """

@@ -81,12 +81,12 @@ extension RedisSupportStore {
         let from = Array(String(-s).utf8), to = Array("-1".utf8)
         let commands = (0..<n).map { [Array("LRANGE".utf8), key(task: tasks[$0], version: v), from, to] }
         let replies = try withConnection { c throws(RedisError) in try c.pipeline(commands) }
-        let now = clock.now().nanosecondsSinceEpoch
+        let now = clock.now().nanosecondsSinceEpoch, full = rowBytes(.float32), half = rowBytes(.bfloat16)
         for i in 0..<n {
             if case .error(let message) = replies[i] { throw .server("pull: \(message)") }
             guard let elements = replies[i].elements else { throw .unexpectedReply("pull: \(replies[i])") }
             // At most S_max rows of the right size, whatever the server sent (a reply is outside input).
-            let rows = Array(elements.compactMap(\.bytes).filter { $0.count == rowBytes }.suffix(s))
+            let rows = Array(elements.compactMap(\.bytes).filter { $0.count == full || $0.count == half }.suffix(s))
             let served = servedCount(rows, now: now)
             counts[i] = served
             for (j, row) in rows.suffix(served).enumerated() {
@@ -123,29 +123,45 @@ extension RedisSupportStore {
         withStatistics { $0.rowsAppended += appended; $0.pulls += pulls }
     }
 
+    /// One row at ``precision`` (the layout in ``RedisSupportStore``).
     func encodeRow(written: Int64, event: Int64, features f: UnsafePointer<Float>, labels y: UnsafePointer<Float>?) -> [UInt8] {
         var row = [UInt8](repeating: 0, count: rowBytes)
+        let numeric = precision == .float32 ? 0 : rowWidth - bitPatternColumns   // columns narrowed to bf16
         row.withUnsafeMutableBytes { out in
             out.storeBytes(of: written.littleEndian, toByteOffset: 0, as: Int64.self)
             out.storeBytes(of: event.littleEndian, toByteOffset: 8, as: Int64.self)
-            for c in 0..<rowWidth { out.storeBytes(of: f[c].bitPattern.littleEndian, toByteOffset: 16 + 4 * c, as: UInt32.self) }
+            for c in 0..<numeric { out.storeBytes(of: BFloat16.narrow(f[c]).littleEndian, toByteOffset: 16 + 2 * c, as: UInt16.self) }
+            let words = 16 + 2 * numeric
+            for c in numeric..<rowWidth {
+                out.storeBytes(of: f[c].bitPattern.littleEndian, toByteOffset: words + 4 * (c - numeric), as: UInt32.self)
+            }
+            let labels = words + 4 * (rowWidth - numeric)
             for c in 0..<labelWidth {
-                out.storeBytes(of: (y?[c] ?? .nan).bitPattern.littleEndian, toByteOffset: 16 + 4 * (rowWidth + c), as: UInt32.self)
+                out.storeBytes(of: (y?[c] ?? .nan).bitPattern.littleEndian, toByteOffset: labels + 4 * c, as: UInt32.self)
             }
         }
         return row
     }
 
+    /// Decodes a row of either precision, told apart by its length (``rowBytes(_:)``); features
+    /// widened to `Float`.
     func decodeRow(_ row: [UInt8], features f: UnsafeMutablePointer<Float>, labels y: UnsafeMutablePointer<Float>?,
                    event: UnsafeMutablePointer<Timestamp>?) {
+        let narrow = row.count != rowBytes(.float32)
+        let numeric = narrow ? rowWidth - bitPatternColumns : 0
         row.withUnsafeBytes { b in
             event?.pointee = Timestamp(nanosecondsSinceEpoch: b.loadUnaligned(fromByteOffset: 8, as: Int64.self).littleEndian)
-            for c in 0..<rowWidth {
-                f[c] = Float(bitPattern: b.loadUnaligned(fromByteOffset: 16 + 4 * c, as: UInt32.self).littleEndian)
+            for c in 0..<numeric {
+                f[c] = BFloat16.widen(b.loadUnaligned(fromByteOffset: 16 + 2 * c, as: UInt16.self).littleEndian)
+            }
+            let words = 16 + 2 * numeric
+            for c in numeric..<rowWidth {
+                f[c] = Float(bitPattern: b.loadUnaligned(fromByteOffset: words + 4 * (c - numeric), as: UInt32.self).littleEndian)
             }
             if let y {
+                let labels = words + 4 * (rowWidth - numeric)
                 for c in 0..<labelWidth {
-                    y[c] = Float(bitPattern: b.loadUnaligned(fromByteOffset: 16 + 4 * (rowWidth + c), as: UInt32.self).littleEndian)
+                    y[c] = Float(bitPattern: b.loadUnaligned(fromByteOffset: labels + 4 * c, as: UInt32.self).littleEndian)
                 }
             }
         }

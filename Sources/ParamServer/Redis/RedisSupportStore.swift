@@ -5,8 +5,19 @@ import Synchronization
 /// fine-tunes the next request on another.
 ///
 /// Layout (DESIGN §10): one list per task at `PREFIX:<model version>:sup:<task key>` (both hex),
-/// each element a row `[write ns: Int64][event ns: Int64][f: W × Float32][y: L × Float32]`,
-/// little-endian, oldest first.
+/// each element a row, little-endian, oldest first:
+///
+/// ```
+/// float32 row   [write ns: Int64][event ns: Int64][f: W × Float32][y: L × Float32]                  16 + 4W + 4L bytes
+/// bfloat16 row  [write ns: Int64][event ns: Int64][f: (W − X) × bf16][X × 32-bit patterns][y: L × Float32]
+///                                                                                               16 + 2(W − X) + 4X + 4L bytes
+/// ```
+/// The row's length carries its precision: W, L and X are fixed for a key (the model version is
+/// in it), and the two lengths differ by `2(W − X)` (equal only when every column is a bit
+/// pattern, and then the bytes are the same too). A reader decodes rows of either length, so
+/// replicas with different ``SupportStoreConfig/precision`` settings share rows without
+/// misreading them (a fleet can change precision in a rolling restart), and rows of any other
+/// length are skipped. Writers write at their own precision.
 ///
 /// ```
 /// append (per task, one EVAL = one atomic step):  RPUSH rows… ; LTRIM −S_max −1 ; PEXPIRE idle
@@ -33,6 +44,10 @@ public final class RedisSupportStore: Sendable {
     public let labelWidth: Int
     /// `S_max`.
     public let capacity: Int
+    /// The precision rows are written at (``SupportStoreConfig/precision``); rows of both are read.
+    public let precision: SupportPrecision
+    /// `X`: trailing columns of a row kept as 32-bit patterns at every precision.
+    public let bitPatternColumns: Int
     public let keyPrefix: String
     /// Seconds between reconnection attempts after a failure.
     public let reconnectBackoff: Double
@@ -55,11 +70,16 @@ public final class RedisSupportStore: Sendable {
         guard config.rowWidth >= 1, config.labelWidth >= 0, config.capacity >= 1 else {
             throw .invalidConfiguration(field: "support_store", reason: "row width, label width and capacity must be positive")
         }
+        guard config.bitPatternColumns >= 0 && config.bitPatternColumns <= config.rowWidth else {
+            throw .invalidConfiguration(field: "bitPatternColumns", reason: "\(config.bitPatternColumns) is not in 0...rowWidth (\(config.rowWidth))")
+        }
         guard timeoutSeconds > 0 else { throw .invalidConfiguration(field: "redis timeout", reason: "must be > 0") }
         self.address = address
         self.rowWidth = config.rowWidth
         self.labelWidth = config.labelWidth
         self.capacity = config.capacity
+        self.precision = config.precision
+        self.bitPatternColumns = config.bitPatternColumns
         self.keyPrefix = keyPrefix
         self.reconnectBackoff = reconnectBackoff
         self.keepFloorIdleSeconds = keepFloorIdleSeconds
@@ -75,8 +95,14 @@ public final class RedisSupportStore: Sendable {
 
     public func setModelVersion(_ v: UInt64) { version.store(v, ordering: .releasing) }
 
-    /// Bytes of one stored row.
-    public var rowBytes: Int { 16 + 4 * (rowWidth + labelWidth) }
+    /// Bytes of one row written by this store (at ``precision``): the store's memory per row in
+    /// Redis before Redis's own per-element overhead.
+    public var rowBytes: Int { rowBytes(precision) }
+
+    /// Bytes of one row at `precision`: `16 + 4L + 4W` (float32) or `16 + 4L + 2(W − X) + 4X` (bfloat16).
+    public func rowBytes(_ precision: SupportPrecision) -> Int {
+        16 + 4 * labelWidth + precision.bytesPerValue * (rowWidth - bitPatternColumns) + 4 * bitPatternColumns
+    }
 
     /// Counters since start (appends, pulls, round trips, failures).
     public var statistics: RedisSupportStatistics { counters.withLock { $0 } }

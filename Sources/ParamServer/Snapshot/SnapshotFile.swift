@@ -4,13 +4,28 @@ import Glibc
 import Darwin
 #endif
 
-/// Snapshot container (README "Snapshot format"): a 64-byte header, checksummed frames of
-/// records, an end frame with the record total. Little-endian throughout.
+/// Snapshot container (README "Snapshot format"): a header (64 bytes in version 1, 72 in
+/// version 2), checksummed frames of records, an end frame with the record total. Little-endian
+/// throughout.
+///
+/// Version 2 adds a sixth `UInt64` header field (a support store's row encoding,
+/// ``SupportPrecision``); it is written only by a bfloat16 support store, so every other snapshot
+/// stays version 1, readable by builds that predate version 2. Both versions are read.
 enum SnapshotFormat {
     static let magic: UInt64 = 0x5041_4E53_5350_524D   // "MRPSSNAP" read little-endian
+    /// Version 1: five header fields.
     static let version: UInt32 = 1
+    /// The newest version this build reads and writes.
+    static let latestVersion: UInt32 = 2
+    /// Bytes of a version-1 header.
     static let headerBytes = 64
     static let frameTarget = 1 << 20
+
+    /// Header fields of `version` (5 in version 1, 6 in version 2).
+    static func fieldCount(version: UInt32) -> Int { version >= 2 ? 6 : 5 }
+
+    /// Bytes of a header of `version`: magic, version, kind, the fields, checksum.
+    static func headerBytes(version: UInt32) -> Int { 16 + 8 * fieldCount(version: version) + 8 }
 
     enum Kind: UInt32 {
         case embedding = 1, support = 2
@@ -29,12 +44,13 @@ final class SnapshotWriter {
     private var pending: [[UInt8]] = []
     private var total: UInt64 = 0
 
+    /// - Parameter fields: 5 (a version-1 file) or 6 (version 2).
     init(path: String, kind: SnapshotFormat.Kind, fields: [UInt64]) throws(ParamServerError) {
-        precondition(fields.count == 5, "snapshot headers carry 5 fields")
+        precondition(fields.count == 5 || fields.count == 6, "snapshot headers carry 5 (version 1) or 6 (version 2) fields, got \(fields.count)")
         file = try AtomicFileWriter(path: path)
         var header = ByteEncoder()
         header.append(SnapshotFormat.magic)
-        header.append(SnapshotFormat.version)
+        header.append(fields.count == 5 ? SnapshotFormat.version : SnapshotFormat.latestVersion)
         header.append(kind.rawValue)
         for f in fields { header.append(f) }
         let sum = header.bytes.withUnsafeBytes { SnapshotChecksum.of($0) }
@@ -92,6 +108,9 @@ final class SnapshotContents {
     /// The whole file.
     let raw: UnsafeRawBufferPointer
     let kind: SnapshotFormat.Kind
+    /// The format version (1 or 2).
+    let version: UInt32
+    /// Six header fields; a version-1 file's sixth is 0.
     let fields: [UInt64]
     /// (file offset of the payload, payload length, records) per frame.
     let frames: [(offset: Int, length: Int, records: Int)]
@@ -115,16 +134,19 @@ final class SnapshotContents {
         let n = raw.count
         if n < 8 { throw truncated(n, 8 - n) }
         if u64(0) != SnapshotFormat.magic { throw corrupt(0, "not a MetaRec parameter-server snapshot (bad magic)") }
-        if n < SnapshotFormat.headerBytes { throw truncated(n, SnapshotFormat.headerBytes - n) }
-        if sum(0..<56) != u64(56) { throw corrupt(56, "header checksum mismatch") }
+        if n < 12 { throw truncated(n, 12 - n) }
         let version = u32(8)
-        guard version == SnapshotFormat.version else {
-            throw .unsupportedSnapshotVersion(path: path, found: version, supported: SnapshotFormat.version)
+        guard version >= 1 && version <= SnapshotFormat.latestVersion else {
+            throw .unsupportedSnapshotVersion(path: path, found: version, supported: SnapshotFormat.latestVersion)
         }
+        let headerBytes = SnapshotFormat.headerBytes(version: version), fieldCount = SnapshotFormat.fieldCount(version: version)
+        if n < headerBytes { throw truncated(n, headerBytes - n) }
+        if sum(0..<(headerBytes - 8)) != u64(headerBytes - 8) { throw corrupt(headerBytes - 8, "header checksum mismatch") }
         guard let kind = SnapshotFormat.Kind(rawValue: u32(12)) else { throw corrupt(12, "unknown snapshot kind \(u32(12))") }
         self.kind = kind
-        fields = (0..<5).map { u64(16 + 8 * $0) }
-        var at = SnapshotFormat.headerBytes
+        self.version = version
+        fields = (0..<6).map { $0 < fieldCount ? u64(16 + 8 * $0) : 0 }
+        var at = headerBytes
         var frames: [(offset: Int, length: Int, records: Int)] = []
         var records = 0
         while true {
