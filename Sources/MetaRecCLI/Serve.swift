@@ -29,7 +29,8 @@ struct Serve: AsyncParsableCommand {
             re-read every --models-poll-seconds and on SIGHUP: a new version directory (copy it under a temporary name, \
             then rename it) or a LABELS change is loaded beside the running versions and swapped in without failing a \
             request; the old version is unloaded once drained; a version that fails to load is logged and the running \
-            ones keep serving. --models does not combine with --state or --retrieval.
+            ones keep serving (the poll retries it). Replace LABELS atomically too (a temporary file, then a rename). \
+            --models does not combine with --state or --retrieval.
             """)
 
     @Option(help: "Model directory (from metarec train); only read. Exactly one of --model and --models. [METAREC_MODEL]")
@@ -44,7 +45,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "With --models: the A/B split of /v1/score, label-or-version=weight pairs, e.g. stable=90,canary=10 (default: all to label stable if it exists, else the newest version). [METAREC_SPLIT]")
     var split: String?
 
-    @Option(help: "With --models: seconds between re-reads of DIR (default 5; 0 = only on SIGHUP). [METAREC_MODELS_POLL_SECONDS]")
+    @Option(help: "With --models: seconds between re-reads of DIR, 0 or at least 0.1 (default 5; 0 = only on SIGHUP). [METAREC_MODELS_POLL_SECONDS]")
     var modelsPollSeconds: String?
 
     @Option(help: "Address to bind (default 127.0.0.1). [METAREC_HOST]")
@@ -144,6 +145,10 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // SIGHUP asks a repository server to reload; its default action ends the process, and the
+        // reloader traps it only once the versions are loaded and the services run. Ignored until
+        // then (a start-up reads the directory anyway), so a deploy's SIGHUP cannot kill a start.
+        if models != nil || ProcessInfo.processInfo.environment["METAREC_MODELS"] != nil { signal(SIGHUP, SIG_IGN) }
         let reader = ConfigReader(providers: [flagProvider, EnvironmentVariablesProvider()])
         let logger = try logOptions.bootstrap(environment: { reader.string(forKey: ConfigKey($0)) })
         let settings: ServerSettings

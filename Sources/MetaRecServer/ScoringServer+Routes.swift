@@ -32,15 +32,15 @@ extension ScoringServer {
         router.post("/v1/models/:name/versions/:version/score") { [self] request, context -> Response in
             let (name, version) = (context.parameters.get("name") ?? "", context.parameters.get("version") ?? "")
             return await timed(.score) { () async throws(ServingError) -> Response in
-                let served = try models.acquire(.version(name: name, version))
-                return try await score(request, on: served, route: .version)
+                let body = try await readBody(request)  // before the hold: a slow upload must not keep a version loaded
+                return try await score(body, on: models.acquire(.version(name: name, version)), route: .version)
             }
         }
         router.post("/v1/models/:name/labels/:label/score") { [self] request, context -> Response in
             let (name, label) = (context.parameters.get("name") ?? "", context.parameters.get("label") ?? "")
             return await timed(.score) { () async throws(ServingError) -> Response in
-                let served = try models.acquire(.label(name: name, label))
-                return try await score(request, on: served, route: .label)
+                let body = try await readBody(request)  // before the hold: a slow upload must not keep a version loaded
+                return try await score(body, on: models.acquire(.label(name: name, label)), route: .label)
             }
         }
         router.post("/v1/events") { [self] request, _ -> Response in
@@ -94,13 +94,13 @@ extension ScoringServer {
         return router
     }
 
-    /// The body of `request` scored on `version` (held: released here, whatever happens; a body
-    /// refused before scoring counts as the version's 4xx).
-    private func score(_ request: Request, on version: ServedVersion, route: VersionRoute) async throws(ServingError) -> Response {
+    /// `body` decoded and scored on `version` (held: released here, whatever happens; a body the
+    /// version refuses counts as its 4xx). The body is read before the version is taken, so a
+    /// hold lasts only while the request is decoded and scored.
+    private func score(_ body: Data, on version: ServedVersion, route: VersionRoute) async throws(ServingError) -> Response {
         let start = ContinuousClock.now
         let scoreRequest: ScoreRequest
         do {
-            let body = try await readBody(request)
             scoreRequest = try RequestDecoding.scoreRequest(from: body, maxCandidates: version.predictor.settings.maxCandidates)
         } catch {
             version.metrics?.record(route, status: error.httpStatus, nanoseconds: Self.nanoseconds(since: start))

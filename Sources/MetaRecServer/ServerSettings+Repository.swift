@@ -3,13 +3,22 @@ import Serving
 
 /// The settings of `metarec serve --models DIR` (a model repository, ``RepositorySettings``).
 extension ServerSettings {
+    /// The shortest `--models-poll-seconds` other than 0 (off).
+    static let minimumPollSeconds = 0.1
+
     /// `metarec.models`, `metarec.model.name`, `metarec.split` and `metarec.models.poll.seconds`;
     /// `nil` without `--models`.
     ///
-    /// - Throws: ``Invalid`` for a malformed split or poll period, or a repository option without `--models`.
+    /// - Throws: ``Invalid`` for a malformed split, a poll period that is neither 0 nor at least
+    ///   ``minimumPollSeconds``, or a repository option without `--models`.
     static func repository(_ reader: ConfigReader) throws(Invalid) -> RepositorySettings? {
         let name = text(reader, "metarec.model.name"), split = text(reader, "metarec.split")
         let poll = try number(reader, "metarec.models.poll.seconds", "METAREC_MODELS_POLL_SECONDS", default: 5, in: 0...86_400, Double.init)
+        // A period of a few microseconds would round to 0 ms and re-read the directory in a busy loop.
+        guard poll == 0 || poll >= minimumPollSeconds else {
+            throw Invalid(variable: "METAREC_MODELS_POLL_SECONDS",
+                          reason: "--models-poll-seconds \(poll): 0 (re-read only on SIGHUP) or at least \(minimumPollSeconds) s")
+        }
         guard let root = text(reader, "metarec.models") else {
             let given = [("--model-name", "METAREC_MODEL_NAME", name), ("--split", "METAREC_SPLIT", split),
                          ("--models-poll-seconds", "METAREC_MODELS_POLL_SECONDS", text(reader, "metarec.models.poll.seconds"))]

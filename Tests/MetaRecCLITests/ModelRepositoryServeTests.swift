@@ -18,15 +18,28 @@ import Testing
     /// `root/ranker/<version>`: the version appears in one step, as a deployment would do it.
     @discardableResult
     static func writeVersion(_ root: URL, _ version: Int, seed: UInt64) throws -> String {
+        let (staging, modelVersion) = try stageVersion(root, version, seed: seed)
+        try publish(staging, root, version)
+        return modelVersion
+    }
+
+    /// Writes the synthetic model of seed `seed` as `root/ranker/.tmp-<version>` (skipped by a
+    /// scan: not an integer); returns its directory and model version id.
+    static func stageVersion(_ root: URL, _ version: Int, seed: UInt64) throws -> (URL, String) {
         var shape = ServingModel.SyntheticShape.small
         shape.seed = seed
         let model = try ServingModel.synthetic(shape)
         model.warmEmbeddings(items: 50, users: 0)
         let dir = root.appendingPathComponent("ranker")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try model.write(to: dir.appendingPathComponent(".tmp-\(version)").path)
-        try FileManager.default.moveItem(at: dir.appendingPathComponent(".tmp-\(version)"), to: dir.appendingPathComponent(String(version)))
-        return model.modelVersion
+        let staging = dir.appendingPathComponent(".tmp-\(version)")
+        try model.write(to: staging.path)
+        return (staging, model.modelVersion)
+    }
+
+    /// Renames a staged version into place (one step).
+    static func publish(_ staging: URL, _ root: URL, _ version: Int) throws {
+        try FileManager.default.moveItem(at: staging, to: root.appendingPathComponent("ranker/\(version)"))
     }
 
     /// wrk's Lua script: POST /v1/score for a new user each request; counts replies by the
@@ -60,6 +73,8 @@ import Testing
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("metarec-repo-swap-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         try Self.writeVersion(root, 1, seed: 51)
+        // Written before the load starts: under load only the rename and the SIGHUP happen.
+        let (staging, second) = try Self.stageVersion(root, 2, seed: 52)
         let served = try ServeCommandTests.Served(arguments: ["--models", root.path, "--port", "0", "--models-poll-seconds", "0"],
                                                   environment: ["OPENBLAS_NUM_THREADS": "1"])
         let port = try ServeCommandTests.port(of: served.waitFor { $0.contains("listening") })
@@ -73,8 +88,12 @@ import Testing
         load.standardError = output
         try load.run()
         Thread.sleep(forTimeInterval: 2)  // load on version 1 first
-        let second = try Self.writeVersion(root, 2, seed: 52)
+        try Self.publish(staging, root, 2)
         kill(served.process.processIdentifier, SIGHUP)
+        let reloaded = served.waitFor { $0.contains("model repository reload") }  // "reloaded", or "reload failed"
+        let underLoad = load.isRunning
+        #expect(reloaded?.contains("model repository reloaded") == true, "\(reloaded ?? "no reload logged")")
+        #expect(underLoad, "the swap finished while wrk was still sending: \(reloaded ?? "")")
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         load.waitUntilExit()
         let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("RESULT") }, "wrk printed no result:\n\(text)")
@@ -93,6 +112,46 @@ import Testing
         #expect(served.terminate() == 0)
         #expect(served.lines.contains { $0.contains("model repository reloaded") && $0.contains("trigger=signal") }, "\(served.lines.joined(separator: "\n"))")
         #expect(served.lines.contains { $0.contains("model version unloaded") && $0.contains("version=1") })
+    }
+
+    /// Whether process `pid` ignores (`SigIgn`) or catches (`SigCgt`) SIGHUP, from /proc; `nil`
+    /// once it has gone.
+    static func hangupDisposition(_ pid: Int32) -> (ignored: Bool, caught: Bool)? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        func hangup(_ field: String) -> Bool {
+            let line = status.split(separator: "\n").first { $0.hasPrefix(field + ":") }
+            let mask = line.flatMap { UInt64($0.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces), radix: 16) } ?? 0
+            return mask & (1 << (UInt64(SIGHUP) - 1)) != 0
+        }
+        return (hangup("SigIgn"), hangup("SigCgt"))
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/proc/self/status"), "reads /proc/<pid>/status"))
+    func `a SIGHUP during start-up is ignored, and once serving it reloads`() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("metarec-repo-hup-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try Self.writeVersion(root, 1, seed: 55)
+        let served = try ServeCommandTests.Served(arguments: ["--models", root.path, "--port", "0", "--models-poll-seconds", "0"],
+                                                  environment: ["OPENBLAS_NUM_THREADS": "1"])
+        let pid = served.process.processIdentifier
+        // Ignored from the start of `serve`, long before the reloader traps it once the versions are loaded.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline, let state = Self.hangupDisposition(pid), !state.ignored && !state.caught {
+            Thread.sleep(forTimeInterval: 0.001)
+        }
+        let first = Self.hangupDisposition(pid)
+        #expect(first?.ignored == true, "SIGHUP is ignored before it is trapped: \(String(describing: first))")
+        kill(pid, SIGHUP)
+        let listening = served.waitFor { $0.contains("listening") }
+        let port = try ServeCommandTests.port(of: try #require(listening, "the server died: \(served.lines.joined(separator: "\n"))"))
+        #expect(try FleetTests.score(port, user: "hup").status == 200)
+        // Once serving, SIGHUP is the reloader's again.
+        try Self.writeVersion(root, 2, seed: 56)
+        kill(pid, SIGHUP)
+        let reloaded = served.waitFor { $0.contains("model repository reload") }
+        #expect(reloaded?.contains("model repository reloaded") == true && reloaded?.contains("trigger=signal") == true, "\(reloaded ?? "")")
+        #expect(try FleetTests.score(port, user: "hup").json["version"] as? Int == 2)
+        #expect(served.terminate() == 0)
     }
 
     @Test(.enabled(if: RedisProcess.available, RedisProcess.absent))

@@ -176,6 +176,36 @@ import Testing
         }
     }
 
+    @Test func `the poll retries a version that failed to load, logging the failure once`() async throws {
+        let root = try temporaryDirectory("metarec-repo-poll-retry")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try Self.writeVersion(root, 1, seed: 37)
+        let (logger, records) = InMemoryLogHandler.makeLogger(label: "metarec-test")
+        let server = try Self.server(root, poll: .milliseconds(100), logger: logger)
+        try await withRunning(server) { port in
+            // Version 2 is being copied in place (not under a temporary name): it does not load yet.
+            let partial = root.appendingPathComponent("ranker/2")
+            try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
+            let failed = { records.entries.filter { $0.level == .error && $0.message.description.hasPrefix("model repository reload failed") } }
+            for _ in 0..<100 where failed().isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+            try await Task.sleep(for: .milliseconds(500))  // several more polls fail the same way
+            #expect(failed().count == 1, "one error for one failure: \(failed().map(\.message))")
+            #expect(try await Self.score(port).json?["version"] as? Int == 1, "version 1 keeps serving")
+            // The copy completes: the scan is the same (versions 1 and 2), yet the poll loads it.
+            let elsewhere = try temporaryDirectory("metarec-repo-poll-retry-copy")
+            defer { try? FileManager.default.removeItem(at: elsewhere) }
+            try Self.writeVersion(elsewhere, 2, seed: 38)
+            try FileManager.default.removeItem(at: partial)
+            try FileManager.default.moveItem(at: elsewhere.appendingPathComponent("ranker/2"), to: partial)
+            var version: Int?
+            for _ in 0..<100 where version != 2 {  // up to 10 s on a loaded machine; typically one poll
+                try await Task.sleep(for: .milliseconds(100))
+                version = try await Self.score(port).json?["version"] as? Int
+            }
+            #expect(version == 2, "the poll retried version 2")
+        }
+    }
+
     @Test func `a bad version or malformed LABELS is an error at start, and logged and ignored on reload`() async throws {
         let root = try temporaryDirectory("metarec-repo-bad")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -208,6 +238,81 @@ import Testing
             #expect(failures.first?.message.description.contains(broken.path) == true, "the log names the directory: \(failures.first.map { "\($0.message)" } ?? "")")
             #expect(failures.last?.message.description.contains("LABELS:2") == true)
             #expect(server.models.live.map(\.version) == [1])
+        }
+    }
+
+    /// The versions a reload log entry names under `key` (`served`: "1=id,2=id"; `loaded`: "1,2").
+    static func versions(_ entry: InMemoryLogHandler.Entry, _ key: String) -> Set<Int> {
+        guard let value = entry.metadata[key] else { return [] }
+        return Set("\(value)".split(separator: ",").compactMap { Int($0.split(separator: "=").first ?? "") })
+    }
+
+    @Test func `concurrent reloads run one at a time: a version is loaded once, and every version in the table serves`() async throws {
+        let root = try temporaryDirectory("metarec-repo-concurrent")
+        defer { try? FileManager.default.removeItem(at: root) }
+        for v in 1...4 { try Self.writeVersion(root, v, seed: 80 + UInt64(v)) }
+        let labels = root.appendingPathComponent("ranker/LABELS")
+        try "stable 1\ncanary 2\n".write(to: labels, atomically: true, encoding: .utf8)
+        let (logger, records) = InMemoryLogHandler.makeLogger(label: "metarec-test")
+        let server = try Self.server(root, logger: logger)
+        try await withRunning(server) { port in
+            #expect(server.models.live.map(\.version) == [1, 2, 4])
+            // One change, four reloads at once: version 3 is loaded by the first, kept by the others.
+            try "stable 1\ncanary 3\n".write(to: labels, atomically: true, encoding: .utf8)
+            let same = (0..<4).map { _ in Task { await server.reloadModels() } }
+            for reload in same { #expect(await reload.value) }
+            #expect(server.models.live.map(\.version) == [1, 3, 4])
+            let loads = records.entries.filter { $0.message.description == "model repository reloaded" }.map { Self.versions($0, "loaded") }
+            #expect(loads.filter { $0.contains(3) }.count == 1, "version 3 loaded once: \(loads)")
+            // LABELS changes while a reload loads version 2 back: the later reload must not install
+            // first and then have its table (retiring 1) overwritten by the earlier one's.
+            try "stable 1\ncanary 2\n".write(to: labels, atomically: true, encoding: .utf8)
+            let earlier = (0..<2).map { _ in Task { await server.reloadModels() } }
+            try await Task.sleep(for: .milliseconds(5))
+            try "stable 3\n".write(to: labels, atomically: true, encoding: .utf8)
+            let later = (0..<2).map { _ in Task { await server.reloadModels() } }
+            for reload in earlier + later { #expect(await reload.value) }
+            #expect(server.models.live.map(\.version) == [3, 4], "the table follows the last LABELS")
+            for v in [3, 4] { #expect(try await Self.score(port, "/v1/models/ranker/versions/\(v)/score").status == 200, "version \(v)") }
+            for u in 0..<8 {
+                let reply = try await Self.score(port, user: "c\(u)")
+                #expect(reply.status == 200 && reply.json?["version"] as? Int == 3, "\(reply.status) \(reply.text)")
+            }
+            #expect(try await Self.score(port, "/v1/models/ranker/labels/stable/score").json?["version"] as? Int == 3)
+            // In install order, each reload loaded only versions the table it replaced lacked.
+            var table: Set<Int> = [1, 2, 4]
+            for entry in records.entries where entry.message.description == "model repository reloaded" {
+                let (served, loaded) = (Self.versions(entry, "served"), Self.versions(entry, "loaded"))
+                #expect(loaded.isDisjoint(with: table) && loaded.isSubset(of: served), "loaded \(loaded) over \(table) → \(served)")
+                table = served
+            }
+        }
+    }
+
+    @Test func `a slow upload to a version route holds no version: it unloads while the body is still arriving`() async throws {
+        let root = try temporaryDirectory("metarec-repo-slow-body")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try Self.writeVersion(root, 1, seed: 91)
+        let (logger, records) = InMemoryLogHandler.makeLogger(label: "metarec-test")
+        let server = try Self.server(root, logger: logger)
+        try await withRunning(server) { port in
+            let body = #"{"user": "u1", "candidates": \#(Self.candidates)}"#
+            let slow = try RawConnection(port: port)
+            slow.send("POST /v1/models/ranker/versions/1/score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(body.utf8.count)\r\n\r\n" + String(body.prefix(10)))
+            try await Task.sleep(for: .milliseconds(200))  // the head is in: the route is waiting for the body
+            try Self.writeVersion(root, 2, seed: 92)
+            let reload = Task { await server.reloadModels() }
+            var unloaded = false
+            for _ in 0..<100 where !unloaded {  // up to 5 s; without a hold it is one drain
+                try await Task.sleep(for: .milliseconds(50))
+                unloaded = records.entries.contains { $0.message.description == "model version unloaded" && $0.metadata["version"] == "1" }
+            }
+            #expect(unloaded, "version 1 unloads without waiting for the upload")
+            slow.send(String(body.dropFirst(10)))
+            let reply = try slow.readReply(timeout: .seconds(10))
+            #expect(reply.status == 404, "the version is taken once the body is in, and version 1 has gone: \(reply.status)")
+            #expect(await reload.value)
         }
     }
 }

@@ -40,6 +40,8 @@ import Testing
         #expect(try Self.settings(environment: ["METAREC_MODELS": "/repo"]).repository == RepositorySettings(root: "/repo"),
                 "defaults: the only model, the default split, a 5 s poll")
         #expect(try Self.settings(environment: ["METAREC_MODELS": "/repo", "METAREC_MODELS_POLL_SECONDS": "0"]).repository?.pollInterval == nil)
+        #expect(try Self.settings(environment: ["METAREC_MODELS": "/repo", "METAREC_MODELS_POLL_SECONDS": "0.1"]).repository?.pollInterval
+            == .milliseconds(100), "the shortest period")
         for (environment, variable, says) in [
             (["METAREC_MODELS": "/repo", "METAREC_MODEL": "/m"], "METAREC_MODELS", "give exactly one"),
             ([:], "METAREC_MODEL", "--models"),
@@ -47,6 +49,9 @@ import Testing
             (["METAREC_MODEL": "/m", "METAREC_MODEL_NAME": "x"], "METAREC_MODEL_NAME", "needs --models"),
             (["METAREC_MODELS": "/repo", "METAREC_SPLIT": "stable"], "METAREC_SPLIT", "--split stable"),
             (["METAREC_MODELS": "/repo", "METAREC_MODELS_POLL_SECONDS": "-1"], "METAREC_MODELS_POLL_SECONDS", "-1"),
+            // Rounds to 0 ms: it would re-read the directory in a busy loop.
+            (["METAREC_MODELS": "/repo", "METAREC_MODELS_POLL_SECONDS": "0.0004"], "METAREC_MODELS_POLL_SECONDS", "0 (re-read only on SIGHUP) or at least 0.1 s"),
+            (["METAREC_MODELS": "/repo", "METAREC_MODELS_POLL_SECONDS": "0.09"], "METAREC_MODELS_POLL_SECONDS", "at least 0.1 s"),
             (["METAREC_MODELS": "/repo", "METAREC_STATE": "/s"], "METAREC_STATE", "--models /repo"),
             (["METAREC_MODELS": "/repo", "METAREC_RETRIEVAL": "/r"], "METAREC_RETRIEVAL", "--models /repo"),
         ] {

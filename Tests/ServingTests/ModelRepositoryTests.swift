@@ -33,6 +33,11 @@ import Testing
         #expect(throws: ModelRepositoryError.self) { try TrafficSplit([.init(version: 1, weight: 0)]) }
         #expect(throws: ModelRepositoryError.self) { try TrafficSplit([.init(version: 1, weight: -1), .init(version: 2, weight: 2)]) }
         #expect(throws: ModelRepositoryError.self) { try TrafficSplit([.init(version: 1, weight: .nan)]) }
+        // Each weight is finite, their sum is not: every bound would be NaN.
+        #expect(throws: ModelRepositoryError.invalidSplit("the weights sum to inf (too large to split by)")) {
+            try TrafficSplit([.init(version: 1, weight: 1e308), .init(version: 2, weight: 1e308)])
+        }
+        #expect(try TrafficSplit([.init(version: 1, weight: 1e307), .init(version: 2, weight: 1e307)]).version(user: "u") >= 1)
     }
 
     static func repository(_ files: [String: String], directories: [String]) throws -> String {
@@ -68,6 +73,21 @@ import Testing
             try ModelRepository(root: missing)
         }
         #expect(throws: ModelRepositoryError.self) { try ModelRepository(root: "/nonexistent-metarec-repo") }
+    }
+
+    @Test func `only a missing LABELS means no labels; one that cannot be read or is not UTF-8 is an error naming it`() throws {
+        let root = try Self.repository([:], directories: ["m/1", "m/2"])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let labels = root + "/m/LABELS"
+        #expect(try ModelRepository(root: root).models["m"]?.labels == [:])
+        // Latin-1 "stable 1 # é": read as no labels, the traffic would move to the newest version.
+        try Data(Array("stable 1 # ".utf8) + [0xE9]).write(to: URL(fileURLWithPath: labels))
+        #expect(throws: ModelRepositoryError.unreadable(path: labels, reason: "not UTF-8 text")) { try ModelRepository(root: root) }
+        try FileManager.default.removeItem(atPath: labels)
+        try FileManager.default.createDirectory(atPath: labels, withIntermediateDirectories: false)  // a read fails (EISDIR)
+        let error = #expect(throws: ModelRepositoryError.self) { try ModelRepository(root: root) }
+        guard case .unreadable(let path, _)? = error else { Issue.record("expected .unreadable, got \(String(describing: error))"); return }
+        #expect(path == labels && error?.description.contains(labels) == true, "\(String(describing: error))")
     }
 
     static let ranker = ModelRepository.Model(name: "ranker", versions: [1, 2, 3, 5], labels: ["stable": 2, "canary": 3])

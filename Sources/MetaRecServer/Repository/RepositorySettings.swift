@@ -11,7 +11,8 @@ public struct RepositorySettings: Sendable, Equatable {
     /// The A/B split (`--split stable=90,canary=10`); empty: all traffic to `stable` when that
     /// label exists, else to the newest version (``Serving/RoutingPlan``).
     public var weights: [RoutingPlan.Weight]
-    /// Time between re-reads of the root (`--models-poll-seconds`, default 5 s); `nil`: only on SIGHUP.
+    /// Time between re-reads of the root (`--models-poll-seconds`, default 5 s, at least 0.1 s);
+    /// `nil`: only on SIGHUP.
     public var pollInterval: Duration?
     /// How every served version keeps its support rows (`--support-precision`); `nil`: each
     /// version's own `serving.support_precision`.

@@ -31,8 +31,9 @@ extension ScoringServer {
                              settings: nil, logger: logger, registry: registry, recommender: nil)
     }
 
-    /// Re-reads the model repository now, as SIGHUP does (``RepositoryReloader``), and returns
-    /// once the versions it retired are unloaded.
+    /// Re-reads the model repository, as SIGHUP does (``RepositoryReloader``): once the reloads
+    /// already running or asked for have finished, then returns once the versions it retired are
+    /// unloaded.
     ///
     /// - Returns: whether a new routing table was installed; `false` without a repository
     ///   (`--model DIR`) or when the reload failed (logged; the loaded versions keep serving).
@@ -80,64 +81,117 @@ extension ScoringServer {
 }
 
 /// Re-reads a model repository and swaps what it serves (``ScoringServer/repository(_:configuration:logger:registry:)``),
-/// one reload at a time.
+/// strictly one reload at a time.
 ///
 /// A reload scans the root, resolves the split, loads the served versions that are not loaded
 /// yet (beside the running ones, off the request path) and installs the new routing table in one
-/// step (``ServedModels/install(name:plan:versions:)``); versions that left it are unloaded once
-/// their in-flight requests have finished. Anything wrong (unreadable root, malformed `LABELS`, a
-/// split naming what is gone, a version that does not load) is logged at `error` and the reload
-/// abandoned: the loaded versions keep serving. A poll reloads only when the scan changed since
-/// the last attempt (a bad version is logged once); SIGHUP always reloads (so it retries).
+/// step (``ServedModels/install(name:plan:versions:over:)``); versions that left it are unloaded
+/// once their in-flight requests have finished. Anything wrong (unreadable root, malformed
+/// `LABELS`, a split naming what is gone, a version that does not load) is logged at `error` and
+/// the reload abandoned: the loaded versions keep serving.
+///
+/// Reloads are chained: a reload asked for (SIGHUP, the poll, ``ScoringServer/reloadModels()``)
+/// while another runs waits for it to finish, unload included, then scans afresh; so a reload
+/// always plans against the table the previous one left, never loads a version a previous
+/// reload already loaded, and never puts back a retired version. A poll reloads only when the scan differs from the one
+/// last installed, so a version that failed to load is retried every poll (the same failure is
+/// logged at `error` once, then at `debug`); SIGHUP always reloads.
 actor RepositoryReloader {
     /// What started a reload.
     enum Trigger: String, Sendable {
         case poll, signal
     }
 
+    /// A reload that failed: its scan (`nil`: the scan itself failed) and its error.
+    private struct Failure: Equatable {
+        var scan: ModelRepository.Model?
+        var error: String
+    }
+
     let settings: RepositorySettings
-    /// The scan of the last reload attempt (or of the start).
-    private var last: ModelRepository.Model
+    /// The scan of the routing table installed last (or of the start).
+    private var installed: ModelRepository.Model
+    /// The last failure logged at `error`: the poll logs the same failure again only at `debug`.
+    private var logged: Failure?
+    /// The reload asked for last (running or waiting): the next one waits for it.
+    private var tail: Task<Bool, Never>?
 
     init(settings: RepositorySettings, scan: ModelRepository.Model) {
         self.settings = settings
-        last = scan
+        installed = scan
     }
 
-    /// One reload (see the type's description); returns whether a new routing table was installed.
+    /// One reload (see the type's description), after the reloads asked for before it; returns
+    /// whether a new routing table was installed. Cancelling the caller cancels its reload: not
+    /// started yet, it is skipped; running, it stops waiting for in-flight requests before the drain.
     @discardableResult
     func reload(_ server: ScoringServer, trigger: Trigger) async -> Bool {
-        let logger = server.logger
+        let previous = tail
+        let next = Task { () -> Bool in
+            _ = await previous?.value
+            return await self.reloadNow(server, trigger: trigger)
+        }
+        tail = next
+        return await withTaskCancellationHandler { await next.value } onCancel: { next.cancel() }
+    }
+
+    /// The reload itself: only ever one running (``reload(_:trigger:)`` chains them).
+    private func reloadNow(_ server: ScoringServer, trigger: Trigger) async -> Bool {
+        guard !Task.isCancelled else { return false }
+        var scanned: ModelRepository.Model?
         do {
             let scan = try settings.scan()
-            guard trigger == .signal || scan != last else { return false }
-            last = scan
-            let plan = try RoutingPlan(model: scan, weights: settings.weights)
-            var versions = server.models.loaded.filter { plan.served.contains($0.key) }
-            let added = plan.served.filter { versions[$0] == nil }
-            for v in added {
-                let (path, precision) = (settings.path(name: scan.name, version: v), settings.supportPrecision)
-                let model = try await Self.offPool { () throws(ModelRepositoryError) in try ScoringServer.loadModel(path, supportPrecision: precision) }
-                versions[v] = ScoringServer.makeVersion(model, version: v, name: scan.name, configuration: server.configuration,
-                                                        settings: server.settings, logger: logger, registry: server.registry)
-            }
-            for v in added {
-                versions[v]!.batcher.start()
-                server.seed(versions[v]!)
-            }
-            let retired = server.models.install(name: scan.name, plan: plan, versions: versions)
-            var metadata = ScoringServer.metadata(scan.name, plan, versions)
-            metadata["trigger"] = "\(trigger.rawValue)"
-            metadata["loaded"] = "\(added.map(String.init).joined(separator: ","))"
-            metadata["unloading"] = "\(retired.compactMap(\.version).map(String.init).joined(separator: ","))"
-            logger.info("model repository reloaded", metadata: metadata)
-            for version in retired { await server.unload(version) }
+            scanned = scan
+            guard trigger == .signal || scan != installed else { return false }
+            guard try await swap(to: scan, server: server, trigger: trigger) else { return false }
+            installed = scan
+            logged = nil
             return true
         } catch {
-            logger.error("model repository reload failed; the loaded versions keep serving: \(error)",
-                         metadata: ["trigger": "\(trigger.rawValue)", "models": "\(settings.root)"])
+            let failure = Failure(scan: scanned, error: "\(error)")
+            let again = trigger == .poll && failure == logged
+            server.logger.log(level: again ? .debug : .error, "model repository reload failed; the loaded versions keep serving: \(error)",
+                              metadata: ["trigger": "\(trigger.rawValue)", "models": "\(settings.root)"])
+            logged = failure
             return false
         }
+    }
+
+    /// Resolves the split of `scan`, loads what is missing, installs the table and unloads what
+    /// left it.
+    ///
+    /// - Returns: `false` when the table changed while the versions loaded (logged; nothing installed).
+    /// - Throws: ``Serving/ModelRepositoryError`` for a split naming what is gone or a version that does not load.
+    private func swap(to scan: ModelRepository.Model, server: ScoringServer, trigger: Trigger) async throws(ModelRepositoryError) -> Bool {
+        let logger = server.logger
+        let plan = try RoutingPlan(model: scan, weights: settings.weights)
+        let current = server.models.snapshot
+        var versions = current.versions.filter { plan.served.contains($0.key) }
+        let added = plan.served.filter { versions[$0] == nil }
+        for v in added {
+            let (path, precision) = (settings.path(name: scan.name, version: v), settings.supportPrecision)
+            let model = try await Self.offPool { () throws(ModelRepositoryError) in try ScoringServer.loadModel(path, supportPrecision: precision) }
+            versions[v] = ScoringServer.makeVersion(model, version: v, name: scan.name, configuration: server.configuration,
+                                                    settings: server.settings, logger: logger, registry: server.registry)
+        }
+        for v in added {
+            versions[v]!.batcher.start()
+            server.seed(versions[v]!)
+        }
+        guard let retired = server.models.install(name: scan.name, plan: plan, versions: versions, over: current.generation) else {
+            // Unreachable while reloads are chained; kept so a stale plan can never serve a retired version.
+            logger.error("model repository reload abandoned: the routing table changed while it loaded",
+                         metadata: ["trigger": "\(trigger.rawValue)", "models": "\(settings.root)"])
+            for v in added { await versions[v]!.batcher.shutdown() }
+            return false
+        }
+        var metadata = ScoringServer.metadata(scan.name, plan, versions)
+        metadata["trigger"] = "\(trigger.rawValue)"
+        metadata["loaded"] = "\(added.map(String.init).joined(separator: ","))"
+        metadata["unloading"] = "\(retired.compactMap(\.version).map(String.init).joined(separator: ","))"
+        logger.info("model repository reloaded", metadata: metadata)
+        for version in retired { await server.unload(version) }
+        return true
     }
 
     /// Runs `body` on a Dispatch thread: loading a model reads and decodes files for a while,

@@ -4,11 +4,13 @@ import Synchronization
 /// The routing table of the server: which loaded version (``ServedVersion``) answers a request.
 /// `metarec serve --model DIR` has one version and no repository routes; `--models DIR` has the
 /// versions of a ``Serving/RoutingPlan``, its labels and its A/B split, replaced as a whole by
-/// ``install(name:plan:versions:)`` when the repository changes (a hot swap).
+/// ``install(name:plan:versions:over:)`` when the repository changes (a hot swap).
 ///
 /// Threading: one `Mutex` guards the table; ``acquire(_:)`` looks a version up and takes its
-/// hold in the same critical section, so once ``install(name:plan:versions:)`` has returned the
-/// versions it retired, no new request can reach them and their in-flight count only falls.
+/// hold in the same critical section, so once ``install(name:plan:versions:over:)`` has returned
+/// the versions it retired, no new request can reach them and their in-flight count only falls.
+/// An install is conditional on the table it was planned against (its ``Snapshot/generation``)
+/// and refuses a retired version, so a stale plan can never route to a version being unloaded.
 public final class ServedModels: Sendable {
     /// Which version a request asks for.
     enum Selector: Sendable {
@@ -28,6 +30,16 @@ public final class ServedModels: Sendable {
         var labels: [String: Int] = [:]
         var split: TrafficSplit?
         var primary: ServedVersion
+        /// How many installs replaced the table (0 at start).
+        var generation = 0
+    }
+
+    /// The repository versions in the table and the table's generation, read together: what a
+    /// reload plans against (``install(name:plan:versions:over:)``).
+    struct Snapshot: Sendable {
+        var generation: Int
+        /// Repository version → loaded version (empty for `--model DIR`).
+        var versions: [Int: ServedVersion]
     }
 
     let table: Mutex<Table>
@@ -99,18 +111,26 @@ public final class ServedModels: Sendable {
         guard name == served else { throw .unknownModel(field: "name", reason: "model \(name) is not served (served: \(served))") }
     }
 
-    /// Replaces the table with `plan`'s versions, atomically.
+    /// Replaces the table with `plan`'s versions, atomically, if it is still the table of
+    /// `generation` (``snapshot``) and no version in `versions` was retired; the versions that
+    /// leave the table are marked retired in the same critical section.
     ///
-    /// - Returns: the versions that were in the table and are not any more (to drain and unload).
-    func install(name: String, plan: RoutingPlan, versions: [Int: ServedVersion]) -> [ServedVersion] {
-        let next = Self.table(name: name, plan: plan, versions: versions)
-        return table.withLock { t in
+    /// - Returns: the versions that were in the table and are not any more (to drain and unload),
+    ///   or `nil` when the table changed since `generation` or a version was retired (nothing installed).
+    func install(name: String, plan: RoutingPlan, versions: [Int: ServedVersion], over generation: Int) -> [ServedVersion]? {
+        var next = Self.table(name: name, plan: plan, versions: versions)
+        return table.withLock { t -> [ServedVersion]? in
+            guard t.generation == generation, !next.versions.values.contains(where: { $0.retired.load(ordering: .relaxed) }) else {
+                return nil
+            }
             let retired = t.versions.filter { next.versions[$0.key] !== $0.value }.map(\.value)
+            for version in retired { version.retired.store(true, ordering: .relaxed) }
+            next.generation = generation + 1
             t = next
             return retired
         }
     }
 
-    /// The loaded repository versions by number (empty for `--model DIR`).
-    var loaded: [Int: ServedVersion] { table.withLock { $0.versions } }
+    /// The loaded repository versions by number (empty for `--model DIR`) and the table's generation.
+    var snapshot: Snapshot { table.withLock { Snapshot(generation: $0.generation, versions: $0.versions) } }
 }

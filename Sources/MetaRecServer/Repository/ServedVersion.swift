@@ -9,7 +9,9 @@ import Synchronization
 /// A request holds the version from the moment the routing table hands it out
 /// (``ServedModels/acquire(_:)``) until its reply is written (``release()``); a version taken out
 /// of the table is unloaded (its batcher drained and stopped) only once ``inFlight`` reaches 0,
-/// so a request that started on it finishes on it.
+/// so a request that started on it finishes on it. A version taken out of the table is
+/// ``retired`` for good: ``ServedModels/install(name:plan:versions:over:)`` never puts it back
+/// (its batcher is, or is about to be, shut down); a later plan naming its number loads it anew.
 public final class ServedVersion: Sendable {
     /// The repository's version number; `nil` for `--model DIR`.
     public let version: Int?
@@ -17,6 +19,8 @@ public final class ServedVersion: Sendable {
     public let batcher: AutoBatcher
     /// Requests holding this version.
     let inFlight = Atomic<Int>(0)
+    /// Set (under the table's lock) when an install takes the version out of the routing table.
+    let retired = Atomic<Bool>(false)
     /// Requests and latency of this version (`nil` for `--model DIR`).
     let metrics: VersionMetrics?
 

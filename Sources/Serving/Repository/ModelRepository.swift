@@ -8,7 +8,9 @@ import Foundation
 /// ```
 /// Reading is a snapshot of the directory: a later scan sees new versions (what a poll or SIGHUP
 /// reloads). Directories whose name is not an integer (a version still being copied under a
-/// temporary name) are skipped; a label naming a missing version is an error.
+/// temporary name) are skipped; a label naming a missing version is an error. Replace `LABELS`
+/// atomically too (write a temporary file, then rename it over): a scan may read it at any
+/// moment, and a file it cannot read or decode is an error, only a missing one means no labels.
 public struct ModelRepository: Sendable, Equatable {
     /// One model name's versions (ascending) and labels.
     public struct Model: Sendable, Equatable {
@@ -35,8 +37,9 @@ public struct ModelRepository: Sendable, Equatable {
 
     /// Scans `root`.
     ///
-    /// - Throws: ``ModelRepositoryError`` for an unreadable root, a malformed `LABELS` line
-    ///   (file and line), or a label naming a version that is not there.
+    /// - Throws: ``ModelRepositoryError`` for an unreadable root or `LABELS` (a `LABELS` that is
+    ///   not UTF-8 included), a malformed `LABELS` line (file and line), or a label naming a
+    ///   version that is not there.
     public init(root: String) throws(ModelRepositoryError) {
         let fm = FileManager.default
         let names: [String]
@@ -69,9 +72,13 @@ public struct ModelRepository: Sendable, Equatable {
     /// The model directory of `name` at `version`.
     public func path(name: String, version: Int) -> String { "\(root)/\(name)/\(version)" }
 
-    /// Parses a `LABELS` file (absent: no labels).
+    /// Parses a `LABELS` file. Only a file that does not exist means no labels: one that cannot
+    /// be read, or is not UTF-8, is an error (read as "no labels" it would move the traffic).
+    ///
+    /// - Throws: ``ModelRepositoryError/unreadable(path:reason:)`` naming the file, or
+    ///   ``ModelRepositoryError/malformedLabels(path:line:reason:)``.
     static func labels(at path: String) throws(ModelRepositoryError) -> [String: Int] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
+        guard let text = try readLabels(path) else { return [:] }
         var labels: [String: Int] = [:]
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
@@ -86,6 +93,26 @@ public struct ModelRepository: Sendable, Equatable {
             }
         }
         return labels
+    }
+}
+
+extension ModelRepository {
+    /// The text of the `LABELS` file at `path`; `nil` when there is no such file.
+    private static func readLabels(_ path: String) throws(ModelRepositoryError) -> String? {
+        var info = stat()
+        if lstat(path, &info) != 0 {
+            let code = errno
+            guard code != ENOENT else { return nil }
+            throw .unreadable(path: path, reason: String(cString: strerror(code)))
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw .unreadable(path: path, reason: "\(error.localizedDescription)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw .unreadable(path: path, reason: "not UTF-8 text") }
+        return text
     }
 }
 

@@ -29,13 +29,14 @@ public struct TrafficSplit: Sendable, Equatable {
     let hasher: FeatureKeyHasher
 
     /// - Throws: ``ModelRepositoryError/invalidSplit(_:)`` for no arm, a weight that is not a
-    ///   finite number ≥ 0, or weights summing to 0.
+    ///   finite number ≥ 0, or weights summing to 0 or to more than the largest finite `Double`.
     public init(_ arms: [Arm], salt: String = "metarec.ab") throws(ModelRepositoryError) {
         guard !arms.isEmpty else { throw .invalidSplit("no version to split over") }
         for arm in arms where !(arm.weight.isFinite && arm.weight >= 0) {
             throw .invalidSplit("version \(arm.version): weight \(arm.weight) is not a finite number ≥ 0")
         }
         let total = arms.reduce(0) { $0 + $1.weight }
+        guard total.isFinite else { throw .invalidSplit("the weights sum to \(total) (too large to split by)") }
         guard total > 0 else { throw .invalidSplit("the weights sum to 0") }
         var running = 0.0
         bounds = arms.enumerated().map { i, arm in
