@@ -12,14 +12,14 @@ import Testing
 @Suite(.serialized) struct ModelRepositoryServerTests {
     static let candidates = #"[{"item_id": "3", "price": 2.5}, {"item_id": "4"}]"#
 
-    /// Writes a synthetic model (seed `seed`) as `root/name/version`, under a temporary name
+    /// Writes a synthetic model (seed `seed`, `items` warm item embeddings) as `root/name/version`, under a temporary name
     /// first and renamed into place (how a version appears atomically); returns its model version id.
     @discardableResult
-    static func writeVersion(_ root: URL, _ version: Int, seed: UInt64, name: String = "ranker") throws -> String {
+    static func writeVersion(_ root: URL, _ version: Int, seed: UInt64, name: String = "ranker", items: Int = 50) throws -> String {
         var shape = ServingModel.SyntheticShape.small
         shape.seed = seed
         let model = try ServingModel.synthetic(shape)
-        model.warmEmbeddings(items: 50, users: 0)
+        model.warmEmbeddings(items: items, users: 0)
         let dir = root.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let staging = dir.appendingPathComponent(".tmp-\(version)").path
@@ -250,7 +250,8 @@ import Testing
     @Test func `concurrent reloads run one at a time: a version is loaded once, and every version in the table serves`() async throws {
         let root = try temporaryDirectory("metarec-repo-concurrent")
         defer { try? FileManager.default.removeItem(at: root) }
-        for v in 1...4 { try Self.writeVersion(root, v, seed: 80 + UInt64(v)) }
+        // Version 2 has a large embedding table: it takes a while to load.
+        for v in 1...4 { try Self.writeVersion(root, v, seed: 80 + UInt64(v), items: v == 2 ? 100_000 : 50) }
         let labels = root.appendingPathComponent("ranker/LABELS")
         try "stable 1\ncanary 2\n".write(to: labels, atomically: true, encoding: .utf8)
         let (logger, records) = InMemoryLogHandler.makeLogger(label: "metarec-test")
@@ -264,11 +265,12 @@ import Testing
             #expect(server.models.live.map(\.version) == [1, 3, 4])
             let loads = records.entries.filter { $0.message.description == "model repository reloaded" }.map { Self.versions($0, "loaded") }
             #expect(loads.filter { $0.contains(3) }.count == 1, "version 3 loaded once: \(loads)")
-            // LABELS changes while a reload loads version 2 back: the later reload must not install
-            // first and then have its table (retiring 1) overwritten by the earlier one's.
+            // LABELS changes while a reload loads version 2 back (slowly): were the later reload to
+            // install first (retiring version 1) and the earlier one then install its stale table,
+            // `stable` would route to the drained version 1 (503 shutting_down) for good.
             try "stable 1\ncanary 2\n".write(to: labels, atomically: true, encoding: .utf8)
             let earlier = (0..<2).map { _ in Task { await server.reloadModels() } }
-            try await Task.sleep(for: .milliseconds(5))
+            try await Task.sleep(for: .milliseconds(20))
             try "stable 3\n".write(to: labels, atomically: true, encoding: .utf8)
             let later = (0..<2).map { _ in Task { await server.reloadModels() } }
             for reload in earlier + later { #expect(await reload.value) }
