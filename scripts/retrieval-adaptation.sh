@@ -22,7 +22,7 @@ first_seed=${SEEDS%% *}
 # recall@50 of the adapted model on validation: eval's "two-tower adapted  all" row, 6th field.
 validation_recall() { # model steps rate support
   "$BIN" retrieval eval --data "$DATA" --model "$1" --split validation --resamples 1 --adapt-steps "$2" \
-    --adapt-rate "$3" --adapt-support "$4" 2>/dev/null | awk '/^two-tower adapted +all/ { print $6 }'
+    --adapt-rate "$3" --adapt-support "$4" 2>>"$OUT/adaptation-validation.log" | awk '/^two-tower adapted +all/ { print $6 }'
 }
 
 for enc in ${ENCODERS[@]}; do

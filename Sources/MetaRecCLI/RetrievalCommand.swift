@@ -63,7 +63,8 @@ struct RetrievalTrain: AsyncParsableCommand {
             (config.temperature, config.maxHistory, config.queueCapacity, config.logQCorrection) = (temperature, maxHistory, queue, !noLogq)
             config.queueWarmupSteps = queueWarmup
             (config.learningRate, config.batchSize, config.seed) = (learningRate, batchSize, seed)
-            if adaptSteps > 0 { config.adaptation = try UserAdaptation(steps: adaptSteps, rate: adaptRate, supportSize: adaptSupport) }
+            let adaptation = try UserAdaptation(steps: adaptSteps, rate: adaptRate, supportSize: adaptSupport)
+            if adaptation.steps > 0 { config.adaptation = adaptation }
             try config.validate()
             print("data: \(log.userIDs.count) users, \(log.itemIDs.count) items, \(log.genres.count) genres; "
                   + "\(split.trainingPositions.count) training examples, \(split.validation.count) validation users")

@@ -52,7 +52,7 @@ struct RetrievalEval: AsyncParsableCommand {
                 if adaptation.steps > 0 {
                     printError("adapted: \(adaptation.steps) steps, rate \(adaptation.rate), on the last \(adaptation.supportSize) history items")
                     let adapted = TwoTowerRanking.rank(cases, parameters: parameters, itemEmbeddings: embeddings, maxHistory: manifest.maxHistory,
-                                                       k: k, adaptation: adaptation, temperature: manifest.temperature)
+                                                       k: k, adaptation: (adaptation, manifest.temperature))
                     perModelAdapted.append(zip(cases, adapted).map { CaseMetrics($0, ranked: $1) })
                 }
                 printError("ranked \(cases.count) users with \(directory) (\(manifest.encoder), best epoch \(manifest.bestEpoch))")

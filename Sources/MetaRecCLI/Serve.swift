@@ -93,13 +93,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The ranker feature that carries a recalled item's key (default item_id). [METAREC_RETRIEVAL_ITEM_FEATURE]")
     var retrievalItemFeature: String?
 
-    @Option(help: "Gradient steps adapting /v1/recommend's user embedding to the user's last items before recall (default 0: off). [METAREC_RETRIEVAL_ADAPT_STEPS]")
+    @Option(help: "Gradient steps adapting /v1/recommend's user embedding to the user's last items before recall, 0...100 (default: the retrieval model's own, else 0: off). [METAREC_RETRIEVAL_ADAPT_STEPS]")
     var retrievalAdaptSteps: String?
 
-    @Option(help: "Step size of that adaptation, on the unit sphere (default 0.03). [METAREC_RETRIEVAL_ADAPT_RATE]")
+    @Option(help: "Step size of that adaptation on the unit sphere, in (0, 10] (default: the model's own, else 0.03). [METAREC_RETRIEVAL_ADAPT_RATE]")
     var retrievalAdaptRate: String?
 
-    @Option(help: "The user's most recent history items the recall adapts on (default 5). [METAREC_RETRIEVAL_ADAPT_SUPPORT]")
+    @Option(help: "The user's most recent history items the recall adapts on, 1...1000 (default: the model's own, else 5). [METAREC_RETRIEVAL_ADAPT_SUPPORT]")
     var retrievalAdaptSupport: String?
 
     @Option(help: "CSV of item features (header: the item feature, then ranker features) sent with /v1/recommend's candidates. [METAREC_CATALOGUE]")
@@ -200,8 +200,9 @@ struct Serve: AsyncParsableCommand {
                 try ItemCatalogue(path: $0, itemFeature: settings.retrievalItemFeature, ranker: ranker)
             }
             let model = try RetrievalModelFiles.read(path)
+            let adaptation = try settings.adaptation(overriding: model.manifest.config.adaptation)
             return try Recommender(model: model, itemFeature: settings.retrievalItemFeature, ranker: ranker, catalogue: catalogue,
-                                   adaptation: settings.adaptation(overriding: model.manifest.config.adaptation))
+                                   adaptation: adaptation)
         } catch {
             throw LogOptions.failure("cannot load the retrieval model \(path): \(error)")
         }

@@ -114,11 +114,12 @@ public struct ServerSettings: Sendable, Equatable {
 
     /// `metarec.retrieval.adapt.*` into ``retrievalAdaptation`` (left `nil` when none is given).
     mutating func readRetrievalAdaptation(_ reader: ConfigReader) throws(Invalid) {
-        let steps = try Self.optionalNumber(reader, "metarec.retrieval.adapt.steps", "METAREC_RETRIEVAL_ADAPT_STEPS", in: 0...100, Int.init)
+        let steps = try Self.optionalNumber(reader, "metarec.retrieval.adapt.steps", "METAREC_RETRIEVAL_ADAPT_STEPS",
+                                            in: UserAdaptation.stepRange, Int.init)
         let rate = try Self.optionalNumber(reader, "metarec.retrieval.adapt.rate", "METAREC_RETRIEVAL_ADAPT_RATE",
-                                           in: Float.leastNonzeroMagnitude...10, Float.init)
+                                           in: UserAdaptation.rateRange, Float.init)
         let support = try Self.optionalNumber(reader, "metarec.retrieval.adapt.support", "METAREC_RETRIEVAL_ADAPT_SUPPORT",
-                                              in: 1...1_000, Int.init)
+                                              in: UserAdaptation.supportRange, Int.init)
         if steps != nil || rate != nil || support != nil {
             retrievalAdaptation = AdaptationSettings(steps: steps, rate: rate, support: support)
         }
@@ -126,11 +127,16 @@ public struct ServerSettings: Sendable, Equatable {
 
     /// The recall's adaptation: the settings given, the rest from `own` (the retrieval model's),
     /// else 0 steps, rate 0.03, the last 5 items.
-    public func adaptation(overriding own: UserAdaptation?) -> UserAdaptation {
+    /// - Throws: ``Invalid`` naming `METAREC_RETRIEVAL_ADAPT_STEPS` should the combination be refused
+    ///   (each value is checked on its own, so it is not expected).
+    public func adaptation(overriding own: UserAdaptation?) throws(Invalid) -> UserAdaptation {
         let set = retrievalAdaptation
-        // Every value is in its checked range (or a model's validated own), so this cannot throw.
-        return try! UserAdaptation(steps: set?.steps ?? own?.steps ?? 0, rate: set?.rate ?? own?.rate ?? 0.03,
-                                   supportSize: set?.support ?? own?.supportSize ?? 5)
+        do {
+            return try UserAdaptation(steps: set?.steps ?? own?.steps ?? 0, rate: set?.rate ?? own?.rate ?? 0.03,
+                                      supportSize: set?.support ?? own?.supportSize ?? 5)
+        } catch {
+            throw Invalid(variable: "METAREC_RETRIEVAL_ADAPT_STEPS", reason: "\(error)")
+        }
     }
 
     /// `metarec.event.fsync` and `metarec.snapshot.seconds` into ``configuration``.

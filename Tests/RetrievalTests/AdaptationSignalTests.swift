@@ -34,7 +34,7 @@ import TestSupport
 
     static func recallAt5(_ cases: [NextItemSplit.Case], _ model: TrainedRetrieval, adaptation: UserAdaptation?) -> Double {
         let ranked = TwoTowerRanking.rank(cases, parameters: model.parameters, itemEmbeddings: model.itemEmbeddings,
-                                          maxHistory: 12, k: 5, adaptation: adaptation, temperature: 0.1)
+                                          maxHistory: 12, k: 5, adaptation: adaptation.map { ($0, 0.1) })
         return zip(cases, ranked).map { CaseMetrics($0, ranked: $1, cutoffs: [5]).recall[5]! }.reduce(0, +) / Double(cases.count)
     }
 
@@ -55,11 +55,17 @@ import TestSupport
         let config = Self.config(adaptation: adaptation)
         let model = RetrievalTraining.train(config: config, log: data, split: split, epochs: 6)
         let ranked = TwoTowerRanking.rank(split.test, parameters: model.parameters, itemEmbeddings: model.itemEmbeddings,
-                                          maxHistory: 12, k: 5, adaptation: adaptation, temperature: 0.1)
+                                          maxHistory: 12, k: 5, adaptation: (adaptation, 0.1))
         let recall = zip(split.test, ranked).map { CaseMetrics($0, ranked: $1, cutoffs: [5]).recall[5]! }.reduce(0, +) / Double(split.test.count)
         #expect(recall > 0.35, "recall@5 \(recall)")
-        #expect(abs(model.bestValidationRecall - RetrievalTraining.validationRecall(split, parameters: model.parameters,
-                                                                                      itemEmbeddings: model.itemEmbeddings, config: config)) < 1e-12,
-                "validation during training is taken adapted")
+        func validation(_ c: RetrievalConfig) -> Double {
+            RetrievalTraining.validationRecall(split, parameters: model.parameters, itemEmbeddings: model.itemEmbeddings, config: c)
+        }
+        #expect(abs(model.bestValidationRecall - validation(config)) < 1e-12, "training's validation is this function with this config")
+        // … and that function adapts: an absurd adaptation (100 steps at rate 10) changes its value
+        // (were the config's adaptation ignored, the two would be equal to the last bit).
+        var absurd = config
+        absurd.adaptation = try UserAdaptation(steps: 100, rate: 10, supportSize: 3)
+        #expect(validation(absurd) != validation(config), "\(validation(absurd)) vs \(validation(config))")
     }
 }

@@ -3,7 +3,8 @@ import ModelDescription
 /// `retrieval.json`: the settings, the catalogue, the training report and (format 2) the size
 /// and CRC-32 of every other file of the version. Written last, so a version with it is complete.
 public struct RetrievalManifest: Codable, Sendable {
-    /// 1: flat directory, no checksums, keys from `catalogue`; 2: versioned, `item_keys.json`, checksums.
+    /// 1: flat directory, no checksums, keys from `catalogue`; 2: versioned, `item_keys.json`, checksums;
+    /// 3: as 2, written for an LSTM or CNN encoder or a stored adaptation (which 2's readers would misread).
     public var formatVersion: Int?
     public var modelVersion: String
     public var encoder: String
@@ -22,10 +23,16 @@ public struct RetrievalManifest: Codable, Sendable {
     public var files: [String: ModelFileChecksum]?
 
     /// The current format version.
-    public static let currentFormat = 2
+    public static let currentFormat = 3
 
     public init(config c: RetrievalConfig, version: String, catalogue: [Int], trained: TrainedRetrieval) {
-        formatVersion = Self.currentFormat
+        // 3 only where an older build would misread the model (an LSTM or CNN encoder it would take
+        // for a bag of words, an adaptation it would not apply); 2 otherwise, readable by those builds.
+        let newEncoder: Bool = switch c.encoder {
+        case .lstm, .cnn: true
+        case .bagOfWords, .gru: false
+        }
+        formatVersion = newEncoder || c.adaptation != nil ? 3 : 2
         modelVersion = version
         encoder = c.encoder.description
         (items, itemFeatures, embeddingWidth, dimension, hiddenWidth) = (c.items, c.itemFeatures, c.embeddingWidth, c.dimension, c.hiddenWidth)

@@ -111,7 +111,11 @@ public enum ConvMaxPool {
     ) {
         let l = history.maxLength, count = history.count, f = p.filters
         precondition(dOutput.shape == [count, f], "ConvMaxPool.backward: dOutput \(dOutput.shape), expected [\(count), \(f)]")
-        precondition(ws.responses.shape == [l * count, f], "ConvMaxPool.backward: run forward on this batch first")
+        precondition(ws.responses.shape == [l * count, f] && ws.windows.shape == [l * count, p.weight.shape[0]],
+                     "ConvMaxPool.backward: run forward on this batch first")
+        precondition(dSequence.rank == 2 && dSequence.shape[0] == l * count && dSequence.shape[1] > 0
+                     && p.weight.shape[0] % dSequence.shape[1] == 0,
+                     "ConvMaxPool.backward: dSequence \(dSequence.shape) for \(count) histories of ≤ \(l), weight \(p.weight.shape)")
         ws.dResponses.resize(rows: l * count, columns: f, zeroed: true)
         let argmax = ws.argmax
         Borrow.update(&ws.dResponses) { dy in

@@ -11,7 +11,7 @@ extension LSTM {
     ///   da_o = dh ⊙ τ ⊙ o(1 − o)   da_i = dc ⊙ g ⊙ i(1 − i)
     ///   da_g = dc ⊙ i ⊙ (1 − g²)   da_f = dc ⊙ c_t ⊙ f(1 − f)
     ///   dc_t = dc ⊙ f              dh_t = da W_hᵀ
-    ///   dW_h += h_tᵀ da            db += Σ_b da
+    ///   dW_h += h_tᵀ da
     /// padding rows pass dh and dc through unchanged (da = 0);
     /// finally dW_x += xᵀ da, dx = da W_xᵀ, db += Σ da over every step (the bias is shared)
     /// ```

@@ -12,8 +12,8 @@ public struct LSTMParameters: Sendable, Equatable {
     /// `b` `(4H)` (PyTorch's `b_ih + b_hh` as one vector: only their sum enters the recurrence).
     public var bias: Tensor
 
-    /// Uniform in `±1/√H` (PyTorch's initialisation), with the forget gate's bias at 1 so a fresh
-    /// cell keeps its state (Jozefowicz et al. 2015).
+    /// Uniform in `±1/√H` (PyTorch's bound; its two biases become one uniform bias here), with the
+    /// forget gate's bias at 1 so a fresh cell keeps its state (Jozefowicz et al. 2015).
     public init(inputs: Int, hidden: Int, using rng: inout SeededRandom) {
         let bound = 1 / Float(hidden).squareRoot()
         inputWeight = Tensor.uniform(shape: [inputs, 4 * hidden], bound: bound, using: &rng)

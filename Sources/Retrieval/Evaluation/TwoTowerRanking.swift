@@ -2,18 +2,18 @@ import TensorCore
 
 /// Ranks the whole catalogue for each case by the two-tower score: `u` of the case's history,
 /// exact top-`k` by ``InnerProductSearch`` over the item embeddings, the history excluded;
-/// with an `adaptation`, `u` adapted on the case's own recent history items first.
+/// with an `adaptation` (and the model's `τ`), `u` adapted on the case's own recent history items first.
 public enum TwoTowerRanking {
     /// The top `k` items of every case, best first.
     public static func rank(
         _ cases: [NextItemSplit.Case], parameters: RetrievalParameters, itemEmbeddings: Tensor, maxHistory: Int, k: Int,
-        adaptation: UserAdaptation? = nil, temperature: Float = 1
+        adaptation: (rule: UserAdaptation, temperature: Float)? = nil
     ) -> [[Int32]] {
         let histories = cases.map(\.history)
         let users: Tensor
-        if let adaptation, adaptation.steps > 0 {
+        if let adaptation, adaptation.rule.steps > 0 {
             users = adaptedUsers(parameters, histories: histories, maxHistory: maxHistory, items: itemEmbeddings,
-                                 adaptation: adaptation, temperature: temperature)
+                                 adaptation: adaptation.rule, temperature: adaptation.temperature)
         } else {
             users = UserTower.embed(parameters, histories: histories, maxLength: maxHistory)
         }

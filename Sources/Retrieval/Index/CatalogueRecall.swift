@@ -20,7 +20,7 @@ import TensorCore
 ///
 /// A value used by one thread at a time; the search's scratch, the tower's workspace and the
 /// history batch are kept, so a recall allocates nothing in the search once warm (the result
-/// buffers grow to the largest `n` seen).
+/// buffers grow to the largest `n` seen; an adaptation allocates its small per-call arrays).
 public struct CatalogueRecall: Sendable {
     /// The model: parameters, `V (N, d)` and the item keys.
     public let model: RetrievalModel
@@ -61,9 +61,14 @@ public struct CatalogueRecall: Sendable {
         UserTower.forward(model.parameters, history: history, workspace: &workspace)
         query.resize(rows: 1, columns: workspace.output.shape[1])
         query.assign(workspace.output)
+        lastAdaptationFellBack = false
         if let adaptation {
             adaptation.adapt(&query, histories: [history.history(0)], items: model.index.embeddings,
                              temperature: model.manifest.temperature, workspace: &adaptationWorkspace)
+            if !query.isFinite {  // a step overflowed: recall from the unadapted u
+                query.assign(workspace.output)
+                lastAdaptationFellBack = true
+            }
         }
         search.search(query: query, k: min(n, items), excluding: excluding)
         out.removeAll(keepingCapacity: true)
@@ -72,6 +77,9 @@ public struct CatalogueRecall: Sendable {
 
     /// `u` of the last recall (adapted, with an adaptation), `(1, d)`.
     public var lastQuery: Tensor { query }
+
+    /// Whether the last recall's adapted `u` was not finite, so the unadapted one was searched.
+    public private(set) var lastAdaptationFellBack = false
 
     /// Rows the last recall's search re-scored in fp32, and whether it fell back to scoring every row.
     public var lastSearchWork: (rescored: Int, fellBack: Bool) { (search.rescored, search.fellBack) }

@@ -24,12 +24,18 @@ public struct UserAdaptation: Sendable, Equatable {
     /// `m`, the most recent history items the loss is taken over.
     public var supportSize: Int
 
-    /// - Throws: ``RetrievalError/invalidSetting(_:)`` for `steps < 0`, `η` not finite or `≤ 0`
-    ///   (with steps), or `m < 1`.
+    /// The ranges every setting is checked against (a model file or a flag alike): the cost of a
+    /// request is `O(k·N·d)` and the step must stay finite.
+    public static let stepRange = 0...100, rateRange: ClosedRange<Float> = Float.leastNonzeroMagnitude...10, supportRange = 1...1_000
+
+    /// - Throws: ``RetrievalError/invalidSetting(_:)`` for a value outside ``stepRange``,
+    ///   ``rateRange`` (checked even with 0 steps) or ``supportRange``.
     public init(steps: Int, rate: Float, supportSize: Int) throws(RetrievalError) {
-        guard steps >= 0 else { throw .invalidSetting("adaptation steps must be >= 0, got \(steps)") }
-        guard steps == 0 || (rate > 0 && rate.isFinite) else { throw .invalidSetting("adaptation rate must be > 0, got \(rate)") }
-        guard supportSize >= 1 else { throw .invalidSetting("adaptation support size must be >= 1, got \(supportSize)") }
+        guard Self.stepRange.contains(steps) else { throw .invalidSetting("adaptation steps must be in 0...100, got \(steps)") }
+        guard Self.rateRange.contains(rate) else { throw .invalidSetting("adaptation rate must be in (0, 10], got \(rate)") }
+        guard Self.supportRange.contains(supportSize) else {
+            throw .invalidSetting("adaptation support size must be in 1...1000, got \(supportSize)")
+        }
         (self.steps, self.rate, self.supportSize) = (steps, rate, supportSize)
     }
 

@@ -88,8 +88,8 @@ public enum RetrievalTraining {
         _ split: NextItemSplit, parameters: RetrievalParameters, itemEmbeddings: Tensor, config: RetrievalConfig
     ) -> Double {
         let ranked = TwoTowerRanking.rank(split.validation, parameters: parameters, itemEmbeddings: itemEmbeddings,
-                                          maxHistory: config.maxHistory, k: 50, adaptation: config.adaptation,
-                                          temperature: config.temperature)
+                                          maxHistory: config.maxHistory, k: 50,
+                                          adaptation: config.adaptation.map { ($0, config.temperature) })
         let values = zip(split.validation, ranked).map { CaseMetrics($0, ranked: $1, cutoffs: [50]).recall[50]! }
         return values.reduce(0, +) / Double(max(values.count, 1))
     }
