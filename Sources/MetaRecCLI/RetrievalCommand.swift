@@ -40,7 +40,10 @@ struct RetrievalTrain: AsyncParsableCommand {
     @Option(help: "Adam learning rate.") var learningRate: Float = 1e-3
     @Option(help: "Batch size.") var batchSize: Int = 256
     @Option(help: "Maximum epochs.") var epochs: Int = 20
-    @Option(help: "Targets per user for validation and for test.") var targets: Int = 5
+    @Option(help: "Targets per user for validation and for test (chronological protocol).") var targets: Int = 5
+    @Option(help: "Protocol: chronological (per user, the last targets) or tflite (TF Lite's example: every position an example, history = the --max-history items before it, random 90/10 split).")
+    var `protocol`: RetrievalProtocol = .chronological
+    @Option(help: "Seed of the tflite protocol's random split (the same in retrieval eval).") var splitSeed: UInt64 = 1
     @Option(help: "Seed of the initialisation and the example order.") var seed: UInt64 = 1
     @Option(help: "Meta-train with per-request adaptation in the loop: gradient steps adapting u to the history's last items (0: off).")
     var adaptSteps: Int = 0
@@ -50,7 +53,7 @@ struct RetrievalTrain: AsyncParsableCommand {
     func run() async throws {
         try reportingErrors {
             let log = try InteractionLog.readMovieLens(directory: data)
-            let split = NextItemSplit(log, targets: targets)
+            let split = try `protocol`.split(log, targets: targets, context: maxHistory, seed: splitSeed)
             var config = RetrievalConfig(items: log.itemIDs.count, itemFeatures: log.genres.count)
             switch encoder {
             case "bow": config.encoder = .bagOfWords
@@ -67,7 +70,7 @@ struct RetrievalTrain: AsyncParsableCommand {
             if adaptation.steps > 0 { config.adaptation = adaptation }
             try config.validate()
             print("data: \(log.userIDs.count) users, \(log.itemIDs.count) items, \(log.genres.count) genres; "
-                  + "\(split.trainingPositions.count) training examples, \(split.validation.count) validation users")
+                  + "\(split.trainingPositions.count) training examples, \(split.validation.count) validation cases")
             print("model: \(config.encoder), d \(config.dimension), tau \(config.temperature), L \(config.maxHistory), "
                   + "queue \(config.queueCapacity) after \(config.queueWarmupSteps) steps, logQ \(config.logQCorrection), seed \(config.seed)"
                   + (config.adaptation.map { ", meta-trained with \($0.steps) adaptation steps (rate \($0.rate), last \($0.supportSize) items)" } ?? ""))
@@ -76,6 +79,25 @@ struct RetrievalTrain: AsyncParsableCommand {
             }
             let published = try RetrievalModelFiles.write(trained, config: config, catalogue: log.itemIDs, to: out)
             print(String(format: "best epoch %d (validation recall@50 %.4f); wrote %@ (index: %d items)", trained.bestEpoch, trained.bestValidationRecall, published, log.itemIDs.count))
+        }
+    }
+}
+
+/// How `retrieval train` and `retrieval eval` split a log into training, validation and test.
+enum RetrievalProtocol: String, ExpressibleByArgument, CaseIterable {
+    /// Per user, the last `targets` items are test targets, the `targets` before them validation targets.
+    case chronological
+    /// TensorFlow Lite's example: every position an example with its `context` previous items, a random 90/10 split.
+    case tflite
+
+    func split(_ log: InteractionLog, targets: Int, context: Int, seed: UInt64) throws -> NextItemSplit {
+        switch self {
+        case .chronological:
+            guard targets >= 1 else { throw ValidationError("--targets must be >= 1, got \(targets)") }
+            return NextItemSplit(log, targets: targets)
+        case .tflite:
+            guard context >= 1 else { throw ValidationError("the tflite protocol needs a context of >= 1 items, got \(context)") }
+            return NextItemSplit.randomExamples(log, context: context, seed: seed)
         }
     }
 }

@@ -23,7 +23,10 @@ struct RetrievalEval: AsyncParsableCommand {
     @Option(help: "MovieLens directory (ratings.csv, movies.csv).") var data: String
     @Option(help: "Model directory (repeat: one per seed).") var model: [String]
     @Option(help: "Split: test or validation.") var split: String = "test"
-    @Option(help: "Targets per user (as in training).") var targets: Int = 5
+    @Option(help: "Targets per user (as in training; chronological protocol).") var targets: Int = 5
+    @Option(help: "Protocol, as in training: chronological or tflite.") var `protocol`: RetrievalProtocol = .chronological
+    @Option(help: "tflite protocol: the history items before each target (training's --max-history).") var context: Int = 10
+    @Option(help: "tflite protocol: the random split's seed (training's --split-seed).") var splitSeed: UInt64 = 1
     @Option(help: "Paired bootstrap resamples.") var resamples: Int = PairedBootstrap.defaultResamples
     @Option(help: "Write per-user metrics (CSV) here.") var perUserOut: String?
     @Option(help: "Per-request adaptation: gradient steps on the user's recent items (0: off; default: the model's own).") var adaptSteps: Int?
@@ -34,7 +37,7 @@ struct RetrievalEval: AsyncParsableCommand {
         try reportingErrors {
             guard split == "test" || split == "validation" else { throw ValidationError("--split must be test or validation") }
             let log = try InteractionLog.readMovieLens(directory: data)
-            let chronological = NextItemSplit(log, targets: targets)
+            let chronological = try `protocol`.split(log, targets: targets, context: context, seed: splitSeed)
             let cases = split == "test" ? chronological.test : chronological.validation
             let k = RetrievalMetrics.cutoffs.max()!
             var methods: [(String, [CaseMetrics])] = []
@@ -69,7 +72,7 @@ struct RetrievalEval: AsyncParsableCommand {
             printError("co-occurrence damping chosen on validation: \(damping)")
             methods.append(("cooc(a=\(damping))", zip(cases, Baselines.coOccurrence(cases, items: log.itemIDs.count, k: k, damping: damping))
                 .map { CaseMetrics($0, ranked: $1) }))
-            print("split \(split): \(cases.count) users, \(log.itemIDs.count) items, \(model.count) model(s); "
+            print("split \(split) (\(`protocol`.rawValue)): \(cases.count) cases, \(log.itemIDs.count) items, \(model.count) model(s); "
                   + "paired bootstrap \(resamples) resamples, 95% CI")
             print(RetrievalReport.table(methods, resamples: resamples))
             if let perUserOut { try RetrievalReport.writePerUser(methods, userIDs: log.userIDs, to: perUserOut) }

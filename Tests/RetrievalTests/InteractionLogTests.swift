@@ -45,6 +45,29 @@ import TensorCore
         #expect(split.trainingPositions.count == 7)
     }
 
+    @Test func `TF Lite's protocol: every position one example, held out once, its history the context before it`() {
+        let sequences: [[Int32]] = [(0..<30).map { Int32($0) }, [3, 1, 4, 1, 5], [7]]
+        let log = InteractionLog(itemIDs: Array(0..<40), genres: [], features: Tensor(shape: [40, 0]), userIDs: [1, 2, 3],
+                                 sequences: sequences)
+        let split = NextItemSplit.randomExamples(log, context: 10, testShare: 0.1, validationShare: 0.1, seed: 4)
+        // 29 + 4 examples (a user with one item has none): 3 test, 3 validation, 27 training.
+        #expect(split.test.count == 3 && split.validation.count == 3 && split.trainingPositions.count == 27)
+        var seen = Set<[Int]>()
+        for c in split.test + split.validation {
+            let s = sequences[c.user]
+            let t = c.targets.startIndex
+            #expect(c.targets.count == 1 && Array(c.history) == Array(s[max(0, t - 10)..<t]), "user \(c.user), position \(t)")
+            seen.insert([c.user, t])
+        }
+        for (entry, t) in split.trainingPositions {
+            #expect(t >= 1)
+            seen.insert([split.training[entry].user, t])
+        }
+        #expect(seen.count == 33, "every example exactly once across the three parts")
+        let again = NextItemSplit.randomExamples(log, context: 10, testShare: 0.1, validationShare: 0.1, seed: 4)
+        #expect(again.test.map { [$0.user, $0.targets.startIndex] } == split.test.map { [$0.user, $0.targets.startIndex] }, "seeded")
+    }
+
     static var movieLens: String? {
         guard let root = ProcessInfo.processInfo.environment["METAREC_DATA"], !root.isEmpty else { return nil }
         let dir = root + "/movielens-latest-small"
