@@ -30,11 +30,16 @@ enum RetrievalReport {
         zip(cases, ranked).map { CaseMetrics($0, ranked: $1, cutoffs: [50]).recall[50]! }.reduce(0, +) / Double(cases.count)
     }
 
+    /// One value per case, keyed by its user when every user has one case (the chronological
+    /// protocol), else by the case's position (TF Lite's: several cases a user). Methods are ranked
+    /// on the same cases in the same order, so either key pairs them.
     static func values(_ metrics: [CaseMetrics], _ metric: PerUserMetric) -> PerUserValues {
-        let pairs = metrics.map { m -> (String, Double) in
-            switch metric {
-            case .recall(let k): (String(m.user), m.recall[k]!)
-            case .ndcg(let k): (String(m.user), m.ndcg[k]!)
+        let byUser = Set(metrics.map(\.user)).count == metrics.count
+        let pairs = metrics.enumerated().map { (i, m) -> (String, Double) in
+            let key = byUser ? String(m.user) : String(i)
+            return switch metric {
+            case .recall(let k): (key, m.recall[k]!)
+            case .ndcg(let k): (key, m.ndcg[k]!)
             case .gauc: preconditionFailure("retrieval reports no GAUC")
             }
         }

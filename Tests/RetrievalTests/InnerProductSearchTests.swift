@@ -92,4 +92,15 @@ import TestSupport
         #expect(Baselines.coOccurrence(c, items: 6, k: 5, damping: 1)[0] == [4, 2, 3])
         #expect(Baselines.coOccurrence(c, items: 6, k: 5, damping: 0)[4].isEmpty)
     }
+
+    @Test func `a user's other cases do not co-occur with their own case`() {
+        // User 7 has two cases (TF Lite's protocol): the later one's history holds the earlier
+        // one's target 9. Co-occurrence for the first case must not learn 9 from it.
+        let c = [NextItemSplit.Case(user: 7, history: [1, 2][...], targets: [9][...]),
+                 NextItemSplit.Case(user: 7, history: [2, 9][...], targets: [3][...]),
+                 NextItemSplit.Case(user: 8, history: [2, 4, 9][...], targets: [5][...]),
+                 NextItemSplit.Case(user: 8, history: [9][...], targets: [6][...])]
+        let ranked = Baselines.coOccurrence(c, items: 10, k: 5, damping: 0)[0]
+        #expect(ranked == [4, 9], "from user 8 only: 4 and 9 each once (tie → lower id), \(ranked)")
+    }
 }

@@ -1,10 +1,13 @@
 import Foundation
 
 /// The non-learned baselines, fitted on the histories of the cases they rank (for the test
-/// split: every user's training and validation items; never a target).
+/// split: every user's training and validation items; never a target). Where a user has several
+/// cases (TF Lite's protocol), a case's own target may sit in the history of the same user's
+/// later cases: co-occurrence skips the case's own user's other cases, and frequencies count a
+/// user once, so a target can raise its own count by at most one.
 public enum Baselines {
-    /// The `k` most frequent items not in each case's history (frequency = users whose history
-    /// holds the item; ties by the lower index).
+    /// The `k` most frequent items not in each case's history (frequency = users one of whose
+    /// cases' histories holds the item; ties by the lower index).
     public static func popularity(_ cases: [NextItemSplit.Case], items: Int, k: Int) -> [[Int32]] {
         let counts = userCounts(cases, items: items)
         let order = (0..<items).sorted { counts[$0] != counts[$1] ? counts[$0] > counts[$1] : $0 < $1 }.map { Int32($0) }
@@ -17,7 +20,7 @@ public enum Baselines {
     /// Item-item co-occurrence over users, damped by popularity:
     ///
     /// ```
-    /// C[i, j] = |{v ≠ u : i ∈ H_v, j ∈ H_v}|        n_i = |{v : i ∈ H_v}|
+    /// C[i, j] = |{v : user(v) ≠ user(u), i ∈ H_v, j ∈ H_v}|        n_i = |{users with i in a history}|
     /// score_u(j) = Σ_{i ∈ H_u} C[i, j] / (n_i · n_j)^α        α = 0: raw counts, ½: cosine
     /// ```
     /// computed per user through the overlaps `o_v = Σ_{i ∈ H_u ∩ H_v} n_i^{−α}`, so that
@@ -32,7 +35,7 @@ public enum Baselines {
         return cases.enumerated().map { (u, c) in
             for i in c.history { inHistory[Int(i)] = u }
             for j in 0..<items { score[j] = 0 }
-            for (v, other) in cases.enumerated() where v != u {
+            for (v, other) in cases.enumerated() where v != u && other.user != c.user {
                 var overlap = 0.0
                 for i in other.history where inHistory[Int(i)] == u { overlap += weight[Int(i)] }
                 guard overlap > 0 else { continue }
@@ -48,12 +51,12 @@ public enum Baselines {
         }
     }
 
-    /// `n_i`: how many cases' histories hold item `i` (a repeat within a history counts once).
+    /// `n_i`: how many users have item `i` in one of their cases' histories (a repeat counts once).
     static func userCounts(_ cases: [NextItemSplit.Case], items: Int) -> [Int] {
         var counts = [Int](repeating: 0, count: items), last = [Int](repeating: -1, count: items)
-        for (u, c) in cases.enumerated() {
-            for i in c.history where last[Int(i)] != u {
-                last[Int(i)] = u
+        for c in cases {
+            for i in c.history where last[Int(i)] != c.user {
+                last[Int(i)] = c.user
                 counts[Int(i)] += 1
             }
         }
