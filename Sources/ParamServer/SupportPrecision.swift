@@ -42,7 +42,8 @@ public enum SupportPrecision: String, Sendable, Equatable, Codable, CaseIterable
 /// ```
 /// narrow(x) = (bits(x) + 0x7FFF + ((bits(x) >> 16) & 1)) >> 16        round to nearest, ties to even
 /// widen(h)  = Float(bitPattern: UInt32(h) << 16)                      exact
-/// |widen(narrow(x)) − x| ≤ 2⁻⁸ · 2^⌊log₂|x|⌋ ≤ 2⁻⁸ · |x|          half a bf16 ulp, for finite x that does not overflow
+/// |widen(narrow(x)) − x| ≤ 2⁻⁸ · 2^⌊log₂|x|⌋ ≤ 2⁻⁸ · |x|          half a bf16 ulp, for normal x that does not overflow
+///                                                                  (a subnormal x may lose all its digits)
 /// ```
 ///
 /// Special values: ±0, ±∞ and subnormals follow the same integer rounding (a subnormal may round

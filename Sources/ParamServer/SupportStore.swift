@@ -55,7 +55,7 @@ public final class SupportStore: Sendable {
     /// its block of the smallest size class holding `rows` (1, 2, 4, … `S_max` rows) as the
     /// allocator hands it out (glibc: 8-byte header, 16-byte granules), plus its entry (48 bytes:
     /// key, block pointer, last use, ring head and count, LRU links, size class) and 5 bytes of
-    /// index. A one-row task with W = 128, L = 2 costs 613 bytes (373 at bfloat16); a full 64-row
+    /// index. A one-row task with W = 128, L = 2 costs 613 bytes (357 at bfloat16, X = 0); a full 64-row
     /// one 34 885 (18 501 at bfloat16).
     ///
     /// - Parameter rows: in 1...S_max.

@@ -147,6 +147,8 @@ extension RedisSupportStore {
     /// widened to `Float`.
     func decodeRow(_ row: [UInt8], features f: UnsafeMutablePointer<Float>, labels y: UnsafeMutablePointer<Float>?,
                    event: UnsafeMutablePointer<Timestamp>?) {
+        precondition(row.count == rowBytes(.float32) || row.count == rowBytes(.bfloat16),
+                     "decodeRow: a row of \(row.count) bytes (the caller filters the other lengths out)")
         let narrow = row.count != rowBytes(.float32)
         let numeric = narrow ? rowWidth - bitPatternColumns : 0
         row.withUnsafeBytes { b in

@@ -16,8 +16,8 @@ import Synchronization
 /// in it), and the two lengths differ by `2(W − X)` (equal only when every column is a bit
 /// pattern, and then the bytes are the same too). A reader decodes rows of either length, so
 /// replicas with different ``SupportStoreConfig/precision`` settings share rows without
-/// misreading them (a fleet can change precision in a rolling restart), and rows of any other
-/// length are skipped. Writers write at their own precision.
+/// misreading them (a fleet can change precision in a rolling restart once every replica runs a
+/// build that reads both: older builds skip bf16 rows), and rows of any other length are skipped. Writers write at their own precision.
 ///
 /// ```
 /// append (per task, one EVAL = one atomic step):  RPUSH rows… ; LTRIM −S_max −1 ; PEXPIRE idle
