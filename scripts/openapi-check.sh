@@ -31,6 +31,18 @@ BIN_DIR=$(swift build --show-bin-path)
 OUT=.build/openapi-check
 DOC=Sources/MetaRecServer/openapi.yaml
 
+# Sets PORT to the port the server $SERVER logged in $1 (JSON log), waiting up to 30 s; $2 names it in errors.
+wait_for_port() {
+    PORT=""
+    for _ in $(seq 300); do
+        PORT=$(grep -o '"address":"http://127.0.0.1:[0-9]*' "$1" | grep -o '[0-9]*$' || true)
+        [ -n "$PORT" ] && return 0
+        kill -0 "$SERVER" 2>/dev/null || { cat "$1" >&2; echo "openapi-check: the $2 exited" >&2; exit 1; }
+        sleep 0.1
+    done
+    cat "$1" >&2; echo "openapi-check: the $2 did not listen within 30 s" >&2; exit 1
+}
+
 "$VENV/bin/openapi-spec-validator" "$DOC"
 
 chmod -R u+w "$OUT" 2>/dev/null || true
@@ -43,14 +55,7 @@ METAREC_TOKENS="$TOKEN" OPENBLAS_NUM_THREADS=1 "$BIN_DIR/metarec" serve --model 
     --log-format json 2>"$OUT/server.log" &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null || true; chmod -R u+w "$OUT" 2>/dev/null || true' EXIT
-PORT=""
-for _ in $(seq 300); do
-    PORT=$(grep -o '"address":"http://127.0.0.1:[0-9]*' "$OUT/server.log" | grep -o '[0-9]*$' || true)
-    [ -n "$PORT" ] && break
-    kill -0 "$SERVER" 2>/dev/null || { cat "$OUT/server.log" >&2; echo "openapi-check: the server exited" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$OUT/server.log" >&2; echo "openapi-check: the server did not listen within 30 s" >&2; exit 1; }
+wait_for_port "$OUT/server.log" server
 URL="http://127.0.0.1:$PORT"
 
 "$VENV/bin/python" - "$URL/openapi.yaml" "$DOC" "$TOKEN" <<'PY'
@@ -89,14 +94,7 @@ chmod -R a-w "$OUT/repository"
 METAREC_TOKENS="$TOKEN" OPENBLAS_NUM_THREADS=1 "$BIN_DIR/metarec" serve --models "$OUT/repository" --port 0 \
     --log-format json 2>"$OUT/repository-server.log" &
 SERVER=$!
-PORT=""
-for _ in $(seq 300); do
-    PORT=$(grep -o '"address":"http://127.0.0.1:[0-9]*' "$OUT/repository-server.log" | grep -o '[0-9]*$' || true)
-    [ -n "$PORT" ] && break
-    kill -0 "$SERVER" 2>/dev/null || { cat "$OUT/repository-server.log" >&2; echo "openapi-check: the repository server exited" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$PORT" ] || { echo "openapi-check: the repository server did not listen within 30 s" >&2; exit 1; }
+wait_for_port "$OUT/repository-server.log" "repository server"
 START=$(date +%s)
 "$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml --no-color run "$DOC" --url "http://127.0.0.1:$PORT" --header "Authorization: Bearer $TOKEN" \
     --include-path-regex '^/v1/models/' --checks all --exclude-checks positive_data_acceptance \
