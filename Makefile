@@ -32,7 +32,7 @@ deps:
 build: deps
 	swift build -c release --product metarec
 
-## demo: the main job: synthetic logs → MMoE with and without MAML → fine-tuned evaluation → serving latency
+## demo: the main job: synthetic logs → MMoE with and without MAML → fine-tuned evaluation → serving latency → recall → rank → serve
 ## (`metarec demo`, in one process; writes out/demo/). DEMO_FLAGS: e.g. --users 2000 --rows 100000 --epochs 2.
 ## Built in .build-demo/ without the HTTPServer package trait: no Hummingbird / swift-nio to compile,
 ## which halves a fresh release build; the demo serves in-process and needs no HTTP.

@@ -85,9 +85,11 @@ let package = Package(
             "ModelMath", "ModelDescription", "ParamServer", "TensorCore",
             .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
         ], exclude: ["README.md"]),
+        // Recall by the retrieval model, then the ranker's fine-tuned scores (`POST /v1/recommend`, the demo); no HTTP here.
+        .target(name: "Recommendation", dependencies: ["ModelDescription", "Retrieval", "Serving"], exclude: ["README.md"]),
         // The HTTP scoring server (routes, lifecycle services, `buildApplication`); the only importer of Hummingbird.
         .target(name: "MetaRecServer", dependencies: [
-            "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Serving", "Retrieval",
+            "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Serving", "Retrieval", "Recommendation",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -106,7 +108,7 @@ let package = Package(
         .executableTarget(
             name: "MetaRecCLI",
             dependencies: [
-                "TensorCore", "ModelMath", "ModelDescription", "ParamServer", "MetaTrain", "Serving", "ServingBench", "Retrieval",
+                "TensorCore", "ModelMath", "ModelDescription", "ParamServer", "MetaTrain", "Serving", "ServingBench", "Retrieval", "Recommendation",
                 .target(name: "MetaRecServer", condition: .when(traits: ["HTTPServer"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -144,7 +146,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .testTarget(name: "MetaRecServerTests", dependencies: [
-            "MetaRecServer", "Serving", "Retrieval", "ModelMath", "ModelDescription", "ParamServer", "TensorCore",
+            "MetaRecServer", "Recommendation", "Serving", "Retrieval", "ModelMath", "ModelDescription", "ParamServer", "TensorCore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),

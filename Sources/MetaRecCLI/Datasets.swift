@@ -8,7 +8,7 @@ struct Datasets: AsyncParsableCommand {
         abstract: "Write train.csv, validation.csv, test.csv and config.yaml for a built-in or public dataset.",
         discussion: "Real datasets keep their terms of use: see Sources/MetaTrain/Datasets/README.md.",
         subcommands: [DatasetsSynthetic.self, DatasetsCensus.self, DatasetsMovieLens.self,
-                      DatasetsSyntheticScenes.self, DatasetsMovieLensScenes.self])
+                      DatasetsSyntheticScenes.self, DatasetsMovieLensScenes.self, DatasetsSyntheticCatalogue.self])
 
     /// Prints one summary line per written file and the elapsed time.
     static func report(_ summary: DatasetSummary, since start: ContinuousClock.Instant) {

@@ -19,20 +19,26 @@ import ServingBench
 ///    a secondary column;
 /// 4. fine-tuned scoring served in-process: latency percentiles of the reference request
 ///    (the `metarec-bench serving --reference-only` measurement, here without malloc counts:
-///    `metarec` does not link the counting malloc).
+///    `metarec` does not link the counting malloc);
+/// 5. recall → rank → serve (``DemoRecommend``): a synthetic catalogue, a two-tower retrieval model
+///    and an MMoE ranker with MAML towers, `POST /v1/recommend`'s code path run in process for
+///    every test user: recall@10 against popularity and the retrieval order, and its latency.
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Synthetic logs → MMoE ± MAML → per-user fine-tuned lift table → in-process serving latency.",
         discussion: """
             Writes OUT/data (CSV logs and config), OUT/plain.yaml, OUT/maml.yaml and the model \
             directories OUT/plain and OUT/maml. The same steps by hand: metarec datasets synthetic, \
-            metarec train (twice), metarec eval --finetune on, metarec-bench serving --reference-only.
+            metarec train (twice), metarec eval --finetune on, metarec-bench serving --reference-only; \
+            then metarec datasets synthetic-catalogue, metarec retrieval train, metarec train and metarec serve \
+            --retrieval with POST /v1/recommend (OUT/catalogue, OUT/catalogue-retrieval, OUT/catalogue-ranker).
             """)
 
     @Option(help: "Output directory.") var out = "out/demo"
     @Option(help: "User population of the synthetic log.") var users = 5000
     @Option(help: "Rows (events) of the synthetic log.") var rows = 300_000
     @Option(help: "Training epochs of each model.") var epochs = 3
+    @Option(help: "Users of the recall → rank step's synthetic catalogue log.") var catalogueUsers = 2000
     @OptionGroup var logOptions: LogOptions
 
     /// A user's deviation from the shared task weights, relative to them (`σ` of
@@ -49,7 +55,9 @@ struct Demo: AsyncParsableCommand {
     ]
 
     func validate() throws {
-        guard users >= 1, rows >= 1, epochs >= 1 else { throw ValidationError("--users, --rows and --epochs must be >= 1") }
+        guard users >= 1, rows >= 1, epochs >= 1, catalogueUsers >= 1 else {
+            throw ValidationError("--users, --rows, --epochs and --catalogue-users must be >= 1")
+        }
     }
 
     func run() async throws {
@@ -59,13 +67,13 @@ struct Demo: AsyncParsableCommand {
             say("planted structure: each user's task weights over the row features x deviate from the shared ones by "
                 + "σ = \(Self.userPerturbation) of their size (SyntheticGenerator), so each user's order of rows differs "
                 + "from the shared order; only per-user adaptation can recover it.")
-            step("1/4 synthetic logs: \(users) users, \(rows) rows → \(out)/data")
+            step("1/5 synthetic logs: \(users) users, \(rows) rows → \(out)/data")
             let summary = try SyntheticDataset.write(try SyntheticConfig(users: users, rows: rows, userPerturbation: Self.userPerturbation),
                                                      to: "\(out)/data",
                                                      progress: Datasets.progress())
             for file in summary.files { say(summary.line(for: file)) }
 
-            step("2/4 training MMoE (plain) and MMoE with MAML towers (first order, k = 3), \(epochs) epochs each")
+            step("2/5 training MMoE (plain) and MMoE with MAML towers (first order, k = 3), \(epochs) epochs each")
             let base = try ModelConfig.load(yamlFile: summary.configPath)
             var plain = base, maml = base
             plain.meta.enabled = false
@@ -84,7 +92,7 @@ struct Demo: AsyncParsableCommand {
                 models.append((name, "\(out)/\(name)"))
             }
 
-            step("3/4 test split, with and without per-user fine-tuning (support: each user's latest training rows)")
+            step("3/5 test split, with and without per-user fine-tuning (support: each user's latest training rows)")
             var results: [(name: String, evaluation: PerUserEvaluation)] = []
             for model in models {
                 for policy in Self.policies {
@@ -104,13 +112,21 @@ struct Demo: AsyncParsableCommand {
             say(Self.liftTable(results))
         }
 
-        step("4/4 in-process serving latency (reference request: towers 64→64→1, 2 tasks, S = 64, k = 3, C = 200)")
+        step("4/5 in-process serving latency (reference request: towers 64→64→1, 2 tasks, S = 64, k = 3, C = 200)")
         do {
             // `reportingErrors` above already set one BLAS thread per call, as `metarec-bench serving` is run.
             var report = try await BenchServingRun(iterations: 300, batchedRequests: 3000, clients: 16, referenceOnly: true,
                                                    candidateForm: .columns).run()
             report.command = "metarec demo: metarec-bench serving --reference-only (no malloc counter in metarec)"
             say(report.table)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
+        step("5/5 recall → rank → serve: a synthetic catalogue, a two-tower retrieval model, an MMoE ranker with MAML towers, "
+             + "POST /v1/recommend's code path in process")
+        do {
+            try await DemoRecommend(out: out, catalogue: try CatalogueSyntheticConfig(users: catalogueUsers), epochs: epochs, logger: logger).run()
         } catch {
             printError("error: \(error)")
             throw ExitCode.failure
@@ -152,8 +168,3 @@ struct Demo: AsyncParsableCommand {
 
 /// A section header of the demo's output.
 private func step(_ text: String) { say("\n== " + text) }
-
-/// Writes a line to standard output unbuffered, so it stays in order with progress on standard error.
-private func say(_ text: String) {
-    FileHandle.standardOutput.write(Data((text + "\n").utf8))
-}

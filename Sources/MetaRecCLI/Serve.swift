@@ -6,6 +6,7 @@ import Logging
 import MetaRecServer
 import ModelDescription
 import ModelMath
+import Recommendation
 import Retrieval
 import Serving
 

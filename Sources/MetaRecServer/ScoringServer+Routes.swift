@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ParamServer
+import Recommendation
 import Serving
 
 extension ScoringServer {

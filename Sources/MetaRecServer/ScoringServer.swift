@@ -5,6 +5,7 @@ import ModelDescription
 import ModelMath
 import ParamServer
 import Prometheus
+import Recommendation
 import Retrieval
 import Serving
 import Synchronization

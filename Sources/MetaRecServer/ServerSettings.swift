@@ -2,6 +2,7 @@ import Foundation
 import Configuration
 import Retrieval
 import ParamServer
+import Recommendation
 
 /// The deployment settings of `metarec serve`, read through swift-configuration: the command
 /// puts the flags it was given in an in-memory provider ahead of the environment, so a flag wins

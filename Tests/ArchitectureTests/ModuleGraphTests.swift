@@ -22,16 +22,18 @@ import Testing
         // the executable (or an embedding app) picks the handler and the factory.
         "MetaTrain": ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "CZlib", "PrivacyAccounting", "Logging"],
         "Serving": ["ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Logging", "CoreMetrics"],
+        // Recall, then the ranker: POST /v1/recommend and the demo's in-process recommendations.
+        "Recommendation": ["ModelDescription", "Retrieval", "Serving"],
         // NIOCore, NIOHTTPTypes and HummingbirdCore for the connection handlers (timeouts, the connection cap).
         // Retrieval for POST /v1/recommend (recall before the ranker); it sits beside Serving.
-        "MetaRecServer": ["Serving", "Retrieval", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Hummingbird",
+        "MetaRecServer": ["Serving", "Retrieval", "Recommendation", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Hummingbird",
                           "HummingbirdCore", "NIOCore", "NIOHTTPTypes",
                           "ServiceLifecycle", "UnixSignals", "Logging", "CoreMetrics", "Prometheus", "Configuration"],
         "ServingBench": ["Serving", "ModelMath", "ModelDescription", "ParamServer", "TensorCore", "Histogram"],
         "MetaRecBench": ["ServingBench", "MetaTrain", "Serving", "Retrieval", "ModelMath", "ModelDescription", "ParamServer",
                          "TensorCore", "CMallocCounter", "ArgumentParser", "Histogram"],
         // Never CMallocCounter: `metarec serve` runs on the system allocator.
-        "MetaRecCLI": ["MetaRecServer", "ServingBench", "MetaTrain", "Serving", "Retrieval", "ModelMath", "ModelDescription",
+        "MetaRecCLI": ["MetaRecServer", "ServingBench", "MetaTrain", "Serving", "Retrieval", "Recommendation", "ModelMath", "ModelDescription",
                        "ParamServer", "TensorCore", "ArgumentParser", "Logging", "Configuration"],
     ]
 

@@ -1,5 +1,5 @@
 import Foundation
-import MetaRecServer
+import Recommendation
 import Serving
 import Testing
 

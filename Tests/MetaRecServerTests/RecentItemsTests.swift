@@ -1,4 +1,4 @@
-import MetaRecServer
+import Recommendation
 import Serving
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 @testable import MetaRecServer
+@testable import Recommendation
 import ModelDescription
 import Retrieval
 import Serving
