@@ -14,8 +14,10 @@ import Synchronization
 /// ranked   = the ranker's /v1/score path on catalogue[key] ∪ {itemFeature: key} per recalled item, with the request's context
 /// items    = the k best recalled by the order_by task's score (ties: retrieval score, then recall order)
 /// ```
-/// Threading: the recall's scratch is behind one mutex (a recall is a `(N, d)·(d, 1)` pass);
-/// ranking goes through the auto-batcher like any score request.
+/// Threading: each recall takes a ``Retrieval/CatalogueRecall`` (its scratch) from a pool and
+/// returns it, so concurrent recalls run in parallel; the pool's copies share the index's panels
+/// (copy-on-write arrays, never written), only their scratch is per copy. Ranking goes through
+/// the auto-batcher like any score request.
 public final class Recommender: Sendable {
     /// The retrieval model (parameters, `V`, keys).
     public let model: RetrievalModel
@@ -25,7 +27,12 @@ public final class Recommender: Sendable {
     public let recentItems: RecentItems
     /// Item features sent with each candidate (`--catalogue`), if any.
     public let catalogue: ItemCatalogue?
-    private let recall: Mutex<CatalogueRecall>
+    /// The recall every pooled copy starts from.
+    private let prototype: CatalogueRecall
+    /// Idle recalls, at most ``maxIdleRecalls``.
+    private let idleRecalls = Mutex<[CatalogueRecall]>([])
+    /// Idle recalls kept for reuse: beyond this many concurrent recalls, a copy is dropped after use.
+    static let maxIdleRecalls = 16
 
     /// A setting that does not fit the ranker.
     public struct Invalid: Error, CustomStringConvertible, Equatable {
@@ -47,7 +54,7 @@ public final class Recommender: Sendable {
         self.itemFeature = itemFeature
         self.catalogue = catalogue
         recentItems = RecentItems(perUser: max(1, model.manifest.maxHistory), maxUsers: maxUsers)
-        recall = Mutex(CatalogueRecall(model: model, adaptation: adaptation))
+        prototype = CatalogueRecall(model: model, adaptation: adaptation)
     }
 
     /// One request's recall inputs, validated.
@@ -95,11 +102,15 @@ public final class Recommender: Sendable {
         return row
     }
 
-    /// The recalled rows and their retrieval scores `⟨u, v_i⟩`, best first.
-    func recalled(_ plan: Plan) -> [(row: Int32, score: Float)] {
+    /// The recalled rows and their retrieval scores `⟨u, v_i⟩`, best first, and whether the
+    /// adapted `u` was not finite (the unadapted one was searched).
+    func recalled(_ plan: Plan) -> (rows: [(row: Int32, score: Float)], adaptationFellBack: Bool) {
         var out: [(row: Int32, score: Float)] = []
         out.reserveCapacity(min(plan.n, model.index.count))
-        recall.withLock { $0.recall(history: plan.historyRows, excluding: plan.excludedRows, n: plan.n, into: &out) }
-        return out
+        var recall = idleRecalls.withLock { $0.popLast() } ?? prototype
+        recall.recall(history: plan.historyRows, excluding: plan.excludedRows, n: plan.n, into: &out)
+        let fellBack = recall.lastAdaptationFellBack
+        idleRecalls.withLock { if $0.count < Self.maxIdleRecalls { $0.append(recall) } }
+        return (out, fellBack)
     }
 }

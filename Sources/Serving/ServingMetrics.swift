@@ -50,6 +50,8 @@ public final class ServingMetrics: Sendable {
     /// Per ``ScoreResult/Fallback`` case, in `allCases` order.
     let fallbackCounters: [Counter]
     let eventsAppended: Counter
+    /// Recommendations whose adapted user vector was not finite, so the unadapted one recalled.
+    let recallAdaptationFallbacks: Counter
     let batchCounter: Counter
     let batchedRequests: Counter
     let sweeps: Counter
@@ -82,6 +84,7 @@ public final class ServingMetrics: Sendable {
             Counter(label: "metarec_finetune_fallbacks_total", dimensions: [("reason", $0.rawValue)], factory: factory)
         }
         eventsAppended = Counter(label: "metarec_events_appended_total", factory: factory)
+        recallAdaptationFallbacks = Counter(label: "metarec_recall_adaptation_fallbacks_total", factory: factory)
         batchCounter = Counter(label: "metarec_autobatch_batches_total", factory: factory)
         batchedRequests = Counter(label: "metarec_autobatch_requests_total", factory: factory)
         sweeps = Counter(label: "metarec_eviction_sweeps_total", factory: factory)
@@ -125,6 +128,16 @@ public final class ServingMetrics: Sendable {
             if let i { r.fallbacks[i] += 1 }
         }
     }
+
+    /// Counts one recommendation whose adapted user vector `u` was not finite (the recall then
+    /// searched with the unadapted `u`).
+    public func recordRecallAdaptationFallback() {
+        recallAdaptationFallbacks.increment()
+        readings.withLock { $0.recallAdaptationFallbacks += 1 }
+    }
+
+    /// Recommendations recalled with the unadapted `u` after a non-finite adaptation (tests).
+    public var recallAdaptationFallbackCount: Int { readings.withLock { $0.recallAdaptationFallbacks } }
 
     /// Counts support rows appended from feedback events.
     public func recordEvents(_ rows: Int) {
@@ -171,6 +184,7 @@ public final class ServingMetrics: Sendable {
         var batches = 0
         var batchedRequests = 0
         var supportFailures = 0
+        var recallAdaptationFallbacks = 0
         var fallbacks = [Int](repeating: 0, count: ScoreResult.Fallback.allCases.count)
     }
 }
