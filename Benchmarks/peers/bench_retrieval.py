@@ -100,8 +100,7 @@ def check_evaluation(directory, model, mr_users, work):
         raise SystemExit("retrieval: the peer's evaluation has other test users than MetaRec's")
     gaps = [max(abs(peer_users[u][1][m] - mr_users[u][1][m]) for m in METRICS) for u in mr_users]
     differing, worst = sum(g > 1e-6 for g in gaps), max(gaps)
-    mean_gap = max(abs(np.mean([peer_users[u][1][m] for u in mr_users]) - np.mean([mr_users[u][1][m] for u in mr_users]))
-                   for m in METRICS)
+    mean_gap = max(abs(np.mean([peer_users[u][1][m] - mr_users[u][1][m] for u in mr_users])) for m in METRICS)
     print(f"[retrieval] the peer's evaluation of MetaRec's model: {differing} of {len(gaps)} users differ "
           f"(max |diff| {worst:.2e}), means within {mean_gap:.1e}", flush=True)
     # A near-tie at a cut-off may order two items differently in float32 (BLAS vs XLA sums); means must agree.
@@ -186,7 +185,8 @@ def measure(args, work):
         d = b - a
         boot = d[rng.integers(0, len(d), (2000, len(d)))].mean(axis=1)
         diff[m] = (float(d.mean()), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5)))
-    return {"runs": runs, "baselines": baselines, "peer": peer_info, "diff": diff, "seeds": seeds, "agreement": agreement,
+    return {"runs": runs, "baselines": baselines, "peer": peer_info, "diff": diff, "seeds": seeds,
+            "agreement": agreement,
             "temperature": args.retrieval_temperature, "queue": args.retrieval_queue, "epochs": args.retrieval_epochs,
             "source": directory}
 

@@ -33,6 +33,7 @@ validation, as MetaRec's `epoch N: … (x s)` lines do. XLA's threads: the calle
 before JAX is imported).
 """
 import argparse
+import functools
 import json
 import math
 import os
@@ -136,38 +137,53 @@ def pad_histories(histories, max_history):
     return ids, lengths
 
 
-# ---------------------------------------------------------------------------------------------------
-# Metrics (RetrievalMetrics, CaseMetrics)
-# ---------------------------------------------------------------------------------------------------
+class Cases:
+    """Evaluation cases (a split's validation or test list) as arrays:
 
-def recall_at(ranked, relevant, k):
-    """recall@K = |top_K ∩ T| / min(K, |T|)."""
-    return sum(1 for item in ranked[:k] if item in relevant) / min(k, len(relevant))
+    ```
+    users (U)                   log user index of each case
+    history_lengths (U)         the whole history's length (the buckets of `metarec retrieval eval`)
+    ids (U, L), lengths (U)     the last L history items, padded: what the user tower reads
+    excluded (rows, cols)       every (case, item) of the whole history: never ranked
+    relevant (U, T) int32       the distinct targets, padded with −1 (no item); relevant_counts (U) = |T|
+    ```
+    """
+
+    def __init__(self, cases, max_history):
+        histories = [h for _, h, _ in cases]
+        self.users = np.array([u for u, _, _ in cases])
+        self.history_lengths = np.array([len(h) for h in histories])
+        self.ids, self.lengths = pad_histories(histories, max_history)
+        self.excluded = (np.repeat(np.arange(len(cases)), self.history_lengths), np.concatenate(histories))
+        targets = [np.unique(t) for _, _, t in cases]
+        self.relevant_counts = np.array([len(t) for t in targets])
+        self.relevant = np.full((len(cases), self.relevant_counts.max()), -1, dtype=np.int32)
+        for row, t in enumerate(targets):
+            self.relevant[row, :len(t)] = t
 
 
-def ndcg_at(ranked, relevant, k):
-    """nDCG@K = Σ_{r ≤ K, item_r ∈ T} 1/log2(r + 1) / Σ_{r ≤ min(K, |T|)} 1/log2(r + 1), r 1-based."""
-    dcg = sum(1 / math.log2(r + 2) for r, item in enumerate(ranked[:k]) if item in relevant)
-    ideal = sum(1 / math.log2(r + 2) for r in range(min(k, len(relevant))))
-    return dcg / ideal
+def case_metrics(cases, ranked, cutoffs=CUTOFFS):
+    """Per case, for K in `cutoffs` (`RetrievalMetrics`, binary gain, r the 1-based rank):
+
+    ```
+    recall@K = |top_K ∩ T| / min(K, |T|)
+    nDCG@K   = Σ_{r ≤ K, item_r ∈ T} 1/log2(r + 1)  /  Σ_{r ≤ min(K, |T|)} 1/log2(r + 1)
+    ```
+    ranked (U, ≥ max K) -> {"recall@K": (U), "ndcg@K": (U)}.
+    """
+    hit = (ranked[:, :, None] == cases.relevant[:, None, :]).any(axis=2)                      # (U, K)
+    discount = 1 / np.log2(np.arange(ranked.shape[1]) + 2.0)
+    ideal = np.cumsum(discount)
+    out = {}
+    for k in cutoffs:
+        best = np.minimum(k, cases.relevant_counts)
+        out[f"recall@{k}"] = hit[:, :k].sum(axis=1) / best
+        out[f"ndcg@{k}"] = (hit[:, :k] * discount[:k]).sum(axis=1) / ideal[best - 1]
+    return out
 
 
 def bucket(length):
     return "<30" if length < 30 else "30-99" if length < 100 else "100-299" if length < 300 else ">=300"
-
-
-def top_k(scores, histories, k):
-    """Each row's `k` best items, best first, its history excluded, ties to the lower id
-    (`InnerProductSearch`). scores (U, N) float32 numpy."""
-    scores = scores.copy()
-    for row, h in enumerate(histories):
-        scores[row, h] = -np.inf
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    out = np.empty_like(part)
-    for row in range(scores.shape[0]):
-        cand = part[row]
-        out[row] = cand[np.lexsort((cand, -scores[row, cand]))]
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -202,11 +218,11 @@ def init_parameters(rng, items, features, e, hidden, d):
 def build(config, features):
     """The jitted functions over the model of `config`; `features` (N, G) are the items' genre rows.
 
-    Returns (train_epoch, user_embeddings, item_embeddings):
+    Returns (train_epoch, rank):
     - train_epoch(state, ids (P, L), lengths (P), targets (P), batches (S, B)) -> (state, losses (S)):
       S optimizer steps, step s on rows batches[s] of the training examples;
-    - user_embeddings(params, ids (U, L), lengths (U)) -> u (U, d);
-    - item_embeddings(params) -> V (N, d).
+    - rank(params, ids (U, L), lengths (U), excluded rows, excluded items, k) -> (U, k) item ids: each history's
+      k best items over the whole catalogue, best first, the excluded (row, item) pairs never ranked.
     """
     import jax
     import jax.numpy as jnp
@@ -303,9 +319,14 @@ def build(config, features):
     def train_epoch(state, ids_all, lengths_all, targets_all, batches):
         return jax.lax.scan(lambda s, batch: step(s, batch, ids_all, lengths_all, targets_all), state, batches)
 
-    user_embeddings = jax.jit(users)
-    item_embeddings = jax.jit(lambda params: items(params, jnp.arange(features.shape[0])))
-    return train_epoch, user_embeddings, item_embeddings
+    @functools.partial(jax.jit, static_argnames="k")
+    def rank(params, ids, lengths, excluded_rows, excluded_items, k):
+        """s = u Vᵀ (U, N) over the whole catalogue, the excluded pairs set to −∞, then `lax.top_k` (equal scores:
+        the lower index first, as `InnerProductSearch` breaks ties)."""
+        scores = users(params, ids, lengths) @ items(params, jnp.arange(features.shape[0])).T
+        return jax.lax.top_k(scores.at[excluded_rows, excluded_items].set(-jnp.inf), k)[1]
+
+    return train_epoch, rank
 
 
 def initial_state(params, config, items, batch_size):
@@ -329,24 +350,9 @@ def initial_state(params, config, items, batch_size):
 # Driver (RetrievalTraining.train, TwoTowerRanking, RetrievalEval)
 # ---------------------------------------------------------------------------------------------------
 
-def rank(params, cases, fns, max_history, k):
-    """Top-k of every case over the whole catalogue, its history excluded."""
-    _, user_embeddings, item_embeddings = fns
-    ids, lengths = pad_histories([h for _, h, _ in cases], max_history)
-    u = np.asarray(user_embeddings(params, ids, lengths))
-    v = np.asarray(item_embeddings(params))
-    return top_k(u @ v.T, [h for _, h, _ in cases], k)
-
-
-def case_metrics(cases, ranked):
-    """Per case: (user index, history length, {recall@K}, {nDCG@K})."""
-    out = []
-    for (user, history, targets), r in zip(cases, ranked):
-        relevant = set(targets.tolist())
-        r = r.tolist()
-        out.append((user, len(history), {k: recall_at(r, relevant, k) for k in CUTOFFS},
-                    {k: ndcg_at(r, relevant, k) for k in CUTOFFS}))
-    return out
+def rank(params, cases, fns, k):
+    """Top-k of every case over the whole catalogue, its history excluded (`TwoTowerRanking.rank`): (U, k) numpy."""
+    return np.asarray(fns[1](params, cases.ids, cases.lengths, *cases.excluded, k=k))
 
 
 def load_metarec_parameters(directory):
@@ -368,19 +374,18 @@ def load_metarec_parameters(directory):
             "item_tower": tower("item_tower"), "user_tower": tower("user_tower")}
 
 
-def write_per_user(path, metrics, user_ids):
+def write_per_user(path, cases, metrics, user_ids):
     """`metarec retrieval eval --per-user-out`'s CSV, method `jax-peer`."""
+    names = [f"recall@{k}" for k in CUTOFFS] + [f"ndcg@{k}" for k in CUTOFFS]
     with open(path, "w") as f:
-        f.write("method,user,bucket,history" + "".join(f",recall@{k}" for k in CUTOFFS)
-                + "".join(f",ndcg@{k}" for k in CUTOFFS) + "\n")
-        for user, length, rec, nd in metrics:
-            f.write(f"jax-peer,{user_ids[user]},{bucket(length)},{length}" + "".join(f",{rec[k]:.6f}" for k in CUTOFFS)
-                    + "".join(f",{nd[k]:.6f}" for k in CUTOFFS) + "\n")
+        f.write("method,user,bucket,history" + "".join(f",{name}" for name in names) + "\n")
+        for row, (user, length) in enumerate(zip(cases.users, cases.history_lengths)):
+            f.write(f"jax-peer,{user_ids[user]},{bucket(length)},{length}"
+                    + "".join(f",{metrics[name][row]:.6f}" for name in names) + "\n")
 
 
 def test_means(metrics):
-    return {f"recall@{k}": float(np.mean([m[2][k] for m in metrics])) for k in CUTOFFS} \
-        | {f"ndcg@{k}": float(np.mean([m[3][k] for m in metrics])) for k in CUTOFFS}
+    return {name: float(values.mean()) for name, values in metrics.items()}
 
 
 def main():
@@ -412,6 +417,7 @@ def main():
     item_ids, genres, features, user_ids, sequences = read_movielens(args.data)
     split = Split(sequences, args.targets)
     ids_np, lengths_np, targets_np = split.examples(args.max_history)
+    validation, test = Cases(split.validation, args.max_history), Cases(split.test, args.max_history)
     load_seconds = time.perf_counter() - t0
     config = {"temperature": args.temperature, "queue": args.queue, "queue_warmup": args.queue_warmup,
               "logq": not args.no_logq, "learning_rate": args.learning_rate, "dimension": args.dimension}
@@ -422,10 +428,9 @@ def main():
     fns = build(config, features)
     train_epoch = fns[0]
     if args.evaluate_model:
-        metrics = case_metrics(split.test, rank(load_metarec_parameters(args.evaluate_model), split.test, fns,
-                                                args.max_history, max(CUTOFFS)))
+        metrics = case_metrics(test, rank(load_metarec_parameters(args.evaluate_model), test, fns, max(CUTOFFS)))
         if args.per_user_out:
-            write_per_user(args.per_user_out, metrics, user_ids)
+            write_per_user(args.per_user_out, test, metrics, user_ids)
         print(json.dumps({"test_cases": len(split.test), "test": test_means(metrics)}))
         return
     ids_d, lengths_d, targets_d = jnp.asarray(ids_np), jnp.asarray(lengths_np), jnp.asarray(targets_np)
@@ -444,8 +449,8 @@ def main():
         state, losses = train_epoch(state, ids_d, lengths_d, targets_d, order)
         loss = float(jnp.mean(losses))  # waits for the epoch
         trained = time.perf_counter() - started
-        ranked = rank(state["params"], split.validation, fns, args.max_history, 50)
-        recall = float(np.mean([m[2][50] for m in case_metrics(split.validation, ranked)]))
+        ranked = rank(state["params"], validation, fns, 50)
+        recall = float(case_metrics(validation, ranked, cutoffs=(50,))["recall@50"].mean())
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         epochs.append({"epoch": epoch, "loss": loss, "validation_recall50": recall, "seconds": seconds,
                        "cpu_seconds": cpu, "train_seconds": trained})
@@ -458,8 +463,7 @@ def main():
         elif epoch - best["epoch"] >= 3:
             break
 
-    ranked = rank(best["params"], split.test, fns, args.max_history, max(CUTOFFS))
-    metrics = case_metrics(split.test, ranked)
+    metrics = case_metrics(test, rank(best["params"], test, fns, max(CUTOFFS)))
     examples_per_epoch = steps_per_epoch * b
     # The first epoch includes the jit compilation; the median of the epochs is not moved by it.
     summary = {
@@ -476,7 +480,7 @@ def main():
         "test": test_means(metrics),
     }
     if args.per_user_out:
-        write_per_user(args.per_user_out, metrics, user_ids)
+        write_per_user(args.per_user_out, test, metrics, user_ids)
     print(json.dumps(summary))
 
 
