@@ -28,9 +28,9 @@ differ (initial weights and example order come from numpy's PCG64 seeded with --
   whole history excluded, ties to the lower id; recall@K = hits / min(K, |T|), nDCG@K binary gain.
 
 One `jax.jit` runs a whole epoch (`lax.scan` over its batches); the training set lives on the device
-and each step gathers its rows by index. Epoch seconds (wall and this process's CPU time) count training and
-validation, as MetaRec's `epoch N: … (x s)` lines do. XLA's threads: the caller's `XLA_FLAGS`, else one thread (set here
-before JAX is imported).
+and each step gathers its rows by index; a second one ranks (scores, exclusions, `lax.top_k`). Epoch
+seconds (wall and this process's CPU time) count training and validation, as MetaRec's `epoch N: … (x s)`
+lines do. XLA's threads: the caller's `XLA_FLAGS`, else one thread (set here before JAX is imported).
 """
 import argparse
 import functools
@@ -423,16 +423,15 @@ def main():
               "logq": not args.no_logq, "learning_rate": args.learning_rate, "dimension": args.dimension}
     n, b = len(item_ids), args.batch_size
     rng = np.random.Generator(np.random.PCG64(args.seed))
-    params = init_parameters(rng, n, len(genres), args.embedding, args.hidden, args.dimension)
-    state = initial_state(params, config, n, b)
     fns = build(config, features)
-    train_epoch = fns[0]
     if args.evaluate_model:
         metrics = case_metrics(test, rank(load_metarec_parameters(args.evaluate_model), test, fns, max(CUTOFFS)))
         if args.per_user_out:
             write_per_user(args.per_user_out, test, metrics, user_ids)
         print(json.dumps({"test_cases": len(split.test), "test": test_means(metrics)}))
         return
+    params = init_parameters(rng, n, len(genres), args.embedding, args.hidden, args.dimension)
+    state, train_epoch = initial_state(params, config, n, b), fns[0]
     ids_d, lengths_d, targets_d = jnp.asarray(ids_np), jnp.asarray(lengths_np), jnp.asarray(targets_np)
     steps_per_epoch = len(targets_np) // b
 
