@@ -91,10 +91,13 @@ openapi: deps $(VENV_STAMP)
 ## core; against S and C), the whole request from raw features (encode + bottom + fine-tune + score; ONNX Runtime
 ## and MetaRec unadapted beside it), auto-batched throughput (1 and 2 workers), HTTP on loopback (`metarec serve`
 ## vs FastAPI/uvicorn + JAX, wrk, 16 connections), MMoE training rows/s on the census config (1 and 2 threads;
-## needs $(METAREC_DATA)/census-income-kdd). Takes ≈ 12 minutes (11.5 measured with other builds loading the two
-## cores, load average 7–12; the fixed iteration counts make a quiet run no longer), plus 1–3 minutes the first time
-## for torch.compile to fill its inductor cache (/tmp/torchinductor_$$USER). BENCH_FLAGS: extra bench.py flags, e.g.
-## --only whole,http for a smoke run (≈ 1–2 minutes) or --skip-torch.
+## needs $(METAREC_DATA)/census-income-kdd), two-tower retrieval (`metarec retrieval train|eval` BoW vs the JAX peer
+## Benchmarks/peers/retrieval_peer.py on the same split: recall/nDCG and training examples/s, 3 seeds, one core; needs
+## $(METAREC_DATA)/movielens-latest-small, else skipped; `--only retrieval` runs it alone, ≈ 2.5 minutes). Takes ≈ 12
+## minutes without it (11.5 measured with other builds loading the two cores, load average 7–12; the fixed
+## iteration counts make a quiet run no longer), plus 1–3 minutes the first time for torch.compile to fill its
+## inductor cache (/tmp/torchinductor_$$USER). BENCH_FLAGS: extra bench.py flags, e.g. --only whole,http for a
+## smoke run (≈ 1–2 minutes), --only retrieval, or --skip-torch.
 ## Python (jax, numpy, safetensors, matplotlib, torch, onnx, onnxruntime, fastapi, uvicorn from PyPI) in
 ## .build-bench-venv/ (git-ignored). torch comes from PyPI's default index (download.pytorch.org's CPU wheels
 ## were not reachable here), so the first install also fetches the CUDA wheels it depends on (≈ 3 GB, unused).

@@ -27,7 +27,13 @@ halves on a planted batch; the PyTorch step against the numpy one), then rounds 
 training --format json` and the JAX (1 and 2 threads; 2 threads also data-parallel over 2 CPU
 devices), numpy (1 thread) and PyTorch (1 and 2 threads) steps of `training.py`, alternating.
 
-`--only SECTION,...` runs a subset (serving, sweep, grid, whole, http, training) for a smoke test.
+Retrieval (`bench_retrieval.py`, `retrieval_peer.py`): the bag-of-words two-tower model of `metarec retrieval
+train` against its JAX peer on MovieLens ml-latest-small ($METAREC_DATA/movielens-latest-small; skipped when
+missing), the same chronological split (checked), quality (recall@K, nDCG@K on test, per seed) and training
+examples/s, one core each.
+
+`--only SECTION,...` runs a subset (serving, sweep, grid, whole, http, fleet, training, retrieval) for a smoke
+test; `--only retrieval` runs that section alone (no serving cells, no `--metarec-bench` needed).
 
 Usage: python bench.py --metarec BIN --metarec-bench BIN [--out BENCHMARKS.md] [--plot BENCHMARKS-latency.png] ...
 The caller pins the process to one core and sets the one-thread environment (see Makefile); the
@@ -49,6 +55,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_http  # noqa: E402
 import bench_fleet  # noqa: E402
+import bench_retrieval  # noqa: E402
 import bench_whole  # noqa: E402
 import peers  # noqa: E402
 
@@ -105,7 +112,7 @@ def cpu_model():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--metarec", required=True, help="the metarec executable (datasets)")
-    ap.add_argument("--metarec-bench", required=True, help="the metarec-bench executable (serving, training)")
+    ap.add_argument("--metarec-bench", help="the metarec-bench executable (serving, training; every section but retrieval)")
     ap.add_argument("--out", default="BENCHMARKS.md")
     ap.add_argument("--iterations", type=int, default=5000, help="MetaRec timed iterations per config")
     ap.add_argument("--peer-iterations", type=int, default=3000, help="timed calls per peer per config")
@@ -121,11 +128,16 @@ def main():
     ap.add_argument("--http-rounds", type=int, default=2, help="rounds of (metarec serve, Python service)")
     ap.add_argument("--fleet-seconds", type=int, default=10, help="wrk duration per fleet round (in-process vs Redis)")
     ap.add_argument("--fleet-rounds", type=int, default=2, help="rounds of (in-process store, Redis store)")
+    ap.add_argument("--retrieval-seeds", default="1,2,3", help="retrieval: seeds, each trained by MetaRec and the JAX peer")
+    ap.add_argument("--retrieval-epochs", type=int, default=20, help="retrieval: at most this many epochs (early stopping)")
+    ap.add_argument("--retrieval-temperature", type=float, default=0.1,
+                    help="retrieval: tau (0.1: the BoW choice on validation, Sources/Retrieval/README.md)")
+    ap.add_argument("--retrieval-queue", type=int, default=0, help="retrieval: queued negatives (0: in-batch only, the BoW choice)")
     ap.add_argument("--skip-training", action="store_true")
     ap.add_argument("--skip-torch", action="store_true", help="no PyTorch peers (serving, whole request, training)")
     ap.add_argument("--skip-http", action="store_true")
     ap.add_argument("--only", default="", help="comma list of sections to run for a smoke test: "
-                    "serving,sweep,grid,whole,http,fleet,training (default: all)")
+                    "serving,sweep,grid,whole,http,fleet,training,retrieval (default: all)")
     ap.add_argument("--command", default="make bench")
     ap.add_argument("--plot", default="BENCHMARKS-latency.png",
                     help="per-config plot; the other plots are named after it (PREFIX-latency-support.png, ...)")
@@ -135,8 +147,18 @@ def main():
 
     only = set(filter(None, args.only.split(",")))
     want = lambda section: not only or section in only
+    retrieval_only = bool(only) and only <= {"retrieval"}
+    if not retrieval_only and not args.metarec_bench:
+        ap.error("--metarec-bench is needed by every section but retrieval")
     work = tempfile.mkdtemp(prefix="metarec-bench-")
     try:
+        if retrieval_only:
+            lines = header_lines(args, jax.__version__, np.__version__) + bench_retrieval.report(
+                bench_retrieval.measure(args, work))
+            with open(args.out, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            print(f"wrote {args.out}", flush=True)
+            return
         model_dir = os.path.join(work, "model")
         subprocess.run([args.metarec_bench, "serving", "--write-model", model_dir], check=True,
                        stdout=subprocess.DEVNULL)
@@ -169,7 +191,9 @@ def main():
         fleet = bench_fleet.measure(args, work, all_cores) if want("fleet") and not args.skip_http else None
 
         training = None if args.skip_training or not want("training") else training_bench(args, work)
-        write_report(args, rows, cells, serving, training, jax.__version__, np.__version__, whole, http, fleet)
+        retrieval = bench_retrieval.measure(args, work) if want("retrieval") else None
+        write_report(args, rows, cells, serving, training, jax.__version__, np.__version__, whole, http, fleet,
+                     retrieval)
         prefix = plot_prefix(args.plot)
         plot_configs(args.plot, rows)
         if all(key in cells for key in sweep):
@@ -345,11 +369,10 @@ def ratio(peer, metarec):
     return peer / metarec if metarec > 0 else float("nan")
 
 
-def write_report(args, rows, cells, serving, training, jax_version, numpy_version, whole=None, http=None, fleet=None):
-    targets = {"reference": 1.5, "small": 3.0}
-    prefix = os.path.basename(plot_prefix(args.plot))
+def header_lines(args, jax_version, numpy_version):
+    """The report's title and the run's machine and environment."""
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
-    lines = [
+    return [
         "# Benchmarks",
         "",
         "Written by `make bench` (`Benchmarks/peers/bench.py`); do not edit by hand.",
@@ -362,6 +385,14 @@ def write_report(args, rows, cells, serving, training, jax_version, numpy_versio
         f"- Environment: `OPENBLAS_NUM_THREADS=1`, `JAX_PLATFORMS=cpu`, "
         f"`XLA_FLAGS={os.environ.get('XLA_FLAGS', '')}` (training peers set their own, below); "
         f"Python {platform.python_version()}, JAX {jax_version}, numpy {numpy_version}, {other_versions()}",
+    ]
+
+
+def write_report(args, rows, cells, serving, training, jax_version, numpy_version, whole=None, http=None, fleet=None,
+                 retrieval=None):
+    targets = {"reference": 1.5, "small": 3.0}
+    prefix = os.path.basename(plot_prefix(args.plot))
+    lines = header_lines(args, jax_version, numpy_version) + [
         "",
         "## Per-request fine-tune and score (serving), one core",
         "",
@@ -449,6 +480,7 @@ def write_report(args, rows, cells, serving, training, jax_version, numpy_versio
 
     lines += grid_section(serving, prefix) + bench_http.report(http, prefix) + bench_fleet.report(fleet)
     lines += training_section(training, prefix)
+    lines += bench_retrieval.report(retrieval)
     lines += agreement_section(rows, cells)
     lines += notes_section(rows)
     with open(args.out, "w") as f:
