@@ -12,7 +12,8 @@ import Serving
 /// 1. the log written for both stages (`metarec datasets synthetic-catalogue`);
 /// 2. a two-tower retrieval model (BoW history encoder) trained on the clicks, chronological split
 ///    (per user the last 5 clicks are the test targets, the 5 before them validation);
-/// 3. an MMoE ranker with MAML towers (first order, k = 3) trained on the impressions (click, like);
+/// 3. an MMoE ranker with MAML towers (first order, k = 3) and the support-set encoder (the
+///    user's newest support items pooled into its input) trained on the impressions (click, like);
 /// 4. `POST /v1/recommend`'s code path in process (``Recommendation/Recommender``): history = the
 ///    user's clicks before the held-out ones, recall n = 200 of N items, rank them by a task's
 ///    score (click or like), unadapted or fine-tuned on the user's support rows under one of the
@@ -90,6 +91,8 @@ struct DemoRecommend {
         var sent = 0
         for c in split.validation { sent += try events.replay(user: String(log.userIDs[c.user]), beforeClickFromEnd: 2 * Self.targets, to: predictor) }
         say("   \(sent) events replayed first: the users' impressions after their training rows, before the validation clicks")
+        let retrievalOrder = try await recommendations(rankings[0], cases: split.validation, recommender: recommender, batchers: batchers, log: log)
+        say(String(format: "   retrieval order (no ranker): validation recall@%d %.4f", Self.k, Self.mean(retrievalOrder.recalled) { $0.recall[Self.k]! }))
         var validation: [Double] = []
         for ranking in rankings {
             let run = try await recommendations(ranking, cases: split.validation, recommender: recommender, batchers: batchers, log: log)
@@ -143,7 +146,7 @@ struct DemoRecommend {
     private func trainRetrieval(log: InteractionLog, split: NextItemSplit, to path: String) throws -> String {
         var config = RetrievalConfig(items: log.itemIDs.count, itemFeatures: log.genres.count)
         (config.dimension, config.embeddingWidth, config.hiddenWidth, config.maxHistory) = (32, 16, 64, 20)
-        (config.queueCapacity, config.queueWarmupSteps) = (512, 200)
+        (config.temperature, config.queueCapacity) = (0.1, 0)  // `retrieval train`'s defaults: chosen on MovieLens validation users
         try config.validate()
         say("-- retrieval: BoW two-tower, d \(config.dimension), \(split.trainingPositions.count) training clicks, up to \(epochs + 2) epochs")
         let trained = RetrievalTraining.train(config: config, log: log, split: split, epochs: epochs + 2) { r in
@@ -156,9 +159,14 @@ struct DemoRecommend {
     private func trainRanker(_ summary: DatasetSummary, to path: String) throws -> String {
         var config = try ModelConfig.load(yamlFile: summary.configPath)
         (config.meta.enabled, config.meta.order, config.meta.innerSteps) = (true, .first, 3)
+        // The support-set encoder: the user's newest support rows' items pooled into the bottom's input
+        // (mean, and weighted by click − the user's click rate), so the ranker sees the recent history
+        // (validation recall@10 0.117 with it against 0.100 without, seed 1).
+        config.model.supportEncoder = .init(source: "item_id", pooling: [.mean, .labelWeighted], label: "click")
         let configPath = "\(out)/catalogue-ranker.yaml"
         try AtomicFile.write(config.yamlString(), to: configPath)
-        say("-- ranker: MMoE with MAML towers (first order, k = 3) on the impressions, \(epochs) epochs: \(configPath)")
+        say("-- ranker: MMoE with MAML towers (first order, k = 3) and the support-set encoder over item_id, on the impressions, "
+            + "\(epochs) epochs: \(configPath)")
         var job = TrainingJob(configPath: configPath, trainingPath: summary.file(.train).path,
                               validationPath: summary.file(.validation).path, outputDirectory: path)
         job.epochs = epochs
