@@ -46,6 +46,10 @@ extension EmbeddingStore {
         guard contents.kind == .embedding else {
             throw .snapshotMismatch(path: path, reason: "it is \(contents.kind.name) snapshot, not an embedding-table one")
         }
+        guard contents.version == SnapshotFormat.version else {  // version 2 is a support-store format
+            throw .corruptSnapshot(path: path, offset: 8, reason: "an embedding-table snapshot of format version \(contents.version); "
+                                   + "embedding tables are written as version \(SnapshotFormat.version)")
+        }
         let f = contents.fields
         guard f[0] == UInt64(d) else { throw .snapshotMismatch(path: path, reason: "rows have dimension \(f[0]); this table has \(d)") }
         guard f[2] == UInt64(config.optimizer.tag), f[1] == UInt64(s) else {

@@ -33,7 +33,8 @@ public enum ParamServerError: Error, Equatable, CustomStringConvertible {
         case let .corruptSnapshot(path, offset, reason):
             return "snapshot \(path) is corrupt at offset \(offset): \(reason)"
         case let .unsupportedSnapshotVersion(path, found, supported):
-            return "snapshot \(path) has format version \(found); this build reads versions 1 to \(supported)"
+            return "snapshot \(path) has format version \(found); this build reads versions 1 to \(supported) "
+                + "(a file from a newer build, or a damaged header)"
         case let .snapshotMismatch(path, reason):
             return "snapshot \(path) does not fit this table: \(reason)"
         }

@@ -76,6 +76,12 @@ extension SupportStore {
         guard let filePrecision = SupportPrecision(snapshotCode: f[5]) else {
             throw .corruptSnapshot(path: path, offset: 56, reason: "unknown support row encoding \(f[5] & 0xFF) (1 float32, 2 bfloat16)")
         }
+        // Version 2 is written for bfloat16 rows only (float32 stays version 1), so a version-2
+        // header naming float32 (or nothing) is not a file this format writes.
+        if contents.version >= 2 && filePrecision == .float32 {
+            throw .corruptSnapshot(path: path, offset: 56, reason: "a version-2 support snapshot names row encoding \(f[5] & 0xFF); "
+                                   + "version 2 is written for bfloat16 rows (2) only")
+        }
         // A bf16 file's rows end in X 32-bit columns (bits 8… of the field); float32 rows are all 32-bit.
         if filePrecision == .bfloat16 && f[5] >> 8 != UInt64(layout.bitPatternColumns) {
             throw .snapshotMismatch(path: path, reason: "its rows end in \(f[5] >> 8) bit-pattern columns; this store's in \(layout.bitPatternColumns)")

@@ -101,12 +101,23 @@ final class SnapshotWriter {
     }
 }
 
+/// The bytes of a file read into memory, freed with their owner: created before anything about
+/// the file is checked, so a refused file frees them too (a throwing initialiser never runs
+/// `deinit`).
+final class SnapshotBytes {
+    let raw: UnsafeRawBufferPointer
+    init(_ raw: UnsafeRawBufferPointer) { self.raw = raw }
+    deinit { raw.deallocate() }
+}
+
 /// A snapshot read fully into memory and validated (header, every frame checksum, the end
 /// frame, no trailing bytes) before anything is applied, so a bad file changes nothing.
 final class SnapshotContents {
     let path: String
+    /// Owns ``raw``.
+    private let bytes: SnapshotBytes
     /// The whole file.
-    let raw: UnsafeRawBufferPointer
+    var raw: UnsafeRawBufferPointer { bytes.raw }
     let kind: SnapshotFormat.Kind
     /// The format version (1 or 2).
     let version: UInt32
@@ -116,12 +127,11 @@ final class SnapshotContents {
     let frames: [(offset: Int, length: Int, records: Int)]
     let total: Int
 
-    deinit { raw.deallocate() }
-
     init(path: String) throws(ParamServerError) {
         self.path = path
-        let raw = try Self.readFile(path)
-        self.raw = raw
+        let bytes = SnapshotBytes(try Self.readFile(path))
+        self.bytes = bytes
+        let raw = bytes.raw
         func truncated(_ offset: Int, _ needed: Int) -> ParamServerError {
             .truncatedSnapshot(path: path, offset: offset, needed: needed)
         }
@@ -136,6 +146,8 @@ final class SnapshotContents {
         if u64(0) != SnapshotFormat.magic { throw corrupt(0, "not a MetaRec parameter-server snapshot (bad magic)") }
         if n < 12 { throw truncated(n, 12 - n) }
         let version = u32(8)
+        // The header's length depends on the version, so the checksum can only be checked after
+        // it: an unknown version is reported as such (a newer file, or a damaged version field).
         guard version >= 1 && version <= SnapshotFormat.latestVersion else {
             throw .unsupportedSnapshotVersion(path: path, found: version, supported: SnapshotFormat.latestVersion)
         }
