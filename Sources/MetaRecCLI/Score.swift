@@ -17,10 +17,12 @@ struct Score: AsyncParsableCommand {
     @Option(help: "JSON lines, one score request per line ({\"user\": …, \"candidates\": […]}).")
     var requests: String
 
+    @Option(help: SupportPrecisionOption.help) var supportPrecision: SupportPrecisionOption?
+
     func run() async throws {
         let loaded: LoadedModel
         do {
-            loaded = try LoadedModel(path: model)
+            loaded = try LoadedModel(path: model, supportPrecision: supportPrecision?.precision)
         } catch {
             throw ValidationError("cannot load \(model): \(error)")
         }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import ParamServer
 
-/// `--support-precision f32|bf16` of `metarec eval` and `eval-cold`: how the loaded model's support
+/// `--support-precision f32|bf16` of `metarec eval`, `eval-cold` and `score`: how the loaded model's support
 /// store keeps its rows' meta-layer inputs (``ParamServer/SupportPrecision``), so that evaluation
 /// measures what a server with `serving.support_precision` (or `serve --support-precision`) serves.
 /// Absent: the model's `serving.support_precision`.
