@@ -210,5 +210,15 @@ struct RedisSupportStoreTests {
         #expect(n == [2, 0])
         #expect(Array(f[..<4]) == [0.5, 1.5, 0.5, 1.5] && Array(f[4...]) == [-7, -7, -7, -7], "task 10's slot untouched")
         #expect(Array(y[2...]) == [-7, -7])
+        #expect(store.statistics.skippedRows == 0)
+        // Elements of neither row length (a 5-byte string, a row one byte short) are skipped and counted:
+        // the pull reads the list's last S_max elements, so with one of them bad, one row is served.
+        _ = try admin.command([Array("RPUSH".utf8), key, Array("short".utf8)])
+        try Self.pull(store, [9, 10], &f, &y, &n, &times)
+        #expect(n == [1, 0] && Array(f[..<2]) == [0.5, 1.5])
+        #expect(store.statistics.skippedRows == 1)
+        _ = try admin.command([Array("RPUSH".utf8), key, Array(row.dropLast())])
+        try Self.pull(store, [9, 10], &f, &y, &n, &times)
+        #expect(n == [0, 0] && store.statistics.skippedRows == 3)
     }
 }

@@ -85,8 +85,11 @@ extension RedisSupportStore {
         for i in 0..<n {
             if case .error(let message) = replies[i] { throw .server("pull: \(message)") }
             guard let elements = replies[i].elements else { throw .unexpectedReply("pull: \(replies[i])") }
-            // At most S_max rows of the right size, whatever the server sent (a reply is outside input).
-            let rows = Array(elements.compactMap(\.bytes).filter { $0.count == full || $0.count == half }.suffix(s))
+            // At most S_max rows of the right size, whatever the server sent (a reply is outside input);
+            // elements of another length or type are skipped and counted.
+            let wellFormed = elements.compactMap(\.bytes).filter { $0.count == full || $0.count == half }
+            if wellFormed.count < elements.count { withStatistics { $0.skippedRows += elements.count - wellFormed.count } }
+            let rows = Array(wellFormed.suffix(s))
             let served = servedCount(rows, now: now)
             counts[i] = served
             for (j, row) in rows.suffix(served).enumerated() {

@@ -182,6 +182,9 @@ public struct RedisSupportStatistics: Sendable, Equatable {
     public var roundTrips = 0
     /// Connection failures and timeouts.
     public var failures = 0
+    /// Pulled list elements that were not a row of either precision's length (written around the
+    /// store, or by a build with another row layout), skipped.
+    public var skippedRows = 0
 
     public init() {}
 }
