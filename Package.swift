@@ -145,6 +145,7 @@ let package = Package(
             .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        .testTarget(name: "RecommendationTests", dependencies: ["Recommendation", "Retrieval", "Serving", "ParamServer", "TensorCore"]),
         .testTarget(name: "MetaRecServerTests", dependencies: [
             "MetaRecServer", "Recommendation", "Serving", "Retrieval", "ModelMath", "ModelDescription", "ParamServer", "TensorCore",
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -19,6 +19,7 @@ struct DatasetsSyntheticCatalogue: AsyncParsableCommand {
     @Option(help: "Genres (item clusters).") var genres = 20
     @Option(help: "Mean steps of a session (log-normal, at least 4).") var steps = 30
     @Option(help: "Items shown per step.") var impressions = 4
+    @Option(help: "Clicks held out per user for validation and again for test (T); the ranker's rows split at them.") var heldOutClicks = 5
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Option(help: "Output directory (created if missing).") var out: String
 
@@ -26,7 +27,7 @@ struct DatasetsSyntheticCatalogue: AsyncParsableCommand {
         try reportingErrors {
             let start = ContinuousClock.now
             let config = try CatalogueSyntheticConfig(users: users, items: items, genres: genres, meanSteps: steps,
-                                                      impressionsPerStep: impressions, seed: seed)
+                                                      impressionsPerStep: impressions, heldOutClicks: heldOutClicks, seed: seed)
             let summary = try CatalogueSyntheticDataset.write(config, to: out, progress: Datasets.progress())
             Datasets.report(summary, since: start)
             print("ratings.csv, movies.csv (retrieval: metarec retrieval train --data \(out)), items.csv (metarec serve --catalogue)")

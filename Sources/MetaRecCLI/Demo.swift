@@ -55,8 +55,11 @@ struct Demo: AsyncParsableCommand {
     ]
 
     func validate() throws {
-        guard users >= 1, rows >= 1, epochs >= 1, catalogueUsers >= 1 else {
-            throw ValidationError("--users, --rows, --epochs and --catalogue-users must be >= 1")
+        guard users >= 1, rows >= 1, epochs >= 1 else { throw ValidationError("--users, --rows and --epochs must be >= 1") }
+        do {
+            _ = try CatalogueSyntheticConfig(users: catalogueUsers)
+        } catch DatasetError.invalidOption(_, let reason) {
+            throw ValidationError("--catalogue-users: \(reason)")
         }
     }
 

@@ -32,10 +32,10 @@ struct RetrievalTrain: AsyncParsableCommand {
     @Option(help: "Embedding width d of u and v.") var dimension: Int = 64
     @Option(help: "Item-id / history embedding width e.") var embedding: Int = 32
     @Option(help: "Hidden width of both towers' MLPs.") var hidden: Int = 128
-    @Option(help: "Softmax temperature tau (0.1: the validation choice on ml-latest-small, Sources/Retrieval/README.md).") var temperature: Float = 0.1
+    @Option(help: "Softmax temperature tau (0.1: the validation choice on ml-latest-small, Sources/Retrieval/README.md).") var temperature: Float = RetrievalConfig.defaultTemperature
     @Option(help: "History items the user tower reads (L).") var maxHistory: Int = 50
     @Option(help: "Cross-batch negatives kept in the FIFO queue (0, the default: in-batch only; the queue lowered validation recall on ml-latest-small).")
-    var queue: Int = 0
+    var queue: Int = RetrievalConfig.defaultQueueCapacity
     @Option(help: "Steps on in-batch negatives only before the queue joins the softmax.") var queueWarmup: Int = 1000
     @Flag(help: "Turn the logQ correction off.") var noLogq = false
     @Option(help: "Adam learning rate.") var learningRate: Float = 1e-3

@@ -73,19 +73,7 @@ extension SupportStore {
         guard f[0] == UInt64(w), f[1] == UInt64(l), f[2] == UInt64(cap) else {
             throw .snapshotMismatch(path: path, reason: "rows are W = \(f[0]), L = \(f[1]) with S_max = \(f[2]); this store has W = \(w), L = \(l), S_max = \(cap)")
         }
-        guard let filePrecision = SupportPrecision(snapshotCode: f[5]) else {
-            throw .corruptSnapshot(path: path, offset: 56, reason: "unknown support row encoding \(f[5] & 0xFF) (1 float32, 2 bfloat16)")
-        }
-        // Version 2 is written for bfloat16 rows only (float32 stays version 1), so a version-2
-        // header naming float32 (or nothing) is not a file this format writes.
-        if contents.version >= 2 && filePrecision == .float32 {
-            throw .corruptSnapshot(path: path, offset: 56, reason: "a version-2 support snapshot names row encoding \(f[5] & 0xFF); "
-                                   + "version 2 is written for bfloat16 rows (2) only")
-        }
-        // A bf16 file's rows end in X 32-bit columns (bits 8… of the field); float32 rows are all 32-bit.
-        if filePrecision == .bfloat16 && f[5] >> 8 != UInt64(layout.bitPatternColumns) {
-            throw .snapshotMismatch(path: path, reason: "its rows end in \(f[5] >> 8) bit-pattern columns; this store's in \(layout.bitPatternColumns)")
-        }
+        let filePrecision = try rowEncoding(of: contents)
         let fresh = shards.map { _ in SupportShard(layout: layout, version: f[3]) }
         let mask = shards.count - 1
         var rows = 0, tasks = 0, bytes = 0
@@ -144,5 +132,25 @@ extension SupportStore {
         bytesInUse.store(bytes, ordering: .relaxed)
         enforceMemoryBound()
         return f[4]
+    }
+
+    /// The row encoding a support snapshot's header names (version 1: float32), checked against
+    /// what the format writes and against this store's bit-pattern columns.
+    private func rowEncoding(of contents: SnapshotContents) throws(ParamServerError) -> SupportPrecision {
+        let (path, field) = (contents.path, contents.fields[5])
+        guard let precision = SupportPrecision(snapshotCode: field) else {
+            throw .corruptSnapshot(path: path, offset: 56, reason: "unknown support row encoding \(field & 0xFF) (1 float32, 2 bfloat16)")
+        }
+        // Version 2 is written for bfloat16 rows only (float32 stays version 1), so a version-2
+        // header naming float32 (or nothing) is not a file this format writes.
+        if contents.version >= 2 && precision == .float32 {
+            throw .corruptSnapshot(path: path, offset: 56, reason: "a version-2 support snapshot names row encoding \(field & 0xFF); "
+                                   + "version 2 is written for bfloat16 rows (2) only")
+        }
+        // A bf16 file's rows end in X 32-bit columns (bits 8… of the field); float32 rows are all 32-bit.
+        if precision == .bfloat16 && field >> 8 != UInt64(layout.bitPatternColumns) {
+            throw .snapshotMismatch(path: path, reason: "its rows end in \(field >> 8) bit-pattern columns; this store's in \(layout.bitPatternColumns)")
+        }
+        return precision
     }
 }

@@ -11,7 +11,7 @@ import Testing
 @Suite struct DemoRecommendTests {
     static func catalogue(users: Int, seed: UInt64 = 3) throws -> (directory: String, config: CatalogueSyntheticConfig) {
         let directory = NSTemporaryDirectory() + "metarec-demo-recommend-\(UUID().uuidString)"
-        let config = try CatalogueSyntheticConfig(users: users, items: 60, genres: 4, meanSteps: 10, impressionsPerStep: 3, seed: seed)
+        let config = try CatalogueSyntheticConfig(users: users, items: 60, genres: 4, meanSteps: 20, impressionsPerStep: 3, seed: seed)
         try CatalogueSyntheticDataset.write(config, to: directory)
         return (directory, config)
     }
@@ -39,7 +39,7 @@ import Testing
         for u in 1...40 {
             let user = String(u)
             let (all, clicks) = try Self.rows(of: user, in: directory)
-            guard clicks.count >= 10 else {
+            guard clicks.count >= 12 else {  // users with retrieval cases (2T + 2 clicks); the others split by rows
                 #expect(events.take(user: user, beforeClickFromEnd: clicks.count + 1).isEmpty)
                 continue
             }
@@ -51,6 +51,8 @@ import Testing
             #expect(first.allSatisfy { time($0) < validationCut } && second.allSatisfy { validationCut <= time($0) && time($0) < testCut })
             let heldOutBefore = all.filter { !$0.train && $0.time < testCut }
             #expect(first.count + second.count == heldOutBefore.count, "user \(u): every held-out impression before the cut, no training row")
+            #expect(all.allSatisfy { !$0.train || $0.time < validationCut }, "user \(u): no training row at or after a held-out click")
+            #expect(first.isEmpty, "user \(u): the ranker's split is at the validation clicks, so nothing precedes them outside training")
             #expect(first.map(time) == first.map(time).sorted() && second.map(time) == second.map(time).sorted())
             checked += 1
         }
@@ -69,7 +71,13 @@ import Testing
         #expect(methods.allSatisfy { $0.metrics.allSatisfy { (0...1).contains($0.recall[DemoRecommend.k]!) } })
         // The popularity row is the baseline's own ranking of the same cases.
         let log = try InteractionLog.readMovieLens(directory: "\(directory)/catalogue")
-        let split = NextItemSplit(log, targets: DemoRecommend.targets)
+        let split = NextItemSplit(log, targets: config.heldOutClicks)
+        // The retrieval-order row is the retrieval model's own exact top k (evaluation's path) on the same cases.
+        let model = try RetrievalModelFiles.read("\(directory)/catalogue-retrieval")
+        let ranked = TwoTowerRanking.rank(split.test, parameters: model.parameters, itemEmbeddings: model.index.embeddings,
+                                          maxHistory: model.manifest.maxHistory, k: DemoRecommend.k)
+        #expect(methods[1].metrics.map { $0.recall[DemoRecommend.k]! }
+                == zip(split.test, ranked).map { CaseMetrics($0, ranked: $1, cutoffs: [DemoRecommend.k]).recall[DemoRecommend.k]! })
         let popular = zip(split.test, Baselines.popularity(split.test, items: log.itemIDs.count, k: DemoRecommend.k))
             .map { CaseMetrics($0, ranked: $1, cutoffs: [DemoRecommend.k]).recall[DemoRecommend.k]! }
         #expect(methods[0].metrics.map { $0.recall[DemoRecommend.k]! } == popular)

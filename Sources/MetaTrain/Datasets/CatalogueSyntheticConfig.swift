@@ -14,7 +14,12 @@ public struct CatalogueSyntheticConfig: Sendable, Equatable {
     public let impressionsPerStep: Int
     /// Seed of every random choice; the same config writes the same bytes.
     public let seed: UInt64
-    /// How each user's ranker rows are divided into train / validation / test.
+    /// `T`: a user's last `T` clicks are the test targets and the `T` before them the validation
+    /// targets (the retrieval side's `NextItemSplit(targets: T)`); the ranker's rows are split at
+    /// the same clicks (``CatalogueSyntheticDataset``).
+    public let heldOutClicks: Int
+    /// How the ranker rows of a user with fewer than `2T + 2` clicks (no retrieval case) are
+    /// divided into train / validation / test.
     public let split: ChronologicalSplit
 
     /// Width `r` of the latent item, genre and user vectors.
@@ -29,8 +34,12 @@ public struct CatalogueSyntheticConfig: Sendable, Equatable {
     public static let drift = 0.4
 
     /// - Throws: ``DatasetError/invalidOption(name:reason:)`` naming the first bad setting.
+    /// Work bound of a log: users × steps × items (each step's organic choice is a softmax over the
+    /// catalogue), 100× the defaults' (about a second).
+    public static let maxWork = 12_000_000_000
+
     public init(users: Int = 2000, items: Int = 2000, genres: Int = 20, meanSteps: Int = 30, impressionsPerStep: Int = 4,
-                seed: UInt64 = 1, split: ChronologicalSplit = .standard) throws {
+                heldOutClicks: Int = 5, seed: UInt64 = 1, split: ChronologicalSplit = .standard) throws {
         guard (1...1_000_000).contains(users) else { throw DatasetError.invalidOption(name: "users", reason: "must be in 1...1000000, got \(users)") }
         guard (2...1_000_000).contains(items) else { throw DatasetError.invalidOption(name: "items", reason: "must be in 2...1000000, got \(items)") }
         guard (2...items).contains(genres) else {
@@ -44,7 +53,14 @@ public struct CatalogueSyntheticConfig: Sendable, Equatable {
             throw DatasetError.invalidOption(name: "users", reason: "users × steps × impressions must be at most 100,000,000 rows, "
                                              + "got \(users * meanSteps * impressionsPerStep)")
         }
+        guard users * meanSteps * items <= Self.maxWork else {
+            throw DatasetError.invalidOption(name: "items", reason: "users × steps × items must be at most \(Self.maxWork) "
+                                             + "(each step draws from a softmax over the catalogue), got \(users * meanSteps * items)")
+        }
+        guard (1...1000).contains(heldOutClicks) else {
+            throw DatasetError.invalidOption(name: "held-out-clicks", reason: "must be in 1...1000, got \(heldOutClicks)")
+        }
         (self.users, self.items, self.genres, self.meanSteps, self.impressionsPerStep) = (users, items, genres, meanSteps, impressionsPerStep)
-        (self.seed, self.split) = (seed, split)
+        (self.heldOutClicks, self.seed, self.split) = (heldOutClicks, seed, split)
     }
 }

@@ -12,8 +12,15 @@ import TensorCore
 /// Users and items are numbered from 1 in the files (user `u`, item `i` of the generator are
 /// `u + 1`, `i + 1`). A user's session starts at a uniform time in the first 30 days after
 /// ``SyntheticDataset/startTime``; step `t` is 60·t seconds later. The ranker files hold the
-/// impressions in time order (ties by user, then shown order), each user's split chronologically
-/// by ``CatalogueSyntheticConfig/split``.
+/// impressions in time order (ties by user, then shown order), each user's split at the same
+/// clicks as the retrieval side's (``CatalogueSyntheticConfig/heldOutClicks`` `T`), so no held-out
+/// click, nor anything shown at or after its step, is a training row:
+///
+/// ```
+/// clicks c_1 … c_n of a user by (time, item id), as ratings.csv orders them;  n ≥ 2T + 2:
+///   train: time < time(c_{n−2T+1})     validation: < time(c_{n−T+1})     test: the rest
+/// n < 2T + 2 (no retrieval case): ``CatalogueSyntheticConfig/split`` by rows (70/10/20)
+/// ```
 public enum CatalogueSyntheticDataset {
     /// The genre name of genre `g` (`genre_<g+1>`).
     public static func genreName(_ g: Int) -> String { "genre_\(g + 1)" }
@@ -40,12 +47,18 @@ public enum CatalogueSyntheticDataset {
             if (u + 1) % step == 0 { progress?(DatasetProgress(stage: "generating sessions", done: u + 1, total: config.users)) }
         }
         rows.sort { ($0.time, $0.user, $0.rank) < ($1.time, $1.user, $1.rank) }
+        let cuts = heldOutCuts(rows.lazy.map { (time: $0.time, user: $0.user, item: $0.item, click: $0.click) },
+                               users: config.users, targets: config.heldOutClicks)
 
         let output = try DatasetOutput<Int32>(directory: directory, header: ["user_id", "timestamp", "item_id", "genre", "click", "like"],
                                               labelCount: 2)
         var ratings = "userId,movieId,rating,timestamp\n"
         for row in rows {
-            let split = config.split.split(rank: Int(row.rank), of: Int(row.of))
+            let split = if let cut = cuts[Int(row.user)] {
+                row.time < cut.validation ? DatasetSplit.train : row.time < cut.test ? .validation : .test
+            } else {
+                config.split.split(rank: Int(row.rank), of: Int(row.of))
+            }
             let writer = output.writer(split)
             writer.writeField(Int(row.user) + 1)
             writer.writeField(row.time)
@@ -71,5 +84,19 @@ public enum CatalogueSyntheticDataset {
             labels: [.init("click", .binary), .init("like", .binary)])
         datasetConfig.seed = config.seed
         return try output.finish(config: datasetConfig)
+    }
+
+    /// Per user with at least `2·targets + 2` clicks, the times of their first validation click
+    /// (`c_{n−2T+1}`) and first test click (`c_{n−T+1}`), clicks ordered by (time, item): the
+    /// order of ``Retrieval``'s `InteractionLog`, so `NextItemSplit(targets: T)` holds out the same clicks.
+    static func heldOutCuts<Rows: Sequence>(_ rows: Rows, users: Int, targets: Int) -> [(validation: Int, test: Int)?]
+    where Rows.Element == (time: Int, user: Int32, item: Int32, click: Bool) {
+        var clicks = [[(time: Int, item: Int32)]](repeating: [], count: users)
+        for row in rows where row.click { clicks[Int(row.user)].append((row.time, row.item)) }
+        return clicks.map { c in
+            guard c.count >= 2 * targets + 2 else { return nil }
+            let sorted = c.sorted { ($0.time, $0.item) < ($1.time, $1.item) }
+            return (sorted[sorted.count - 2 * targets].time, sorted[sorted.count - targets].time)
+        }
     }
 }

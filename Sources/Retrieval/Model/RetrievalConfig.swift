@@ -42,12 +42,16 @@ public struct RetrievalConfig: Sendable, Equatable {
     public var hiddenWidth = 128
     /// The history encoder.
     public var encoder = HistoryEncoderKind.bagOfWords
-    /// `τ`.
-    public var temperature: Float = 0.05
+    /// The default `τ`: the validation choice on ml-latest-small (Sources/Retrieval/README.md).
+    public static let defaultTemperature: Float = 0.1
+    /// The default `M`: no queue (cross-batch negatives lowered validation recall on ml-latest-small).
+    public static let defaultQueueCapacity = 0
+    /// `τ` (default ``defaultTemperature``).
+    public var temperature: Float = Self.defaultTemperature
     /// `L`, the most recent history items the user tower reads.
     public var maxHistory = 50
-    /// `M`, cross-batch negatives kept (0: in-batch negatives only).
-    public var queueCapacity = 1024
+    /// `M`, cross-batch negatives kept (0: in-batch negatives only; default ``defaultQueueCapacity``).
+    public var queueCapacity = Self.defaultQueueCapacity
     /// Optimizer steps on in-batch negatives only before the queue's entries join the softmax:
     /// early on the item tower drifts fast, and stale queued embeddings are then told apart by
     /// their age rather than their content (Wang et al. SIGIR 2021 warm up the same way).

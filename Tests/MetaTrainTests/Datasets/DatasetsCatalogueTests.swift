@@ -36,12 +36,27 @@ import Testing
         #expect(ratings.header == ["userId", "movieId", "rating", "timestamp"])
         let clicks = all.filter { $0[4] == "1" }.map { [$0[0], $0[2], $0[5] == "1" ? "5" : "3", $0[1]] }
         #expect(ratings.rows.sorted { $0.lexicographicallyPrecedes($1) } == clicks.sorted { $0.lexicographicallyPrecedes($1) })
-        // Each user's rows split chronologically: no training row after the user's first test row.
+        // Split at the held-out clicks (T = 5 by default): a user with at least 12 clicks has no training
+        // row at or after their first validation click (the 10th from the end, by (time, item) as
+        // ratings.csv orders them), no validation row at or after their first test click, and their
+        // last 5 clicks in test; other users' rows are split chronologically.
+        var splitAtClicks = 0
         for user in Set(all.map { $0[0] }) {
-            let train = splits[.train]!.rows.filter { $0[0] == user }.map { Int($0[1])! }
-            let test = splits[.test]!.rows.filter { $0[0] == user }.map { Int($0[1])! }
-            if let last = train.max(), let first = test.min() { #expect(last <= first, "user \(user)") }
+            func times(_ split: DatasetSplit) -> [Int] { splits[split]!.rows.filter { $0[0] == user }.map { Int($0[1])! } }
+            let clicks = all.filter { $0[0] == user && $0[4] == "1" }.map { (Int($0[1])!, Int($0[2])!) }.sorted { $0 < $1 }
+            let (train, validation, test) = (times(.train), times(.validation), times(.test))
+            if clicks.count >= 12 {
+                splitAtClicks += 1
+                let (firstValidation, firstTest) = (clicks[clicks.count - 10].0, clicks[clicks.count - 5].0)
+                #expect(train.allSatisfy { $0 < firstValidation } && validation.allSatisfy { firstValidation <= $0 && $0 < firstTest },
+                        "user \(user)")
+                let testClicks = splits[.test]!.rows.filter { $0[0] == user && $0[4] == "1" }.map { (Int($0[1])!, Int($0[2])!) }
+                #expect(Set(clicks.suffix(5).map { "\($0)" }).isSubset(of: Set(testClicks.map { "\($0)" })), "user \(user)")
+            } else if let last = train.max(), let first = test.min() {
+                #expect(last <= first, "user \(user)")
+            }
         }
+        #expect(splitAtClicks >= 5, "the log has users split at their clicks")
         let yaml = String(decoding: try DatasetsFixtures.bytes(summary.configPath), as: UTF8.self)
         #expect(yaml.contains("{name: item_id, kind: categorical}") && yaml.contains("{name: like, kind: binary"))
     }

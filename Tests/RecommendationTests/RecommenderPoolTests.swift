@@ -16,7 +16,7 @@ import Testing
 
     @Test func `concurrent recommendations equal the same ones made one at a time`() async throws {
         let model = try Fixtures.model()
-        let recommender = try Recommender(model: try RecommendTests.retrieval(), itemFeature: "item_id", ranker: model.config,
+        let recommender = try Recommender(model: try Fixtures.retrieval(), itemFeature: "item_id", ranker: model.config,
                                           adaptation: try UserAdaptation(steps: 2, rate: 0.05, supportSize: 3))
         let batcher = AutoBatcher(predictor: Predictor(model: model), configuration: .init(maxRequests: 8, maxWait: .zero, workers: 2))
         batcher.start()
@@ -39,9 +39,25 @@ import Testing
         #expect(batcher.predictor.metrics.recallAdaptationFallbackCount == 0)
     }
 
+    /// The pool's premise: a copy of a recall has its own scratch (the index's panels are shared,
+    /// read-only), so one copy's recall leaves another's results and query untouched.
+    @Test func `a copied recall keeps its own scratch`() throws {
+        var a = CatalogueRecall(model: try Fixtures.retrieval(), precision: .float32,
+                                adaptation: try UserAdaptation(steps: 2, rate: 0.05, supportSize: 3))
+        var outA: [(row: Int32, score: Float)] = [], outB: [(row: Int32, score: Float)] = []
+        a.recall(history: [1, 2, 3], excluding: [], n: 10, into: &outA)
+        let (query, results) = (a.lastQuery, outA.map(\.row))
+        var b = a
+        b.recall(history: [40, 41, 42, 43], excluding: [5, 6], n: 20, into: &outB)
+        #expect(b.lastQuery != query && outB.map(\.row) != results, "a different history: a different query and result")
+        #expect(a.lastQuery == query, "b's recall did not write a's query")
+        a.recall(history: [1, 2, 3], excluding: [], n: 10, into: &outA)
+        #expect(outA.map(\.row) == results && a.lastQuery == query)
+    }
+
     @Test func `a non-finite adapted u recalls with the unadapted one and is counted`() async throws {
         let model = try Fixtures.model()
-        var overflowing = try RecommendTests.retrieval()
+        var overflowing = try Fixtures.retrieval()
         overflowing.manifest.temperature = 1e-40  // the adaptation's logits ⟨u, v⟩ / τ overflow
         let adapted = try Recommender(model: overflowing, itemFeature: "item_id", ranker: model.config,
                                       adaptation: try UserAdaptation(steps: 2, rate: 0.05, supportSize: 3))
