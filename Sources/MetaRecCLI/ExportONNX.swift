@@ -36,7 +36,7 @@ struct ExportONNX: AsyncParsableCommand {
 
     func run() async throws {
         try reportingErrors {
-            let served = ServingModel(try LoadedModel(path: model))
+            let served = try ServingModel(LoadedModel(path: model))
             var settings = ServingSettings(served.config)
             if let steps { settings.adaptation.steps = steps }
             if let learningRate { settings.adaptation.learningRate = learningRate }

@@ -60,7 +60,7 @@ extension ModelConfig {
     /// mlp(n₀; n₁ … n_L) = Σ_l (n_{l−1} + 1) · n_l
     /// P = E · mlp(D; expert_layers)  + K · (D + 1) · E           MMoE (experts and gates; E with scene experts)
     ///   |     mlp(D; shared_bottom_layers)                         Shared-Bottom
-    ///   + K · mlp(H; tower_layers, 1) · (2 with learned inner rates, else 1)
+    ///   + K · mlp(H; tower_layers, 1) · (1 + 1 with learned inner rates + S with STAR towers of S scenes)
     /// ```
     public var estimatedParameterCount: Double {
         func mlp(_ input: Double, _ widths: [Int]) -> Double {
@@ -77,7 +77,8 @@ extension ModelConfig {
         case .sharedBottom: mlp(d, model.sharedBottomLayers)
         }
         let towers = k * mlp(Double(expertOutputWidth), model.towerLayers + [1])
-        return bottom + towers * (meta.enabled && meta.learnInnerRates ? 2 : 1)
+        let copies = 1 + (meta.enabled && meta.learnInnerRates ? 1 : 0) + Double(model.starTowers?.scenes.count ?? 0)
+        return bottom + towers * copies
     }
 
     /// A rough upper estimate of the bytes training and serving this config hold at once

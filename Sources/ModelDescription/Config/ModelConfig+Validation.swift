@@ -23,6 +23,7 @@ extension ModelConfig {
         try v.network(model)
         try v.supportEncoder(self)
         try v.sceneExperts(self)
+        try v.starTowers(self)
         try v.meta(meta)
         try v.training(training)
         try v.positive(embeddings.admissionCount, "embeddings.admission_count")
@@ -204,6 +205,15 @@ private struct Validator {
         try check((1...64).contains(s.scenes.count), "\(path).scenes", "must list 1 … 64 scene values, got \(s.scenes.count)")
         try check(Set(s.scenes).count == s.scenes.count, "\(path).scenes", "lists a scene twice: \(s.scenes)")
         try check((1...64).contains(s.perScene), "\(path).per_scene", "must be in 1 … 64, got \(s.perScene)")
+    }
+
+    /// `model.star_towers`: a `scene` column, 1 … 64 distinct scenes.
+    func starTowers(_ c: ModelConfig) throws(ConfigError) {
+        guard let s = c.model.starTowers else { return }
+        let path = "model.star_towers"
+        try check(c.scene != nil, path, "needs a top-level scene column (the categorical feature naming each row's scene)")
+        try check((1...64).contains(s.scenes.count), "\(path).scenes", "must list 1 … 64 scene values, got \(s.scenes.count)")
+        try check(Set(s.scenes).count == s.scenes.count, "\(path).scenes", "lists a scene twice: \(s.scenes)")
     }
 
     /// `model.support_encoder`: a categorical source, a label when `label_weighted`, pools without repeats.
