@@ -50,6 +50,21 @@ import Testing
         }
     }
 
+    @Test func `the size guards count STAR's factors and its second copy of tower activations`() throws {
+        let plain = try ModelConfig.parse(yaml: Self.yaml, source: "test.yaml")
+        let star = try ModelConfig.parse(yaml: Self.yaml + "\nmodel:\n  star_towers: {scenes: [a, b, c]}\n", source: "test.yaml")
+        #expect(star.estimatedParameterCount > plain.estimatedParameterCount)
+        #expect(star.estimatedMemoryBytes > plain.estimatedMemoryBytes)
+        let limit = Int(plain.estimatedParameterCount) + 1
+        #expect(throws: Never.self) {
+            try ModelConfig.parse(yaml: Self.yaml + "\nlimits: {max_parameters: \(limit)}\n", source: "test.yaml")
+        }
+        #expect {
+            try ModelConfig.parse(yaml: Self.yaml + "\nmodel:\n  star_towers: {scenes: [a, b, c]}\nlimits: {max_parameters: \(limit)}\n",
+                                  source: "test.yaml")
+        } throws: { "\($0)".contains("limits.max_parameters") && "\($0)".contains("STAR factors of 3 scenes") }
+    }
+
     @Test func `too many scenes are refused`() {
         let scenes = (0..<65).map { "s\($0)" }.joined(separator: ", ")
         #expect(throws: ConfigError.self) {

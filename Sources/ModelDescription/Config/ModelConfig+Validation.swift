@@ -136,7 +136,8 @@ private struct Validator {
         let p = c.estimatedParameterCount
         try check(p <= Double(c.limits.maxParameters), "model",
                   "the network has ≈ \(Self.compact(p)) dense parameters (embedding_dim \(c.model.embeddingDimension), "
-                  + "experts \(c.expertCount), expert_layers \(c.model.expertLayers), tower_layers \(c.model.towerLayers)), "
+                  + "experts \(c.expertCount), expert_layers \(c.model.expertLayers), tower_layers \(c.model.towerLayers)"
+                  + (c.model.starTowers.map { ", STAR factors of \($0.scenes.count) scenes" } ?? "") + "), "
                   + "over limits.max_parameters = \(c.limits.maxParameters); raise limits.max_parameters to allow it")
         let bytes = c.estimatedMemoryBytes
         try check(bytes <= Double(c.limits.maxMemoryBytes), "limits.max_memory_bytes",
