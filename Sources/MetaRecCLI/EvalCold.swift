@@ -48,7 +48,7 @@ struct EvalCold: AsyncParsableCommand {
             let start = ContinuousClock.now
             var last = start
             let report = try evaluation.run(
-                model: try ServingModel(loaded), settings: settings, dataPath: data, outputDirectory: scoredOut
+                model: ServingModel(loaded), settings: settings, dataPath: data, outputDirectory: scoredOut
             ) { done, total in
                 let now = ContinuousClock.now
                 if now - last >= .seconds(1) || done == total {

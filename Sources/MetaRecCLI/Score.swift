@@ -27,7 +27,7 @@ struct Score: AsyncParsableCommand {
         guard let data = FileManager.default.contents(atPath: requests) else {
             throw ValidationError("cannot read \(requests)")
         }
-        let predictor = Predictor(model: try ServingModel(loaded))
+        let predictor = Predictor(model: ServingModel(loaded))
         let out = FileHandle.standardOutput
         var buffer: [UInt8] = []
         var lineNumber = 0

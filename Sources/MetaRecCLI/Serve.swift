@@ -185,9 +185,7 @@ struct Serve: AsyncParsableCommand {
             throw LogOptions.failure("cannot load \(path): \(error)")
         }
         let recommender = try Self.recommender(settings, ranker: loaded.config)
-        let model: ServingModel
-        do { model = try ServingModel(loaded) } catch { throw LogOptions.failure("cannot serve \(path): \(error)") }
-        return ScoringServer(model: model, configuration: settings.configuration, logger: logger,
+        return ScoringServer(model: ServingModel(loaded), configuration: settings.configuration, logger: logger,
                              recommender: recommender)
     }
 

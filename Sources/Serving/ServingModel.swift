@@ -34,16 +34,7 @@ public struct ServingModel: Sendable {
     }
 
     /// The model of a loaded model directory.
-    /// - Throws: ``CheckpointError/mismatch(path:reason:)`` for a model with STAR towers
-    ///   (`model.star_towers`): serving's packed and fine-tuning paths score with the shared towers
-    ///   only, so such a model is refused rather than served with wrong scores.
-    public init(_ loaded: LoadedModel) throws {
-        guard loaded.config.model.starTowers == nil else {
-            throw CheckpointError.mismatch(
-                path: loaded.directory.configPath,
-                reason: "model.star_towers: serving (serve, score, eval-cold, export-onnx) does not score STAR towers yet; "
-                    + "evaluate this model with metarec eval")
-        }
+    public init(_ loaded: LoadedModel) {
         self.init(config: loaded.config, encoder: loaded.encoder, parameters: loaded.parameters,
                   embeddings: loaded.embeddings, support: loaded.support,
                   modelVersion: loaded.manifest.modelVersion, directory: loaded.directory,

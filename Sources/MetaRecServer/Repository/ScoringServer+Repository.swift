@@ -47,7 +47,7 @@ extension ScoringServer {
     /// `nil`: the model's own).
     static func loadModel(_ path: String, supportPrecision: SupportPrecision?) throws(ModelRepositoryError) -> ServingModel {
         do {
-            return try ServingModel(LoadedModel(path: path, supportPrecision: supportPrecision))
+            return ServingModel(try LoadedModel(path: path, supportPrecision: supportPrecision))
         } catch {
             throw .unloadable(path: path, reason: "\(error)")
         }
