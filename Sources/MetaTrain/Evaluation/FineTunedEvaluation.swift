@@ -72,14 +72,7 @@ public struct FineTunedEvaluation {
         var storeFeatures = [Float](repeating: 0, count: model.support.config.capacity * kk * h)
         var storeLabels = [Float](repeating: 0, count: model.support.config.capacity * kk)
         var scores: [Float] = []
-        // STAR: a task's base towers are its scene's effective ones (−1, unknown: the shared ones).
-        let scenesUsed = Set(sceneOfTask.values).union([-1])
-        let towersOfScene = Dictionary(uniqueKeysWithValues: scenesUsed.map { scene in
-            (scene, heads.indices.map { k in
-                Tower(parameters: model.parameters.tower(ofTask: k, scene: scene), rates: model.parameters.innerRates(ofTask: k),
-                      kind: heads[k].kind, activation: spec.activation)
-            })
-        })
+        let towersOfScene = baseTowers(scenes: Set(sceneOfTask.values).union([-1]))
 
         for key in rowsByTask.keys.sorted() {
             let rows = rowsByTask[key]!
@@ -137,6 +130,18 @@ public struct FineTunedEvaluation {
                                           fineTuned: bucketTuned[b].map { $0.result() }))
         }
         return out
+    }
+
+    /// Each scene's base towers, one per task: its STAR effective towers (−1, an unknown scene,
+    /// or a model without STAR: the shared ones).
+    private func baseTowers(scenes: Set<Int>) -> [Int: [Tower]] {
+        let spec = model.config.networkSpec, heads = model.config.taskSpecs
+        return Dictionary(uniqueKeysWithValues: scenes.map { scene in
+            (scene, heads.indices.map { k in
+                Tower(parameters: model.parameters.tower(ofTask: k, scene: scene), rates: model.parameters.innerRates(ofTask: k),
+                      kind: heads[k].kind, activation: spec.activation)
+            })
+        })
     }
 
     /// The meta-layer inputs `f_k` and labels of every row of `stream`, grouped by task key: the
