@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """The tables of scripts/scenes-table.sh: per scene and task, test AUC and GAUC (mean ± sd over
-seeds) of the joint MMoE, the joint Shared-Bottom and one MMoE per scene; small scenes (< 5 % of
-the test rows) and large scenes pooled, then all rows.
+seeds) of the joint MMoE, the joint Shared-Bottom, one MMoE per scene and the scene-aware models
+of $ARCHS (scene experts, STAR towers, both; with MAML); small scenes (< 5 % of the test rows)
+and large scenes pooled, then all rows. Then, per seed, the paired bootstrap 95 % CI over users
+(`metarec compare`, GAUC) of each scene-aware model − the joint MMoE on the small scenes' users
+(or, without small scenes, the smallest scene's) and on all users.
 
 Figures are computed from each model's scored rows (`metarec eval --scored-out`); a row's scene
 is its user's (every user of both datasets lives in one scene; checked). For the joint models
@@ -10,11 +13,17 @@ they are checked against `metarec eval`'s own per-scene JSON (same rows, same de
 """
 import csv
 import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 from collections import defaultdict
 
 SMALL_SHARE = 0.05
+LABELS = {"mmoe": "joint MMoE", "shared_bottom": "joint Shared-Bottom", "per_scene": "MMoE per scene",
+          "scene_experts": "MMoE + scene experts", "star": "MMoE + STAR", "star_scene_experts": "scene experts + STAR",
+          "mmoe_maml": "MMoE + MAML (fine-tuned)", "star_maml": "STAR + MAML (fine-tuned)"}
 
 
 def auc(pairs):
@@ -96,16 +105,21 @@ def main():
     except FileNotFoundError:
         pass
 
+    archs = os.environ.get("ARCHS", "mmoe shared_bottom scene_experts").split()
     results = defaultdict(list)  # (model, task, group) → [(auc, gauc)] over seeds
     tasks = None
     for seed in seeds:
-        for model in ["mmoe", "shared_bottom", "scene_experts"]:
-            scored = read_scored(f"{directory}/{model}-{seed}.scored/base.csv")
+        for model in archs:
+            fine_tuned = model.endswith("_maml")
+            scored = read_scored(f"{directory}/{model}-{seed}.scored/{'finetuned' if fine_tuned else 'base'}.csv")
             document = json.load(open(f"{directory}/{model}-{seed}.json"))
-            tasks = [r["task"] for r in document["results"]]
+            # A fine-tuned document has one result per task and activity bucket: keep each task once.
+            tasks = list(dict.fromkeys(r["task"] for r in document["results"]))
             for task_index, task in enumerate(tasks):
                 for name, value in figures(scored, scene_of, groups, task).items():
                     results[(model, task, name)].append(value)
+                if fine_tuned or "scenes" not in document:  # eval's per-scene block is of the base model
+                    continue
                 for g in document["scenes"]["scenes"] + document["scenes"]["pools"]:
                     mine = results[(model, task, g["name"])][-1]
                     theirs = g["tasks"][task_index]
@@ -120,8 +134,8 @@ def main():
             for name, value in figures(per_scene, scene_of, groups, task).items():
                 results[("per_scene", task, name)].append(value)
 
-    models = [("mmoe", "joint MMoE"), ("shared_bottom", "joint Shared-Bottom"), ("per_scene", "MMoE per scene"),
-              ("scene_experts", "MMoE + scene experts")]
+    order = ["mmoe", "shared_bottom", "per_scene"] + [a for a in archs if a not in ("mmoe", "shared_bottom")]
+    models = [(m, LABELS.get(m, m)) for m in order]
     for task in tasks:
         print(f"\n{data} · task {task} · test split · {len(seeds)} seeds (mean ± sd)\n")
         header = "| scene | test rows | share | small |" + ("" if not oracle else " oracle AUC |")
@@ -136,6 +150,52 @@ def main():
             line += "".join(f" {cell([v[0] for v in results[(m, task, name)]])} |" for m, _ in models)
             line += "".join(f" {cell([v[1] for v in results[(m, task, name)]])} |" for m, _ in models)
             print(line)
+    for baseline in ["mmoe", "per_scene"]:
+        confidence_intervals(directory, data, seeds, archs, scene_of, scenes, small, tasks, baseline)
+
+
+def confidence_intervals(directory, data, seeds, archs, scene_of, scenes, small, tasks, baseline):
+    """Per seed and task, `metarec compare` of each scene-aware model's scored rows − the
+    baseline's (the joint MMoE, or the per-scene models' rows together) on the users of the small
+    scenes (or of the smallest scene) and on all users: GAUC difference with its paired bootstrap
+    95 % CI over users (2,000 resamples, seed 1)."""
+    binary = os.environ.get("BIN", ".build/release/metarec")
+    contenders = [a for a in archs if a not in ("mmoe", "shared_bottom")]
+    if not contenders:
+        return
+    focus_name, focus = ("small scenes", small) if small else (scenes[-1], {scenes[-1]})
+    print(f"\n{data} · GAUC − {LABELS[baseline]}, paired bootstrap 95 % CI over users, per seed\n")
+    print("| model | users of | task | " + " | ".join(f"seed {s}" for s in seeds) + " |")
+    print("|---|---|---|" + "---|" * len(seeds))
+    with tempfile.TemporaryDirectory() as tmp:
+        def subset(model, seed, members):
+            fine_tuned = model.endswith("_maml")
+            sources = ([f"{directory}/per-scene-{s}-{seed}.scored/base.csv" for s in scenes] if model == "per_scene"
+                       else [f"{directory}/{model}-{seed}.scored/{'finetuned' if fine_tuned else 'base'}.csv"])
+            path = f"{tmp}/{model}-{seed}-{len(members)}.csv"
+            with open(path, "w") as out:
+                for i, source in enumerate(sources):
+                    with open(source) as f:
+                        header = f.readline()
+                        if i == 0:
+                            out.write(header)
+                        for line in f:
+                            if scene_of[line.split(",", 1)[0]] in members:
+                                out.write(line)
+            return path
+        for model in contenders:
+            for group_name, members in [(focus_name, focus), ("all", set(scenes))]:
+                cells = defaultdict(list)
+                for seed in seeds:
+                    document = json.loads(subprocess.run(
+                        [binary, "compare", "--a", subset(baseline, seed, members), "--b", subset(model, seed, members),
+                         "--resamples", "2000", "--seed", "1", "--format", "json"],
+                        check=True, capture_output=True, text=True).stdout)
+                    for r in document["results"]:
+                        if r["metric"].lower() == "gauc":
+                            cells[r["task"]].append(f"{r['diff']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]")
+                for task in tasks:
+                    print(f"| {LABELS.get(model, model)} | {group_name} | {task} | " + " | ".join(cells[task]) + " |")
 
 
 if __name__ == "__main__":

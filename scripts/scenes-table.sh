@@ -5,6 +5,11 @@
 #   - one MMoE per scene (trained and validated on that scene's rows only),
 #   - a joint MMoE with shared and per-scene experts (`model.scene_experts`: a row's gates mix
 #     the shared experts and its scene's),
+#   - a joint MMoE with STAR towers (`model.star_towers`: a row's towers are W ⊙ W_s, b + b_s of
+#     its scene, Sheng et al. CIKM 2021), and STAR towers over the scene experts,
+#   - with ARCHS including mmoe_maml / star_maml: the joint MMoE and STAR with MAML on (the
+#     dataset config's first-order MAML, task = user), scored fine-tuned on each user's support
+#     rows (`metarec eval --finetune on`),
 # on the synthetic multi-scene log (with each scene's oracle AUC) and on ML-100K-scenes. Small
 # scenes (< 5 % of the test rows) are pooled. Mean ± sd over SEEDS model seeds (the data is fixed).
 #   usage: scripts/scenes-table.sh [synthetic|ml100k ...]     (default: both)
@@ -14,6 +19,7 @@ cd "$(dirname "$0")/.."
 BIN=${METAREC_BIN:-.build/release/metarec}
 OUT=${OUT:-out/scenes}
 SEEDS=${SEEDS:-1 2 3}
+ARCHS=${ARCHS:-mmoe shared_bottom scene_experts star star_scene_experts}
 EPOCHS=${EPOCHS:-5}
 ML100K_DIR=${ML100K_DIR:-.build-data}
 DATASETS=("${@:-synthetic ml100k}")
@@ -23,20 +29,25 @@ mkdir -p "$OUT"
 # config.yaml of a dataset → a variant: architecture, seeds, meta off. Architecture
 # "scene_experts": the MMoE with 2 shared experts and 1 per scene (`model.scene_experts`; 2 + 1
 # was chosen over 4 + 1 on the synthetic validation split, 3 seeds), the scenes from $SCENES.
+# Architecture "star": the MMoE (4 shared experts) with STAR towers over $SCENES; "star_scene_experts":
+# STAR towers over the scene experts' MMoE; "*_maml": the same with the dataset config's MAML kept on.
 variant() { # src arch seed dst
-  local arch=$2 experts="experts: 4"
-  if [ "$arch" = scene_experts ]; then
-    arch=mmoe
-    experts="experts: 2\n  scene_experts: {per_scene: 1, scenes: [$(echo $SCENES | tr ' ' ',' | sed 's/,/, /g')]}"
-  fi
-  sed -e "s/^meta: {enabled: true/meta: {enabled: false/" -e "s/architecture: mmoe/architecture: $arch/" \
+  local arch=$2 experts="experts: 4" meta="false"
+  local scene_list="[$(echo $SCENES | tr ' ' ',' | sed 's/,/, /g')]"
+  case $arch in *_maml) meta=true; arch=${arch%_maml} ;; esac
+  case $arch in
+    scene_experts) arch=mmoe; experts="experts: 2\n  scene_experts: {per_scene: 1, scenes: $scene_list}" ;;
+    star) arch=mmoe; experts="experts: 4\n  star_towers: {scenes: $scene_list}" ;;
+    star_scene_experts) arch=mmoe; experts="experts: 2\n  scene_experts: {per_scene: 1, scenes: $scene_list}\n  star_towers: true" ;;
+  esac
+  sed -e "s/^meta: {enabled: true/meta: {enabled: $meta/" -e "s/architecture: mmoe/architecture: $arch/" \
       -e "s/^  experts: 4$/  $experts/" \
       -e "s/^  seed: .*/  seed: $3/" -e "s/^  shared_bottom_layers: \(.*\)/  shared_bottom_layers: \1\n  seed: $3/" "$1" > "$4"
 }
 
-train_eval() { # config train validation test model → scenes JSON on stdout
+train_eval() { # config train validation test model [eval flags] → scenes JSON on stdout
   "$BIN" train --config "$1" --data "$2" --validation "$3" --out "$5" --epochs "$EPOCHS" 2> "$5.log" >&2
-  "$BIN" eval --model "$5" --data "$4" --format json --resamples 1 --scored-out "$5.scored"
+  "$BIN" eval --model "$5" --data "$4" --format json --resamples 1 --scored-out "$5.scored" "${@:6}"
 }
 
 # Rows of one scene (column 'scene' by header name) of a CSV.
@@ -59,10 +70,13 @@ for dataset in ${DATASETS[@]}; do
   scenes=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "scene") c = i; next } { print $c }' "$data/train.csv" | sort -u)
   SCENES=$(echo $scenes)
   for seed in $SEEDS; do
-    for arch in mmoe shared_bottom scene_experts; do
+    for arch in $ARCHS; do
       [ -f "$dir/$arch-$seed.json" ] && continue
       variant "$data/config.yaml" "$arch" "$seed" "$dir/$arch-$seed.yaml"
-      train_eval "$dir/$arch-$seed.yaml" "$data/train.csv" "$data/validation.csv" "$data/test.csv" "$dir/$arch-$seed" > "$dir/$arch-$seed.json"
+      flags=()
+      case $arch in *_maml) flags=(--finetune on) ;; esac
+      train_eval "$dir/$arch-$seed.yaml" "$data/train.csv" "$data/validation.csv" "$data/test.csv" "$dir/$arch-$seed" \
+          "${flags[@]}" > "$dir/$arch-$seed.json"
     done
     for s in $scenes; do
       [ -f "$dir/per-scene-$s-$seed.json" ] && continue
@@ -73,5 +87,5 @@ for dataset in ${DATASETS[@]}; do
           "$dir/split-$s/test.csv" "$dir/per-scene-$s-$seed" > "$dir/per-scene-$s-$seed.json"
     done
   done
-  python3 scripts/scenes-table.py "$dir" "$data" $SEEDS
+  BIN="$BIN" ARCHS="$ARCHS" python3 scripts/scenes-table.py "$dir" "$data" $SEEDS
 done

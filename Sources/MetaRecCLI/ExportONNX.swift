@@ -37,6 +37,11 @@ struct ExportONNX: AsyncParsableCommand {
     func run() async throws {
         try reportingErrors {
             let served = ServingModel(try LoadedModel(path: model))
+            guard served.config.model.starTowers == nil else {
+                // The device scorer takes no scene: it would score with the shared towers.
+                throw ValidationError("\(model): model.star_towers: export-onnx does not export STAR towers yet (a device scorer has no scene); "
+                                      + "serve the model (metarec serve scores each request's scene)")
+            }
             var settings = ServingSettings(served.config)
             if let steps { settings.adaptation.steps = steps }
             if let learningRate { settings.adaptation.learningRate = learningRate }

@@ -8,8 +8,12 @@ extension Predictor {
     /// little support, a non-finite or outsized update; then every task falls back, as a request
     /// does). The range guard on a regression task's scores needs candidates and is left to the
     /// device.
+    ///
+    /// A model with STAR towers has no scorer here (a precondition): the scorer takes no scene,
+    /// so it would score every scene with the shared towers.
     public func personalScorer(user: String) -> PersonalScorer {
-        withWorkspace { (ws: inout PredictorWorkspace) in
+        precondition(sceneTowers.isEmpty, "Predictor.personalScorer: a model with STAR towers (model.star_towers) has no scene-free scorer")
+        return withWorkspace { (ws: inout PredictorWorkspace) in
             let k = tasks.count
             var adapted = [Bool](repeating: false, count: k)
             var fallback: ScoreResult.Fallback?

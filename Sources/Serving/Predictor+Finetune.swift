@@ -32,10 +32,11 @@ extension Predictor {
             }
         }
         result.supportRows = s
+        let scene = requestScene(rows: rows, scenes: ws.network.starScenes)
         if fallback == nil, c > 0 {
             for t in 0..<k {
-                guard adaptFast(task: t, supportRows: s, policy: adaptation, workspace: &ws) else { continue }
-                if let refused = served(task: t, rows: rows, workspace: &ws, into: &result) {
+                guard adaptFast(task: t, scene: scene, supportRows: s, policy: adaptation, workspace: &ws) else { continue }
+                if let refused = served(task: t, scene: scene, rows: rows, workspace: &ws, into: &result) {
                     fallback = refused
                     break
                 }
@@ -47,7 +48,7 @@ extension Predictor {
         if c > 0 {
             for t in 0..<k where adaptedTasks & (1 << t) == 0 {
                 // The base towers are trained weights: a non-finite score here is the model's, not the request's.
-                _ = predict(tower: model.parameters.towers[t], task: t, rows: rows, workspace: &ws, into: &result)
+                _ = predict(tower: baseTower(t, scene: scene), task: t, rows: rows, workspace: &ws, into: &result)
             }
         }
         result.finetuned = adaptedTasks != 0
@@ -58,10 +59,10 @@ extension Predictor {
     /// Scores the request's candidates with task `t`'s adapted tower, or says why that tower is
     /// refused (then the whole request is re-scored with the base towers): a non-finite weight or
     /// score, an outsized update, or a regression score outside the label's range.
-    private func served(task t: Int, rows: Range<Int>, workspace ws: inout PredictorWorkspace,
+    private func served(task t: Int, scene: Int, rows: Range<Int>, workspace ws: inout PredictorWorkspace,
                         into result: inout ScoreResult) -> ScoreResult.Fallback? {
         guard ws.fast[t].parameters.isFinite else { return .nonFinite }
-        guard guards[t].acceptsUpdate(from: model.parameters.towers[t], to: ws.fast[t].parameters) else { return .outsizedUpdate }
+        guard guards[t].acceptsUpdate(from: baseTower(t, scene: scene), to: ws.fast[t].parameters) else { return .outsizedUpdate }
         guard predict(tower: ws.fast[t].parameters, task: t, rows: rows, workspace: &ws, into: &result) else { return .nonFinite }
         let inRange = result.scores.withUnsafeBufferPointer { scores in
             guards[t].acceptsPredictions(scores.baseAddress! + t, count: rows.count, stride: tasks.count)
@@ -83,15 +84,36 @@ extension Predictor {
         }
     }
 
-    /// Sets `ws.fast[t]` to task `t`'s base tower adapted on the `s` support rows in
+    /// Task `t`'s base tower as scene `scene` sees it: the STAR effective tower `θ_eff,s`
+    /// (formed at load), or the shared tower for an unknown scene (−1) or a model without STAR.
+    func baseTower(_ t: Int, scene: Int) -> MLPParameters {
+        scene >= 0 && !sceneTowers.isEmpty ? sceneTowers[t][scene] : model.parameters.towers[t]
+    }
+
+    /// The STAR scene of a request: that of its candidates (`rows` of the merged batch), the
+    /// scene of most of them when they differ (ties: the lower index; mostly unknown: −1, the
+    /// shared towers), as training takes a task's scene; −1 without STAR towers. Allocates nothing.
+    func requestScene(rows: Range<Int>, scenes: [Int32]) -> Int {
+        guard spec.starTowers != nil, !rows.isEmpty else { return -1 }
+        let first = scenes[rows.lowerBound]
+        if rows.allSatisfy({ scenes[$0] == first }) { return Int(first) }
+        var best = Int32(-1), bestCount = -1
+        for s in Int32(-1)..<Int32(spec.starTowers!.sceneCount) {
+            let count = rows.reduce(0) { $0 + (scenes[$1] == s ? 1 : 0) }
+            if count > bestCount { (best, bestCount) = (s, count) }
+        }
+        return Int(best)
+    }
+
+    /// Sets `ws.fast[t]` to task `t`'s base tower (of `scene`, ``baseTower(_:scene:)``) adapted on the `s` support rows in
     /// `ws.supportFeatures`/`ws.supportLabels`; false (nothing adapted) when none of them has
     /// task `t`'s label. Task `t`'s support is column block `t` of the `(S, K·H)` rows and
     /// column `t` of the `(S, K)` labels.
-    func adaptFast(task t: Int, supportRows s: Int, policy: Adaptation, workspace ws: inout PredictorWorkspace) -> Bool {
+    func adaptFast(task t: Int, scene: Int = -1, supportRows s: Int, policy: Adaptation, workspace ws: inout PredictorWorkspace) -> Bool {
         let k = tasks.count, h = spec.metaWidth
         let labelled = ws.supportLabels.withUnsafeBufferPointer { TaskLoss.labelledCount($0.baseAddress! + t, count: s, stride: k) }
         guard labelled > 0 else { return false }
-        ws.fast[t].parameters.overwrite(with: model.parameters.towers[t])
+        ws.fast[t].parameters.overwrite(with: baseTower(t, scene: scene))
         ws.supportFeatures.withUnsafeBufferPointer { f in
             ws.supportLabels.withUnsafeBufferPointer { y in
                 // Task t's support is column block t of the (S, W) rows (W = K·H, + 2 with the

@@ -54,6 +54,9 @@ public final class Predictor: Sendable {
     let baseMultiWidth: Int
     /// `W`: floats of one support row (`K·H`, plus the encoder's key).
     let supportRowWidth: Int
+    /// STAR towers: `sceneTowers[t][s]` = task `t`'s effective tower `θ_eff,s` of scene `s`
+    /// (``ModelMath/StarTower``), formed once at load; empty without `model.star_towers`.
+    let sceneTowers: [[MLPParameters]]
     let pool = Mutex<[PredictorWorkspace]>([])
 
     /// - Parameters:
@@ -79,6 +82,9 @@ public final class Predictor: Sendable {
         supportEncoder = model.config.supportEncoder
         baseMultiWidth = model.config.multiCategoricalFeatures.count
         supportRowWidth = model.config.supportRowWidth
+        sceneTowers = model.parameters.starTowers.indices.map { t in
+            model.parameters.starTowers[t].map { StarTower.effective(shared: model.parameters.towers[t], scene: $0) }
+        }
         let store = self.supportStore
         precondition(store.rowWidth == supportRowWidth,
                      "Predictor: support rows are \(store.rowWidth) wide, the model's are \(supportRowWidth) (K·H = \(spec.taskCount * spec.metaWidth))")

@@ -225,6 +225,42 @@ import Testing
         }
     }
 
+    /// STAR towers: each task adapts its scene's `θ_eff,s = (W ⊙ W_s, b + b_s)`, and the
+    /// meta-gradient reaches `W` and `W_s` by the product rule; second order is the exact
+    /// gradient of `L_base + λ·L_meta`. Tasks in one scene each (one of them unknown), and
+    /// tasks whose rows span scenes (adapted on their majority scene's tower).
+    @Test(arguments: [true, false])
+    func `the meta objective's gradient reaches the shared towers and the STAR scene factors`(scenePerTask: Bool) {
+        var spec = Self.spec
+        spec.starTowers = StarTowers(column: 1, sceneKeys: [1000, 1001, 1002])
+        var parameters = ModelParameters(spec: spec, seed: 8)
+        for k in parameters.starTowers.indices {
+            for s in parameters.starTowers[k].indices {
+                for l in parameters.starTowers[k][s].layers.indices {
+                    let seed = UInt64(100 * k + 10 * s + l)
+                    parameters.starTowers[k][s].layers[l].weight = randomTensor(parameters.starTowers[k][s].layers[l].weight.shape,
+                                                                                seed: seed).map { 1 + 0.5 * $0 }
+                    parameters.starTowers[k][s].layers[l].bias = randomTensor(parameters.starTowers[k][s].layers[l].bias.shape,
+                                                                              seed: seed + 7, scale: 0.3)
+                }
+            }
+        }
+        var batch = randomBatch(rows: 16, layout: Self.layout, tasks: Self.tasks, taskKeys: 3, seed: 9)
+        if scenePerTask {
+            for b in 0..<batch.count { batch.categorical[b * 2 + 1] = [1000, 1002, 1004][Int(batch.taskKeys[b])] }
+        }
+        let meta = Self.meta(.second, byTime: false)
+        let table = DictionaryEmbeddingTable(dimension: 3)
+        let step = DataParallelStep(spec: spec, layout: Self.layout, tasks: Self.tasks, threads: 2, meta: meta, like: parameters)
+        let losses = step.compute(parameters: parameters, batch: batch, table: table, splitSeed: 5)
+        #expect(losses.metaTasks == 3)
+        let paths: [WritableKeyPath<ModelParameters, Tensor>] = [
+            \.starTowers[0][0].layers[0].weight, \.starTowers[1][2].layers[1].bias, \.starTowers[0][2].layers[1].weight,
+            \.towers[0].layers[0].weight, \.towers[1].layers[1].bias, \.experts[0].layers[0].weight,
+        ]
+        Self.expectFiniteDifferences(step.gradients, at: parameters, spec: spec, meta: meta, batch: batch, table: table, paths: paths)
+    }
+
     /// With Meta-SGD multipliers the step also differentiates L in ρ (only the meta loss depends
     /// on it), for both orders: first order is exact in ρ for one inner step.
     @Test(arguments: [MetaOrder.first, .second])

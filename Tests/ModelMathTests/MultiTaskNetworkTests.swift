@@ -38,8 +38,10 @@ import Testing
 
     /// Every dense parameter's analytic gradient on `batch` against central finite differences
     /// of the loss (seeded parameters, embeddings created on first use).
-    static func checkDenseGradients(_ spec: NetworkSpec, batch: EncodedBatch, firstLayer: FirstLayerEvaluation, note: String) {
-        let parameters = ModelParameters(spec: spec, seed: 11)
+    /// - Parameter parameters: the point to check at; seeded from `spec` when nil.
+    static func checkDenseGradients(_ spec: NetworkSpec, batch: EncodedBatch, firstLayer: FirstLayerEvaluation, note: String,
+                                    parameters: ModelParameters? = nil) {
+        let parameters = parameters ?? ModelParameters(spec: spec, seed: 11)
         let table = DictionaryEmbeddingTable(dimension: 4)
         var ws = NetworkWorkspace()
         ws.firstLayer = firstLayer

@@ -61,7 +61,7 @@ public struct FineTunedEvaluation {
         let spec = model.config.networkSpec, heads = model.config.taskSpecs
         let kk = spec.taskCount, h = spec.metaWidth
         // 1. Meta-layer inputs of every evaluated row, grouped by task.
-        let rowsByTask = try metaLayerInputs(of: &stream)
+        let (rowsByTask, sceneOfTask) = try metaLayerInputs(of: &stream)
 
         var overallBase = heads.map { TaskMetricsAccumulator(kind: $0.kind) }
         var overallTuned = overallBase
@@ -72,13 +72,11 @@ public struct FineTunedEvaluation {
         var storeFeatures = [Float](repeating: 0, count: model.support.config.capacity * kk * h)
         var storeLabels = [Float](repeating: 0, count: model.support.config.capacity * kk)
         var scores: [Float] = []
-        let baseTowers = heads.indices.map { k in
-            Tower(parameters: model.parameters.towers[k], rates: model.parameters.innerRates(ofTask: k), kind: heads[k].kind,
-                  activation: spec.activation)
-        }
+        let towersOfScene = baseTowers(scenes: Set(sceneOfTask.values).union([-1]))
 
         for key in rowsByTask.keys.sorted() {
             let rows = rowsByTask[key]!
+            let baseTowers = towersOfScene[sceneOfTask[key] ?? -1]!
             // 2. The task's support (features (S, K·H), labels (S, K)) and the rows to score.
             var supportFeatures: ArraySlice<Float>, supportLabels: ArraySlice<Float>
             var scored: Range<Int>
@@ -134,18 +132,38 @@ public struct FineTunedEvaluation {
         return out
     }
 
+    /// Each scene's base towers, one per task: its STAR effective towers (−1, an unknown scene,
+    /// or a model without STAR: the shared ones).
+    private func baseTowers(scenes: Set<Int>) -> [Int: [Tower]] {
+        let spec = model.config.networkSpec, heads = model.config.taskSpecs
+        return Dictionary(uniqueKeysWithValues: scenes.map { scene in
+            (scene, heads.indices.map { k in
+                Tower(parameters: model.parameters.tower(ofTask: k, scene: scene), rates: model.parameters.innerRates(ofTask: k),
+                      kind: heads[k].kind, activation: spec.activation)
+            })
+        })
+    }
+
     /// The meta-layer inputs `f_k` and labels of every row of `stream`, grouped by task key: the
-    /// model's bottom with fixed weights, creating no embedding rows.
-    private func metaLayerInputs(of stream: inout some BatchStream) throws -> [UInt64: SupportSetBuilder.SupportSet] {
+    /// model's bottom with fixed weights, creating no embedding rows; with STAR towers, each
+    /// task's scene (the scene of most of its rows, ties to the lower index, as training's
+    /// inner loop takes it), else empty.
+    private func metaLayerInputs(of stream: inout some BatchStream) throws
+        -> (sets: [UInt64: SupportSetBuilder.SupportSet], scenes: [UInt64: Int]) {
         let spec = model.config.networkSpec, layout = model.config.inputLayout
         var builder = SupportSetBuilder(capacity: Int.max, taskCount: spec.taskCount, metaWidth: spec.metaWidth)
         var ws = NetworkWorkspace()
+        var counts: [UInt64: [Int: Int]] = [:]
         while let batch = try stream.next() {
             MultiTaskNetwork.forwardBottom(model.parameters, spec: spec, layout: layout, batch: batch, table: model.embeddings,
                                            createEmbeddings: false, workspace: &ws)
             builder.add(batch: batch, workspace: ws)
+            if spec.starTowers != nil {
+                for b in 0..<batch.count { counts[batch.taskKeys[b], default: [:]][Int(ws.starScenes[b]), default: 0] += 1 }
+            }
         }
-        return builder.sortedSets()
+        let scenes = counts.mapValues { c in c.max { ($0.value, -$0.key) < ($1.value, -$1.key) }!.key }
+        return (builder.sortedSets(), scenes)
     }
 
     /// Every task's tower adapted on the user's support (`(S, K·H)` features, `(S, K)` labels), or

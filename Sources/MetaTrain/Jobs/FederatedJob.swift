@@ -69,6 +69,10 @@ public struct FederatedJob {
             throw ConfigError.invalidValue(source: configPath, keyPath: "model.support_encoder", line: nil,
                                            reason: "metarec federated does not support the support encoder yet")
         }
+        if config.model.starTowers != nil {  // the clients average the shared towers only
+            throw ConfigError.invalidValue(source: configPath, keyPath: "model.star_towers", line: nil,
+                                           reason: "metarec federated does not support STAR towers yet")
+        }
         if let maxBadRows { config.training.maxBadRows = maxBadRows; try config.validate(source: configPath) }
         let initModel = try LoadedModel(path: initialModel)
         guard config.networkSpec == initModel.config.networkSpec, config.inputLayout == initModel.config.inputLayout else {

@@ -67,6 +67,8 @@ public final class DataParallelStep: @unchecked Sendable {
         var metaLossSum = 0.0
         var support = Tensor(shape: [0, 1]), query = Tensor(shape: [0, 1])
         var supportLabels = Tensor(shape: [0]), queryLabels = Tensor(shape: [0])
+        /// STAR: `θ_eff,s` of task `k` and scene `s`, `[k][s]`, for this step's meta tasks.
+        var effectiveTowers: [[MLPParameters]] = []
         init(gradients: ModelParameters) { self.gradients = gradients }
     }
 
@@ -113,6 +115,12 @@ public final class DataParallelStep: @unchecked Sendable {
             MultiTaskNetwork.backwardTowers(parameters, spec: spec, gradients: &w.gradients, workspace: &w.workspace)
             w.metaLossSum = 0
             if let meta {
+                if spec.starTowers != nil {
+                    // Every scene's θ_eff,s once per step and worker, shared by its tasks.
+                    w.effectiveTowers = parameters.towers.indices.map { k in
+                        parameters.starTowers[k].map { StarTower.effective(shared: parameters.towers[k], scene: $0) }
+                    }
+                }
                 for task in plan.metaTasks[t] {
                     Self.addMetaGradient(task: task, parameters: parameters, spec: spec, tasks: tasks, meta: meta,
                                          taskCount: taskCount, worker: w)
@@ -139,14 +147,22 @@ public final class DataParallelStep: @unchecked Sendable {
             RowGather.gather(w.workspace.meta[k], rows: task.query, into: &w.query)
             RowGather.gather(vector: w.workspace.taskLabels(k), rows: task.support, into: &w.supportLabels)
             RowGather.gather(vector: w.workspace.taskLabels(k), rows: task.query, into: &w.queryLabels)
-            let tower = Tower(parameters: parameters.towers[k], rates: parameters.innerRates(ofTask: k), kind: head.kind,
+            // STAR: the task adapts the effective tower θ_eff,s of its scene (``StarTowers``).
+            let scene = spec.starTowers == nil ? -1 : Self.scene(of: task, rowScenes: w.workspace.starScenes)
+            let theta = scene < 0 ? parameters.towers[k] : w.effectiveTowers[k][scene]
+            let tower = Tower(parameters: theta, rates: parameters.innerRates(ofTask: k), kind: head.kind,
                               activation: spec.activation)
             let g = MetaGradient.compute(
                 for: tower, support: LabelledRows(features: w.support, labels: w.supportLabels),
                 query: LabelledRows(features: w.query, labels: w.queryLabels), policy: meta.adaptation, order: meta.order,
                 workspace: &w.tower)
             let scale = meta.weight * head.weight / Float(taskCount)
-            w.gradients.towers[k].addScaled(g.tower, by: scale)
+            if scene < 0 {
+                w.gradients.towers[k].addScaled(g.tower, by: scale)
+            } else {
+                // ∂L/∂θ_eff,s reaches W by ⊙ W_s and W_s by ⊙ W (the product rule; biases add).
+                w.gradients.addStarGradient(g.tower, task: k, scene: scene, at: parameters, scale: scale)
+            }
             if let dRates = g.rates { w.gradients.innerRates[k].addScaled(dRates, by: scale) }
             RowGather.scatterAdd(g.query, scale: scale, rows: task.query, into: &w.workspace.dMeta[k])
             if g.differentiatesSupport {
@@ -154,6 +170,18 @@ public final class DataParallelStep: @unchecked Sendable {
             }
             w.metaLossSum += Double(head.weight) * g.queryLoss
         }
+    }
+
+    /// The STAR scene of an in-batch task: the scene most of its rows lie in (ties: the lower
+    /// index; −1, the shared tower, when most are of unknown scenes). A user lies in one scene
+    /// in every scene dataset here (`scripts/scenes-table.py` checks it); a task spanning scenes
+    /// adapts and is evaluated on its majority scene's tower, its other rows included.
+    static func scene(of task: InBatchTask, rowScenes: [Int32]) -> Int {
+        var counts: [Int32: Int] = [:]
+        for r in task.support { counts[rowScenes[r], default: 0] += 1 }
+        for r in task.query { counts[rowScenes[r], default: 0] += 1 }
+        let best = counts.max { ($0.value, -$0.key) < ($1.value, -$1.key) }
+        return Int(best?.key ?? -1)
     }
 
     /// ``gradients`` = `Σ_t workers[t].gradients`, tensor by tensor; a large tensor's elements

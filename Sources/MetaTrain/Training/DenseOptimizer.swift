@@ -88,8 +88,14 @@ public struct DenseOptimizer: Sendable {
         step += 1
         let rule = self.rule, t = step
         for slot in parameters.tensorSlots {
-            let isRate: Bool
-            if case .innerRate = slot { isRate = true } else { isRate = false }
+            let isRate: Bool, decays: Bool
+            switch slot {
+            case .innerRate: (isRate, decays) = (true, false)
+            // STAR's scene factors start at W_s = 1: decay toward 0 would pull every scene off the
+            // shared tower, so they are not decayed.
+            case .starTower: (isRate, decays) = (false, false)
+            default: (isRate, decays) = (false, true)
+            }
             let lr = isRate ? innerRatesLearningRate : learningRate
             gradients.tensor(at: slot).withUnsafeBufferPointer { g in
                 m.withTensor(at: slot) { m in
@@ -99,7 +105,7 @@ public struct DenseOptimizer: Sendable {
                                 v.withUnsafeMutableBufferPointer { vv in
                                     p.withUnsafeMutableBufferPointer { pp in
                                         Self.apply(rule, step: t, parameters: pp, gradients: g, m: mm, v: vv,
-                                                   learningRate: lr, decays: !isRate)
+                                                   learningRate: lr, decays: decays)
                                     }
                                 }
                             }

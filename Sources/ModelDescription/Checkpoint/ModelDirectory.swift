@@ -118,8 +118,9 @@ public struct ModelDirectory: Sendable {
     }
 
     /// Loads dense parameters into the shapes of `template` (built from the config).
-    /// - Parameter warmStart: a warm start may switch Meta-SGD on or off: multipliers the file
-    ///   lacks keep the template's (1), multipliers the template has no place for are dropped.
+    /// - Parameter warmStart: a warm start may switch Meta-SGD or STAR towers on or off:
+    ///   multipliers (STAR factors) the file lacks keep the template's (1; 1 and 0), those the
+    ///   template has no place for are dropped.
     ///   Otherwise the file must hold exactly the template's tensors.
     /// - Returns: the parameters and the model version stamped in the file.
     public func readParameters(like template: ModelParameters, warmStart: Bool = false) throws -> (ModelParameters, modelVersion: String?) {
@@ -131,6 +132,14 @@ public struct ModelDirectory: Sendable {
                 tensors = tensors.filter { !isRate($0.key) }
             } else if !tensors.keys.contains(where: isRate) {
                 template.forEachTensor { name, t in if isRate(name) { tensors[name] = t } }
+            }
+            // STAR towers may be switched on over a plain model (its towers become the shared
+            // ones, every scene starting at W_s = 1, b_s = 0) or off (the factors are dropped).
+            let isStar = { (name: String) in name.hasPrefix("star_towers.") }
+            if template.starTowers.isEmpty {
+                tensors = tensors.filter { !isStar($0.key) }
+            } else if !tensors.keys.contains(where: isStar) {
+                template.forEachTensor { name, t in if isStar(name) { tensors[name] = t } }
             }
         }
         var parameters = template

@@ -136,7 +136,7 @@ extension ModelConfig {
     private static func decodeNetwork(_ node: ConfigNode) throws(ConfigError) -> Network {
         let m = try node.mapping(allowed: ["architecture", "embedding_dim", "experts", "expert_layers",
                                            "tower_layers", "shared_bottom_layers", "seed", "support_encoder",
-                                           "scene_experts"])
+                                           "scene_experts", "star_towers"])
         var n = Network()
         n.architecture = try m.choice("architecture", default: n.architecture)
         n.embeddingDimension = try m.int("embedding_dim", default: n.embeddingDimension)
@@ -152,7 +152,23 @@ extension ModelConfig {
             for item in try s.required("scenes").list() { scenes.append(try item.string()) }
             n.sceneExperts = SceneExpertsSpec(perScene: try s.int("per_scene", default: 1), scenes: scenes)
         }
+        if let node = m["star_towers"] { n.starTowers = try decodeStarTowers(node, sceneExperts: n.sceneExperts) }
         return n
+    }
+
+    /// `star_towers: {scenes: [...]}`, `true` (the scene experts' scenes) or `false` (none).
+    private static func decodeStarTowers(_ node: ConfigNode, sceneExperts: SceneExpertsSpec?) throws(ConfigError) -> StarTowersSpec? {
+        if let on = try? node.bool() {
+            guard on else { return nil }
+            guard let sceneExperts else {
+                throw node.invalid("true takes the scenes of model.scene_experts, which is not set: list them, star_towers: {scenes: [a, b, c]}")
+            }
+            return StarTowersSpec(scenes: sceneExperts.scenes)
+        }
+        let m = try node.mapping(allowed: ["scenes"])
+        var scenes: [String] = []
+        for item in try m.required("scenes").list() { scenes.append(try item.string()) }
+        return StarTowersSpec(scenes: scenes)
     }
 
     private static func decodeSupportEncoder(_ node: ConfigNode) throws(ConfigError) -> SupportEncoderSpec {

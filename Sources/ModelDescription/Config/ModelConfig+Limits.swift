@@ -60,7 +60,7 @@ extension ModelConfig {
     /// mlp(n₀; n₁ … n_L) = Σ_l (n_{l−1} + 1) · n_l
     /// P = E · mlp(D; expert_layers)  + K · (D + 1) · E           MMoE (experts and gates; E with scene experts)
     ///   |     mlp(D; shared_bottom_layers)                         Shared-Bottom
-    ///   + K · mlp(H; tower_layers, 1) · (2 with learned inner rates, else 1)
+    ///   + K · mlp(H; tower_layers, 1) · (1 + 1 with learned inner rates + S with STAR towers of S scenes)
     /// ```
     public var estimatedParameterCount: Double {
         func mlp(_ input: Double, _ widths: [Int]) -> Double {
@@ -77,7 +77,8 @@ extension ModelConfig {
         case .sharedBottom: mlp(d, model.sharedBottomLayers)
         }
         let towers = k * mlp(Double(expertOutputWidth), model.towerLayers + [1])
-        return bottom + towers * (meta.enabled && meta.learnInnerRates ? 2 : 1)
+        let copies = 1 + (meta.enabled && meta.learnInnerRates ? 1 : 0) + Double(model.starTowers?.scenes.count ?? 0)
+        return bottom + towers * copies
     }
 
     /// A rough upper estimate of the bytes training and serving this config hold at once
@@ -85,8 +86,9 @@ extension ModelConfig {
     /// `T` = `training.threads`, `C` = `serving.max_candidates`, `R` = `serving.batch_max_requests`):
     ///
     /// ```
-    /// A      = D + E · Σ expert_layers (or Σ shared_bottom_layers) + K · (E + H + Σ tower_layers + 1)
-    ///                                   activations of one row through the network
+    /// A      = D + E · Σ expert_layers (or Σ shared_bottom_layers) + K · E + c · K · (H + Σ tower_layers + 1)
+    ///                                   activations of one row through the network (c = 2 with STAR
+    ///                                   towers, which gather each scene's rows: a second copy; else 1)
     /// r      = 2 · (Fc + Fm) + Fn + K + 4   floats of one encoded row (a key counts 2; one key per
     ///                                   multi-categorical feature, so long lists cost more than this)
     /// bytes  = 4 · P · (5 + T)          weights, best copy, two optimiser states, summed gradient, one per thread
@@ -104,7 +106,9 @@ extension ModelConfig {
         case .sharedBottom: sum(model.sharedBottomLayers)
         }
         let experts = model.architecture == .mmoe ? Double(expertCount) : 1
-        let activations = d + bottomFloats + k * (experts + h + sum(model.towerLayers) + 1)
+        // STAR towers keep a second copy of the towers' inputs and activations, grouped by scene.
+        let towerCopies: Double = model.starTowers == nil ? 1 : 2
+        let activations = d + bottomFloats + k * experts + towerCopies * k * (h + sum(model.towerLayers) + 1)
         let keyed = Double(categoricalFeatures.count + multiCategoricalFeatures.count)
         let rowFloats = 2 * keyed + Double(numericFeatures.count) + k + 4
         let shuffleRows: Double = switch training.shuffle {

@@ -27,8 +27,23 @@ extension ModelConfig {
         /// Per-scene experts beside the `experts` shared ones (MMoE with a `scene` column):
         /// ``SceneExpertsSpec``. YAML `scene_experts`, default none.
         public var sceneExperts: SceneExpertsSpec? = nil
+        /// STAR towers (Sheng et al. CIKM 2021) over the `scene` column: ``StarTowersSpec``.
+        /// YAML `star_towers`, default none (plain towers).
+        public var starTowers: StarTowersSpec? = nil
 
         public init() {}
+    }
+
+    /// YAML `model.star_towers: {scenes: [a, b, c]}`, or `star_towers: true` for the scenes of
+    /// `model.scene_experts`: every task tower keeps its shared parameters `(W, b)` and gets, per
+    /// listed value of the `scene` column, factors `(W_s, b_s)` of the same shapes; a row of
+    /// scene `s` is scored by `W ⊙ W_s`, `b + b_s` in every layer (``ModelMath/StarTowers``). A
+    /// scene not listed is scored by the shared tower (`W_s = 1, b_s = 0`, the initialisation).
+    public struct StarTowersSpec: Sendable, Equatable, Codable {
+        /// The scene column's values, in scene order (1 … 64, no repeats). YAML `scenes`, required.
+        public var scenes: [String]
+
+        public init(scenes: [String]) { self.scenes = scenes }
     }
 
     /// YAML `model.scene_experts: {per_scene: 1, scenes: [a, b, c]}`: each listed value of the

@@ -23,6 +23,7 @@ extension ModelConfig {
         try v.network(model)
         try v.supportEncoder(self)
         try v.sceneExperts(self)
+        try v.starTowers(self)
         try v.meta(meta)
         try v.training(training)
         try v.positive(embeddings.admissionCount, "embeddings.admission_count")
@@ -135,7 +136,8 @@ private struct Validator {
         let p = c.estimatedParameterCount
         try check(p <= Double(c.limits.maxParameters), "model",
                   "the network has ≈ \(Self.compact(p)) dense parameters (embedding_dim \(c.model.embeddingDimension), "
-                  + "experts \(c.expertCount), expert_layers \(c.model.expertLayers), tower_layers \(c.model.towerLayers)), "
+                  + "experts \(c.expertCount), expert_layers \(c.model.expertLayers), tower_layers \(c.model.towerLayers)"
+                  + (c.model.starTowers.map { ", STAR factors of \($0.scenes.count) scenes" } ?? "") + "), "
                   + "over limits.max_parameters = \(c.limits.maxParameters); raise limits.max_parameters to allow it")
         let bytes = c.estimatedMemoryBytes
         try check(bytes <= Double(c.limits.maxMemoryBytes), "limits.max_memory_bytes",
@@ -204,6 +206,15 @@ private struct Validator {
         try check((1...64).contains(s.scenes.count), "\(path).scenes", "must list 1 … 64 scene values, got \(s.scenes.count)")
         try check(Set(s.scenes).count == s.scenes.count, "\(path).scenes", "lists a scene twice: \(s.scenes)")
         try check((1...64).contains(s.perScene), "\(path).per_scene", "must be in 1 … 64, got \(s.perScene)")
+    }
+
+    /// `model.star_towers`: a `scene` column, 1 … 64 distinct scenes.
+    func starTowers(_ c: ModelConfig) throws(ConfigError) {
+        guard let s = c.model.starTowers else { return }
+        let path = "model.star_towers"
+        try check(c.scene != nil, path, "needs a top-level scene column (the categorical feature naming each row's scene)")
+        try check((1...64).contains(s.scenes.count), "\(path).scenes", "must list 1 … 64 scene values, got \(s.scenes.count)")
+        try check(Set(s.scenes).count == s.scenes.count, "\(path).scenes", "lists a scene twice: \(s.scenes)")
     }
 
     /// `model.support_encoder`: a categorical source, a label when `label_weighted`, pools without repeats.

@@ -35,7 +35,7 @@ extension ModelConfig {
               expert_layers: \(model.expertLayers)
               tower_layers: \(model.towerLayers)
               shared_bottom_layers: \(model.sharedBottomLayers)
-              seed: \(model.seed)\(yamlSupportEncoder)\(yamlSceneExperts)
+              seed: \(model.seed)\(yamlSupportEncoder)\(yamlSceneExperts)\(yamlStarTowers)
             \(yamlMeta)
             training:
               optimizer: \(Self.yamlOptimizer(training.optimizer))
@@ -187,6 +187,12 @@ extension ModelConfig {
     private var yamlSceneExperts: String {
         guard let s = model.sceneExperts else { return "" }
         return "\n  scene_experts: {per_scene: \(s.perScene), scenes: [\(s.scenes.map { Self.yamlScalar($0) }.joined(separator: ", "))]}"
+    }
+
+    /// `model.star_towers` as one flow mapping line (empty when off).
+    private var yamlStarTowers: String {
+        guard let s = model.starTowers else { return "" }
+        return "\n  star_towers: {scenes: [\(s.scenes.map { Self.yamlScalar($0) }.joined(separator: ", "))]}"
     }
 
     /// `model.support_encoder` as one flow mapping line (empty when off).

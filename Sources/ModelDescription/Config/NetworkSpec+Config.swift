@@ -9,11 +9,11 @@ extension ModelConfig {
         case .mmoe:
             NetworkSpec(architecture: .mmoe(experts: expertCount), inputWidth: inputWidth,
                         bottomWidths: model.expertLayers, towerWidths: model.towerLayers, taskCount: taskCount,
-                        learnsInnerRates: rates, sceneExperts: sceneExperts)
+                        learnsInnerRates: rates, sceneExperts: sceneExperts, starTowers: starTowers)
         case .sharedBottom:
             NetworkSpec(architecture: .sharedBottom, inputWidth: inputWidth,
                         bottomWidths: model.sharedBottomLayers, towerWidths: model.towerLayers, taskCount: taskCount,
-                        learnsInnerRates: rates)
+                        learnsInnerRates: rates, starTowers: starTowers)
         }
     }
 
@@ -28,6 +28,13 @@ extension ModelConfig {
         guard let spec = model.sceneExperts, let scene, let column = sceneCategoricalIndex else { return nil }
         return SceneExperts(column: column, sceneKeys: spec.scenes.map { FeatureKey.hash(feature: scene, value: $0) },
                             shared: model.experts, perScene: spec.perScene)
+    }
+
+    /// The STAR towers' scene map (``ModelMath/StarTowers``), or nil without `model.star_towers`.
+    /// Scene `s` is `model.star_towers.scenes[s]`, keyed like the `scene` column's values.
+    public var starTowers: StarTowers? {
+        guard let spec = model.starTowers, let scene, let column = sceneCategoricalIndex else { return nil }
+        return StarTowers(column: column, sceneKeys: spec.scenes.map { FeatureKey.hash(feature: scene, value: $0) })
     }
 
     /// How encoded batches become the network input.

@@ -9,20 +9,27 @@ import TensorCore
 /// - `gates`: K gate layers `(D, E)` (Shared-Bottom: none);
 /// - `towers`: K tower MLPs `H → … → 1` — the parameters MAML adapts (θ);
 /// - `innerRates`: Meta-SGD's K rate multipliers `ρ_k`, shaped like the towers (the inner step
-///   is `θ_k ← θ_k − α·ρ_k ⊙ ∇L_S`); empty unless the spec ``NetworkSpec/learnsInnerRates``.
+///   is `θ_k ← θ_k − α·ρ_k ⊙ ∇L_S`); empty unless the spec ``NetworkSpec/learnsInnerRates``;
+/// - `starTowers`: STAR's scene factors `(W_s, b_s)`, `starTowers[k][s]` shaped like `towers[k]`
+///   (``StarTowers``); empty unless the spec has ``NetworkSpec/starTowers``.
 public struct ModelParameters: Sendable, Equatable {
     public var experts: [MLPParameters]
     public var gates: [DenseLayer]
     public var towers: [MLPParameters]
     public var innerRates: [MLPParameters]
+    public var starTowers: [[MLPParameters]]
 
-    public init(experts: [MLPParameters], gates: [DenseLayer], towers: [MLPParameters], innerRates: [MLPParameters] = []) {
+    public init(experts: [MLPParameters], gates: [DenseLayer], towers: [MLPParameters], innerRates: [MLPParameters] = [],
+                starTowers: [[MLPParameters]] = []) {
         precondition(innerRates.isEmpty || innerRates.count == towers.count,
                      "ModelParameters: \(innerRates.count) inner-rate sets for \(towers.count) towers")
+        precondition(starTowers.isEmpty || starTowers.count == towers.count,
+                     "ModelParameters: \(starTowers.count) STAR factor sets for \(towers.count) towers")
         self.experts = experts
         self.gates = gates
         self.towers = towers
         self.innerRates = innerRates
+        self.starTowers = starTowers
     }
 
     /// Task `k`'s Meta-SGD multipliers `ρ_k`, or nil when the model has none (`ρ = 1`).
@@ -43,13 +50,30 @@ public struct ModelParameters: Sendable, Equatable {
         let tower = [spec.metaWidth] + spec.towerWidths + [1]
         towers = (0..<spec.taskCount).map { _ in MLPParameters(widths: tower, activatesLast: false, using: &rng) }
         innerRates = spec.learnsInnerRates ? towers.map { $0.filled(with: 1) } : []
+        // STAR's initialisation: W_s = 1, b_s = 0, so every scene starts from the shared tower.
+        let shared = towers
+        starTowers = spec.starTowers.map { star in
+            shared.map { tower in
+                var factors = tower.filled(with: 1)
+                for l in factors.layers.indices { factors.layers[l].bias.fill(0) }
+                return Array(repeating: factors, count: star.sceneCount)
+            }
+        } ?? []
+    }
+
+    /// Task `k`'s tower as scene `scene` sees it: `θ_eff,s` (``StarTower``), or the shared tower
+    /// for an unknown scene (`scene < 0`) or a model without STAR towers.
+    public func tower(ofTask k: Int, scene: Int) -> MLPParameters {
+        guard !starTowers.isEmpty, scene >= 0 else { return towers[k] }
+        return StarTower.effective(shared: towers[k], scene: starTowers[k][scene])
     }
 
     /// Zero parameters of the same shapes as `other`.
     public static func zeros(like other: ModelParameters) -> ModelParameters {
         ModelParameters(
             experts: other.experts.map { $0.zeros() }, gates: other.gates.map { $0.zeros() },
-            towers: other.towers.map { $0.zeros() }, innerRates: other.innerRates.map { $0.zeros() })
+            towers: other.towers.map { $0.zeros() }, innerRates: other.innerRates.map { $0.zeros() },
+            starTowers: other.starTowers.map { $0.map { $0.zeros() } })
     }
 
     /// Number of scalars.
@@ -60,7 +84,8 @@ public struct ModelParameters: Sendable, Equatable {
     }
 
     /// Visits every tensor with its checkpoint name, e.g. `experts.0.layers.1.weight`,
-    /// `gates.1.bias`, `towers.0.layers.0.weight`, `inner_rates.0.layers.0.weight`. The order is stable.
+    /// `gates.1.bias`, `towers.0.layers.0.weight`, `inner_rates.0.layers.0.weight`,
+    /// `star_towers.0.2.layers.0.weight` (task 0, scene 2). The order is stable.
     public func forEachTensor(_ body: (String, Tensor) throws -> Void) rethrows {
         for (e, mlp) in experts.enumerated() { try Self.visit(mlp, prefix: "experts.\(e)", body) }
         for (k, gate) in gates.enumerated() {
@@ -69,6 +94,9 @@ public struct ModelParameters: Sendable, Equatable {
         }
         for (k, mlp) in towers.enumerated() { try Self.visit(mlp, prefix: "towers.\(k)", body) }
         for (k, mlp) in innerRates.enumerated() { try Self.visit(mlp, prefix: "inner_rates.\(k)", body) }
+        for (k, scenes) in starTowers.enumerated() {
+            for (s, mlp) in scenes.enumerated() { try Self.visit(mlp, prefix: "star_towers.\(k).\(s)", body) }
+        }
     }
 
     private static func visit(_ mlp: MLPParameters, prefix: String, _ body: (String, Tensor) throws -> Void) rethrows {
@@ -87,6 +115,9 @@ public struct ModelParameters: Sendable, Equatable {
         }
         for k in towers.indices { try Self.update(&towers[k], prefix: "towers.\(k)", body) }
         for k in innerRates.indices { try Self.update(&innerRates[k], prefix: "inner_rates.\(k)", body) }
+        for k in starTowers.indices {
+            for s in starTowers[k].indices { try Self.update(&starTowers[k][s], prefix: "star_towers.\(k).\(s)", body) }
+        }
     }
 
     private static func update(_ mlp: inout MLPParameters, prefix: String, _ body: (String, inout Tensor) throws -> Void) rethrows {
@@ -123,6 +154,14 @@ public struct ModelParameters: Sendable, Equatable {
                 out.append(("inner_rates.\(k).layers.\(l).bias", \.innerRates[k].layers[l].bias))
             }
         }
+        for k in starTowers.indices {
+            for s in starTowers[k].indices {
+                for l in starTowers[k][s].layers.indices {
+                    out.append(("star_towers.\(k).\(s).layers.\(l).weight", \.starTowers[k][s].layers[l].weight))
+                    out.append(("star_towers.\(k).\(s).layers.\(l).bias", \.starTowers[k][s].layers[l].bias))
+                }
+            }
+        }
         return out
     }
 
@@ -133,6 +172,8 @@ public struct ModelParameters: Sendable, Equatable {
         case gate(Int, bias: Bool)
         case tower(Int, layer: Int, bias: Bool)
         case innerRate(Int, layer: Int, bias: Bool)
+        /// Task `k`'s STAR factors of scene `s`.
+        case starTower(Int, scene: Int, layer: Int, bias: Bool)
     }
 
     /// Every tensor's slot, in the order of ``forEachTensor(_:)``.
@@ -150,6 +191,13 @@ public struct ModelParameters: Sendable, Equatable {
                 out += [.innerRate(k, layer: l, bias: false), .innerRate(k, layer: l, bias: true)]
             }
         }
+        for k in starTowers.indices {
+            for s in starTowers[k].indices {
+                for l in starTowers[k][s].layers.indices {
+                    out += [.starTower(k, scene: s, layer: l, bias: false), .starTower(k, scene: s, layer: l, bias: true)]
+                }
+            }
+        }
         return out
     }
 
@@ -160,6 +208,7 @@ public struct ModelParameters: Sendable, Equatable {
         case .gate(let k, let bias): bias ? gates[k].bias : gates[k].weight
         case .tower(let k, let l, let bias): bias ? towers[k].layers[l].bias : towers[k].layers[l].weight
         case .innerRate(let k, let l, let bias): bias ? innerRates[k].layers[l].bias : innerRates[k].layers[l].weight
+        case .starTower(let k, let s, let l, let bias): bias ? starTowers[k][s].layers[l].bias : starTowers[k][s].layers[l].weight
         }
     }
 
@@ -174,6 +223,8 @@ public struct ModelParameters: Sendable, Equatable {
             bias ? try body(&towers[k].layers[l].bias) : try body(&towers[k].layers[l].weight)
         case .innerRate(let k, let l, let bias):
             bias ? try body(&innerRates[k].layers[l].bias) : try body(&innerRates[k].layers[l].weight)
+        case .starTower(let k, let s, let l, let bias):
+            bias ? try body(&starTowers[k][s].layers[l].bias) : try body(&starTowers[k][s].layers[l].weight)
         }
     }
 

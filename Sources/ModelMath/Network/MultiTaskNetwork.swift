@@ -7,7 +7,7 @@ import TensorCore
 /// h_e  = Expert_e(x)                                         (B, H)
 /// g_k  = softmax(x · W_k + b_k [+ scene mask])               (B, E)      (MMoE only; SceneExperts)
 /// f_k  = Σ_e g_k[:, e] ⊙ h_e        (Shared-Bottom: f_k = h_0)  (B, H)
-/// z_k  = Tower_k(f_k)                                        (B, 1)
+/// z_k  = Tower_k(f_k)   (STAR: the tower of the row's scene, StarTower)   (B, 1)
 /// L    = Σ_k w_k · (1/n_k) Σ_b loss_k(z_k[b], y_k[b])        n_k = labelled rows of task k
 /// ```
 public enum MultiTaskNetwork {
@@ -21,6 +21,7 @@ public enum MultiTaskNetwork {
         let b = batch.count
         ws.prepare(rows: b, spec: spec)
         InputLayer.pull(batch: batch, layout: layout, table: table, create: createEmbeddings, workspace: &ws.input)
+        if let star = spec.starTowers { star.scenes(of: batch, into: &ws.starScenes) }
         ws.foldedFirstLayer = ws.firstLayer.folds(rows: b, layout: layout, input: &ws.input)
         if ws.foldedFirstLayer {
             InputLayer.writeRest(batch: batch, layout: layout, workspace: &ws.input, into: &ws.rest)
@@ -67,6 +68,16 @@ public enum MultiTaskNetwork {
 
     /// Runs tower `k` on `ws.meta[k]`; the logit is `ws.logits(task: k)`.
     public static func forwardTower(_ parameters: ModelParameters, spec: NetworkSpec, task k: Int, workspace ws: inout NetworkWorkspace) {
+        if spec.starTowers != nil {
+            precondition(parameters.starTowers.count == spec.taskCount, "MultiTaskNetwork: STAR spec without STAR parameters")
+            if ws.towers.count != spec.taskCount { ws.towers = Array(repeating: MLPActivations(), count: spec.taskCount) }
+            if ws.star.count != spec.taskCount { ws.star = Array(repeating: StarTowerWorkspace(), count: spec.taskCount) }
+            ws.towers[k].prepare(rows: ws.meta[k].rows, for: parameters.towers[k])
+            let last = parameters.towers[k].layers.count - 1
+            StarTower.forward(shared: parameters.towers[k], scenes: parameters.starTowers[k], rowScenes: ws.starScenes,
+                              input: ws.meta[k], activation: spec.activation, workspace: &ws.star[k], output: &ws.towers[k].outputs[last])
+            return
+        }
         MLP.forward(parameters.towers[k], input: ws.meta[k], activation: spec.activation, activatesLast: false, cache: &ws.towers[k])
     }
 
@@ -125,6 +136,13 @@ public enum MultiTaskNetwork {
             ws.dMeta[k].fill(0)
             var dMeta: Tensor? = ws.dMeta[k]
             ws.dMeta[k] = Tensor(shape: [0, 1])  // `dMeta` holds the only reference: written in place, not copied
+            if spec.starTowers != nil {
+                StarTower.backward(shared: parameters.towers[k], scenes: parameters.starTowers[k], activation: spec.activation,
+                                   workspace: &ws.star[k], dOutput: ws.dLogits[k], dShared: &gradients.towers[k],
+                                   dScenes: &gradients.starTowers[k], dInput: &dMeta)
+                ws.dMeta[k] = dMeta!
+                continue
+            }
             MLP.backward(parameters.towers[k], input: ws.meta[k], activation: spec.activation, activatesLast: false,
                          cache: &ws.towers[k], dOutput: ws.dLogits[k], gradients: &gradients.towers[k], dInput: &dMeta)
             ws.dMeta[k] = dMeta!

@@ -32,10 +32,14 @@ public struct NetworkSpec: Sendable, Equatable {
     public var learnsInnerRates: Bool
     /// Shared and per-scene experts (MMoE only): which experts each row's gates may mix.
     public var sceneExperts: SceneExperts?
+    /// STAR towers (``StarTowers``): every task tower gets scene factors `(W_s, b_s)`, a row is
+    /// scored by `W ⊙ W_s`, `b + b_s` of its scene.
+    public var starTowers: StarTowers?
 
     public init(
         architecture: Architecture, inputWidth: Int, bottomWidths: [Int], towerWidths: [Int],
-        taskCount: Int, activation: Activation = .relu, learnsInnerRates: Bool = false, sceneExperts: SceneExperts? = nil
+        taskCount: Int, activation: Activation = .relu, learnsInnerRates: Bool = false, sceneExperts: SceneExperts? = nil,
+        starTowers: StarTowers? = nil
     ) {
         precondition(inputWidth > 0 && !bottomWidths.isEmpty && taskCount > 0,
                      "NetworkSpec: inputWidth \(inputWidth), bottomWidths \(bottomWidths), taskCount \(taskCount)")
@@ -54,6 +58,7 @@ public struct NetworkSpec: Sendable, Equatable {
         self.activation = activation
         self.learnsInnerRates = learnsInnerRates
         self.sceneExperts = sceneExperts
+        self.starTowers = starTowers
     }
 
     /// `H`: width of every meta-layer input `f_k`.

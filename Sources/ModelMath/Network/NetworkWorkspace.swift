@@ -30,8 +30,13 @@ public struct NetworkWorkspace: Sendable {
     var packed = Tensor(shape: [0, 1])
     /// `(B, W_1)` one expert's first layer, for experts with more layers (``PackedBottom``).
     var stagedExpert = Tensor(shape: [0, 1])
-    /// Per task: tower activations; `towers[k].result` is the logit, `(B, 1)`.
+    /// Per task: tower activations; `towers[k].result` is the logit, `(B, 1)` (with STAR
+    /// towers only `result` is written: the activations live in `star[k]`).
     var towers: [MLPActivations] = []
+    /// `(B)` each row's STAR scene index (−1: unknown), with STAR towers only (``StarTowers``).
+    public internal(set) var starScenes: [Int32] = []
+    /// Per task: the STAR tower's scene groups and activations (``StarTower``).
+    var star: [StarTowerWorkspace] = []
 
     // Backward scratch.
     var dLogits: [Tensor] = []        // K × (B, 1)
@@ -66,6 +71,7 @@ public struct NetworkWorkspace: Sendable {
         let e = spec.expertCount, h = spec.metaWidth, k = spec.taskCount
         if experts.count != e { experts = Array(repeating: MLPActivations(), count: e) }
         if towers.count != k { towers = Array(repeating: MLPActivations(), count: k) }
+        if spec.starTowers != nil && star.count != k { star = Array(repeating: StarTowerWorkspace(), count: k) }
         expertStack.resize(e, b, h)
         if gates.count != k { gates = Array(repeating: Tensor(shape: [b, e]), count: k) }
         if gateLogits.count != k { gateLogits = Array(repeating: Tensor(shape: [b, e]), count: k) }

@@ -75,6 +75,7 @@ public struct PackedBottom: Sendable {
         let b = batch.count, e = spec.expertCount, h = spec.metaWidth, kk = spec.taskCount
         ws.prepareForInference(rows: b, spec: spec)
         InputLayer.forward(batch: batch, layout: layout, table: table, create: false, workspace: &ws.input, output: &ws.x)
+        if let star = spec.starTowers { star.scenes(of: batch, into: &ws.starScenes) }
         guard b > 0 else { return }
         let multiLayer = deeper.contains { !$0.layers.isEmpty }
         // ReLU is applied while mixing (max(z, 0) on load); other activations are applied first.

@@ -1,0 +1,56 @@
+import Foundation
+import MetaTrain
+import ModelDescription
+import ModelMath
+import Testing
+
+/// STAR towers end to end: a tiny model with `model.star_towers` and MAML trained on a small
+/// synthetic-scenes log; the factors move, `metarec eval` scores each row with its scene's tower
+/// (the network pass and the fine-tuned evaluation's per-task towers agree). Serving refuses such
+/// a model (`ServingTests/StarTowersServingTests`).
+@Suite struct StarTowersTrainingTests {
+    @Test func `a STAR model trains with MAML and evaluates with its scenes' towers`() throws {
+        let dir = TrainingFixture.temporaryDirectory("metarec-star")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = dir + "/data"
+        try SceneSyntheticDataset.write(try SceneSyntheticConfig(scenes: 4, zipfExponent: 1.5, users: 80, rows: 3_000, seed: 3), to: data)
+        var config = try ModelConfig.load(yamlFile: data + "/config.yaml")
+        config.model.embeddingDimension = 4
+        config.model.experts = 2
+        config.model.expertLayers = [8]
+        config.model.towerLayers = [4]
+        config.model.starTowers = .init(scenes: ["s01", "s02", "s03"])  // s04 is left to the shared towers
+        config.training.epochs = 1
+        config.training.threads = 2
+        config.meta.enabled = true
+        try config.validate()
+        let configPath = try TrainingFixture.writeConfig(config, in: dir)
+        try TrainingJob(configPath: configPath, trainingPath: data + "/train.csv", validationPath: nil, outputDirectory: dir + "/model")
+            .run(progress: ProgressReporter(quiet: true))
+
+        let loaded = try LoadedModel(path: dir + "/model")
+        #expect(loaded.config.model.starTowers?.scenes == ["s01", "s02", "s03"])
+        #expect(loaded.parameters.starTowers.count == 2 && loaded.parameters.starTowers.allSatisfy { $0.count == 3 })
+        #expect(loaded.parameters.starTowers.allSatisfy { scenes in
+            scenes.allSatisfy { f in f.layers.contains { $0.weight.scalars.contains { $0 != 1 } || $0.bias.scalars.contains { $0 != 0 } } }
+        }, "every scene's factors were trained")
+
+        let job = EvaluationJob(modelPath: dir + "/model", dataPath: data + "/test.csv")
+        let plain = try job.runPerUser(options: PerUserOptions(ks: [5], resamples: 10))
+        let tuned = try job.runFineTunedPerUser(source: .supportStore, steps: 1, learningRate: 0.05,
+                                                options: PerUserOptions(ks: [5], resamples: 10))
+        func byUser(_ rows: ScoredRows) -> [String: [Double]] {
+            var out: [String: [Double]] = [:]
+            for r in rows.rows { out[r.user + "/" + r.task, default: []].append(r.score) }
+            return out.mapValues { $0.sorted() }
+        }
+        let network = byUser(plain.base), perTask = byUser(tuned.base)
+        #expect(network.keys.sorted() == perTask.keys.sorted() && !network.isEmpty)
+        var worst = 0.0
+        for (key, scores) in network {
+            for (a, b) in zip(scores, perTask[key]!) { worst = max(worst, abs(a - b)) }
+        }
+        #expect(worst < 1e-5, "the network's STAR pass and the per-task scene towers score alike (worst \(worst))")
+
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import MetaTrain
+import ModelDescription
+import ModelMath
+import Serving
+import TensorCore
+import Testing
+
+/// Serving a model with STAR towers: a request is scored with the effective towers of its
+/// candidates' scene, base and fine-tuned, as evaluation scores it.
+@Suite struct StarTowersServingTests {
+    /// A tiny STAR model with MAML trained on a small synthetic-scenes log (scene s03 left to the shared towers).
+    static func trainModel() throws -> (dir: String, loaded: LoadedModel, test: [[String: String]]) {
+        let dir = NSTemporaryDirectory() + "metarec-star-serving-" + UUID().uuidString
+        let data = dir + "/data"
+        try SceneSyntheticDataset.write(try SceneSyntheticConfig(scenes: 3, zipfExponent: 1.5, users: 40, rows: 1_500, seed: 4), to: data)
+        var config = try ModelConfig.load(yamlFile: data + "/config.yaml")
+        config.model.embeddingDimension = 4
+        config.model.experts = 2
+        config.model.expertLayers = [8]
+        config.model.towerLayers = [4]
+        config.model.starTowers = .init(scenes: ["s01", "s02"])
+        config.training.epochs = 2
+        config.training.threads = 1
+        config.meta.enabled = true
+        try config.validate()
+        try config.yamlString().write(toFile: dir + "/config.yaml", atomically: true, encoding: .utf8)
+        try TrainingJob(configPath: dir + "/config.yaml", trainingPath: data + "/train.csv", validationPath: nil, outputDirectory: dir + "/model")
+            .run(progress: ProgressReporter(quiet: true))
+        let lines = try String(contentsOfFile: data + "/test.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let header = lines[0]
+        let rows = lines.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(header, $0)) }
+        return (dir, try LoadedModel(path: dir + "/model"), rows)
+    }
+
+    /// Columns `offset ..< offset + width` of `rows` rows of `rowWidth` floats, as `(rows, width)`.
+    static func block(_ values: [Float], rows: Int, rowWidth: Int, offset: Int, width: Int) -> Tensor {
+        var out = Tensor(shape: [rows, width])
+        for r in 0..<rows {
+            for j in 0..<width { out.scalars[r * width + j] = values[r * rowWidth + offset + j] }
+        }
+        return out
+    }
+
+    /// A request of `user` (fine-tuning off) whose candidates are `rows` of the test CSV.
+    static func request(user: String, rows: [[String: String]], config: ModelConfig) -> ScoreRequest {
+        let candidates: [[String: FeatureValue]] = rows.map { row in
+            var c: [String: FeatureValue] = [:]
+            for feature in config.features where feature.name != config.taskKey {
+                if case .numeric = feature.kind { c[feature.name] = .number(Double(row[feature.name]!)!) } else { c[feature.name] = .string(row[feature.name]!) }
+            }
+            return c
+        }
+        return ScoreRequest(user: user, candidates: candidates, finetune: false)
+    }
+
+    /// The STAR path picks a precomputed tower per request: nothing is allocated per request
+    /// after warm-up (checked in optimized builds only, as `PredictorTests` does).
+    @Test func `scoring a STAR model allocates nothing after warm-up`() throws {
+        let (dir, loaded, test) = try Self.trainModel()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let predictor = Predictor(model: ServingModel(loaded))
+        let user = test.first { $0["scene"] == "s02" }!["user_id"]!
+        var request = Self.request(user: user, rows: Array(test.filter { $0["user_id"] == user }.prefix(8)), config: loaded.config)
+        request.finetune = true
+        var result = try predictor.score(request)
+        #expect(result.finetuned)
+        for _ in 0..<20 { try predictor.score(request, into: &result) }
+        let allocations = try AllocationCounter.count { for _ in 0..<50 { try predictor.score(request, into: &result) } }
+        guard let allocations, AllocationCounter.isOptimized else { return }
+        #expect(allocations <= 50 * AllocationCounter.perRequestBudget, "allocations per request: \(Double(allocations) / 50)")
+    }
+
+    @Test func `a request is scored with its scene's STAR towers, base and fine-tuned`() throws {
+        let (dir, loaded, test) = try Self.trainModel()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = loaded.config, spec = config.networkSpec
+        #expect(!loaded.parameters.starTowers.isEmpty)
+        let predictor = Predictor(model: ServingModel(loaded))
+        var checked = Set<String>(), fineTuned = 0
+        // Four users of every scene (s03 has no factors: the shared towers).
+        var usersOfScene: [String: Set<String>] = [:]
+        for row in test { usersOfScene[row["scene"]!, default: []].insert(row["user_id"]!) }
+        for user in usersOfScene.keys.sorted().flatMap({ usersOfScene[$0]!.sorted().prefix(4) }) {
+            let rows = test.filter { $0["user_id"] == user }.prefix(5)
+            let scene = rows.first!["scene"]!
+            checked.insert(scene)
+            let request = Self.request(user: user, rows: Array(rows), config: config)
+            let base = try predictor.score(request)
+            // The reference: the request's meta-layer inputs through the scene's effective tower (or the shared one for s03).
+            let f = try predictor.metaLayerInputs(of: request)
+            let s = config.model.starTowers!.scenes.firstIndex(of: scene) ?? -1
+            let k = spec.taskCount, h = spec.metaWidth
+            for t in 0..<k {
+                let tower = Tower(parameters: loaded.parameters.tower(ofTask: t, scene: s), kind: config.taskSpecs[t].kind, activation: spec.activation)
+                var scores: [Float] = [], ws = TowerWorkspace()
+                let ft = Self.block(f, rows: rows.count, rowWidth: k * h, offset: t * h, width: h)
+                tower.predictions(ft, into: &scores, workspace: &ws)
+                for r in 0..<rows.count {
+                    let (served, expected): (Float, Float) = (base.scores[r * k + t], scores[r])
+                    #expect(abs(served - expected) < 1e-5, "user \(user) scene \(scene) task \(t) row \(r)")
+                }
+            }
+            // Fine-tuned: the scene's effective tower adapted on the user's support rows (the store's).
+            var tunedRequest = request
+            tunedRequest.finetune = true
+            let tuned = try predictor.score(tunedRequest)
+            let finite = tuned.scores.allSatisfy { $0.isFinite }
+            #expect(finite)
+            guard tuned.finetuned else { continue }
+            fineTuned += 1
+            let width = config.supportRowWidth, capacity = loaded.support.config.capacity
+            var sf = [Float](repeating: 0, count: capacity * width), sl = [Float](repeating: 0, count: capacity * k)
+            let n = sf.withUnsafeMutableBufferPointer { f in
+                sl.withUnsafeMutableBufferPointer { l in loaded.support.pull(task: predictor.taskKey(user: user), features: f, labels: l) }
+            }
+            let policy = ServingSettings(config).adaptation
+            for t in 0..<k {
+                var tower = Tower(parameters: loaded.parameters.tower(ofTask: t, scene: s), kind: config.taskSpecs[t].kind, activation: spec.activation)
+                var ws = TowerWorkspace(), scores: [Float] = []
+                let fs = Self.block(sf, rows: n, rowWidth: width, offset: t * h, width: h)
+                let ys = Self.block(sl, rows: n, rowWidth: k, offset: t, width: 1).reshaped([n])
+                TowerRows.with(fs, labels: ys) { tower.adapt(on: $0, policy: policy, workspace: &ws) }
+                let ft = Self.block(f, rows: rows.count, rowWidth: k * h, offset: t * h, width: h)
+                tower.predictions(ft, into: &scores, workspace: &ws)
+                for r in 0..<rows.count {
+                    let (served, expected): (Float, Float) = (tuned.scores[r * k + t], scores[r])
+                    #expect(abs(served - expected) < 1e-4, "fine-tuned: user \(user) scene \(scene) task \(t) row \(r)")
+                }
+            }
+        }
+        #expect(checked == ["s01", "s02", "s03"], "requests of every scene: \(checked)")
+        #expect(fineTuned > 0, "some requests were fine-tuned")
+    }
+}
