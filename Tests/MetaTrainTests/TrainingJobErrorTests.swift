@@ -93,6 +93,23 @@ import Testing
         #expect(changed.contains("added \(version)/model.safetensors"), "\(changed)")
     }
 
+    /// A small scene's validation rows may hold one class only: its AUC is undefined (NaN), which
+    /// JSON cannot carry; the model is still written, the manifest without that metric.
+    @Test func `a validation split of one class writes the model, without the undefined AUC`() throws {
+        let dir = TrainingFixture.temporaryDirectory("metarec-job-one-class")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = try TrainingFixture.writeConfig(in: dir)
+        let (train, validation) = (dir + "/train.csv", dir + "/validation.csv")
+        try TrainingFixture.goodLog().write(toFile: train, atomically: true, encoding: .utf8)
+        let positives = TrainingFixture.rows(40, seed: 100).filter { $0.hasSuffix(",1") }
+        try ([TrainingFixture.header] + positives).joined(separator: "\n").appending("\n").write(toFile: validation, atomically: true, encoding: .utf8)
+        let model = dir + "/model"
+        let manifest = try TrainingJob(configPath: config, trainingPath: train, validationPath: validation, outputDirectory: model)
+            .run(progress: ProgressReporter(quiet: true)).manifest
+        #expect(!positives.isEmpty && manifest.metrics["like"]?["auc"] == nil && manifest.metrics["like"]?["logloss"] != nil)
+        #expect(try LoadedModel(path: model).manifest.metrics == manifest.metrics, "the model loads")
+    }
+
     @Test func `bad input does not create a missing model directory`() throws {
         let dir = TrainingFixture.temporaryDirectory("metarec-job-error")
         defer { try? FileManager.default.removeItem(atPath: dir) }

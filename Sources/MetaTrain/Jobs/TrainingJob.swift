@@ -179,13 +179,14 @@ public struct TrainingJob {
 }
 
 extension TaskMetrics {
-    /// The metrics present, by name (`auc`, `logloss`, `rmse`, `mae`).
+    /// The metrics present and defined, by name (`auc`, `logloss`, `rmse`, `mae`), for the model
+    /// manifest. A metric undefined on the validation rows (NaN: an AUC over one class, any metric
+    /// of no rows) is left out: JSON has no NaN, and the model must still be written.
     public var values: [String: Double] {
         var out: [String: Double] = [:]
-        if let auc { out["auc"] = auc }
-        if let logLoss { out["logloss"] = logLoss }
-        if let rmse { out["rmse"] = rmse }
-        if let mae { out["mae"] = mae }
+        for (name, value) in [("auc", auc), ("logloss", logLoss), ("rmse", rmse), ("mae", mae)] {
+            if let value, value.isFinite { out[name] = value }
+        }
         return out
     }
 }
