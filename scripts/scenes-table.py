@@ -6,14 +6,19 @@ and large scenes pooled, then all rows. Then, per seed, the paired bootstrap 95 
 (`metarec compare`, GAUC) of each scene-aware model − the joint MMoE on the small scenes' users
 (or, without small scenes, the smallest scene's) and on all users.
 
-Figures are computed from each model's scored rows (`metarec eval --scored-out`); a row's scene
-is its user's (every user of both datasets lives in one scene; checked). For the joint models
-they are checked against `metarec eval`'s own per-scene JSON (same rows, same definitions).
+Figures are computed from each model's scored rows (`metarec eval --scored-out`). The scene and
+task-key columns are the dataset config's (`scene:`, `task_key:`). Where every task key lives in
+one scene (the synthetic and ML-100K users), a row's scene is its key's; where keys span scenes
+(census crowds across class_of_worker), a scored row's scene is its test row's, by position (the
+base scored rows of each task follow the test file's order: checked), and GAUC
+and the CIs group by (key, scene). For the joint models the figures are checked against
+`metarec eval`'s own per-scene JSON (same rows, same definitions) where keys do not span scenes.
     usage: scenes-table.py DIR DATA SEED...
 """
 import csv
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -60,9 +65,32 @@ def gauc(rows):
     return total / weight if weight else None
 
 
-def read_scored(path):
+def read_scored(path, test_rows=None):
+    """(key, task, label, score) of a scored-rows file. With `test_rows` ([(key, scene)] of the rows
+    the file scored, in order), the key becomes `key|scene`, each row's scene taken by position."""
     with open(path) as f:
-        return [(r["user"], r["task"], float(r["label"]), float(r["score"])) for r in csv.DictReader(f)]
+        scored = [(r["user"], r["task"], float(r["label"]), float(r["score"])) for r in csv.DictReader(f)]
+    if test_rows is None:
+        return scored
+    tasks, n = list(dict.fromkeys(t for _, t, _, _ in scored)), len(test_rows)
+    assert len(scored) == len(tasks) * n, f"{path}: {len(scored)} scored rows for {n} test rows × {len(tasks)} tasks"
+    # Each task's rows are in the test file's order (`metarec eval --scored-out` writes a batch's rows task by task).
+    seen, out = defaultdict(int), []
+    for u, t, y, score in scored:
+        key, scene = test_rows[seen[t]]
+        assert u == key, f"{path}: {t} row {seen[t]} is of {u}, the test file's of {key}: no scene by position"
+        seen[t] += 1
+        out.append((f"{u}|{scene}", t, y, score))
+    return out
+
+
+def test_rows_of(data):
+    """[(task key, scene)] of the test file's rows, by the dataset config's column names."""
+    config = open(f"{data}/config.yaml").read()
+    scene_column = re.search(r"^scene: *(.+?) *$", config, re.M).group(1)
+    key_column = re.search(r"^task_key: *(.+?) *$", config, re.M).group(1)
+    with open(f"{data}/test.csv") as f:
+        return [(r[key_column], r[scene_column]) for r in csv.DictReader(f)]
 
 
 def figures(scored, scene_of, groups, task):
@@ -85,11 +113,18 @@ def cell(values):
 
 def main():
     directory, data, seeds = sys.argv[1], sys.argv[2], sys.argv[3:]
-    scene_of, rows_of = {}, defaultdict(int)
-    with open(f"{data}/test.csv") as f:
-        for r in csv.DictReader(f):
-            assert scene_of.setdefault(r["user_id"], r["scene"]) == r["scene"], f"user {r['user_id']} in two scenes"
-            rows_of[r["scene"]] += 1
+    test_rows, rows_of = test_rows_of(data), defaultdict(int)
+    scenes_of_key = defaultdict(set)
+    for key, scene in test_rows:
+        scenes_of_key[key].add(scene)
+        rows_of[scene] += 1
+    spanning = any(len(v) > 1 for v in scenes_of_key.values())
+    if spanning:  # group by (key, scene): scored rows get their scene by position
+        scene_of = {f"{k}|{scene}": scene for k, scene in test_rows}
+        positions = lambda members: [r for r in test_rows if r[1] in members]
+    else:
+        scene_of = {k: next(iter(v)) for k, v in scenes_of_key.items()}
+        positions = lambda members: None
     total = sum(rows_of.values())
     scenes = sorted(rows_of, key=lambda s: (-rows_of[s], s))
     small = {s for s in scenes if rows_of[s] < SMALL_SHARE * total}
@@ -111,14 +146,16 @@ def main():
     for seed in seeds:
         for model in archs:
             fine_tuned = model.endswith("_maml")
-            scored = read_scored(f"{directory}/{model}-{seed}.scored/{'finetuned' if fine_tuned else 'base'}.csv")
+            scored = read_scored(f"{directory}/{model}-{seed}.scored/{'finetuned' if fine_tuned else 'base'}.csv",
+                                 None if fine_tuned else positions(set(rows_of)))
+            assert not (spanning and fine_tuned), "fine-tuned rows are not in file order: no positional scenes"
             document = json.load(open(f"{directory}/{model}-{seed}.json"))
             # A fine-tuned document has one result per task and activity bucket: keep each task once.
             tasks = list(dict.fromkeys(r["task"] for r in document["results"]))
             for task_index, task in enumerate(tasks):
                 for name, value in figures(scored, scene_of, groups, task).items():
                     results[(model, task, name)].append(value)
-                if fine_tuned or "scenes" not in document:  # eval's per-scene block is of the base model
+                if fine_tuned or spanning or "scenes" not in document:  # eval's per-scene block: the base model's, by user
                     continue
                 for g in document["scenes"]["scenes"] + document["scenes"]["pools"]:
                     mine = results[(model, task, g["name"])][-1]
@@ -129,7 +166,7 @@ def main():
                         assert abs(mine[1] - theirs["gauc"]) < 1e-6, (model, seed, g["name"], mine, theirs)
         per_scene = []
         for s in scenes:
-            per_scene += read_scored(f"{directory}/per-scene-{s}-{seed}.scored/base.csv")
+            per_scene += read_scored(f"{directory}/per-scene-{s}-{seed}.scored/base.csv", positions({s}))
         for task in tasks:
             for name, value in figures(per_scene, scene_of, groups, task).items():
                 results[("per_scene", task, name)].append(value)
@@ -151,10 +188,10 @@ def main():
             line += "".join(f" {cell([v[1] for v in results[(m, task, name)]])} |" for m, _ in models)
             print(line)
     for baseline in ["mmoe", "per_scene"]:
-        confidence_intervals(directory, data, seeds, archs, scene_of, scenes, small, tasks, baseline)
+        confidence_intervals(directory, data, seeds, archs, scene_of, scenes, small, tasks, baseline, positions)
 
 
-def confidence_intervals(directory, data, seeds, archs, scene_of, scenes, small, tasks, baseline):
+def confidence_intervals(directory, data, seeds, archs, scene_of, scenes, small, tasks, baseline, positions):
     """Per seed and task, `metarec compare` of each scene-aware model's scored rows − the
     baseline's (the joint MMoE, or the per-scene models' rows together) on the users of the small
     scenes (or of the smallest scene) and on all users: GAUC difference with its paired bootstrap
@@ -170,18 +207,18 @@ def confidence_intervals(directory, data, seeds, archs, scene_of, scenes, small,
     with tempfile.TemporaryDirectory() as tmp:
         def subset(model, seed, members):
             fine_tuned = model.endswith("_maml")
-            sources = ([f"{directory}/per-scene-{s}-{seed}.scored/base.csv" for s in scenes] if model == "per_scene"
-                       else [f"{directory}/{model}-{seed}.scored/{'finetuned' if fine_tuned else 'base'}.csv"])
+            if model == "per_scene":
+                rows = [r for s in scenes for r in read_scored(f"{directory}/per-scene-{s}-{seed}.scored/base.csv", positions({s}))]
+            else:
+                rows = read_scored(f"{directory}/{model}-{seed}.scored/{'finetuned' if fine_tuned else 'base'}.csv",
+                                   None if fine_tuned else positions(set(scenes)))
             path = f"{tmp}/{model}-{seed}-{len(members)}.csv"
-            with open(path, "w") as out:
-                for i, source in enumerate(sources):
-                    with open(source) as f:
-                        header = f.readline()
-                        if i == 0:
-                            out.write(header)
-                        for line in f:
-                            if scene_of[line.split(",", 1)[0]] in members:
-                                out.write(line)
+            with open(path, "w", newline="") as out:
+                writer = csv.writer(out)
+                writer.writerow(["user", "task", "label", "score"])
+                for u, t, y, score in rows:
+                    if scene_of[u] in members:
+                        writer.writerow([u, t, repr(y), repr(score)])
             return path
         for model in contenders:
             for group_name, members in [(focus_name, focus), ("all", set(scenes))]:

@@ -10,10 +10,13 @@
 #   - with ARCHS including mmoe_maml / star_maml: the joint MMoE and STAR with MAML on (the
 #     dataset config's first-order MAML, task = user), scored fine-tuned on each user's support
 #     rows (`metarec eval --finetune on`),
-# on the synthetic multi-scene log (with each scene's oracle AUC) and on ML-100K-scenes. Small
-# scenes (< 5 % of the test rows) are pooled. Mean ± sd over SEEDS model seeds (the data is fixed).
-#   usage: scripts/scenes-table.sh [synthetic|ml100k ...]     (default: both)
-# ML-100K needs `make ml100k-scenes` first (ML100K_DIR, default .build-data).
+# on the synthetic multi-scene log (with each scene's oracle AUC), on ML-100K-scenes and on census
+# with scenes = class_of_worker (`metarec datasets census --scene class_of_worker`; task key = the
+# crowd, which spans scenes: GAUC is then per (crowd, scene)). Small scenes (< 5 % of the test
+# rows) are pooled. Mean ± sd over SEEDS model seeds (the data is fixed).
+#   usage: scripts/scenes-table.sh [synthetic|ml100k|census ...]     (default: all three)
+# ML-100K needs `make ml100k-scenes` first (ML100K_DIR, default .build-data); census reads
+# $METAREC_DATA/census-income-kdd/census-income.test.gz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${METAREC_BIN:-.build/release/metarec}
@@ -22,18 +25,20 @@ SEEDS=${SEEDS:-1 2 3}
 ARCHS=${ARCHS:-mmoe shared_bottom scene_experts star star_scene_experts}
 EPOCHS=${EPOCHS:-5}
 ML100K_DIR=${ML100K_DIR:-.build-data}
-DATASETS=("${@:-synthetic ml100k}")
+DATASETS=("${@:-synthetic ml100k census}")
+CENSUS_RAW=${METAREC_DATA:-../shared/data}/census-income-kdd/census-income.test.gz
 [ -x "$BIN" ] || { echo "no release binary at $BIN: run 'make build' first" >&2; exit 1; }
 mkdir -p "$OUT"
 
 # config.yaml of a dataset → a variant: architecture, seeds, meta off. Architecture
 # "scene_experts": the MMoE with 2 shared experts and 1 per scene (`model.scene_experts`; 2 + 1
-# was chosen over 4 + 1 on the synthetic validation split, 3 seeds), the scenes from $SCENES.
-# Architecture "star": the MMoE (4 shared experts) with STAR towers over $SCENES; "star_scene_experts":
+# was chosen over 4 + 1 on the synthetic validation split, 3 seeds), the scenes from $SCENE_LIST
+# (a YAML flow list of the quoted scene names).
+# Architecture "star": the MMoE (4 shared experts) with STAR towers over $SCENE_LIST; "star_scene_experts":
 # STAR towers over the scene experts' MMoE; "*_maml": the same with the dataset config's MAML kept on.
 variant() { # src arch seed dst
   local arch=$2 experts="experts: 4" meta="false"
-  local scene_list="[$(echo $SCENES | tr ' ' ',' | sed 's/,/, /g')]"
+  local scene_list=$SCENE_LIST
   case $arch in *_maml) meta=true; arch=${arch%_maml} ;; esac
   case $arch in
     scene_experts) arch=mmoe; experts="experts: 2\n  scene_experts: {per_scene: 1, scenes: $scene_list}" ;;
@@ -50,9 +55,9 @@ train_eval() { # config train validation test model [eval flags] → scenes JSON
   "$BIN" eval --model "$5" --data "$4" --format json --resamples 1 --scored-out "$5.scored" "${@:6}"
 }
 
-# Rows of one scene (column 'scene' by header name) of a CSV.
+# Rows of one scene (the column $SCENE_COLUMN, by header name) of a CSV.
 scene_rows() { # csv scene
-  awk -F, -v s="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "scene") c = i; print; next } $c == s' "$1"
+  awk -F, -v s="$2" -v col="$SCENE_COLUMN" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; print; next } $c == s' "$1"
 }
 
 for dataset in ${DATASETS[@]}; do
@@ -63,12 +68,18 @@ for dataset in ${DATASETS[@]}; do
     ml100k)
       data="$ML100K_DIR/ml100k-scenes"
       [ -f "$data/train.csv" ] || { echo "no $data: run 'make ml100k-scenes' first" >&2; exit 1; } ;;
+    census)
+      data="$OUT/census/data"
+      [ -f "$CENSUS_RAW" ] || { echo "census file not found: $CENSUS_RAW (set METAREC_DATA)" >&2; exit 1; }
+      [ -f "$data/train.csv" ] || "$BIN" datasets census --raw "$CENSUS_RAW" --scene class_of_worker --out "$data" >&2 ;;
     *) echo "unknown dataset $dataset" >&2; exit 1 ;;
   esac
   dir="$OUT/$dataset"
   mkdir -p "$dir"
-  scenes=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "scene") c = i; next } { print $c }' "$data/train.csv" | sort -u)
-  SCENES=$(echo $scenes)
+  SCENE_COLUMN=$(sed -n 's/^scene: *//p' "$data/config.yaml")
+  mapfile -t scenes < <(awk -F, -v col="$SCENE_COLUMN" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next } { print $c }' \
+                        "$data/train.csv" | sort -u)
+  SCENE_LIST="[$(printf '"%s", ' "${scenes[@]}" | sed 's/, $//')]"
   for seed in $SEEDS; do
     for arch in $ARCHS; do
       [ -f "$dir/$arch-$seed.json" ] && continue
@@ -78,7 +89,7 @@ for dataset in ${DATASETS[@]}; do
       train_eval "$dir/$arch-$seed.yaml" "$data/train.csv" "$data/validation.csv" "$data/test.csv" "$dir/$arch-$seed" \
           "${flags[@]}" > "$dir/$arch-$seed.json"
     done
-    for s in $scenes; do
+    for s in "${scenes[@]}"; do
       [ -f "$dir/per-scene-$s-$seed.json" ] && continue
       mkdir -p "$dir/split-$s"
       for split in train validation test; do scene_rows "$data/$split.csv" "$s" > "$dir/split-$s/$split.csv"; done
