@@ -66,7 +66,7 @@ def gauc(rows):
 
 
 def read_scored(path, test_rows=None):
-    """(key, task, label, score) of a scored-rows file. With `test_rows` ([(key, scene)] of the rows
+    """(key, task, label, score) of a scored-rows file. With `test_rows` ([(key, scene, labels)] of the rows
     the file scored, in order), the key becomes `key|scene`, each row's scene taken by position."""
     with open(path) as f:
         scored = [(r["user"], r["task"], float(r["label"]), float(r["score"])) for r in csv.DictReader(f)]
@@ -77,20 +77,21 @@ def read_scored(path, test_rows=None):
     # Each task's rows are in the test file's order (`metarec eval --scored-out` writes a batch's rows task by task).
     seen, out = defaultdict(int), []
     for u, t, y, score in scored:
-        key, scene = test_rows[seen[t]]
-        assert u == key, f"{path}: {t} row {seen[t]} is of {u}, the test file's of {key}: no scene by position"
+        key, scene, labels = test_rows[seen[t]]
+        assert u == key and float(labels[t]) == y, f"{path}: {t} row {seen[t]} is of {u} (label {y}), the test file's of {key} ({labels[t]}): no scene by position"
         seen[t] += 1
         out.append((f"{u}|{scene}", t, y, score))
     return out
 
 
 def test_rows_of(data):
-    """[(task key, scene)] of the test file's rows, by the dataset config's column names."""
+    """[(task key, scene, {label: value})] of the test file's rows, by the dataset config's column names."""
     config = open(f"{data}/config.yaml").read()
     scene_column = re.search(r"^scene: *(.+?) *$", config, re.M).group(1)
     key_column = re.search(r"^task_key: *(.+?) *$", config, re.M).group(1)
+    labels = re.findall(r"^  - \{name: ([^,]+), kind: (?:binary|regression)", config, re.M)
     with open(f"{data}/test.csv") as f:
-        return [(r[key_column], r[scene_column]) for r in csv.DictReader(f)]
+        return [(r[key_column], r[scene_column], {l: r[l] for l in labels}) for r in csv.DictReader(f)]
 
 
 def figures(scored, scene_of, groups, task):
@@ -115,12 +116,12 @@ def main():
     directory, data, seeds = sys.argv[1], sys.argv[2], sys.argv[3:]
     test_rows, rows_of = test_rows_of(data), defaultdict(int)
     scenes_of_key = defaultdict(set)
-    for key, scene in test_rows:
+    for key, scene, _ in test_rows:
         scenes_of_key[key].add(scene)
         rows_of[scene] += 1
     spanning = any(len(v) > 1 for v in scenes_of_key.values())
     if spanning:  # group by (key, scene): scored rows get their scene by position
-        scene_of = {f"{k}|{scene}": scene for k, scene in test_rows}
+        scene_of = {f"{k}|{scene}": scene for k, scene, _ in test_rows}
         positions = lambda members: [r for r in test_rows if r[1] in members]
     else:
         scene_of = {k: next(iter(v)) for k, v in scenes_of_key.items()}

@@ -48,7 +48,20 @@ extension Predictor {
         if c > 0 {
             for t in 0..<k where adaptedTasks & (1 << t) == 0 {
                 // The base towers are trained weights: a non-finite score here is the model's, not the request's.
-                _ = predict(tower: baseTower(t, scene: scene), task: t, rows: rows, workspace: &ws, into: &result)
+                // Each candidate is scored by its own scene's tower (as `metarec eval` scores a row), a run of
+                // equal scenes at a time; only adaptation needs one scene for the whole request.
+                var start = rows.lowerBound
+                while start < rows.upperBound {
+                    var end = rows.upperBound, runScene = -1
+                    if spec.starTowers != nil {
+                        runScene = Int(ws.network.starScenes[start])
+                        end = start + 1
+                        while end < rows.upperBound && Int(ws.network.starScenes[end]) == runScene { end += 1 }
+                    }
+                    _ = predict(tower: baseTower(t, scene: runScene), task: t, rows: start..<end, firstCandidate: start - rows.lowerBound,
+                                workspace: &ws, into: &result)
+                    start = end
+                }
             }
         }
         result.finetuned = adaptedTasks != 0
@@ -70,16 +83,17 @@ extension Predictor {
         return inRange ? nil : .outOfRange
     }
 
-    /// Scores `rows` of `ws.network.meta[t]` with `tower` into column `t` of `result.scores`
-    /// (read and written in place through strides); returns whether every score is finite.
-    func predict(tower: MLPParameters, task t: Int, rows: Range<Int>, workspace ws: inout PredictorWorkspace,
+    /// Scores `rows` of `ws.network.meta[t]` with `tower` into column `t` of `result.scores`, from
+    /// candidate `firstCandidate` of the request on (read and written in place through strides);
+    /// returns whether every score is finite.
+    func predict(tower: MLPParameters, task t: Int, rows: Range<Int>, firstCandidate: Int = 0, workspace ws: inout PredictorWorkspace,
                  into result: inout ScoreResult) -> Bool {
         let h = spec.metaWidth, k = tasks.count
         return ws.network.meta[t].withUnsafeBufferPointer { f in
             result.scores.withUnsafeMutableBufferPointer { out in
                 TowerObjective.predictions(tower, rows: rows.count, features: f.baseAddress! + rows.lowerBound * h,
                                            featureStride: h, kind: tasks[t].kind, activation: spec.activation,
-                                           into: out.baseAddress! + t, outputStride: k, workspace: &ws.scoring)
+                                           into: out.baseAddress! + firstCandidate * k + t, outputStride: k, workspace: &ws.scoring)
             }
         }
     }
@@ -90,9 +104,11 @@ extension Predictor {
         scene >= 0 && !sceneTowers.isEmpty ? sceneTowers[t][scene] : model.parameters.towers[t]
     }
 
-    /// The STAR scene of a request: that of its candidates (`rows` of the merged batch), the
-    /// scene of most of them when they differ (ties: the lower index; mostly unknown: −1, the
-    /// shared towers), as training takes a task's scene; −1 without STAR towers. Allocates nothing.
+    /// The STAR scene a request's adaptation uses: that of its candidates (`rows` of the merged
+    /// batch), the scene of most of them when they differ (ties: the lower index; mostly unknown:
+    /// −1, the shared towers), as training takes a task's scene; −1 without STAR towers. The
+    /// support rows it adapts on may come from any scene (the store keeps no scene). Base scores
+    /// use each candidate's own scene. Allocates nothing.
     func requestScene(rows: Range<Int>, scenes: [Int32]) -> Int {
         guard spec.starTowers != nil, !rows.isEmpty else { return -1 }
         let first = scenes[rows.lowerBound]

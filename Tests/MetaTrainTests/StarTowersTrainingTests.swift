@@ -6,8 +6,8 @@ import Testing
 
 /// STAR towers end to end: a tiny model with `model.star_towers` and MAML trained on a small
 /// synthetic-scenes log; the factors move, `metarec eval` scores each row with its scene's tower
-/// (the network pass and the fine-tuned evaluation's per-task towers agree). Serving refuses such
-/// a model (`ServingTests/StarTowersServingTests`).
+/// (the network pass and the fine-tuned evaluation's per-task towers agree). Serving is tested in
+/// `ServingTests/StarTowersServingTests`.
 @Suite struct StarTowersTrainingTests {
     @Test func `a STAR model trains with MAML and evaluates with its scenes' towers`() throws {
         let dir = TrainingFixture.temporaryDirectory("metarec-star")

@@ -132,4 +132,29 @@ import Testing
         #expect(checked == ["s01", "s02", "s03"], "requests of every scene: \(checked)")
         #expect(fineTuned > 0, "some requests were fine-tuned")
     }
+
+    /// A request whose candidates come from several scenes: unadapted, each candidate is scored
+    /// by its own scene's tower (as `metarec eval` scores a row), not by the majority scene's.
+    @Test func `a mixed-scene request's base scores use each candidate's own scene`() throws {
+        let (dir, loaded, test) = try Self.trainModel()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = loaded.config, spec = config.networkSpec, k = spec.taskCount, h = spec.metaWidth
+        let predictor = Predictor(model: ServingModel(loaded))
+        // Runs of s01, s02, s01, s03 (unknown to the factors), s02.
+        let rows = ["s01", "s01", "s02", "s01", "s03", "s02", "s02"].enumerated().map { i, scene in
+            test.filter { $0["scene"] == scene }[i]
+        }
+        let request = Self.request(user: rows[0]["user_id"]!, rows: rows, config: config)
+        let base = try predictor.score(request)
+        let f = try predictor.metaLayerInputs(of: request)
+        for (r, row) in rows.enumerated() {
+            let s = config.model.starTowers!.scenes.firstIndex(of: row["scene"]!) ?? -1
+            for t in 0..<k {
+                let tower = Tower(parameters: loaded.parameters.tower(ofTask: t, scene: s), kind: config.taskSpecs[t].kind, activation: spec.activation)
+                var scores: [Float] = [], ws = TowerWorkspace()
+                tower.predictions(Self.block(f, rows: rows.count, rowWidth: k * h, offset: t * h, width: h), into: &scores, workspace: &ws)
+                #expect(abs(base.scores[r * k + t] - scores[r]) < 1e-5, "row \(r) (\(row["scene"]!)) task \(t)")
+            }
+        }
+    }
 }

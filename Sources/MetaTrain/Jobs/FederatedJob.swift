@@ -168,7 +168,7 @@ public struct FederatedJob {
         support.write(to: store)
         try store.snapshot(to: directory.supportPath)
         var byTask: [String: [String: Double]] = [:]
-        for (task, m) in zip(config.labels, metrics) { byTask[task.name] = m.values }
+        for (task, m) in zip(config.labels, metrics) { byTask[task.name] = m.definedValues }
         let manifest = ModelManifest(
             modelVersion: version, dataFingerprint: profile.fingerprint.description,
             architecture: config.model.architecture.rawValue, parameterCount: parameters.parameterCount,

@@ -164,7 +164,7 @@ public struct TrainingJob {
         try support.snapshot(to: directory.supportPath)
         CrashPoint.reached("model.support-written")
         var metrics: [String: [String: Double]] = [:]
-        for (task, m) in zip(config.labels, report.validationMetrics) { metrics[task.name] = m.values }
+        for (task, m) in zip(config.labels, report.validationMetrics) { metrics[task.name] = m.definedValues }
         let manifest = ModelManifest(
             modelVersion: version, dataFingerprint: profile.fingerprint.description,
             architecture: config.model.architecture.rawValue, parameterCount: trainer.bestParameters.parameterCount,
@@ -179,14 +179,19 @@ public struct TrainingJob {
 }
 
 extension TaskMetrics {
-    /// The metrics present and defined, by name (`auc`, `logloss`, `rmse`, `mae`), for the model
-    /// manifest. A metric undefined on the validation rows (NaN: an AUC over one class, any metric
-    /// of no rows) is left out: JSON has no NaN, and the model must still be written.
+    /// The metrics present, by name (`auc`, `logloss`, `rmse`, `mae`); NaN where undefined (an
+    /// AUC over one class).
     public var values: [String: Double] {
         var out: [String: Double] = [:]
-        for (name, value) in [("auc", auc), ("logloss", logLoss), ("rmse", rmse), ("mae", mae)] {
-            if let value, value.isFinite { out[name] = value }
-        }
+        if let auc { out["auc"] = auc }
+        if let logLoss { out["logloss"] = logLoss }
+        if let rmse { out["rmse"] = rmse }
+        if let mae { out["mae"] = mae }
         return out
     }
+
+    /// ``values`` without the undefined ones, for the model manifest: a metric undefined on the
+    /// validation rows (NaN: an AUC over one class, any metric of no rows) is left out, as JSON
+    /// has no NaN and the model must still be written.
+    public var definedValues: [String: Double] { values.filter { $0.value.isFinite } }
 }

@@ -174,8 +174,9 @@ public final class DataParallelStep: @unchecked Sendable {
 
     /// The STAR scene of an in-batch task: the scene most of its rows lie in (ties: the lower
     /// index; −1, the shared tower, when most are of unknown scenes). A user lies in one scene
-    /// in every scene dataset here (`scripts/scenes-table.py` checks it); a task spanning scenes
-    /// adapts and is evaluated on its majority scene's tower, its other rows included.
+    /// in the synthetic and ML-100K scene logs; a task spanning scenes (a census crowd across
+    /// `class_of_worker`) adapts and is evaluated on its majority scene's tower, its other rows
+    /// included — not task = (user, scene), which DESIGN §7 allows and this does not build.
     static func scene(of task: InBatchTask, rowScenes: [Int32]) -> Int {
         var counts: [Int32: Int] = [:]
         for r in task.support { counts[rowScenes[r], default: 0] += 1 }
