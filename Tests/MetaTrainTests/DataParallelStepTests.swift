@@ -234,17 +234,7 @@ import Testing
         var spec = Self.spec
         spec.starTowers = StarTowers(column: 1, sceneKeys: [1000, 1001, 1002])
         var parameters = ModelParameters(spec: spec, seed: 8)
-        for k in parameters.starTowers.indices {
-            for s in parameters.starTowers[k].indices {
-                for l in parameters.starTowers[k][s].layers.indices {
-                    let seed = UInt64(100 * k + 10 * s + l)
-                    parameters.starTowers[k][s].layers[l].weight = randomTensor(parameters.starTowers[k][s].layers[l].weight.shape,
-                                                                                seed: seed).map { 1 + 0.5 * $0 }
-                    parameters.starTowers[k][s].layers[l].bias = randomTensor(parameters.starTowers[k][s].layers[l].bias.shape,
-                                                                              seed: seed + 7, scale: 0.3)
-                }
-            }
-        }
+        randomizeStarFactors(&parameters)
         var batch = randomBatch(rows: 16, layout: Self.layout, tasks: Self.tasks, taskKeys: 3, seed: 9)
         if scenePerTask {
             for b in 0..<batch.count { batch.categorical[b * 2 + 1] = [1000, 1002, 1004][Int(batch.taskKeys[b])] }

@@ -171,17 +171,7 @@ import Testing
     func `network gradients match finite differences through STAR towers`(architecture: NetworkSpec.Architecture, rows: Int) {
         let spec = Self.spec(architecture)
         var parameters = ModelParameters(spec: spec, seed: 11)
-        for k in parameters.starTowers.indices {
-            for s in parameters.starTowers[k].indices {
-                for l in parameters.starTowers[k][s].layers.indices {
-                    let seed = UInt64(100 * k + 10 * s + l)
-                    parameters.starTowers[k][s].layers[l].weight = randomTensor(parameters.starTowers[k][s].layers[l].weight.shape,
-                                                                                seed: seed).map { 1 + 0.5 * $0 }
-                    parameters.starTowers[k][s].layers[l].bias = randomTensor(parameters.starTowers[k][s].layers[l].bias.shape,
-                                                                              seed: seed + 7, scale: 0.3)
-                }
-            }
-        }
+        randomizeStarFactors(&parameters)
         for firstLayer in MultiTaskNetworkTests.firstLayers {
             MultiTaskNetworkTests.checkDenseGradients(spec, batch: randomBatch(rows: rows, layout: Self.layout, tasks: Self.tasks, seed: 5),
                                                       firstLayer: firstLayer, note: "STAR towers, \(rows) rows", parameters: parameters)

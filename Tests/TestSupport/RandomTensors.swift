@@ -1,3 +1,4 @@
+import ModelMath
 import TensorCore
 
 /// Seeded random tensors for tests.
@@ -26,5 +27,21 @@ public enum Reference {
             }
         }
         return c
+    }
+}
+
+/// Sets every STAR scene factor of `parameters` away from its 1 / 0 start (`W_s = 1 + 0.5·N`,
+/// `b_s = 0.3·N`, seeded by task, scene and layer), so gradient checks see the product rule at work.
+public func randomizeStarFactors(_ parameters: inout ModelParameters) {
+    for k in parameters.starTowers.indices {
+        for s in parameters.starTowers[k].indices {
+            for l in parameters.starTowers[k][s].layers.indices {
+                let seed = UInt64(100 * k + 10 * s + l)
+                parameters.starTowers[k][s].layers[l].weight = randomTensor(parameters.starTowers[k][s].layers[l].weight.shape,
+                                                                            seed: seed).map { 1 + 0.5 * $0 }
+                parameters.starTowers[k][s].layers[l].bias = randomTensor(parameters.starTowers[k][s].layers[l].bias.shape,
+                                                                          seed: seed + 7, scale: 0.3)
+            }
+        }
     }
 }
