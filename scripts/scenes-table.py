@@ -28,7 +28,8 @@ from collections import defaultdict
 SMALL_SHARE = 0.05
 LABELS = {"mmoe": "joint MMoE", "shared_bottom": "joint Shared-Bottom", "per_scene": "MMoE per scene",
           "scene_experts": "MMoE + scene experts", "star": "MMoE + STAR", "star_scene_experts": "scene experts + STAR",
-          "mmoe_maml": "MMoE + MAML (fine-tuned)", "star_maml": "STAR + MAML (fine-tuned)"}
+          "mmoe_maml": "MMoE + MAML (fine-tuned)", "star_maml": "STAR + MAML (fine-tuned)",
+          "private": "MMoE + private embeddings", "star_private": "STAR + private embeddings"}
 
 
 def auc(pairs):

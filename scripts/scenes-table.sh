@@ -7,6 +7,11 @@
 #     the shared experts and its scene's),
 #   - a joint MMoE with STAR towers (`model.star_towers`: a row's towers are W ⊙ W_s, b + b_s of
 #     its scene, Sheng et al. CIKM 2021), and STAR towers over the scene experts,
+#   - with ARCHS including private / star_private: the joint MMoE (or STAR) with scene-private
+#     embeddings for the features in $PRIVATE (`scene_private: true`; default per dataset, chosen
+#     before any run for what a scene changes the meaning of: ML-100K item_id and genres (taste
+#     per age group), census the detailed industry and occupation codes (how a job pays differs
+#     by class of worker); none on the synthetic log, whose scene features are numeric),
 #   - with ARCHS including mmoe_maml / star_maml: the joint MMoE and STAR with MAML on (the
 #     dataset config's first-order MAML, task = user), scored fine-tuned on each user's support
 #     rows (`metarec eval --finetune on`),
@@ -40,14 +45,23 @@ variant() { # src arch seed dst
   local arch=$2 experts="experts: 4" meta="false"
   local scene_list=$SCENE_LIST
   case $arch in *_maml) meta=true; arch=${arch%_maml} ;; esac
+  local private_edits=()
+  case $arch in *private)
+    [ -n "$PRIVATE" ] || { echo "architecture $arch needs PRIVATE (scene-private features) for this dataset" >&2; exit 1; }
+    for f in $PRIVATE; do private_edits+=(-e "s/{name: $f, kind:/{name: $f, scene_private: true, kind:/"); done
+    arch=${arch%private}; arch=${arch%_}; arch=${arch:-mmoe} ;;
+  esac
   case $arch in
     scene_experts) arch=mmoe; experts="experts: 2\n  scene_experts: {per_scene: 1, scenes: $scene_list}" ;;
     star) arch=mmoe; experts="experts: 4\n  star_towers: {scenes: $scene_list}" ;;
     star_scene_experts) arch=mmoe; experts="experts: 2\n  scene_experts: {per_scene: 1, scenes: $scene_list}\n  star_towers: true" ;;
   esac
-  sed -e "s/^meta: {enabled: true/meta: {enabled: $meta/" -e "s/architecture: mmoe/architecture: $arch/" \
+  sed "${private_edits[@]}" -e "s/^meta: {enabled: true/meta: {enabled: $meta/" -e "s/architecture: mmoe/architecture: $arch/" \
       -e "s/^  experts: 4$/  $experts/" \
       -e "s/^  seed: .*/  seed: $3/" -e "s/^  shared_bottom_layers: \(.*\)/  shared_bottom_layers: \1\n  seed: $3/" "$1" > "$4"
+  if [ ${#private_edits[@]} -gt 0 ] && [ "$(grep -c 'scene_private: true' "$4")" != "$(wc -w <<< "$PRIVATE")" ]; then
+    echo "the scene_private edit for '$PRIVATE' did not apply to $1" >&2; exit 1
+  fi
 }
 
 train_eval() { # config train validation test model [eval flags] → scenes JSON on stdout
@@ -73,6 +87,11 @@ for dataset in ${DATASETS[@]}; do
       [ -f "$CENSUS_RAW" ] || { echo "census file not found: $CENSUS_RAW (set METAREC_DATA)" >&2; exit 1; }
       [ -f "$data/train.csv" ] || "$BIN" datasets census --raw "$CENSUS_RAW" --scene class_of_worker --out "$data" >&2 ;;
     *) echo "unknown dataset $dataset" >&2; exit 1 ;;
+  esac
+  case $dataset in
+    ml100k) PRIVATE=${PRIVATE_ML100K:-item_id genres} ;;
+    census) PRIVATE=${PRIVATE_CENSUS:-detailed_industry_recode detailed_occupation_recode} ;;
+    *) PRIVATE="" ;;
   esac
   dir="$OUT/$dataset"
   mkdir -p "$dir"

@@ -7,10 +7,26 @@ extension ModelConfig {
         public var name: String
         /// How the column is encoded. YAML `kind` plus the kind's own keys.
         public var kind: FeatureKind
+        /// Scene-private embeddings (cross-domain ranking, `docs/DESIGN.md` §7): a value's key
+        /// also depends on the row's scene, ``FeatureKey/scoped(_:scene:)``, so each scene
+        /// learns its own embedding row for it. Categorical and multi-categorical features of a
+        /// config with a `scene` column, not the scene column itself. YAML `scene_private`,
+        /// default `false` (one row per value, shared by every scene).
+        public var scenePrivate: Bool
 
-        public init(name: String, kind: FeatureKind) {
+        public init(name: String, kind: FeatureKind, scenePrivate: Bool = false) {
             self.name = name
             self.kind = kind
+            self.scenePrivate = scenePrivate
+        }
+
+        private enum CodingKeys: String, CodingKey { case name, kind, scenePrivate }
+
+        /// Decodes a feature; `scenePrivate` is optional (encodings written before it existed).
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(name: try c.decode(String.self, forKey: .name), kind: try c.decode(FeatureKind.self, forKey: .kind),
+                      scenePrivate: try c.decodeIfPresent(Bool.self, forKey: .scenePrivate) ?? false)
         }
     }
 

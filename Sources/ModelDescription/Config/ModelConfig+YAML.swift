@@ -21,6 +21,7 @@ extension ModelConfig {
             case .numeric(let normalization):
                 fields.append("normalization: \(normalization.rawValue)")
             }
+            if f.scenePrivate { fields.append("scene_private: true") }
             out += "  - {\(fields.joined(separator: ", "))}\n"
         }
         out += "labels:\n"

@@ -36,6 +36,15 @@ extension FeatureEncoder {
                 s.multi[f].append(plan.hasher.hash(part))
             }
         }
+        if let scenePlan {
+            let scene = s.categorical[scenePlan.sceneIndex]
+            for f in 0..<s.categorical.count where scenePlan.categorical[f] {
+                s.categorical[f] = FeatureKey.scoped(s.categorical[f], scene: scene)
+            }
+            for f in 0..<s.multi.count where scenePlan.multi[f] {
+                for i in 0..<s.multi[f].count { s.multi[f][i] = FeatureKey.scoped(s.multi[f][i], scene: scene) }
+            }
+        }
         for plan in numericPlans {
             appendNumeric(try number(fields[plan.slot], slot: plan.slot), plan: plan, to: &s)
         }

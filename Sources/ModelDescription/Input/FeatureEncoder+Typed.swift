@@ -94,6 +94,7 @@ extension FeatureEncoder {
             }
         }
         appendMultiCategorical(slots, rows: rows, to: &batch)
+        if let scenePlan { Self.scope(&batch, rows: start..<(start + rows), plan: scenePlan) }
         let fn = numericPlans.count
         batch.numeric.withUnsafeMutableBufferPointer { out in
             for (f, plan) in numericPlans.enumerated() {
@@ -144,6 +145,23 @@ extension FeatureEncoder {
         }
     }
 
+    /// Replaces the scene-private keys of `rows` (already hashed) by their scoped keys,
+    /// ``FeatureKey/scoped(_:scene:)`` with each row's scene key. The rows' multi-categorical
+    /// keys must be closed (their offsets written).
+    @inline(__always)
+    static func scope(_ batch: inout EncodedBatch, rows: Range<Int>, plan: ScenePlan) {
+        let fc = batch.categoricalWidth
+        for r in rows {
+            let scene = batch.categorical[r * fc + plan.sceneIndex]
+            for f in 0..<fc where plan.categorical[f] {
+                batch.categorical[r * fc + f] = FeatureKey.scoped(batch.categorical[r * fc + f], scene: scene)
+            }
+            for f in 0..<plan.multi.count where plan.multi[f] {
+                batch.multiCategorical[f].transformKeys(ofRow: r) { FeatureKey.scoped($0, scene: scene) }
+            }
+        }
+    }
+
     /// Writes `value(field of row r)` to `out[r·stride]` for every row (computed once for a
     /// constant column); returns the first row whose value throws, and stops there.
     @inline(__always)
@@ -169,6 +187,7 @@ extension FeatureEncoder {
     private func appendRow(typed fields: UnsafeBufferPointer<Field>, to batch: inout EncodedBatch) throws(FeatureEncoderError) {
         let taskKey = taskHasher.hash(Self.text(fields[taskSlot], slot: taskSlot))
         let timestamp: Int64 = if let timeSlot { try self.timestamp(fields[timeSlot], slot: timeSlot) } else { 0 }
+        let row = batch.count
         for plan in categoricalPlans {
             batch.categorical.append(plan.hasher.hash(Self.text(fields[plan.slot], slot: plan.slot)))
         }
@@ -178,6 +197,7 @@ extension FeatureEncoder {
             }
             batch.multiCategorical[f].endRow()
         }
+        if let scenePlan { Self.scope(&batch, rows: row..<(row + 1), plan: scenePlan) }
         for plan in numericPlans {
             batch.numeric.append(normalized(try number(fields[plan.slot], slot: plan.slot), plan: plan))
         }

@@ -13,6 +13,7 @@ import ModelMath
 /// binary label       0 / 1 (also 0.0 / 1.0, true / false); empty = missing → NaN
 /// regression label   any finite number; empty = missing → NaN
 /// task key           FeatureKey.hash(task_key column name, value)
+/// scene_private      FeatureKey.scoped(key, scene column's key of the row)   (categorical, multi)
 /// time               integer or decimal seconds, rounded down to Int64; required when configured
 /// ```
 /// Leading and trailing ASCII spaces and tabs around numbers, labels and timestamps are ignored;
@@ -36,6 +37,16 @@ public struct FeatureEncoder: Sendable {
     let multiPlans: [MultiCategoricalPlan]
     let numericPlans: [NumericPlan]
     let labelPlans: [LabelPlan]
+    /// The scene-private features, or `nil` when no feature is (``ModelConfig/Feature/scenePrivate``).
+    let scenePlan: ScenePlan?
+
+    /// Which keys depend on the row's scene: the scene column's index among the categorical
+    /// plans, and per categorical / multi-categorical plan whether its keys are scoped.
+    struct ScenePlan: Sendable {
+        let sceneIndex: Int
+        let categorical: [Bool]
+        let multi: [Bool]
+    }
 
     struct CategoricalPlan: Sendable {
         let slot: Int
@@ -112,6 +123,12 @@ public struct FeatureEncoder: Sendable {
         }
         categoricalPlans = categorical
         multiPlans = multi
+        if config.features.contains(where: \.scenePrivate), let sceneIndex = config.sceneCategoricalIndex {
+            scenePlan = ScenePlan(sceneIndex: sceneIndex, categorical: config.categoricalFeatures.map(\.scenePrivate),
+                                  multi: config.multiCategoricalFeatures.map(\.scenePrivate))
+        } else {
+            scenePlan = nil
+        }
         numericPlans = numeric
         labelPlans = config.labels.map { LabelPlan(slot: slot($0.name), kind: $0.kind) }
         self.columns = columns

@@ -34,6 +34,18 @@ public enum FeatureKey {
         FeatureKeyHasher(feature: feature).hash(value)
     }
 
+    /// The key of a scene-private feature's value in scene `scene` (``ModelConfig/Feature/scenePrivate``):
+    ///
+    /// ```
+    /// scoped(key, scene) = fmix64(key ⊕ scene · 0x9E3779B97F4A7C15)
+    /// ```
+    /// For a fixed scene a bijection of `key` (so two values of one scene never share a row
+    /// unless their keys did), and the same value gets unrelated keys in different scenes.
+    @inlinable @inline(__always)
+    public static func scoped(_ key: UInt64, scene: UInt64) -> UInt64 {
+        finalize(key ^ (scene &* 0x9E37_79B9_7F4A_7C15))
+    }
+
     /// FNV-1a over `bytes`, continuing from `state`.
     @inlinable @inline(__always)
     static func fnv1a(_ state: UInt64, _ bytes: UnsafeRawBufferPointer) -> UInt64 {

@@ -265,4 +265,9 @@ public struct MultiCategoricalColumn: Sendable, Equatable {
 
     /// Closes the row being built.
     package mutating func endRow() { offsets.append(Int32(keys.count)) }
+
+    /// Replaces each key of row `b` by `transform(key)` (weights and offsets unchanged).
+    package mutating func transformKeys(ofRow b: Int, _ transform: (UInt64) -> UInt64) {
+        for i in Int(offsets[b])..<Int(offsets[b + 1]) { keys[i] = transform(keys[i]) }
+    }
 }
