@@ -7,8 +7,9 @@
 #     the shared experts and its scene's),
 #   - a joint MMoE with STAR towers (`model.star_towers`: a row's towers are W ⊙ W_s, b + b_s of
 #     its scene, Sheng et al. CIKM 2021), and STAR towers over the scene experts,
-#   - with ARCHS including private / star_private: the joint MMoE (or STAR) with scene-private
-#     embeddings for the features in $PRIVATE (`scene_private: true`; default per dataset, chosen
+#   - with ARCHS including private / star_private / residual: the joint MMoE (or STAR) with
+#     scene-private embeddings for the features in $PRIVATE (`scene_embedding: private`; residual:
+#     `shared_and_private`, a shared and a private block each; default per dataset, chosen
 #     before any run for what a scene changes the meaning of: ML-100K item_id and genres (taste
 #     per age group), census the detailed industry and occupation codes (how a job pays differs
 #     by class of worker); none on the synthetic log, whose scene features are numeric),
@@ -46,10 +47,12 @@ variant() { # src arch seed dst
   local scene_list=$SCENE_LIST
   case $arch in *_maml) meta=true; arch=${arch%_maml} ;; esac
   local private_edits=()
-  case $arch in *private)
+  local scope=private
+  case $arch in *private|residual)
     [ -n "$PRIVATE" ] || { echo "architecture $arch needs PRIVATE (scene-private features) for this dataset" >&2; exit 1; }
-    for f in $PRIVATE; do private_edits+=(-e "s/{name: $f, kind:/{name: $f, scene_private: true, kind:/"); done
-    arch=${arch%private}; arch=${arch%_}; arch=${arch:-mmoe} ;;
+    [ "$arch" = residual ] && scope=shared_and_private
+    for f in $PRIVATE; do private_edits+=(-e "s/{name: $f, kind:/{name: $f, scene_embedding: $scope, kind:/"); done
+    arch=${arch%private}; arch=${arch%residual}; arch=${arch%_}; arch=${arch:-mmoe} ;;
   esac
   case $arch in
     scene_experts) arch=mmoe; experts="experts: 2\n  scene_experts: {per_scene: 1, scenes: $scene_list}" ;;
@@ -59,8 +62,8 @@ variant() { # src arch seed dst
   sed "${private_edits[@]}" -e "s/^meta: {enabled: true/meta: {enabled: $meta/" -e "s/architecture: mmoe/architecture: $arch/" \
       -e "s/^  experts: 4$/  $experts/" \
       -e "s/^  seed: .*/  seed: $3/" -e "s/^  shared_bottom_layers: \(.*\)/  shared_bottom_layers: \1\n  seed: $3/" "$1" > "$4"
-  if [ ${#private_edits[@]} -gt 0 ] && [ "$(grep -c 'scene_private: true' "$4")" != "$(wc -w <<< "$PRIVATE")" ]; then
-    echo "the scene_private edit for '$PRIVATE' did not apply to $1" >&2; exit 1
+  if [ ${#private_edits[@]} -gt 0 ] && [ "$(grep -c "scene_embedding: $scope" "$4")" != "$(wc -w <<< "$PRIVATE")" ]; then
+    echo "the scene_embedding edit for '$PRIVATE' did not apply to $1" >&2; exit 1
   fi
 }
 

@@ -1,14 +1,24 @@
 import ModelMath
 
 extension ModelConfig {
-    /// The categorical features, in config order (the model's `Fc` embedding lookups).
+    /// The categorical input blocks (the model's `Fc` embedding lookups): the categorical
+    /// features in config order, then, for each `scene_embedding: shared_and_private` one, its
+    /// private block (the same name and column, ``SceneEmbedding/private``).
     public var categoricalFeatures: [Feature] {
-        features.filter { if case .categorical = $0.kind { true } else { false } }
+        Self.withPrivateBlocks(features.filter { if case .categorical = $0.kind { true } else { false } })
     }
 
-    /// The multi-categorical features, in config order (`Fm` pooled lookups).
+    /// The multi-categorical input blocks (`Fm` pooled lookups), ordered like
+    /// ``categoricalFeatures``.
     public var multiCategoricalFeatures: [Feature] {
-        features.filter { if case .multiCategorical = $0.kind { true } else { false } }
+        Self.withPrivateBlocks(features.filter { if case .multiCategorical = $0.kind { true } else { false } })
+    }
+
+    /// `features` followed by a private copy of each `shared_and_private` one.
+    private static func withPrivateBlocks(_ features: [Feature]) -> [Feature] {
+        features + features.filter { $0.sceneEmbedding == .sharedAndPrivate }.map {
+            Feature(name: $0.name, kind: $0.kind, sceneEmbedding: .private)
+        }
     }
 
     /// The numeric features, in config order (`Fn` columns).

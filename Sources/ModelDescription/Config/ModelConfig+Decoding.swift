@@ -96,9 +96,9 @@ extension ModelConfig {
     }
 
     private static func decodeFeature(_ node: ConfigNode) throws(ConfigError) -> Feature {
-        let m = try node.mapping(allowed: ["name", "kind", "separator", "pooling", "normalization", "scene_private"])
+        let m = try node.mapping(allowed: ["name", "kind", "separator", "pooling", "normalization", "scene_embedding"])
         let name = try m.required("name").string()
-        let scenePrivate = try m.bool("scene_private", default: false)
+        let sceneEmbedding = try m.choice("scene_embedding", default: SceneEmbedding.shared)
         let kindNode = try m.required("kind")
         let kindName = try kindNode.string()
         // Keys that belong to another kind are reported as unknown for this one.
@@ -112,14 +112,14 @@ extension ModelConfig {
         switch kindName {
         case "categorical":
             try reject(["separator", "pooling", "normalization"])
-            return Feature(name: name, kind: .categorical, scenePrivate: scenePrivate)
+            return Feature(name: name, kind: .categorical, sceneEmbedding: sceneEmbedding)
         case "multi_categorical":
             try reject(["normalization"])
             return Feature(name: name, kind: .multiCategorical(
                 separator: try m.string("separator", default: "|"),
-                pooling: try m.choice("pooling", default: Pooling.mean)), scenePrivate: scenePrivate)
+                pooling: try m.choice("pooling", default: Pooling.mean)), sceneEmbedding: sceneEmbedding)
         case "numeric":
-            try reject(["separator", "pooling", "scene_private"])
+            try reject(["separator", "pooling", "scene_embedding"])
             return Feature(name: name, kind: .numeric(
                 normalization: try m.choice("normalization", default: Normalization.standard)))
         default:

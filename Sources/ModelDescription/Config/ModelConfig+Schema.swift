@@ -7,27 +7,42 @@ extension ModelConfig {
         public var name: String
         /// How the column is encoded. YAML `kind` plus the kind's own keys.
         public var kind: FeatureKind
-        /// Scene-private embeddings (cross-domain ranking, `docs/DESIGN.md` §7): a value's key
-        /// also depends on the row's scene, ``FeatureKey/scoped(_:scene:)``, so each scene
-        /// learns its own embedding row for it. Categorical and multi-categorical features of a
-        /// config with a `scene` column, not the scene column itself. YAML `scene_private`,
-        /// default `false` (one row per value, shared by every scene).
-        public var scenePrivate: Bool
+        /// Whose embedding rows the feature's values read (cross-domain ranking,
+        /// `docs/DESIGN.md` §Cross-domain): ``SceneEmbedding``. YAML `scene_embedding`, default
+        /// `shared`.
+        public var sceneEmbedding: SceneEmbedding
 
-        public init(name: String, kind: FeatureKind, scenePrivate: Bool = false) {
+        public init(name: String, kind: FeatureKind, sceneEmbedding: SceneEmbedding = .shared) {
             self.name = name
             self.kind = kind
-            self.scenePrivate = scenePrivate
+            self.sceneEmbedding = sceneEmbedding
         }
 
-        private enum CodingKeys: String, CodingKey { case name, kind, scenePrivate }
+        private enum CodingKeys: String, CodingKey { case name, kind, sceneEmbedding }
 
-        /// Decodes a feature; `scenePrivate` is optional (encodings written before it existed).
+        /// Decodes a feature; `sceneEmbedding` is optional (encodings written before it existed).
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             self.init(name: try c.decode(String.self, forKey: .name), kind: try c.decode(FeatureKind.self, forKey: .kind),
-                      scenePrivate: try c.decodeIfPresent(Bool.self, forKey: .scenePrivate) ?? false)
+                      sceneEmbedding: try c.decodeIfPresent(SceneEmbedding.self, forKey: .sceneEmbedding) ?? .shared)
         }
+    }
+
+    /// Shared or scene-private embedding rows for a categorical or multi-categorical feature of
+    /// a config with a `scene` column (not the scene column itself). A *private* key is the
+    /// value's key scoped by the row's scene key, ``FeatureKey/scoped(_:scene:)``, so each scene
+    /// learns its own row for the value from its own rows only.
+    public enum SceneEmbedding: String, Sendable, Equatable, Codable, CaseIterable {
+        /// One row per value, for every scene (the default). YAML `shared`.
+        case shared
+        /// One row per value and scene: the feature's input block is the scene's row (TRS's
+        /// private embeddings for scene features). YAML `private`.
+        case `private`
+        /// Both: the feature's block reads the shared row, and a second block, appended after
+        /// every feature of its kind (``ModelConfig/categoricalFeatures``), the scene's private
+        /// row, so the first layer sees `[e(v) | e_s(v)]`: a scene residual on a shared row,
+        /// the embedding analogue of STAR's towers. Adds `d` to `D`. YAML `shared_and_private`.
+        case sharedAndPrivate = "shared_and_private"
     }
 
     /// How a feature column becomes model input.

@@ -187,9 +187,9 @@ private struct Validator {
             try check(c.categoricalFeatures.contains { $0.name == scene }, "scene",
                       "\"\(scene)\" must be a feature of kind categorical")
         }
-        for (i, f) in c.features.enumerated() where f.scenePrivate {
-            let path = "features[\(i)].scene_private"
-            try check(c.scene != nil, path, "\"\(f.name)\" is scene-private, but there is no top-level scene column")
+        for (i, f) in c.features.enumerated() where f.sceneEmbedding != .shared {
+            let path = "features[\(i)].scene_embedding"
+            try check(c.scene != nil, path, "\"\(f.name)\" has scene-private rows, but there is no top-level scene column")
             try check(f.name != c.scene, path, "\"\(f.name)\" is the scene column itself; its rows are already one per scene")
         }
     }

@@ -21,7 +21,7 @@ extension ModelConfig {
             case .numeric(let normalization):
                 fields.append("normalization: \(normalization.rawValue)")
             }
-            if f.scenePrivate { fields.append("scene_private: true") }
+            if f.sceneEmbedding != .shared { fields.append("scene_embedding: \(f.sceneEmbedding.rawValue)") }
             out += "  - {\(fields.joined(separator: ", "))}\n"
         }
         out += "labels:\n"

@@ -13,7 +13,8 @@ import ModelMath
 /// binary label       0 / 1 (also 0.0 / 1.0, true / false); empty = missing → NaN
 /// regression label   any finite number; empty = missing → NaN
 /// task key           FeatureKey.hash(task_key column name, value)
-/// scene_private      FeatureKey.scoped(key, scene column's key of the row)   (categorical, multi)
+/// scene_embedding    private: FeatureKey.scoped(key, the row's scene column key)   (categorical, multi)
+///                    shared_and_private: the shared key, and the private one in an extra block
 /// time               integer or decimal seconds, rounded down to Int64; required when configured
 /// ```
 /// Leading and trailing ASCII spaces and tabs around numbers, labels and timestamps are ignored;
@@ -37,7 +38,7 @@ public struct FeatureEncoder: Sendable {
     let multiPlans: [MultiCategoricalPlan]
     let numericPlans: [NumericPlan]
     let labelPlans: [LabelPlan]
-    /// The scene-private features, or `nil` when no feature is (``ModelConfig/Feature/scenePrivate``).
+    /// The scene-private blocks, or `nil` when there are none (``ModelConfig/SceneEmbedding``).
     let scenePlan: ScenePlan?
 
     /// Which keys depend on the row's scene: the scene column's index among the categorical
@@ -121,11 +122,21 @@ public struct FeatureEncoder: Sendable {
                 numeric.append(.init(slot: s, normalization: normalization, mean: m?.mean ?? 0, inverseStd: 1 / std))
             }
         }
+        // The private blocks of `shared_and_private` features read their feature's column again.
+        for f in config.categoricalFeatures.dropFirst(categorical.count) {
+            categorical.append(.init(slot: slot(f.name), hasher: FeatureKeyHasher(feature: f.name)))
+        }
+        for f in config.multiCategoricalFeatures.dropFirst(multi.count) {
+            guard case .multiCategorical(let separator, _) = f.kind else { preconditionFailure("a multi-categorical block of kind \(f.kind)") }
+            multi.append(.init(slot: slot(f.name), hasher: FeatureKeyHasher(feature: f.name), separator: Array(separator.utf8)))
+        }
         categoricalPlans = categorical
         multiPlans = multi
-        if config.features.contains(where: \.scenePrivate), let sceneIndex = config.sceneCategoricalIndex {
-            scenePlan = ScenePlan(sceneIndex: sceneIndex, categorical: config.categoricalFeatures.map(\.scenePrivate),
-                                  multi: config.multiCategoricalFeatures.map(\.scenePrivate))
+        let categoricalBlocks = config.categoricalFeatures, multiBlocks = config.multiCategoricalFeatures
+        if (categoricalBlocks + multiBlocks).contains(where: { $0.sceneEmbedding == .private }),
+           let sceneIndex = config.sceneCategoricalIndex {
+            scenePlan = ScenePlan(sceneIndex: sceneIndex, categorical: categoricalBlocks.map { $0.sceneEmbedding == .private },
+                                  multi: multiBlocks.map { $0.sceneEmbedding == .private })
         } else {
             scenePlan = nil
         }

@@ -34,7 +34,7 @@ public enum FeatureKey {
         FeatureKeyHasher(feature: feature).hash(value)
     }
 
-    /// The key of a scene-private feature's value in scene `scene` (``ModelConfig/Feature/scenePrivate``):
+    /// The key of a scene-private feature's value in scene `scene` (``ModelConfig/SceneEmbedding``):
     ///
     /// ```
     /// scoped(key, scene) = fmix64(key ⊕ scene · 0x9E3779B97F4A7C15)
