@@ -54,3 +54,41 @@ import Testing
 
     }
 }
+
+/// A warm start keeps per-scene parameters by position: a config listing the scenes in another
+/// order is refused, naming the key, instead of loading one scene's factors into another's.
+@Suite struct SceneWarmStartTests {
+    @Test func `a warm start with the scenes in another order is refused; the same list and switching STAR on are not`() throws {
+        let dir = TrainingFixture.temporaryDirectory("metarec-star-warm")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = dir + "/data"
+        try SceneSyntheticDataset.write(try SceneSyntheticConfig(scenes: 3, zipfExponent: 1.5, users: 30, rows: 800, seed: 5), to: data)
+        var config = try ModelConfig.load(yamlFile: data + "/config.yaml")
+        config.model.embeddingDimension = 4
+        config.model.experts = 2
+        config.model.expertLayers = [8]
+        config.model.towerLayers = [4]
+        config.training.epochs = 1
+        config.meta.enabled = false
+        func train(_ config: ModelConfig, name: String, from initial: String?) throws {
+            try config.validate()
+            let path = dir + "/\(name).yaml"
+            try config.yamlString().write(toFile: path, atomically: true, encoding: .utf8)
+            var job = TrainingJob(configPath: path, trainingPath: data + "/train.csv", validationPath: nil, outputDirectory: dir + "/" + name)
+            job.initialModel = initial
+            try job.run(progress: ProgressReporter(quiet: true))
+        }
+        try train(config, name: "plain", from: nil)
+        config.model.starTowers = .init(scenes: ["s01", "s02", "s03"])
+        try train(config, name: "star", from: dir + "/plain")  // switching STAR on over a plain model
+        try train(config, name: "again", from: dir + "/star")  // the same list
+        config.model.starTowers = .init(scenes: ["s02", "s01", "s03"])
+        #expect {
+            try train(config, name: "reordered", from: dir + "/star")
+        } throws: { error in
+            guard case ConfigError.invalidValue(_, let keyPath, _, let reason) = error else { return false }
+            return keyPath == "--init" && reason.contains("model.star_towers.scenes") && reason.contains("same order")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/reordered/CURRENT"), "nothing was published")
+    }
+}

@@ -67,6 +67,10 @@ public struct TrainingJob {
         var initialParameters: ModelParameters? = nil
         if let initialModel {
             let directory = try ModelDirectory.resolve(initialModel)
+            let source = try ModelConfig.load(yamlFile: directory.configPath)
+            if let mismatch = config.sceneMismatch(warmStartingFrom: source) {
+                throw ConfigError.invalidValue(source: configPath, keyPath: "--init", line: nil, reason: mismatch)
+            }
             initialParameters = try directory.readParameters(like: ModelParameters(spec: config.networkSpec, seed: config.model.seed),
                                                              warmStart: true).0
             try store.restore(from: directory.embeddingsPath)
