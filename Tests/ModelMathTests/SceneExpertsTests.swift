@@ -126,20 +126,30 @@ import Testing
 
     @Test(arguments: [[24], [9, 16]], gateKinds)
     func `the packed inference bottom masks as the training bottom does`(widths: [Int], gates: SceneExperts.Gates) {
+        // Scenes interleaved (every block multiplied whole), one scene (only its columns
+        // multiplied), and a run of scene 0 then unknown rows (two runs in a block).
+        var oneScene = Self.batch(rows: 29, seed: 4), twoRuns = Self.batch(rows: 29, seed: 6)
+        for r in 0..<29 {
+            oneScene.categorical[r * oneScene.categoricalWidth + 1] = Self.keys[2]
+            twoRuns.categorical[r * twoRuns.categoricalWidth + 1] = r < 10 ? Self.keys[0] : Self.unknown
+        }
+        let batches = [("interleaved", Self.batch(rows: 29, seed: 3)), ("one scene", oneScene), ("two runs", twoRuns)]
         for activation in [Activation.relu, .tanh] {
             for rowBlocks in [true, false] {
-                let spec = Self.spec(activation, widths: widths, gates: gates)
-                let parameters = ModelParameters(spec: spec, seed: 17)
-                let table = DictionaryEmbeddingTable(dimension: 4), batch = Self.batch(rows: 29, seed: 3)
-                var reference = NetworkWorkspace()
-                MultiTaskNetwork.forwardBottom(parameters, spec: spec, layout: Self.layout, batch: batch, table: table,
-                                               createEmbeddings: true, workspace: &reference)
-                var packed = NetworkWorkspace()
-                PackedBottom(parameters, spec: spec)
-                    .forward(batch: batch, layout: Self.layout, table: table, workspace: &packed, rowBlocks: rowBlocks)
-                for k in 0..<spec.taskCount {
-                    expectClose(packed.meta[k], reference.meta[k], rtol: 1e-5, atol: 1e-5,
-                                "\(widths) \(activation) \(gates) gates, blocks \(rowBlocks) task \(k)")
+                for (name, batch) in batches {
+                    let spec = Self.spec(activation, widths: widths, gates: gates)
+                    let parameters = ModelParameters(spec: spec, seed: 17)
+                    let table = DictionaryEmbeddingTable(dimension: 4)
+                    var reference = NetworkWorkspace()
+                    MultiTaskNetwork.forwardBottom(parameters, spec: spec, layout: Self.layout, batch: batch, table: table,
+                                                   createEmbeddings: true, workspace: &reference)
+                    var packed = NetworkWorkspace()
+                    PackedBottom(parameters, spec: spec)
+                        .forward(batch: batch, layout: Self.layout, table: table, workspace: &packed, rowBlocks: rowBlocks)
+                    for k in 0..<spec.taskCount {
+                        expectClose(packed.meta[k], reference.meta[k], rtol: 1e-5, atol: 1e-5,
+                                    "\(widths) \(activation) \(gates) gates, \(name), blocks \(rowBlocks) task \(k)")
+                    }
                 }
             }
         }

@@ -235,8 +235,29 @@ extension MultiTaskNetwork {
         }
     }
 
+    /// Backward of ``maskedSceneGateLogits(_:task:scenes:layout:workspace:)`` from `ws.dGateLogits`
+    /// `(B, E)`: each scene's gate (and the unknown scene's) over every row, the other rows' gradient 0.
+    static func maskedSceneGatesBackward(
+        _ parameters: ModelParameters, task k: Int, scenes: SceneExperts, layout: InputLayout,
+        gradients: inout ModelParameters, dx: inout Tensor, workspace ws: inout NetworkWorkspace
+    ) {
+        for g in 0...scenes.sceneCount {
+            let known = g < scenes.sceneCount
+            let layer = known ? parameters.sceneGates[k][g] : parameters.gates[k]
+            ws.groupLogits.resize(rows: ws.scenes.count, columns: layer.outputs)
+            maskedSceneGateGradient(group: g, scenes: scenes, workspace: &ws)
+            if known {
+                firstLayerBackward(layer, group: nil, dOutput: ws.groupLogits, gradient: &gradients.sceneGates[k][g],
+                                   layout: layout, dx: &dx, workspace: &ws)
+            } else {
+                firstLayerBackward(layer, group: nil, dOutput: ws.groupLogits, gradient: &gradients.gates[k],
+                                   layout: layout, dx: &dx, workspace: &ws)
+            }
+        }
+    }
+
     /// `ws.groupLogits` `(B, n)`: group `g`'s gate's share of `ws.dGateLogits` (0 on other rows).
-    static func maskedSceneGateGradient(group g: Int, scenes: SceneExperts, workspace ws: inout NetworkWorkspace) {
+    private static func maskedSceneGateGradient(group g: Int, scenes: SceneExperts, workspace ws: inout NetworkWorkspace) {
         let b = ws.scenes.count, e = scenes.expertCount, n = ws.groupLogits.shape[1]
         let s = g < scenes.sceneCount ? g : -1
         ws.groupLogits.fill(0)

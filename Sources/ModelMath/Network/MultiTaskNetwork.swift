@@ -205,22 +205,11 @@ public enum MultiTaskNetwork {
                                      dGate: &ws.dGate, dExperts: &ws.dExpertStack)
                 ws.dGateLogits.fill(0)
                 Softmax.backward(output: ws.gates[k], dOutput: ws.dGate, dInput: &ws.dGateLogits)
-                guard let scenes = spec.sceneExperts, scenes.gates == .perScene else {
+                if let scenes = spec.sceneExperts, scenes.gates == .perScene {
+                    maskedSceneGatesBackward(parameters, task: k, scenes: scenes, layout: layout, gradients: &gradients,
+                                             dx: &dx, workspace: &ws)
+                } else {
                     firstLayerBackward(parameters.gates[k], dOutput: ws.dGateLogits, gradient: &gradients.gates[k], ws: &ws)
-                    continue
-                }
-                // The naive reference of per-scene gates: each scene's gate on every row, the
-                // gradient of the rows of other scenes 0.
-                for g in 0...scenes.sceneCount {
-                    let known = g < scenes.sceneCount
-                    let layer = known ? parameters.sceneGates[k][g] : parameters.gates[k]
-                    ws.groupLogits.resize(rows: b, columns: layer.outputs)
-                    maskedSceneGateGradient(group: g, scenes: scenes, workspace: &ws)
-                    if known {
-                        firstLayerBackward(layer, dOutput: ws.groupLogits, gradient: &gradients.sceneGates[k][g], ws: &ws)
-                    } else {
-                        firstLayerBackward(layer, dOutput: ws.groupLogits, gradient: &gradients.gates[k], ws: &ws)
-                    }
                 }
             }
             ws.dExpert.resize(to: [b, h])

@@ -232,7 +232,9 @@ public struct PackedBottom: Sendable {
         for r0 in stride(from: 0, to: b, by: block) {
             let r1 = min(r0 + block, b)
             Borrow.update(&ws.packed) { z in
-                Borrow.read(ws.x) { x in multiplyPacked(rows: r0..<r1, x: x, into: z, seedBias: true) }
+                Borrow.read(ws.x, ws.scenes) { x, rowScenes in
+                    multiplyOwnColumns(scenes, rows: r0..<r1, x: x, rowScenes: rowScenes, into: z)
+                }
             }
             if !reluOnLoad { activateExpertColumns(rows: r1 - r0, workspace: &ws) }
             if multiLayer {
@@ -259,6 +261,50 @@ public struct PackedBottom: Sendable {
                     }
                 }
             }
+        }
+    }
+
+    /// Rows `rows` of `Z = x·W + b` into `z` from its row 0 (stride `P`), where a run of rows of one
+    /// scene (a request's candidates usually are) multiplies only the columns its rows read: the
+    /// shared experts', its scene's (none for an unknown scene) and the gates'; the other columns
+    /// keep the bias (finite, never mixed). More than two runs in the rows: the whole multiply.
+    private func multiplyOwnColumns(
+        _ scenes: SceneExperts, rows: Range<Int>, x: UnsafePointer<Float>, rowScenes: UnsafePointer<Int32>,
+        into z: UnsafeMutablePointer<Float>
+    ) {
+        var runs = 0
+        for r in rows where r == rows.lowerBound || rowScenes[r] != rowScenes[r - 1] { runs += 1 }
+        guard runs <= 2 else {
+            multiplyPacked(rows: rows, x: x, into: z, seedBias: true)
+            return
+        }
+        let p = columns, w1 = firstWidth, gates = spec.expertCount * w1
+        Borrow.read(bias) { c in
+            for r in 0..<rows.count { (z + r * p).update(from: c, count: p) }
+        }
+        var r0 = rows.lowerBound
+        while r0 < rows.upperBound {
+            let s = Int(rowScenes[r0])
+            var r1 = r0 + 1
+            while r1 < rows.upperBound && Int(rowScenes[r1]) == s { r1 += 1 }
+            let out = z + (r0 - rows.lowerBound) * p
+            multiplyColumns(0..<(scenes.shared * w1), rows: r0..<r1, x: x, into: out)
+            if s >= 0 {
+                let first = (scenes.shared + s * scenes.perScene) * w1
+                multiplyColumns(first..<(first + scenes.perScene * w1), rows: r0..<r1, x: x, into: out)
+            }
+            multiplyColumns(gates..<p, rows: r0..<r1, x: x, into: out)
+            r0 = r1
+        }
+    }
+
+    /// `z[:, columns] += x[rows]·W[:, columns]`, `z` from row `rows.lowerBound` (stride `P`).
+    private func multiplyColumns(_ columns: Range<Int>, rows: Range<Int>, x: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>) {
+        guard !columns.isEmpty else { return }
+        let p = self.columns, d = spec.inputWidth
+        Borrow.read(weight) { w in
+            GEMM.compute(m: rows.count, n: columns.count, k: d, a: x + rows.lowerBound * d, lda: d, b: w + columns.lowerBound,
+                         ldb: p, c: z + columns.lowerBound, ldc: p, beta: 1)
         }
     }
 
