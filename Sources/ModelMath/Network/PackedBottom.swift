@@ -238,8 +238,9 @@ public struct PackedBottom: Sendable {
             }
             if !reluOnLoad { activateExpertColumns(rows: r1 - r0, workspace: &ws) }
             if multiLayer {
-                // Only with block = b: every expert's remaining layers on every row.
-                for x in 0..<e {
+                // Only with block = b: the remaining layers of every expert some row mixes (a
+                // scene's experts only when the batch has a row of that scene), on every row.
+                for x in 0..<e where scenes.owner(ofExpert: x).map({ ws.scenes.contains(Int32($0)) }) ?? true {
                     ws.stagedExpert.resize(rows: b, columns: firstWidth)
                     ColumnBlock.extract(from: ws.packed, atColumn: x * firstWidth, into: &ws.stagedExpert)
                     MLP.forward(deeper[x], input: ws.stagedExpert, activation: spec.activation, activatesLast: true, cache: &ws.experts[x])
