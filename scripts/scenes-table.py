@@ -28,6 +28,7 @@ from collections import defaultdict
 SMALL_SHARE = 0.05
 LABELS = {"mmoe": "joint MMoE", "shared_bottom": "joint Shared-Bottom", "per_scene": "MMoE per scene",
           "scene_experts": "MMoE + scene experts", "star": "MMoE + STAR", "star_scene_experts": "scene experts + STAR",
+          "scene_experts_gates": "scene experts + per-scene gates", "star_scene_experts_gates": "scene experts + per-scene gates + STAR",
           "mmoe_maml": "MMoE + MAML (fine-tuned)", "star_maml": "STAR + MAML (fine-tuned)",
           "private": "MMoE + private embeddings", "star_private": "STAR + private embeddings",
           "residual": "MMoE + shared and private embeddings"}

@@ -4,7 +4,8 @@
 #   - a joint Shared-Bottom, the same features,
 #   - one MMoE per scene (trained and validated on that scene's rows only),
 #   - a joint MMoE with shared and per-scene experts (`model.scene_experts`: a row's gates mix
-#     the shared experts and its scene's),
+#     the shared experts and its scene's), and with ARCHS including scene_experts_gates the same
+#     with a gate per task and scene (`gates: per_scene`; star_scene_experts_gates: plus STAR towers),
 #   - a joint MMoE with STAR towers (`model.star_towers`: a row's towers are W ⊙ W_s, b + b_s of
 #     its scene, Sheng et al. CIKM 2021), and STAR towers over the scene experts,
 #   - with ARCHS including private / star_private / residual: the joint MMoE (or STAR) with
@@ -41,7 +42,8 @@ mkdir -p "$OUT"
 # was chosen over 4 + 1 on the synthetic validation split, 3 seeds), the scenes from $SCENE_LIST
 # (a YAML flow list of the quoted scene names).
 # Architecture "star": the MMoE (4 shared experts) with STAR towers over $SCENE_LIST; "star_scene_experts":
-# STAR towers over the scene experts' MMoE; "*_maml": the same with the dataset config's MAML kept on.
+# STAR towers over the scene experts' MMoE; "scene_experts_gates": the scene experts with a gate per
+# task and scene; "*_maml": the same with the dataset config's MAML kept on.
 variant() { # src arch seed dst
   local arch=$2 experts="experts: 4" meta="false"
   local scene_list=$SCENE_LIST
@@ -56,6 +58,8 @@ variant() { # src arch seed dst
   esac
   case $arch in
     scene_experts) arch=mmoe; experts="experts: 2\n  scene_experts: {per_scene: 1, scenes: $scene_list}" ;;
+    scene_experts_gates) arch=mmoe; experts="experts: 2\n  scene_experts: {per_scene: 1, scenes: $scene_list, gates: per_scene}" ;;
+    star_scene_experts_gates) arch=mmoe; experts="experts: 2\n  scene_experts: {per_scene: 1, scenes: $scene_list, gates: per_scene}\n  star_towers: true" ;;
     star) arch=mmoe; experts="experts: 4\n  star_towers: {scenes: $scene_list}" ;;
     star_scene_experts) arch=mmoe; experts="experts: 2\n  scene_experts: {per_scene: 1, scenes: $scene_list}\n  star_towers: true" ;;
   esac

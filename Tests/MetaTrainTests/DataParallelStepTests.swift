@@ -251,6 +251,29 @@ import Testing
         Self.expectFiniteDifferences(step.gradients, at: parameters, spec: spec, meta: meta, batch: batch, table: table, paths: paths)
     }
 
+    /// Scene experts with a gate per task and scene: the second-order meta-gradient reaches the
+    /// scene experts and gates through `f` of the query and support rows (scenes of rows mixed
+    /// within a task, one scene unknown), on one worker and split over two.
+    @Test(arguments: [1, 2])
+    func `the meta objective's gradient reaches per-scene gates and scene experts`(threads: Int) {
+        let scenes = SceneExperts(column: 1, sceneKeys: [1000, 1001, 1002], shared: 1, perScene: 1, gates: .perScene)
+        let spec = NetworkSpec(architecture: .mmoe(experts: scenes.expertCount), inputWidth: Self.layout.width, bottomWidths: [5, 4],
+                               towerWidths: [3], taskCount: 2, activation: .tanh, sceneExperts: scenes)
+        let parameters = ModelParameters(spec: spec, seed: 8)
+        var batch = randomBatch(rows: 16, layout: Self.layout, tasks: Self.tasks, taskKeys: 3, seed: 9)
+        for b in 0..<batch.count { batch.categorical[b * 2 + 1] = [1000, 1001, 1002, 1004][b % 4] }
+        let meta = Self.meta(.second, byTime: false)
+        let table = DictionaryEmbeddingTable(dimension: 3)
+        let step = DataParallelStep(spec: spec, layout: Self.layout, tasks: Self.tasks, threads: threads, meta: meta, like: parameters)
+        let losses = step.compute(parameters: parameters, batch: batch, table: table, splitSeed: 5)
+        #expect(losses.metaTasks == 3)
+        let paths: [WritableKeyPath<ModelParameters, Tensor>] = [
+            \.sceneGates[0][1].weight, \.sceneGates[1][2].bias, \.gates[0].weight, \.experts[2].layers[0].weight,
+            \.experts[0].layers[1].bias, \.towers[0].layers[0].weight,
+        ]
+        Self.expectFiniteDifferences(step.gradients, at: parameters, spec: spec, meta: meta, batch: batch, table: table, paths: paths)
+    }
+
     /// With Meta-SGD multipliers the step also differentiates L in ρ (only the meta loss depends
     /// on it), for both orders: first order is exact in ρ for one inner step.
     @Test(arguments: [MetaOrder.first, .second])

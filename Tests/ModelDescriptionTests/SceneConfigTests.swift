@@ -50,6 +50,29 @@ import Testing
         #expect(scenes.sceneKeys == ["home", "search", "detail"].map { FeatureKey.hash(feature: "page", value: $0) })
         #expect(try ModelConfig.parse(yaml: config.yamlString(), source: "round-trip") == config)
         #expect(Double(ModelParameters(spec: config.networkSpec, seed: 1).parameterCount) == config.estimatedParameterCount)
+        #expect(scenes.gates == .shared && !config.yamlString().contains("gates"))
+    }
+
+    @Test func `per-scene gates parse, shape the parameters, count and round-trip`() throws {
+        let yaml = Self.expertsYAML.replacingOccurrences(of: "detail]}", with: "detail], gates: per_scene}")
+        let config = try ModelConfig.parse(yaml: yaml, source: "test.yaml")
+        #expect(config.model.sceneExperts?.gates == .perScene)
+        let spec = config.networkSpec, scenes = try #require(spec.sceneExperts)
+        #expect(scenes.gates == .perScene && spec.expertCount == 11)
+        let parameters = ModelParameters(spec: spec, seed: 1)
+        // Per task: the unknown scene's gate over the 2 shared experts, each scene's over 2 + 3.
+        #expect(parameters.gates.map(\.outputs) == [2])
+        #expect(parameters.sceneGates.map { $0.map(\.outputs) } == [[5, 5, 5]])
+        #expect(Double(parameters.parameterCount) == config.estimatedParameterCount)
+        let shared = try ModelConfig.parse(yaml: Self.expertsYAML, source: "test.yaml")
+        #expect(config.estimatedMemoryBytes > shared.estimatedMemoryBytes)
+        #expect(config.yamlString().contains("gates: per_scene"))
+        #expect(try ModelConfig.parse(yaml: config.yamlString(), source: "round-trip") == config)
+        // A manifest written before per-scene gates has no `gates`: shared.
+        let json = #"{"perScene": 3, "scenes": ["home"]}"#
+        #expect(try JSONDecoder().decode(ModelConfig.SceneExpertsSpec.self, from: Data(json.utf8)).gates == .shared)
+        let encoded = try JSONEncoder().encode(config.model.sceneExperts!)
+        #expect(try JSONDecoder().decode(ModelConfig.SceneExpertsSpec.self, from: encoded) == config.model.sceneExperts!)
     }
 
     @Test(arguments: [
@@ -58,6 +81,8 @@ import Testing
         ("", "scene_experts: {per_scene: 1, scenes: [a, a]}", "model.scene_experts.scenes"),
         ("", "scene_experts: {per_scene: 0, scenes: [a]}", "model.scene_experts.per_scene"),
         ("", "scene_experts: {scenes: [a], gates: 2}", "model.scene_experts.gates"),
+        ("", "scene_experts: {scenes: [a], gates: per_task}", "model.scene_experts.gates"),
+        ("", "scene_experts: {scenes: [a], gates: [shared]}", "model.scene_experts.gates"),
         ("", "architecture: shared_bottom\n  scene_experts: {scenes: [a]}", "model.scene_experts"),
     ])
     func `bad scene experts are refused, naming the key`(drop: String, line: String, keyPath: String) {

@@ -12,10 +12,13 @@ import Testing
     static let keys: [UInt64] = [101, 202, 303]
     static let unknown: UInt64 = 999
     static let scenes = SceneExperts(column: 1, sceneKeys: keys, shared: 2, perScene: 2)
+    static let gateKinds: [SceneExperts.Gates] = [.shared, .perScene]
 
-    static func spec(_ activation: Activation, widths: [Int] = [6, 5]) -> NetworkSpec {
-        NetworkSpec(architecture: .mmoe(experts: scenes.expertCount), inputWidth: layout.width, bottomWidths: widths,
-                    towerWidths: [4], taskCount: tasks.count, activation: activation, sceneExperts: scenes)
+    static func spec(_ activation: Activation, widths: [Int] = [6, 5], gates: SceneExperts.Gates = .shared) -> NetworkSpec {
+        var scenes = scenes
+        scenes.gates = gates
+        return NetworkSpec(architecture: .mmoe(experts: scenes.expertCount), inputWidth: layout.width, bottomWidths: widths,
+                           towerWidths: [4], taskCount: tasks.count, activation: activation, sceneExperts: scenes)
     }
 
     /// A random batch whose row `b` lies in scene `b mod 4` (3: unknown).
@@ -32,8 +35,9 @@ import Testing
         return ws.meta
     }
 
-    @Test func `a row's inputs move with its scene's experts and the shared ones, never another scene's`() {
-        let spec = Self.spec(.tanh), batch = Self.batch(rows: 8, seed: 5)
+    @Test(arguments: gateKinds)
+    func `a row's inputs move with its scene's experts and the shared ones, never another scene's`(gates: SceneExperts.Gates) {
+        let spec = Self.spec(.tanh, gates: gates), batch = Self.batch(rows: 8, seed: 5)
         let parameters = ModelParameters(spec: spec, seed: 3), before = Self.meta(parameters, spec, batch)
         // Expert e's owner: shared for e < 2, else scene (e − 2) / 2.
         for expert in 0..<spec.expertCount {
@@ -50,30 +54,102 @@ import Testing
         }
     }
 
-    @Test(arguments: [1, 8])
-    func `gradients match finite differences with masked gates`(rows: Int) {
+    @Test(arguments: [1, 8], gateKinds)
+    func `gradients match finite differences with masked gates`(rows: Int, gates: SceneExperts.Gates) {
         for firstLayer in MultiTaskNetworkTests.firstLayers {
-            MultiTaskNetworkTests.checkDenseGradients(Self.spec(.tanh), batch: Self.batch(rows: rows, seed: 5), firstLayer: firstLayer,
-                                                      note: "scene experts, \(rows) rows")
+            MultiTaskNetworkTests.checkDenseGradients(Self.spec(.tanh, gates: gates), batch: Self.batch(rows: rows, seed: 5),
+                                                      firstLayer: firstLayer, note: "scene experts, \(gates) gates, \(rows) rows")
         }
     }
 
-    @Test(arguments: [[24], [9, 16]])
-    func `the packed inference bottom masks as the training bottom does`(widths: [Int]) {
+    /// Each task's gate of scene `s` reaches the rows of scene `s` only, and the task's own gate
+    /// (over the shared experts) the rows of unknown scenes only.
+    @Test func `a per-scene gate moves its own scene's rows only`() {
+        let spec = Self.spec(.tanh, gates: .perScene), batch = Self.batch(rows: 8, seed: 5)
+        let parameters = ModelParameters(spec: spec, seed: 3), before = Self.meta(parameters, spec, batch)
+        #expect(parameters.gates.allSatisfy { $0.outputs == 2 } && parameters.sceneGates.allSatisfy { $0.allSatisfy { $0.outputs == 4 } })
+        for s in -1..<Self.keys.count {
+            var moved = parameters
+            if s < 0 { moved.gates[0].bias.scalars[1] += 0.5 } else { moved.sceneGates[0][s].bias.scalars[3] += 0.5 }
+            let after = Self.meta(moved, spec, batch)
+            for b in 0..<batch.count {
+                let scene = b % 4 < 3 ? b % 4 : -1
+                let changed = (0..<spec.metaWidth).contains { j in after[0][b, j] != before[0][b, j] }
+                let unchanged = (0..<spec.metaWidth).allSatisfy { j in after[1][b, j] == before[1][b, j] }
+                #expect(changed == (scene == s) && unchanged, "gate of scene \(s), row \(b) in scene \(scene)")
+            }
+        }
+    }
+
+    /// One forward, loss and backward of `spec` with the scene experts evaluated `how`.
+    static func pass(_ how: NetworkWorkspace.SceneEvaluation, firstLayer: FirstLayerEvaluation, _ parameters: ModelParameters,
+                     _ spec: NetworkSpec, _ batch: EncodedBatch, _ table: any EmbeddingTable, workspace ws: inout NetworkWorkspace)
+        -> (loss: Double, gradients: ModelParameters) {
+        ws.sceneEvaluation = how
+        ws.firstLayer = firstLayer
+        var gradients = ModelParameters.zeros(like: parameters)
+        MultiTaskNetwork.forward(parameters, spec: spec, layout: layout, batch: batch, table: table, createEmbeddings: true, workspace: &ws)
+        let loss = MultiTaskNetwork.loss(batch: batch, tasks: tasks, workspace: &ws).total
+        MultiTaskNetwork.backward(parameters, spec: spec, layout: layout, batch: batch, gradients: &gradients, workspace: &ws)
+        return (loss, gradients)
+    }
+
+    /// Scene experts (and per-scene gates) on their own rows only against the naive reference:
+    /// every expert and gate on every row, the other scenes' gate logits −∞ (`.masked`). Batches
+    /// mix the three scenes and an unknown one (row b in scene b mod 4; 1 row: scene 0 only, the
+    /// other groups empty), both first-layer forms, one workspace reused across batches.
+    @Test(arguments: gateKinds, [[6, 5], [9]])
+    func `experts on their own scene's rows equal every expert on every row, masked`(gates: SceneExperts.Gates, widths: [Int]) {
+        let spec = Self.spec(.tanh, widths: widths, gates: gates)
+        let parameters = ModelParameters(spec: spec, seed: 21), table = DictionaryEmbeddingTable(dimension: 4)
+        for firstLayer in MultiTaskNetworkTests.firstLayers {
+            var grouped = NetworkWorkspace()
+            for rows in [29, 1, 12] {
+                let batch = Self.batch(rows: rows, seed: UInt64(40 + rows)), note = "\(gates) gates, \(widths), \(firstLayer), B \(rows)"
+                var masked = NetworkWorkspace()
+                let expected = Self.pass(.masked, firstLayer: firstLayer, parameters, spec, batch, table, workspace: &masked)
+                let actual = Self.pass(.grouped, firstLayer: firstLayer, parameters, spec, batch, table, workspace: &grouped)
+                expectClose(actual.loss, expected.loss, rtol: 1e-5, atol: 1e-6, "\(note): loss")
+                for k in 0..<spec.taskCount {
+                    expectClose(grouped.meta[k], masked.meta[k], rtol: 1e-5, atol: 1e-6, "\(note): f_\(k)")
+                }
+                var reference: [String: Tensor] = [:]
+                expected.gradients.forEachTensor { name, t in reference[name] = t }
+                actual.gradients.forEachTensor { name, t in
+                    expectClose(t, reference[name]!, rtol: 1e-4, atol: 1e-6, "\(note): d\(name)")
+                }
+                #expect(grouped.input.keys == masked.input.keys, "\(note): keys")
+                expectClose(grouped.input.dRows, masked.input.dRows, rtol: 1e-4, atol: 1e-6, "\(note): embedding rows")
+            }
+        }
+    }
+
+    @Test(arguments: [[24], [9, 16]], gateKinds)
+    func `the packed inference bottom masks as the training bottom does`(widths: [Int], gates: SceneExperts.Gates) {
+        // Scenes interleaved (every block multiplied whole), one scene (only its columns
+        // multiplied), and a run of scene 0 then unknown rows (two runs in a block).
+        var oneScene = Self.batch(rows: 29, seed: 4), twoRuns = Self.batch(rows: 29, seed: 6)
+        for r in 0..<29 {
+            oneScene.categorical[r * oneScene.categoricalWidth + 1] = Self.keys[2]
+            twoRuns.categorical[r * twoRuns.categoricalWidth + 1] = r < 10 ? Self.keys[0] : Self.unknown
+        }
+        let batches = [("interleaved", Self.batch(rows: 29, seed: 3)), ("one scene", oneScene), ("two runs", twoRuns)]
         for activation in [Activation.relu, .tanh] {
             for rowBlocks in [true, false] {
-                let spec = Self.spec(activation, widths: widths)
-                let parameters = ModelParameters(spec: spec, seed: 17)
-                let table = DictionaryEmbeddingTable(dimension: 4), batch = Self.batch(rows: 29, seed: 3)
-                var reference = NetworkWorkspace()
-                MultiTaskNetwork.forwardBottom(parameters, spec: spec, layout: Self.layout, batch: batch, table: table,
-                                               createEmbeddings: true, workspace: &reference)
-                var packed = NetworkWorkspace()
-                PackedBottom(parameters, spec: spec)
-                    .forward(batch: batch, layout: Self.layout, table: table, workspace: &packed, rowBlocks: rowBlocks)
-                for k in 0..<spec.taskCount {
-                    expectClose(packed.meta[k], reference.meta[k], rtol: 1e-5, atol: 1e-5,
-                                "\(widths) \(activation) blocks \(rowBlocks) task \(k)")
+                for (name, batch) in batches {
+                    let spec = Self.spec(activation, widths: widths, gates: gates)
+                    let parameters = ModelParameters(spec: spec, seed: 17)
+                    let table = DictionaryEmbeddingTable(dimension: 4)
+                    var reference = NetworkWorkspace()
+                    MultiTaskNetwork.forwardBottom(parameters, spec: spec, layout: Self.layout, batch: batch, table: table,
+                                                   createEmbeddings: true, workspace: &reference)
+                    var packed = NetworkWorkspace()
+                    PackedBottom(parameters, spec: spec)
+                        .forward(batch: batch, layout: Self.layout, table: table, workspace: &packed, rowBlocks: rowBlocks)
+                    for k in 0..<spec.taskCount {
+                        expectClose(packed.meta[k], reference.meta[k], rtol: 1e-5, atol: 1e-5,
+                                    "\(widths) \(activation) \(gates) gates, \(name), blocks \(rowBlocks) task \(k)")
+                    }
                 }
             }
         }

@@ -148,10 +148,11 @@ extension ModelConfig {
         n.seed = try decodeSeed(m, default: n.seed)
         if let node = m["support_encoder"] { n.supportEncoder = try decodeSupportEncoder(node) }
         if let node = m["scene_experts"] {
-            let s = try node.mapping(allowed: ["per_scene", "scenes"])
+            let s = try node.mapping(allowed: ["per_scene", "scenes", "gates"])
             var scenes: [String] = []
             for item in try s.required("scenes").list() { scenes.append(try item.string()) }
-            n.sceneExperts = SceneExpertsSpec(perScene: try s.int("per_scene", default: 1), scenes: scenes)
+            n.sceneExperts = SceneExpertsSpec(perScene: try s.int("per_scene", default: 1), scenes: scenes,
+                                              gates: try s.choice("gates", default: SceneGates.shared))
         }
         if let node = m["star_towers"] { n.starTowers = try decodeStarTowers(node, sceneExperts: n.sceneExperts) }
         return n

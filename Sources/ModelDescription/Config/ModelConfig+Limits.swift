@@ -58,9 +58,10 @@ extension ModelConfig {
     ///
     /// ```
     /// mlp(n₀; n₁ … n_L) = Σ_l (n_{l−1} + 1) · n_l
-    /// P = E · mlp(D; expert_layers)  + K · (D + 1) · E           MMoE (experts and gates; E with scene experts)
+    /// P = E · mlp(D; expert_layers)  + K · (D + 1) · G           MMoE (experts and gates; E with scene experts)
     ///   |     mlp(D; shared_bottom_layers)                         Shared-Bottom
     ///   + K · mlp(H; tower_layers, 1) · (1 + 1 with learned inner rates + S with STAR towers of S scenes)
+    /// G = E, or with per-scene gates over S scenes of p experts and s shared ones: s + S · (s + p)
     /// ```
     public var estimatedParameterCount: Double {
         func mlp(_ input: Double, _ widths: [Int]) -> Double {
@@ -73,7 +74,7 @@ extension ModelConfig {
         }
         let d = estimatedInputWidth, k = Double(taskCount), e = Double(expertCount)
         let bottom: Double = switch model.architecture {
-        case .mmoe: e * mlp(d, model.expertLayers) + k * (d + 1) * e
+        case .mmoe: e * mlp(d, model.expertLayers) + k * (d + 1) * gateColumns
         case .sharedBottom: mlp(d, model.sharedBottomLayers)
         }
         let towers = k * mlp(Double(expertOutputWidth), model.towerLayers + [1])
@@ -81,14 +82,23 @@ extension ModelConfig {
         return bottom + towers * copies
     }
 
+    /// Gate columns of one task: `E`, or with `model.scene_experts.gates: per_scene` the unknown
+    /// scene's gate over the shared experts and each scene's over the shared and its own.
+    var gateColumns: Double {
+        guard let s = model.sceneExperts, s.gates == .perScene else { return Double(expertCount) }
+        return Double(model.experts + s.scenes.count * (model.experts + s.perScene))
+    }
+
     /// A rough upper estimate of the bytes training and serving this config hold at once
     /// (Float32 everywhere; `P` = ``estimatedParameterCount``, `B` = `batch_size`,
     /// `T` = `training.threads`, `C` = `serving.max_candidates`, `R` = `serving.batch_max_requests`):
     ///
     /// ```
-    /// A      = D + E · Σ expert_layers (or Σ shared_bottom_layers) + K · E + c · K · (H + Σ tower_layers + 1)
+    /// A      = D·(1 + 1 with scene experts) + E · Σ expert_layers (or Σ shared_bottom_layers) + K · E
+    ///          + c · K · (H + Σ tower_layers + 1)
     ///                                   activations of one row through the network (c = 2 with STAR
-    ///                                   towers, which gather each scene's rows: a second copy; else 1)
+    ///                                   towers, which gather each scene's rows: a second copy; else 1;
+    ///                                   scene experts gather each scene's input rows: a second D)
     /// r      = 2 · (Fc + Fm) + Fn + K + 4   floats of one encoded row (a key counts 2; one key per
     ///                                   multi-categorical feature, so long lists cost more than this)
     /// bytes  = 4 · P · (5 + T)          weights, best copy, two optimiser states, summed gradient, one per thread
@@ -108,7 +118,8 @@ extension ModelConfig {
         let experts = model.architecture == .mmoe ? Double(expertCount) : 1
         // STAR towers keep a second copy of the towers' inputs and activations, grouped by scene.
         let towerCopies: Double = model.starTowers == nil ? 1 : 2
-        let activations = d + bottomFloats + k * experts + towerCopies * k * (h + sum(model.towerLayers) + 1)
+        let inputCopies: Double = model.sceneExperts == nil ? 1 : 2
+        let activations = inputCopies * d + bottomFloats + k * experts + towerCopies * k * (h + sum(model.towerLayers) + 1)
         let keyed = Double(categoricalFeatures.count + multiCategoricalFeatures.count)
         let rowFloats = 2 * keyed + Double(numericFeatures.count) + k + 4
         let shuffleRows: Double = switch training.shuffle {

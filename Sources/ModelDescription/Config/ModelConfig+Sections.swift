@@ -46,19 +46,42 @@ extension ModelConfig {
         public init(scenes: [String]) { self.scenes = scenes }
     }
 
-    /// YAML `model.scene_experts: {per_scene: 1, scenes: [a, b, c]}`: each listed value of the
-    /// `scene` column gets `per_scene` experts of its own; a row's gates mix the `experts` shared
-    /// ones and its scene's (``ModelMath/SceneExperts``). A scene not listed mixes the shared ones.
+    /// YAML `model.scene_experts: {per_scene: 1, scenes: [a, b, c], gates: shared}`: each listed
+    /// value of the `scene` column gets `per_scene` experts of its own; a row's gates mix the
+    /// `experts` shared ones and its scene's (``ModelMath/SceneExperts``). A scene not listed mixes
+    /// the shared ones.
     public struct SceneExpertsSpec: Sendable, Equatable, Codable {
         /// Experts of each scene (≥ 1). YAML `per_scene`, default 1.
         public var perScene: Int = 1
         /// The scene column's values, in scene order (1 … 64, no repeats). YAML `scenes`, required.
         public var scenes: [String]
+        /// Which gates mix the experts. YAML `gates`, default `shared`.
+        public var gates: SceneGates = .shared
 
-        public init(perScene: Int = 1, scenes: [String]) {
+        public init(perScene: Int = 1, scenes: [String], gates: SceneGates = .shared) {
             self.perScene = perScene
             self.scenes = scenes
+            self.gates = gates
         }
+
+        private enum CodingKeys: String, CodingKey { case perScene, scenes, gates }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            perScene = try c.decode(Int.self, forKey: .perScene)
+            scenes = try c.decode([String].self, forKey: .scenes)
+            // Manifests written before per-scene gates have no `gates`.
+            gates = try c.decodeIfPresent(SceneGates.self, forKey: .gates) ?? .shared
+        }
+    }
+
+    /// YAML `model.scene_experts.gates`: the gates that mix a row's shared and scene experts.
+    public enum SceneGates: String, Sendable, Equatable, Codable, CaseIterable {
+        /// One gate per task over all `E` experts, the other scenes' logits masked (MMoE's gates).
+        case shared
+        /// One gate per task and scene over the shared experts and that scene's (PLE's customised
+        /// gate control); a row of a scene not listed uses the task's gate over the shared experts.
+        case perScene = "per_scene"
     }
 
     /// YAML `model.support_encoder: {source: item_id, pooling: [mean, label_weighted], label: rating}`:

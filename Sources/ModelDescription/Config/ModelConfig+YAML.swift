@@ -187,7 +187,8 @@ extension ModelConfig {
     /// `model.scene_experts` as one flow mapping line (empty when off).
     private var yamlSceneExperts: String {
         guard let s = model.sceneExperts else { return "" }
-        return "\n  scene_experts: {per_scene: \(s.perScene), scenes: [\(s.scenes.map { Self.yamlScalar($0) }.joined(separator: ", "))]}"
+        let gates = s.gates == .shared ? "" : ", gates: \(s.gates.rawValue)"
+        return "\n  scene_experts: {per_scene: \(s.perScene), scenes: [\(s.scenes.map { Self.yamlScalar($0) }.joined(separator: ", "))]\(gates)}"
     }
 
     /// `model.star_towers` as one flow mapping line (empty when off).

@@ -27,7 +27,7 @@ extension ModelConfig {
     public var sceneExperts: SceneExperts? {
         guard let spec = model.sceneExperts, let scene, let column = sceneCategoricalIndex else { return nil }
         return SceneExperts(column: column, sceneKeys: spec.scenes.map { FeatureKey.hash(feature: scene, value: $0) },
-                            shared: model.experts, perScene: spec.perScene)
+                            shared: model.experts, perScene: spec.perScene, gates: spec.gates == .perScene ? .perScene : .shared)
     }
 
     /// The STAR towers' scene map (``ModelMath/StarTowers``), or nil without `model.star_towers`.

@@ -57,13 +57,24 @@ enum FoldedInputLinear {
         weight: Tensor, bias: Tensor, layout: InputLayout, input: InputWorkspace, rest: Tensor,
         projection: inout Tensor, output: inout Tensor
     ) {
-        let (b, n, restColumn, restWidth) = checkShapes(weight: weight, layout: layout, input: input, rest: rest, "forward")
+        forward(weight: weight, bias: bias, layout: layout, rows: input.rows, units: input.units, rest: rest,
+                projection: &projection, output: &output)
+    }
+
+    /// ``forward(weight:bias:layout:input:rest:projection:output:)`` over the rows `units` index
+    /// (the batch's, or a scene group's, ``SceneGroups``) of the pulled embedding `rows`.
+    static func forward(
+        weight: Tensor, bias: Tensor, layout: InputLayout, rows embeddingRows: Tensor, units index: FoldedUnits, rest: Tensor,
+        projection: inout Tensor, output: inout Tensor
+    ) {
+        let (b, n, restColumn, restWidth) = checkShapes(weight: weight, layout: layout, rows: embeddingRows, units: index,
+                                                        rest: rest, "forward")
         precondition(bias.shape == [n] && output.shape == [b, n],
                      "FoldedInputLinear.forward: bias \(bias.shape), output \(output.shape) for [\(b), \(n)]")
-        let units = input.unitCount, d = layout.embeddingDimension, fc = layout.categoricalCount
+        let units = index.count, d = layout.embeddingDimension, fc = layout.categoricalCount
         projection.resize(rows: units, columns: n)
         Borrow.update(&output, &projection) { y, p in
-            Borrow.read(weight, rest, bias, input.rows, input.unitSlots, input.unitWeightRows, input.unitOfValue) {
+            Borrow.read(weight, rest, bias, embeddingRows, index.slots, index.weightRows, index.unitOfValue) {
                 w, r, c, rows, slot, row0, unit in
                 if restWidth > 0 {
                     GEMM.compute(m: b, n: n, k: restWidth, a: r, lda: restWidth, b: w + restColumn * n, ldb: n,
@@ -85,11 +96,23 @@ enum FoldedInputLinear {
         weight: Tensor, layout: InputLayout, input: inout InputWorkspace, rest: Tensor, dOutput: Tensor,
         sums: inout Tensor, dWeight: inout Tensor, dBias: inout Tensor, dRest: inout Tensor, restGradient: Bool
     ) {
-        let (b, n, restColumn, restWidth) = checkShapes(weight: weight, layout: layout, input: input, rest: rest, "backward")
-        let units = input.unitCount, d = layout.embeddingDimension
+        backward(weight: weight, layout: layout, rows: input.rows, units: input.units, rest: rest, dOutput: dOutput,
+                 sums: &sums, dWeight: &dWeight, dBias: &dBias, dRows: &input.dRows, dRest: &dRest, restGradient: restGradient)
+    }
+
+    /// ``backward(weight:layout:input:rest:dOutput:sums:dWeight:dBias:dRest:restGradient:)`` over
+    /// the rows `units` index; `dRows` has the pulled `rows`' shape.
+    static func backward(
+        weight: Tensor, layout: InputLayout, rows embeddingRows: Tensor, units index: FoldedUnits, rest: Tensor, dOutput: Tensor,
+        sums: inout Tensor, dWeight: inout Tensor, dBias: inout Tensor, dRows: inout Tensor, dRest: inout Tensor,
+        restGradient: Bool
+    ) {
+        let (b, n, restColumn, restWidth) = checkShapes(weight: weight, layout: layout, rows: embeddingRows, units: index,
+                                                        rest: rest, "backward")
+        let units = index.count, d = layout.embeddingDimension
         precondition(dOutput.shape == [b, n] && dWeight.shape == weight.shape && dBias.shape == [n]
-                     && input.dRows.shape == input.rows.shape && (!restGradient || dRest.shape == rest.shape),
-                     "FoldedInputLinear.backward: dOutput \(dOutput.shape), dWeight \(dWeight.shape), dBias \(dBias.shape), dRows \(input.dRows.shape), dRest \(dRest.shape)")
+                     && dRows.shape == embeddingRows.shape && (!restGradient || dRest.shape == rest.shape),
+                     "FoldedInputLinear.backward: dOutput \(dOutput.shape), dWeight \(dWeight.shape), dBias \(dBias.shape), dRows \(dRows.shape), dRest \(dRest.shape)")
         sums.resize(rows: units, columns: n)
         dOutput.accumulateColumnSums(into: &dBias)
         if restWidth > 0 && restGradient {
@@ -100,9 +123,9 @@ enum FoldedInputLinear {
                 }
             }
         }
-        Borrow.update(&dWeight, &sums, &input.dRows) { dw, s, dRows in
-            Borrow.read(dOutput, weight, rest, input.unitMemberOffsets, input.unitMembers, input.rows, input.unitSlots,
-                        input.unitWeightRows) { dy, w, r, offsets, members, rows, slot, row0 in
+        Borrow.update(&dWeight, &sums, &dRows) { dw, s, dRowsPointer in
+            Borrow.read(dOutput, weight, rest, index.offsets, index.members, embeddingRows, index.slots,
+                        index.weightRows) { dy, w, r, offsets, members, rows, slot, row0 in
                 if restWidth > 0 {
                     GEMM.compute(m: restWidth, n: n, k: b, a: r, lda: restWidth, transposeA: true,
                                  b: dy, ldb: n, c: dw + restColumn * n, ldc: n, beta: 1)
@@ -110,21 +133,22 @@ enum FoldedInputLinear {
                 FoldedLinear.sum(units: units, n: n, dOutput: dy, dOutputStride: n, offsets: offsets,
                                  members: members, sums: s, sumsStride: n)
                 FoldedLinear.backproject(units: units, d: d, n: n, rows: rows, slot: slot, row0: row0, sums: s,
-                                         sumsStride: n, weight: w, weightStride: n, dWeight: dw, dRows: dRows)
+                                         sumsStride: n, weight: w, weightStride: n, dWeight: dw, dRows: dRowsPointer)
             }
         }
     }
 
     /// `(B, n, first rest row of W, R)` after checking the shapes against the layout and the index.
     private static func checkShapes(
-        weight: Tensor, layout: InputLayout, input: InputWorkspace, rest: Tensor, _ op: StaticString
+        weight: Tensor, layout: InputLayout, rows: Tensor, units: FoldedUnits, rest: Tensor, _ op: StaticString
     ) -> (Int, Int, Int, Int) {
         let restColumn = layout.categoricalCount * layout.embeddingDimension, restWidth = InputLayer.restWidth(layout)
         precondition(weight.rank == 2 && weight.shape[0] == layout.width && rest.rank == 2 && rest.shape[1] == restWidth,
                      "FoldedInputLinear.\(op): weight \(weight.shape), rest \(rest.shape) for D \(layout.width), R \(restWidth)")
         let b = rest.shape[0]
-        precondition(input.unitOfValue.count == layout.categoricalCount * b && input.rows.shape[1] == layout.embeddingDimension,
-                     "FoldedInputLinear.\(op): the unit index is not this batch's (\(input.unitOfValue.count) values for \(b) rows)")
+        precondition(units.unitOfValue.count == layout.categoricalCount * b && rows.shape[1] == layout.embeddingDimension
+                     && units.offsets.count == units.count + 1,
+                     "FoldedInputLinear.\(op): the unit index is not this batch's (\(units.unitOfValue.count) values for \(b) rows)")
         return (b, weight.shape[1], restColumn, restWidth)
     }
 }

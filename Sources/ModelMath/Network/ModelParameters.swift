@@ -6,7 +6,10 @@ import TensorCore
 /// and optimisers and checkpoints walk ``forEachTensor(_:)``.
 ///
 /// - `experts`: E expert MLPs `D → … → H` (Shared-Bottom: the one bottom MLP);
-/// - `gates`: K gate layers `(D, E)` (Shared-Bottom: none);
+/// - `gates`: K gate layers `(D, E)` (Shared-Bottom: none; scene experts with `.perScene` gates:
+///   `(D, shared)`, the gate of rows of unknown scenes);
+/// - `sceneGates`: with scene experts' `.perScene` gates, `sceneGates[k][s]` `(D, shared + perScene)`,
+///   task `k`'s gate for scene `s` (``SceneExperts``); empty otherwise;
 /// - `towers`: K tower MLPs `H → … → 1` — the parameters MAML adapts (θ);
 /// - `innerRates`: Meta-SGD's K rate multipliers `ρ_k`, shaped like the towers (the inner step
 ///   is `θ_k ← θ_k − α·ρ_k ⊙ ∇L_S`); empty unless the spec ``NetworkSpec/learnsInnerRates``;
@@ -18,9 +21,10 @@ public struct ModelParameters: Sendable, Equatable {
     public var towers: [MLPParameters]
     public var innerRates: [MLPParameters]
     public var starTowers: [[MLPParameters]]
+    public var sceneGates: [[DenseLayer]]
 
     public init(experts: [MLPParameters], gates: [DenseLayer], towers: [MLPParameters], innerRates: [MLPParameters] = [],
-                starTowers: [[MLPParameters]] = []) {
+                starTowers: [[MLPParameters]] = [], sceneGates: [[DenseLayer]] = []) {
         precondition(innerRates.isEmpty || innerRates.count == towers.count,
                      "ModelParameters: \(innerRates.count) inner-rate sets for \(towers.count) towers")
         precondition(starTowers.isEmpty || starTowers.count == towers.count,
@@ -30,6 +34,7 @@ public struct ModelParameters: Sendable, Equatable {
         self.towers = towers
         self.innerRates = innerRates
         self.starTowers = starTowers
+        self.sceneGates = sceneGates
     }
 
     /// Task `k`'s Meta-SGD multipliers `ρ_k`, or nil when the model has none (`ρ = 1`).
@@ -42,9 +47,12 @@ public struct ModelParameters: Sendable, Equatable {
         var rng = SeededRandom(seed: seed)
         let bottom = [spec.inputWidth] + spec.bottomWidths
         experts = (0..<spec.expertCount).map { _ in MLPParameters(widths: bottom, activatesLast: true, using: &rng) }
+        let perSceneGates = spec.sceneExperts?.gates == .perScene
+        // With per-scene gates, `gates[k]` mixes the shared experts of rows of unknown scenes.
+        let gateWidth = perSceneGates ? spec.sceneExperts!.shared : spec.expertCount
         gates = spec.hasGates
             ? (0..<spec.taskCount).map { _ in
-                DenseLayer(inputs: spec.inputWidth, outputs: spec.expertCount, initialization: .xavier, using: &rng)
+                DenseLayer(inputs: spec.inputWidth, outputs: gateWidth, initialization: .xavier, using: &rng)
             }
             : []
         let tower = [spec.metaWidth] + spec.towerWidths + [1]
@@ -57,6 +65,15 @@ public struct ModelParameters: Sendable, Equatable {
                 var factors = tower.filled(with: 1)
                 for l in factors.layers.indices { factors.layers[l].bias.fill(0) }
                 return Array(repeating: factors, count: star.sceneCount)
+            }
+        } ?? []
+        // Drawn after every other tensor, so a model without them initialises as before.
+        sceneGates = spec.sceneExperts.map { scenes in
+            guard scenes.gates == .perScene else { return [] }
+            return (0..<spec.taskCount).map { _ in
+                (0..<scenes.sceneCount).map { _ in
+                    DenseLayer(inputs: spec.inputWidth, outputs: scenes.localWidth, initialization: .xavier, using: &rng)
+                }
             }
         } ?? []
     }
@@ -73,7 +90,7 @@ public struct ModelParameters: Sendable, Equatable {
         ModelParameters(
             experts: other.experts.map { $0.zeros() }, gates: other.gates.map { $0.zeros() },
             towers: other.towers.map { $0.zeros() }, innerRates: other.innerRates.map { $0.zeros() },
-            starTowers: other.starTowers.map { $0.map { $0.zeros() } })
+            starTowers: other.starTowers.map { $0.map { $0.zeros() } }, sceneGates: other.sceneGates.map { $0.map { $0.zeros() } })
     }
 
     /// Number of scalars.
@@ -85,7 +102,8 @@ public struct ModelParameters: Sendable, Equatable {
 
     /// Visits every tensor with its checkpoint name, e.g. `experts.0.layers.1.weight`,
     /// `gates.1.bias`, `towers.0.layers.0.weight`, `inner_rates.0.layers.0.weight`,
-    /// `star_towers.0.2.layers.0.weight` (task 0, scene 2). The order is stable.
+    /// `star_towers.0.2.layers.0.weight` (task 0, scene 2), `scene_gates.1.2.weight` (task 1, scene 2).
+    /// The order is stable.
     public func forEachTensor(_ body: (String, Tensor) throws -> Void) rethrows {
         for (e, mlp) in experts.enumerated() { try Self.visit(mlp, prefix: "experts.\(e)", body) }
         for (k, gate) in gates.enumerated() {
@@ -96,6 +114,12 @@ public struct ModelParameters: Sendable, Equatable {
         for (k, mlp) in innerRates.enumerated() { try Self.visit(mlp, prefix: "inner_rates.\(k)", body) }
         for (k, scenes) in starTowers.enumerated() {
             for (s, mlp) in scenes.enumerated() { try Self.visit(mlp, prefix: "star_towers.\(k).\(s)", body) }
+        }
+        for (k, scenes) in sceneGates.enumerated() {
+            for (s, gate) in scenes.enumerated() {
+                try body("scene_gates.\(k).\(s).weight", gate.weight)
+                try body("scene_gates.\(k).\(s).bias", gate.bias)
+            }
         }
     }
 
@@ -117,6 +141,12 @@ public struct ModelParameters: Sendable, Equatable {
         for k in innerRates.indices { try Self.update(&innerRates[k], prefix: "inner_rates.\(k)", body) }
         for k in starTowers.indices {
             for s in starTowers[k].indices { try Self.update(&starTowers[k][s], prefix: "star_towers.\(k).\(s)", body) }
+        }
+        for k in sceneGates.indices {
+            for s in sceneGates[k].indices {
+                try body("scene_gates.\(k).\(s).weight", &sceneGates[k][s].weight)
+                try body("scene_gates.\(k).\(s).bias", &sceneGates[k][s].bias)
+            }
         }
     }
 
@@ -162,6 +192,12 @@ public struct ModelParameters: Sendable, Equatable {
                 }
             }
         }
+        for k in sceneGates.indices {
+            for s in sceneGates[k].indices {
+                out.append(("scene_gates.\(k).\(s).weight", \.sceneGates[k][s].weight))
+                out.append(("scene_gates.\(k).\(s).bias", \.sceneGates[k][s].bias))
+            }
+        }
         return out
     }
 
@@ -174,6 +210,8 @@ public struct ModelParameters: Sendable, Equatable {
         case innerRate(Int, layer: Int, bias: Bool)
         /// Task `k`'s STAR factors of scene `s`.
         case starTower(Int, scene: Int, layer: Int, bias: Bool)
+        /// Task `k`'s gate of scene `s` (``SceneExperts/Gates/perScene``).
+        case sceneGate(Int, scene: Int, bias: Bool)
     }
 
     /// Every tensor's slot, in the order of ``forEachTensor(_:)``.
@@ -198,6 +236,9 @@ public struct ModelParameters: Sendable, Equatable {
                 }
             }
         }
+        for k in sceneGates.indices {
+            for s in sceneGates[k].indices { out += [.sceneGate(k, scene: s, bias: false), .sceneGate(k, scene: s, bias: true)] }
+        }
         return out
     }
 
@@ -209,6 +250,7 @@ public struct ModelParameters: Sendable, Equatable {
         case .tower(let k, let l, let bias): bias ? towers[k].layers[l].bias : towers[k].layers[l].weight
         case .innerRate(let k, let l, let bias): bias ? innerRates[k].layers[l].bias : innerRates[k].layers[l].weight
         case .starTower(let k, let s, let l, let bias): bias ? starTowers[k][s].layers[l].bias : starTowers[k][s].layers[l].weight
+        case .sceneGate(let k, let s, let bias): bias ? sceneGates[k][s].bias : sceneGates[k][s].weight
         }
     }
 
@@ -225,6 +267,8 @@ public struct ModelParameters: Sendable, Equatable {
             bias ? try body(&innerRates[k].layers[l].bias) : try body(&innerRates[k].layers[l].weight)
         case .starTower(let k, let s, let l, let bias):
             bias ? try body(&starTowers[k][s].layers[l].bias) : try body(&starTowers[k][s].layers[l].weight)
+        case .sceneGate(let k, let s, let bias):
+            bias ? try body(&sceneGates[k][s].bias) : try body(&sceneGates[k][s].weight)
         }
     }
 

@@ -25,37 +25,46 @@ public enum MultiTaskNetwork {
         ws.foldedFirstLayer = ws.firstLayer.folds(rows: b, layout: layout, input: &ws.input)
         if ws.foldedFirstLayer {
             InputLayer.writeRest(batch: batch, layout: layout, workspace: &ws.input, into: &ws.rest)
-            for e in 0..<spec.expertCount {
-                let expert = parameters.experts[e]
+        } else {
+            InputLayer.writeInput(batch: batch, layout: layout, workspace: &ws.input, output: &ws.x)
+        }
+        if let scenes = spec.sceneExperts { scenes.scenes(of: batch, into: &ws.scenes) }
+        // Grouped: the scene experts run on their scene's rows in `forwardSceneGroups`.
+        let grouped = spec.sceneExperts != nil && ws.sceneEvaluation == .grouped
+        for e in 0..<(grouped ? spec.sceneExperts!.shared : spec.expertCount) {
+            let expert = parameters.experts[e]
+            if ws.foldedFirstLayer {
                 ws.experts[e].prepare(rows: b, for: expert)
                 FoldedInputLinear.forward(weight: expert.layers[0].weight, bias: expert.layers[0].bias, layout: layout,
                                           input: ws.input, rest: ws.rest, projection: &ws.foldScratch, output: &ws.experts[e].outputs[0])
                 MLP.forwardAfterFirstLayer(expert, activation: spec.activation, activatesLast: true, cache: &ws.experts[e])
-            }
-        } else {
-            InputLayer.writeInput(batch: batch, layout: layout, workspace: &ws.input, output: &ws.x)
-            for e in 0..<spec.expertCount {
-                MLP.forward(parameters.experts[e], input: ws.x, activation: spec.activation, activatesLast: true, cache: &ws.experts[e])
+            } else {
+                MLP.forward(expert, input: ws.x, activation: spec.activation, activatesLast: true, cache: &ws.experts[e])
             }
         }
-        if spec.hasGates {
+        if grouped, let scenes = spec.sceneExperts {
+            forwardSceneGroups(parameters, spec: spec, scenes: scenes, layout: layout, workspace: &ws)
+        } else if spec.hasGates {
             let h = spec.metaWidth
             for e in 0..<spec.expertCount {
                 copy(ws.experts[e].result, intoSlice: e, of: &ws.expertStack, sliceCount: b * h)
             }
-            if let scenes = spec.sceneExperts { scenes.scenes(of: batch, into: &ws.scenes) }
             for k in 0..<spec.taskCount {
-                let gate = parameters.gates[k]
-                if ws.foldedFirstLayer {
-                    FoldedInputLinear.forward(weight: gate.weight, bias: gate.bias, layout: layout, input: ws.input, rest: ws.rest,
-                                              projection: &ws.foldScratch, output: &ws.gateLogits[k])
+                if let scenes = spec.sceneExperts, scenes.gates == .perScene {
+                    maskedSceneGateLogits(parameters, task: k, scenes: scenes, layout: layout, workspace: &ws)
                 } else {
-                    Linear.forward(input: ws.x, weight: gate.weight, bias: gate.bias, output: &ws.gateLogits[k])
-                }
-                if let scenes = spec.sceneExperts {
-                    let rowScenes = ws.scenes
-                    Borrow.update(&ws.gateLogits[k]) { z in
-                        scenes.mask(z, stride: spec.expertCount, rows: 0..<b, scenes: rowScenes)
+                    let gate = parameters.gates[k]
+                    if ws.foldedFirstLayer {
+                        FoldedInputLinear.forward(weight: gate.weight, bias: gate.bias, layout: layout, input: ws.input, rest: ws.rest,
+                                                  projection: &ws.foldScratch, output: &ws.gateLogits[k])
+                    } else {
+                        Linear.forward(input: ws.x, weight: gate.weight, bias: gate.bias, output: &ws.gateLogits[k])
+                    }
+                    if let scenes = spec.sceneExperts {
+                        let rowScenes = ws.scenes
+                        Borrow.update(&ws.gateLogits[k]) { z in
+                            scenes.mask(z, stride: spec.expertCount, rows: 0..<b, scenes: rowScenes)
+                        }
                     }
                 }
                 Softmax.forward(ws.gateLogits[k], into: &ws.gates[k])
@@ -184,7 +193,9 @@ public enum MultiTaskNetwork {
             firstLayerBackward(parameters.experts[j].layers[0], dOutput: ws.experts[j].deltas[0],
                                gradient: &gradients.experts[j].layers[0], ws: &ws)
         }
-        if spec.hasGates {
+        if let scenes = spec.sceneExperts, ws.sceneEvaluation == .grouped {
+            backwardSceneGroups(parameters, spec: spec, scenes: scenes, layout: layout, gradients: &gradients, dx: &dx, workspace: &ws)
+        } else if spec.hasGates {
             ws.dExpertStack.resize(to: [e, b, h], zeroed: true)
             ws.dGate.resize(to: [b, e])
             ws.dGateLogits.resize(to: [b, e])
@@ -194,7 +205,12 @@ public enum MultiTaskNetwork {
                                      dGate: &ws.dGate, dExperts: &ws.dExpertStack)
                 ws.dGateLogits.fill(0)
                 Softmax.backward(output: ws.gates[k], dOutput: ws.dGate, dInput: &ws.dGateLogits)
-                firstLayerBackward(parameters.gates[k], dOutput: ws.dGateLogits, gradient: &gradients.gates[k], ws: &ws)
+                if let scenes = spec.sceneExperts, scenes.gates == .perScene {
+                    maskedSceneGatesBackward(parameters, task: k, scenes: scenes, layout: layout, gradients: &gradients,
+                                             dx: &dx, workspace: &ws)
+                } else {
+                    firstLayerBackward(parameters.gates[k], dOutput: ws.dGateLogits, gradient: &gradients.gates[k], ws: &ws)
+                }
             }
             ws.dExpert.resize(to: [b, h])
             for j in 0..<e {

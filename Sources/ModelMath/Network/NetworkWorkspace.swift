@@ -3,6 +3,15 @@ import TensorCore
 /// Buffers of one forward/backward pass over a batch of `B` rows, reused across batches.
 /// One workspace per thread; nothing in it is shared.
 public struct NetworkWorkspace: Sendable {
+    /// How ``MultiTaskNetwork`` runs scene experts (``SceneExperts``); either way the same function.
+    public enum SceneEvaluation: Sendable, Equatable {
+        /// Scene `s`'s experts (and `.perScene` gates) on scene `s`'s rows only.
+        case grouped
+        /// The naive reference: every expert and every gate on every row, the other scenes' gate
+        /// logits set to `−∞` (tests).
+        case masked
+    }
+
     package var input = InputWorkspace()
     /// How the bottom evaluates its first layers; `.automatic` unless a caller forces one.
     public var firstLayer = FirstLayerEvaluation.automatic
@@ -26,6 +35,17 @@ public struct NetworkWorkspace: Sendable {
     public var meta: [Tensor] = []
     /// `(B)` each row's scene index (−1: unknown), with scene experts only (``SceneExperts``).
     var scenes: [Int32] = []
+    /// How the bottom runs scene experts; `.grouped` unless a test asks for the reference.
+    public var sceneEvaluation = SceneEvaluation.grouped
+    /// The batch's rows grouped by scene, with each group's input (``SceneEvaluation/grouped``).
+    var sceneGroups = SceneGroups()
+    /// `(B, shared + perScene)` one task's local gate logits, or their gradient (``SceneExperts``).
+    var sceneLogits = Tensor(shape: [0, 1])
+    /// `(n, w)` a scene gate's logits on its rows, or their gradient.
+    var groupLogits = Tensor(shape: [0, 1])
+    /// `(n, D)` / `(n, R)` ∂L/∂x, ∂L/∂rest of one scene group's rows.
+    var groupDx = Tensor(shape: [0, 1])
+    var groupDRest = Tensor(shape: [0, 1])
     /// `(B, P)` the inference bottom's packed first layers and gate logits (``PackedBottom``).
     var packed = Tensor(shape: [0, 1])
     /// `(B, W_1)` one expert's first layer, for experts with more layers (``PackedBottom``).

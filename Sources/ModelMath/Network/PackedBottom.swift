@@ -18,14 +18,21 @@ import TensorCore
 /// ``MultiTaskNetwork/forwardBottom(_:spec:layout:batch:table:createEmbeddings:workspace:)`` up
 /// to float rounding (tested), without the caches backward needs: one GEMM instead of `E + K`,
 /// and the activation fused into the mixture. Build it once per set of parameters.
+///
+/// With scene experts (``SceneExperts``) the gate columns of task `k` are `G_k` `(D, E)` (shared
+/// gates) or `[G_k | G_{k,0} … G_{k,S−1}]` (`.perScene`: the unknown scene's `(D, shared)`, then each
+/// scene's `(D, shared + perScene)`); each row takes its own scene's local logits from them, and
+/// the mixture reads its own experts only (``SceneExperts/mix(gates:gateStride:rows:scenes:positions:expertBase:expertStride:rowStride:relu:width:output:outputStride:)``).
 public struct PackedBottom: Sendable {
     public let spec: NetworkSpec
     /// `(D, P)` row-major.
     let weight: [Float]
     /// `(P)`.
     let bias: [Float]
-    /// `P = E·W_1 + (gates ? K·E : 0)`.
+    /// `P = E·W_1 + K·gateWidth` (no gates: `E·W_1`).
     let columns: Int
+    /// Gate columns of one task: `E`, or with `.perScene` scene gates `shared + S·(shared + perScene)`.
+    let gateWidth: Int
     /// `W_1`: width of an expert's first layer.
     let firstWidth: Int
     /// Per expert: its layers after the first (none for one-layer experts).
@@ -37,7 +44,11 @@ public struct PackedBottom: Sendable {
         precondition(parameters.experts.count == e && parameters.gates.count == k,
                      "PackedBottom: \(parameters.experts.count) experts and \(parameters.gates.count) gates for spec E = \(e), K = \(k)")
         let w1 = spec.bottomWidths[0]
-        let p = e * w1 + k * e
+        let sceneGates = spec.sceneExperts.flatMap { $0.gates == .perScene ? $0 : nil }
+        let gw = sceneGates.map { $0.shared + $0.sceneCount * $0.localWidth } ?? e
+        precondition(sceneGates == nil || (parameters.sceneGates.count == k && parameters.sceneGates.allSatisfy { $0.count == sceneGates!.sceneCount }),
+                     "PackedBottom: per-scene gates of \(parameters.sceneGates.map(\.count)) scenes for K = \(k)")
+        let p = e * w1 + k * gw
         var weight = [Float](repeating: 0, count: d * p), bias = [Float](repeating: 0, count: p)
         func place(_ layer: DenseLayer, atColumn c0: Int) {
             let n = layer.outputs
@@ -48,8 +59,15 @@ public struct PackedBottom: Sendable {
             for j in 0..<n { bias[c0 + j] = layer.bias.scalars[j] }
         }
         for x in 0..<e { place(parameters.experts[x].layers[0], atColumn: x * w1) }
-        for t in 0..<k { place(parameters.gates[t], atColumn: e * w1 + t * e) }
+        for t in 0..<k {
+            place(parameters.gates[t], atColumn: e * w1 + t * gw)
+            guard let sceneGates else { continue }
+            for s in 0..<sceneGates.sceneCount {
+                place(parameters.sceneGates[t][s], atColumn: e * w1 + t * gw + sceneGates.shared + s * sceneGates.localWidth)
+            }
+        }
         self.spec = spec
+        gateWidth = gw
         self.weight = weight
         self.bias = bias
         columns = p
@@ -80,8 +98,12 @@ public struct PackedBottom: Sendable {
         let multiLayer = deeper.contains { !$0.layers.isEmpty }
         // ReLU is applied while mixing (max(z, 0) on load); other activations are applied first.
         let reluOnLoad = !multiLayer && spec.activation == .relu
+        if let scenes = spec.sceneExperts {
+            scenes.scenes(of: batch, into: &ws.scenes)
+            forwardScenes(scenes, rows: b, multiLayer: multiLayer, reluOnLoad: reluOnLoad, rowBlocks: rowBlocks, workspace: &ws)
+            return
+        }
         if reluOnLoad && rowBlocks {
-            if let scenes = spec.sceneExperts { scenes.scenes(of: batch, into: &ws.scenes) }
             forwardInRowBlocks(rows: b, workspace: &ws)
             return
         }
@@ -92,11 +114,6 @@ public struct PackedBottom: Sendable {
         }
         // Experts with more layers: activate the first, run the rest (rare; not fused).
         if !reluOnLoad { activateExpertColumns(rows: b, workspace: &ws) }
-        if let scenes = spec.sceneExperts {
-            scenes.scenes(of: batch, into: &ws.scenes)
-            let rowScenes = ws.scenes
-            Borrow.update(&ws.packed) { z in maskGates(z, rows: 0..<b, scenes: scenes, rowScenes: rowScenes) }
-        }
         if multiLayer {
             ws.expertStack.resize(e, b, h)
             for x in 0..<e {
@@ -142,17 +159,15 @@ public struct PackedBottom: Sendable {
         // A Shared-Bottom has no gate columns: its one expert is every task's input.
         precondition(spec.hasGates || e == 1, "PackedBottom: \(e) experts without gates")
         ws.packed.resize(rows: min(b, Self.rowBlock), columns: p)
-        let rowScenes = ws.scenes
         Borrow.update(each: &ws.meta) { outputs in
-            Borrow.update(&ws.packed) { z in mixInRowBlocks(rows: b, x: ws.x, packed: z, outputs: outputs, rowScenes: rowScenes) }
+            Borrow.update(&ws.packed) { z in mixInRowBlocks(rows: b, x: ws.x, packed: z, outputs: outputs) }
         }
     }
 
     /// The loop of ``forwardInRowBlocks(rows:workspace:)`` on borrowed storage: `packed` holds
     /// one block `(rowBlock, P)`, `outputs[t]` is task `t`'s `(B, H)` input.
     private func mixInRowBlocks(
-        rows b: Int, x: Tensor, packed z: UnsafeMutablePointer<Float>, outputs: UnsafeBufferPointer<UnsafeMutablePointer<Float>>,
-        rowScenes: [Int32]
+        rows b: Int, x: Tensor, packed z: UnsafeMutablePointer<Float>, outputs: UnsafeBufferPointer<UnsafeMutablePointer<Float>>
     ) {
         let p = columns, e = spec.expertCount, h = spec.metaWidth, kk = spec.taskCount
         Borrow.read(x, bias) { x, c in
@@ -160,8 +175,6 @@ public struct PackedBottom: Sendable {
                 for r0 in stride(from: 0, to: b, by: Self.rowBlock) {
                     let r1 = min(r0 + Self.rowBlock, b)
                     multiplyPacked(rows: r0..<r1, x: x, into: z, seedBias: false)
-                    // −∞ stays −∞ when the kernel adds the bias.
-                    if let scenes = spec.sceneExperts { maskGates(z, rows: r0..<r1, scenes: scenes, rowScenes: rowScenes) }
                     for t in 0..<kk { blockOutputs[t] = outputs[t] + r0 * h }
                     if spec.hasGates {
                         GateMixture.forwardPacked(z, rowStride: p, bias: c, rows: r1 - r0, experts: e, width: h,
@@ -204,12 +217,114 @@ public struct PackedBottom: Sendable {
         }
     }
 
-    /// Masks every task's gate logits of batch rows `rows`, held in `z` from its row 0 (stride `P`):
-    /// ``SceneExperts/mask(_:stride:rows:scenes:)``.
-    private func maskGates(_ z: UnsafeMutablePointer<Float>, rows: Range<Int>, scenes: SceneExperts, rowScenes: [Int32]) {
-        let e = spec.expertCount
-        for t in 0..<spec.taskCount {
-            scenes.mask(z + e * firstWidth + t * e, stride: columns, rows: rows, scenes: rowScenes)
+    /// The bottom with scene experts: the packed multiply (row blocks of ``rowBlock`` for one-layer
+    /// ReLU experts when `rowBlocks`, as ``forwardInRowBlocks(rows:workspace:)``; else the whole
+    /// batch), then per task each row's local gate logits from its own scene's columns, their
+    /// softmax and the mixture of the row's own experts.
+    private func forwardScenes(
+        _ scenes: SceneExperts, rows b: Int, multiLayer: Bool, reluOnLoad: Bool, rowBlocks: Bool, workspace ws: inout NetworkWorkspace
+    ) {
+        let p = columns, e = spec.expertCount, h = spec.metaWidth, w = scenes.localWidth
+        let block = reluOnLoad && rowBlocks ? Self.rowBlock : b
+        ws.packed.resize(rows: block, columns: p)
+        ws.sceneLogits.resize(rows: block, columns: w)
+        if multiLayer { ws.expertStack.resize(e, b, h) }
+        for r0 in stride(from: 0, to: b, by: block) {
+            let r1 = min(r0 + block, b)
+            Borrow.update(&ws.packed) { z in
+                Borrow.read(ws.x, ws.scenes) { x, rowScenes in
+                    multiplyOwnColumns(scenes, rows: r0..<r1, x: x, rowScenes: rowScenes, into: z)
+                }
+            }
+            if !reluOnLoad { activateExpertColumns(rows: r1 - r0, workspace: &ws) }
+            if multiLayer {
+                // Only with block = b: the remaining layers of every expert some row mixes (a
+                // scene's experts only when the batch has a row of that scene), on every row.
+                for x in 0..<e where scenes.owner(ofExpert: x).map({ ws.scenes.contains(Int32($0)) }) ?? true {
+                    ws.stagedExpert.resize(rows: b, columns: firstWidth)
+                    ColumnBlock.extract(from: ws.packed, atColumn: x * firstWidth, into: &ws.stagedExpert)
+                    MLP.forward(deeper[x], input: ws.stagedExpert, activation: spec.activation, activatesLast: true, cache: &ws.experts[x])
+                    Borrow.update(&ws.expertStack) { stack in
+                        Borrow.read(ws.experts[x].result) { src in (stack + x * b * h).update(from: src, count: b * h) }
+                    }
+                }
+            }
+            for t in 0..<spec.taskCount {
+                Borrow.update(&ws.meta[t], &ws.sceneLogits) { f, local in
+                    Borrow.read(ws.packed, ws.scenes, ws.expertStack) { z, rowScenes, stack in
+                        let m = r1 - r0, blockScenes = rowScenes + r0
+                        localGateLogits(scenes, task: t, rows: m, packed: z, scenes: blockScenes, local: local)
+                        Softmax.forwardInPlace(local, rows: m, width: w, stride: w)
+                        let (base, expertStride, rowStride) = multiLayer ? (stack, b * h, h) : (z, firstWidth, p)
+                        scenes.mix(gates: local, gateStride: w, rows: m, scenes: blockScenes, positions: nil, expertBase: base,
+                                   expertStride: expertStride, rowStride: rowStride, relu: reluOnLoad, width: h,
+                                   output: f + r0 * h, outputStride: h)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Rows `rows` of `Z = x·W + b` into `z` from its row 0 (stride `P`), where a run of rows of one
+    /// scene (a request's candidates usually are) multiplies only the columns its rows read: the
+    /// shared experts', its scene's (none for an unknown scene) and the gates'; the other columns
+    /// keep the bias (finite, never mixed). More than two runs in the rows: the whole multiply.
+    private func multiplyOwnColumns(
+        _ scenes: SceneExperts, rows: Range<Int>, x: UnsafePointer<Float>, rowScenes: UnsafePointer<Int32>,
+        into z: UnsafeMutablePointer<Float>
+    ) {
+        var runs = 0
+        for r in rows where r == rows.lowerBound || rowScenes[r] != rowScenes[r - 1] { runs += 1 }
+        guard runs <= 2 else {
+            multiplyPacked(rows: rows, x: x, into: z, seedBias: true)
+            return
+        }
+        let p = columns, w1 = firstWidth, gates = spec.expertCount * w1
+        Borrow.read(bias) { c in
+            for r in 0..<rows.count { (z + r * p).update(from: c, count: p) }
+        }
+        var r0 = rows.lowerBound
+        while r0 < rows.upperBound {
+            let s = Int(rowScenes[r0])
+            var r1 = r0 + 1
+            while r1 < rows.upperBound && Int(rowScenes[r1]) == s { r1 += 1 }
+            let out = z + (r0 - rows.lowerBound) * p
+            multiplyColumns(0..<(scenes.shared * w1), rows: r0..<r1, x: x, into: out)
+            if s >= 0 {
+                let first = (scenes.shared + s * scenes.perScene) * w1
+                multiplyColumns(first..<(first + scenes.perScene * w1), rows: r0..<r1, x: x, into: out)
+            }
+            multiplyColumns(gates..<p, rows: r0..<r1, x: x, into: out)
+            r0 = r1
+        }
+    }
+
+    /// `z[:, columns] += x[rows]·W[:, columns]`, `z` from row `rows.lowerBound` (stride `P`).
+    private func multiplyColumns(_ columns: Range<Int>, rows: Range<Int>, x: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>) {
+        guard !columns.isEmpty else { return }
+        let p = self.columns, d = spec.inputWidth
+        Borrow.read(weight) { w in
+            GEMM.compute(m: rows.count, n: columns.count, k: d, a: x + rows.lowerBound * d, lda: d, b: w + columns.lowerBound,
+                         ldb: p, c: z + columns.lowerBound, ldc: p, beta: 1)
+        }
+    }
+
+    /// Task `t`'s local gate logits `(rows, shared + perScene)` of the packed rows `z` (stride `P`),
+    /// `−∞` past a row's own columns: ``SceneExperts/gatherLocal(full:fullStride:rows:scenes:local:localStride:)``
+    /// for shared gates; with `.perScene` gates the row's scene's block (an unknown scene: the first, `shared` wide).
+    private func localGateLogits(
+        _ scenes: SceneExperts, task t: Int, rows m: Int, packed z: UnsafePointer<Float>, scenes rowScenes: UnsafePointer<Int32>,
+        local: UnsafeMutablePointer<Float>
+    ) {
+        let p = columns, w = scenes.localWidth, gates = z + spec.expertCount * firstWidth + t * gateWidth
+        guard scenes.gates == .perScene else {
+            scenes.gatherLocal(full: gates, fullStride: p, rows: m, scenes: rowScenes, local: local, localStride: w)
+            return
+        }
+        for r in 0..<m {
+            let s = Int(rowScenes[r]), n = scenes.localCount(scene: s)
+            let src = gates + r * p + (s < 0 ? 0 : scenes.shared + s * w), dst = local + r * w
+            for c in 0..<w { dst[c] = c < n ? src[c] : -.infinity }
         }
     }
 
