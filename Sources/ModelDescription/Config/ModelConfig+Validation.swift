@@ -24,6 +24,7 @@ extension ModelConfig {
         try v.supportEncoder(self)
         try v.sceneExperts(self)
         try v.starTowers(self)
+        try v.partitionedNorm(self)
         try v.meta(meta)
         try v.training(training)
         try v.positive(embeddings.admissionCount, "embeddings.admission_count")
@@ -215,6 +216,17 @@ private struct Validator {
         try check(c.scene != nil, path, "needs a top-level scene column (the categorical feature naming each row's scene)")
         try check((1...64).contains(s.scenes.count), "\(path).scenes", "must list 1 … 64 scene values, got \(s.scenes.count)")
         try check(Set(s.scenes).count == s.scenes.count, "\(path).scenes", "lists a scene twice: \(s.scenes)")
+    }
+
+    /// `model.partitioned_norm`: a `scene` column, 1 … 64 distinct scenes, momentum in [0, 1), epsilon > 0.
+    func partitionedNorm(_ c: ModelConfig) throws(ConfigError) {
+        guard let s = c.model.partitionedNorm else { return }
+        let path = "model.partitioned_norm"
+        try check(c.scene != nil, path, "needs a top-level scene column (the categorical feature naming each row's scene)")
+        try check((1...64).contains(s.scenes.count), "\(path).scenes", "must list 1 … 64 scene values, got \(s.scenes.count)")
+        try check(Set(s.scenes).count == s.scenes.count, "\(path).scenes", "lists a scene twice: \(s.scenes)")
+        try check(s.momentum >= 0 && s.momentum < 1, "\(path).momentum", "must be in [0, 1), got \(s.momentum)")
+        try check(s.epsilon > 0 && s.epsilon.isFinite, "\(path).epsilon", "must be > 0, got \(s.epsilon)")
     }
 
     /// `model.support_encoder`: a categorical source, a label when `label_weighted`, pools without repeats.
