@@ -28,7 +28,9 @@ from collections import defaultdict
 SMALL_SHARE = 0.05
 LABELS = {"mmoe": "joint MMoE", "shared_bottom": "joint Shared-Bottom", "per_scene": "MMoE per scene",
           "scene_experts": "MMoE + scene experts", "star": "MMoE + STAR", "star_scene_experts": "scene experts + STAR",
-          "mmoe_maml": "MMoE + MAML (fine-tuned)", "star_maml": "STAR + MAML (fine-tuned)"}
+          "mmoe_maml": "MMoE + MAML (fine-tuned)", "star_maml": "STAR + MAML (fine-tuned)",
+          "pn": "MMoE + PN", "star_pn": "STAR + PN", "pn_maml": "MMoE + PN + MAML (fine-tuned)",
+          "star_pn_maml": "STAR + PN + MAML (fine-tuned)"}
 
 
 def auc(pairs):

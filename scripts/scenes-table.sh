@@ -7,6 +7,9 @@
 #     the shared experts and its scene's),
 #   - a joint MMoE with STAR towers (`model.star_towers`: a row's towers are W ⊙ W_s, b + b_s of
 #     its scene, Sheng et al. CIKM 2021), and STAR towers over the scene experts,
+#   - with ARCHS including pn / star_pn: the joint MMoE with partitioned normalisation of the towers'
+#     inputs (`model.partitioned_norm`: statistics and affine per scene, STAR §PN), and STAR towers
+#     plus partitioned norm (STAR's full model without its auxiliary network),
 #   - with ARCHS including mmoe_maml / star_maml: the joint MMoE and STAR with MAML on (the
 #     dataset config's first-order MAML, task = user), scored fine-tuned on each user's support
 #     rows (`metarec eval --finetune on`),
@@ -35,7 +38,9 @@ mkdir -p "$OUT"
 # was chosen over 4 + 1 on the synthetic validation split, 3 seeds), the scenes from $SCENE_LIST
 # (a YAML flow list of the quoted scene names).
 # Architecture "star": the MMoE (4 shared experts) with STAR towers over $SCENE_LIST; "star_scene_experts":
-# STAR towers over the scene experts' MMoE; "*_maml": the same with the dataset config's MAML kept on.
+# STAR towers over the scene experts' MMoE; "pn": the MMoE (4 shared experts) with partitioned norm over
+# $SCENE_LIST (momentum 0.99, epsilon 1e-5); "star_pn": STAR towers and partitioned norm;
+# "*_maml": the same with the dataset config's MAML kept on.
 variant() { # src arch seed dst
   local arch=$2 experts="experts: 4" meta="false"
   local scene_list=$SCENE_LIST
@@ -44,6 +49,8 @@ variant() { # src arch seed dst
     scene_experts) arch=mmoe; experts="experts: 2\n  scene_experts: {per_scene: 1, scenes: $scene_list}" ;;
     star) arch=mmoe; experts="experts: 4\n  star_towers: {scenes: $scene_list}" ;;
     star_scene_experts) arch=mmoe; experts="experts: 2\n  scene_experts: {per_scene: 1, scenes: $scene_list}\n  star_towers: true" ;;
+    pn) arch=mmoe; experts="experts: 4\n  partitioned_norm: {scenes: $scene_list}" ;;
+    star_pn) arch=mmoe; experts="experts: 4\n  star_towers: {scenes: $scene_list}\n  partitioned_norm: true" ;;
   esac
   sed -e "s/^meta: {enabled: true/meta: {enabled: $meta/" -e "s/architecture: mmoe/architecture: $arch/" \
       -e "s/^  experts: 4$/  $experts/" \

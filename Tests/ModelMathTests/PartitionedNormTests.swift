@@ -227,3 +227,40 @@ import Testing
         #expect(names.contains("partitioned_norm.1.running_variance") && names.contains("partitioned_norm.0.scene_gamma"))
     }
 }
+
+/// Serving's bottom with partitioned norm: ``PackedBottom`` then the running statistics' affine
+/// equals the training bottom in `.running` mode.
+@Suite struct PartitionedNormPackedBottomTests {
+    @Test(arguments: [NetworkSpec.Architecture.mmoe(experts: 3), .sharedBottom], [[24], [9, 16]])
+    func `packed bottom with partitioned norm equals forwardBottom with running statistics`(architecture: NetworkSpec.Architecture,
+                                                                                            widths: [Int]) {
+        let layout = PartitionedNormTests.layout, tasks = PartitionedNormTests.tasks
+        for rowBlocks in [true, false] {
+            let spec = NetworkSpec(architecture: architecture, inputWidth: layout.width, bottomWidths: widths, towerWidths: [4],
+                                   taskCount: tasks.count, activation: .relu, partitionedNorm: PartitionedNormTests.norm)
+            var parameters = ModelParameters(spec: spec, seed: 17)
+            for k in parameters.partitionedNorm.indices {
+                parameters.partitionedNorm[k] = PartitionedNormTests.parameters(seed: 40 + UInt64(k), width: spec.metaWidth)
+            }
+            let table = DictionaryEmbeddingTable(dimension: 4)
+            for rows in [29, 5, 1] {
+                let batch = randomBatch(rows: rows, layout: layout, tasks: tasks, seed: UInt64(rows))
+                var reference = NetworkWorkspace()
+                MultiTaskNetwork.forwardBottom(parameters, spec: spec, layout: layout, batch: batch, table: table,
+                                               createEmbeddings: true, workspace: &reference)
+                var packed = NetworkWorkspace()
+                PackedBottom(parameters, spec: spec).forward(batch: batch, layout: layout, table: table, workspace: &packed, rowBlocks: rowBlocks)
+                for k in 0..<spec.taskCount {
+                    expectClose(packed.meta[k], reference.meta[k], rtol: 1e-5, atol: 1e-5,
+                                "\(architecture) \(widths) blocks \(rowBlocks) \(rows) rows task \(k)")
+                }
+                // ... and not the batch-statistics pass (the test sees which statistics serving used).
+                var training = NetworkWorkspace()
+                training.normStatistics = .batch
+                MultiTaskNetwork.forwardBottom(parameters, spec: spec, layout: layout, batch: batch, table: table,
+                                               createEmbeddings: true, workspace: &training)
+                if rows > 5 { #expect(maxRelativeError(packed.meta[0], training.meta[0]) > 1e-2, "\(rows) rows") }
+            }
+        }
+    }
+}
