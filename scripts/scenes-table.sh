@@ -27,6 +27,7 @@ OUT=${OUT:-out/scenes}
 SEEDS=${SEEDS:-1 2 3}
 ARCHS=${ARCHS:-mmoe shared_bottom scene_experts star star_scene_experts}
 EPOCHS=${EPOCHS:-5}
+PN_MIN_ROWS=${PN_MIN_ROWS:-2}   # partitioned norm: fewer rows of a scene in a worker's shard take its running statistics
 ML100K_DIR=${ML100K_DIR:-.build-data}
 DATASETS=("${@:-synthetic ml100k census}")
 CENSUS_RAW=${METAREC_DATA:-../shared/data}/census-income-kdd/census-income.test.gz
@@ -39,7 +40,7 @@ mkdir -p "$OUT"
 # (a YAML flow list of the quoted scene names).
 # Architecture "star": the MMoE (4 shared experts) with STAR towers over $SCENE_LIST; "star_scene_experts":
 # STAR towers over the scene experts' MMoE; "pn": the MMoE (4 shared experts) with partitioned norm over
-# $SCENE_LIST (momentum 0.99, epsilon 1e-5); "star_pn": STAR towers and partitioned norm;
+# $SCENE_LIST (momentum 0.99, epsilon 1e-5, min_batch_rows $PN_MIN_ROWS); "star_pn": STAR towers and partitioned norm;
 # "*_maml": the same with the dataset config's MAML kept on.
 variant() { # src arch seed dst
   local arch=$2 experts="experts: 4" meta="false"
@@ -49,8 +50,8 @@ variant() { # src arch seed dst
     scene_experts) arch=mmoe; experts="experts: 2\n  scene_experts: {per_scene: 1, scenes: $scene_list}" ;;
     star) arch=mmoe; experts="experts: 4\n  star_towers: {scenes: $scene_list}" ;;
     star_scene_experts) arch=mmoe; experts="experts: 2\n  scene_experts: {per_scene: 1, scenes: $scene_list}\n  star_towers: true" ;;
-    pn) arch=mmoe; experts="experts: 4\n  partitioned_norm: {scenes: $scene_list}" ;;
-    star_pn) arch=mmoe; experts="experts: 4\n  star_towers: {scenes: $scene_list}\n  partitioned_norm: true" ;;
+    pn) arch=mmoe; experts="experts: 4\n  partitioned_norm: {scenes: $scene_list, min_batch_rows: $PN_MIN_ROWS}" ;;
+    star_pn) arch=mmoe; experts="experts: 4\n  star_towers: {scenes: $scene_list}\n  partitioned_norm: {min_batch_rows: $PN_MIN_ROWS}" ;;
   esac
   sed -e "s/^meta: {enabled: true/meta: {enabled: $meta/" -e "s/architecture: mmoe/architecture: $arch/" \
       -e "s/^  experts: 4$/  $experts/" \

@@ -10,19 +10,19 @@ import Testing
     @Test func `partitioned norm parses, shapes the network, counts its parameters and round-trips through YAML`() throws {
         for architecture in ["mmoe", "shared_bottom"] {
             let config = try ModelConfig.parse(
-                yaml: Self.yaml + "\nmodel:\n  architecture: \(architecture)\n  partitioned_norm: {scenes: [home, \"search\"], momentum: 0.9, epsilon: 0.001}\n",
+                yaml: Self.yaml + "\nmodel:\n  architecture: \(architecture)\n  partitioned_norm: {scenes: [home, \"search\"], momentum: 0.9, epsilon: 0.001, min_batch_rows: 16}\n",
                 source: "test.yaml")
-            #expect(config.model.partitionedNorm == .init(scenes: ["home", "search"], momentum: 0.9, epsilon: 0.001))
+            #expect(config.model.partitionedNorm == .init(scenes: ["home", "search"], momentum: 0.9, epsilon: 0.001, minimumBatchRows: 16))
             let norm = try #require(config.networkSpec.partitionedNorm)
             #expect(norm.column == 1 && norm.sceneKeys == ["home", "search"].map { FeatureKey.hash(feature: "page", value: $0) })
-            #expect(norm.momentum == 0.9 && norm.epsilon == 0.001)
+            #expect(norm.momentum == 0.9 && norm.epsilon == 0.001 && norm.minimumBatchRows == 16)
             #expect(try ModelConfig.parse(yaml: config.yamlString(), source: "round-trip") == config)
             let parameters = ModelParameters(spec: config.networkSpec, seed: 1)
             #expect(parameters.partitionedNorm.count == 1 && parameters.partitionedNorm[0].sceneCount == 2)
             #expect(Double(parameters.parameterCount) == config.estimatedParameterCount)
         }
         let defaults = try ModelConfig.parse(yaml: Self.yaml + "\nmodel:\n  partitioned_norm: {scenes: [a]}\n", source: "test.yaml")
-        #expect(defaults.model.partitionedNorm == .init(scenes: ["a"], momentum: 0.99, epsilon: 1e-5))
+        #expect(defaults.model.partitionedNorm == .init(scenes: ["a"], momentum: 0.99, epsilon: 1e-5, minimumBatchRows: 2))
         #expect(try ModelConfig.parse(yaml: defaults.yamlString(), source: "round-trip") == defaults)
     }
 
@@ -46,6 +46,7 @@ import Testing
         ("", "partitioned_norm: {scenes: [a], momentum: 1}", "model.partitioned_norm.momentum"),
         ("", "partitioned_norm: {scenes: [a], momentum: -0.1}", "model.partitioned_norm.momentum"),
         ("", "partitioned_norm: {scenes: [a], epsilon: 0}", "model.partitioned_norm.epsilon"),
+        ("", "partitioned_norm: {scenes: [a], min_batch_rows: 1}", "model.partitioned_norm.min_batch_rows"),
         ("", "partitioned_norm: {scenes: [a], per_scene: 2}", "model.partitioned_norm.per_scene"),
         ("", "partitioned_norm: true", "model.partitioned_norm"),
         ("", "partitioned_norm: {momentum: 0.9}", "model.partitioned_norm"),

@@ -32,8 +32,9 @@ import Testing
     }
 
     /// Row by row in Double: each scene's (or the pooled) mean and biased variance over its rows,
-    /// or the running ones when `running` or when the group has fewer than 2 rows.
-    static func reference(_ p: PartitionedNormParameters, rowScenes: [Int32], input: Tensor, running: Bool, epsilon: Double) -> Tensor {
+    /// or the running ones when `running` or when the group has fewer than `minimumRows` (≥ 2) rows.
+    static func reference(_ p: PartitionedNormParameters, rowScenes: [Int32], input: Tensor, running: Bool, epsilon: Double,
+                          minimumRows: Int = 2) -> Tensor {
         let b = input.rows, h = input.columns, s = p.sceneCount
         var out = Tensor(shape: [b, h])
         for r in 0..<b {
@@ -42,7 +43,7 @@ import Testing
             let members = (0..<b).filter { scene >= 0 ? Int(rowScenes[$0]) == scene : true }
             for j in 0..<h {
                 var mean = Double(p.runningMean[g, j]), variance = Double(p.runningVariance[g, j])
-                if !running && members.count >= 2 {
+                if !running && members.count >= max(minimumRows, 2) {
                     mean = members.reduce(0.0) { $0 + Double(input[$1, j]) } / Double(members.count)
                     variance = members.reduce(0.0) { $0 + pow(Double(input[$1, j]) - mean, 2) } / Double(members.count)
                 }
@@ -54,9 +55,11 @@ import Testing
         return out
     }
 
-    static func forward(_ p: PartitionedNormParameters, _ rowScenes: [Int32], _ input: Tensor, _ statistics: NormStatistics) -> Tensor {
+    static func forward(_ p: PartitionedNormParameters, _ rowScenes: [Int32], _ input: Tensor, _ statistics: NormStatistics,
+                        minimumRows: Int = 2) -> Tensor {
         var ws = PartitionedNormWorkspace(), out = Tensor(shape: [0, 1])
-        PartitionedNorm.forward(p, rowScenes: rowScenes, input: input, statistics: statistics, epsilon: 1e-3, workspace: &ws, output: &out)
+        PartitionedNorm.forward(p, rowScenes: rowScenes, input: input, statistics: statistics, epsilon: 1e-3, minimumRows: minimumRows,
+                                workspace: &ws, output: &out)
         return out
     }
 
@@ -69,6 +72,25 @@ import Testing
                         Self.reference(p, rowScenes: scenes, input: input, running: statistics == .running, epsilon: 1e-3),
                         rtol: 1e-4, atol: 1e-5, "\(rows) rows, \(statistics)")
         }
+    }
+
+    /// `minimumRows` 3: scene 0 (3 rows in 8) keeps its batch statistics, scene 2 (2 rows) takes
+    /// its running ones; the pooled group (all 8 rows) keeps the batch's; and the backward agrees.
+    @Test(arguments: [3, 4, 9])
+    func `scenes with fewer than the minimum rows take their running statistics`(minimumRows: Int) {
+        let p = Self.parameters(seed: 5), scenes = Self.rowScenes(8)
+        let input = randomTensor([8, Self.width], seed: 19).map { 2 * $0 }
+        expectClose(Self.forward(p, scenes, input, .batch, minimumRows: minimumRows),
+                    Self.reference(p, rowScenes: scenes, input: input, running: false, epsilon: 1e-3, minimumRows: minimumRows),
+                    rtol: 1e-4, atol: 1e-5, "minimum \(minimumRows)")
+        let upstream = randomTensor([8, Self.width], seed: 2)
+        var ws = PartitionedNormWorkspace(), out = Tensor(shape: [0, 1])
+        PartitionedNorm.forward(p, rowScenes: scenes, input: input, statistics: .batch, epsilon: 1e-3, minimumRows: minimumRows,
+                                workspace: &ws, output: &out)
+        var dp = p.zeros(), dInput = Tensor(shape: input.shape)
+        PartitionedNorm.backward(p, rowScenes: scenes, input: input, workspace: &ws, dOutput: upstream, gradients: &dp, dInput: &dInput)
+        gradientCheck(dInput, of: { weightedSum(Self.forward(p, scenes, $0, .batch, minimumRows: minimumRows), upstream) }, at: input,
+                      step: 1e-3, rtol: 1e-2, atol: 2e-3, "input, minimum \(minimumRows)")
     }
 
     @Test func `batch statistics make each scene's rows zero-mean unit-variance before its affine`() {

@@ -157,7 +157,7 @@ extension ModelConfig {
         return n
     }
 
-    /// `partitioned_norm: {scenes, momentum, epsilon}` (every key optional), `true` (defaults) or
+    /// `partitioned_norm: {scenes, momentum, epsilon, min_batch_rows}` (every key optional), `true` (defaults) or
     /// `false` (none). Without `scenes`: STAR's scenes, else the scene experts' (an error without either).
     private static func decodePartitionedNorm(_ node: ConfigNode, network n: Network) throws(ConfigError) -> PartitionedNormSpec? {
         let inherited = n.starTowers?.scenes ?? n.sceneExperts?.scenes
@@ -172,7 +172,7 @@ extension ModelConfig {
             guard on else { return nil }
             return PartitionedNormSpec(scenes: try inheritedScenes())
         }
-        let m = try node.mapping(allowed: ["scenes", "momentum", "epsilon"])
+        let m = try node.mapping(allowed: ["scenes", "momentum", "epsilon", "min_batch_rows"])
         var scenes: [String] = []
         if let list = m["scenes"] {
             for item in try list.list() { scenes.append(try item.string()) }
@@ -181,7 +181,8 @@ extension ModelConfig {
         }
         let defaults = PartitionedNormSpec(scenes: scenes)
         return PartitionedNormSpec(scenes: scenes, momentum: try m.double("momentum", default: defaults.momentum),
-                                   epsilon: try m.double("epsilon", default: defaults.epsilon))
+                                   epsilon: try m.double("epsilon", default: defaults.epsilon),
+                                   minimumBatchRows: try m.int("min_batch_rows", default: defaults.minimumBatchRows))
     }
 
     /// `star_towers: {scenes: [...]}`, `true` (the scene experts' scenes) or `false` (none).

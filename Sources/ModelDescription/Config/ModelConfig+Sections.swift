@@ -49,7 +49,7 @@ extension ModelConfig {
         public init(scenes: [String]) { self.scenes = scenes }
     }
 
-    /// YAML `model.partitioned_norm: {scenes: [a, b, c], momentum: 0.99, epsilon: 1e-5}`, or
+    /// YAML `model.partitioned_norm: {scenes: [a, b, c], momentum: 0.99, epsilon: 1e-5, min_batch_rows: 2}`, or
     /// `partitioned_norm: true`: every task's tower input `f_k` is normalised per row with its
     /// scene's statistics and affine (STAR's partitioned normalisation, ``ModelMath/PartitionedNormalization``):
     /// batch statistics in training, running ones (an EMA with `momentum`) in evaluation and serving.
@@ -62,11 +62,15 @@ extension ModelConfig {
         public var momentum: Double
         /// Added to every variance, > 0. YAML `epsilon`, default 1e-5.
         public var epsilon: Double
+        /// A scene with fewer rows than this in a training batch (worker shard) is normalised with
+        /// its running statistics instead of the batch's (≥ 2). YAML `min_batch_rows`, default 2.
+        public var minimumBatchRows: Int
 
-        public init(scenes: [String], momentum: Double = 0.99, epsilon: Double = 1e-5) {
+        public init(scenes: [String], momentum: Double = 0.99, epsilon: Double = 1e-5, minimumBatchRows: Int = 2) {
             self.scenes = scenes
             self.momentum = momentum
             self.epsilon = epsilon
+            self.minimumBatchRows = minimumBatchRows
         }
     }
 

@@ -218,7 +218,7 @@ private struct Validator {
         try check(Set(s.scenes).count == s.scenes.count, "\(path).scenes", "lists a scene twice: \(s.scenes)")
     }
 
-    /// `model.partitioned_norm`: a `scene` column, 1 … 64 distinct scenes, momentum in [0, 1), epsilon > 0.
+    /// `model.partitioned_norm`: a `scene` column, 1 … 64 distinct scenes, momentum in [0, 1), epsilon > 0, min_batch_rows ≥ 2.
     func partitionedNorm(_ c: ModelConfig) throws(ConfigError) {
         guard let s = c.model.partitionedNorm else { return }
         let path = "model.partitioned_norm"
@@ -227,6 +227,7 @@ private struct Validator {
         try check(Set(s.scenes).count == s.scenes.count, "\(path).scenes", "lists a scene twice: \(s.scenes)")
         try check(s.momentum >= 0 && s.momentum < 1, "\(path).momentum", "must be in [0, 1), got \(s.momentum)")
         try check(s.epsilon > 0 && s.epsilon.isFinite, "\(path).epsilon", "must be > 0, got \(s.epsilon)")
+        try check((2...1_000_000).contains(s.minimumBatchRows), "\(path).min_batch_rows", "must be in 2 … 1000000, got \(s.minimumBatchRows)")
     }
 
     /// `model.support_encoder`: a categorical source, a label when `label_weighted`, pools without repeats.

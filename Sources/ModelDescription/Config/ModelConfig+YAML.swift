@@ -199,7 +199,7 @@ extension ModelConfig {
     private var yamlPartitionedNorm: String {
         guard let s = model.partitionedNorm else { return "" }
         return "\n  partitioned_norm: {scenes: [\(s.scenes.map { Self.yamlScalar($0) }.joined(separator: ", "))], "
-            + "momentum: \(s.momentum), epsilon: \(s.epsilon)}"
+            + "momentum: \(s.momentum), epsilon: \(s.epsilon), min_batch_rows: \(s.minimumBatchRows)}"
     }
 
     /// `model.support_encoder` as one flow mapping line (empty when off).

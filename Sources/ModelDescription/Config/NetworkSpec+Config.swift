@@ -42,7 +42,8 @@ extension ModelConfig {
     public var partitionedNorm: PartitionedNormalization? {
         guard let spec = model.partitionedNorm, let scene, let column = sceneCategoricalIndex else { return nil }
         return PartitionedNormalization(column: column, sceneKeys: spec.scenes.map { FeatureKey.hash(feature: scene, value: $0) },
-                                        momentum: Float(spec.momentum), epsilon: Float(spec.epsilon))
+                                        momentum: Float(spec.momentum), epsilon: Float(spec.epsilon),
+                                        minimumBatchRows: spec.minimumBatchRows)
     }
 
     /// How encoded batches become the network input.

@@ -22,7 +22,8 @@ extension MultiTaskNetwork {
         for t in 0..<k {
             swap(&ws.normInput[t], &ws.meta[t])
             PartitionedNorm.forward(parameters.partitionedNorm[t], rowScenes: ws.normScenes, input: ws.normInput[t],
-                                    statistics: ws.normStatistics, epsilon: norm.epsilon, workspace: &ws.norm[t], output: &ws.meta[t])
+                                    statistics: ws.normStatistics, epsilon: norm.epsilon, minimumRows: norm.minimumBatchRows,
+                                    workspace: &ws.norm[t], output: &ws.meta[t])
         }
     }
 

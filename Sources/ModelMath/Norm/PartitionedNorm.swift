@@ -15,10 +15,11 @@ import TensorCore
 /// unknown-scene rows, so those rows' gradient reaches every row's `f`.
 public enum PartitionedNorm {
     /// Normalises `input` `(B, H)` into `output` `(B, H)`; `rowScenes` `(B)` is each row's scene
-    /// (−1: unknown). With `.batch` statistics also fills `ws.sums` for the running update.
+    /// (−1: unknown). With `.batch` statistics also fills `ws.sums` for the running update; a
+    /// group with fewer than `minimumRows` (≥ 2) rows uses its running statistics.
     public static func forward(
         _ p: PartitionedNormParameters, rowScenes: [Int32], input: Tensor, statistics: NormStatistics, epsilon: Float,
-        workspace ws: inout PartitionedNormWorkspace, output: inout Tensor
+        minimumRows: Int = 2, workspace ws: inout PartitionedNormWorkspace, output: inout Tensor
     ) {
         let b = input.rows, h = input.columns, s = p.sceneCount, groups = s + 1
         precondition(h == p.width && rowScenes.count == b, "PartitionedNorm: input \(input.shape), H = \(p.width), \(rowScenes.count) scenes")
@@ -46,9 +47,9 @@ public enum PartitionedNorm {
         for g in 0..<groups {
             let n = g < s ? ws.sums.counts[g] : b
             let rowsOut = g < s ? n : unknown
-            // Fewer than 2 rows have no variance: such a group (and every group at inference)
+            // Fewer than 2 rows have no variance (a few, a noisy one): such a group (and every group at inference)
             // uses the running statistics as constants.
-            let batch = statistics == .batch && n >= 2 && rowsOut > 0
+            let batch = statistics == .batch && n >= max(minimumRows, 2) && rowsOut > 0
             ws.usesBatch.append(batch)
             ws.statisticRows.append(n)
             for j in 0..<h {

@@ -10,8 +10,8 @@
 /// ```
 /// A row whose scene key is none of `sceneKeys` (unknown scene) is normalised with the shared
 /// `γ, β` alone and statistics pooled over *all* the batch's rows (running: `μ̂, σ̂²` of the
-/// pooled group, index `S`). A scene with fewer than 2 rows in a batch (shard) has no variance:
-/// its rows use the running statistics as constants.
+/// pooled group, index `S`). A scene with fewer than `minimumBatchRows` (≥ 2) rows in a batch
+/// (shard) has no variance, or too noisy a one: its rows use the running statistics as constants.
 public struct PartitionedNormalization: Sendable, Equatable {
     /// The scene feature's slot among the batch's categorical columns (`categorical[b·Fc + column]`).
     public var column: Int
@@ -21,8 +21,11 @@ public struct PartitionedNormalization: Sendable, Equatable {
     public var momentum: Float
     /// `ε` added to every variance.
     public var epsilon: Float
+    /// The fewest rows of a scene in a batch whose statistics normalise them (≥ 2); fewer take the
+    /// running statistics.
+    public var minimumBatchRows: Int
 
-    public init(column: Int, sceneKeys: [UInt64], momentum: Float = 0.99, epsilon: Float = 1e-5) {
+    public init(column: Int, sceneKeys: [UInt64], momentum: Float = 0.99, epsilon: Float = 1e-5, minimumBatchRows: Int = 2) {
         precondition(column >= 0 && !sceneKeys.isEmpty, "PartitionedNormalization: column \(column), \(sceneKeys.count) scenes")
         precondition(Set(sceneKeys).count == sceneKeys.count, "PartitionedNormalization: duplicate scene keys")
         precondition(momentum >= 0 && momentum < 1 && epsilon > 0,
@@ -30,7 +33,9 @@ public struct PartitionedNormalization: Sendable, Equatable {
         self.column = column
         self.sceneKeys = sceneKeys
         self.momentum = momentum
+        precondition(minimumBatchRows >= 2, "PartitionedNormalization: minimumBatchRows \(minimumBatchRows) < 2")
         self.epsilon = epsilon
+        self.minimumBatchRows = minimumBatchRows
     }
 
     /// `S`: the scenes with statistics and factors of their own.
