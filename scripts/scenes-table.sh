@@ -27,7 +27,9 @@ OUT=${OUT:-out/scenes}
 SEEDS=${SEEDS:-1 2 3}
 ARCHS=${ARCHS:-mmoe shared_bottom scene_experts star star_scene_experts}
 EPOCHS=${EPOCHS:-5}
-PN_MIN_ROWS=${PN_MIN_ROWS:-2}   # partitioned norm: fewer rows of a scene in a worker's shard take its running statistics
+# partitioned norm's min_batch_rows: fewer rows of a scene in a worker's shard take its running
+# statistics; 16 chosen over 2 and 64 on the synthetic validation split (MetaTrain README)
+PN_MIN_ROWS=${PN_MIN_ROWS:-16}
 ML100K_DIR=${ML100K_DIR:-.build-data}
 DATASETS=("${@:-synthetic ml100k census}")
 CENSUS_RAW=${METAREC_DATA:-../shared/data}/census-income-kdd/census-income.test.gz
