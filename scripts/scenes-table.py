@@ -31,7 +31,9 @@ LABELS = {"mmoe": "joint MMoE", "shared_bottom": "joint Shared-Bottom", "per_sce
           "scene_experts_gates": "scene experts + per-scene gates", "star_scene_experts_gates": "scene experts + per-scene gates + STAR",
           "mmoe_maml": "MMoE + MAML (fine-tuned)", "star_maml": "STAR + MAML (fine-tuned)",
           "private": "MMoE + private embeddings", "star_private": "STAR + private embeddings",
-          "residual": "MMoE + shared and private embeddings"}
+          "residual": "MMoE + shared and private embeddings",
+          "pn": "MMoE + PN", "star_pn": "STAR + PN", "pn_maml": "MMoE + PN + MAML (fine-tuned)",
+          "star_pn_maml": "STAR + PN + MAML (fine-tuned)"}
 
 
 def auc(pairs):

@@ -14,6 +14,9 @@
 #     before any run for what a scene changes the meaning of: ML-100K item_id and genres (taste
 #     per age group), census the detailed industry and occupation codes (how a job pays differs
 #     by class of worker); none on the synthetic log, whose scene features are numeric),
+#   - with ARCHS including pn / star_pn: the joint MMoE with partitioned normalisation of the towers'
+#     inputs (`model.partitioned_norm`: statistics and affine per scene, STAR §PN), and STAR towers
+#     plus partitioned norm (STAR's full model without its auxiliary network),
 #   - with ARCHS including mmoe_maml / star_maml: the joint MMoE and STAR with MAML on (the
 #     dataset config's first-order MAML, task = user), scored fine-tuned on each user's support
 #     rows (`metarec eval --finetune on`),
@@ -31,6 +34,9 @@ OUT=${OUT:-out/scenes}
 SEEDS=${SEEDS:-1 2 3}
 ARCHS=${ARCHS:-mmoe shared_bottom scene_experts star star_scene_experts}
 EPOCHS=${EPOCHS:-5}
+# partitioned norm's min_batch_rows: fewer rows of a scene in a worker's shard take its running
+# statistics; 16 chosen over 2 and 64 on the synthetic validation split (MetaTrain README)
+PN_MIN_ROWS=${PN_MIN_ROWS:-16}
 ML100K_DIR=${ML100K_DIR:-.build-data}
 DATASETS=("${@:-synthetic ml100k census}")
 CENSUS_RAW=${METAREC_DATA:-../shared/data}/census-income-kdd/census-income.test.gz
@@ -43,7 +49,9 @@ mkdir -p "$OUT"
 # (a YAML flow list of the quoted scene names).
 # Architecture "star": the MMoE (4 shared experts) with STAR towers over $SCENE_LIST; "star_scene_experts":
 # STAR towers over the scene experts' MMoE; "scene_experts_gates": the scene experts with a gate per
-# task and scene; "*_maml": the same with the dataset config's MAML kept on.
+# task and scene; "pn": the MMoE (4 shared experts) with partitioned norm over
+# $SCENE_LIST (momentum 0.99, epsilon 1e-5, min_batch_rows $PN_MIN_ROWS); "star_pn": STAR towers and partitioned norm;
+# "*_maml": the same with the dataset config's MAML kept on.
 variant() { # src arch seed dst
   local arch=$2 experts="experts: 4" meta="false"
   local scene_list=$SCENE_LIST
@@ -62,6 +70,8 @@ variant() { # src arch seed dst
     star_scene_experts_gates) arch=mmoe; experts="experts: 2\n  scene_experts: {per_scene: 1, scenes: $scene_list, gates: per_scene}\n  star_towers: true" ;;
     star) arch=mmoe; experts="experts: 4\n  star_towers: {scenes: $scene_list}" ;;
     star_scene_experts) arch=mmoe; experts="experts: 2\n  scene_experts: {per_scene: 1, scenes: $scene_list}\n  star_towers: true" ;;
+    pn) arch=mmoe; experts="experts: 4\n  partitioned_norm: {scenes: $scene_list, min_batch_rows: $PN_MIN_ROWS}" ;;
+    star_pn) arch=mmoe; experts="experts: 4\n  star_towers: {scenes: $scene_list}\n  partitioned_norm: {min_batch_rows: $PN_MIN_ROWS}" ;;
   esac
   sed "${private_edits[@]}" -e "s/^meta: {enabled: true/meta: {enabled: $meta/" -e "s/architecture: mmoe/architecture: $arch/" \
       -e "s/^  experts: 4$/  $experts/" \

@@ -42,6 +42,11 @@ struct ExportONNX: AsyncParsableCommand {
                 throw ValidationError("\(model): model.star_towers: export-onnx does not export STAR towers yet (a device scorer has no scene); "
                                       + "serve the model (metarec serve scores each request's scene)")
             }
+            guard served.config.model.partitionedNorm == nil else {
+                // The scene-free scorer would normalise every row with one scene's statistics.
+                throw ValidationError("\(model): model.partitioned_norm: export-onnx does not export partitioned normalisation yet "
+                                      + "(a device scorer has no scene); serve the model (metarec serve normalises each row by its scene)")
+            }
             var settings = ServingSettings(served.config)
             if let steps { settings.adaptation.steps = steps }
             if let learningRate { settings.adaptation.learningRate = learningRate }

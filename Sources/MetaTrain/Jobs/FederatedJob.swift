@@ -73,6 +73,10 @@ public struct FederatedJob {
             throw ConfigError.invalidValue(source: configPath, keyPath: "model.star_towers", line: nil,
                                            reason: "metarec federated does not support STAR towers yet")
         }
+        if config.model.partitionedNorm != nil {  // the clients compute f_k without the running statistics' update
+            throw ConfigError.invalidValue(source: configPath, keyPath: "model.partitioned_norm", line: nil,
+                                           reason: "metarec federated does not support partitioned normalisation yet")
+        }
         if let maxBadRows { config.training.maxBadRows = maxBadRows; try config.validate(source: configPath) }
         let initModel = try LoadedModel(path: initialModel)
         guard config.networkSpec == initModel.config.networkSpec, config.inputLayout == initModel.config.inputLayout else {

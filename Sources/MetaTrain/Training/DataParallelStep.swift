@@ -34,6 +34,10 @@ public final class DataParallelStep: @unchecked Sendable {
 
     /// The summed dense gradient of the last ``compute(parameters:batch:table:splitSeed:)``.
     public private(set) var gradients: ModelParameters
+    /// Partitioned norm: the last step's batch sums per task, added over the workers (empty
+    /// without partitioned norm); ``applyUpdate(optimizer:parameters:table:readingNextFrom:)``
+    /// steps the running statistics with them.
+    public private(set) var normSums: [PartitionedNormSums] = []
     /// Unique embedding keys of the last batch and their summed `(U, d)` gradients, merged from
     /// the workers on first use (so the merge overlaps reading the next batch in
     /// ``applyUpdate(optimizer:parameters:table:readingNextFrom:)``). The first read merges:
@@ -107,6 +111,9 @@ public final class DataParallelStep: @unchecked Sendable {
             // Each worker copies out its own rows, in parallel with the others.
             let shard = plan.isIdentity ? batch : batch.selecting(rows: plan.rows[t])
             w.gradients.zero()
+            // Partitioned norm: each worker normalises with its shard's statistics (unsynchronised,
+            // like data-parallel batch norm); the running statistics step once from all shards' sums.
+            w.workspace.normStatistics = .batch
             MultiTaskNetwork.forward(parameters, spec: spec, layout: layout, batch: shard, table: table,
                                      createEmbeddings: true, workspace: &w.workspace)
             let loss = MultiTaskNetwork.loss(batch: shard, tasks: tasks, labelCounts: labelCounts, workspace: &w.workspace)
@@ -131,6 +138,7 @@ public final class DataParallelStep: @unchecked Sendable {
         }
 
         sumWorkerGradients(parts: parts)
+        if spec.partitionedNorm != nil { mergeNormSums(parts: parts) }
         unmergedParts = parts
         let base = (0..<tasks.count).map { k in
             labelCounts[k] == 0 ? .nan : (0..<parts).reduce(0.0) { $0 + workers[$1].baseLossSums[k] }
@@ -183,6 +191,15 @@ public final class DataParallelStep: @unchecked Sendable {
         for r in task.query { counts[rowScenes[r], default: 0] += 1 }
         let best = counts.max { ($0.value, -$0.key) < ($1.value, -$1.key) }
         return Int(best?.key ?? -1)
+    }
+
+    /// ``normSums`` = `Σ_t` the workers' partitioned-norm sums, per task.
+    private func mergeNormSums(parts: Int) {
+        normSums = (0..<spec.taskCount).map { k in
+            var total = PartitionedNormSums()
+            for t in 0..<parts { total.add(workers[t].workspace.norm[k].sums) }
+            return total
+        }
     }
 
     /// ``gradients`` = `Σ_t workers[t].gradients`, tensor by tensor; a large tensor's elements
@@ -259,6 +276,7 @@ public final class DataParallelStep: @unchecked Sendable {
         var next: Result<EncodedBatch?, any Error> = .success(nil)
         pool.overlap {
             optimizer.update(&parameters, gradients: gradients)
+            if let norm = spec.partitionedNorm { parameters.updateRunningStatistics(with: normSums, momentum: norm.momentum) }
             pushEmbeddingGradients(to: table)
         } with: {
             next = Result { try stream.next() }

@@ -94,6 +94,11 @@ public struct DenseOptimizer: Sendable {
             // STAR's scene factors start at W_s = 1: decay toward 0 would pull every scene off the
             // shared tower, so they are not decayed.
             case .starTower: (isRate, decays) = (false, false)
+            // Partitioned norm: the running statistics are state (never stepped); γ, γ_s start at 1
+            // and, like batch norm's scales, are not decayed, nor are β, β_s.
+            case .partitionedNorm(_, let field):
+                if field.isStatistic { continue }
+                (isRate, decays) = (false, false)
             default: (isRate, decays) = (false, true)
             }
             let lr = isRate ? innerRatesLearningRate : learningRate

@@ -118,7 +118,7 @@ public struct ModelDirectory: Sendable {
     }
 
     /// Loads dense parameters into the shapes of `template` (built from the config).
-    /// - Parameter warmStart: a warm start may switch Meta-SGD or STAR towers on or off:
+    /// - Parameter warmStart: a warm start may switch Meta-SGD, STAR towers or partitioned norm on or off:
     ///   multipliers (STAR factors) the file lacks keep the template's (1; 1 and 0), those the
     ///   template has no place for are dropped.
     ///   Otherwise the file must hold exactly the template's tensors.
@@ -140,6 +140,14 @@ public struct ModelDirectory: Sendable {
                 tensors = tensors.filter { !isStar($0.key) }
             } else if !tensors.keys.contains(where: isStar) {
                 template.forEachTensor { name, t in if isStar(name) { tensors[name] = t } }
+            }
+            // Partitioned norm likewise: switched on, it starts at the identity (γ = 1, β = 0, μ̂ = 0,
+            // σ̂² = 1); switched off, its factors and running statistics are dropped.
+            let isNorm = { (name: String) in name.hasPrefix("partitioned_norm.") }
+            if template.partitionedNorm.isEmpty {
+                tensors = tensors.filter { !isNorm($0.key) }
+            } else if !tensors.keys.contains(where: isNorm) {
+                template.forEachTensor { name, t in if isNorm(name) { tensors[name] = t } }
             }
         }
         var parameters = template

@@ -137,7 +137,7 @@ extension ModelConfig {
     private static func decodeNetwork(_ node: ConfigNode) throws(ConfigError) -> Network {
         let m = try node.mapping(allowed: ["architecture", "embedding_dim", "experts", "expert_layers",
                                            "tower_layers", "shared_bottom_layers", "seed", "support_encoder",
-                                           "scene_experts", "star_towers"])
+                                           "scene_experts", "star_towers", "partitioned_norm"])
         var n = Network()
         n.architecture = try m.choice("architecture", default: n.architecture)
         n.embeddingDimension = try m.int("embedding_dim", default: n.embeddingDimension)
@@ -155,7 +155,36 @@ extension ModelConfig {
                                               gates: try s.choice("gates", default: SceneGates.shared))
         }
         if let node = m["star_towers"] { n.starTowers = try decodeStarTowers(node, sceneExperts: n.sceneExperts) }
+        if let node = m["partitioned_norm"] { n.partitionedNorm = try decodePartitionedNorm(node, network: n) }
         return n
+    }
+
+    /// `partitioned_norm: {scenes, momentum, epsilon, min_batch_rows}` (every key optional), `true` (defaults) or
+    /// `false` (none). Without `scenes`: STAR's scenes, else the scene experts' (an error without either).
+    private static func decodePartitionedNorm(_ node: ConfigNode, network n: Network) throws(ConfigError) -> PartitionedNormSpec? {
+        let inherited = n.starTowers?.scenes ?? n.sceneExperts?.scenes
+        func inheritedScenes() throws(ConfigError) -> [String] {
+            guard let inherited else {
+                throw node.invalid("takes the scenes of model.star_towers or model.scene_experts, neither is set: "
+                                   + "list them, partitioned_norm: {scenes: [a, b, c]}")
+            }
+            return inherited
+        }
+        if let on = try? node.bool() {
+            guard on else { return nil }
+            return PartitionedNormSpec(scenes: try inheritedScenes())
+        }
+        let m = try node.mapping(allowed: ["scenes", "momentum", "epsilon", "min_batch_rows"])
+        var scenes: [String] = []
+        if let list = m["scenes"] {
+            for item in try list.list() { scenes.append(try item.string()) }
+        } else {
+            scenes = try inheritedScenes()
+        }
+        let defaults = PartitionedNormSpec(scenes: scenes)
+        return PartitionedNormSpec(scenes: scenes, momentum: try m.double("momentum", default: defaults.momentum),
+                                   epsilon: try m.double("epsilon", default: defaults.epsilon),
+                                   minimumBatchRows: try m.int("min_batch_rows", default: defaults.minimumBatchRows))
     }
 
     /// `star_towers: {scenes: [...]}`, `true` (the scene experts' scenes) or `false` (none).

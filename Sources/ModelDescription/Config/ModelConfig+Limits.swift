@@ -61,6 +61,7 @@ extension ModelConfig {
     /// P = E · mlp(D; expert_layers)  + K · (D + 1) · G           MMoE (experts and gates; E with scene experts)
     ///   |     mlp(D; shared_bottom_layers)                         Shared-Bottom
     ///   + K · mlp(H; tower_layers, 1) · (1 + 1 with learned inner rates + S with STAR towers of S scenes)
+    ///   + K · H · (4S + 4)                                           partitioned norm of S scenes
     /// G = E, or with per-scene gates over S scenes of p experts and s shared ones: s + S · (s + p)
     /// ```
     public var estimatedParameterCount: Double {
@@ -79,7 +80,9 @@ extension ModelConfig {
         }
         let towers = k * mlp(Double(expertOutputWidth), model.towerLayers + [1])
         let copies = 1 + (meta.enabled && meta.learnInnerRates ? 1 : 0) + Double(model.starTowers?.scenes.count ?? 0)
-        return bottom + towers * copies
+        // Partitioned norm: per task γ, β (H), γ_s, β_s (S, H) and running μ̂, σ̂² (S + 1, H).
+        let norm = model.partitionedNorm.map { k * Double(expertOutputWidth) * Double(4 * $0.scenes.count + 4) } ?? 0
+        return bottom + towers * copies + norm
     }
 
     /// Gate columns of one task: `E`, or with `model.scene_experts.gates: per_scene` the unknown
@@ -118,8 +121,12 @@ extension ModelConfig {
         let experts = model.architecture == .mmoe ? Double(expertCount) : 1
         // STAR towers keep a second copy of the towers' inputs and activations, grouped by scene.
         let towerCopies: Double = model.starTowers == nil ? 1 : 2
+        // Scene experts gather each scene's rows of x: a second copy.
         let inputCopies: Double = model.sceneExperts == nil ? 1 : 2
+        // Partitioned norm keeps each task's raw f_k and its normalised x̂ beside f'_k.
+        let normCopies: Double = model.partitionedNorm == nil ? 0 : 2
         let activations = inputCopies * d + bottomFloats + k * experts + towerCopies * k * (h + sum(model.towerLayers) + 1)
+            + normCopies * k * h
         let keyed = Double(categoricalFeatures.count + multiCategoricalFeatures.count)
         let rowFloats = 2 * keyed + Double(numericFeatures.count) + k + 4
         let shuffleRows: Double = switch training.shuffle {

@@ -30,6 +30,9 @@ extension ModelConfig {
         /// STAR towers (Sheng et al. CIKM 2021) over the `scene` column: ``StarTowersSpec``.
         /// YAML `star_towers`, default none (plain towers).
         public var starTowers: StarTowersSpec? = nil
+        /// Partitioned normalisation of the towers' inputs per scene: ``PartitionedNormSpec``.
+        /// YAML `partitioned_norm`, default none.
+        public var partitionedNorm: PartitionedNormSpec? = nil
 
         public init() {}
     }
@@ -44,6 +47,31 @@ extension ModelConfig {
         public var scenes: [String]
 
         public init(scenes: [String]) { self.scenes = scenes }
+    }
+
+    /// YAML `model.partitioned_norm: {scenes: [a, b, c], momentum: 0.99, epsilon: 1e-5, min_batch_rows: 2}`, or
+    /// `partitioned_norm: true`: every task's tower input `f_k` is normalised per row with its
+    /// scene's statistics and affine (STAR's partitioned normalisation, ``ModelMath/PartitionedNormalization``):
+    /// batch statistics in training, running ones (an EMA with `momentum`) in evaluation and serving.
+    /// Without `scenes`, those of `star_towers`, else of `scene_experts`. A scene not listed uses the
+    /// shared affine and statistics pooled over all scenes.
+    public struct PartitionedNormSpec: Sendable, Equatable, Codable {
+        /// The scene column's values, in scene order (1 … 64, no repeats).
+        public var scenes: [String]
+        /// The running statistics' EMA momentum `m` (`μ̂ ← m·μ̂ + (1 − m)·μ`), in [0, 1). YAML `momentum`, default 0.99.
+        public var momentum: Double
+        /// Added to every variance, > 0. YAML `epsilon`, default 1e-5.
+        public var epsilon: Double
+        /// A scene with fewer rows than this in a training batch (worker shard) is normalised with
+        /// its running statistics instead of the batch's (≥ 2). YAML `min_batch_rows`, default 2.
+        public var minimumBatchRows: Int
+
+        public init(scenes: [String], momentum: Double = 0.99, epsilon: Double = 1e-5, minimumBatchRows: Int = 2) {
+            self.scenes = scenes
+            self.momentum = momentum
+            self.epsilon = epsilon
+            self.minimumBatchRows = minimumBatchRows
+        }
     }
 
     /// YAML `model.scene_experts: {per_scene: 1, scenes: [a, b, c], gates: shared}`: each listed

@@ -24,6 +24,7 @@ extension ModelConfig {
         try v.supportEncoder(self)
         try v.sceneExperts(self)
         try v.starTowers(self)
+        try v.partitionedNorm(self)
         try v.meta(meta)
         try v.training(training)
         try v.positive(embeddings.admissionCount, "embeddings.admission_count")
@@ -137,7 +138,9 @@ private struct Validator {
         try check(p <= Double(c.limits.maxParameters), "model",
                   "the network has ≈ \(Self.compact(p)) dense parameters (embedding_dim \(c.model.embeddingDimension), "
                   + "experts \(c.expertCount), expert_layers \(c.model.expertLayers), tower_layers \(c.model.towerLayers)"
-                  + (c.model.starTowers.map { ", STAR factors of \($0.scenes.count) scenes" } ?? "") + "), "
+                  + (c.model.starTowers.map { ", STAR factors of \($0.scenes.count) scenes" } ?? "")
+                  + (c.model.sceneExperts.flatMap { $0.gates == .perScene ? ", a gate per task and each of \($0.scenes.count) scenes" : nil } ?? "")
+                  + (c.model.partitionedNorm.map { ", partitioned norm of \($0.scenes.count) scenes" } ?? "") + "), "
                   + "over limits.max_parameters = \(c.limits.maxParameters); raise limits.max_parameters to allow it")
         let bytes = c.estimatedMemoryBytes
         try check(bytes <= Double(c.limits.maxMemoryBytes), "limits.max_memory_bytes",
@@ -220,6 +223,18 @@ private struct Validator {
         try check(c.scene != nil, path, "needs a top-level scene column (the categorical feature naming each row's scene)")
         try check((1...64).contains(s.scenes.count), "\(path).scenes", "must list 1 … 64 scene values, got \(s.scenes.count)")
         try check(Set(s.scenes).count == s.scenes.count, "\(path).scenes", "lists a scene twice: \(s.scenes)")
+    }
+
+    /// `model.partitioned_norm`: a `scene` column, 1 … 64 distinct scenes, momentum in [0, 1), epsilon > 0, min_batch_rows ≥ 2.
+    func partitionedNorm(_ c: ModelConfig) throws(ConfigError) {
+        guard let s = c.model.partitionedNorm else { return }
+        let path = "model.partitioned_norm"
+        try check(c.scene != nil, path, "needs a top-level scene column (the categorical feature naming each row's scene)")
+        try check((1...64).contains(s.scenes.count), "\(path).scenes", "must list 1 … 64 scene values, got \(s.scenes.count)")
+        try check(Set(s.scenes).count == s.scenes.count, "\(path).scenes", "lists a scene twice: \(s.scenes)")
+        try check(s.momentum >= 0 && s.momentum < 1, "\(path).momentum", "must be in [0, 1), got \(s.momentum)")
+        try check(s.epsilon > 0 && s.epsilon.isFinite, "\(path).epsilon", "must be > 0, got \(s.epsilon)")
+        try check((2...1_000_000).contains(s.minimumBatchRows), "\(path).min_batch_rows", "must be in 2 … 1000000, got \(s.minimumBatchRows)")
     }
 
     /// `model.support_encoder`: a categorical source, a label when `label_weighted`, pools without repeats.

@@ -36,7 +36,7 @@ extension ModelConfig {
               expert_layers: \(model.expertLayers)
               tower_layers: \(model.towerLayers)
               shared_bottom_layers: \(model.sharedBottomLayers)
-              seed: \(model.seed)\(yamlSupportEncoder)\(yamlSceneExperts)\(yamlStarTowers)
+              seed: \(model.seed)\(yamlSupportEncoder)\(yamlSceneExperts)\(yamlStarTowers)\(yamlPartitionedNorm)
             \(yamlMeta)
             training:
               optimizer: \(Self.yamlOptimizer(training.optimizer))
@@ -195,6 +195,13 @@ extension ModelConfig {
     private var yamlStarTowers: String {
         guard let s = model.starTowers else { return "" }
         return "\n  star_towers: {scenes: [\(s.scenes.map { Self.yamlScalar($0) }.joined(separator: ", "))]}"
+    }
+
+    /// `model.partitioned_norm` as one flow mapping line (empty when off).
+    private var yamlPartitionedNorm: String {
+        guard let s = model.partitionedNorm else { return "" }
+        return "\n  partitioned_norm: {scenes: [\(s.scenes.map { Self.yamlScalar($0) }.joined(separator: ", "))], "
+            + "momentum: \(s.momentum), epsilon: \(s.epsilon), min_batch_rows: \(s.minimumBatchRows)}"
     }
 
     /// `model.support_encoder` as one flow mapping line (empty when off).

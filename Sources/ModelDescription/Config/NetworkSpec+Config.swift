@@ -9,11 +9,11 @@ extension ModelConfig {
         case .mmoe:
             NetworkSpec(architecture: .mmoe(experts: expertCount), inputWidth: inputWidth,
                         bottomWidths: model.expertLayers, towerWidths: model.towerLayers, taskCount: taskCount,
-                        learnsInnerRates: rates, sceneExperts: sceneExperts, starTowers: starTowers)
+                        learnsInnerRates: rates, sceneExperts: sceneExperts, starTowers: starTowers, partitionedNorm: partitionedNorm)
         case .sharedBottom:
             NetworkSpec(architecture: .sharedBottom, inputWidth: inputWidth,
                         bottomWidths: model.sharedBottomLayers, towerWidths: model.towerLayers, taskCount: taskCount,
-                        learnsInnerRates: rates, starTowers: starTowers)
+                        learnsInnerRates: rates, starTowers: starTowers, partitionedNorm: partitionedNorm)
         }
     }
 
@@ -35,6 +35,15 @@ extension ModelConfig {
     public var starTowers: StarTowers? {
         guard let spec = model.starTowers, let scene, let column = sceneCategoricalIndex else { return nil }
         return StarTowers(column: column, sceneKeys: spec.scenes.map { FeatureKey.hash(feature: scene, value: $0) })
+    }
+
+    /// The partitioned normalisation's scene map and settings (``ModelMath/PartitionedNormalization``),
+    /// or nil without `model.partitioned_norm`. Scene `s` is `model.partitioned_norm.scenes[s]`.
+    public var partitionedNorm: PartitionedNormalization? {
+        guard let spec = model.partitionedNorm, let scene, let column = sceneCategoricalIndex else { return nil }
+        return PartitionedNormalization(column: column, sceneKeys: spec.scenes.map { FeatureKey.hash(feature: scene, value: $0) },
+                                        momentum: Float(spec.momentum), epsilon: Float(spec.epsilon),
+                                        minimumBatchRows: spec.minimumBatchRows)
     }
 
     /// How encoded batches become the network input.

@@ -14,7 +14,10 @@ import TensorCore
 /// - `innerRates`: Meta-SGD's K rate multipliers `ρ_k`, shaped like the towers (the inner step
 ///   is `θ_k ← θ_k − α·ρ_k ⊙ ∇L_S`); empty unless the spec ``NetworkSpec/learnsInnerRates``;
 /// - `starTowers`: STAR's scene factors `(W_s, b_s)`, `starTowers[k][s]` shaped like `towers[k]`
-///   (``StarTowers``); empty unless the spec has ``NetworkSpec/starTowers``.
+///   (``StarTowers``); empty unless the spec has ``NetworkSpec/starTowers``;
+/// - `partitionedNorm`: per task, partitioned normalisation's `γ, β, γ_s, β_s` and running
+///   statistics (``PartitionedNormalization``); empty unless the spec has ``NetworkSpec/partitionedNorm``.
+///   The statistics are state: in a gradient they stay zero, and optimisers skip them.
 public struct ModelParameters: Sendable, Equatable {
     public var experts: [MLPParameters]
     public var gates: [DenseLayer]
@@ -22,9 +25,10 @@ public struct ModelParameters: Sendable, Equatable {
     public var innerRates: [MLPParameters]
     public var starTowers: [[MLPParameters]]
     public var sceneGates: [[DenseLayer]]
+    public var partitionedNorm: [PartitionedNormParameters]
 
     public init(experts: [MLPParameters], gates: [DenseLayer], towers: [MLPParameters], innerRates: [MLPParameters] = [],
-                starTowers: [[MLPParameters]] = [], sceneGates: [[DenseLayer]] = []) {
+                starTowers: [[MLPParameters]] = [], sceneGates: [[DenseLayer]] = [], partitionedNorm: [PartitionedNormParameters] = []) {
         precondition(innerRates.isEmpty || innerRates.count == towers.count,
                      "ModelParameters: \(innerRates.count) inner-rate sets for \(towers.count) towers")
         precondition(starTowers.isEmpty || starTowers.count == towers.count,
@@ -33,8 +37,11 @@ public struct ModelParameters: Sendable, Equatable {
         self.gates = gates
         self.towers = towers
         self.innerRates = innerRates
+        precondition(partitionedNorm.isEmpty || partitionedNorm.count == towers.count,
+                     "ModelParameters: \(partitionedNorm.count) partitioned norms for \(towers.count) towers")
         self.starTowers = starTowers
         self.sceneGates = sceneGates
+        self.partitionedNorm = partitionedNorm
     }
 
     /// Task `k`'s Meta-SGD multipliers `ρ_k`, or nil when the model has none (`ρ = 1`).
@@ -76,6 +83,9 @@ public struct ModelParameters: Sendable, Equatable {
                 }
             }
         } ?? []
+        partitionedNorm = spec.partitionedNorm.map { pn in
+            Array(repeating: PartitionedNormParameters(scenes: pn.sceneCount, width: spec.metaWidth), count: spec.taskCount)
+        } ?? []
     }
 
     /// Task `k`'s tower as scene `scene` sees it: `θ_eff,s` (``StarTower``), or the shared tower
@@ -90,7 +100,8 @@ public struct ModelParameters: Sendable, Equatable {
         ModelParameters(
             experts: other.experts.map { $0.zeros() }, gates: other.gates.map { $0.zeros() },
             towers: other.towers.map { $0.zeros() }, innerRates: other.innerRates.map { $0.zeros() },
-            starTowers: other.starTowers.map { $0.map { $0.zeros() } }, sceneGates: other.sceneGates.map { $0.map { $0.zeros() } })
+            starTowers: other.starTowers.map { $0.map { $0.zeros() } }, sceneGates: other.sceneGates.map { $0.map { $0.zeros() } },
+            partitionedNorm: other.partitionedNorm.map { $0.zeros() })
     }
 
     /// Number of scalars.
@@ -102,7 +113,8 @@ public struct ModelParameters: Sendable, Equatable {
 
     /// Visits every tensor with its checkpoint name, e.g. `experts.0.layers.1.weight`,
     /// `gates.1.bias`, `towers.0.layers.0.weight`, `inner_rates.0.layers.0.weight`,
-    /// `star_towers.0.2.layers.0.weight` (task 0, scene 2), `scene_gates.1.2.weight` (task 1, scene 2).
+    /// `star_towers.0.2.layers.0.weight` (task 0, scene 2), `scene_gates.1.2.weight` (task 1, scene 2),
+    /// `partitioned_norm.0.scene_gamma`.
     /// The order is stable.
     public func forEachTensor(_ body: (String, Tensor) throws -> Void) rethrows {
         for (e, mlp) in experts.enumerated() { try Self.visit(mlp, prefix: "experts.\(e)", body) }
@@ -120,6 +132,9 @@ public struct ModelParameters: Sendable, Equatable {
                 try body("scene_gates.\(k).\(s).weight", gate.weight)
                 try body("scene_gates.\(k).\(s).bias", gate.bias)
             }
+        }
+        for (k, norm) in partitionedNorm.enumerated() {
+            for field in PartitionedNormParameters.Field.allCases { try body("partitioned_norm.\(k).\(field.rawValue)", norm[field]) }
         }
     }
 
@@ -146,6 +161,11 @@ public struct ModelParameters: Sendable, Equatable {
             for s in sceneGates[k].indices {
                 try body("scene_gates.\(k).\(s).weight", &sceneGates[k][s].weight)
                 try body("scene_gates.\(k).\(s).bias", &sceneGates[k][s].bias)
+            }
+        }
+        for k in partitionedNorm.indices {
+            for field in PartitionedNormParameters.Field.allCases {
+                try partitionedNorm[k].withTensor(field) { try body("partitioned_norm.\(k).\(field.rawValue)", &$0) }
             }
         }
     }
@@ -198,6 +218,14 @@ public struct ModelParameters: Sendable, Equatable {
                 out.append(("scene_gates.\(k).\(s).bias", \.sceneGates[k][s].bias))
             }
         }
+        for k in partitionedNorm.indices {
+            out.append(("partitioned_norm.\(k).gamma", \.partitionedNorm[k].gamma))
+            out.append(("partitioned_norm.\(k).beta", \.partitionedNorm[k].beta))
+            out.append(("partitioned_norm.\(k).scene_gamma", \.partitionedNorm[k].sceneGamma))
+            out.append(("partitioned_norm.\(k).scene_beta", \.partitionedNorm[k].sceneBeta))
+            out.append(("partitioned_norm.\(k).running_mean", \.partitionedNorm[k].runningMean))
+            out.append(("partitioned_norm.\(k).running_variance", \.partitionedNorm[k].runningVariance))
+        }
         return out
     }
 
@@ -212,6 +240,9 @@ public struct ModelParameters: Sendable, Equatable {
         case starTower(Int, scene: Int, layer: Int, bias: Bool)
         /// Task `k`'s gate of scene `s` (``SceneExperts/Gates/perScene``).
         case sceneGate(Int, scene: Int, bias: Bool)
+        /// Task `k`'s partitioned normalisation tensor `field` (its running statistics are state:
+        /// ``PartitionedNormParameters/Field/isStatistic``).
+        case partitionedNorm(Int, PartitionedNormParameters.Field)
     }
 
     /// Every tensor's slot, in the order of ``forEachTensor(_:)``.
@@ -239,6 +270,7 @@ public struct ModelParameters: Sendable, Equatable {
         for k in sceneGates.indices {
             for s in sceneGates[k].indices { out += [.sceneGate(k, scene: s, bias: false), .sceneGate(k, scene: s, bias: true)] }
         }
+        for k in partitionedNorm.indices { out += PartitionedNormParameters.Field.allCases.map { .partitionedNorm(k, $0) } }
         return out
     }
 
@@ -251,6 +283,7 @@ public struct ModelParameters: Sendable, Equatable {
         case .innerRate(let k, let l, let bias): bias ? innerRates[k].layers[l].bias : innerRates[k].layers[l].weight
         case .starTower(let k, let s, let l, let bias): bias ? starTowers[k][s].layers[l].bias : starTowers[k][s].layers[l].weight
         case .sceneGate(let k, let s, let bias): bias ? sceneGates[k][s].bias : sceneGates[k][s].weight
+        case .partitionedNorm(let k, let field): partitionedNorm[k][field]
         }
     }
 
@@ -269,12 +302,28 @@ public struct ModelParameters: Sendable, Equatable {
             bias ? try body(&starTowers[k][s].layers[l].bias) : try body(&starTowers[k][s].layers[l].weight)
         case .sceneGate(let k, let s, let bias):
             bias ? try body(&sceneGates[k][s].bias) : try body(&sceneGates[k][s].weight)
+        case .partitionedNorm(let k, let field):
+            try partitionedNorm[k].withTensor(field, body)
         }
     }
 
-    /// `self += alpha · other`, tensor by tensor (gradient sums, SGD steps).
+    /// `self += alpha · other`, tensor by tensor (gradient sums, SGD steps); running statistics
+    /// are state, not summed.
     public mutating func addScaled(_ other: ModelParameters, by alpha: Float) {
-        for slot in tensorSlots { withTensor(at: slot) { $0.addScaled(other.tensor(at: slot), by: alpha) } }
+        for slot in tensorSlots {
+            if case .partitionedNorm(_, let field) = slot, field.isStatistic { continue }
+            withTensor(at: slot) { $0.addScaled(other.tensor(at: slot), by: alpha) }
+        }
+    }
+
+    /// One step of every task's partitioned-norm running statistics from a batch's sums
+    /// (``PartitionedNormParameters/updateRunningStatistics(with:momentum:)``); `sums[k]` is task
+    /// `k`'s, already added over a data-parallel step's workers. No-op without partitioned norm.
+    public mutating func updateRunningStatistics(with sums: [PartitionedNormSums], momentum: Float) {
+        guard !partitionedNorm.isEmpty, sums.count == partitionedNorm.count else { return }
+        for k in partitionedNorm.indices where sums[k].groups > 0 {
+            partitionedNorm[k].updateRunningStatistics(with: sums[k], momentum: momentum)
+        }
     }
 
     /// Sets every tensor to zero, keeping storage.

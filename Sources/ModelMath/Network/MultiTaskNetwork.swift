@@ -7,6 +7,7 @@ import TensorCore
 /// h_e  = Expert_e(x)                                         (B, H)
 /// g_k  = softmax(x · W_k + b_k [+ scene mask])               (B, E)      (MMoE only; SceneExperts)
 /// f_k  = Σ_e g_k[:, e] ⊙ h_e        (Shared-Bottom: f_k = h_0)  (B, H)
+/// f_k ← PN_k(f_k)   partitioned normalisation per row's scene (optional; PartitionedNorm)  (B, H)
 /// z_k  = Tower_k(f_k)   (STAR: the tower of the row's scene, StarTower)   (B, 1)
 /// L    = Σ_k w_k · (1/n_k) Σ_b loss_k(z_k[b], y_k[b])        n_k = labelled rows of task k
 /// ```
@@ -73,6 +74,7 @@ public enum MultiTaskNetwork {
         } else {
             for k in 0..<spec.taskCount { ws.meta[k].assign(ws.experts[0].result) }
         }
+        if let norm = spec.partitionedNorm { forwardPartitionedNorm(parameters, norm: norm, batch: batch, workspace: &ws) }
     }
 
     /// Runs tower `k` on `ws.meta[k]`; the logit is `ws.logits(task: k)`.
@@ -163,6 +165,7 @@ public enum MultiTaskNetwork {
         _ parameters: ModelParameters, spec: NetworkSpec, layout: InputLayout,
         batch: EncodedBatch, gradients: inout ModelParameters, workspace ws: inout NetworkWorkspace
     ) {
+        if spec.partitionedNorm != nil { backwardPartitionedNorm(parameters, gradients: &gradients, workspace: &ws) }
         let b = batch.count, h = spec.metaWidth, e = spec.expertCount
         let folded = ws.foldedFirstLayer
         let restGradient = folded && !layout.multiCategoricalPooling.isEmpty

@@ -35,11 +35,14 @@ public struct NetworkSpec: Sendable, Equatable {
     /// STAR towers (``StarTowers``): every task tower gets scene factors `(W_s, b_s)`, a row is
     /// scored by `W ⊙ W_s`, `b + b_s` of its scene.
     public var starTowers: StarTowers?
+    /// Partitioned normalisation of every task's `f_k` (``PartitionedNormalization``): the last
+    /// step of the bottom, so the towers (and MAML's inner loop) see normalised inputs.
+    public var partitionedNorm: PartitionedNormalization?
 
     public init(
         architecture: Architecture, inputWidth: Int, bottomWidths: [Int], towerWidths: [Int],
         taskCount: Int, activation: Activation = .relu, learnsInnerRates: Bool = false, sceneExperts: SceneExperts? = nil,
-        starTowers: StarTowers? = nil
+        starTowers: StarTowers? = nil, partitionedNorm: PartitionedNormalization? = nil
     ) {
         precondition(inputWidth > 0 && !bottomWidths.isEmpty && taskCount > 0,
                      "NetworkSpec: inputWidth \(inputWidth), bottomWidths \(bottomWidths), taskCount \(taskCount)")
@@ -59,6 +62,7 @@ public struct NetworkSpec: Sendable, Equatable {
         self.learnsInnerRates = learnsInnerRates
         self.sceneExperts = sceneExperts
         self.starTowers = starTowers
+        self.partitionedNorm = partitionedNorm
     }
 
     /// `H`: width of every meta-layer input `f_k`.

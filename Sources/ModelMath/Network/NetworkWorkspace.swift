@@ -57,6 +57,17 @@ public struct NetworkWorkspace: Sendable {
     public internal(set) var starScenes: [Int32] = []
     /// Per task: the STAR tower's scene groups and activations (``StarTower``).
     var star: [StarTowerWorkspace] = []
+    /// Which statistics partitioned normalisation uses (``PartitionedNormalization``): `.running`
+    /// (evaluation, support building; the default) or `.batch` (training sets it).
+    public var normStatistics = NormStatistics.running
+    /// `(B)` each row's partitioned-norm scene index (−1: unknown), with partitioned norm only.
+    public internal(set) var normScenes: [Int32] = []
+    /// Per task: `(B, H)` `f_k` before partitioned normalisation (`meta[k]` holds it after).
+    var normInput: [Tensor] = []
+    /// Per task: what the partitioned norm's backward needs, and its batch sums.
+    public internal(set) var norm: [PartitionedNormWorkspace] = []
+    /// `(B, H)` backward scratch of the partitioned norm.
+    var dNormInput = Tensor(shape: [0, 1])
 
     // Backward scratch.
     var dLogits: [Tensor] = []        // K × (B, 1)

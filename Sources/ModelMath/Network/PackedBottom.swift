@@ -37,6 +37,9 @@ public struct PackedBottom: Sendable {
     let firstWidth: Int
     /// Per expert: its layers after the first (none for one-layer experts).
     let deeper: [MLPParameters]
+    /// Per task: partitioned norm's inference affine, `(S + 1, H)` scale and shift
+    /// (``PartitionedNormParameters/inferenceAffine(epsilon:)``); empty without partitioned norm.
+    let normAffine: [(scale: Tensor, shift: Tensor)]
 
     /// Packs `parameters` (shaped by `spec`).
     public init(_ parameters: ModelParameters, spec: NetworkSpec) {
@@ -73,6 +76,7 @@ public struct PackedBottom: Sendable {
         columns = p
         firstWidth = w1
         deeper = parameters.experts.map { MLPParameters(layers: Array($0.layers.dropFirst())) }
+        normAffine = spec.partitionedNorm.map { norm in parameters.partitionedNorm.map { $0.inferenceAffine(epsilon: norm.epsilon) } } ?? []
     }
 
     /// Runs the bottom over `batch`: fills `ws.meta[k]`, `(B, H)`, for every task.
@@ -86,6 +90,23 @@ public struct PackedBottom: Sendable {
     /// (``forwardInRowBlocks(rows:workspace:)``) or over the whole batch at once: the same
     /// function either way (tests run both on every machine).
     package func forward(
+        batch: EncodedBatch, layout: InputLayout, table: any EmbeddingTable, workspace ws: inout NetworkWorkspace,
+        rowBlocks: Bool
+    ) {
+        mix(batch: batch, layout: layout, table: table, workspace: &ws, rowBlocks: rowBlocks)
+        // Partitioned norm with the running statistics: f'_k = scale_g ⊙ f_k + shift_g per row.
+        if let norm = spec.partitionedNorm {
+            norm.scenes(of: batch, into: &ws.normScenes)
+            for t in normAffine.indices {
+                PartitionedNorm.applyAffine(scale: normAffine[t].scale, shift: normAffine[t].shift, rowScenes: ws.normScenes,
+                                            values: &ws.meta[t])
+            }
+        }
+    }
+
+    /// Everything of ``forward(batch:layout:table:workspace:rowBlocks:)`` before the partitioned norm:
+    /// `f_k` into `ws.meta[k]`.
+    private func mix(
         batch: EncodedBatch, layout: InputLayout, table: any EmbeddingTable, workspace ws: inout NetworkWorkspace,
         rowBlocks: Bool
     ) {
