@@ -22,6 +22,8 @@ enum PeerState {
     static func tensors(model: ServingModel, predictor: Predictor, users: [String],
                         items: Int) throws -> (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) {
         let config = model.config
+        // The peer hashes each categorical feature's keys itself, one block per feature: no scene-private blocks.
+        precondition(config.features.allSatisfy { $0.sceneEmbedding == .shared }, "PeerState: scene-private features are not supported")
         let categorical = config.features.filter { if case .categorical = $0.kind { true } else { false } }.map(\.name)
         let numeric = config.features.filter { if case .numeric = $0.kind { true } else { false } }.map(\.name)
         var out: [(name: String, tensor: Tensor)] = []

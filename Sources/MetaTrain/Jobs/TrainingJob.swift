@@ -50,6 +50,13 @@ public struct TrainingJob {
         if maxBadRows != nil || threads != nil || epochs != nil { try config.validate(source: configPath) }
         let options = CSVReadOptions(maxBadRows: config.training.maxBadRows)
 
+        // A warm start that would load parameters into other scenes' places is refused before any data is read.
+        if let initialModel {
+            let source = try ModelConfig.load(yamlFile: try ModelDirectory.resolve(initialModel).configPath)
+            if let mismatch = config.sceneMismatch(warmStartingFrom: source) {
+                throw ConfigError.invalidValue(source: configPath, keyPath: "--init", line: nil, reason: mismatch)
+            }
+        }
         progress.line("reading \(trainingPath)")
         let profile = try DataProfile.fit(path: trainingPath, config: config, options: options)
         if profile.badRows > 0 {
@@ -67,10 +74,6 @@ public struct TrainingJob {
         var initialParameters: ModelParameters? = nil
         if let initialModel {
             let directory = try ModelDirectory.resolve(initialModel)
-            let source = try ModelConfig.load(yamlFile: directory.configPath)
-            if let mismatch = config.sceneMismatch(warmStartingFrom: source) {
-                throw ConfigError.invalidValue(source: configPath, keyPath: "--init", line: nil, reason: mismatch)
-            }
             initialParameters = try directory.readParameters(like: ModelParameters(spec: config.networkSpec, seed: config.model.seed),
                                                              warmStart: true).0
             try store.restore(from: directory.embeddingsPath)

@@ -133,6 +133,11 @@ public struct FeatureEncoder: Sendable {
         categoricalPlans = categorical
         multiPlans = multi
         let categoricalBlocks = config.categoricalFeatures, multiBlocks = config.multiCategoricalFeatures
+        // Validation refuses these; a config built in code must not lose its scoping silently.
+        precondition(config.numericFeatures.allSatisfy { $0.sceneEmbedding == .shared },
+                     "FeatureEncoder: a numeric feature has no embedding rows to make scene-private")
+        precondition(config.sceneCategoricalIndex != nil || (categoricalBlocks + multiBlocks).allSatisfy { $0.sceneEmbedding == .shared },
+                     "FeatureEncoder: scene-private features need a categorical scene column (the config was not validated)")
         if (categoricalBlocks + multiBlocks).contains(where: { $0.sceneEmbedding == .private }),
            let sceneIndex = config.sceneCategoricalIndex {
             scenePlan = ScenePlan(sceneIndex: sceneIndex, categorical: categoricalBlocks.map { $0.sceneEmbedding == .private },

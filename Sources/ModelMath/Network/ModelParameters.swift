@@ -37,6 +37,8 @@ public struct ModelParameters: Sendable, Equatable {
         self.gates = gates
         self.towers = towers
         self.innerRates = innerRates
+        precondition(sceneGates.isEmpty || sceneGates.count == towers.count,
+                     "ModelParameters: \(sceneGates.count) sets of scene gates for \(towers.count) towers")
         precondition(partitionedNorm.isEmpty || partitionedNorm.count == towers.count,
                      "ModelParameters: \(partitionedNorm.count) partitioned norms for \(towers.count) towers")
         self.starTowers = starTowers

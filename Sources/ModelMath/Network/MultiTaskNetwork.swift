@@ -4,9 +4,11 @@ import TensorCore
 ///
 /// ```
 /// x    = InputLayer(batch)                                   (B, D)
-/// h_e  = Expert_e(x)                                         (B, H)
-/// g_k  = softmax(x · W_k + b_k [+ scene mask])               (B, E)      (MMoE only; SceneExperts)
+/// h_e  = Expert_e(x)                                         (B, H)      (a scene's expert: its n_s rows)
+/// g_k  = softmax(x · W_k + b_k)                              (B, E)      (MMoE only)
 /// f_k  = Σ_e g_k[:, e] ⊙ h_e        (Shared-Bottom: f_k = h_0)  (B, H)
+///   with SceneExperts a row mixes the shared experts and its scene's through its local gate
+///   columns, (B, shared + perScene), from W_k masked or W_{k,s} (MultiTaskNetwork+SceneExperts)
 /// f_k ← PN_k(f_k)   partitioned normalisation per row's scene (optional; PartitionedNorm)  (B, H)
 /// z_k  = Tower_k(f_k)   (STAR: the tower of the row's scene, StarTower)   (B, 1)
 /// L    = Σ_k w_k · (1/n_k) Σ_b loss_k(z_k[b], y_k[b])        n_k = labelled rows of task k

@@ -63,9 +63,13 @@ public struct PackedBottom: Sendable {
         }
         for x in 0..<e { place(parameters.experts[x].layers[0], atColumn: x * w1) }
         for t in 0..<k {
+            precondition(parameters.gates[t].outputs == (sceneGates?.shared ?? e),
+                         "PackedBottom: gate \(t) has \(parameters.gates[t].outputs) columns, the spec \(sceneGates?.shared ?? e)")
             place(parameters.gates[t], atColumn: e * w1 + t * gw)
             guard let sceneGates else { continue }
             for s in 0..<sceneGates.sceneCount {
+                precondition(parameters.sceneGates[t][s].outputs == sceneGates.localWidth,
+                             "PackedBottom: scene gate \(t).\(s) has \(parameters.sceneGates[t][s].outputs) columns, the spec \(sceneGates.localWidth)")
                 place(parameters.sceneGates[t][s], atColumn: e * w1 + t * gw + sceneGates.shared + s * sceneGates.localWidth)
             }
         }
