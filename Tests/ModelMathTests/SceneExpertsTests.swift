@@ -97,15 +97,20 @@ import Testing
     /// Scene experts (and per-scene gates) on their own rows only against the naive reference:
     /// every expert and gate on every row, the other scenes' gate logits −∞ (`.masked`). Batches
     /// mix the three scenes and an unknown one (row b in scene b mod 4; 1 row: scene 0 only, the
-    /// other groups empty), both first-layer forms, one workspace reused across batches.
+    /// other groups empty; then 12 rows mixed, and 12 rows mostly unknown), both first-layer
+    /// forms, one workspace reused across batches.
     @Test(arguments: gateKinds, [[6, 5], [9]])
     func `experts on their own scene's rows equal every expert on every row, masked`(gates: SceneExperts.Gates, widths: [Int]) {
         let spec = Self.spec(.tanh, widths: widths, gates: gates)
         let parameters = ModelParameters(spec: spec, seed: 21), table = DictionaryEmbeddingTable(dimension: 4)
         for firstLayer in MultiTaskNetworkTests.firstLayers {
             var grouped = NetworkWorkspace()
-            for rows in [29, 1, 12] {
-                let batch = Self.batch(rows: rows, seed: UInt64(40 + rows)), note = "\(gates) gates, \(widths), \(firstLayer), B \(rows)"
+            // The last batch has the third's size but another mix: scenes 0 and 1 empty, the rest
+            // unknown but for two rows of scene 2 (a reused workspace must regroup, not only resize).
+            var remixed = Self.batch(rows: 12, seed: 77)
+            for r in 0..<12 { remixed.categorical[r * remixed.categoricalWidth + 1] = r == 3 || r == 8 ? Self.keys[2] : Self.unknown }
+            for (rows, batch) in [29, 1, 12].map({ ($0, Self.batch(rows: $0, seed: UInt64(40 + $0))) }) + [(12, remixed)] {
+                let note = "\(gates) gates, \(widths), \(firstLayer), B \(rows)\(batch == remixed ? " remixed" : "")"
                 var masked = NetworkWorkspace()
                 let expected = Self.pass(.masked, firstLayer: firstLayer, parameters, spec, batch, table, workspace: &masked)
                 let actual = Self.pass(.grouped, firstLayer: firstLayer, parameters, spec, batch, table, workspace: &grouped)
