@@ -198,6 +198,20 @@ public struct EncodedBatch: Sendable, Equatable {
     public func label(row b: Int, task k: Int) -> Float { labels[b * labelWidth + k] }
 }
 
+extension EncodedBatch {
+    /// Each row's scene: the index in `sceneKeys` of its key in categorical column `column`, or −1
+    /// for a key not listed (an unknown scene), into `scenes` `(B)`. The one lookup behind
+    /// ``SceneExperts``, ``StarTowers`` and ``PartitionedNormalization``; `owner` names the caller
+    /// in the precondition's message.
+    public func sceneIndices(column: Int, sceneKeys: [UInt64], into scenes: inout [Int32], owner: StaticString) {
+        precondition(column < categoricalWidth, "\(owner): scene column \(column) of \(categoricalWidth) categorical columns")
+        scenes.removeAll(keepingCapacity: true)
+        for b in 0..<count {
+            scenes.append(Int32(sceneKeys.firstIndex(of: categorical[b * categoricalWidth + column]) ?? -1))
+        }
+    }
+}
+
 /// One multi-categorical feature over a batch: row `b`'s keys are `keys[offsets[b]..<offsets[b+1]]`.
 ///
 /// A *weighted* column (the support encoder's pools, ``SupportEncoder``) also holds one weight

@@ -73,13 +73,7 @@ public struct SceneExperts: Sendable, Equatable {
 
     /// Scene index of each of `batch`'s rows (−1 for an unknown scene) into `scenes`, `(B)`.
     public func scenes(of batch: EncodedBatch, into scenes: inout [Int32]) {
-        let fc = batch.categoricalWidth
-        precondition(column < fc, "SceneExperts: scene column \(column) of \(fc) categorical columns")
-        scenes.removeAll(keepingCapacity: true)
-        for b in 0..<batch.count {
-            let key = batch.categorical[b * fc + column]
-            scenes.append(Int32(sceneKeys.firstIndex(of: key) ?? -1))
-        }
+        batch.sceneIndices(column: column, sceneKeys: sceneKeys, into: &scenes, owner: "SceneExperts")
     }
 
     /// Sets the masked gate logits of rows `rows` to `−∞`: row `r` of `logits` (stride `stride`,

@@ -28,11 +28,6 @@ public struct StarTowers: Sendable, Equatable {
 
     /// Scene index of each of `batch`'s rows (−1 for an unknown scene) into `scenes`, `(B)`.
     public func scenes(of batch: EncodedBatch, into scenes: inout [Int32]) {
-        let fc = batch.categoricalWidth
-        precondition(column < fc, "StarTowers: scene column \(column) of \(fc) categorical columns")
-        scenes.removeAll(keepingCapacity: true)
-        for b in 0..<batch.count {
-            scenes.append(Int32(sceneKeys.firstIndex(of: batch.categorical[b * fc + column]) ?? -1))
-        }
+        batch.sceneIndices(column: column, sceneKeys: sceneKeys, into: &scenes, owner: "StarTowers")
     }
 }
