@@ -12,26 +12,9 @@ import Testing
     /// A tiny MMoE + partitioned norm with MAML trained on a small synthetic-scenes log (scene s03
     /// left to the shared affine and pooled statistics).
     static func trainModel() throws -> (dir: String, loaded: LoadedModel, test: [[String: String]]) {
-        let dir = NSTemporaryDirectory() + "metarec-pn-serving-" + UUID().uuidString
-        let data = dir + "/data"
-        try SceneSyntheticDataset.write(try SceneSyntheticConfig(scenes: 3, zipfExponent: 1.5, users: 40, rows: 1_500, seed: 4), to: data)
-        var config = try ModelConfig.load(yamlFile: data + "/config.yaml")
-        config.model.embeddingDimension = 4
-        config.model.experts = 2
-        config.model.expertLayers = [8]
-        config.model.towerLayers = [4]
-        config.model.partitionedNorm = .init(scenes: ["s01", "s02"], momentum: 0.9)
-        config.training.epochs = 2
-        config.training.threads = 1
-        config.meta.enabled = true
-        try config.validate()
-        try config.yamlString().write(toFile: dir + "/config.yaml", atomically: true, encoding: .utf8)
-        try TrainingJob(configPath: dir + "/config.yaml", trainingPath: data + "/train.csv", validationPath: nil, outputDirectory: dir + "/model")
-            .run(progress: ProgressReporter(quiet: true))
-        let lines = try String(contentsOfFile: data + "/test.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
-        let header = lines[0]
-        let rows = lines.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(header, $0)) }
-        return (dir, try LoadedModel(path: dir + "/model"), rows)
+        try SceneModelFixture.train("pn-serving") { config in
+            config.model.partitionedNorm = .init(scenes: ["s01", "s02"], momentum: 0.9)
+        }
     }
 
     @Test func `a request is scored as evaluation scores its rows, with the running statistics of each row's scene`() throws {
@@ -50,7 +33,7 @@ import Testing
         for user in usersOfScene.keys.sorted().flatMap({ usersOfScene[$0]!.sorted().prefix(3) }) {
             let rows = test.filter { $0["user_id"] == user }
             checked.insert(rows[0]["scene"]!)
-            let result = try predictor.score(StarTowersServingTests.request(user: user, rows: rows, config: config))
+            let result = try predictor.score(SceneModelFixture.request(user: user, rows: rows, config: config))
             let k = config.taskSpecs.count
             for (t, task) in config.taskSpecs.enumerated() {
                 let served = (0..<rows.count).map { result.scores[$0 * k + t] }.sorted()
@@ -70,7 +53,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let predictor = Predictor(model: ServingModel(loaded))
         let user = test.first { $0["scene"] == "s02" }!["user_id"]!
-        var request = StarTowersServingTests.request(user: user, rows: Array(test.filter { $0["user_id"] == user }.prefix(8)), config: loaded.config)
+        var request = SceneModelFixture.request(user: user, rows: Array(test.filter { $0["user_id"] == user }.prefix(8)), config: loaded.config)
         request.finetune = true
         var result = try predictor.score(request)
         #expect(result.finetuned)

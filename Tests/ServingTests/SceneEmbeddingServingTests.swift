@@ -9,31 +9,14 @@ import Testing
 /// trains both, and serving scores a request as `metarec eval` scores the same rows.
 @Suite struct SceneEmbeddingServingTests {
     @Test func `shared and private rows are trained, and serving scores as eval does`() throws {
-        let dir = NSTemporaryDirectory() + "metarec-scene-embedding-" + UUID().uuidString
+        let (dir, loaded, test) = try SceneModelFixture.train("scene-embedding") { config in
+            config.features[config.features.firstIndex { $0.name == "user_id" }!].sceneEmbedding = .sharedAndPrivate
+        }
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let data = dir + "/data"
-        try SceneSyntheticDataset.write(try SceneSyntheticConfig(scenes: 3, zipfExponent: 1.5, users: 40, rows: 1_500, seed: 4), to: data)
-        var config = try ModelConfig.load(yamlFile: data + "/config.yaml")
-        let user = try #require(config.features.firstIndex { $0.name == "user_id" })
-        config.features[user].sceneEmbedding = .sharedAndPrivate
-        config.model.embeddingDimension = 4
-        config.model.experts = 2
-        config.model.expertLayers = [8]
-        config.model.towerLayers = [4]
-        config.training.epochs = 2
-        config.training.threads = 1
-        try config.validate()
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try config.yamlString().write(toFile: dir + "/config.yaml", atomically: true, encoding: .utf8)
-        try TrainingJob(configPath: dir + "/config.yaml", trainingPath: data + "/train.csv", validationPath: nil, outputDirectory: dir + "/model")
-            .run(progress: ProgressReporter(quiet: true))
-        let loaded = try LoadedModel(path: dir + "/model")
-        #expect(loaded.config.categoricalFeatures.filter { $0.name == "user_id" }.map(\.sceneEmbedding) == [.sharedAndPrivate, .private])
-        #expect(loaded.parameters.experts[0].layers[0].inputs == loaded.config.inputWidth)
+        let config = loaded.config
+        #expect(config.categoricalFeatures.filter { $0.name == "user_id" }.map(\.sceneEmbedding) == [.sharedAndPrivate, .private])
+        #expect(loaded.parameters.experts[0].layers[0].inputs == config.inputWidth)
 
-        let lines = try String(contentsOfFile: data + "/test.csv", encoding: .utf8).split(separator: "\n")
-            .map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
-        let test = lines.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(lines[0], $0)) }
         let someone = try #require(test.first)
         // Both of the user's rows exist and were trained (a missing key reads zeros).
         let shared = FeatureKey.hash(feature: "user_id", value: someone["user_id"]!)
@@ -46,7 +29,7 @@ import Testing
         #expect(rows[..<d].contains { $0 != 0 } && rows[d...].contains { $0 != 0 } && Array(rows[..<d]) != Array(rows[d...]))
 
         // Serving's base scores of each user's test rows equal eval's (sorted per user: eval keeps no row order).
-        let plain = try EvaluationJob(modelPath: dir + "/model", dataPath: data + "/test.csv")
+        let plain = try EvaluationJob(modelPath: dir + "/model", dataPath: dir + "/data/test.csv")
             .runPerUser(options: PerUserOptions(ks: [5], resamples: 10))
         var evaluated: [String: [Double]] = [:]
         for r in plain.base.rows where r.task == config.labels[0].name { evaluated[r.user, default: []].append(r.score) }
@@ -54,14 +37,7 @@ import Testing
         var worst = 0.0, users = 0
         for name in Set(test.map { $0["user_id"]! }).sorted().prefix(10) {
             let mine = test.filter { $0["user_id"] == name }
-            let candidates: [[String: FeatureValue]] = mine.map { row in
-                var c: [String: FeatureValue] = [:]
-                for f in config.features where f.name != config.taskKey {
-                    if case .numeric = f.kind { c[f.name] = .number(Double(row[f.name]!)!) } else { c[f.name] = .string(row[f.name]!) }
-                }
-                return c
-            }
-            let result = try predictor.score(ScoreRequest(user: name, candidates: candidates, finetune: false))
+            let result = try predictor.score(SceneModelFixture.request(user: name, rows: mine, config: config))
             let served = (0..<mine.count).map { Double(result.scores[$0 * config.taskCount]) }.sorted()
             let expected = try #require(evaluated[name]).sorted()
             #expect(served.count == expected.count)

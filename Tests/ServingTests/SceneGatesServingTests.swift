@@ -14,27 +14,9 @@ import Testing
     /// A tiny model (2 shared experts + 1 per scene, per-scene gates, MAML) trained on a small
     /// synthetic-scenes log.
     static func trainModel() throws -> (dir: String, loaded: LoadedModel, test: [[String: String]]) {
-        let dir = NSTemporaryDirectory() + "metarec-scene-gates-serving-" + UUID().uuidString
-        let data = dir + "/data"
-        try SceneSyntheticDataset.write(try SceneSyntheticConfig(scenes: 3, zipfExponent: 1.5, users: 40, rows: 1_500, seed: 4), to: data)
-        var config = try ModelConfig.load(yamlFile: data + "/config.yaml")
-        config.model.embeddingDimension = 4
-        config.model.experts = 2
-        config.model.expertLayers = [8]
-        config.model.towerLayers = [4]
-        config.model.sceneExperts = .init(perScene: 1, scenes: ["s01", "s02"], gates: .perScene)
-        config.training.epochs = 2
-        config.training.threads = 1
-        config.meta.enabled = true
-        try config.validate()
-        try config.yamlString().write(toFile: dir + "/config.yaml", atomically: true, encoding: .utf8)
-        try TrainingJob(configPath: dir + "/config.yaml", trainingPath: data + "/train.csv", validationPath: data + "/validation.csv",
-                        outputDirectory: dir + "/model")
-            .run(progress: ProgressReporter(quiet: true))
-        let lines = try String(contentsOfFile: data + "/test.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
-        let header = lines[0]
-        let rows = lines.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(header, $0)) }
-        return (dir, try LoadedModel(path: dir + "/model"), rows)
+        try SceneModelFixture.train("scene-gates-serving", validation: true) { config in
+            config.model.sceneExperts = .init(perScene: 1, scenes: ["s01", "s02"], gates: .perScene)
+        }
     }
 
     @Test func `served meta-layer inputs equal the training bottom's, every scene and an unlisted one`() throws {

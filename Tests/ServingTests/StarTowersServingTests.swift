@@ -11,26 +11,9 @@ import Testing
 @Suite struct StarTowersServingTests {
     /// A tiny STAR model with MAML trained on a small synthetic-scenes log (scene s03 left to the shared towers).
     static func trainModel() throws -> (dir: String, loaded: LoadedModel, test: [[String: String]]) {
-        let dir = NSTemporaryDirectory() + "metarec-star-serving-" + UUID().uuidString
-        let data = dir + "/data"
-        try SceneSyntheticDataset.write(try SceneSyntheticConfig(scenes: 3, zipfExponent: 1.5, users: 40, rows: 1_500, seed: 4), to: data)
-        var config = try ModelConfig.load(yamlFile: data + "/config.yaml")
-        config.model.embeddingDimension = 4
-        config.model.experts = 2
-        config.model.expertLayers = [8]
-        config.model.towerLayers = [4]
-        config.model.starTowers = .init(scenes: ["s01", "s02"])
-        config.training.epochs = 2
-        config.training.threads = 1
-        config.meta.enabled = true
-        try config.validate()
-        try config.yamlString().write(toFile: dir + "/config.yaml", atomically: true, encoding: .utf8)
-        try TrainingJob(configPath: dir + "/config.yaml", trainingPath: data + "/train.csv", validationPath: nil, outputDirectory: dir + "/model")
-            .run(progress: ProgressReporter(quiet: true))
-        let lines = try String(contentsOfFile: data + "/test.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
-        let header = lines[0]
-        let rows = lines.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(header, $0)) }
-        return (dir, try LoadedModel(path: dir + "/model"), rows)
+        try SceneModelFixture.train("star-serving") { config in
+            config.model.starTowers = .init(scenes: ["s01", "s02"])
+        }
     }
 
     /// Columns `offset ..< offset + width` of `rows` rows of `rowWidth` floats, as `(rows, width)`.
@@ -42,18 +25,6 @@ import Testing
         return out
     }
 
-    /// A request of `user` (fine-tuning off) whose candidates are `rows` of the test CSV.
-    static func request(user: String, rows: [[String: String]], config: ModelConfig) -> ScoreRequest {
-        let candidates: [[String: FeatureValue]] = rows.map { row in
-            var c: [String: FeatureValue] = [:]
-            for feature in config.features where feature.name != config.taskKey {
-                if case .numeric = feature.kind { c[feature.name] = .number(Double(row[feature.name]!)!) } else { c[feature.name] = .string(row[feature.name]!) }
-            }
-            return c
-        }
-        return ScoreRequest(user: user, candidates: candidates, finetune: false)
-    }
-
     /// The STAR path picks a precomputed tower per request: nothing is allocated per request
     /// after warm-up (checked in optimized builds only, as `PredictorTests` does).
     @Test func `scoring a STAR model allocates nothing after warm-up`() throws {
@@ -61,7 +32,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let predictor = Predictor(model: ServingModel(loaded))
         let user = test.first { $0["scene"] == "s02" }!["user_id"]!
-        var request = Self.request(user: user, rows: Array(test.filter { $0["user_id"] == user }.prefix(8)), config: loaded.config)
+        var request = SceneModelFixture.request(user: user, rows: Array(test.filter { $0["user_id"] == user }.prefix(8)), config: loaded.config)
         request.finetune = true
         var result = try predictor.score(request)
         #expect(result.finetuned)
@@ -85,7 +56,7 @@ import Testing
             let rows = test.filter { $0["user_id"] == user }.prefix(5)
             let scene = rows.first!["scene"]!
             checked.insert(scene)
-            let request = Self.request(user: user, rows: Array(rows), config: config)
+            let request = SceneModelFixture.request(user: user, rows: Array(rows), config: config)
             let base = try predictor.score(request)
             // The reference: the request's meta-layer inputs through the scene's effective tower (or the shared one for s03).
             let f = try predictor.metaLayerInputs(of: request)
@@ -144,7 +115,7 @@ import Testing
         let rows = ["s01", "s01", "s02", "s01", "s03", "s02", "s02"].enumerated().map { i, scene in
             test.filter { $0["scene"] == scene }[i]
         }
-        let request = Self.request(user: rows[0]["user_id"]!, rows: rows, config: config)
+        let request = SceneModelFixture.request(user: rows[0]["user_id"]!, rows: rows, config: config)
         let base = try predictor.score(request)
         let f = try predictor.metaLayerInputs(of: request)
         for (r, row) in rows.enumerated() {
