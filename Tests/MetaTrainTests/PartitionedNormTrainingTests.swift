@@ -120,16 +120,7 @@ import Testing
 
         // Evaluation's network pass (running statistics) and the fine-tuned evaluation's base towers
         // (forwardBottom, then each task's tower) score alike.
-        let job = EvaluationJob(modelPath: dir + "/model", dataPath: data + "/test.csv")
-        let plain = try job.runPerUser(options: PerUserOptions(ks: [5], resamples: 10))
-        let tuned = try job.runFineTunedPerUser(source: .supportStore, steps: 1, learningRate: 0.05,
-                                                options: PerUserOptions(ks: [5], resamples: 10))
-        func byUser(_ rows: ScoredRows) -> [String: [Double]] {
-            var out: [String: [Double]] = [:]
-            for r in rows.rows { out[r.user + "/" + r.task, default: []].append(r.score) }
-            return out.mapValues { $0.sorted() }
-        }
-        let network = byUser(plain.base), perTask = byUser(tuned.base)
+        let (network, perTask) = try TrainingFixture.baseScoresBothWays(modelPath: dir + "/model", dataPath: data + "/test.csv")
         #expect(network.keys.sorted() == perTask.keys.sorted() && !network.isEmpty)
         var worst = 0.0
         for (key, scores) in network {

@@ -35,16 +35,7 @@ import Testing
             scenes.allSatisfy { f in f.layers.contains { $0.weight.scalars.contains { $0 != 1 } || $0.bias.scalars.contains { $0 != 0 } } }
         }, "every scene's factors were trained")
 
-        let job = EvaluationJob(modelPath: dir + "/model", dataPath: data + "/test.csv")
-        let plain = try job.runPerUser(options: PerUserOptions(ks: [5], resamples: 10))
-        let tuned = try job.runFineTunedPerUser(source: .supportStore, steps: 1, learningRate: 0.05,
-                                                options: PerUserOptions(ks: [5], resamples: 10))
-        func byUser(_ rows: ScoredRows) -> [String: [Double]] {
-            var out: [String: [Double]] = [:]
-            for r in rows.rows { out[r.user + "/" + r.task, default: []].append(r.score) }
-            return out.mapValues { $0.sorted() }
-        }
-        let network = byUser(plain.base), perTask = byUser(tuned.base)
+        let (network, perTask) = try TrainingFixture.baseScoresBothWays(modelPath: dir + "/model", dataPath: data + "/test.csv")
         #expect(network.keys.sorted() == perTask.keys.sorted() && !network.isEmpty)
         var worst = 0.0
         for (key, scores) in network {

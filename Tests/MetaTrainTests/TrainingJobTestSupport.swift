@@ -206,3 +206,21 @@ enum MetaRecBinary {
         var description: String { MetaRecBinary.notFoundMessage }
     }
 }
+
+extension TrainingFixture {
+    /// Each task's base scores of `data` per user, from `metarec eval`'s network pass and from
+    /// the fine-tuned evaluation's base path (the bottom, then each task's tower): `(network,
+    /// perTask)`, each `"user/task"` → its scores sorted (the two paths order rows differently).
+    static func baseScoresBothWays(modelPath: String, dataPath: String) throws -> (network: [String: [Double]], perTask: [String: [Double]]) {
+        let job = EvaluationJob(modelPath: modelPath, dataPath: dataPath)
+        let plain = try job.runPerUser(options: PerUserOptions(ks: [5], resamples: 10))
+        let tuned = try job.runFineTunedPerUser(source: .supportStore, steps: 1, learningRate: 0.05,
+                                                options: PerUserOptions(ks: [5], resamples: 10))
+        func byUser(_ rows: ScoredRows) -> [String: [Double]] {
+            var out: [String: [Double]] = [:]
+            for r in rows.rows { out[r.user + "/" + r.task, default: []].append(r.score) }
+            return out.mapValues { $0.sorted() }
+        }
+        return (byUser(plain.base), byUser(tuned.base))
+    }
+}
